@@ -1,0 +1,2067 @@
+#!/usr/bin/env python3
+"""cpa-usage: persistent usage analytics for CLIProxyAPI (CPA) v6.10 and later.
+
+Since v6.10, CPA keeps each usage record in memory for about a minute and hands it
+out over a Redis-style RESP protocol on its own port (8317 by default). Whoever does
+not pick a record up in time loses it. This program picks every record up, keeps it
+in SQLite, and serves a JSON API and a dashboard under a subpath (``/usage``).
+
+Run ``python3 cpa_usage.py --help`` for the command line and the configuration
+variables. The module is one file on purpose: it ships as a zipapp together with its
+three vendored dependencies (bottle, redis-py, PyJWT) and the waitress WSGI server.
+
+Contents, in the order data flows through the program:
+
+  1. Configuration ........ Setting, Config, load_config, parse_duration
+  2. Decoding ............. decode_payload, UsageEvent, parse_rfc3339_ms, tokens
+  3. Storage .............. Store (SQLite: events, rollups, dead letters, meta)
+  4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP)
+  5. Background workers ... IngestWriter, Drainer, Maintenance
+  6. HTTP routes .......... build_app, PrefixMount, JSON errors, static files
+  7. Command line ......... Service, main
+
+Times are UTC epoch milliseconds everywhere inside; they become text only at the
+edges (API responses, logs). See README.md for what each part is for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+import logging.handlers
+import mimetypes
+import os
+import queue
+import re
+import signal
+import sqlite3
+import sys
+import threading
+import time
+import urllib.parse
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, NamedTuple
+
+import bottle
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+__version__ = "0.1.0"
+
+log = logging.getLogger("cpa_usage")
+
+
+def now_ms() -> int:
+    """The current time as UTC epoch milliseconds, the one time unit used inside."""
+    return time.time_ns() // 1_000_000
+
+
+def iso_ms(ms: int | None) -> str | None:
+    """Render epoch milliseconds as RFC 3339 UTC text for API responses and logs."""
+    if ms is None:
+        return None
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+###############################################################################
+# 1. Configuration ############################################################
+###############################################################################
+#
+# Every setting comes from the environment or from a .env file (the environment
+# wins). A bad value stops the program at start with exit code 2 and one line
+# that names the variable, shows the value (secrets masked) and says what is
+# expected, because a service that starts with a half-understood configuration
+# fails later and more confusingly.
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Go-style duration (``500ms``, ``1s``, ``1h30m``, ``168h``) into seconds.
+
+    The reference implementation is written in Go and its users write Go durations,
+    so the same grammar is accepted: one or more number+unit parts, no bare numbers.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("empty duration")
+    position, total = 0, 0.0
+    while position < len(text):
+        part = _DURATION_PART.match(text, position)
+        if not part:
+            raise ValueError(f"not a duration: {text!r}")
+        total += float(part.group(1)) * _DURATION_UNITS[part.group(2)]
+        position = part.end()
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of parse_duration, for --check-config and /status."""
+    if seconds and seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = int(seconds)
+    if whole != seconds:
+        return f"{seconds:g}s"
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return text or "0s"
+
+
+def parse_bool(text: str) -> bool:
+    """true/false/1/0/yes/no in any case; anything else is an error, never a silent "off"."""
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+def _positive_duration(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError(text)
+    return seconds
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text.strip(), 10)
+        if not low <= value <= high:
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+def _http_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(text)
+    parts.port  # raises ValueError for a malformed port
+    return url
+
+
+def _base_path(text: str) -> str:
+    path = text.strip().rstrip("/")
+    if path and (not path.startswith("/") or not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path)):
+        raise ValueError(text)
+    return path
+
+
+def _host_port(text: str) -> str:
+    value = text.strip()
+    if "://" in value:
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError(text)
+        parts.port
+        return value
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(text)
+    return value
+
+
+def _time_zone(text: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(text.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(text) from exc
+    return text.strip()
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+def _path(text: str) -> str:
+    if not text.strip():
+        raise ValueError(text)
+    return os.path.abspath(text.strip())
+
+
+def _secret(text: str) -> str:
+    """A key or password: it travels in RESP AUTH and HTTP headers, so no control characters."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError(text)
+    return text
+
+
+def _queue_key(text: str) -> str:
+    if not text.strip() or any(c.isspace() for c in text.strip()):
+        raise ValueError(text)
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration variable: its default, how to parse it, and what it means."""
+
+    name: str
+    default: str | None
+    parse: Callable[[str], Any]
+    expected: str
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CPA_BASE_URL", None, _http_url, "an http(s) URL such as http://127.0.0.1:8317",
+            "CPA's address (required)."),
+    Setting("CPA_MANAGEMENT_KEY", None, _secret, "CPA's management key without control characters",
+            "CPA's management key, used for RESP AUTH and the management API (required).", secret=True),
+    Setting("APP_HOST", "0.0.0.0", str.strip, "a listen address such as 127.0.0.1 or 0.0.0.0",
+            "Address the HTTP server listens on."),
+    Setting("APP_PORT", "8318", _int_between(1, 65535), "a port number 1-65535",
+            "Port the HTTP server listens on."),
+    Setting("APP_BASE_PATH", "/usage", _base_path, 'a path such as /usage, or "" for the root',
+            "Subpath the API and dashboard are served under."),
+    Setting("TZ", "Asia/Shanghai", _time_zone, "an IANA time zone such as Asia/Shanghai or UTC",
+            'Time zone of "today", daily series and the 03:00 maintenance.'),
+    Setting("STORAGE_DRIVER", "sqlite", _one_of("sqlite"), "sqlite (the only driver in this version)",
+            "Storage driver."),
+    Setting("SQLITE_PATH", "./data/app.db", _path, "a file path", "SQLite database file (relative to the working directory)."),
+    Setting("REDIS_QUEUE_ADDR", "", str.strip, "host:port, redis://host:port or rediss://host:port",
+            "CPA's RESP address; defaults to the host and port of CPA_BASE_URL (8317 when it has no port)."),
+    Setting("REDIS_QUEUE_KEY", "usage", _queue_key, "a queue name without spaces (CPA v7.1.44+ accepts only usage)",
+            "RESP channel / queue name."),
+    Setting("REDIS_QUEUE_BATCH_SIZE", "1000", _int_between(1, 100_000), "an integer 1-100000",
+            "Records per LPOP and per database transaction."),
+    Setting("REDIS_QUEUE_IDLE_INTERVAL", "1s", _positive_duration, "a positive duration such as 500ms or 1s",
+            "Pause between LPOPs when the queue is empty (LPOP mode)."),
+    Setting("REDIS_QUEUE_ERROR_BACKOFF", "10s", _positive_duration, "a positive duration such as 10s",
+            "Pause before reconnecting after a connection error."),
+    Setting("METADATA_SYNC_INTERVAL", "30s", _positive_duration, "a positive duration such as 30s",
+            "How often CPA's credential and provider lists are refreshed."),
+    Setting("RETENTION_DAYS", "30", _int_between(0, 36_500), "a number of days 0-36500 (0 keeps raw events forever)",
+            "Raw events older than this are removed at 03:00; rollups are kept."),
+    Setting("AUTH_ENABLED", "false", parse_bool, "true or false (also 1/0, yes/no)",
+            "Require a password to use the API and dashboard."),
+    Setting("LOGIN_PASSWORD", "", _secret, "a password without control characters", "Dashboard password (required when AUTH_ENABLED=true).",
+            secret=True),
+    Setting("AUTH_SESSION_TTL", "168h", _positive_duration, "a positive duration such as 168h",
+            "Lifetime of a login session."),
+    Setting("LOG_LEVEL", "info", _one_of("debug", "info", "warn", "warning", "error"),
+            "debug, info, warn or error", "Log verbosity."),
+    Setting("LOG_FILE_ENABLED", "true", parse_bool, "true or false", "Also write logs to files in LOG_DIR."),
+    Setting("LOG_DIR", "./logs", _path, "a directory path", "Directory of the log files (relative to the working directory)."),
+    Setting("LOG_RETENTION_DAYS", "7", _int_between(1, 3650), "a number of days 1-3650",
+            "Days of rotated log files to keep."),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration: one attribute per Setting, lower-cased."""
+
+    cpa_base_url: str
+    cpa_management_key: str
+    app_host: str
+    app_port: int
+    app_base_path: str
+    tz: str
+    storage_driver: str
+    sqlite_path: str
+    redis_queue_addr: str
+    redis_queue_key: str
+    redis_queue_batch_size: int
+    redis_queue_idle_interval: float
+    redis_queue_error_backoff: float
+    metadata_sync_interval: float
+    retention_days: int
+    auth_enabled: bool
+    login_password: str
+    auth_session_ttl: float
+    log_level: str
+    log_file_enabled: bool
+    log_dir: str
+    log_retention_days: int
+    env_file: str = ""
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.tz)
+
+    def queue_endpoint(self) -> tuple[str, int, bool]:
+        """(host, port, tls) of CPA's RESP listener.
+
+        CPA serves RESP on the same port as HTTP, so by default it is the host and
+        port of CPA_BASE_URL (8317 when the URL names no port). TLS is used only
+        when CPA itself terminates TLS: an https URL with an explicit port.
+        """
+        addr = self.redis_queue_addr
+        if addr:
+            if "://" in addr:
+                parts = urllib.parse.urlsplit(addr)
+                return parts.hostname or "", parts.port or 8317, parts.scheme == "rediss"
+            host, _, port = addr.rpartition(":")
+            return host.strip("[]"), int(port), False
+        parts = urllib.parse.urlsplit(self.cpa_base_url)
+        return parts.hostname or "", parts.port or 8317, parts.scheme == "https" and parts.port is not None
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(variable, effective value) pairs with every secret masked, for --check-config."""
+        rows = []
+        for setting in SETTINGS:
+            value = getattr(self, setting.name.lower())
+            if setting.secret:
+                shown = "<set>" if value else "<not set>"
+            elif isinstance(value, bool):
+                shown = "true" if value else "false"
+            elif isinstance(value, float):
+                shown = format_duration(value)
+            else:
+                shown = str(value)
+            if setting.name == "REDIS_QUEUE_ADDR" and not value:
+                host, port, tls = self.queue_endpoint()
+                shown = f"{'rediss://' if tls else ''}{host}:{port} (from CPA_BASE_URL)"
+            rows.append((setting.name, shown))
+        rows.append(("ENV_FILE", self.env_file or "<none>"))
+        return rows
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """Parse a .env file: KEY=VALUE lines, optional ``export``, quotes, # comments."""
+    values: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[len("export "):].lstrip()
+            key, sep, value = line.partition("=")
+            key = key.strip()
+            if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ConfigError(f"ENV_FILE {path}: line {number} is not KEY=VALUE")
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+                if raw.strip().split("=", 1)[1].strip()[0] == '"':
+                    value = value.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+            else:
+                value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
+            values[key] = value
+    return values
+
+
+def load_config(environ: dict[str, str] | None = None) -> Config:
+    """Build the Config from the environment and the .env file, or raise ConfigError."""
+    environ = dict(os.environ if environ is None else environ)
+    env_file = environ.get("ENV_FILE", "")
+    path = env_file or "./.env"
+    merged: dict[str, str] = {}
+    if os.path.exists(path):
+        try:
+            merged.update(read_env_file(path))
+        except OSError as exc:
+            raise ConfigError(f"ENV_FILE={path!r}: cannot be read ({exc.strerror})") from exc
+    elif env_file:
+        raise ConfigError(f"ENV_FILE={env_file!r}: no such file; expected the path of a .env file")
+    merged.update(environ)
+
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        text = merged.get(setting.name)
+        if text is None or (text == "" and setting.default is None):
+            if setting.default is None:
+                raise ConfigError(f"{setting.name} is required but not set; expected {setting.expected}")
+            text = setting.default
+        try:
+            values[setting.name.lower()] = setting.parse(text)
+        except ValueError:
+            shown = "<hidden>" if setting.secret else repr(text)
+            raise ConfigError(f"{setting.name}={shown} is invalid; expected {setting.expected}") from None
+        if setting.name == "REDIS_QUEUE_ADDR" and text.strip():
+            try:
+                _host_port(text)
+            except ValueError:
+                raise ConfigError(f"REDIS_QUEUE_ADDR={text!r} is invalid; expected {setting.expected}") from None
+    if values["auth_enabled"] and not values["login_password"]:
+        raise ConfigError("LOGIN_PASSWORD is required when AUTH_ENABLED=true; expected a password")
+    return Config(env_file=os.path.abspath(path) if os.path.exists(path) else "", **values)
+
+
+###############################################################################
+# 2. Decoding ##################################################################
+###############################################################################
+#
+# One JSON object per upstream call, in one of several eras (v6.9.38 .. v7.2.140;
+# later eras only add fields). A record is decoded into a UsageEvent whose token
+# columns do not overlap (new input, cache read, cache write, billed output with
+# reasoning inside, unclassified), whatever the provider's own convention. What
+# cannot be decoded raises DecodeError and ends up in dead_letters with its bytes.
+
+MIN_USABLE_MS = 946_684_800_000  # 2000-01-01: earlier timestamps (Go's zero time) are not usable
+MAX_TOKENS = 10**10              # more tokens than this in one call is not a real record
+MAX_DURATION_MS = 10**9          # ~11.6 days of latency is not a real record
+
+CONTROL_KEYS = frozenset({"support_refresh", "refresh"})
+SENSITIVE_HEADERS = frozenset({"set-cookie", "cookie", "authorization", "proxy-authorization",
+                               "x-api-key", "api-key", "x-goog-api-key"})
+
+_TOKEN_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens",
+                 "cache_read_tokens", "cache_creation_tokens", "total_tokens")
+_KNOWN_TOKEN_FIELDS = frozenset(_TOKEN_FIELDS) | {"cache_read_tokens_present"}
+_STRING_FIELDS = ("request_id", "model", "alias", "provider", "executor_type", "endpoint", "auth_type",
+                  "source", "auth_index", "api_key", "reasoning_effort", "service_tier",
+                  "response_service_tier", "client_ip", "x_forwarded_for", "user_agent", "access_token_sha256")
+_KNOWN_FIELDS = frozenset(_STRING_FIELDS) | {
+    "timestamp", "latency_ms", "ttft_ms", "tokens", "failed", "fail", "generate", "response_headers",
+    "accounting_version", "token_breakdown"}
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))")
+
+
+class DecodeError(ValueError):
+    """The payload is not a usable usage record; the message says why."""
+
+
+class ControlMessage(NamedTuple):
+    """``{"support_refresh":true}`` or ``{"refresh":true}``: a cue from CPA, not usage."""
+
+    refresh: bool
+
+
+class UsageEvent(NamedTuple):
+    """One decoded record, field for field a row of ``usage_events`` (minus its id)."""
+
+    event_key: str
+    ts_ms: int
+    ts_raw: str
+    ts_estimated: int
+    received_ms: int
+    request_id: str
+    model: str
+    alias: str
+    provider: str
+    executor_type: str
+    endpoint: str
+    auth_type: str
+    source: str
+    auth_index: str
+    api_key: str
+    failed: int
+    status_code: int | None
+    fail_body: str | None
+    latency_ms: int | None
+    ttft_ms: int | None
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    unclassified_tokens: int
+    total_tokens: int
+    token_family: str
+    token_quality: str
+    raw_input_tokens: int
+    raw_output_tokens: int
+    raw_reasoning_tokens: int
+    raw_cached_tokens: int
+    raw_cache_read_tokens: int | None
+    raw_cache_creation_tokens: int | None
+    raw_total_tokens: int
+    token_breakdown: str | None
+    generate: int | None
+    reasoning_effort: str | None
+    service_tier: str | None
+    response_service_tier: str | None
+    client_ip: str | None
+    x_forwarded_for: str | None
+    user_agent: str | None
+    access_token_sha256: str | None
+    accounting_version: int | None
+    response_headers: str | None
+    extra: str | None
+
+
+def parse_rfc3339_ms(text: str) -> int | None:
+    """Exact RFC 3339 (nanoseconds, any offset) to UTC epoch ms; None if unparseable.
+
+    Integer arithmetic throughout, so ``...T09:12:04.183422911+08:00`` becomes
+    exactly the millisecond it names (sub-millisecond digits are truncated).
+    """
+    match = _RFC3339.fullmatch(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+            and hour < 24 and minute < 60 and second < 61):
+        return None
+    offset_minutes = 0
+    if not match.group(8):
+        offset_hours, offset_mins = int(match.group(10)), int(match.group(11))
+        if offset_hours > 23 or offset_mins > 59:
+            return None
+        offset_minutes = (offset_hours * 60 + offset_mins) * (1 if match.group(9) == "+" else -1)
+    seconds = calendar.timegm((year, month, day, hour, minute, min(second, 59), 0, 0, 0)) - offset_minutes * 60
+    millis = int(((match.group(7) or "") + "000")[:3])
+    return seconds * 1000 + millis
+
+
+def token_family(provider: str, executor_type: str) -> str:
+    """Which upstream convention the token counts follow: openai, claude, gemini or unknown.
+
+    Decided from provider and executor type, never from the model name (a Claude
+    model served through a Gemini-family executor counts the Gemini way). The
+    order of the tests is CPA's own (sdk/cliproxy/usage, tokenAccountingSemanticsFor).
+    """
+    provider, executor = provider.strip().lower(), executor_type.strip().lower()
+    value = f"{provider} {executor}".strip()
+    if value in ("", "unknown", "unknown unknown"):
+        return "unknown"
+    if executor == "openaicompatexecutor" or provider == "openai-compatibility" or provider.startswith("openai-compatible-"):
+        return "openai"
+    if "claude" in value or "anthropic" in value:
+        return "claude"
+    if any(marker in value for marker in ("gemini", "aistudio", "antigravity", "vertex", "interaction")):
+        return "gemini"
+    if any(marker in value for marker in ("openai", "codex", "xai", "grok", "kimi", "qwen", "deepseek", "openrouter")):
+        return "openai"
+    return "unknown"
+
+
+class Tokens(NamedTuple):
+    """Non-overlapping token buckets; ``reasoning`` is the informational part of ``output``."""
+
+    new_input: int
+    cache_read: int
+    cache_write: int
+    output: int
+    reasoning: int
+    unclassified: int
+    quality: str
+
+    @property
+    def total(self) -> int:
+        return self.new_input + self.cache_read + self.cache_write + self.output + self.unclassified
+
+
+def _breakdown_tokens(breakdown: dict) -> Tokens | None:
+    """Tokens from a v2 ``token_breakdown`` if it satisfies CPA's own invariants."""
+    try:
+        inp, out = breakdown["input"], breakdown["output"]
+        numbers = [breakdown["total_tokens"], breakdown.get("unclassified_tokens", 0),
+                   inp["total_tokens"], inp["uncached_tokens"], inp["cache_read_tokens"], inp["cache_write_tokens"],
+                   out["total_tokens"], out["non_reasoning_tokens"], out["reasoning_tokens"]]
+    except (KeyError, TypeError):
+        return None
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > MAX_TOKENS for n in numbers):
+        return None
+    total, unclassified, i_total, uncached, read, write, o_total, non_reasoning, reasoning = numbers
+    quality = breakdown.get("quality")
+    if (breakdown.get("schema_version") != 2 or quality not in ("complete", "unclassified", "inconsistent")
+            or i_total != uncached + read + write or o_total != non_reasoning + reasoning
+            or total != i_total + o_total + unclassified or (quality == "complete" and unclassified)):
+        return None
+    return Tokens(uncached, read, write, o_total, reasoning, unclassified, quality)
+
+
+def normalize_tokens(tokens: dict[str, int], present: set[str], family: str, breakdown: Any) -> Tokens:
+    """Split CPA's token counts into non-overlapping buckets (see DESIGN.md, Tokens).
+
+    ``token_breakdown`` is authoritative when it is valid and complete or
+    unclassified. Otherwise the family rules apply to the raw ``tokens``:
+
+    * openai: input includes cache read and write; output includes reasoning.
+    * claude: input is new input only; cache read/write come separately (before
+      v7.0.3 only ``cached_tokens`` exists: read or write, so "ambiguous").
+    * gemini: input includes cache; output EXCLUDES reasoning, which is billed as
+      output; before v7.2.97 tool-use prompt tokens only show in the total.
+    * unknown: the total is kept as unclassified rather than guessed.
+    """
+    if isinstance(breakdown, dict):
+        parsed = _breakdown_tokens(breakdown)
+        if parsed and parsed.quality != "inconsistent":
+            return parsed
+    has_breakdown = isinstance(breakdown, dict)
+    inp, out, reasoning = tokens["input_tokens"], tokens["output_tokens"], tokens["reasoning_tokens"]
+    cached, raw_total = tokens["cached_tokens"], tokens["total_tokens"]
+    if "cache_read_tokens_present" in present or tokens["cache_read_tokens"]:
+        read = tokens["cache_read_tokens"]
+    else:
+        read = cached  # before v7.2.67 OpenAI/Gemini styles left cache_read_tokens at 0
+    write = tokens["cache_creation_tokens"]
+    quality = "inconsistent" if has_breakdown else "derived"
+    extra = 0  # what the upstream total holds beyond the buckets
+
+    if family == "claude":
+        if "cache_read_tokens" in present or "cache_creation_tokens" in present:
+            read = tokens["cache_read_tokens"]
+        elif cached:
+            quality = "ambiguous"  # v7.0.2 and older: cached_tokens is the read OR the write count
+        new_input, output = inp, out  # Claude's total is ignored: before v7.1.26 it left cache out
+    elif family == "gemini":
+        new_input, output = inp - read - write, out + reasoning
+        missing = raw_total - (inp + out + reasoning)
+        if missing > 0 and has_breakdown:
+            extra = missing
+        elif missing > 0:
+            new_input += missing  # tool-use prompt tokens, absent from input before v7.2.97
+    elif family == "openai":
+        new_input, output = inp - read - write, out
+        # CPA <= v7.2.96 filled a missing total with input + output + reasoning.
+        if raw_total not in (0, inp + out, inp + out + reasoning):
+            extra = raw_total - (inp + out)
+    else:
+        total = raw_total or inp + out
+        return Tokens(0, 0, 0, 0, 0, total, "complete" if total == 0 else "unclassified")
+
+    if new_input < 0 or reasoning > output or extra:
+        quality = "inconsistent"
+    return Tokens(max(new_input, 0), read, write, output, min(reasoning, output), max(extra, 0), quality)
+
+
+def _check_int(value: Any, name: str, high: int = MAX_TOKENS) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DecodeError(f"{name} must be an integer, got {type(value).__name__}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise DecodeError(f"{name} must be an integer, got {value!r}")
+        value = int(value)
+    if not 0 <= value <= high:
+        raise DecodeError(f"{name}={value} is out of range 0..{high}")
+    return value
+
+
+def _optional_int(record: dict, name: str, high: int) -> int | None:
+    value = record.get(name)
+    return None if value is None else _check_int(value, name, high)
+
+
+def _optional_bool(record: dict, name: str) -> int | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise DecodeError(f"{name} must be true or false, got {type(value).__name__}")
+    return int(value)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _event_key(strings: dict[str, str], tokens: dict[str, int], latency: int | None,
+               failed: bool, ts_raw: str) -> str:
+    """Identity of one upstream call (request_id alone is not unique: retries share it)."""
+    identity = "\x1f".join((
+        ts_raw, strings["request_id"], strings["model"], strings["source"], strings["auth_index"],
+        strings["api_key"], strings["endpoint"],
+        *(str(tokens[name]) for name in ("input_tokens", "output_tokens", "reasoning_tokens",
+                                         "cached_tokens", "total_tokens")),
+        "" if latency is None else str(latency), "1" if failed else "0"))
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+
+
+def decode_payload(payload: bytes, received_ms: int) -> UsageEvent | ControlMessage:
+    """Decode one payload from CPA's queue, or raise DecodeError saying why not."""
+    try:
+        record = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise DecodeError(f"not a JSON object but {type(record).__name__}")
+    if record and record.keys() <= CONTROL_KEYS and all(isinstance(v, bool) for v in record.values()):
+        return ControlMessage(refresh=bool(record.get("refresh")))
+    raw_tokens = record.get("tokens")
+    if not isinstance(raw_tokens, dict):
+        raise DecodeError("not a usage record: no tokens object" if raw_tokens is None
+                          else f"tokens must be an object, got {type(raw_tokens).__name__}")
+
+    strings: dict[str, str] = {}
+    for name in _STRING_FIELDS:
+        value = record.get(name)
+        if value is not None and not isinstance(value, str):
+            raise DecodeError(f"{name} must be a string, got {type(value).__name__}")
+        strings[name] = value
+    for name, default in (("model", "unknown"), ("provider", "unknown"), ("executor_type", "unknown"),
+                          ("auth_type", "unknown")):
+        strings[name] = strings[name] or default
+    for name in ("request_id", "endpoint", "source", "auth_index", "api_key"):
+        strings[name] = strings[name] or ""
+    strings["alias"] = strings["alias"] or strings["model"]
+
+    tokens = {name: 0 if raw_tokens.get(name) is None else _check_int(raw_tokens[name], f"tokens.{name}")
+              for name in _TOKEN_FIELDS}
+    present = {name for name in _KNOWN_TOKEN_FIELDS if raw_tokens.get(name) is not None}
+    if raw_tokens.get("cache_read_tokens_present") not in (None, True, False):
+        raise DecodeError("tokens.cache_read_tokens_present must be true or false")
+    if raw_tokens.get("cache_read_tokens_present") is False:
+        present.discard("cache_read_tokens_present")
+
+    failed = record.get("failed", False)
+    if not isinstance(failed, bool):
+        raise DecodeError(f"failed must be true or false, got {type(failed).__name__}")
+    fail = record.get("fail")
+    status_code, fail_body = None, None
+    if fail is not None:
+        if not isinstance(fail, dict):
+            raise DecodeError(f"fail must be an object, got {type(fail).__name__}")
+        status_code = _optional_int(fail, "status_code", 999)
+        fail_body = fail.get("body")
+        if fail_body is not None and not isinstance(fail_body, str):
+            raise DecodeError(f"fail.body must be a string, got {type(fail_body).__name__}")
+    latency = _optional_int(record, "latency_ms", MAX_DURATION_MS)
+    ttft = _optional_int(record, "ttft_ms", MAX_DURATION_MS)
+    accounting_version = _optional_int(record, "accounting_version", 1000)
+    generate = _optional_bool(record, "generate")
+
+    headers = record.get("response_headers")
+    if headers is not None:
+        if not isinstance(headers, dict):
+            raise DecodeError(f"response_headers must be an object, got {type(headers).__name__}")
+        headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
+    breakdown = record.get("token_breakdown")
+    if breakdown is not None and not isinstance(breakdown, dict):
+        raise DecodeError(f"token_breakdown must be an object, got {type(breakdown).__name__}")
+
+    ts_raw = record.get("timestamp")
+    if ts_raw is not None and not isinstance(ts_raw, str):
+        raise DecodeError(f"timestamp must be a string, got {type(ts_raw).__name__}")
+    ts_raw = ts_raw or ""
+    ts_ms = parse_rfc3339_ms(ts_raw)
+    ts_estimated = ts_ms is None or not MIN_USABLE_MS <= ts_ms <= received_ms + 86_400_000
+    if ts_estimated:
+        ts_ms = received_ms
+
+    family = token_family(strings["provider"], strings["executor_type"])
+    normalized = normalize_tokens(tokens, present, family, breakdown)
+
+    extra = {k: v for k, v in record.items() if k not in _KNOWN_FIELDS}
+    unknown_token_fields = {k: v for k, v in raw_tokens.items() if k not in _KNOWN_TOKEN_FIELDS}
+    if unknown_token_fields:
+        extra["tokens"] = unknown_token_fields
+    if isinstance(fail, dict) and fail.keys() - {"status_code", "body"}:
+        extra["fail"] = {k: v for k, v in fail.items() if k not in ("status_code", "body")}
+
+    key_stamp = ts_raw if not ts_estimated else f"{ts_raw}@{received_ms}"
+    return UsageEvent(
+        event_key=_event_key(strings, tokens, latency, failed, key_stamp),
+        ts_ms=ts_ms, ts_raw=ts_raw, ts_estimated=int(ts_estimated), received_ms=received_ms,
+        request_id=strings["request_id"], model=strings["model"], alias=strings["alias"],
+        provider=strings["provider"], executor_type=strings["executor_type"], endpoint=strings["endpoint"],
+        auth_type=strings["auth_type"], source=strings["source"], auth_index=strings["auth_index"],
+        api_key=strings["api_key"], failed=int(failed), status_code=status_code, fail_body=fail_body,
+        latency_ms=latency, ttft_ms=ttft,
+        input_tokens=normalized.new_input, cache_read_tokens=normalized.cache_read,
+        cache_write_tokens=normalized.cache_write, output_tokens=normalized.output,
+        reasoning_tokens=normalized.reasoning, unclassified_tokens=normalized.unclassified,
+        total_tokens=normalized.total, token_family=family, token_quality=normalized.quality,
+        raw_input_tokens=tokens["input_tokens"], raw_output_tokens=tokens["output_tokens"],
+        raw_reasoning_tokens=tokens["reasoning_tokens"], raw_cached_tokens=tokens["cached_tokens"],
+        raw_cache_read_tokens=tokens["cache_read_tokens"] if "cache_read_tokens" in present else None,
+        raw_cache_creation_tokens=tokens["cache_creation_tokens"] if "cache_creation_tokens" in present else None,
+        raw_total_tokens=tokens["total_tokens"], token_breakdown=_json_or_none(breakdown),
+        generate=generate, reasoning_effort=strings["reasoning_effort"], service_tier=strings["service_tier"],
+        response_service_tier=strings["response_service_tier"], client_ip=strings["client_ip"],
+        x_forwarded_for=strings["x_forwarded_for"], user_agent=strings["user_agent"],
+        access_token_sha256=strings["access_token_sha256"], accounting_version=accounting_version,
+        response_headers=_json_or_none(headers), extra=_json_or_none(extra or None))
+
+
+###############################################################################
+# 3. Storage ###################################################################
+###############################################################################
+#
+# One Store owns all SQL. Instants are integers (UTC epoch ms); the SQL avoids
+# SQLite-only functions and uses ON CONFLICT upserts so that a PostgreSQL store
+# could share it. One writer connection (the ingest writer's thread and the
+# maintenance thread take turns on it under a lock); readers get a connection per
+# thread. usage_rollup holds 5-minute buckets per dimension combination, updated
+# in the same transaction as the events, only for rows that were new.
+
+ROLLUP_BUCKET_MS = 300_000  # 5 minutes: divides every real time zone offset (+05:45, +09:30 ...)
+ROLLUP_DIMENSIONS = ("bucket_ms", "model", "source", "auth_index", "api_key", "provider", "failed")
+ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+                   "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
+                   "ttft_ms_sum", "ttft_count", "flagged")
+TOTAL_COUNTERS = ("received", "inserted", "duplicates", "dead_letters", "control_messages")
+FLAGGED_QUALITIES = frozenset({"unclassified", "inconsistent", "ambiguous"})
+
+_EVENT_COLUMN_TYPES = {
+    "event_key": "TEXT NOT NULL UNIQUE", "ts_ms": "BIGINT NOT NULL", "ts_raw": "TEXT NOT NULL",
+    "ts_estimated": "INTEGER NOT NULL", "received_ms": "BIGINT NOT NULL", "failed": "INTEGER NOT NULL",
+    "status_code": "INTEGER", "latency_ms": "BIGINT", "ttft_ms": "BIGINT", "generate": "INTEGER",
+    "accounting_version": "INTEGER",
+}
+
+
+def _event_column(name: str) -> str:
+    if name in _EVENT_COLUMN_TYPES:
+        kind = _EVENT_COLUMN_TYPES[name]
+    elif name.endswith("_tokens"):
+        kind = "BIGINT" if name.startswith("raw_cache_") else "BIGINT NOT NULL"
+    elif name in ("request_id", "model", "alias", "provider", "executor_type", "endpoint", "auth_type",
+                  "source", "auth_index", "api_key", "token_family", "token_quality"):
+        kind = "TEXT NOT NULL"
+    else:
+        kind = "TEXT"
+    return f"{name} {kind}"
+
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: the foundation schema
+        "CREATE TABLE usage_events (id INTEGER PRIMARY KEY, "
+        + ", ".join(_event_column(name) for name in UsageEvent._fields) + ")",
+        "CREATE INDEX usage_events_ts ON usage_events (ts_ms)",
+        "CREATE TABLE usage_rollup ("
+        "bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, source TEXT NOT NULL, auth_index TEXT NOT NULL, "
+        "api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
+        + ", ".join(f"{m} BIGINT NOT NULL" for m in ROLLUP_MEASURES)
+        + ", first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL, "
+        "PRIMARY KEY (" + ", ".join(ROLLUP_DIMENSIONS) + "))",
+        "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, received_ms BIGINT NOT NULL, via TEXT NOT NULL, "
+        "reason TEXT NOT NULL, payload BLOB NOT NULL)",
+        "CREATE INDEX dead_letters_received ON dead_letters (received_ms)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+)
+
+_INSERT_EVENT = (f"INSERT INTO usage_events ({', '.join(UsageEvent._fields)}) "
+                 f"VALUES ({', '.join('?' * len(UsageEvent._fields))}) ON CONFLICT (event_key) DO NOTHING")
+_UPSERT_ROLLUP = (
+    f"INSERT INTO usage_rollup ({', '.join(ROLLUP_DIMENSIONS + ROLLUP_MEASURES)}, first_ms, last_ms) "
+    f"VALUES ({', '.join('?' * (len(ROLLUP_DIMENSIONS) + len(ROLLUP_MEASURES) + 2))}) "
+    f"ON CONFLICT ({', '.join(ROLLUP_DIMENSIONS)}) DO UPDATE SET "
+    + ", ".join(f"{m} = usage_rollup.{m} + excluded.{m}" for m in ROLLUP_MEASURES)
+    + ", first_ms = CASE WHEN excluded.first_ms < usage_rollup.first_ms THEN excluded.first_ms"
+      " ELSE usage_rollup.first_ms END"
+    + ", last_ms = CASE WHEN excluded.last_ms > usage_rollup.last_ms THEN excluded.last_ms"
+      " ELSE usage_rollup.last_ms END")
+_UPSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+_ADD_TO_TOTAL = ("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                 "value = CAST(CAST(meta.value AS BIGINT) + CAST(excluded.value AS BIGINT) AS TEXT)")
+
+
+class DeadLetter(NamedTuple):
+    """A payload that could not be decoded or stored, kept with the reason."""
+
+    received_ms: int
+    via: str
+    reason: str
+    payload: bytes
+
+
+class BatchResult(NamedTuple):
+    inserted: int
+    duplicates: int
+    dead_letters: int
+
+
+def rollup_rows(events: Iterable[UsageEvent]) -> list[tuple]:
+    """Aggregate events into usage_rollup rows (dimensions + measures + first/last)."""
+    groups: dict[tuple, list[int]] = {}
+    for ev in events:
+        key = (ev.ts_ms - ev.ts_ms % ROLLUP_BUCKET_MS, ev.model, ev.source, ev.auth_index, ev.api_key,
+               ev.provider, ev.failed)
+        acc = groups.get(key)
+        if acc is None:
+            acc = groups[key] = [0] * len(ROLLUP_MEASURES) + [ev.ts_ms, ev.ts_ms]
+        acc[0] += 1
+        acc[1] += ev.input_tokens
+        acc[2] += ev.cache_read_tokens
+        acc[3] += ev.cache_write_tokens
+        acc[4] += ev.output_tokens
+        acc[5] += ev.reasoning_tokens
+        acc[6] += ev.unclassified_tokens
+        acc[7] += ev.total_tokens
+        if ev.latency_ms is not None:
+            acc[8] += ev.latency_ms
+            acc[9] += 1
+        if ev.ttft_ms:
+            acc[10] += ev.ttft_ms
+            acc[11] += 1
+        if ev.token_quality in FLAGGED_QUALITIES or ev.ts_estimated:
+            acc[12] += 1
+        acc[13] = min(acc[13], ev.ts_ms)
+        acc[14] = max(acc[14], ev.ts_ms)
+    return [key + tuple(acc) for key, acc in groups.items()]
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """A database error that waiting can cure: locked, busy, full disk, I/O trouble."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text = str(exc).lower()
+    return any(word in text for word in ("locked", "busy", "disk", "i/o", "full", "unable to open"))
+
+
+class Store:
+    """All SQL of cpa-usage, over SQLite (stdlib sqlite3, WAL)."""
+
+    BUSY_TIMEOUT_MS = 1000  # short: a refused write is retried by the ingest writer, which keeps the batch
+
+    def __init__(self, path: str):
+        self.path = path
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        self._local = threading.local()
+        self.write_lock = threading.Lock()
+        self._writer = self._connect()
+        self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=self.BUSY_TIMEOUT_MS / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _migrate(self) -> None:
+        """Bring the schema to the newest version, each step in one transaction."""
+        conn = self._writer
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect before the first table
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+            log.warning("SQLite did not switch %s to WAL; readers may wait for the writer", self.path)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"{self.path} has schema version {version}, newer than this program "
+                               f"({len(MIGRATIONS)}); upgrade cpa-usage")
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            log.info("database %s migrated to schema version %d", self.path, number)
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection (WAL lets readers run beside the writer)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def close(self) -> None:
+        with self.write_lock:
+            self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+    # -- writing -----------------------------------------------------------
+
+    def write_batch(self, events: list[UsageEvent], dead_letters: list[DeadLetter], *,
+                    received: int, control: int = 0) -> BatchResult:
+        """Store one batch in ONE transaction: new events, their rollups, dead letters
+        and the running totals. Duplicates (same event_key) are skipped and counted;
+        rollups see only the rows that were really inserted."""
+        conn = self._writer
+        with self.write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                new_events = [ev for ev in events if conn.execute(_INSERT_EVENT, ev).rowcount == 1]
+                if new_events:
+                    conn.executemany(_UPSERT_ROLLUP, rollup_rows(new_events))
+                if dead_letters:
+                    conn.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload) "
+                                     "VALUES (?, ?, ?, ?)", dead_letters)
+                result = BatchResult(len(new_events), len(events) - len(new_events), len(dead_letters))
+                increments = {"received": received, "control_messages": control, "inserted": result.inserted,
+                              "duplicates": result.duplicates, "dead_letters": result.dead_letters}
+                conn.executemany(_ADD_TO_TOTAL, [(f"totals.{k}", str(v)) for k, v in increments.items() if v])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return result
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write_lock:
+            self._writer.execute(_UPSERT_META, (key, value))
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.reader.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def load_totals(self) -> dict[str, int]:
+        """The running totals as the last committed batch left them."""
+        rows = dict(self.reader.execute("SELECT key, value FROM meta WHERE key LIKE 'totals.%'").fetchall())
+        return {name: int(rows.get(f"totals.{name}", 0)) for name in TOTAL_COUNTERS}
+
+    def delete_events_before(self, cutoff_ms: int, chunk: int = 5000) -> int:
+        """Remove raw events and dead letters older than cutoff_ms, in short transactions
+        so the ingest writer never waits long. Rollups are kept: year views stay whole."""
+        removed = 0
+        for table, column in (("usage_events", "ts_ms"), ("dead_letters", "received_ms")):
+            while True:
+                with self.write_lock:
+                    count = self._writer.execute(
+                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? LIMIT ?)",
+                        (cutoff_ms, chunk)).rowcount
+                if table == "usage_events":
+                    removed += count
+                if count < chunk:
+                    break
+        return removed
+
+    def compact(self) -> None:
+        """Give freed pages back to the file system and refresh planner statistics.
+
+        An incremental vacuum instead of a full VACUUM: the latter rewrites the whole
+        file and holds the write lock for minutes on a big database, while CPA's
+        queue keeps records for only about a minute."""
+        with self.write_lock:
+            self._writer.execute("PRAGMA incremental_vacuum")
+            self._writer.execute("PRAGMA optimize")
+
+    # -- reading -----------------------------------------------------------
+
+    def list_events(self, page: int, page_size: int) -> tuple[list[dict], int]:
+        """One page of raw events, newest first, and the number of events in all."""
+        conn = self.reader
+        total = conn.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]
+        cursor = conn.execute(
+            f"SELECT id, {', '.join(UsageEvent._fields)} FROM usage_events "
+            "ORDER BY ts_ms DESC, id DESC LIMIT ? OFFSET ?", (page_size, (page - 1) * page_size))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()], total
+
+    def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self.reader.execute("SELECT received_ms, via, reason, payload FROM dead_letters "
+                                   "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [DeadLetter(*row) for row in rows]
+
+
+###############################################################################
+# 4. CPA clients ###############################################################
+###############################################################################
+#
+# CPA counts every failed use of its management key per client IP, RESP and HTTP
+# together, and bans the IP for 30 minutes at 5 failures. The counter does not
+# expire by itself: only a success, or two idle hours, clear it. cpa-usage usually
+# runs on the CPA host, so a careless retry loop would lock the owner's own
+# localhost out of CPA. Hence one KeyGate that every use of the key goes through.
+
+
+_REJECTION_MARKERS = ("invalid management key", "missing management key", "ip banned", "remote management",
+                      "noauth", "authentication required", "home mode", "resp auth disabled", "invalid password",
+                      "wrongpass")
+_GO_DURATION = re.compile(r"in ((?:\d+(?:\.\d+)?(?:h|m|s|ms))+)")
+
+
+class Stopping(Exception):
+    """The service is shutting down; whatever waited should give up quietly."""
+
+
+class AuthRejected(Exception):
+    """CPA refused the management key, or refuses this address for now."""
+
+
+class QueueError(Exception):
+    """CPA answered a queue command with an error that is not about the key."""
+
+
+def is_rejection(message: str) -> bool:
+    """Whether an error text from CPA is a verdict on the key (or a ban)."""
+    text = message.lower()
+    return any(marker in text for marker in _REJECTION_MARKERS)
+
+
+class KeyGate:
+    """One key, one pause: every use of CPA's management key asks here first.
+
+    After a rejection, every user of the key pauses together. The next single probe
+    comes after 10 minutes, then 30 minutes, then every 3 h 5 min: at most two
+    failures fall into any 30 minutes, and the fourth comes after CPA has forgotten
+    the earlier ones (every hour it purges addresses idle for 2 hours), so its count
+    of 5 is never reached. While CPA reports a ban, nothing is tried until the ban ends.
+    The state is kept in the database, so a crash-looping service cannot spend the
+    allowance either; a changed key is tried at once.
+    """
+
+    RETRY_DELAYS = (600.0, 1800.0, 11100.0)
+    META_KEY = "key_gate"
+
+    def __init__(self, key: str, store: Store, clock: Callable[[], float] = time.time):
+        self._store = store
+        self._clock = clock
+        self._lock = threading.Condition()
+        self._probe = threading.Lock()
+        salt = store.get_meta("install_salt")
+        if salt is None:
+            salt = os.urandom(16).hex()
+            store.set_meta("install_salt", salt)
+        self._fingerprint = hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()[:32]
+        self.state, self.reason, self.failures = "unknown", None, 0
+        self.rejected_at: float | None = None
+        self.next_attempt_at: float | None = None
+        saved = json.loads(store.get_meta(self.META_KEY) or "{}")
+        if saved.get("fingerprint") == self._fingerprint and saved.get("state") == "rejected":
+            self.state, self.reason, self.failures = "rejected", saved["reason"], saved["failures"]
+            self.rejected_at, self.next_attempt_at = saved["rejected_at"], saved["next_attempt_at"]
+            log.error("CPA rejected this management key before (%s); next attempt at %s",
+                      self.reason, iso_ms(int(self.next_attempt_at * 1000)))
+
+    def use(self, stop: threading.Event, action: Callable[[], Any]) -> Any:
+        """Run ``action`` (one use of the key) when allowed; record CPA's verdict.
+
+        ``action`` raises AuthRejected for a verdict against the key; any other
+        exception (CPA down, say) says nothing about the key and passes through.
+        While the key is not known to be good, only one probe runs at a time."""
+        if self.state == "ok":
+            return self._judged(action)
+        with self._probe:
+            self._wait_turn(stop)
+            return self._judged(action)
+
+    def _judged(self, action: Callable[[], Any]) -> Any:
+        try:
+            result = action()
+        except AuthRejected as exc:
+            self._rejected(str(exc))
+            raise
+        if self.state != "ok":
+            self._accepted()
+        return result
+
+    def _wait_turn(self, stop: threading.Event) -> None:
+        while True:
+            if stop.is_set():
+                raise Stopping()
+            with self._lock:
+                wait = 0.0 if self.state != "rejected" else (self.next_attempt_at or 0) - self._clock()
+                if wait <= 0:
+                    return
+                self._lock.wait(min(wait, 1.0))
+
+    def _accepted(self) -> None:
+        with self._lock:
+            was_rejected = self.state == "rejected"
+            self.state, self.reason, self.failures = "ok", None, 0
+            self.rejected_at = self.next_attempt_at = None
+            self._lock.notify_all()
+        if was_rejected:
+            log.info("CPA accepted the management key again")
+            self._store.set_meta(self.META_KEY, json.dumps({"fingerprint": self._fingerprint, "state": "ok"}))
+
+    def _rejected(self, reason: str) -> None:
+        now = self._clock()
+        with self._lock:
+            ban = _GO_DURATION.search(reason) if "banned" in reason.lower() else None
+            if ban:  # a ban answer is not counted by CPA; wait it out, with a margin
+                delay = parse_duration(ban.group(1)) + 60.0
+            else:
+                self.failures += 1
+                delay = self.RETRY_DELAYS[min(self.failures, len(self.RETRY_DELAYS)) - 1]
+            self.state, self.reason = "rejected", reason
+            self.rejected_at, self.next_attempt_at = now, now + delay
+            saved = {"fingerprint": self._fingerprint, "state": "rejected", "reason": reason,
+                     "failures": self.failures, "rejected_at": now, "next_attempt_at": self.next_attempt_at}
+        self._store.set_meta(self.META_KEY, json.dumps(saved))
+        log.error("CPA rejected the management key: %s. Everything that uses the key pauses; next single "
+                  "attempt at %s. Fix CPA_MANAGEMENT_KEY and restart cpa-usage to try a new key at once.",
+                  reason, iso_ms(int(self.next_attempt_at * 1000)))
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"auth": self.state, "auth_error": self.reason,
+                    "auth_rejected_at": iso_ms(int(self.rejected_at * 1000)) if self.rejected_at else None,
+                    "auth_next_attempt_at": iso_ms(int(self.next_attempt_at * 1000)) if self.next_attempt_at else None}
+
+
+class QueueConnection:
+    """One kept-open RESP connection to CPA's usage queue, through redis-py.
+
+    redis-py is held to CPA's RESP subset: RESP2 (redis-py 8 defaults to RESP3 and
+    opens with HELLO, which CPA counts as a failed login), no CLIENT SETINFO, no
+    CLIENT SETNAME, no SELECT, no health-check PING outside a subscription, and no
+    retries of its own (whether to use the key again is the KeyGate's decision).
+    """
+
+    def __init__(self, host: str, port: int, tls: bool, key: str, timeout: float):
+        connection_class = redis.SSLConnection if tls else redis.Connection
+        self._conn = connection_class(
+            host=host, port=port, password=key, protocol=2, driver_info=None, db=0, client_name=None,
+            health_check_interval=0, socket_timeout=timeout, socket_connect_timeout=timeout,
+            socket_keepalive=True, retry=Retry(NoBackoff(), 0))
+
+    def open(self) -> None:
+        """Connect and AUTH; AuthRejected when CPA refuses the key."""
+        try:
+            self._conn.connect()
+        except (redis.AuthenticationError, redis.ResponseError) as exc:
+            if is_rejection(str(exc)):
+                raise AuthRejected(str(exc)) from None
+            raise QueueError(str(exc)) from None
+
+    def _command(self, *args: Any, timeout: float | None = None) -> Any:
+        self._conn.send_command(*args)
+        try:
+            if timeout is None:
+                return self._conn.read_response()
+            return self._conn.read_response(timeout=timeout)
+        except redis.ResponseError as exc:
+            if is_rejection(str(exc)):
+                raise AuthRejected(str(exc)) from None
+            raise QueueError(str(exc)) from None
+
+    def lpop(self, queue_key: str, count: int) -> list[bytes]:
+        """Pop up to ``count`` of the oldest records (CPA's LPOP is destructive)."""
+        reply = self._command("LPOP", queue_key, count)
+        if reply is None:  # an empty queue is [] from CPA but nil from Redis
+            return []
+        return reply if isinstance(reply, list) else [reply]
+
+    def subscribe(self, channel: str, timeout: float) -> bool:
+        """SUBSCRIBE and wait for the acknowledgement; False where CPA has no SUBSCRIBE."""
+        try:
+            reply = self._command("SUBSCRIBE", channel, timeout=timeout)
+        except QueueError as exc:
+            if "unknown command" in str(exc).lower():
+                return False
+            raise
+        if not (isinstance(reply, list) and reply and reply[0].lower() == b"subscribe"):
+            raise QueueError(f"unexpected reply to SUBSCRIBE: {reply!r}")
+        return True
+
+    def read_message(self, timeout: float) -> tuple[str, bytes | None] | None:
+        """The next pushed message as (kind, payload), or None when nothing came in time."""
+        if not self._conn.can_read(timeout=timeout):
+            return None
+        try:
+            reply = self._conn.read_response()
+        except redis.ResponseError as exc:
+            raise QueueError(str(exc)) from None
+        if not isinstance(reply, list) or not reply:
+            raise QueueError(f"unexpected message in subscription: {reply!r}")
+        kind = reply[0].decode("ascii", "replace").lower()
+        return kind, reply[2] if kind == "message" and len(reply) == 3 else None
+
+    def ping(self) -> None:
+        """PING inside a subscription: the only way to tell a quiet link from a dead one."""
+        self._conn.send_command("PING")
+
+    def unsubscribe(self) -> None:
+        self._conn.send_command("UNSUBSCRIBE")
+
+    def close(self) -> None:
+        self._conn.disconnect()
+
+
+###############################################################################
+# 5. Background workers ########################################################
+###############################################################################
+#
+# Three threads of our own, plus the subscription reader:
+#   Drainer       connects, subscribes (or polls), hands raw payloads over;
+#   IngestWriter  decodes and commits them in batches (size N or ~250 ms);
+#   Maintenance   the daily 03:00 retention sweep.
+# Receiving never waits for the database: CPA drops a subscriber whose 256-message
+# buffer fills. What has been received but not committed is the only loss window
+# of a crash; a graceful stop commits it (or spools it to a file if the database
+# refuses, to be ingested on the next start).
+
+
+class DrainStatus:
+    """What /status tells about the drain. Plain attributes, written by the drain
+    threads; a snapshot copies them under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.mode = "down"
+        self.connected = False
+        self.subscribed_since: int | None = None
+        self.last_pop_at: int | None = None
+        self.last_event_at: int | None = None
+        self.last_error: str | None = None
+        self.last_error_at: int | None = None
+        self.last_refresh_hint_at: int | None = None
+        self.reconnects = 0
+
+    def set(self, **changes: Any) -> None:
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self, name, value)
+
+    def error(self, message: str) -> None:
+        with self._lock:
+            self.last_error, self.last_error_at = message, now_ms()
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"mode": self.mode, "connected": self.connected,
+                    "subscribed_since": iso_ms(self.subscribed_since), "last_pop_at": iso_ms(self.last_pop_at),
+                    "last_event_at": iso_ms(self.last_event_at), "last_error": self.last_error,
+                    "last_error_at": iso_ms(self.last_error_at),
+                    "last_refresh_hint_at": iso_ms(self.last_refresh_hint_at), "reconnects": self.reconnects}
+
+
+class IngestWriter:
+    """Decodes received payloads and commits them in batches: N records or ~250 ms.
+
+    ``put`` only appends to an in-memory queue, so the subscription socket is always
+    read promptly. A batch the database refuses (locked, busy, disk full) is kept
+    and retried with a growing pause; meanwhile nothing received is dropped.
+    """
+
+    def __init__(self, store: Store, status: DrainStatus, batch_size: int, flush_interval: float = 0.25,
+                 on_refresh: Callable[[], None] | None = None, spool_path: str | None = None):
+        self.store = store
+        self.status = status
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.on_refresh = on_refresh
+        self.spool_path = spool_path
+        self.stalled = False  # True while the database refuses writes
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending = 0
+        self._room = threading.Condition()
+        self._draining = threading.Event()   # stop accepting waits; commit what is there
+        self._abandon = threading.Event()    # the shutdown deadline has passed
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+
+    @property
+    def pending(self) -> int:
+        """Records received but not yet committed."""
+        return self._pending
+
+    def put(self, payload: bytes, via: str, received_ms: int | None = None) -> None:
+        self._queue.put((payload, via, received_ms or now_ms()))
+        with self._room:
+            self._pending += 1
+
+    def wait_for_room(self, limit: int, stop: threading.Event) -> None:
+        """Backpressure for polling: wait while ``limit`` records await their commit,
+        so a crash loses at most two batches. Lifted while the database refuses
+        writes, because then memory is a safer place than CPA's 60-second queue."""
+        with self._room:
+            while self._pending >= limit and not self.stalled and not stop.is_set():
+                self._room.wait(0.25)
+
+    def start(self) -> None:
+        self._recover_spool()
+        self._thread.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Commit what was received; past ``timeout`` spool the rest to a file."""
+        self._draining.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._abandon.set()
+            self._thread.join(2.0)
+        return not self._thread.is_alive() and self._pending == 0
+
+    def _run(self) -> None:
+        while True:
+            batch = self._collect()
+            if batch:
+                self._commit(batch)
+            elif self._draining.is_set():
+                return
+
+    def _collect(self) -> list[tuple[bytes, str, int]]:
+        try:
+            batch = [self._queue.get(timeout=0.05 if self._draining.is_set() else 0.25)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.flush_interval
+        while len(batch) < self.batch_size:
+            remaining = 0 if self._draining.is_set() else deadline - time.monotonic()
+            try:
+                batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _commit(self, batch: list[tuple[bytes, str, int]]) -> None:
+        events: list[UsageEvent] = []
+        dead: list[DeadLetter] = []
+        refresh = control = 0
+        for payload, via, received_ms in batch:
+            try:
+                decoded = decode_payload(payload, received_ms)
+            except DecodeError as exc:
+                dead.append(DeadLetter(received_ms, via, str(exc), bytes(payload)))
+                continue
+            if isinstance(decoded, ControlMessage):
+                control += 1
+                refresh += decoded.refresh
+            else:
+                events.append(decoded)
+        if dead:
+            log.warning("%d malformed record(s) kept in dead_letters; first: %s", len(dead), dead[0].reason)
+        pause = 0.1
+        while True:
+            try:
+                self.store.write_batch(events, dead, received=len(batch) - control, control=control)
+                break
+            except Exception as exc:  # noqa: BLE001 - the batch is kept whatever went wrong
+                self.stalled = True
+                self.status.error(f"database write failed, retrying: {exc}")
+                if not is_transient_db_error(exc):
+                    log.exception("unexpected error writing a batch; it is kept and retried")
+                else:
+                    log.warning("database refuses writes (%s); %d records wait in memory", exc,
+                                self._pending)
+                if self._abandon.wait(pause):
+                    self._spool(batch)
+                    return
+                pause = min(pause * 2, 5.0)
+        if self.stalled:
+            self.stalled = False
+            log.info("database accepts writes again")
+        with self._room:
+            self._pending -= len(batch)
+            self._room.notify_all()
+        if refresh:
+            self.status.set(last_refresh_hint_at=now_ms())
+            if self.on_refresh:
+                self.on_refresh()
+
+    def _spool(self, batch: list[tuple[bytes, str, int]]) -> None:
+        """Shutdown with the database still refusing: keep every uncommitted payload
+        in a file beside the database; the next start ingests it first."""
+        leftovers = list(batch)
+        while True:
+            try:
+                leftovers.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if not self.spool_path:
+            log.error("database unavailable at shutdown: %d records lost", len(leftovers))
+            return
+        with open(self.spool_path, "a", encoding="ascii") as handle:
+            for payload, via, received_ms in leftovers:
+                handle.write(json.dumps({"received_ms": received_ms, "via": via,
+                                         "payload": bytes(payload).hex()}) + "\n")
+        with self._room:
+            self._pending -= len(leftovers)
+        log.error("database unavailable at shutdown: %d records saved to %s for the next start",
+                  len(leftovers), self.spool_path)
+
+    def _recover_spool(self) -> None:
+        if not self.spool_path or not os.path.exists(self.spool_path):
+            return
+        recovered = 0
+        with open(self.spool_path, encoding="ascii") as handle:
+            for line in handle:
+                entry = json.loads(line)
+                self.put(bytes.fromhex(entry["payload"]), entry["via"], entry["received_ms"])
+                recovered += 1
+        os.remove(self.spool_path)
+        log.info("re-ingesting %d records spooled at the last shutdown", recovered)
+
+
+class SubscriptionLost(Exception):
+    """The subscription ended: closed by CPA, dropped for slowness, or silent too long."""
+
+
+class Drainer:
+    """Moves every record from CPA's queue into the IngestWriter, and never gives up.
+
+    Where CPA supports it (v7.0.7+) records are pushed over ``SUBSCRIBE``; only once
+    the subscription is acknowledged, the LPOP backlog (what CPA queued before) is
+    drained on a second connection, and again every ~10 s: nothing else would ever
+    pop it. Elsewhere an LPOP loop runs over one kept-open connection, and SUBSCRIBE
+    is tried again on every reconnect and every few minutes (CPA may be upgraded).
+    A quiet subscription is proven alive by PING; no pong means reconnect.
+    """
+
+    def __init__(self, config: Config, writer: IngestWriter, gate: KeyGate, status: DrainStatus, *,
+                 ping_after: float = 30.0, pong_timeout: float = 10.0, backlog_every: float = 10.0,
+                 resubscribe_every: float = 300.0, socket_timeout: float = 15.0):
+        self.host, self.port, self.tls = config.queue_endpoint()
+        self.key = config.cpa_management_key
+        self.queue_key = config.redis_queue_key
+        self.batch_size = config.redis_queue_batch_size
+        self.idle_interval = config.redis_queue_idle_interval
+        self.error_backoff = config.redis_queue_error_backoff
+        self.writer, self.gate, self.status = writer, gate, status
+        self.ping_after, self.pong_timeout = ping_after, pong_timeout
+        self.backlog_every, self.resubscribe_every = backlog_every, resubscribe_every
+        self.socket_timeout = socket_timeout
+        self._stop = threading.Event()
+        self._connections: list[QueueConnection] = []
+        self._connections_lock = threading.Lock()
+        self._next_subscribe_at = 0.0
+        self._lost_reason: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="drainer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Stop receiving: unsubscribe (reading what CPA sends until it confirms),
+        then close every connection, by force if CPA does not answer in time."""
+        self._stop.set()
+        self._thread.join(timeout)
+        self._close_all()
+        self._thread.join(0.5)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._session()
+            except Stopping:
+                break
+            except AuthRejected as exc:
+                self.status.error(f"CPA rejected the management key: {exc}")
+                continue  # the gate decides when the next attempt may happen
+            except QueueError as exc:
+                self.status.error(f"CPA refused a queue command: {exc}")
+                log.error("CPA refused a queue command: %s (REDIS_QUEUE_KEY=%s)", exc, self.queue_key)
+                self._stop.wait(self.error_backoff)
+            except (redis.RedisError, OSError, SubscriptionLost) as exc:
+                message = str(exc) or type(exc).__name__
+                self.status.error(message)
+                failures = 1 if time.monotonic() - started > 60 else failures + 1
+                pause = 0.5 if failures == 1 else self.error_backoff
+                if not self._stop.is_set():
+                    log.warning("connection to CPA at %s:%d lost or refused (%s); retrying in %s", self.host,
+                                self.port, message, format_duration(pause))
+                self._stop.wait(pause)
+            except Exception as exc:  # noqa: BLE001 - the drain must outlive any surprise
+                self.status.error(f"unexpected drain error: {exc}")
+                log.exception("unexpected drain error; retrying")
+                self._stop.wait(self.error_backoff)
+            finally:
+                self._close_all()
+                self.status.set(mode="down", connected=False, subscribed_since=None)
+            if not self._stop.is_set():
+                self.status.set(reconnects=self.status.reconnects + 1)
+
+    def _open(self) -> QueueConnection:
+        conn = QueueConnection(self.host, self.port, self.tls, self.key, self.socket_timeout)
+        with self._connections_lock:
+            self._connections.append(conn)
+        self.gate.use(self._stop, conn.open)
+        return conn
+
+    def _close_all(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    def _session(self) -> None:
+        poll = self._open()
+        self.status.set(connected=True)
+        while not self._stop.is_set():
+            if time.monotonic() >= self._next_subscribe_at:
+                subscription = self._open()
+                if subscription.subscribe(self.queue_key, self.socket_timeout):
+                    self._stay_subscribed(poll, subscription)
+                    return
+                with self._connections_lock:
+                    self._connections.remove(subscription)
+                subscription.close()
+                self._next_subscribe_at = time.monotonic() + self.resubscribe_every
+                log.info("CPA has no SUBSCRIBE (older than v7.0.7); polling with LPOP, trying SUBSCRIBE again in %s",
+                         format_duration(self.resubscribe_every))
+                self.status.set(mode="lpop")
+            self._poll_once(poll)
+
+    def _poll_once(self, poll: QueueConnection) -> None:
+        self.writer.wait_for_room(self.batch_size, self._stop)
+        if self._stop.is_set():
+            return
+        records = poll.lpop(self.queue_key, self.batch_size)
+        self._hand_over(records, "lpop")
+        if len(records) < self.batch_size:
+            self._stop.wait(self.idle_interval)
+
+    def _hand_over(self, records: list[bytes], via: str) -> None:
+        received = now_ms()
+        for record in records:
+            self.writer.put(record, via, received)
+        self.status.last_pop_at = received
+        if records:
+            self.status.last_event_at = received
+
+    def _drain_backlog(self, poll: QueueConnection) -> None:
+        while not self._stop.is_set():
+            records = poll.lpop(self.queue_key, self.batch_size)
+            self._hand_over(records, "lpop")
+            if len(records) < self.batch_size:
+                return
+
+    def _stay_subscribed(self, poll: QueueConnection, subscription: QueueConnection) -> None:
+        ended = threading.Event()
+        self._lost_reason = None
+        reader = threading.Thread(target=self._read_subscription, args=(subscription, ended),
+                                  name="subscription-reader", daemon=True)
+        reader.start()
+        self.status.set(mode="subscribe", subscribed_since=now_ms())
+        log.info("subscribed to CPA's %r channel at %s:%d", self.queue_key, self.host, self.port)
+        try:
+            while not self._stop.is_set():
+                self._drain_backlog(poll)
+                if ended.wait(self.backlog_every):
+                    break
+        finally:
+            reader.join(2.0)
+        if not self._stop.is_set():
+            raise SubscriptionLost(f"subscription ended: {self._lost_reason or 'closed by CPA'}")
+
+    def _read_subscription(self, subscription: QueueConnection, ended: threading.Event) -> None:
+        """Read the subscription socket continuously; prove a quiet link alive by PING.
+        On stop, UNSUBSCRIBE and keep reading until CPA confirms, so that nothing
+        already on its way is lost; later records wait in CPA's queue for the next start."""
+        quiet_since, ping_sent_at = time.monotonic(), None
+        try:
+            while not self._stop.is_set():
+                message = subscription.read_message(0.25)
+                now = time.monotonic()
+                if message is None:
+                    if ping_sent_at is not None and now - ping_sent_at > self.pong_timeout:
+                        raise SubscriptionLost(f"no pong within {format_duration(self.pong_timeout)}")
+                    if ping_sent_at is None and now - quiet_since > self.ping_after:
+                        subscription.ping()
+                        ping_sent_at = now
+                    continue
+                quiet_since, ping_sent_at = now, None
+                self._take(message)
+            subscription.unsubscribe()
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                message = subscription.read_message(0.1)
+                if message and message[0] == "unsubscribe":
+                    break
+                if message:
+                    self._take(message)
+        except Exception as exc:  # noqa: BLE001 - reported to the drainer, which reconnects
+            if not self._stop.is_set():
+                self._lost_reason = exc
+        finally:
+            ended.set()
+
+    def _take(self, message: tuple[str, bytes | None]) -> None:
+        kind, payload = message
+        if kind == "message" and payload is not None:
+            self.writer.put(payload, "subscribe")
+            self.status.last_event_at = now_ms()
+
+
+class Maintenance:
+    """The daily sweep at 03:00 in TZ: raw events past RETENTION_DAYS go (rollups stay),
+    then freed pages are returned to the file system."""
+
+    def __init__(self, store: Store, zone: zoneinfo.ZoneInfo, retention_days: int):
+        self.store, self.zone, self.retention_days = store, zone, retention_days
+        self.last_run_at: int | None = None
+        self.last_removed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="maintenance", daemon=True)
+
+    def next_run_after(self, ms: int) -> int:
+        """The first local 03:00 strictly after ``ms`` (DST-aware)."""
+        local = dt.datetime.fromtimestamp(ms / 1000, self.zone)
+        candidate = dt.datetime.combine(local.date(), dt.time(3), tzinfo=self.zone)
+        if candidate <= local:
+            candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(3), tzinfo=self.zone)
+        return int(candidate.timestamp() * 1000)
+
+    def sweep(self, at_ms: int) -> int:
+        removed = 0
+        if self.retention_days:
+            removed = self.store.delete_events_before(at_ms - self.retention_days * 86_400_000)
+        self.store.compact()
+        self.last_run_at, self.last_removed = at_ms, removed
+        log.info("maintenance: removed %d raw events older than %d days", removed, self.retention_days)
+        return removed
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(0.0, (self.next_run_after(now_ms()) - now_ms()) / 1000)):
+            try:
+                self.sweep(now_ms())
+            except Exception:  # noqa: BLE001 - tomorrow is another day
+                log.exception("maintenance sweep failed")
+
+
+###############################################################################
+# 6. HTTP routes ###############################################################
+###############################################################################
+#
+# A Bottle app whose API routes always answer JSON, errors included, mounted under
+# APP_BASE_PATH by a small prefix-stripping WSGI middleware (Bottle's own mount()
+# copies routes and lets the parent's HTML error pages win). Static files are read
+# through the module's loader, so they work from the zipapp as from a checkout.
+
+
+API = "/api/v1"
+EVENT_QUERY = frozenset({"page", "page_size"})
+
+
+class ApiError(Exception):
+    """An answer other than 200 for an API client: status, message, details."""
+
+    def __init__(self, status: int, message: str, detail: Any = None):
+        super().__init__(message)
+        self.status, self.message, self.detail = status, message, detail
+
+
+def json_response(data: Any, status: int = 200) -> str:
+    """Encode explicitly: Bottle does not JSON-encode lists, nor an error handler's dict."""
+    bottle.response.status = status
+    bottle.response.content_type = "application/json"
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def api_route(callback: Callable) -> Callable:
+    """Route decorator: dict/list results become JSON; ApiError and surprises become
+    JSON errors with the right status, never an HTML traceback."""
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = callback(*args, **kwargs)
+        except ApiError as exc:
+            return json_response({"error": exc.message, "detail": exc.detail}, exc.status)
+        except bottle.HTTPResponse:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("error answering %s %s", bottle.request.method, bottle.request.path)
+            return json_response({"error": "internal error", "detail": "see the cpa-usage log"}, 500)
+        return json_response(result) if isinstance(result, (dict, list)) else result
+
+    return wrapper
+
+
+def mask_key(key: str | None) -> str | None:
+    """``sk-team-alpha-7f3c`` -> ``sk-te…7f3c``: enough to tell keys apart, not to use one."""
+    if not key:
+        return key
+    if len(key) >= 12:
+        return f"{key[:5]}…{key[-4:]}"
+    if len(key) >= 6:
+        return f"{key[:2]}…{key[-2:]}"
+    return "…"
+
+
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    text = bottle.request.query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ApiError(400, f"invalid query parameter {name}",
+                       {"parameter": name, "value": text, "expected": f"an integer from {low} to {high}"})
+    return value
+
+
+def reject_unknown_query(known: frozenset[str]) -> None:
+    unknown = sorted(set(bottle.request.query.keys()) - known)
+    if unknown:
+        raise ApiError(400, f"unknown query parameter {unknown[0]}",
+                       {"parameter": unknown[0], "known": sorted(known)})
+
+
+def _json_column(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def event_json(row: dict) -> dict:
+    """A stored event as the API shows it: keys masked, JSON columns parsed."""
+    return {
+        "id": row["id"], "event_key": row["event_key"], "timestamp": iso_ms(row["ts_ms"]), "ts_ms": row["ts_ms"],
+        "timestamp_raw": row["ts_raw"], "timestamp_estimated": bool(row["ts_estimated"]),
+        "received_at": iso_ms(row["received_ms"]), "request_id": row["request_id"], "model": row["model"],
+        "alias": row["alias"], "provider": row["provider"], "executor_type": row["executor_type"],
+        "endpoint": row["endpoint"], "auth_type": row["auth_type"],
+        "source": mask_key(row["source"]) if row["auth_type"] == "apikey" else row["source"],
+        "auth_index": row["auth_index"], "api_key": mask_key(row["api_key"]), "failed": bool(row["failed"]),
+        "status_code": row["status_code"], "fail_body": row["fail_body"], "latency_ms": row["latency_ms"],
+        "ttft_ms": row["ttft_ms"],
+        "tokens": {"input": row["input_tokens"], "cache_read": row["cache_read_tokens"],
+                   "cache_write": row["cache_write_tokens"], "output": row["output_tokens"],
+                   "reasoning": row["reasoning_tokens"], "unclassified": row["unclassified_tokens"],
+                   "total": row["total_tokens"]},
+        "token_family": row["token_family"], "token_quality": row["token_quality"],
+        "raw_tokens": {"input_tokens": row["raw_input_tokens"], "output_tokens": row["raw_output_tokens"],
+                       "reasoning_tokens": row["raw_reasoning_tokens"], "cached_tokens": row["raw_cached_tokens"],
+                       "cache_read_tokens": row["raw_cache_read_tokens"],
+                       "cache_creation_tokens": row["raw_cache_creation_tokens"],
+                       "total_tokens": row["raw_total_tokens"]},
+        "token_breakdown": _json_column(row["token_breakdown"]),
+        "generate": None if row["generate"] is None else bool(row["generate"]),
+        "reasoning_effort": row["reasoning_effort"], "service_tier": row["service_tier"],
+        "response_service_tier": row["response_service_tier"], "client_ip": row["client_ip"],
+        "x_forwarded_for": row["x_forwarded_for"], "user_agent": row["user_agent"],
+        "access_token_sha256": row["access_token_sha256"], "accounting_version": row["accounting_version"],
+        "response_headers": _json_column(row["response_headers"]), "extra": _json_column(row["extra"]),
+    }
+
+
+def read_static(name: str) -> bytes | None:
+    """A file of static/, from the zipapp or the checkout (the loader reads both)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.[A-Za-z0-9]+", name):
+        return None
+    path = os.path.join(os.path.dirname(__file__), "static", *name.split("/"))
+    try:
+        return __loader__.get_data(path)  # type: ignore[name-defined]
+    except OSError:
+        return None
+
+
+def build_app(service: "Service") -> bottle.Bottle:
+    """The Bottle app, with paths relative to APP_BASE_PATH."""
+    app = bottle.Bottle()
+    app.config["json.enable"] = False  # api_route encodes JSON itself
+
+    def default_error(error: bottle.HTTPError) -> str:
+        if bottle.request.path.startswith(API + "/") or bottle.request.path == API:
+            return json_response({"error": error.body or error.status_line, "detail": None}, error.status_code)
+        bottle.response.content_type = "text/plain; charset=utf-8"
+        return f"{error.status_line}\n"
+
+    app.default_error_handler = default_error
+
+    @app.get("/healthz")
+    @api_route
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get(API + "/ping")
+    @api_route
+    def ping() -> dict:
+        return {"ok": True, "version": __version__}
+
+    @app.get(API + "/status")
+    @api_route
+    def status() -> dict:
+        return service.status_report()
+
+    @app.get(API + "/usage/events")
+    @api_route
+    def usage_events() -> dict:
+        reject_unknown_query(EVENT_QUERY)
+        page = query_int("page", 1, 1, 10**9)
+        page_size = query_int("page_size", 50, 1, 500)
+        rows, total = service.store.list_events(page, page_size)
+        return {"items": [event_json(row) for row in rows], "total": total, "page": page, "page_size": page_size}
+
+    @app.get(API + "/dead-letters")
+    @api_route
+    def dead_letters() -> dict:
+        reject_unknown_query(frozenset({"limit"}))
+        limit = query_int("limit", 50, 1, 500)
+        return {"items": [{"received_at": iso_ms(d.received_ms), "via": d.via, "reason": d.reason,
+                           "payload": bytes(d.payload).decode("utf-8", "replace")}
+                          for d in service.store.list_dead_letters(limit)],
+                "total": service.store.load_totals()["dead_letters"]}
+
+    @app.get("/")
+    def index() -> Any:
+        return static_file("index.html")
+
+    @app.get("/static/<name:path>")
+    def static_file(name: str) -> Any:
+        data = read_static(name)
+        if data is None:
+            raise bottle.HTTPError(404, "no such file")
+        bottle.response.content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if bottle.response.content_type.startswith("text/") or name.endswith(".js"):
+            bottle.response.content_type += "; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "no-cache")
+        return data
+
+    return app
+
+
+class PrefixMount:
+    """Serves ``app`` under ``base_path``; ``/healthz`` answers at the root as well,
+    ``/`` and the bare base path redirect to the dashboard."""
+
+    def __init__(self, app: Callable, base_path: str):
+        self.app, self.base = app, base_path
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        base = self.base
+        if base and path.startswith(base + "/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + base
+            environ["PATH_INFO"] = path[len(base):]
+            return self.app(environ, start_response)
+        if not base or path == "/healthz":
+            return self.app(environ, start_response)
+        if path in ("/", base):
+            start_response("302 Found", [("Location", base + "/"), ("Content-Length", "0")])
+            return [b""]
+        body = json.dumps({"error": "not found", "detail": f"cpa-usage is served under {base}/"}).encode()
+        start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+###############################################################################
+# 7. Command line ##############################################################
+###############################################################################
+
+
+class Service:
+    """The composition root: store, key gate, workers and web app, started and
+    stopped in the right order."""
+
+    def __init__(self, config: Config, **drainer_options: Any):
+        self.config = config
+        self.started_ms = now_ms()
+        self.store = Store(config.sqlite_path)
+        self.status = DrainStatus()
+        self.gate = KeyGate(config.cpa_management_key, self.store)
+        self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
+                                   spool_path=config.sqlite_path + ".spool")
+        self.drainer = Drainer(config, self.writer, self.gate, self.status, **drainer_options)
+        self.maintenance = Maintenance(self.store, config.zone, config.retention_days)
+        self.app = PrefixMount(build_app(self), config.app_base_path)
+
+    def start(self) -> None:
+        self.writer.start()
+        self.drainer.start()
+        self.maintenance.start()
+
+    def stop(self) -> bool:
+        """Stop receiving, commit what was received (or spool it), close the store.
+        Returns whether everything received was committed."""
+        self.drainer.stop(1.0)
+        self.maintenance.stop()
+        flushed = self.writer.stop(1.5)
+        self.store.close()
+        return flushed
+
+    def status_report(self) -> dict:
+        host, port, tls = self.config.queue_endpoint()
+        return {
+            "version": __version__, "started_at": iso_ms(self.started_ms),
+            **self.status.snapshot(), **self.gate.snapshot(),
+            "queue": {"addr": f"{host}:{port}", "tls": tls, "key": self.config.redis_queue_key},
+            "pending": self.writer.pending, "database_stalled": self.writer.stalled,
+            "totals": self.store.load_totals(),
+            "maintenance": {"last_run_at": iso_ms(self.maintenance.last_run_at),
+                            "last_removed": self.maintenance.last_removed,
+                            "next_run_at": iso_ms(self.maintenance.next_run_after(now_ms())),
+                            "retention_days": self.config.retention_days},
+        }
+
+
+def setup_logging(config: Config) -> None:
+    """Log to stderr (journald) and, unless disabled, to daily files kept LOG_RETENTION_DAYS."""
+    level = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+             "warning": logging.WARNING, "error": logging.ERROR}[config.log_level]
+    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s [%(threadName)s] %(message)s",
+                                  "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if config.log_file_enabled:
+        os.makedirs(config.log_dir, exist_ok=True)
+        handlers.append(logging.handlers.TimedRotatingFileHandler(
+            os.path.join(config.log_dir, "cpa-usage.log"), when="midnight",
+            backupCount=config.log_retention_days, encoding="utf-8"))
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def serve(config: Config) -> int:
+    """Run until SIGTERM or SIGINT, then commit what was received and exit 0."""
+    import waitress.server  # vendored; imported only when serving
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        service = Service(config)
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        log.error("cannot open the database %s: %s", config.sqlite_path, exc)
+        return 1
+    try:
+        server = waitress.server.create_server(service.app, host=config.app_host, port=config.app_port,
+                                               threads=8, ident="cpa-usage")
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.app_host, config.app_port, exc.strerror or exc)
+        service.store.close()
+        return 1
+    service.start()
+    threading.Thread(target=server.run, name="http", daemon=True).start()
+    log.info("cpa-usage %s: dashboard and API on http://%s:%d%s/, draining CPA at %s:%d", __version__,
+             config.app_host, config.app_port, config.app_base_path, *config.queue_endpoint()[:2])
+    while not stop.wait(0.5):
+        pass
+    log.info("stopping: committing what was received")
+    flushed = service.stop()
+    server.close()
+    log.info("stopped%s", "" if flushed else " (uncommitted records were spooled for the next start)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = "\n".join(f"  {s.name:<26} {('(required)' if s.default is None else repr(s.default)):<16} {s.help}"
+                         for s in SETTINGS)
+    parser = argparse.ArgumentParser(
+        prog="cpa-usage", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Persistent usage analytics for CLIProxyAPI: drains CPA's usage queue into SQLite "
+                    "and serves an API and dashboard.",
+        epilog="Configuration comes from the environment and from a .env file (ENV_FILE, default ./.env; "
+               "the environment wins):\n\n" + settings)
+    parser.add_argument("--version", action="version", version=f"cpa-usage {__version__}")
+    parser.add_argument("--check-config", action="store_true",
+                        help="print the effective configuration (secrets masked) and exit")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"cpa-usage: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        for name, value in config.describe():
+            print(f"{name}={value}")
+        return 0
+    try:
+        setup_logging(config)
+    except OSError as exc:
+        print(f"cpa-usage: configuration error: LOG_DIR={config.log_dir!r} cannot be used ({exc.strerror}); "
+              "expected a writable directory, or LOG_FILE_ENABLED=false", file=sys.stderr)
+        return 2
+    return serve(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

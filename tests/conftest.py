@@ -1,0 +1,100 @@
+"""Shared test helpers: the project root on sys.path, payload fixtures, small factories."""
+
+import json
+import os
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import cpa_usage  # noqa: E402
+
+
+def payload_lines(name: str) -> list[bytes]:
+    """The records of one payload fixture (tests/fixtures/payloads/<name>.jsonl)."""
+    text = (FIXTURES / "payloads" / f"{name}.jsonl").read_bytes()
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def record(**overrides) -> dict:
+    """A current-era (v7.2) usage record with every field, as a dict to tweak."""
+    base = json.loads(payload_lines("v7.2")[-1])
+    base.update(overrides)
+    return base
+
+
+def encode(value) -> bytes:
+    return json.dumps(value).encode()
+
+
+def base_env(tmp_path: pathlib.Path, **extra: str) -> dict[str, str]:
+    """A minimal environment for load_config: no .env file, files under tmp_path."""
+    env = {
+        "CPA_BASE_URL": "http://127.0.0.1:8317",
+        "CPA_MANAGEMENT_KEY": "test-mgmt-key",
+        "ENV_FILE": "",
+        "SQLITE_PATH": str(tmp_path / "app.db"),
+        "LOG_FILE_ENABLED": "false",
+        "LOG_DIR": str(tmp_path / "logs"),
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def config_factory(tmp_path, monkeypatch):
+    """Build a Config from base_env plus overrides, with the working directory in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+    def make(**extra: str) -> cpa_usage.Config:
+        return cpa_usage.load_config(base_env(tmp_path, **extra))
+
+    return make
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = cpa_usage.Store(str(tmp_path / "store.db"))
+    yield s
+    s.close()
+
+
+class WsgiResponse:
+    def __init__(self, status: str, headers: list, body: bytes):
+        self.status = int(status.split()[0])
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+
+    def json(self):
+        assert self.headers.get("content-type", "").startswith("application/json"), self.headers
+        return json.loads(self.body)
+
+
+def wsgi_call(app, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> WsgiResponse:
+    """Call a WSGI app in-process, the way a server would, and collect the answer."""
+    import io
+    import wsgiref.util
+
+    path, _, query = path.partition("?")
+    environ: dict = {}
+    wsgiref.util.setup_testing_defaults(environ)
+    environ.update({"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": "",
+                    "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+    for name, value in (headers or {}).items():
+        key = name.upper().replace("-", "_")
+        environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
+    captured = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        captured["status"], captured["headers"] = status, response_headers
+
+    chunks = app(environ, start_response)
+    data = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return WsgiResponse(captured["status"], captured["headers"], data)

@@ -1,0 +1,185 @@
+"""Configuration: defaults, .env files, durations, errors that stop the start, the CLI flags."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, base_env
+from cpa_usage import SETTINGS, ConfigError, format_duration, load_config, parse_bool, parse_duration
+
+
+def run_cli(tmp_path, *args, **env):
+    """Run cpa_usage.py as the user would, with exactly the given environment."""
+    full_env = {"PATH": os.environ["PATH"], **env}
+    return subprocess.run([sys.executable, str(ROOT / "cpa_usage.py"), *args], cwd=tmp_path, env=full_env,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_defaults_match_the_specification(config_factory, tmp_path):
+    config = config_factory(SQLITE_PATH="./data/app.db", LOG_DIR="./logs", LOG_FILE_ENABLED="true")
+    assert config.app_port == 8318 and config.app_host == "0.0.0.0" and config.app_base_path == "/usage"
+    assert config.tz == "Asia/Shanghai" and config.storage_driver == "sqlite"
+    assert config.sqlite_path == str(tmp_path / "data" / "app.db")
+    assert config.log_dir == str(tmp_path / "logs")
+    assert config.redis_queue_key == "usage" and config.redis_queue_batch_size == 1000
+    assert config.redis_queue_idle_interval == 1.0 and config.redis_queue_error_backoff == 10.0
+    assert config.metadata_sync_interval == 30.0 and config.auth_session_ttl == 168 * 3600
+    assert config.auth_enabled is False and config.log_level == "info" and config.log_file_enabled is True
+    assert config.log_retention_days == 7 and config.retention_days == 30
+    assert config.queue_endpoint() == ("127.0.0.1", 8317, False)
+
+
+@pytest.mark.parametrize("base_url, addr, endpoint", [
+    ("http://127.0.0.1:8317", "", ("127.0.0.1", 8317, False)),
+    ("http://cpa.lan:9000", "", ("cpa.lan", 9000, False)),
+    ("https://cpa.example.com", "", ("cpa.example.com", 8317, False)),
+    ("https://cpa.example.com:8317", "", ("cpa.example.com", 8317, True)),
+    ("http://127.0.0.1:8317", "10.0.0.5:6380", ("10.0.0.5", 6380, False)),
+    ("http://127.0.0.1:8317", "rediss://cpa.lan:8443", ("cpa.lan", 8443, True)),
+    ("http://127.0.0.1:8317", "[::1]:8317", ("::1", 8317, False)),
+])
+def test_queue_address_defaults_to_cpa_host(config_factory, base_url, addr, endpoint):
+    assert config_factory(CPA_BASE_URL=base_url, REDIS_QUEUE_ADDR=addr).queue_endpoint() == endpoint
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("500ms", 0.5), ("1s", 1.0), ("30s", 30.0), ("168h", 604800.0), ("1h30m", 5400.0), ("1.5s", 1.5),
+    ("250us", 0.00025), (" 2m ", 120.0),
+])
+def test_durations(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "10", "1d", "s", "-1s", "1s2", "one second"])
+def test_bad_durations(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("seconds, text", [(0.5, "500ms"), (1, "1s"), (604800, "168h"), (5400, "1h30m"), (0, "0s")])
+def test_format_duration_round_trips(seconds, text):
+    assert format_duration(seconds) == text
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text, value", [("true", True), ("TRUE", True), ("1", True), ("Yes", True),
+                                         ("false", False), ("0", False), ("NO", False)])
+def test_booleans(text, value):
+    assert parse_bool(text) is value
+
+
+@pytest.mark.parametrize("text", ["on", "off", "", "tru", "2"])
+def test_bad_booleans_are_errors_never_off(text):
+    with pytest.raises(ValueError):
+        parse_bool(text)
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "# comment\n"
+        "export CPA_BASE_URL=http://10.1.1.1:8317\n"
+        "CPA_MANAGEMENT_KEY='from file'\n"
+        'LOGIN_PASSWORD="p#ss \\"quoted\\""\n'
+        "APP_PORT=9000   # inline comment\n"
+        "\n"
+        "TZ=UTC\n")
+    env = {"APP_PORT": "9100", "SQLITE_PATH": str(tmp_path / "x.db")}
+    config = load_config(env)
+    assert config.cpa_base_url == "http://10.1.1.1:8317"
+    assert config.cpa_management_key == "from file"
+    assert config.login_password == 'p#ss "quoted"'
+    assert config.app_port == 9100
+    assert config.tz == "UTC"
+    assert config.env_file == str(tmp_path / ".env")
+
+
+def test_explicit_env_file_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="ENV_FILE='/nope/.env': no such file"):
+        load_config({"ENV_FILE": "/nope/.env"})
+
+
+def test_env_file_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "bad.env"
+    path.write_text("CPA_BASE_URL=http://x\nthis is not a setting\n")
+    with pytest.raises(ConfigError, match="line 2 is not KEY=VALUE"):
+        load_config({"ENV_FILE": str(path)})
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("APP_PORT", "http", "APP_PORT='http' is invalid; expected a port number 1-65535"),
+    ("APP_PORT", "70000", "APP_PORT='70000' is invalid"),
+    ("CPA_BASE_URL", "127.0.0.1:8317", "CPA_BASE_URL='127.0.0.1:8317' is invalid; expected an http(s) URL"),
+    ("TZ", "Mars/Olympus", "TZ='Mars/Olympus' is invalid; expected an IANA time zone"),
+    ("REDIS_QUEUE_IDLE_INTERVAL", "5", "REDIS_QUEUE_IDLE_INTERVAL='5' is invalid; expected a positive duration"),
+    ("REDIS_QUEUE_ERROR_BACKOFF", "0s", "REDIS_QUEUE_ERROR_BACKOFF='0s' is invalid"),
+    ("AUTH_ENABLED", "on", "AUTH_ENABLED='on' is invalid; expected true or false"),
+    ("STORAGE_DRIVER", "postgres", "STORAGE_DRIVER='postgres' is invalid; expected sqlite"),
+    ("APP_BASE_PATH", "usage", "APP_BASE_PATH='usage' is invalid"),
+    ("REDIS_QUEUE_ADDR", "nohostport", "REDIS_QUEUE_ADDR='nohostport' is invalid"),
+    ("REDIS_QUEUE_BATCH_SIZE", "0", "REDIS_QUEUE_BATCH_SIZE='0' is invalid; expected an integer 1-100000"),
+    ("LOG_LEVEL", "verbose", "LOG_LEVEL='verbose' is invalid; expected debug, info, warn or error"),
+])
+def test_malformed_values_name_variable_value_and_expectation(tmp_path, name, value, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(base_env(tmp_path, **{name: value}))
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["CPA_MANAGEMENT_KEY", "LOGIN_PASSWORD"])
+def test_secret_values_are_masked_in_errors(tmp_path, name):
+    with pytest.raises(ConfigError) as info:
+        load_config(base_env(tmp_path, **{name: "s3cret\nvalue"}))
+    assert str(info.value).startswith(f"{name}=<hidden> is invalid; expected ")
+    assert str(info.value).endswith("without control characters")
+    assert "s3cret" not in str(info.value)
+
+
+def test_auth_enabled_requires_a_password(tmp_path):
+    with pytest.raises(ConfigError, match="LOGIN_PASSWORD is required when AUTH_ENABLED=true"):
+        load_config(base_env(tmp_path, AUTH_ENABLED="true"))
+
+
+@pytest.mark.parametrize("path, expected", [("", ""), ("/", ""), ("/usage/", "/usage"), ("/a/b", "/a/b")])
+def test_base_path_forms(config_factory, path, expected):
+    assert config_factory(APP_BASE_PATH=path).app_base_path == expected
+
+
+def test_missing_required_value_exits_2_with_one_line(tmp_path):
+    result = run_cli(tmp_path, CPA_MANAGEMENT_KEY="k")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "cpa-usage: configuration error: CPA_BASE_URL is required but not set; "
+        "expected an http(s) URL such as http://127.0.0.1:8317"]
+
+
+def test_malformed_value_exits_2(tmp_path):
+    result = run_cli(tmp_path, CPA_BASE_URL="http://x:1", CPA_MANAGEMENT_KEY="k", APP_PORT="eighty")
+    assert result.returncode == 2
+    assert "APP_PORT='eighty' is invalid" in result.stderr
+
+
+def test_check_config_prints_everything_with_secrets_masked(tmp_path):
+    result = run_cli(tmp_path, "--check-config", CPA_BASE_URL="http://127.0.0.1:8317",
+                     CPA_MANAGEMENT_KEY="super-secret-key", AUTH_ENABLED="yes", LOGIN_PASSWORD="hunter2-pass")
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert set(lines) == {s.name for s in SETTINGS} | {"ENV_FILE"}
+    assert lines["CPA_MANAGEMENT_KEY"] == "<set>" and lines["LOGIN_PASSWORD"] == "<set>"
+    assert "super-secret-key" not in result.stdout + result.stderr
+    assert "hunter2-pass" not in result.stdout + result.stderr
+    assert lines["AUTH_ENABLED"] == "true" and lines["AUTH_SESSION_TTL"] == "168h"
+    assert lines["REDIS_QUEUE_ADDR"] == "127.0.0.1:8317 (from CPA_BASE_URL)"
+
+
+def test_version_and_help(tmp_path):
+    version = run_cli(tmp_path, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("cpa-usage 0.")
+    help_text = run_cli(tmp_path, "--help")
+    assert help_text.returncode == 0
+    for setting in SETTINGS:
+        assert setting.name in help_text.stdout
+    assert "--check-config" in help_text.stdout

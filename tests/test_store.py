@@ -1,0 +1,140 @@
+"""The SQLite store: schema migrations, batched inserts, dedup, rollups, dead letters, retention."""
+
+import sqlite3
+
+import pytest
+
+from conftest import encode, payload_lines, record
+from cpa_usage import (MIGRATIONS, ROLLUP_BUCKET_MS, ROLLUP_MEASURES, DeadLetter, Store, decode_payload,
+                       is_transient_db_error)
+
+RECEIVED = 1_790_000_000_000
+
+
+def fixture_events(era="v7.2"):
+    return [decode_payload(line, RECEIVED) for line in payload_lines(era)]
+
+
+def rollup_totals(store):
+    columns = ", ".join(f"SUM({m})" for m in ROLLUP_MEASURES)
+    return store.reader.execute(f"SELECT {columns} FROM usage_rollup").fetchone()
+
+
+def event_totals(store):
+    return store.reader.execute(
+        "SELECT COUNT(*), SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(output_tokens), "
+        "SUM(reasoning_tokens), SUM(unclassified_tokens), SUM(total_tokens), SUM(latency_ms), COUNT(latency_ms), "
+        "SUM(CASE WHEN ttft_ms > 0 THEN ttft_ms ELSE 0 END), SUM(CASE WHEN ttft_ms > 0 THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN token_quality IN ('unclassified','inconsistent','ambiguous') OR ts_estimated = 1 "
+        "THEN 1 ELSE 0 END) FROM usage_events").fetchone()
+
+
+def test_fresh_database_is_migrated_in_wal_mode(store):
+    conn = store.reader
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"usage_events", "usage_rollup", "dead_letters", "meta"} <= tables
+
+
+def test_reopening_keeps_rows_and_does_not_migrate_again(tmp_path):
+    path = str(tmp_path / "app.db")
+    first = Store(path)
+    first.write_batch(fixture_events(), [], received=17)
+    first.close()
+    second = Store(path)
+    assert second.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0] == 17
+    assert second.load_totals()["inserted"] == 17
+    second.close()
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this program"):
+        Store(str(path))
+
+
+def test_batch_insert_counts_duplicates_within_and_across_batches(store):
+    events = fixture_events()
+    result = store.write_batch(events + events[:3], [], received=20)
+    assert result == (17, 3, 0)
+    again = store.write_batch(events[:5], [], received=5)
+    assert again == (0, 5, 0)
+    totals = store.load_totals()
+    assert totals == {"received": 25, "inserted": 17, "duplicates": 8, "dead_letters": 0, "control_messages": 0}
+
+
+def test_rollups_are_updated_only_for_new_rows(store):
+    events = fixture_events() + fixture_events("v6.10")
+    store.write_batch(events, [], received=len(events))
+    store.write_batch(events, [], received=len(events))  # all duplicates: rollups must not move
+    assert tuple(rollup_totals(store)) == tuple(event_totals(store))
+    buckets = store.reader.execute("SELECT DISTINCT bucket_ms FROM usage_rollup").fetchall()
+    assert all(b[0] % ROLLUP_BUCKET_MS == 0 for b in buckets)
+
+
+def test_rollup_first_and_last_seen(store):
+    early = decode_payload(encode(record(timestamp="2026-08-22T09:30:00.100Z")), RECEIVED)
+    late = decode_payload(encode(record(timestamp="2026-08-22T09:31:00.200Z")), RECEIVED)
+    store.write_batch([late], [], received=1)
+    store.write_batch([early], [], received=1)
+    row = store.reader.execute("SELECT requests, first_ms, last_ms FROM usage_rollup").fetchone()
+    assert row == (2, early.ts_ms, late.ts_ms)
+
+
+def test_dead_letters_keep_raw_bytes_and_reason(store):
+    store.write_batch([], [DeadLetter(RECEIVED, "lpop", "not JSON: boom", b"\xffgarbage")], received=1)
+    letters = store.list_dead_letters()
+    assert letters == [DeadLetter(RECEIVED, "lpop", "not JSON: boom", b"\xffgarbage")]
+    assert store.load_totals()["dead_letters"] == 1
+
+
+def test_a_failing_batch_leaves_nothing_behind(store):
+    events = fixture_events()
+    broken = DeadLetter(RECEIVED, "lpop", "x", None)  # payload NOT NULL: the insert fails
+    with pytest.raises(sqlite3.IntegrityError):
+        store.write_batch(events, [broken], received=18)
+    assert store.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0] == 0
+    assert store.reader.execute("SELECT COUNT(*) FROM usage_rollup").fetchone()[0] == 0
+    assert store.load_totals()["received"] == 0
+
+
+def test_events_page_is_newest_first(store):
+    store.write_batch(fixture_events(), [], received=17)
+    rows, total = store.list_events(1, 5)
+    assert total == 17 and len(rows) == 5
+    stamps = [r["ts_ms"] for r in rows]
+    assert stamps == sorted(stamps, reverse=True)
+    last_page, _ = store.list_events(4, 5)
+    assert len(last_page) == 2
+
+
+def test_retention_removes_old_raw_events_but_keeps_rollups(store):
+    events = fixture_events()
+    store.write_batch(events, [DeadLetter(events[0].ts_ms - 1, "lpop", "x", b"x")], received=18)
+    before = tuple(rollup_totals(store))
+    cutoff = sorted(e.ts_ms for e in events)[10]
+    removed = store.delete_events_before(cutoff, chunk=3)
+    assert removed == sum(1 for e in events if e.ts_ms < cutoff)
+    assert store.reader.execute("SELECT MIN(ts_ms) FROM usage_events").fetchone()[0] >= cutoff
+    assert store.list_dead_letters() == []
+    assert tuple(rollup_totals(store)) == before
+    store.compact()
+
+
+def test_transient_errors_are_told_apart():
+    assert is_transient_db_error(sqlite3.OperationalError("database is locked"))
+    assert is_transient_db_error(sqlite3.OperationalError("database or disk is full"))
+    assert not is_transient_db_error(sqlite3.OperationalError("no such table: x"))
+    assert not is_transient_db_error(ValueError("database is locked"))
+
+
+def test_meta_round_trip(store):
+    assert store.get_meta("k") is None and store.get_meta("k", "d") == "d"
+    store.set_meta("k", "v1")
+    store.set_meta("k", "v2")
+    assert store.get_meta("k") == "v2"
