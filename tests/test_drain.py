@@ -28,6 +28,17 @@ def records(count: int, start: int = 0) -> list[bytes]:
     return out
 
 
+def publish_paced(cpa, payloads: list[bytes], per_second: int) -> None:
+    """Publish at a steady rate, as a busy CPA would. (The fake shares this process's
+    GIL with the drainer, so an unpaced loop measures the GIL, not the drainer.)"""
+    started = time.monotonic()
+    for i, payload in enumerate(payloads):
+        cpa.publish(payload)
+        delay = started + (i + 1) / per_second - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
 def make_service(tmp_path, backend, key=None, **drainer_options) -> Service:
     env = base_env(tmp_path, CPA_BASE_URL=backend.url, CPA_MANAGEMENT_KEY=key or backend.key,
                    REDIS_QUEUE_IDLE_INTERVAL="50ms", REDIS_QUEUE_ERROR_BACKOFF="100ms", REDIS_QUEUE_BATCH_SIZE="100")
@@ -271,12 +282,12 @@ def test_slow_database_does_not_get_the_subscriber_dropped(tmp_path, fake_cpa, r
     wait_for(lambda: cpa.subscriber_count() == 1, what="the subscription")
     blocker = sqlite3.connect(service.config.sqlite_path, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")  # the database refuses every write for a while
-    burst = records(1500)
-    for payload in burst:
-        cpa.publish(payload)
-    wait_for(lambda: service.writer.pending == 1500, what="everything received while the database is locked")
+    publish_paced(cpa, records(1500), per_second=3000)
+    # 1500 records and the {"support_refresh":true} that opened the subscription
+    wait_for(lambda: service.writer.pending == 1501, what="everything received while the database is locked")
     assert cpa.dropped_subscribers == 0 and cpa.lost == []
-    assert service.writer.stalled and "locked" in service.status.last_error
+    wait_for(lambda: service.writer.stalled, what="the writer to report the lock")
+    assert "locked" in service.status.last_error
     blocker.rollback()
     blocker.close()
     wait_for(lambda: stored(service) == 1500, timeout=30, what="everything written after the lock")

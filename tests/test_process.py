@@ -162,7 +162,7 @@ def test_sigkill_loses_at_most_what_was_in_memory(zipapp, tmp_path):
 
 def test_sigterm_with_a_locked_database_spools_and_recovers(zipapp, tmp_path, fake_cpa):
     proc = Running(zipapp, tmp_path, fake_cpa)
-    wait_for(lambda: proc.status()["mode"] == "subscribe", what="subscribe mode")
+    wait_for(lambda: proc.status()["totals"]["control_messages"] == 1, what="the subscription's first message")
     blocker = sqlite3.connect(proc.db, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")
     for i in range(30):
