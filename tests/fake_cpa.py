@@ -25,6 +25,7 @@ Every RESP command and HTTP request is recorded, so tests can prove what a clien
 
 from __future__ import annotations
 
+import collections
 import http.server
 import json
 import queue
@@ -197,7 +198,7 @@ class FakeCPA:
                        {"id": "claude-sonnet-4-5", "object": "model", "created": 1760000000, "owned_by": "anthropic"},
                        {"id": "gemini-2.5-pro", "object": "model", "created": 1760000000, "owned_by": "google"}]
         self._lock = threading.RLock()
-        self._queue: list[tuple[float, bytes]] = []
+        self._queue: collections.deque[tuple[float, bytes]] = collections.deque()
         self._subscribers: list[_Subscriber] = []
         self._connections: list[_Connection] = []
         self._failures: dict[str, int] = {}
@@ -335,13 +336,13 @@ class FakeCPA:
 
     def _prune(self) -> None:
         cutoff = self.clock() - self.retention_seconds
-        self._queue = [(at, data) for at, data in self._queue if at >= cutoff]
+        while self._queue and self._queue[0][0] < cutoff:  # oldest first: stop at the first young one
+            self._queue.popleft()
 
     def _pop(self, count: int) -> list[bytes]:
         with self._lock:
             self._prune()
-            popped = [data for _, data in self._queue[:count]]
-            del self._queue[:count]
+            popped = [self._queue.popleft()[1] for _ in range(min(count, len(self._queue)))]
             self.delivered.extend(popped)
             return popped
 

@@ -57,7 +57,7 @@ def test_events_page_newest_first_with_masked_keys(service):
     assert newest["tokens"] == {"input": 12, "cache_read": 0, "cache_write": 0, "output": 5, "reasoning": 0,
                                 "unclassified": 0, "total": 17}
     assert newest["timestamp"] == "2026-08-22T09:30:00.123Z"
-    assert newest["token_breakdown"]["quality"] == "complete"
+    assert newest["token_breakdown"] is None and newest["token_quality"] == "complete"
     assert "test-client-key-1" not in str(page) and "sk-fake-upstream" not in str(page)
 
 

@@ -41,6 +41,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_started: list = []
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    """Whatever a test does, no cpa-usage process outlives it."""
+    yield
+    while _started:
+        process = _started.pop().process
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
 class Running:
     """One cpa-usage process started from the zipapp with an isolated interpreter
     (-I -S: no site-packages, so only what the archive vendors can be imported)."""
@@ -55,6 +69,7 @@ class Running:
                        "REDIS_QUEUE_ERROR_BACKOFF": "200ms", **env}
         self.process = subprocess.Popen([sys.executable, "-I", "-S", str(zipapp)], cwd=directory, env=environment,
                                         stdout=self.log, stderr=subprocess.STDOUT)
+        _started.append(self)
         wait_for(self.healthy, timeout=20, what="the process to answer /healthz")
 
     def get(self, path):
