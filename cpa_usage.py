@@ -864,10 +864,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-INSERT_CHUNK = 600  # rows per INSERT statement: 600 x 48 values stays under SQLite's 32766 variables
+# Rows per INSERT statement. A few fixed sizes, because the sqlite3 module keeps every
+# distinct statement it prepared, and one statement per batch length (subscriptions
+# make batches of any length) grew the process by about a megabyte each.
+INSERT_CHUNKS = (256, 64, 16, 4, 1)
 
 
-@functools.lru_cache(maxsize=8)
+def fixed_chunks(items: list) -> Iterable[list]:
+    """``items`` cut into slices whose lengths are all in INSERT_CHUNKS."""
+    start = 0
+    for size in INSERT_CHUNKS:
+        while len(items) - start >= size:
+            yield items[start:start + size]
+            start += size
+
+
+@functools.lru_cache(maxsize=len(INSERT_CHUNKS))
 def _insert_events_sql(rows: int) -> str:
     """A multi-row INSERT. One statement per chunk rather than executemany, which
     takes the GIL back after every row: with the drainer's threads parsing at the
@@ -947,6 +959,9 @@ def is_transient_db_error(exc: BaseException) -> bool:
 class Store:
     """All SQL of cpa-usage, over SQLite (stdlib sqlite3, WAL)."""
 
+    LOOKUP_CHUNK = 400
+    _lookup_sql = (f"SELECT event_key FROM usage_events WHERE ts_ms IN ({', '.join('?' * LOOKUP_CHUNK)}) "
+                   f"AND event_key IN ({', '.join('?' * LOOKUP_CHUNK)})")
     BUSY_TIMEOUT_MS = 1000  # short: a refused write is retried by the ingest writer, which keeps the batch
 
     def __init__(self, path: str):
@@ -1017,8 +1032,7 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 new_events = self._unseen(events)
-                for start in range(0, len(new_events), INSERT_CHUNK):
-                    chunk = new_events[start:start + INSERT_CHUNK]
+                for chunk in fixed_chunks(new_events):
                     conn.execute(_insert_events_sql(len(chunk)), [value for ev in chunk for value in ev])
                 if new_events:
                     conn.executemany(_UPSERT_ROLLUP, rollup_rows(new_events))
@@ -1043,12 +1057,10 @@ class Store:
         for ev in events:
             fresh.setdefault(ev.event_key, ev)
         candidates = list(fresh.values())
-        for start in range(0, len(candidates), 400):
-            chunk = candidates[start:start + 400]
-            marks = ", ".join("?" * len(chunk))
-            found = self._writer.execute(
-                f"SELECT event_key FROM usage_events WHERE ts_ms IN ({marks}) AND event_key IN ({marks})",
-                [ev.ts_ms for ev in chunk] + [ev.event_key for ev in chunk])
+        for start in range(0, len(candidates), self.LOOKUP_CHUNK):
+            chunk = candidates[start:start + self.LOOKUP_CHUNK]
+            chunk += chunk[-1:] * (self.LOOKUP_CHUNK - len(chunk))  # padded: one statement shape only
+            found = self._writer.execute(self._lookup_sql, [ev.ts_ms for ev in chunk] + [ev.event_key for ev in chunk])
             for (key,) in found:
                 fresh.pop(key, None)
         return list(fresh.values())
@@ -1310,10 +1322,26 @@ class QueueConnection:
             reply = self._conn.read_response()
         except redis.ResponseError as exc:
             raise QueueError(str(exc)) from None
+        self._compact_read_buffer()
         if not isinstance(reply, list) or not reply:
             raise QueueError(f"unexpected message in subscription: {reply!r}")
         kind = reply[0].decode("ascii", "replace").lower()
         return kind, reply[2] if kind == "message" and len(reply) == 3 else None
+
+    def _compact_read_buffer(self) -> None:
+        """redis-py empties its read buffer only when every buffered byte has been read,
+        which a busy subscription never allows (the last recv() always ends inside a
+        message): the buffer grew by every byte received, 800 MB for a million records.
+        Once the part already read passes 1 MiB, keep only the unread rest. (Reaches
+        into redis-py 8.1's SocketBuffer; requirements.txt pins it, a test guards it.)"""
+        buffer = getattr(self._conn._parser, "_buffer", None)
+        if buffer is not None and buffer.get_pos() > 1 << 20:
+            raw = buffer._buffer
+            rest = raw.read()
+            raw.seek(0)
+            raw.truncate()
+            raw.write(rest)
+            raw.seek(0)
 
     def ping(self) -> None:
         """PING inside a subscription: the only way to tell a quiet link from a dead one."""

@@ -535,10 +535,10 @@ class FakeCPA:
         if channel not in allowed:
             conn.send(f"-ERR unsupported channel '{args[1].decode('utf-8', 'replace')}'\r\n".encode())
             return False
-        conn.send(b"*3\r\n" + bulk(b"subscribe") + bulk(sent_name) + b":1\r\n")
         subscriber = _Subscriber(self, conn, channel, sent_name)
-        with self._lock:
+        with self._lock:  # registered before the acknowledgement, and the first message after it
             self._subscribers.append(subscriber)
+            conn.send(b"*3\r\n" + bulk(b"subscribe") + bulk(sent_name) + b":1\r\n")
             if channel == "usage" and version_tuple(self.version) >= (7, 1, 39):
                 subscriber.offer(CONTROL_PAYLOADS[0])
         while True:

@@ -381,3 +381,45 @@ def test_gate_schedule_never_lets_cpa_count_five_failures(store):
         last_failure = now[0]
         assert cpa_count < 5
     assert max(sum(1 for t in attempts if start <= t < start + 1800) for start in attempts) <= 4
+
+
+def test_a_busy_subscription_does_not_grow_the_read_buffer():
+    """redis-py empties its read buffer only when all of it has been read; a stream
+    that never pauses would grow it by every byte received. QueueConnection compacts
+    it. A plain socket server streams 8 MB of subscription messages in one go (faster
+    than any Python reader), after answering AUTH and SUBSCRIBE as CPA does."""
+    import socket as sockets
+
+    from cpa_usage import QueueConnection
+
+    payload = json.dumps(record(fail={"status_code": 200, "body": "x" * 1500})).encode()
+    message = b"*3\r\n$7\r\nmessage\r\n$5\r\nusage\r\n$%d\r\n%s\r\n" % (len(payload), payload)
+    count = (8 << 20) // len(message)
+
+    def serve(listener):
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"+OK\r\n")
+            conn.recv(4096)
+            conn.sendall(b"*3\r\n$9\r\nsubscribe\r\n$5\r\nusage\r\n:1\r\n" + message * count)
+            conn.recv(1)  # until the client closes
+
+    def stream_and_measure(compact: bool) -> int:
+        listener = sockets.create_server(("127.0.0.1", 0))
+        threading.Thread(target=serve, args=(listener,), daemon=True).start()
+        conn = QueueConnection("127.0.0.1", listener.getsockname()[1], False, "key", 5.0)
+        conn.open()
+        if not compact:
+            conn._compact_read_buffer = lambda: None
+        assert conn.subscribe("usage", 5.0)
+        largest = 0
+        for _ in range(count):
+            assert conn.read_message(5.0) == ("message", payload)
+            largest = max(largest, conn._conn._parser._buffer._buffer.getbuffer().nbytes)
+        conn.close()
+        listener.close()
+        return largest
+
+    assert stream_and_measure(compact=True) < 2 << 20
+    assert stream_and_measure(compact=False) > 4 << 20  # what the compaction prevents
