@@ -725,7 +725,7 @@ def decode_payload(payload: bytes, received_ms: int) -> UsageEvent | ControlMess
 
     tokens = {name: 0 if raw_tokens.get(name) is None else _check_int(raw_tokens[name], label)
               for name, label in _TOKEN_LABELS}
-    present = {name for name in _KNOWN_TOKEN_FIELDS if raw_tokens.get(name) is not None}
+    present = {name for name in raw_tokens.keys() & _KNOWN_TOKEN_FIELDS if raw_tokens[name] is not None}
     if raw_tokens.get("cache_read_tokens_present") not in (None, True, False):
         raise DecodeError("tokens.cache_read_tokens_present must be true or false")
     if raw_tokens.get("cache_read_tokens_present") is False:

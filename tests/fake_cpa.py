@@ -1,34 +1,81 @@
-"""A fake CLIProxyAPI for tests: RESP and HTTP on ONE port, as CPA serves them.
+"""A fake CLIProxyAPI (CPA) for tests: RESP and HTTP on ONE TCP port, as CPA serves them.
 
-Faithful to what CPA's source shows (see shared/cpa/protocol.md and research-notes.md;
-section numbers below refer to the notes), including the parts that lose data or ban:
+What is faithful, and where it comes from. "Notes" is /work/shared/cpa/research-notes.md,
+"protocol" is protocol.md beside it; the Go files named are in router-for-me/CLIProxyAPI
+(v7.2.140), read to settle details the notes leave open.
 
-* One listener; the first byte of a connection picks the protocol: ``* $ + - :`` is
-  RESP, anything else HTTP (§1.1).
-* RESP subset (§1.3): AUTH with one or two arguments; any other command before AUTH
-  answers NOAUTH and counts as a failed login; LPOP/RPOP pop the OLDEST records, with
-  a count as an array (``*0`` when empty), without as a bulk or nil; SUBSCRIBE from
-  v7.0.7 with one channel, ``{"support_refresh":true}`` first from v7.1.39; inside a
-  subscription only PING (pong with a nil), UNSUBSCRIBE (reply, then close) and QUIT;
-  everything else is ``-ERR unknown command '<name>'``.
-* The queue (§1.5): in memory, records older than the retention are pruned on every
-  enqueue and pop; while a usage subscriber exists, records go only to subscribers;
-  each subscriber has a 256-message buffer drained by its own writer thread, and a
-  subscriber whose buffer is full is dropped: the record is lost for it and the
-  connection closes after the buffered messages.
-* Management key checks shared by RESP and HTTP (§2): 5 failures from one IP ban it
-  for 30 minutes; success resets the count.
-* HTTP management endpoints and /v1/models (§5) with settable answers.
+* One listener; each connection's first byte picks the protocol: ``* $ + - :`` is RESP,
+  anything else HTTP, served by http.server on that same socket (notes §1.1,
+  protocol_multiplexer.go). A RESP connection that starts with ``$ + - :`` is routed to
+  RESP and then refused with ``-ERR protocol error`` (only arrays are commands). Versions
+  before 6.9.38 had no RESP at all: everything goes to HTTP.
+* The RESP subset, reply for reply (notes §1.3, redis_queue_protocol.go): arrays of bulk
+  (or simple/integer) strings, lines ending in CRLF or a bare LF; ``*0`` -> ``-ERR empty
+  command``; malformed -> ``-ERR protocol error`` then close (a bulk cut short by EOF ->
+  ``-ERR unexpected EOF``); names case-insensitive and trimmed; ``AUTH [user] key``; any
+  other command before AUTH -> NOAUTH, counted as a failed login; LPOP/RPOP pop the OLDEST
+  record(s): bulk or ``$-1`` without a count, array (``*0`` when empty) with one; the
+  argument checks run in CPA's order (arity, count, then queue name); the queue name must
+  be ``usage`` from 7.1.44 and is ignored before; SUBSCRIBE from 7.0.7, one channel,
+  ``errors`` from 7.1.44; the subscribe/message frames name the channel as sent (trimmed)
+  from 7.1.44 and ``usage`` before; inside a subscription PING -> ``pong`` + nil (or the
+  argument), UNSUBSCRIBE -> reply then close, QUIT -> ``+OK`` then close, anything else
+  ``-ERR unknown command '<name>'`` and the subscription goes on. Home mode and the
+  v7.1.17 "RESP disabled" build refuse RESP; with management disabled a RESP connection
+  is closed without a reply before its next command is read.
+* The queue (notes §1.5, redisqueue/queue.go): in memory; an item older than the retention
+  (strictly before now - retention, measured with the injected ``clock``) is pruned on every
+  enqueue and pop; no count limit. While a ``usage`` subscriber exists a record goes to
+  every subscriber and is never queued. A subscriber is CPA's buffered Go channel
+  (``subscriber_buffer`` slots; ``{"support_refresh":true}`` takes the first one from
+  7.1.39) drained by one writer thread that blocks on the socket, so a consumer that stops
+  reading fills the TCP buffers, then the channel, then is dropped: the record that did not
+  fit is lost, the buffered ones are still written, then the connection closes. When a
+  subscription ends any other way (UNSUBSCRIBE, QUIT, client gone, stop()) what is still
+  buffered is never written (CPA's handler returns and its channel is dropped).
+  ``{"refresh":true}`` (from 7.1.39) and ``errors`` events go to subscribers only.
+  Records are dropped when ``usage_statistics_enabled`` is false (the plugin does not
+  publish) or management is disabled (the queue is disabled). Retention as CPA normalises
+  it: <= 0 means 60 s, more than 3600 is clamped, and before 6.10.1 it is fixed at 60 s.
+* Management key (notes §2, management/handler.go AuthenticateManagementKey), one
+  counter per client IP shared by RESP and HTTP: a missing or wrong key counts; the 5th
+  failure bans the IP for 30 minutes and resets the count; while banned even the right
+  key gets ``IP banned due to too many failed attempts. Try again in <d>`` (the remaining
+  time rounded to the second, Go duration text: ``30m0s`` right after the ban); a success
+  resets the count; a remote client (not 127.0.0.1/::1) is refused, uncounted, unless
+  ``allow_remote``. HTTP takes ``Authorization`` (``Bearer <key>``, case-insensitive scheme,
+  or the whole value) else ``X-Management-Key``; HTTP's client IP is gin's ClientIP, which
+  believes ``X-Forwarded-For``/``X-Real-IP`` (gin trusts every proxy by default). A restart
+  (stop/start) clears the counters and bans, as CPA keeps them in memory.
+* HTTP (notes §5): ``/healthz``; management routes under ``/v0/management`` with the
+  ``X-CPA-*`` headers on every answer that passed the availability check (even 401/403);
+  404 with an empty body when management is disabled or in home mode; routes this fake
+  does not model answer like unknown routes: from 7.1.47 after the key check (counted),
+  before that gin's plain ``404 page not found`` without one. ``/usage-queue`` (6.10.8+)
+  pops the same FIFO and writes each record the way Go's encoder re-emits a
+  json.RawMessage: compacted, with ``< > &`` escaped. ``/v1/models`` needs a client key
+  (Authorization Bearer, X-Goog-Api-Key, X-Api-Key, ?key=, ?auth_token=) unless
+  ``client_keys`` is empty; 401 ``Missing API key`` / ``Invalid API key``; template keys
+  ``your-api-key-1/2/3`` put the proxy routes in safe mode (403). JSON bodies are
+  compact, like Go's.
 
-Every RESP command and HTTP request is recorded, so tests can prove what a client sent.
+Not modelled: TLS, the hourly purge of idle failure counters, write-side management
+routes other than usage-statistics-enabled, the Anthropic/Gemini model-list formats.
+
+Every RESP command and HTTP request is recorded (``commands``, ``http_requests``), and
+every usage record that leaves the fake is in ``delivered``, so tests can prove what a
+client sent and what it was given. ``lost`` holds records lost to a full subscriber
+buffer; ``discarded`` (an addition) records that were in a subscriber's buffer when its
+subscription ended otherwise and so were never written.
 """
 
 from __future__ import annotations
 
 import collections
 import http.server
+import ipaddress
 import json
-import queue
+import re
 import socket
 import threading
 import time
@@ -37,166 +84,438 @@ from typing import Any, Callable, NamedTuple
 
 MAX_FAILURES = 5
 BAN_SECONDS = 30 * 60
-BANNED = "IP banned due to too many failed attempts. Try again in {}"
+BAN_MESSAGE = "IP banned due to too many failed attempts. Try again in "
+RESP_PREFIXES = b"*$+-:"
+SUPPORT_REFRESH = b'{"support_refresh":true}'
+REFRESH = b'{"refresh":true}'
+TEMPLATE_CLIENT_KEYS = {"your-api-key-1", "your-api-key-2", "your-api-key-3"}
+PROXY_PATH_PREFIXES = ("/v1", "/v1beta", "/openai/v1", "/backend-api/codex")
 
 
 class CommandRecord(NamedTuple):
     conn_id: int
     peer_ip: str
-    args: list
-    at: float
+    args: list  # list[bytes], exactly as received
+    at: float  # time.monotonic() when it was read
 
 
 class HttpRecord(NamedTuple):
     method: str
-    path: str
+    path: str  # with the query string
     headers: dict
     body: bytes
-    peer_ip: str
+    peer_ip: str  # the TCP peer (not the X-Forwarded-For address CPA believes)
+
+
+# -- small helpers, Go semantics -------------------------------------------------------
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.lstrip("v").split("."))
+    return tuple(int(part) for part in version.strip().lstrip("v").split("."))
 
 
 def go_duration(seconds: float) -> str:
-    """Go's time.Duration text for whole seconds, as in CPA's ban message (29m41s)."""
-    seconds = max(0, int(seconds))
+    """Go's ``time.Duration.String()`` of a duration already rounded to whole seconds."""
+    seconds = int(seconds)
+    if seconds == 0:
+        return "0s"
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
-        return f"{hours}h{minutes}m{secs}s"
+        return f"{sign}{hours}h{minutes}m{secs}s"
     if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+        return f"{sign}{minutes}m{secs}s"
+    return f"{sign}{secs}s"
+
+
+def go_round_seconds(seconds: float) -> int:
+    """``Duration.Round(time.Second)``: to the nearest second, halves away from zero."""
+    whole = int(abs(seconds) + 0.5)
+    return whole if seconds >= 0 else -whole
+
+
+_GO_INT = re.compile(rb"[+-]?[0-9]+\Z")
+
+
+def go_atoi(raw: bytes) -> int | None:
+    """``strconv.Atoi``: optional sign, decimal digits, int64 range; None when it fails."""
+    if not _GO_INT.match(raw):
+        return None
+    value = int(raw)
+    return value if -(2**63) <= value < 2**63 else None
+
+
+def go_json(value: Any) -> bytes:
+    """What gin's ``c.JSON`` writes: compact JSON with ``< > &`` and U+2028/9 escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text.encode()
+
+
+def go_compact_raw(raw: bytes) -> bytes:
+    """How encoding/json re-emits a valid json.RawMessage: whitespace outside strings
+    removed, ``< > &`` and U+2028/9 inside strings escaped; bytes otherwise untouched."""
+    out = bytearray()
+    in_string = escaped = False
+    i = 0
+    while i < len(raw):
+        byte = raw[i]
+        if in_string:
+            if escaped:
+                escaped = False
+                out.append(byte)
+            elif byte == 0x5C:  # backslash
+                escaped = True
+                out.append(byte)
+            elif byte == 0x22:
+                in_string = False
+                out.append(byte)
+            elif byte in b"<>&":
+                out += b"\\u00%02x" % byte
+            elif raw.startswith(b"\xe2\x80\xa8", i) or raw.startswith(b"\xe2\x80\xa9", i):
+                out += b"\\u2028" if raw[i + 2] == 0xA8 else b"\\u2029"
+                i += 3
+                continue
+            else:
+                out.append(byte)
+        elif byte not in b" \t\r\n":
+            out.append(byte)
+            in_string = byte == 0x22
+        i += 1
+    return bytes(out)
+
+
+def usage_queue_item(payload: bytes) -> bytes:
+    """One element of GET /usage-queue (management/usage.go usageQueueRecord): the record
+    itself when it is valid JSON, else the payload as a JSON string."""
+    try:
+        json.loads(payload)
+    except ValueError:
+        return go_json(payload.decode("utf-8", "replace"))
+    return go_compact_raw(payload)
+
+
+def normalize_ip(ip: str) -> str:
+    """CPA compares IPs as Go prints them: IPv4-mapped IPv6 addresses become IPv4."""
+    ip = ip.strip().split("%", 1)[0]
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def bulk(data: bytes | None) -> bytes:
     return b"$-1\r\n" if data is None else b"$%d\r\n%s\r\n" % (len(data), data)
 
 
-def array(items: list[bytes | None]) -> bytes:
+def array(items: list) -> bytes:
     return b"*%d\r\n" % len(items) + b"".join(bulk(item) for item in items)
 
 
+def error(message: str | bytes) -> bytes:
+    return b"-" + (message.encode() if isinstance(message, str) else message) + b"\r\n"
+
+
 class ProtocolError(Exception):
-    pass
+    """Malformed RESP: CPA answers ``-ERR protocol error`` and closes."""
 
 
-class _Subscriber:
-    """One subscribed connection: a bounded buffer and a writer thread, like CPA's
-    buffered Go channel and the goroutine that copies it to the socket."""
-
-    def __init__(self, cpa: "FakeCPA", conn: "_Connection", channel: str, sent_name: bytes):
-        self.cpa, self.conn, self.channel, self.sent_name = cpa, conn, channel, sent_name
-        self.buffer: queue.Queue = queue.Queue(maxsize=cpa.subscriber_buffer)
-        self.done = threading.Event()
-        self._thread = threading.Thread(target=self._write, daemon=True)
-        self._thread.start()
-
-    def offer(self, payload: bytes) -> bool:
-        try:
-            self.buffer.put_nowait(payload)
-            return True
-        except queue.Full:
-            return False
-
-    def finish(self) -> None:
-        """No more messages: flush what is buffered, then let the writer end."""
-        while True:
-            try:
-                self.buffer.put(None, timeout=0.1)
-                return
-            except queue.Full:
-                if self.conn.closed.is_set():
-                    return
-
-    def _write(self) -> None:
-        try:
-            while True:
-                payload = self.buffer.get()
-                if payload is None:
-                    return
-                while self.cpa._frozen.is_set() and not self.conn.closed.is_set():
-                    time.sleep(0.01)
-                self.conn.send(array([b"message", self.sent_name, payload]))
-                if self.channel == "usage" and payload not in CONTROL_PAYLOADS:
-                    with self.cpa._lock:
-                        self.cpa.delivered.append(payload)
-        except OSError:
-            pass
-        finally:
-            self.done.set()
+class UnexpectedEOF(Exception):
+    """A bulk string cut short: Go's io.ErrUnexpectedEOF, answered ``-ERR unexpected EOF``."""
 
 
-CONTROL_PAYLOADS = (b'{"support_refresh":true}', b'{"refresh":true}')
+class _EOF(Exception):
+    """The peer closed while a command was being read: CPA closes without a reply."""
+
+
+def _read_line(reader: Any) -> bytes:
+    """``readRESPLine``: up to LF; a trailing LF, then CR, is removed."""
+    line = reader.readline()
+    if not line.endswith(b"\n"):
+        raise _EOF()
+    line = line[:-1]
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def read_command(reader: Any) -> list[bytes] | None:
+    """``readRESPArray``: one command, or None at a clean EOF."""
+    prefix = reader.read(1)
+    if not prefix:
+        return None
+    if prefix != b"*":
+        raise ProtocolError()
+    count = go_atoi(_read_line(reader))
+    if count is None or count < 0:
+        raise ProtocolError()
+    args = []
+    for _ in range(count):
+        kind = reader.read(1)
+        if not kind:
+            raise _EOF()
+        if kind == b"$":
+            length = go_atoi(_read_line(reader))
+            if length is None:
+                raise ProtocolError()
+            if length < 0:
+                args.append(b"")
+                continue
+            data = reader.read(length + 2)
+            if len(data) < length + 2:
+                if data:
+                    raise UnexpectedEOF()
+                raise _EOF()
+            if data[-2:] != b"\r\n":
+                raise ProtocolError()
+            args.append(data[:-2])
+        elif kind in (b"+", b":"):
+            args.append(_read_line(reader))
+        else:
+            raise ProtocolError()
+    return args
+
+
+# -- connections and subscribers ---------------------------------------------------------
 
 
 class _Connection:
     """One accepted TCP connection, RESP or HTTP."""
 
-    def __init__(self, cpa: "FakeCPA", sock: socket.socket, peer: tuple, conn_id: int):
-        self.cpa, self.sock, self.peer_ip, self.conn_id = cpa, sock, peer[0], conn_id
-        self.closed = threading.Event()
-        self._send_lock = threading.Lock()
+    def __init__(self, sock: socket.socket, peer: tuple, conn_id: int):
+        self.sock, self.conn_id = sock, conn_id
+        self.peer_ip = normalize_ip(peer[0])
+        self.peer = peer
+        self.closed = threading.Event()  # set first (under the fake's lock) when closing starts
+        self.send_lock = threading.RLock()  # whole frames only: a message never interleaves a reply
+        self._shut = False
+        self._shut_lock = threading.Lock()
 
     def send(self, data: bytes) -> None:
-        with self._send_lock:
+        with self.send_lock:
             self.sock.sendall(data)
 
     def close(self) -> None:
-        if not self.closed.is_set():
-            self.closed.set()
-            try:
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self.sock.close()
+        self.closed.set()
+        with self._shut_lock:
+            if self._shut:
+                return
+            self._shut = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the threads blocked on this socket
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class _Subscriber:
+    """One subscribed connection: CPA's buffered Go channel and the goroutine that copies
+    it to the socket. ``close()`` is Go's close(channel): what is buffered is still written,
+    then the connection ends. ``abandon()`` is the handler returning: nothing more is
+    written and what is buffered is discarded."""
+
+    def __init__(self, cpa: "FakeCPA", conn: _Connection, channel: str, frame_name: bytes, capacity: int):
+        self.cpa, self.conn, self.channel, self.frame_name = cpa, conn, channel, frame_name
+        self.capacity = capacity
+        self._items: collections.deque[tuple[bytes, bool]] = collections.deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self.abandoned = False
+        self._thread = threading.Thread(target=self._write, name=f"fake-cpa-sub-{conn.conn_id}", daemon=True)
+
+    def offer(self, payload: bytes, is_record: bool) -> bool:
+        """A non-blocking send on the channel; False when it is full (or closed)."""
+        with self._cond:
+            if self._closed or len(self._items) >= self.capacity:
+                return False
+            self._items.append((payload, is_record))
+            self._cond.notify()
+            return True
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def abandon(self) -> None:
+        with self._cond:
+            self._closed = True
+            self.abandoned = True
+            left = [payload for payload, is_record in self._items if is_record]
+            self._items.clear()
+            self._cond.notify()
+        if left:
+            with self.cpa._lock:
+                self.cpa.discarded.extend(left)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _write(self) -> None:
+        cpa, conn = self.cpa, self.conn
+        while True:
+            with self._cond:
+                while not self._items and not self._closed:
+                    self._cond.wait()
+                if self.abandoned:
+                    return
+                if not self._items:
+                    break  # closed and drained
+                payload, is_record = self._items.popleft()
+            while cpa._frozen.is_set() and not self.abandoned and not conn.closed.is_set():
+                cpa._thawed.wait(0.05)  # a half-open path: nothing gets through
+            with conn.send_lock:
+                sent = False
+                if not self.abandoned and not conn.closed.is_set():
+                    try:
+                        conn.sock.sendall(array([b"message", self.frame_name, payload]))
+                        sent = True
+                    except OSError:
+                        pass
+                with cpa._lock:
+                    if is_record:
+                        (cpa.delivered if sent else cpa.discarded).append(payload)
+                if not sent:
+                    self.abandon()
+                    conn.close()
+                    return
+        conn.close()  # the channel was closed and everything in it written: CPA's handler returns
+
+
+# -- the fake ---------------------------------------------------------------------------------
+
+
+def _recent_requests(success: int, failed: int) -> list[dict]:
+    buckets = []
+    for i in range(20):
+        start = 6 * 60 + i * 10
+        end = start + 10
+        label = f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
+        buckets.append({"time": label, "success": success if i >= 17 else 0, "failed": failed if i == 19 else 0})
+    return buckets
+
+
+def _auth_file(provider: str, email: str, auth_index: str, *, name: str | None = None, success: int = 0,
+               failed: int = 0, status: str = "active", message: str = "", unavailable: bool = False,
+               extra: dict | None = None) -> dict:
+    name = name or f"{provider}-{email}.json"
+    entry = {
+        "id": name, "auth_index": auth_index, "name": name, "type": provider, "provider": provider,
+        "label": email, "status": status, "status_message": message, "disabled": False,
+        "unavailable": unavailable, "runtime_only": False, "source": "file", "size": 4187,
+        "success": success, "failed": failed, "recent_requests": _recent_requests(success // 3, failed),
+        "email": email, "account_type": "oauth", "account": email,
+        "created_at": "2026-07-30T08:12:44.51Z", "modtime": "2026-08-22T08:55:02.104Z",
+        "updated_at": "2026-08-22T08:55:02.104Z", "last_refresh": "2026-08-22T08:55:02.104Z",
+        "path": f"/root/.cli-proxy-api/{name}",
+    }
+    entry.update(extra or {})
+    return entry
+
+
+def default_auth_files() -> list[dict]:
+    """OAuth credentials whose auth_index values match the sample payloads (v7.2.jsonl)."""
+    return [
+        _auth_file("antigravity", "dave@example.com", "91c2e5f0a7b84d36", success=4,
+                   extra={"project_id": "antigravity-dave-4821"}),
+        _auth_file("claude", "bob@example.org", "a05d9e33c18f2b70", success=12, failed=1),
+        _auth_file("codex", "alice@example.com", "3f9a1c0e7b2d4a61", success=57,
+                   extra={"id_token": {"chatgpt_account_id": "acct_9f2c41d07e", "plan_type": "plus",
+                                       "chatgpt_subscription_active_start": "2026-08-01T00:00:00Z",
+                                       "chatgpt_subscription_active_until": "2026-09-01T00:00:00Z"}}),
+        _auth_file("codex", "carol@example.net", "58e0ab19c6d27f43", name="codex-carol@example.net-team.json",
+                   success=21, failed=3, status="error", message="quota exhausted", unavailable=True,
+                   extra={"next_retry_after": "2026-08-22T10:44:27.66304Z",
+                          "id_token": {"chatgpt_account_id": "acct_51be0c9a44", "plan_type": "team",
+                                       "chatgpt_subscription_active_start": "2026-07-15T00:00:00Z",
+                                       "chatgpt_subscription_active_until": "2026-08-15T00:00:00Z"}}),
+    ]
+
+
+def default_provider_keys() -> dict[str, list]:
+    """Config api-key credentials (note the hyphen in ``auth-index``), as the sample payloads use them."""
+    return {
+        "gemini-api-key": [{"api-key": "AIzaSyFAKE-gemini-key-0001", "base-url": "", "prefix": "", "models": [],
+                            "auth-index": "6be21f04d9a3c857"}],
+        "claude-api-key": [{"api-key": "sk-ant-api03-FAKE-claude-key-xyz", "base-url": "https://api.anthropic.com",
+                            "prefix": "", "models": [], "auth-index": "0e4d7b2a9c13f588"}],
+        "codex-api-key": [],
+        "vertex-api-key": [],
+        "xai-api-key": [],
+        "interactions-api-key": [],
+    }
+
+
+def default_openai_compatibility() -> list[dict]:
+    return [
+        {"name": "openrouter", "disabled": False, "base-url": "https://openrouter.ai/api/v1",
+         "api-key-entries": [{"api-key": "sk-or-v1-FAKE0000000000000000000000000000b780",
+                              "auth-index": "c7d3e91a20b4f6e5"}],
+         "models": [{"name": "moonshotai/kimi-k2:free", "alias": "kimi-k2"},
+                    {"name": "qwen/qwen3-coder", "alias": "qwen3-coder"},
+                    {"name": "deepseek/deepseek-chat-v3.1", "alias": "deepseek-v3.1"},
+                    {"name": "z-ai/glm-4.6", "alias": "glm-4.6"}]},
+        {"name": "fake", "disabled": False, "base-url": "http://127.0.0.1:9999/v1",
+         "api-key-entries": [{"api-key": "sk-fake-upstream", "auth-index": "18497dfa668310f0"}],
+         "models": [{"name": "fake-upstream-model", "alias": "fake-model"}]},
+    ]
+
+
+def default_models() -> list[dict]:
+    created = 1771200000
+    return [
+        {"id": "gpt-5.4", "object": "model", "created": created, "owned_by": "openai"},
+        {"id": "gpt-5.4-mini", "object": "model", "created": created, "owned_by": "openai"},
+        {"id": "claude-sonnet-4-5-20250929", "object": "model", "created": 1759104000, "owned_by": "anthropic"},
+        {"id": "claude-opus-4-1-20250805", "object": "model", "created": 1754352000, "owned_by": "anthropic"},
+        {"id": "gemini-2.5-pro", "object": "model", "created": 1750118400, "owned_by": "google"},
+        {"id": "gemini-2.5-flash", "object": "model", "created": 1750118400, "owned_by": "google"},
+        {"id": "gemini-3-pro-preview", "object": "model", "created": 1763424000, "owned_by": "antigravity"},
+        {"id": "kimi-k2", "object": "model", "created": created, "owned_by": "openrouter"},
+        {"id": "fake-model", "object": "model", "created": created, "owned_by": "fake"},
+    ]
 
 
 class FakeCPA:
-    """See the module docstring. Start with ``start()`` or use as a context manager."""
+    """See the module docstring. ``start()`` it, or use it as a context manager."""
 
     def __init__(self, *, key: str = "test-mgmt-key", version: str = "7.2.140", host: str = "127.0.0.1",
                  port: int = 0, retention_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic,
                  subscriber_buffer: int = 256, usage_statistics_enabled: bool = True,
                  client_keys: tuple[str, ...] = ("test-client-key-1",), home_mode: bool = False,
-                 management_enabled: bool = True, allow_remote: bool = False):
-        self.key, self.version, self.host, self.port = key, version, host, port
-        self.retention_seconds, self.clock = retention_seconds, clock
+                 management_enabled: bool = True, allow_remote: bool = False,
+                 ban_clock: Callable[[], float] = time.monotonic):
+        self.key, self.host, self.port = key, host, port
+        self.version = version.strip().lstrip("v")
+        self._version = version_tuple(version)
+        self.clock = clock
+        self._retention_seconds = 60.0
+        self.retention_seconds = retention_seconds
         self.subscriber_buffer = subscriber_buffer
         self.usage_statistics_enabled = usage_statistics_enabled
         self.client_keys = list(client_keys)
-        self.home_mode, self.management_enabled, self.allow_remote = home_mode, management_enabled, allow_remote
+        self.home_mode, self.allow_remote = home_mode, allow_remote
+        self._management_enabled = management_enabled
+        self.ban_clock = ban_clock
+        self.commit, self.build_date, self.support_plugin = "a7e3596b7", "2026-08-22T03:41:09Z", "true"
+        # Settable answers of the management API and /v1/models (notes §5).
+        self.auth_files: list[dict] = default_auth_files()
+        self.provider_keys: dict[str, list] = default_provider_keys()
+        self.openai_compatibility: list[dict] = default_openai_compatibility()
+        self.models: list[dict] = default_models()
+        self.request_retry = 3
+        # What happened, for assertions.
         self.commands: list[CommandRecord] = []
         self.http_requests: list[HttpRecord] = []
         self.delivered: list[bytes] = []
         self.lost: list[bytes] = []
+        self.discarded: list[bytes] = []
         self.dropped_subscribers = 0
-        self.auth_files = [
-            {"id": "codex-alice@example.com.json", "auth_index": "3f9a1c0e7b2d4a61", "name": "codex-alice@example.com.json",
-             "type": "codex", "provider": "codex", "label": "alice@example.com", "email": "alice@example.com",
-             "status": "active", "status_message": "", "disabled": False, "unavailable": False,
-             "runtime_only": False, "source": "file", "account_type": "oauth"},
-            {"id": "claude-bob@example.org.json", "auth_index": "a05d9e33c18f2b70", "name": "claude-bob@example.org.json",
-             "type": "claude", "provider": "claude", "label": "bob@example.org", "email": "bob@example.org",
-             "status": "active", "status_message": "", "disabled": False, "unavailable": False,
-             "runtime_only": False, "source": "file", "account_type": "oauth"},
-        ]
-        self.provider_keys: dict[str, list] = {
-            "gemini-api-key": [{"api-key": "AIzaSyFAKE-gemini-key-0001", "prefix": "", "auth-index": "6be21f04d9a3c857"}],
-            "claude-api-key": [{"api-key": "sk-ant-api03-FAKE-claude-key-xyz", "auth-index": "0e4d7b2a9c13f588"}],
-            "codex-api-key": [], "vertex-api-key": [], "xai-api-key": [], "interactions-api-key": [],
-        }
-        self.openai_compatibility = [
-            {"name": "openrouter", "base-url": "https://openrouter.ai/api/v1", "disabled": False,
-             "api-key-entries": [{"api-key": "sk-or-v1-FAKE0000000000000000000000000000b780",
-                                  "auth-index": "c7d3e91a20b4f6e5"}],
-             "models": [{"name": "moonshotai/kimi-k2:free", "alias": "kimi-k2"}]},
-        ]
-        self.models = [{"id": "gpt-5.4", "object": "model", "created": 1760000000, "owned_by": "openai"},
-                       {"id": "claude-sonnet-4-5", "object": "model", "created": 1760000000, "owned_by": "anthropic"},
-                       {"id": "gemini-2.5-pro", "object": "model", "created": 1760000000, "owned_by": "google"}]
+        # Internal state; everything shared is guarded by _lock.
         self._lock = threading.RLock()
         self._queue: collections.deque[tuple[float, bytes]] = collections.deque()
         self._subscribers: list[_Subscriber] = []
@@ -206,40 +525,96 @@ class FakeCPA:
         self._failed_total = 0
         self._ban_offset = 0.0
         self._frozen = threading.Event()
+        self._thawed = threading.Event()
+        self._thawed.set()
         self._next_conn_id = 0
         self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
 
-    # -- lifecycle -------------------------------------------------------------
+    def at_least(self, *version: int) -> bool:
+        return self._version >= version
+
+    # -- configuration that CPA normalises or acts on ---------------------------------------
+
+    @property
+    def retention_seconds(self) -> float:
+        """The effective retention: fixed 60 s before 6.10.1; <= 0 -> 60; > 3600 -> 3600."""
+        return self._retention_seconds if self.at_least(6, 10, 1) else 60.0
+
+    @retention_seconds.setter
+    def retention_seconds(self, value: float) -> None:
+        self._retention_seconds = 60.0 if value <= 0 else min(float(value), 3600.0)
+
+    @property
+    def management_enabled(self) -> bool:
+        return self._management_enabled
+
+    @management_enabled.setter
+    def management_enabled(self, value: bool) -> None:
+        """Turning management off disables the queue: it is cleared and every subscriber's
+        channel is closed (redisqueue.SetEnabled(false)); RESP connections close before
+        their next command; management routes answer 404."""
+        with self._lock:
+            self._management_enabled = value
+            if not value:
+                self._queue.clear()
+                subscribers, self._subscribers = self._subscribers, []
+                for subscriber in subscribers:
+                    subscriber.close()
+
+    # -- lifecycle -----------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def start(self) -> "FakeCPA":
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        """Listen (on a free port the first time if port=0, then always on that port)."""
+        if self._listener is not None:
+            return self
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, self.port))
-        listener.listen(64)
+        try:
+            listener.bind((self.host, self.port))
+            listener.listen(128)
+        except OSError:
+            listener.close()
+            raise
         self.port = listener.getsockname()[1]
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        with self._lock:
+            self._listener = listener
+        self._accept_thread = threading.Thread(target=self._accept, args=(listener,),
+                                               name=f"fake-cpa-accept-{self.port}", daemon=True)
+        self._accept_thread.start()
         return self
 
     def stop(self) -> None:
-        """CPA goes down: the listener and every connection close; the queue is gone."""
-        listener, self._listener = self._listener, None
-        if listener:
+        """CPA goes down: the listener and every connection close; the queue, the
+        subscribers and the failure counters and bans (all in memory) are gone."""
+        with self._lock:
+            listener, self._listener = self._listener, None
+            connections, self._connections = self._connections, []
+            for conn in connections:
+                conn.closed.set()  # no subscription can register on them any more
+            subscribers, self._subscribers = self._subscribers, []
+            self._queue.clear()
+            self._failures.clear()
+            self._banned_until.clear()
+        for subscriber in subscribers:
+            subscriber.abandon()
+        if listener is not None:
             try:
-                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the listener thread
+                listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
             except OSError:
                 pass
             listener.close()
-        with self._lock:
-            connections, self._connections = self._connections, []
-            self._subscribers.clear()
-            self._queue.clear()
         for conn in connections:
             conn.close()
+        if self._accept_thread is not None and self._accept_thread is not threading.current_thread():
+            self._accept_thread.join(5)
+        self._accept_thread = None
 
     def __enter__(self) -> "FakeCPA":
         return self.start()
@@ -258,9 +633,10 @@ class FakeCPA:
                     sock.close()
                     return
                 self._next_conn_id += 1
-                conn = _Connection(self, sock, peer, self._next_conn_id)
+                conn = _Connection(sock, peer, self._next_conn_id)
                 self._connections.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._serve, args=(conn,), name=f"fake-cpa-conn-{conn.conn_id}",
+                             daemon=True).start()
 
     def _serve(self, conn: _Connection) -> None:
         try:
@@ -269,390 +645,484 @@ class FakeCPA:
             conn.sock.settimeout(None)
             if not first:
                 return
-            if first in b"*$+-:":
+            if first in RESP_PREFIXES and self.at_least(6, 9, 38):
                 self._serve_resp(conn)
             else:
-                _HttpHandler(conn.sock, (conn.peer_ip, 0), self)
-        except (OSError, ProtocolError):
+                _HttpHandler(conn, self)
+        except (OSError, ValueError):
             pass
         finally:
             with self._lock:
-                self._subscribers = [s for s in self._subscribers if s.conn is not conn]
                 if conn in self._connections:
                     self._connections.remove(conn)
             conn.close()
 
-    # -- the queue -------------------------------------------------------------
+    # -- the queue ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _bytes(payload: Any) -> bytes:
+        if isinstance(payload, (bytes, bytearray, memoryview)):
+            return bytes(payload)
+        if isinstance(payload, str):
+            return payload.encode()
+        return json.dumps(payload).encode()
 
     def publish(self, payload: bytes | str | dict) -> None:
-        """CPA's Enqueue: to every usage subscriber if there is one, else into the queue."""
-        if not self.usage_statistics_enabled:
-            return
+        """A usage record from CPA's plugin (redisqueue.Enqueue): to every usage subscriber
+        if there is one (a full one is dropped and the record lost for it), else queued."""
         data = self._bytes(payload)
         with self._lock:
-            self._prune()
-            subscribers = [s for s in self._subscribers if s.channel == "usage"]
-            if not subscribers:
-                self._queue.append((self.clock(), data))
+            if not self.usage_statistics_enabled or not self._management_enabled or not data:
                 return
-            for subscriber in subscribers:
-                if not subscriber.offer(data):
-                    self._drop(subscriber)
-                    self.lost.append(data)
+            if not self._publish_locked("usage", data, is_record=True):
+                self._prune_locked()
+                self._queue.append((self.clock(), data))
 
     def publish_refresh(self) -> None:
-        with self._lock:
-            for subscriber in [s for s in self._subscribers if s.channel == "usage"]:
-                if not subscriber.offer(CONTROL_PAYLOADS[1]):
-                    self._drop(subscriber)
+        """``{"refresh":true}`` to usage subscribers only (v7.1.39+); never queued."""
+        if self.at_least(7, 1, 39):
+            with self._lock:
+                if self._management_enabled:
+                    self._publish_locked("usage", REFRESH, is_record=False)
 
     def publish_error(self, payload: bytes | str | dict) -> None:
+        """An ``errors`` channel event: to its subscribers only, never queued."""
         data = self._bytes(payload)
         with self._lock:
-            for subscriber in [s for s in self._subscribers if s.channel == "errors"]:
-                if not subscriber.offer(data):
-                    self._drop(subscriber)
+            if self._management_enabled and data:
+                self._publish_locked("errors", data, is_record=False)
+
+    def _publish_locked(self, channel: str, data: bytes, *, is_record: bool) -> bool:
+        """publishToSubscribers: True when the channel had subscribers."""
+        subscribers = [s for s in self._subscribers if s.channel == channel]
+        for subscriber in subscribers:
+            if not subscriber.offer(data, is_record):
+                self._subscribers.remove(subscriber)
+                subscriber.close()  # its writer flushes what is buffered, then closes the connection
+                self.dropped_subscribers += 1
+                if is_record:
+                    self.lost.append(data)
+        return bool(subscribers)
 
     def queue_len(self) -> int:
         with self._lock:
-            self._prune()
+            self._prune_locked()
             return len(self._queue)
 
-    def subscriber_count(self) -> int:
+    def subscriber_count(self, channel: str = "usage") -> int:
         with self._lock:
-            return sum(1 for s in self._subscribers if s.channel == "usage")
+            return sum(1 for s in self._subscribers if s.channel == channel)
 
     def freeze_subscribers(self, frozen: bool = True) -> None:
+        """A half-open path: subscriber connections stay open, but no message and no pong
+        is written to them while frozen (publishing still fills their buffers)."""
         if frozen:
+            self._thawed.clear()
             self._frozen.set()
         else:
             self._frozen.clear()
+            self._thawed.set()
 
-    @staticmethod
-    def _bytes(payload: bytes | str | dict) -> bytes:
-        if isinstance(payload, dict):
-            return json.dumps(payload).encode()
-        return payload.encode() if isinstance(payload, str) else bytes(payload)
-
-    def _prune(self) -> None:
+    def _prune_locked(self) -> None:
         cutoff = self.clock() - self.retention_seconds
-        while self._queue and self._queue[0][0] < cutoff:  # oldest first: stop at the first young one
+        while self._queue and self._queue[0][0] < cutoff:  # enqueuedAt.Before(cutoff)
             self._queue.popleft()
 
-    def _pop(self, count: int) -> list[bytes]:
+    def pop(self, count: int) -> list[bytes]:
+        """PopOldest: up to ``count`` of the oldest records, removed (as LPOP does)."""
         with self._lock:
-            self._prune()
+            if not self._management_enabled or count <= 0:
+                return []
+            self._prune_locked()
             popped = [self._queue.popleft()[1] for _ in range(min(count, len(self._queue)))]
             self.delivered.extend(popped)
             return popped
 
-    def _drop(self, subscriber: _Subscriber) -> None:
-        """A full buffer: CPA closes the subscriber's channel; the connection ends after
-        the messages already buffered are written."""
-        self._subscribers.remove(subscriber)
-        self.dropped_subscribers += 1
-        threading.Thread(target=self._close_after_flush, args=(subscriber,), daemon=True).start()
-
-    @staticmethod
-    def _close_after_flush(subscriber: _Subscriber) -> None:
-        subscriber.finish()
-        subscriber.done.wait(10)
-        subscriber.conn.close()
-
-    # -- the management key ------------------------------------------------------
-
-    def _ban_clock(self) -> float:
-        return time.monotonic() + self._ban_offset
+    # -- the management key ----------------------------------------------------------------
 
     def set_ban_clock_offset(self, seconds: float) -> None:
+        """Shift the ban clock (not cumulative), e.g. 31*60 to let a ban expire now."""
         self._ban_offset = seconds
 
-    def _ban_message(self, ip: str) -> str | None:
+    def _ban_now(self) -> float:
+        return self.ban_clock() + self._ban_offset
+
+    def authenticate(self, ip: str, provided: str) -> tuple[bool, int, str]:
+        """AuthenticateManagementKey: (allowed, HTTP status, message), counting failures."""
+        ip = normalize_ip(ip)
         with self._lock:
             until = self._banned_until.get(ip)
-            if until is None:
-                return None
-            remaining = until - self._ban_clock()
-            if remaining <= 0:
+            if until is not None:
+                remaining = until - self._ban_now()
+                if remaining > 0:
+                    return False, 403, BAN_MESSAGE + go_duration(go_round_seconds(remaining))
                 del self._banned_until[ip]
-                return None
-            return BANNED.format(go_duration(remaining))
-
-    def _count_failure(self, ip: str) -> None:
-        with self._lock:
+                self._failures[ip] = 0
+            if ip not in ("127.0.0.1", "::1") and not self.allow_remote:
+                return False, 403, "remote management disabled"
+            if not self.key:
+                return False, 403, "remote management key not set"
+            if provided and provided == self.key:
+                self._failures[ip] = 0
+                return True, 0, ""
             self._failed_total += 1
             self._failures[ip] = self._failures.get(ip, 0) + 1
             if self._failures[ip] >= MAX_FAILURES:
+                self._banned_until[ip] = self._ban_now() + BAN_SECONDS
                 self._failures[ip] = 0
-                self._banned_until[ip] = self._ban_clock() + BAN_SECONDS
-
-    def _check_key(self, ip: str, key: str | None) -> tuple[int, str | None]:
-        """CPA's AuthenticateManagementKey: (HTTP status, error) with the failure counting."""
-        banned = self._ban_message(ip)
-        if banned:
-            return 403, banned
-        if ip not in ("127.0.0.1", "::1") and not self.allow_remote:
-            return 403, "remote management disabled"
-        if not key:
-            self._count_failure(ip)
-            return 401, "missing management key"
-        if key != self.key:
-            self._count_failure(ip)
-            return 401, "invalid management key"
-        with self._lock:
-            self._failures[ip] = 0
-        return 200, None
+            if not provided:
+                return False, 401, "missing management key"
+            return False, 401, "invalid management key"
 
     def auth_failures(self, ip: str = "127.0.0.1") -> int:
         with self._lock:
-            return self._failures.get(ip, 0)
+            return self._failures.get(normalize_ip(ip), 0)
 
     def failed_attempts_total(self) -> int:
         with self._lock:
             return self._failed_total
 
     def is_banned(self, ip: str = "127.0.0.1") -> bool:
-        return self._ban_message(ip) is not None
+        with self._lock:
+            until = self._banned_until.get(normalize_ip(ip))
+            return until is not None and until - self._ban_now() > 0
 
     def reset_bans(self) -> None:
+        """Forget every failure count and ban (the total of failed attempts is kept)."""
         with self._lock:
             self._failures.clear()
             self._banned_until.clear()
 
-    # -- RESP ----------------------------------------------------------------------
+    # -- RESP ------------------------------------------------------------------------------
+
+    def _record_command(self, conn: _Connection, args: list[bytes]) -> None:
+        with self._lock:
+            self.commands.append(CommandRecord(conn.conn_id, conn.peer_ip, args, time.monotonic()))
 
     def _serve_resp(self, conn: _Connection) -> None:
-        if self.home_mode:
-            conn.send(b"-ERR redis usage output disabled in home mode\r\n")
+        if self.home_mode and self.at_least(7, 0, 0):
+            conn.send(error("ERR redis usage output disabled in home mode"))
             return
-        reader = conn.sock.makefile("rb")
-        authed = False
-        while True:
-            if not self.management_enabled:
-                return  # CPA closes RESP connections silently then
-            try:
-                args = self._read_command(reader)
-            except ProtocolError:
-                conn.send(b"-ERR protocol error\r\n")
-                return
-            if args is None:
-                return
-            with self._lock:
-                self.commands.append(CommandRecord(conn.conn_id, conn.peer_ip, args, time.monotonic()))
-            if not args:
-                conn.send(b"-ERR empty command\r\n")
-                continue
-            name = args[0].decode("utf-8", "replace").lower()
-            if name == "auth":
-                authed = self._resp_auth(conn, args) or authed
-                continue
-            if not authed:
-                banned = self._ban_message(conn.peer_ip)
-                if banned:
-                    conn.send(f"-ERR {banned}\r\n".encode())
-                else:
-                    self._count_failure(conn.peer_ip)
-                    conn.send(b"-NOAUTH Authentication required.\r\n")
-                continue
-            if name in ("lpop", "rpop"):
-                conn.send(self._resp_pop(name, args))
-            elif name == "subscribe" and version_tuple(self.version) >= (7, 0, 7):
-                if self._resp_subscribe(conn, reader, args):
-                    return
-            else:
-                conn.send(f"-ERR unknown command '{name}'\r\n".encode())
-
-    @staticmethod
-    def _read_command(reader: Any) -> list[bytes] | None:
-        line = reader.readline()
-        if not line:
-            return None
-        if not line.endswith(b"\r\n") or line[:1] != b"*":
-            raise ProtocolError()
-        try:
-            count = int(line[1:-2])
-        except ValueError:
-            raise ProtocolError() from None
-        args = []
-        for _ in range(count):
-            header = reader.readline()
-            if header[:1] == b"$":
+        if self._version == (7, 1, 17):
+            conn.send(error("ERR RESP AUTH disabled; use mTLS"))
+            return
+        with conn.sock.makefile("rb") as reader:
+            authed = False
+            while True:
+                if not self._management_enabled:
+                    return  # closed without a reply
                 try:
-                    length = int(header[1:-2])
-                except ValueError:
-                    raise ProtocolError() from None
-                data = reader.read(length + 2)
-                if len(data) != length + 2 or data[-2:] != b"\r\n":
-                    raise ProtocolError()
-                args.append(data[:-2])
-            elif header[:1] in (b"+", b":"):
-                args.append(header[1:-2])
-            else:
-                raise ProtocolError()
-        return args
+                    args = read_command(reader)
+                except ProtocolError:
+                    conn.send(error("ERR protocol error"))
+                    return
+                except UnexpectedEOF:
+                    conn.send(error("ERR unexpected EOF"))
+                    return
+                except _EOF:
+                    return
+                if args is None:
+                    return
+                self._record_command(conn, args)
+                if not args:
+                    conn.send(error("ERR empty command"))
+                    continue
+                name = args[0].strip().upper()
+                if name != b"AUTH" and not authed:
+                    _, status, message = self.authenticate(conn.peer_ip, "")  # counts as a failed login
+                    banned = status == 403 and message.startswith(BAN_MESSAGE)
+                    conn.send(error("ERR " + message if banned else "NOAUTH Authentication required."))
+                elif name == b"AUTH":
+                    authed = self._resp_auth(conn, args) or authed
+                elif name == b"SUBSCRIBE" and self.at_least(7, 0, 7):
+                    subscriber = self._resp_subscribe(conn, args)
+                    if subscriber is not None:
+                        self._stream(conn, reader, subscriber)
+                        return
+                elif name in (b"LPOP", b"RPOP"):
+                    conn.send(self._resp_pop(name.lower(), args))
+                else:
+                    conn.send(error(b"ERR unknown command '" + name.lower() + b"'"))
 
     def _resp_auth(self, conn: _Connection, args: list[bytes]) -> bool:
         if len(args) not in (2, 3):
-            banned = self._ban_message(conn.peer_ip)
-            if banned:
-                conn.send(f"-ERR {banned}\r\n".encode())
+            _, status, message = self.authenticate(conn.peer_ip, "")
+            if status == 403 and message.startswith(BAN_MESSAGE):
+                conn.send(error("ERR " + message))
             else:
-                self._count_failure(conn.peer_ip)
-                conn.send(b"-ERR wrong number of arguments for 'auth' command\r\n")
+                conn.send(error("ERR wrong number of arguments for 'auth' command"))
             return False
-        status, error = self._check_key(conn.peer_ip, args[-1].decode("utf-8", "replace"))
-        if error:
-            conn.send(f"-ERR {error}\r\n".encode())
-            return False
-        conn.send(b"+OK\r\n")
-        return True
+        allowed, _, message = self.authenticate(conn.peer_ip, args[-1].decode("utf-8", "surrogateescape"))
+        conn.send(b"+OK\r\n" if allowed else error("ERR " + message))
+        return allowed
 
-    def _resp_pop(self, name: str, args: list[bytes]) -> bytes:
+    def _resp_pop(self, name: bytes, args: list[bytes]) -> bytes:
         if len(args) not in (2, 3):
-            return f"-ERR wrong number of arguments for '{name}' command\r\n".encode()
-        channel = args[1].decode("utf-8", "replace")
-        if version_tuple(self.version) >= (7, 1, 44) and channel.strip().lower() != "usage":
-            return f"-ERR unsupported channel '{channel}'\r\n".encode()
-        if len(args) == 2:
-            popped = self._pop(1)
-            return bulk(popped[0] if popped else None)
-        try:
-            count = int(args[2])
-        except ValueError:
-            count = 0
+            return error(b"ERR wrong number of arguments for '" + name + b"' command")
+        count = 1 if len(args) == 2 else (go_atoi(args[2].strip()) or 0)
         if count <= 0:
-            return b"-ERR value is not an integer or out of range\r\n"
-        return array(self._pop(count))
+            return error("ERR value is not an integer or out of range")
+        queue_name = args[1].strip()
+        if self.at_least(7, 1, 44) and queue_name.lower() != b"usage":
+            return error(b"ERR unsupported channel '" + queue_name + b"'")
+        items = self.pop(count)
+        if len(args) == 3:
+            return array(items)
+        return bulk(items[0] if items else None)
 
-    def _resp_subscribe(self, conn: _Connection, reader: Any, args: list[bytes]) -> bool:
-        """Answer SUBSCRIBE; on success serve the subscription and return True (closed)."""
+    def _resp_subscribe(self, conn: _Connection, args: list[bytes]) -> _Subscriber | None:
+        """Answer SUBSCRIBE; the registered subscriber when it succeeded."""
         if len(args) != 2:
-            conn.send(b"-ERR wrong number of arguments for 'subscribe' command\r\n")
-            return False
-        sent_name = args[1].strip()
-        channel = sent_name.decode("utf-8", "replace").lower()
-        allowed = ("usage", "errors") if version_tuple(self.version) >= (7, 1, 44) else ("usage",)
-        if channel not in allowed:
-            conn.send(f"-ERR unsupported channel '{args[1].decode('utf-8', 'replace')}'\r\n".encode())
-            return False
-        subscriber = _Subscriber(self, conn, channel, sent_name)
-        with self._lock:  # registered before the acknowledgement, and the first message after it
+            conn.send(error("ERR wrong number of arguments for 'subscribe' command"))
+            return None
+        sent = args[1].strip()
+        channels = ("usage", "errors") if self.at_least(7, 1, 44) else ("usage",)
+        channel = sent.decode("utf-8", "replace").lower()
+        if channel not in channels:
+            conn.send(error(b"ERR unsupported channel '" + sent + b"'"))
+            return None
+        frame_name = sent if self.at_least(7, 1, 44) else b"usage"
+        subscriber = _Subscriber(self, conn, channel, frame_name, self.subscriber_buffer)
+        if channel == "usage" and self.at_least(7, 1, 39):
+            subscriber.offer(SUPPORT_REFRESH, is_record=False)  # queued before registration, so it is first
+        with self._lock:
+            if conn.closed.is_set() or not self._management_enabled:
+                return None
             self._subscribers.append(subscriber)
-            conn.send(b"*3\r\n" + bulk(b"subscribe") + bulk(sent_name) + b":1\r\n")
-            if channel == "usage" and version_tuple(self.version) >= (7, 1, 39):
-                subscriber.offer(CONTROL_PAYLOADS[0])
-        while True:
-            command = self._read_command(reader)
-            if command is None:
-                return True
-            with self._lock:
-                self.commands.append(CommandRecord(conn.conn_id, conn.peer_ip, command, time.monotonic()))
-            name = command[0].decode("utf-8", "replace").lower() if command else ""
-            if name == "ping":
-                if not self._frozen.is_set():
-                    conn.send(array([b"pong", command[1] if len(command) > 1 else None]))
-            elif name == "unsubscribe":
-                with self._lock:
-                    if subscriber in self._subscribers:
-                        self._subscribers.remove(subscriber)
-                subscriber.finish()
-                subscriber.done.wait(10)
-                conn.send(b"*3\r\n" + bulk(b"unsubscribe") + bulk(sent_name) + b":0\r\n")
-                return True
-            elif name == "quit":
-                conn.send(b"+OK\r\n")
-                return True
-            else:
-                conn.send(f"-ERR unknown command '{name}'\r\n".encode())
+        try:
+            conn.send(b"*3\r\n" + bulk(b"subscribe") + bulk(frame_name) + b":1\r\n")
+        except OSError:
+            self._unsubscribe(subscriber)
+            return None
+        subscriber.start()  # messages only after the acknowledgement
+        return subscriber
 
-    # -- HTTP ------------------------------------------------------------------------
+    def _unsubscribe(self, subscriber: _Subscriber) -> None:
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+        subscriber.abandon()
 
-    def _management(self, method: str, path: str, query: dict, body: bytes) -> tuple[int, Any]:
-        name = path[len("/v0/management/"):]
-        if name == "usage-statistics-enabled":
-            if method in ("PUT", "PATCH"):
+    def _stream(self, conn: _Connection, reader: Any, subscriber: _Subscriber) -> None:
+        """Serve the subscription until it ends; the caller then closes the connection."""
+
+        def final(reply: bytes) -> None:  # the last thing written: nothing buffered follows it
+            with conn.send_lock:
+                self._unsubscribe(subscriber)
+                conn.send(reply)
+
+        try:
+            while True:
                 try:
-                    value = json.loads(body or b"{}").get("value")
-                except ValueError:
-                    value = None
-                if not isinstance(value, bool):
-                    return 400, {"error": "invalid body"}
-                self.usage_statistics_enabled = value
-                return 200, {"status": "ok"}
-            return 200, {"usage-statistics-enabled": self.usage_statistics_enabled}
-        if method != "GET":
-            return 404, {"error": "not found"}
-        if name == "auth-files":
-            return 200, {"files": self.auth_files}
-        if name == "api-keys":
-            return 200, {"api-keys": self.client_keys}
-        if name in self.provider_keys:
-            return 200, {name: self.provider_keys[name]}
-        if name == "openai-compatibility":
-            return 200, {"openai-compatibility": self.openai_compatibility}
-        if name == "config":
-            return 200, {"usage-statistics-enabled": self.usage_statistics_enabled,
-                         "redis-usage-queue-retention-seconds": int(self.retention_seconds)}
-        if name == "usage-queue" and version_tuple(self.version) >= (6, 10, 8):
+                    args = read_command(reader)
+                except ProtocolError:
+                    return final(error("ERR protocol error"))
+                except UnexpectedEOF:
+                    return final(error("ERR unexpected EOF"))
+                except _EOF:
+                    return
+                if args is None:
+                    return
+                self._record_command(conn, args)
+                if not args:
+                    conn.send(error("ERR empty command"))
+                    continue
+                name = args[0].strip().upper()
+                if name == b"PING":
+                    if not self._frozen.is_set():
+                        conn.send(array([b"pong", args[1] if len(args) > 1 else None]))
+                elif name == b"UNSUBSCRIBE":
+                    return final(b"*3\r\n" + bulk(b"unsubscribe") + bulk(subscriber.frame_name) + b":0\r\n")
+                elif name == b"QUIT":
+                    return final(b"+OK\r\n")
+                else:
+                    conn.send(error(b"ERR unknown command '" + name.lower() + b"'"))
+        finally:
+            self._unsubscribe(subscriber)
+
+    # -- HTTP management ---------------------------------------------------------------------
+
+    def _management_routes(self) -> dict[str, tuple[str, ...]]:
+        routes = {
+            "/usage-statistics-enabled": ("GET", "PUT", "PATCH"),
+            "/config": ("GET",),
+            "/auth-files": ("GET",),
+            "/api-keys": ("GET",),
+            "/openai-compatibility": ("GET",),
+        }
+        for name in self.provider_keys:
+            routes["/" + name] = ("GET",)
+        if self.at_least(6, 10, 8):
+            routes["/usage-queue"] = ("GET",)
+        return routes
+
+    def config(self) -> dict:
+        """GET /v0/management/config: the config as JSON (host, port, remote-management hidden)."""
+        retention = self.retention_seconds
+        return {
+            "debug": False, "commercial-mode": False, "logging-to-file": False, "logs-max-total-size-mb": 0,
+            "error-logs-max-files": 10, "usage-statistics-enabled": self.usage_statistics_enabled,
+            "redis-usage-queue-retention-seconds": int(retention) if retention == int(retention) else retention,
+            "disable-cooling": False, "request-retry": self.request_retry, "max-retry-credentials": 0,
+            "max-retry-interval": 30, "quota-exceeded": {"switch-project": True, "switch-preview-model": True},
+            "routing": {"strategy": "round-robin"}, "ws-auth": False, "proxy-url": "", "force-model-prefix": False,
+            "request-log": False, "api-keys": list(self.client_keys), "passthrough-headers": False,
+            **{name: entries for name, entries in self.provider_keys.items()},
+            "openai-compatibility": self.openai_compatibility,
+        }
+
+    def _management(self, method: str, route: str, query: dict, body: bytes) -> tuple[int, bytes]:
+        if route == "/usage-statistics-enabled":
+            if method == "GET":
+                return 200, go_json({"usage-statistics-enabled": self.usage_statistics_enabled})
             try:
-                count = int(query.get("count", ["1"])[0])
-            except ValueError:
-                count = 0
-            if count <= 0:
-                return 400, {"error": "count must be a positive integer"}
-            return 200, [json.loads(item) for item in self._pop(count)]
-        return 404, {"error": "not found"}
+                value = json.loads(body).get("value")
+            except (ValueError, AttributeError):
+                value = None
+            if not isinstance(value, bool):
+                return 400, go_json({"error": "invalid body"})
+            self.usage_statistics_enabled = value
+            return 200, go_json({"status": "ok"})
+        if route == "/config":
+            return 200, go_json(self.config())
+        if route == "/auth-files":
+            return 200, go_json({"files": self.auth_files})
+        if route == "/api-keys":
+            return 200, go_json({"api-keys": self.client_keys})
+        if route == "/openai-compatibility":
+            return 200, go_json({"openai-compatibility": self.openai_compatibility})
+        if route == "/usage-queue":
+            raw = (query.get("count") or [""])[0].strip()
+            count = 1 if raw == "" else go_atoi(raw.encode())
+            if count is None or count <= 0:
+                return 400, go_json({"error": "count must be a positive integer"})
+            return 200, b"[" + b",".join(usage_queue_item(item) for item in self.pop(count)) + b"]"
+        name = route[1:]
+        return 200, go_json({name: self.provider_keys.get(name, [])})
 
 
 class _HttpHandler(http.server.BaseHTTPRequestHandler):
     """HTTP on the shared port: /healthz, /v0/management/*, /v1/models."""
 
     protocol_version = "HTTP/1.1"
-    server: FakeCPA
+
+    def __init__(self, conn: _Connection, cpa: FakeCPA):
+        self.cpa, self.conn = cpa, conn
+        super().__init__(conn.sock, conn.peer, cpa)
 
     def log_message(self, *args: Any) -> None:
         pass
 
-    def _answer(self, status: int, body: Any, management: bool = False) -> None:
-        data = json.dumps(body).encode()
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())  # Go sends no Server header
+
+    def _answer(self, status: int, body: bytes = b"", content_type: str | None = "application/json; charset=utf-8",
+                headers: dict | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        if management:
-            self.send_header("X-CPA-VERSION", self.server.version)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if content_type and (body or status != 404):
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _not_found(self) -> None:
+        if self.cpa.at_least(7, 1, 47):
+            self._answer(404)  # CPA's NoRoute: AbortWithStatus(404), no body
+        else:
+            self._answer(404, b"404 page not found", "text/plain")  # gin's default
+
+    def _client_ip(self) -> str:
+        """gin's ClientIP with its defaults (every proxy trusted): the left-most valid
+        X-Forwarded-For address, else X-Real-IP, else the TCP peer."""
+        for header in ("X-Forwarded-For", "X-Real-IP"):
+            value = self.headers.get(header, "")
+            items = [item.strip() for item in value.split(",")] if value else []
+            if items and all(_is_ip(item) for item in items):
+                return normalize_ip(items[0])
+        return self.conn.peer_ip
 
     def _handle(self) -> None:
-        cpa = self.server
+        cpa = self.cpa
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length > 0 else b""
         url = urllib.parse.urlsplit(self.path)
-        peer = self.client_address[0]
+        path, method = url.path, self.command
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
         with cpa._lock:
-            cpa.http_requests.append(HttpRecord(self.command, url.path, dict(self.headers.items()), body, peer))
-        if url.path == "/healthz":
-            return self._answer(200, {"status": "ok"})
-        if url.path.startswith("/v0/management/"):
-            if not cpa.management_enabled or cpa.home_mode:
-                return self._answer(404, {"error": "not found"})
-            authorization = self.headers.get("Authorization")
-            if authorization is not None:
-                key = authorization[7:] if authorization.startswith("Bearer ") else authorization
-            else:
-                key = self.headers.get("X-Management-Key")
-            status, error = cpa._check_key(peer, key)
-            if error:
-                return self._answer(status, {"error": error}, management=True)
-            status, answer = cpa._management(self.command, url.path, urllib.parse.parse_qs(url.query), body)
-            return self._answer(status, answer, management=True)
-        if url.path == "/v1/models" and self.command == "GET":
-            query = urllib.parse.parse_qs(url.query)
-            given = (self.headers.get("Authorization", "").removeprefix("Bearer ") or self.headers.get("X-Api-Key")
-                     or query.get("key", [""])[0])
-            if cpa.client_keys and given not in cpa.client_keys:
-                return self._answer(401, {"error": "Invalid API key"})
-            return self._answer(200, {"object": "list", "data": cpa.models})
-        return self._answer(404, {"error": "not found"})
+            cpa.http_requests.append(HttpRecord(method, self.path, dict(self.headers.items()), body,
+                                                self.conn.peer_ip))
+        if method == "OPTIONS":  # CORS middleware
+            return self._answer(204, content_type=None)
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return self._answer(200, b"" if method == "HEAD" else go_json({"status": "ok"}))
+        if path == "/v0/management" or path.startswith("/v0/management/"):
+            return self._handle_management(method, path[len("/v0/management"):], query, body)
+        if (cpa.client_keys and any(key.strip() in TEMPLATE_CLIENT_KEYS for key in cpa.client_keys)
+                and any(path == p or path.startswith(p + "/") for p in PROXY_PATH_PREFIXES)):
+            return self._answer(403, go_json({
+                "error": "unsafe_example_api_key",
+                "message": "Proxy API endpoints are disabled because api-keys contains template values. Open "
+                           "/management.html?safe-mode=configure, update api-keys in Management, then retry."}),
+                headers={"X-CPA-SAFE-MODE": "example-api-key"})
+        if path == "/v1/models" and method == "GET":
+            return self._handle_models(query)
+        return self._not_found()
 
-    do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = _handle
+    def _handle_management(self, method: str, route: str, query: dict, body: bytes) -> None:
+        cpa = self.cpa
+        known = method in cpa._management_routes().get(route, ())
+        if not known and not cpa.at_least(7, 1, 47):
+            return self._not_found()
+        if not cpa.management_enabled or cpa.home_mode:
+            return self._answer(404)
+        headers = {"X-CPA-VERSION": cpa.version, "X-CPA-COMMIT": cpa.commit, "X-CPA-BUILD-DATE": cpa.build_date,
+                   "X-CPA-SUPPORT-PLUGIN": cpa.support_plugin}
+        provided = ""
+        authorization = self.headers.get("Authorization", "")
+        if authorization:
+            scheme, _, rest = authorization.partition(" ")
+            provided = rest if _ and scheme.lower() == "bearer" else authorization
+        if not provided:
+            provided = self.headers.get("X-Management-Key", "")
+        allowed, status, message = cpa.authenticate(self._client_ip(), provided)
+        if not allowed:
+            return self._answer(status, go_json({"error": message}), headers=headers)
+        if not known:
+            return self._answer(404, headers=headers)
+        status, answer = cpa._management(method, route, query, body)
+        return self._answer(status, answer, headers=headers)
+
+    def _handle_models(self, query: dict) -> None:
+        cpa = self.cpa
+        if cpa.client_keys:
+            authorization = self.headers.get("Authorization", "")
+            scheme, space, rest = authorization.partition(" ")
+            bearer = rest.strip() if space and scheme.lower() == "bearer" else authorization
+            candidates = [bearer, self.headers.get("X-Goog-Api-Key", ""), self.headers.get("X-Api-Key", ""),
+                          (query.get("key") or [""])[0], (query.get("auth_token") or [""])[0]]
+            if not any(candidates):
+                return self._answer(401, go_json({"error": "Missing API key"}))
+            keys = {key.strip() for key in cpa.client_keys if key.strip()}
+            if not any(candidate in keys for candidate in candidates if candidate):
+                return self._answer(401, go_json({"error": "Invalid API key"}))
+        data = []
+        for model in cpa.models:
+            entry = {"id": model.get("id"), "object": model.get("object")}
+            entry.update({field: model[field] for field in ("created", "owned_by") if field in model})
+            data.append(entry)
+        return self._answer(200, go_json({"object": "list", "data": data}))
+
+    do_GET = do_HEAD = do_PUT = do_PATCH = do_POST = do_DELETE = do_OPTIONS = _handle
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
