@@ -67,6 +67,12 @@ every usage record that leaves the fake is in ``delivered``, so tests can prove 
 client sent and what it was given. ``lost`` holds records lost to a full subscriber
 buffer; ``discarded`` (an addition) records that were in a subscriber's buffer when its
 subscription ended otherwise and so were never written.
+
+Test knobs that CPA does not have: ``freeze_subscribers()`` (a half-open path),
+``ban_clock``/``set_ban_clock_offset()`` (expire or measure a ban without waiting),
+``reset_bans()``, setting ``management_enabled``/``usage_statistics_enabled``/
+``retention_seconds`` at run time (CPA hot-reloads all three), ``subscriber_count("errors")``
+and ``at_least(7, 1, 44)``.
 """
 
 from __future__ import annotations
@@ -80,7 +86,8 @@ import socket
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, Self
 
 MAX_FAILURES = 5
 BAN_SECONDS = 30 * 60
@@ -318,7 +325,7 @@ class _Subscriber:
     then the connection ends. ``abandon()`` is the handler returning: nothing more is
     written and what is buffered is discarded."""
 
-    def __init__(self, cpa: "FakeCPA", conn: _Connection, channel: str, frame_name: bytes, capacity: int):
+    def __init__(self, cpa: FakeCPA, conn: _Connection, channel: str, frame_name: bytes, capacity: int):
         self.cpa, self.conn, self.channel, self.frame_name = cpa, conn, channel, frame_name
         self.capacity = capacity
         self._items: collections.deque[tuple[bytes, bool]] = collections.deque()
@@ -490,8 +497,7 @@ class FakeCPA:
                  management_enabled: bool = True, allow_remote: bool = False,
                  ban_clock: Callable[[], float] = time.monotonic):
         self.key, self.host, self.port = key, host, port
-        self.version = version.strip().lstrip("v")
-        self._version = version_tuple(version)
+        self.version = version
         self.clock = clock
         self._retention_seconds = 60.0
         self.retention_seconds = retention_seconds
@@ -531,7 +537,18 @@ class FakeCPA:
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
 
+    @property
+    def version(self) -> str:
+        """The version as CPA reports it in X-CPA-VERSION: major.minor.patch, no leading "v"."""
+        return self._version_text
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._version = version_tuple(value)
+        self._version_text = value.strip().lstrip("v")
+
     def at_least(self, *version: int) -> bool:
+        """True when this CPA is at least that version: ``cpa.at_least(7, 1, 44)``."""
         return self._version >= version
 
     # -- configuration that CPA normalises or acts on ---------------------------------------
@@ -569,7 +586,7 @@ class FakeCPA:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self) -> "FakeCPA":
+    def start(self) -> Self:
         """Listen (on a free port the first time if port=0, then always on that port)."""
         if self._listener is not None:
             return self
@@ -616,10 +633,10 @@ class FakeCPA:
             self._accept_thread.join(5)
         self._accept_thread = None
 
-    def __enter__(self) -> "FakeCPA":
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -728,7 +745,7 @@ class FakeCPA:
         while self._queue and self._queue[0][0] < cutoff:  # enqueuedAt.Before(cutoff)
             self._queue.popleft()
 
-    def pop(self, count: int) -> list[bytes]:
+    def _pop_oldest(self, count: int) -> list[bytes]:
         """PopOldest: up to ``count`` of the oldest records, removed (as LPOP does)."""
         with self._lock:
             if not self._management_enabled or count <= 0:
@@ -865,7 +882,7 @@ class FakeCPA:
         queue_name = args[1].strip()
         if self.at_least(7, 1, 44) and queue_name.lower() != b"usage":
             return error(b"ERR unsupported channel '" + queue_name + b"'")
-        items = self.pop(count)
+        items = self._pop_oldest(count)
         if len(args) == 3:
             return array(items)
         return bulk(items[0] if items else None)
@@ -996,7 +1013,7 @@ class FakeCPA:
             count = 1 if raw == "" else go_atoi(raw.encode())
             if count is None or count <= 0:
                 return 400, go_json({"error": "count must be a positive integer"})
-            return 200, b"[" + b",".join(usage_queue_item(item) for item in self.pop(count)) + b"]"
+            return 200, b"[" + b",".join(usage_queue_item(item) for item in self._pop_oldest(count)) + b"]"
         name = route[1:]
         return 200, go_json({name: self.provider_keys.get(name, [])})
 
@@ -1017,6 +1034,18 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
         self.log_request(code)
         self.send_response_only(code, message)
         self.send_header("Date", self.date_time_string())  # Go sends no Server header
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request that cannot be parsed: what Go's net/http writes, then close."""
+        status = b"%d %s" % (code, http.HTTPStatus(code).phrase.encode())
+        self.close_connection = True
+        self.wfile.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                         b"Connection: close\r\n\r\n" + status)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # any other method: gin answers 404 (no 405/501)
+            return self._handle
+        raise AttributeError(name)
 
     def _answer(self, status: int, body: bytes = b"", content_type: str | None = "application/json; charset=utf-8",
                 headers: dict | None = None) -> None:
@@ -1085,8 +1114,8 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
         provided = ""
         authorization = self.headers.get("Authorization", "")
         if authorization:
-            scheme, _, rest = authorization.partition(" ")
-            provided = rest if _ and scheme.lower() == "bearer" else authorization
+            scheme, space, rest = authorization.partition(" ")  # strings.SplitN(ah, " ", 2)
+            provided = rest if space and scheme.lower() == "bearer" else authorization
         if not provided:
             provided = self.headers.get("X-Management-Key", "")
         allowed, status, message = cpa.authenticate(self._client_ip(), provided)

@@ -1,17 +1,32 @@
-"""The fake CPA itself, spoken to over raw sockets: every reply form the drain tests
-rely on, as research-notes §1-§2 describe CPA. If the fake drifted from CPA, the drain
-tests would prove nothing."""
+"""The fake CPA itself, spoken to over raw sockets and urllib only: every reply form the
+drain tests rely on, as research-notes §1-§2 and §5 describe CPA (and CPA's Go source
+confirms). If the fake drifted from CPA, the drain tests would prove nothing."""
 
 import json
+import pathlib
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
-
-from backends import wait_for
 from fake_cpa import FakeCPA, go_duration
+
+TIMEOUT = 5.0
+RECORD = b'{"timestamp":"2026-08-22T09:12:04.183422911Z","model":"gpt-5.4","tokens":{"total_tokens":17}}'
+
+
+def wait_for(predicate, timeout: float = TIMEOUT, what: str = "condition"):
+    """Poll with short waits until predicate() is truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)
 
 
 def command(*args) -> bytes:
@@ -19,10 +34,23 @@ def command(*args) -> bytes:
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
 
 
+def message(channel: bytes, payload: bytes) -> list:
+    return [b"message", channel, payload]
+
+
 class Client:
-    def __init__(self, cpa):
-        self.sock = socket.create_connection((cpa.host, cpa.port), timeout=5)
+    """A raw RESP client: what is sent and received is exactly what is on the wire."""
+
+    def __init__(self, cpa: FakeCPA, rcvbuf: int | None = None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:  # before connect, so the advertised window is small too
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect((cpa.host, cpa.port))
         self.buffer = b""
+
+    def close(self) -> None:
+        self.sock.close()
 
     def send(self, *args) -> None:
         self.sock.sendall(command(*args))
@@ -30,51 +58,100 @@ class Client:
     def raw(self, data: bytes) -> None:
         self.sock.sendall(data)
 
+    def _fill(self) -> None:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        self.buffer += chunk
+
     def read(self, size: int) -> bytes:
         while len(self.buffer) < size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buffer += chunk
+            self._fill()
         data, self.buffer = self.buffer[:size], self.buffer[size:]
         return data
 
     def line(self) -> bytes:
         while b"\r\n" not in self.buffer:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buffer += chunk
+            self._fill()
         line, self.buffer = self.buffer.split(b"\r\n", 1)
         return line
 
     def reply(self):
+        """One reply: b"+OK" / b"-ERR ..." as the line, int, bytes or None, or a list."""
         line = self.line()
         kind, rest = line[:1], line[1:]
-        if kind in (b"+", b"-", b":"):
+        if kind in (b"+", b"-"):
             return line
+        if kind == b":":
+            return int(rest)
         if kind == b"$":
-            if rest == b"-1":
-                return None
-            return self.read(int(rest) + 2)[:-2]
+            return None if rest == b"-1" else self.read(int(rest) + 2)[:-2]
         if kind == b"*":
             return [self.reply() for _ in range(int(rest))]
-        raise AssertionError(f"bad reply {line!r}")
+        raise AssertionError(f"not a RESP reply: {line!r}")
 
     def call(self, *args):
         self.send(*args)
         return self.reply()
 
-    def closed(self) -> bool:
-        self.sock.settimeout(5)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buffer += chunk
-        except OSError:
-            return True
+    def expect_raw(self, expected: bytes) -> None:
+        assert self.read(len(expected)) == expected
+
+    def closed(self, timeout: float = TIMEOUT) -> bool:
+        """True once the server closed the connection (EOF or reset) within ``timeout``.
+        Whatever arrives first is kept for reply()."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except TimeoutError:
+                return False
+            except OSError:
+                return True
+            finally:
+                self.sock.settimeout(TIMEOUT)
+            if not chunk:
+                return True
+            self.buffer += chunk
+
+
+def authed(cpa: FakeCPA) -> Client:
+    client = Client(cpa)
+    assert client.call("AUTH", cpa.key) == b"+OK"
+    return client
+
+
+def subscribed(cpa: FakeCPA, channel: str = "usage") -> Client:
+    """An authenticated connection subscribed to ``channel``, its first message (if any) read."""
+    client = authed(cpa)
+    assert client.call("SUBSCRIBE", channel) == [b"subscribe", channel.encode(), 1]
+    if channel == "usage" and cpa.at_least(7, 1, 39):
+        assert client.reply() == message(b"usage", b'{"support_refresh":true}')
+    return client
+
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+
+
+def http(cpa: FakeCPA, path: str, method: str = "GET", body: bytes | None = None, **headers):
+    """(status, headers, body bytes) of one request; header names with '_' use '-'."""
+    headers = {name.replace("_", "-"): value for name, value in headers.items()}
+    request = urllib.request.Request(cpa.url + path, data=body, method=method, headers=headers)
+    try:
+        with _opener.open(request, timeout=TIMEOUT) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), error.read()
+
+
+def mgmt(cpa: FakeCPA, path: str, method: str = "GET", body: bytes | None = None, **headers):
+    headers.setdefault("Authorization", f"Bearer {cpa.key}")
+    return http(cpa, "/v0/management" + path, method, body, **headers)
 
 
 @pytest.fixture
@@ -83,214 +160,690 @@ def cpa():
         yield fake
 
 
-def authed(cpa) -> Client:
+class ManualClock:
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- AUTH, NOAUTH and the ban (notes §0.2-3, §1.3, §2) ------------------------------------------
+
+
+def test_auth_forms_and_their_replies(cpa):
     client = Client(cpa)
-    assert client.call("AUTH", cpa.key) == b"+OK"
-    return client
-
-
-def test_auth_forms_and_errors(cpa):
-    assert Client(cpa).call("AUTH", "someone", cpa.key) == b"+OK"
+    client.send("AUTH", cpa.key)
+    client.expect_raw(b"+OK\r\n")
+    assert Client(cpa).call("AUTH", "default", cpa.key) == b"+OK"  # AUTH <user> <key>: the user is ignored
     assert Client(cpa).call("AUTH", "wrong") == b"-ERR invalid management key"
+    assert Client(cpa).call("AUTH", "default", "wrong") == b"-ERR invalid management key"
     assert Client(cpa).call("AUTH", "") == b"-ERR missing management key"
     assert Client(cpa).call("AUTH") == b"-ERR wrong number of arguments for 'auth' command"
-    assert cpa.auth_failures() == 3 and cpa.failed_attempts_total() == 3
-    assert Client(cpa).call("AUTH", cpa.key) == b"+OK"
-    assert cpa.auth_failures() == 0  # a success resets the count
+    assert cpa.auth_failures() == 4 and cpa.failed_attempts_total() == 4 and not cpa.is_banned()
+    assert Client(cpa).call("auth", cpa.key) == b"+OK"  # names are case-insensitive
+    assert cpa.auth_failures() == 0 and cpa.failed_attempts_total() == 4  # a success resets the count
+    assert Client(cpa).call("AUTH", "a", "b", "c") == b"-ERR wrong number of arguments for 'auth' command"
+    assert cpa.auth_failures() == 1  # counted too
 
 
-def test_commands_before_auth_are_noauth_and_count(cpa):
+def test_commands_before_auth_get_noauth_and_count_as_failures(cpa):
     client = Client(cpa)
+    # what redis-py 8 sends first: refused, and counted although the key inside is right
     assert client.call("HELLO", "3", "AUTH", "default", cpa.key) == b"-NOAUTH Authentication required."
     assert client.call("LPOP", "usage") == b"-NOAUTH Authentication required."
-    assert cpa.auth_failures() == 2
+    assert client.call("PING") == b"-NOAUTH Authentication required."
+    assert cpa.auth_failures() == 3
+    assert client.call("AUTH", cpa.key) == b"+OK"  # the connection stayed open
+    assert client.call("LPOP", "usage") is None
 
 
-def test_five_failures_ban_the_address_for_thirty_minutes(cpa):
+def test_five_failures_ban_the_address_for_thirty_minutes():
+    clock = ManualClock()
+    with FakeCPA(ban_clock=clock) as cpa:
+        client = Client(cpa)
+        for _ in range(5):
+            assert client.call("LPOP", "usage") == b"-NOAUTH Authentication required."
+        assert cpa.is_banned() and cpa.auth_failures() == 0  # the count resets when the ban starts
+        banned = b"-ERR IP banned due to too many failed attempts. Try again in 30m0s"
+        assert client.call("LPOP", "usage") == banned
+        assert Client(cpa).call("AUTH", cpa.key) == banned  # even the right key
+        assert Client(cpa).call("AUTH") == banned
+        assert cpa.failed_attempts_total() == 5  # nothing is counted while banned
+        clock.now += 19
+        assert Client(cpa).call("AUTH", cpa.key) == b"-ERR IP banned due to too many failed attempts. Try again in 29m41s"
+        clock.now += 0.4  # 1780.6 s left: rounded to the nearest second, as Go's Duration.Round does
+        assert Client(cpa).call("AUTH", cpa.key).endswith(b"Try again in 29m41s")
+        clock.now += 0.2  # 1780.4 s left
+        assert Client(cpa).call("AUTH", cpa.key).endswith(b"Try again in 29m40s")
+        clock.now = 1000 + 30 * 60
+        assert not cpa.is_banned()
+        assert Client(cpa).call("AUTH", cpa.key) == b"+OK"
+
+
+def test_set_ban_clock_offset_ends_a_ban(cpa):
     for _ in range(5):
         Client(cpa).call("AUTH", "wrong")
-    reply = Client(cpa).call("AUTH", cpa.key)  # even the right key is refused now
-    assert reply.startswith(b"-ERR IP banned due to too many failed attempts. Try again in 29m")
-    assert cpa.is_banned() and cpa.failed_attempts_total() == 5
+    assert cpa.is_banned()
     cpa.set_ban_clock_offset(31 * 60)
-    assert Client(cpa).call("AUTH", cpa.key) == b"+OK"
+    assert not cpa.is_banned() and Client(cpa).call("AUTH", cpa.key) == b"+OK"
 
 
-def test_http_and_resp_share_the_failure_count(cpa):
+def test_a_success_resets_the_count_so_failures_must_be_consecutive(cpa):
     for _ in range(4):
         Client(cpa).call("AUTH", "wrong")
-    request = urllib.request.Request(cpa.url + "/v0/management/config", headers={"Authorization": "Bearer nope"})
-    with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(request, timeout=5)
-    assert info.value.code == 401 and json.loads(info.value.read()) == {"error": "invalid management key"}
+    assert cpa.auth_failures() == 4
+    assert Client(cpa).call("AUTH", cpa.key) == b"+OK"
+    for _ in range(4):
+        Client(cpa).call("AUTH", "wrong")
+    assert not cpa.is_banned() and cpa.failed_attempts_total() == 8
+    Client(cpa).call("AUTH", "wrong")
     assert cpa.is_banned()
+    cpa.reset_bans()
+    assert not cpa.is_banned() and cpa.auth_failures() == 0 and cpa.failed_attempts_total() == 9
 
 
-def test_go_duration_format():
-    assert go_duration(1781) == "29m41s" and go_duration(59) == "59s" and go_duration(3700) == "1h1m40s"
+def test_resp_and_http_share_one_failure_count(cpa):
+    for _ in range(4):
+        assert Client(cpa).call("AUTH", "wrong") == b"-ERR invalid management key"
+    status, headers, body = mgmt(cpa, "/config", Authorization="Bearer nope")
+    assert status == 401 and json.loads(body) == {"error": "invalid management key"}
+    assert headers["X-CPA-VERSION"] == "7.2.140"  # even on a 401
+    assert cpa.is_banned()
+    status, _, body = mgmt(cpa, "/config")  # the right key, over HTTP
+    assert status == 403 and json.loads(body)["error"].startswith("IP banned due to too many failed attempts. Try again in ")
+    assert Client(cpa).call("AUTH", cpa.key).startswith(b"-ERR IP banned")
 
 
-def test_unknown_commands_after_auth(cpa):
+def test_go_duration_text():
+    assert [go_duration(s) for s in (0, 59, 60, 1781, 1800, 3700)] == ["0s", "59s", "1m0s", "29m41s", "30m0s",
+                                                                       "1h1m40s"]
+
+
+# -- the rest of the command set (notes §1.3) ----------------------------------------------------
+
+
+def test_unknown_commands_after_auth_leave_the_connection_open(cpa):
     client = authed(cpa)
-    for name in ("PING", "CLIENT", "SELECT", "INFO", "QUIT"):
-        assert client.call(name) == f"-ERR unknown command '{name.lower()}'".encode()
+    for args, name in ((["PING"], "ping"), (["HELLO", "3"], "hello"), (["CLIENT", "SETINFO", "LIB-NAME", "x"], "client"),
+                       (["SELECT", "0"], "select"), (["INFO"], "info"), (["QUIT"], "quit"), (["Rpush", "usage", "x"], "rpush")):
+        assert client.call(*args) == f"-ERR unknown command '{name}'".encode()
+    cpa.publish(RECORD)
+    assert client.call("LPOP", "usage") == RECORD
+
+
+def test_empty_and_malformed_commands(cpa):
+    client = authed(cpa)
     client.raw(b"*0\r\n")
-    assert client.reply() == b"-ERR empty command"
+    client.expect_raw(b"-ERR empty command\r\n")
+    assert client.call("LPOP", "usage") is None  # still open
     client.raw(b"PING\r\n")  # inline commands are not RESP arrays
-    assert client.reply() == b"-ERR protocol error" and client.closed()
+    client.expect_raw(b"-ERR protocol error\r\n")
+    assert client.closed()
+    for opening in (b"+PING\r\n", b"*-1\r\n", b"*1\r\n#x\r\n", b"*x\r\n", b"*1\r\n$3\r\nabcd\r\n"):
+        other = Client(cpa)  # a RESP first byte routes to RESP, where only arrays are commands
+        other.raw(opening)
+        assert other.reply() == b"-ERR protocol error", opening
+        assert other.closed(), opening
 
 
-def test_lpop_forms_pop_the_oldest(cpa):
-    for i in range(5):
-        cpa.publish({"n": i})
+def test_simple_and_integer_strings_and_bare_lf_are_accepted(cpa):
+    cpa.publish(b"1")
+    cpa.publish(b"2")
+    client = Client(cpa)
+    client.raw(b"*2\r\n+AUTH\r\n+" + cpa.key.encode() + b"\n")
+    assert client.reply() == b"+OK"
+    client.raw(b"*3\n$4\nLPOP\r\n$5\nusage\r\n:2\n")  # bulk data itself must end in CRLF
+    assert client.reply() == [b"1", b"2"]
+
+
+def test_an_inline_command_on_a_new_connection_is_http(cpa):
+    client = Client(cpa)
+    client.raw(b"PING\r\n\r\n")
+    status_line = client.line()
+    assert status_line.startswith(b"HTTP/1.") and b" 400 " in status_line
+    assert cpa.commands == []
+
+
+def test_lpop_and_rpop_both_pop_the_oldest(cpa):
+    records = [b'{"n":%d}' % i for i in range(5)]
+    for record in records:
+        cpa.publish(record)
     client = authed(cpa)
-    assert client.call("LPOP", "usage") == b'{"n": 0}'
-    assert client.call("RPOP", "usage") == b'{"n": 1}'  # RPOP pops the oldest too
-    assert client.call("LPOP", "usage", 2) == [b'{"n": 2}', b'{"n": 3}']
-    assert client.call("LPOP", "usage", 10) == [b'{"n": 4}']
-    assert client.call("LPOP", "usage", 10) == []
-    assert client.call("LPOP", "usage") is None
-    assert client.call("LPOP", "usage", 0) == b"-ERR value is not an integer or out of range"
-    assert client.call("LPOP", "usage", "x") == b"-ERR value is not an integer or out of range"
+    client.send("LPOP", "usage")
+    client.expect_raw(b"$7\r\n" + records[0] + b"\r\n")
+    assert client.call("RPOP", "usage") == records[1]  # RPOP is not LIFO
+    assert client.call("LPOP", "usage", 2) == records[2:4]
+    assert client.call("rpop", "usage", 10) == records[4:]
+    client.send("LPOP", "usage", 10)
+    client.expect_raw(b"*0\r\n")  # empty with a count: an empty array
+    client.send("RPOP", "usage")
+    client.expect_raw(b"$-1\r\n")  # empty without: nil
+    assert cpa.delivered == records and cpa.queue_len() == 0
+
+
+def test_pop_argument_errors_in_cpa_order(cpa):
+    client = authed(cpa)
     assert client.call("LPOP") == b"-ERR wrong number of arguments for 'lpop' command"
-    assert [bytes(p) for p in cpa.delivered] == [b'{"n": %d}' % i for i in range(5)]
+    assert client.call("RPOP", "usage", 1, 2) == b"-ERR wrong number of arguments for 'rpop' command"
+    for count in ("0", "-1", "abc", "1.5", "99999999999999999999"):
+        assert client.call("LPOP", "usage", count) == b"-ERR value is not an integer or out of range", count
+    assert client.call("LPOP", "queue", 0) == b"-ERR value is not an integer or out of range"  # count first
+    assert client.call("LPOP", "queue", 1) == b"-ERR unsupported channel 'queue'"
 
 
-def test_queue_name_strict_from_7_1_44():
-    with FakeCPA(version="7.1.44") as new, FakeCPA(version="7.1.43") as old:
-        assert authed(new).call("LPOP", "queue", 1) == b"-ERR unsupported channel 'queue'"
-        assert authed(new).call("LPOP", "USAGE", 1) == []
-        assert authed(old).call("LPOP", "queue", 1) == []
+@pytest.mark.parametrize("version, strict", [("6.10.6", False), ("7.0.3", False), ("7.1.43", False),
+                                             ("7.1.44", True), ("7.2.140", True)])
+def test_queue_name_is_strict_from_7_1_44(version, strict):
+    with FakeCPA(version=version) as cpa:
+        client = authed(cpa)
+        for name in ("queue", "errors", ""):
+            cpa.publish(RECORD)
+            expected = f"-ERR unsupported channel '{name}'".encode() if strict else [RECORD]
+            assert client.call("LPOP", name, 1) == expected
+            if strict:
+                assert client.call("LPOP", "usage") == RECORD
+        assert client.call("LPOP", " USAGE ", 3) == []  # trimmed, case-insensitive; empty is *0 in every era
+        assert client.call("RPOP", "Usage") is None
 
 
-def test_retention_prunes_old_records():
-    now = [1000.0]
-    with FakeCPA(retention_seconds=60, clock=lambda: now[0]) as cpa:
-        cpa.publish({"n": 1})
-        now[0] += 30
-        cpa.publish({"n": 2})
-        now[0] += 31
-        assert cpa.queue_len() == 1
-        assert authed(cpa).call("LPOP", "usage", 10) == [b'{"n": 2}']
+# -- SUBSCRIBE (notes §1.3, §1.5; protocol "The queue") ---------------------------------------------
 
 
-def test_subscribe_by_version():
-    with FakeCPA(version="7.0.6") as old:
-        assert authed(old).call("SUBSCRIBE", "usage") == b"-ERR unknown command 'subscribe'"
-    with FakeCPA(version="7.1.38") as mid:
-        client = authed(mid)
-        assert client.call("SUBSCRIBE", "usage") == [b"subscribe", b"usage", b":1"]
-        mid.publish({"n": 1})
-        assert client.reply() == [b"message", b"usage", b'{"n": 1}']  # no support_refresh before 7.1.39
-    with FakeCPA(version="7.1.39") as new:
-        client = authed(new)
-        assert client.call("SUBSCRIBE", "usage") == [b"subscribe", b"usage", b":1"]
-        assert client.reply() == [b"message", b"usage", b'{"support_refresh":true}']
+def test_subscribe_is_an_unknown_command_before_7_0_7():
+    with FakeCPA(version="7.0.6") as cpa:
+        client = authed(cpa)
+        assert client.call("SUBSCRIBE", "usage") == b"-ERR unknown command 'subscribe'"
+        cpa.publish(RECORD)
+        assert client.call("LPOP", "usage", 5) == [RECORD]  # the fallback, on the same connection
+        assert cpa.subscriber_count() == 0
 
 
-def test_subscribe_arguments(cpa):
+@pytest.mark.parametrize("version, sent, frame, support_refresh", [
+    ("7.0.7", "usage", b"usage", False),
+    ("7.1.38", "usage", b"usage", False),
+    ("7.1.39", "usage", b"usage", True),
+    ("7.1.43", "USAGE", b"usage", True),  # frames name the canonical channel before 7.1.44
+    ("7.1.44", " Usage ", b"Usage", True),  # from 7.1.44 the channel as sent, trimmed
+    ("7.2.140", "usage", b"usage", True),
+])
+def test_subscribe_acknowledgement_and_support_refresh_by_version(version, sent, frame, support_refresh):
+    with FakeCPA(version=version) as cpa:
+        client = authed(cpa)
+        client.send("SUBSCRIBE", sent)
+        client.expect_raw(b"*3\r\n$9\r\nsubscribe\r\n$%d\r\n%s\r\n:1\r\n" % (len(frame), frame))
+        wait_for(lambda: cpa.subscriber_count() == 1, what="the subscriber")
+        cpa.publish(RECORD)
+        if support_refresh:
+            client.expect_raw(b"*3\r\n$7\r\nmessage\r\n$%d\r\n%s\r\n$24\r\n{\"support_refresh\":true}\r\n"
+                              % (len(frame), frame))
+        client.expect_raw(b"*3\r\n$7\r\nmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(frame), frame, len(RECORD), RECORD))
+        wait_for(lambda: cpa.delivered == [RECORD], what="the record counted as delivered")  # not the control message
+
+
+def test_subscribe_argument_errors(cpa):
     client = authed(cpa)
     assert client.call("SUBSCRIBE", "usage", "errors") == b"-ERR wrong number of arguments for 'subscribe' command"
-    assert client.call("SUBSCRIBE", "other") == b"-ERR unsupported channel 'other'"
+    assert client.call("SUBSCRIBE") == b"-ERR wrong number of arguments for 'subscribe' command"
+    assert client.call("SUBSCRIBE", " other ") == b"-ERR unsupported channel 'other'"
+    assert cpa.subscriber_count() == 0
+    assert client.call("SUBSCRIBE", "usage") == [b"subscribe", b"usage", 1]  # the connection is still usable
+    with FakeCPA(version="7.1.43") as old:
+        assert authed(old).call("SUBSCRIBE", "errors") == b"-ERR unsupported channel 'errors'"
 
 
-def test_subscriber_gets_records_and_the_queue_does_not(cpa):
-    client = authed(cpa)
-    client.call("SUBSCRIBE", "usage")
-    client.reply()  # support_refresh
+def test_a_published_record_is_pushed_to_every_subscriber_and_not_queued(cpa):
+    first, second = subscribed(cpa), subscribed(cpa)
+    poller = authed(cpa)
+    wait_for(lambda: cpa.subscriber_count() == 2, what="two subscribers")
     cpa.publish({"n": 1})
+    assert first.reply() == message(b"usage", b'{"n": 1}')  # a dict is sent as json.dumps
+    assert second.reply() == message(b"usage", b'{"n": 1}')
+    assert cpa.queue_len() == 0 and poller.call("LPOP", "usage", 10) == []
+    wait_for(lambda: len(cpa.delivered) == 2, what="both deliveries")
+    first.close()
+    second.close()
+    wait_for(lambda: cpa.subscriber_count() == 0, what="the subscribers to go")
+    cpa.publish({"n": 2})  # nobody subscribed: queued again
+    assert cpa.queue_len() == 1 and poller.call("LPOP", "usage") == b'{"n": 2}'
+
+
+def test_refresh_and_the_errors_channel_reach_subscribers_only(cpa):
+    usage, errors = subscribed(cpa), subscribed(cpa, "errors")
+    wait_for(lambda: cpa.subscriber_count("errors") == 1 and cpa.subscriber_count() == 1, what="both subscribers")
+    cpa.publish_error({"status_code": 429})
     cpa.publish_refresh()
-    assert client.reply() == [b"message", b"usage", b'{"n": 1}']
-    assert client.reply() == [b"message", b"usage", b'{"refresh":true}']
+    assert usage.reply() == message(b"usage", b'{"refresh":true}')  # the error event did not come here
+    cpa.publish_error(b'{"status_code":500}')
+    assert errors.reply() == message(b"errors", b'{"status_code": 429}')  # nor the refresh here
+    assert errors.reply() == message(b"errors", b'{"status_code":500}')
+    cpa.publish(RECORD)
+    assert usage.reply() == message(b"usage", RECORD)
+    wait_for(lambda: cpa.delivered == [RECORD], what="only the record counted as delivered")
     assert cpa.queue_len() == 0
+    errors.close()
+    usage.close()
+    wait_for(lambda: cpa.subscriber_count() == 0 and cpa.subscriber_count("errors") == 0, what="no subscribers")
+    cpa.publish_refresh()
+    cpa.publish_error({"status_code": 401})
+    assert cpa.queue_len() == 0  # neither is ever queued
+
+
+def test_no_refresh_messages_before_7_1_39():
+    with FakeCPA(version="7.1.38") as cpa:
+        client = subscribed(cpa)
+        cpa.publish_refresh()
+        cpa.publish(RECORD)
+        assert client.reply() == message(b"usage", RECORD)
+
+
+def test_statistics_disabled_drop_every_record(cpa):
+    client = subscribed(cpa)
+    cpa.usage_statistics_enabled = False
+    cpa.publish(RECORD)
+    cpa.usage_statistics_enabled = True
+    cpa.publish(b'{"n":2}')
+    assert client.reply() == message(b"usage", b'{"n":2}')
+    client.close()
+    wait_for(lambda: cpa.subscriber_count() == 0, what="the subscriber to go")
+    cpa.usage_statistics_enabled = False
+    cpa.publish(RECORD)
+    assert cpa.queue_len() == 0
+    wait_for(lambda: cpa.delivered == [b'{"n":2}'], what="one delivery")
 
 
 def test_inside_a_subscription(cpa):
-    client = authed(cpa)
-    client.call("SUBSCRIBE", "usage")
-    client.reply()
-    assert client.call("PING") == [b"pong", None]  # nil, where Redis sends ""
-    assert client.call("PING", "x") == [b"pong", b"x"]
+    client = subscribed(cpa)
+    client.send("PING")
+    client.expect_raw(b"*2\r\n$4\r\npong\r\n$-1\r\n")  # nil, where Redis sends ""
+    client.send("ping", "x")
+    client.expect_raw(b"*2\r\n$4\r\npong\r\n$1\r\nx\r\n")
     assert client.call("LPOP", "usage") == b"-ERR unknown command 'lpop'"
-    assert client.call("UNSUBSCRIBE") == [b"unsubscribe", b"usage", b":0"]
-    assert client.closed()
+    assert client.call("AUTH", cpa.key) == b"-ERR unknown command 'auth'"
+    client.raw(b"*0\r\n")
+    assert client.reply() == b"-ERR empty command"
+    cpa.publish(RECORD)  # the subscription went on
+    assert client.reply() == message(b"usage", RECORD)
+    client.send("UNSUBSCRIBE", "whatever")
+    client.expect_raw(b"*3\r\n$11\r\nunsubscribe\r\n$5\r\nusage\r\n:0\r\n")
+    assert client.closed()  # then the server closes
     wait_for(lambda: cpa.subscriber_count() == 0, what="the subscriber to go")
-    cpa.publish({"n": 2})
-    assert cpa.queue_len() == 1  # no subscriber: queued again
+    cpa.publish(RECORD)
+    assert cpa.queue_len() == 1
 
 
-def test_a_subscriber_that_stops_reading_is_dropped_and_loses_records():
+def test_quit_and_malformed_input_end_a_subscription(cpa):
+    client = subscribed(cpa)
+    assert client.call("QUIT") == b"+OK"
+    assert client.closed()
+    client = subscribed(cpa)
+    client.raw(b"PING\r\n")
+    assert client.reply() == b"-ERR protocol error" and client.closed()
+    wait_for(lambda: cpa.subscriber_count() == 0, what="no subscriber")
+
+
+def test_a_subscriber_that_never_reads_is_dropped_and_loses_the_record_that_did_not_fit():
     with FakeCPA(subscriber_buffer=8) as cpa:
-        client = authed(cpa)
-        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        client.call("SUBSCRIBE", "usage")
-        big = {"pad": "x" * 60000}
-        for _ in range(400):  # fills the socket buffers, then the 8-message buffer
-            cpa.publish(big)
-            if cpa.dropped_subscribers:
-                break
-            time.sleep(0.001)
-        assert cpa.dropped_subscribers == 1 and len(cpa.lost) >= 1
+        client = Client(cpa, rcvbuf=4096)
+        assert client.call("AUTH", cpa.key) == b"+OK"
+        client.send("SUBSCRIBE", "usage")  # and from now on read nothing
+        wait_for(lambda: cpa.subscriber_count() == 1, what="the subscriber")
+        published = []
+        deadline = time.monotonic() + 8
+        while not cpa.dropped_subscribers:
+            assert time.monotonic() < deadline, "never dropped"
+            payload = b'{"n":%d,"pad":"%s"}' % (len(published), b"x" * 200_000)
+            written = len(cpa.delivered)
+            cpa.publish(payload)
+            published.append(payload)
+            # pace: give the writer a moment to move it to the socket while the TCP buffers still
+            # take it (only for realism; the assertions below hold however fast it is)
+            pace_end = time.monotonic() + 0.05
+            while len(cpa.delivered) == written and not cpa.dropped_subscribers and time.monotonic() < pace_end:
+                time.sleep(0.002)
+        assert cpa.dropped_subscribers == 1 and cpa.lost == [published[-1]]
         assert cpa.subscriber_count() == 0
-        assert client.closed()  # closed once the buffered messages are written
+        cpa.publish(RECORD)  # no subscriber left: back to the queue
+        assert cpa.queue_len() == 1
+        # What was buffered is still written, then the connection closes.
+        assert client.reply() == [b"subscribe", b"usage", 1]
+        assert client.reply() == message(b"usage", b'{"support_refresh":true}')
+        received = []
+        with pytest.raises(ConnectionError):
+            while True:
+                received.append(client.reply()[2])
+        assert received == published[:-1] == cpa.delivered
 
 
-def test_stop_and_start_on_the_same_port(cpa):
-    port = cpa.port
-    cpa.publish({"n": 1})
-    cpa.stop()
-    with pytest.raises(OSError):
-        socket.create_connection((cpa.host, port), timeout=1)
-    cpa.start()
-    assert cpa.port == port and cpa.queue_len() == 0  # a restart loses the queue
-    assert authed(cpa).call("LPOP", "usage", 1) == []
+def test_frozen_subscribers_get_neither_messages_nor_pongs(cpa):
+    client = subscribed(cpa)
+    cpa.freeze_subscribers(True)
+    client.send("PING")
+    # replies are written in order: had the PING been answered, the pong would come first
+    assert client.call("LPOP", "usage") == b"-ERR unknown command 'lpop'"
+    cpa.publish(RECORD)
+    time.sleep(0.1)  # an absence check: a correct fake passes whatever the scheduling
+    assert cpa.delivered == [] and cpa.subscriber_count() == 1
+    cpa.freeze_subscribers(False)
+    assert client.reply() == message(b"usage", RECORD)
+    assert client.call("PING") == [b"pong", None]
 
 
-def test_home_mode_and_management_disabled():
+def test_a_frozen_subscriber_is_dropped_when_its_buffer_fills():
+    with FakeCPA(subscriber_buffer=4) as cpa:
+        client = subscribed(cpa)
+        cpa.freeze_subscribers(True)
+        records = [b'{"n":%d}' % i for i in range(7)]
+        for record in records:
+            cpa.publish(record)
+        # 4 fit in the buffer (5 if the blocked writer had already taken the first one), the
+        # next one is lost, and with no subscriber left the rest are queued
+        assert cpa.dropped_subscribers == 1 and len(cpa.lost) == 1 and cpa.subscriber_count() == 0
+        kept = records.index(cpa.lost[0])
+        assert kept in (4, 5)
+        assert authed(cpa).call("LPOP", "usage", 10) == records[kept + 1:]
+        cpa.freeze_subscribers(False)
+        received = []
+        with pytest.raises(ConnectionError):
+            while True:
+                received.append(client.reply()[2])
+        assert received == records[:kept]
+        assert cpa.delivered == records[kept + 1:] + records[:kept]  # popped first, written after the thaw
+
+
+def test_what_is_buffered_at_unsubscribe_is_never_written(cpa):
+    client = subscribed(cpa)
+    cpa.freeze_subscribers(True)
+    for i in range(3):
+        cpa.publish(b'{"n":%d}' % i)
+    client.send("UNSUBSCRIBE")
+    assert client.reply() == [b"unsubscribe", b"usage", 0]
+    assert client.closed()
+    cpa.freeze_subscribers(False)
+    wait_for(lambda: len(cpa.discarded) == 3, what="the buffered records discarded")
+    assert cpa.delivered == [] and client.buffer == b""
+
+
+# -- the queue's retention (notes §1.5) ----------------------------------------------------------
+
+
+def test_retention_prunes_with_the_injected_clock():
+    clock = ManualClock()
+    with FakeCPA(retention_seconds=60, clock=clock) as cpa:
+        cpa.publish(b'{"n":1}')
+        clock.now += 30
+        cpa.publish(b'{"n":2}')
+        clock.now += 30
+        assert cpa.queue_len() == 2  # exactly 60 s old: kept (pruned only when strictly older)
+        clock.now += 0.5
+        assert cpa.queue_len() == 1
+        clock.now += 30
+        client = authed(cpa)
+        assert client.call("LPOP", "usage", 10) == []  # pruned on pop as well
+        cpa.publish(b'{"n":3}')
+        assert client.call("LPOP", "usage") == b'{"n":3}'
+        assert cpa.delivered == [b'{"n":3}']
+
+
+def test_retention_is_normalised_as_cpa_does():
+    assert FakeCPA(retention_seconds=0).retention_seconds == 60
+    assert FakeCPA(retention_seconds=7200).retention_seconds == 3600
+    assert FakeCPA(retention_seconds=5).retention_seconds == 5
+    assert FakeCPA(retention_seconds=5, version="6.10.0").retention_seconds == 60  # fixed before 6.10.1
+
+
+# -- refusals, restarts, concurrency ------------------------------------------------------------------
+
+
+def test_home_mode_and_disabled_management_refuse_resp():
     with FakeCPA(home_mode=True) as home:
         client = Client(home)
         client.send("AUTH", home.key)
-        assert client.reply() == b"-ERR redis usage output disabled in home mode" and client.closed()
+        client.expect_raw(b"-ERR redis usage output disabled in home mode\r\n")
+        assert client.closed()
+        assert http(home, "/v0/management/config", Authorization=f"Bearer {home.key}")[0] == 404
     with FakeCPA(management_enabled=False) as off:
         client = Client(off)
         client.send("AUTH", off.key)
-        assert client.closed()
+        assert client.closed() and client.buffer == b""  # closed without a reply
+        status, headers, body = http(off, "/v0/management/config", Authorization=f"Bearer {off.key}")
+        assert status == 404 and body == b"" and "X-CPA-VERSION" not in headers
+        assert http(off, "/healthz")[2] == b'{"status":"ok"}'
+        assert off.failed_attempts_total() == 0
+    with FakeCPA(version="7.1.17") as broken:
+        client = Client(broken)
+        client.send("AUTH", broken.key)
+        assert client.reply() == b"-ERR RESP AUTH disabled; use mTLS" and client.closed()
 
 
-def get(cpa, path, **headers):
-    request = urllib.request.Request(cpa.url + path, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+def test_turning_management_off_clears_the_queue_and_ends_subscriptions(cpa):
+    cpa.publish(RECORD)
+    client = subscribed(cpa)
+    poller = authed(cpa)
+    cpa.publish(b'{"n":1}')
+    cpa.management_enabled = False
+    assert client.reply() == message(b"usage", b'{"n":1}')  # what was buffered is flushed first
+    assert client.closed() and cpa.queue_len() == 0 and cpa.subscriber_count() == 0
+    # CPA checks before reading each command: depending on where the handler was when
+    # management went off, this LPOP is answered (nil: the queue is gone) or not read at all
+    poller.send("LPOP", "usage")
+    assert poller.closed() and poller.buffer in (b"", b"$-1\r\n")
 
 
-def test_http_on_the_same_port(cpa):
-    assert get(cpa, "/healthz")[2] == {"status": "ok"}
-    status, headers, body = get(cpa, "/v0/management/usage-statistics-enabled", Authorization=f"Bearer {cpa.key}")
-    assert status == 200 and body == {"usage-statistics-enabled": True} and headers["X-CPA-VERSION"] == "7.2.140"
-    assert get(cpa, "/v0/management/api-keys", **{"X-Management-Key": cpa.key})[2] == {
-        "api-keys": ["test-client-key-1"]}
-    assert get(cpa, "/v0/management/auth-files")[0] == 401  # no key: counted
-    assert cpa.auth_failures() == 1
+def test_stop_closes_everything_and_start_listens_on_the_same_port(cpa):
+    port = cpa.port
+    subscriber, poller = subscribed(cpa), authed(cpa)
+    for _ in range(5):
+        Client(cpa).call("AUTH", "wrong")
+    subscriber.close()
+    wait_for(lambda: cpa.subscriber_count() == 0, what="no subscriber")
+    cpa.publish(RECORD)
+    assert cpa.is_banned() and cpa.queue_len() == 1
+    idle = Client(cpa)  # a connection that has not sent anything yet
+    cpa.stop()
+    assert poller.closed() and idle.closed()
+    with pytest.raises(OSError):
+        socket.create_connection((cpa.host, port), timeout=1).close()
+    cpa.start()
+    assert cpa.port == port and cpa.url == f"http://127.0.0.1:{port}"
+    assert cpa.queue_len() == 0 and not cpa.is_banned()  # a restart loses the queue and the bans
+    assert cpa.failed_attempts_total() == 5 and len(cpa.commands) == 8  # what was recorded is kept
+    client = authed(cpa)
+    assert client.call("LPOP", "usage", 1) == []
+    cpa.stop()
+    cpa.stop()  # idempotent
+    with FakeCPA(port=port) as again:  # SO_REUSEADDR: a new fake on the same port at once
+        assert authed(again).call("LPOP", "usage") is None
 
 
-def test_http_usage_queue_pops_the_same_queue(cpa):
-    cpa.publish({"n": 1})
-    cpa.publish({"n": 2})
-    status, _, body = get(cpa, "/v0/management/usage-queue?count=5", Authorization=f"Bearer {cpa.key}")
-    assert status == 200 and body == [{"n": 1}, {"n": 2}] and cpa.queue_len() == 0
-    assert get(cpa, "/v0/management/usage-queue?count=0", Authorization=f"Bearer {cpa.key}")[0] == 400
+def test_publish_from_threads_while_a_client_pops(cpa):
+    per_thread, threads = 250, 4
+    client = authed(cpa)
+
+    def publisher(t):
+        for i in range(per_thread):
+            cpa.publish(b'{"t":%d,"i":%d}' % (t, i))
+
+    workers = [threading.Thread(target=publisher, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    popped = []
+    deadline = time.monotonic() + TIMEOUT
+    while len(popped) < per_thread * threads and time.monotonic() < deadline:
+        popped += client.call("LPOP", "usage", 100)
+    for worker in workers:
+        worker.join()
+    records = [json.loads(p) for p in popped]
+    assert len(records) == per_thread * threads
+    for t in range(threads):  # each thread's records, once each and in its order
+        assert [r["i"] for r in records if r["t"] == t] == list(range(per_thread))
+    assert cpa.queue_len() == 0 and cpa.delivered == popped
+
+
+def test_commands_and_http_requests_are_recorded(cpa):
+    client = Client(cpa)
+    client.call("AUTH", cpa.key)
+    client.call("LPOP", "usage", 5)
+    ours = [c for c in cpa.commands if c.args[0] in (b"AUTH", b"LPOP")]
+    assert [c.args for c in ours] == [[b"AUTH", cpa.key.encode()], [b"LPOP", b"usage", b"5"]]
+    assert ours[0].conn_id == ours[1].conn_id and ours[0].peer_ip == "127.0.0.1" and ours[0].at <= ours[1].at
+    assert authed(cpa) and cpa.commands[-1].conn_id != ours[0].conn_id
+    mgmt(cpa, "/usage-statistics-enabled", "PUT", b'{"value":true}', Content_Type="application/json")
+    request = cpa.http_requests[-1]
+    assert (request.method, request.path, request.body, request.peer_ip) == (
+        "PUT", "/v0/management/usage-statistics-enabled", b'{"value":true}', "127.0.0.1")
+    assert request.headers["Authorization"] == f"Bearer {cpa.key}"
+
+
+# -- HTTP on the same port (notes §2, §5) -------------------------------------------------------------
+
+
+def test_healthz_needs_no_key(cpa):
+    status, headers, body = http(cpa, "/healthz")
+    assert (status, body) == (200, b'{"status":"ok"}') and headers["Content-Type"].startswith("application/json")
+    assert cpa.failed_attempts_total() == 0
+
+
+@pytest.mark.parametrize("headers", [{"Authorization": "Bearer test-mgmt-key"}, {"Authorization": "bearer test-mgmt-key"},
+                                     {"Authorization": "test-mgmt-key"}, {"X-Management-Key": "test-mgmt-key"}])
+def test_management_key_forms(cpa, headers):
+    status, response_headers, body = http(cpa, "/v0/management/usage-statistics-enabled", **headers)
+    assert status == 200 and json.loads(body) == {"usage-statistics-enabled": True}
+    assert response_headers["X-CPA-VERSION"] == "7.2.140" and cpa.auth_failures() == 0
+
+
+def test_management_key_failures():
+    with FakeCPA(ban_clock=ManualClock()) as cpa:
+        _management_key_failures(cpa)
+
+
+def _management_key_failures(cpa):
+    status, headers, body = http(cpa, "/v0/management/api-keys")
+    assert (status, json.loads(body)) == (401, {"error": "missing management key"})
+    assert headers["X-CPA-VERSION"] == "7.2.140"
+    status, _, body = http(cpa, "/v0/management/api-keys", Authorization="Bearer wrong")
+    assert (status, json.loads(body)) == (401, {"error": "invalid management key"})
+    # another Authorization scheme is taken whole as the key, and wins over X-Management-Key
+    status, _, _ = http(cpa, "/v0/management/api-keys", Authorization="Basic dXNlcjpwYXNz", X_Management_Key=cpa.key)
+    assert status == 401 and cpa.auth_failures() == 3
+    for _ in range(2):
+        http(cpa, "/v0/management/api-keys", X_Management_Key="wrong")
+    status, _, body = http(cpa, "/v0/management/api-keys", X_Management_Key=cpa.key)
+    assert status == 403 and json.loads(body) == {
+        "error": "IP banned due to too many failed attempts. Try again in 30m0s"}
+
+
+def test_x_forwarded_for_is_the_http_client_address():
+    with FakeCPA() as cpa:  # a non-loopback address is remote: refused, not counted
+        status, _, body = mgmt(cpa, "/config", X_Forwarded_For="10.0.0.7, 127.0.0.1")
+        assert (status, json.loads(body)) == (403, {"error": "remote management disabled"})
+        assert cpa.failed_attempts_total() == 0
+    with FakeCPA(allow_remote=True) as cpa:
+        for _ in range(5):
+            mgmt(cpa, "/config", Authorization="Bearer wrong", X_Forwarded_For="10.0.0.7")
+        assert cpa.is_banned("10.0.0.7") and not cpa.is_banned("127.0.0.1")
+        assert mgmt(cpa, "/config", X_Real_IP="10.0.0.7")[0] == 403
+        assert mgmt(cpa, "/config")[0] == 200
+        assert authed(cpa)  # RESP uses the TCP peer
+
+
+def test_management_answers(cpa):
+    cpa.auth_files = cpa.auth_files[:1]
+    cpa.provider_keys["codex-api-key"] = [{"api-key": "sk-codex", "auth-index": "0123456789abcdef"}]
+    cpa.openai_compatibility = [{"name": "x", "api-key-entries": []}]
+    files = json.loads(mgmt(cpa, "/auth-files")[2])["files"]
+    assert len(files) == 1 and len(files[0]["auth_index"]) == 16 and int(files[0]["auth_index"], 16) >= 0
+    assert json.loads(mgmt(cpa, "/api-keys")[2]) == {"api-keys": ["test-client-key-1"]}
+    assert json.loads(mgmt(cpa, "/codex-api-key")[2]) == {
+        "codex-api-key": [{"api-key": "sk-codex", "auth-index": "0123456789abcdef"}]}
+    for name in ("gemini-api-key", "claude-api-key", "vertex-api-key", "xai-api-key", "interactions-api-key"):
+        assert list(json.loads(mgmt(cpa, "/" + name)[2])) == [name]
+    assert json.loads(mgmt(cpa, "/openai-compatibility")[2]) == {"openai-compatibility": [{"name": "x", "api-key-entries": []}]}
+    config = json.loads(mgmt(cpa, "/config")[2])
+    assert config["usage-statistics-enabled"] is True and config["redis-usage-queue-retention-seconds"] == 60
+    assert cpa.failed_attempts_total() == 0
+
+
+def test_default_answers_match_the_sample_payloads(cpa):
+    indexes = {f["auth_index"] for f in json.loads(mgmt(cpa, "/auth-files")[2])["files"]}
+    indexes |= {e["auth-index"] for name in ("gemini-api-key", "claude-api-key")
+                for e in json.loads(mgmt(cpa, "/" + name)[2])[name]}
+    compat = json.loads(mgmt(cpa, "/openai-compatibility")[2])["openai-compatibility"]
+    indexes |= {e["auth-index"] for entry in compat for e in entry["api-key-entries"]}
+    lines = (pathlib.Path(__file__).parent / "fixtures" / "payloads" / "v7.2.jsonl").read_text().splitlines()
+    payloads = [json.loads(line) for line in lines if line.strip()]
+    assert {p["auth_index"] for p in payloads if p["auth_index"]} <= indexes
+
+
+def test_usage_statistics_enabled_can_be_read_and_set(cpa):
+    assert json.loads(mgmt(cpa, "/usage-statistics-enabled")[2]) == {"usage-statistics-enabled": True}
+    status, _, body = mgmt(cpa, "/usage-statistics-enabled", "PUT", b'{"value": false}')
+    assert (status, json.loads(body)) == (200, {"status": "ok"}) and cpa.usage_statistics_enabled is False
+    cpa.publish(RECORD)
+    assert cpa.queue_len() == 0  # CPA drops records now
+    assert json.loads(mgmt(cpa, "/config")[2])["usage-statistics-enabled"] is False
+    assert mgmt(cpa, "/usage-statistics-enabled", "PATCH", b'{"value": true}')[0] == 200
+    cpa.publish(RECORD)
+    assert cpa.queue_len() == 1
+    for bad in (b"", b"{}", b'{"value": "true"}', b'{"value": null}', b"[true]"):
+        status, _, body = mgmt(cpa, "/usage-statistics-enabled", "PUT", bad)
+        assert (status, json.loads(body)) == (400, {"error": "invalid body"}), bad
+    assert cpa.usage_statistics_enabled is True
+
+
+def test_http_usage_queue_pops_the_same_fifo(cpa):
+    for i in range(4):
+        cpa.publish(b'{"n": %d, "html": "<&>"}' % i)
+    status, headers, body = mgmt(cpa, "/usage-queue")
+    # one record by default, re-emitted as Go's encoder does: compacted, < > & escaped
+    assert status == 200 and body == b'[{"n":0,"html":"\\u003c\\u0026\\u003e"}]'
+    assert headers["X-CPA-VERSION"] == "7.2.140"
+    assert authed(cpa).call("LPOP", "usage") == b'{"n": 1, "html": "<&>"}'
+    assert [r["n"] for r in json.loads(mgmt(cpa, "/usage-queue?count=10")[2])] == [2, 3]
+    assert mgmt(cpa, "/usage-queue?count=10")[2] == b"[]"
+    cpa.publish(b"not json")
+    assert json.loads(mgmt(cpa, "/usage-queue?count=1")[2]) == ["not json"]
+    for count in ("0", "-2", "abc"):
+        status, _, body = mgmt(cpa, f"/usage-queue?count={count}")
+        assert (status, json.loads(body)) == (400, {"error": "count must be a positive integer"})
+    assert len(cpa.delivered) == 5
+
+
+def test_http_usage_queue_needs_6_10_8_and_a_key():
+    with FakeCPA(version="6.10.7") as old:
+        old.publish(RECORD)
+        status, _, body = mgmt(old, "/usage-queue?count=1")
+        assert (status, body) == (404, b"404 page not found") and old.queue_len() == 1
+    with FakeCPA(version="6.10.8") as cpa:
+        cpa.publish(RECORD)
+        assert http(cpa, "/v0/management/usage-queue")[0] == 401 and cpa.queue_len() == 1
+        assert json.loads(mgmt(cpa, "/usage-queue")[2]) == [json.loads(RECORD)]
+
+
+def test_unknown_management_routes():
+    with FakeCPA() as cpa:  # from 7.1.47: the key is checked (and failures counted) first
+        assert http(cpa, "/v0/management/no-such-route")[0] == 401 and cpa.auth_failures() == 1
+        status, headers, body = mgmt(cpa, "/no-such-route")
+        assert (status, body) == (404, b"") and headers["X-CPA-VERSION"] == "7.2.140"
+    with FakeCPA(version="7.1.46") as old:  # before: gin's own 404, no key check
+        assert http(old, "/v0/management/no-such-route")[:3:2] == (404, b"404 page not found")
+        assert old.auth_failures() == 0
 
 
 def test_models_need_a_client_key(cpa):
-    assert get(cpa, "/v1/models")[0] == 401
-    status, _, body = get(cpa, "/v1/models", Authorization="Bearer test-client-key-1")
-    assert status == 200 and body["object"] == "list" and body["data"][0]["id"] == "gpt-5.4"
-
-
-def test_disabled_statistics_drop_every_record(cpa):
-    cpa.usage_statistics_enabled = False
-    cpa.publish({"n": 1})
-    assert cpa.queue_len() == 0
+    assert http(cpa, "/v1/models")[0:3:2] == (401, b'{"error":"Missing API key"}')
+    assert http(cpa, "/v1/models", Authorization="Bearer nope")[0:3:2] == (401, b'{"error":"Invalid API key"}')
+    cpa.models = [{"id": "m1", "object": "model", "created": 1, "owned_by": "me", "type": "hidden"}]
+    for headers, path in (({"Authorization": "Bearer test-client-key-1"}, "/v1/models"),
+                          ({"X-Api-Key": "test-client-key-1"}, "/v1/models"),
+                          ({"X-Goog-Api-Key": "test-client-key-1"}, "/v1/models"),
+                          ({}, "/v1/models?key=test-client-key-1")):
+        status, _, body = http(cpa, path, **headers)
+        assert status == 200 and json.loads(body) == {
+            "object": "list", "data": [{"id": "m1", "object": "model", "created": 1, "owned_by": "me"}]}, headers
+    assert cpa.failed_attempts_total() == 0  # client keys are not management keys
+    with FakeCPA(client_keys=()) as open_proxy:
+        assert http(open_proxy, "/v1/models")[0] == 200
+    with FakeCPA(client_keys=("your-api-key-1",)) as template:
+        status, headers, body = http(template, "/v1/models", Authorization="Bearer your-api-key-1")
+        assert status == 403 and json.loads(body)["error"] == "unsafe_example_api_key"
