@@ -33,7 +33,9 @@ import hashlib
 import json
 import logging
 import logging.handlers
+import math
 import mimetypes
+import operator
 import os
 import queue
 import re
@@ -811,11 +813,45 @@ def decode_payload(payload: bytes, received_ms: int) -> UsageEvent | ControlMess
 # SQLite-only functions and uses ON CONFLICT upserts so that a PostgreSQL store
 # could share it. One writer connection (the ingest writer's thread and the
 # maintenance thread take turns on it under a lock); readers get a connection per
-# thread. usage_rollup holds 5-minute buckets per dimension combination, updated
-# in the same transaction as the events, only for rows that were new.
+# thread. Rollups hold events summed per time bucket and dimension combination, at
+# several grains, updated in the same transaction as the events, only for rows that
+# were new; they are kept when raw events age out, so long ranges stay whole.
 
-ROLLUP_BUCKET_MS = 300_000  # 5 minutes: divides every real time zone offset (+05:45, +09:30 ...)
-ROLLUP_DIMENSIONS = ("bucket_ms", "model", "source", "auth_index", "api_key", "provider", "failed")
+
+class Rollup(NamedTuple):
+    """One pre-aggregated table: events summed per UTC time bucket and per value of
+    its dimensions. Queries cover a range with the coarsest rollups whose buckets fit
+    inside it and whose dimensions include every filter and grouping asked for."""
+
+    table: str
+    bucket_ms: int
+    dimensions: tuple[str, ...]
+
+
+FULL_DIMENSIONS = ("model", "source", "auth_index", "api_key", "provider", "failed")
+ROLLUP_FAMILIES = (
+    # Every dimension, from 5-minute buckets (which divide every real time zone offset,
+    # +05:45 and +09:30 included) up. The base: exact for any question.
+    ("usage_rollup", FULL_DIMENSIONS),
+    # All dimensions together make many combinations per bucket (keys x credentials x
+    # models), so each kind of question also has a narrow family with few rows per
+    # bucket: counts over time (grids, totals), by model (series with their cost),
+    # by client key, by credential.
+    ("usage_timeline", ("failed",)),
+    ("usage_series", ("model", "failed")),
+    ("usage_keys", ("api_key", "model", "failed")),
+    ("usage_credentials", ("source", "auth_index", "provider", "model", "failed")),
+)
+# Filtered 15-minute series read one key's or one credential's rows through these.
+FILTER_INDEXES = {"usage_keys": ("api_key",), "usage_credentials": ("source", "auth_index")}
+ROLLUP_GRAINS = {"usage_rollup": (("", 300_000), ("_hourly", 3_600_000), ("_daily", 86_400_000)),
+                 "usage_timeline": (("", 300_000), ("_quarterly", 900_000), ("_hourly", 3_600_000),
+                                    ("_daily", 86_400_000))}
+ROLLUPS = tuple(
+    Rollup(table + suffix, bucket_ms, dimensions)
+    for table, dimensions in ROLLUP_FAMILIES
+    for suffix, bucket_ms in ROLLUP_GRAINS.get(table, (("", 900_000), ("_hourly", 3_600_000),
+                                                       ("_daily", 86_400_000))))
 ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                    "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
                    "ttft_ms_sum", "ttft_count", "flagged")
@@ -843,6 +879,15 @@ def _event_column(name: str) -> str:
     return f"{name} {kind}"
 
 
+def _create_rollup_sql(rollup: Rollup) -> str:
+    columns = ["bucket_ms BIGINT NOT NULL"]
+    columns += [f"{d} {'INTEGER' if d == 'failed' else 'TEXT'} NOT NULL" for d in rollup.dimensions]
+    columns += [f"{m} BIGINT NOT NULL" for m in ROLLUP_MEASURES]
+    columns += ["first_ms BIGINT NOT NULL", "last_ms BIGINT NOT NULL", "last_status INTEGER"]
+    return (f"CREATE TABLE {rollup.table} ({', '.join(columns)}, "
+            f"PRIMARY KEY (bucket_ms, {', '.join(rollup.dimensions)}))")
+
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the foundation schema
         "CREATE TABLE usage_events (id INTEGER PRIMARY KEY, "
@@ -856,11 +901,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
         + ", ".join(f"{m} BIGINT NOT NULL" for m in ROLLUP_MEASURES)
         + ", first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL, "
-        "PRIMARY KEY (" + ", ".join(ROLLUP_DIMENSIONS) + "))",
+        "PRIMARY KEY (bucket_ms, " + ", ".join(FULL_DIMENSIONS) + "))",
         "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, received_ms BIGINT NOT NULL, via TEXT NOT NULL, "
         "reason TEXT NOT NULL, payload BLOB NOT NULL)",
         "CREATE INDEX dead_letters_received ON dead_letters (received_ms)",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    (  # 2: coarser rollups for fast ranges, built from the 5-minute one; api key aliases
+        "ALTER TABLE usage_rollup ADD COLUMN last_status INTEGER",
+        *(statement for rollup in ROLLUPS[1:] for statement in (
+            _create_rollup_sql(rollup),
+            f"INSERT INTO {rollup.table} SELECT bucket_ms - bucket_ms % {rollup.bucket_ms}, "
+            f"{', '.join(rollup.dimensions)}, {', '.join(f'SUM({m})' for m in ROLLUP_MEASURES)}, "
+            f"MIN(first_ms), MAX(last_ms), NULL FROM usage_rollup "
+            f"GROUP BY bucket_ms - bucket_ms % {rollup.bucket_ms}, {', '.join(rollup.dimensions)}")),
+        *(f"CREATE INDEX {table}_{column} ON {table} ({column}, bucket_ms)"
+          for table, columns in FILTER_INDEXES.items() for column in columns),
+        "CREATE TABLE api_key_aliases (api_key TEXT PRIMARY KEY, alias TEXT NOT NULL, updated_ms BIGINT NOT NULL)",
+    ),
+    (  # 3: the user's prices, USD per million tokens; model may be a pattern with *
+        "CREATE TABLE model_prices (model TEXT PRIMARY KEY, input REAL NOT NULL, output REAL NOT NULL, "
+        "cache_read REAL NOT NULL, cache_write REAL NOT NULL, reasoning REAL, updated_ms BIGINT NOT NULL)",
     ),
 )
 
@@ -889,15 +950,20 @@ def _insert_events_sql(rows: int) -> str:
             + ", ".join([values] * rows) + " ON CONFLICT (ts_ms, event_key) DO NOTHING")
 
 
-_UPSERT_ROLLUP = (
-    f"INSERT INTO usage_rollup ({', '.join(ROLLUP_DIMENSIONS + ROLLUP_MEASURES)}, first_ms, last_ms) "
-    f"VALUES ({', '.join('?' * (len(ROLLUP_DIMENSIONS) + len(ROLLUP_MEASURES) + 2))}) "
-    f"ON CONFLICT ({', '.join(ROLLUP_DIMENSIONS)}) DO UPDATE SET "
-    + ", ".join(f"{m} = usage_rollup.{m} + excluded.{m}" for m in ROLLUP_MEASURES)
-    + ", first_ms = CASE WHEN excluded.first_ms < usage_rollup.first_ms THEN excluded.first_ms"
-      " ELSE usage_rollup.first_ms END"
-    + ", last_ms = CASE WHEN excluded.last_ms > usage_rollup.last_ms THEN excluded.last_ms"
-      " ELSE usage_rollup.last_ms END")
+@functools.lru_cache(maxsize=len(ROLLUPS))
+def _upsert_rollup_sql(rollup: Rollup) -> str:
+    keys = ("bucket_ms", *rollup.dimensions)
+    columns = (*keys, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status")
+    t = rollup.table
+    return (f"INSERT INTO {t} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{m} = {t}.{m} + excluded.{m}" for m in ROLLUP_MEASURES)
+            + f", first_ms = CASE WHEN excluded.first_ms < {t}.first_ms THEN excluded.first_ms ELSE {t}.first_ms END"
+            f", last_ms = CASE WHEN excluded.last_ms > {t}.last_ms THEN excluded.last_ms ELSE {t}.last_ms END"
+            f", last_status = CASE WHEN excluded.last_ms >= {t}.last_ms THEN excluded.last_status"
+            f" ELSE {t}.last_status END")
+
+
 _UPSERT_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 _ADD_TO_TOTAL = ("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
                  "value = CAST(CAST(meta.value AS BIGINT) + CAST(excluded.value AS BIGINT) AS TEXT)")
@@ -918,15 +984,19 @@ class BatchResult(NamedTuple):
     dead_letters: int
 
 
-def rollup_rows(events: Iterable[UsageEvent]) -> list[tuple]:
-    """Aggregate events into usage_rollup rows (dimensions + measures + first/last)."""
-    groups: dict[tuple, list[int]] = {}
+def rollup_rows(events: Iterable[UsageEvent], rollup: Rollup) -> list[tuple]:
+    """Aggregate events into rows of ``rollup``: bucket and dimensions, the measures,
+    first and last seen, and the status code of the last one."""
+    dimensions = operator.attrgetter(*rollup.dimensions)
+    size = rollup.bucket_ms
+    groups: dict[tuple, list] = {}
     for ev in events:
-        key = (ev.ts_ms - ev.ts_ms % ROLLUP_BUCKET_MS, ev.model, ev.source, ev.auth_index, ev.api_key,
-               ev.provider, ev.failed)
+        values = dimensions(ev)
+        key = (ev.ts_ms - ev.ts_ms % size, *values) if len(rollup.dimensions) > 1 else (ev.ts_ms - ev.ts_ms % size,
+                                                                                          values)
         acc = groups.get(key)
         if acc is None:
-            acc = groups[key] = [0] * len(ROLLUP_MEASURES) + [ev.ts_ms, ev.ts_ms]
+            acc = groups[key] = [0] * len(ROLLUP_MEASURES) + [ev.ts_ms, ev.ts_ms, ev.status_code]
         acc[0] += 1
         acc[1] += ev.input_tokens
         acc[2] += ev.cache_read_tokens
@@ -943,9 +1013,52 @@ def rollup_rows(events: Iterable[UsageEvent]) -> list[tuple]:
             acc[11] += 1
         if ev.token_quality in FLAGGED_QUALITIES or ev.ts_estimated:
             acc[12] += 1
-        acc[13] = min(acc[13], ev.ts_ms)
-        acc[14] = max(acc[14], ev.ts_ms)
+        if ev.ts_ms < acc[13]:
+            acc[13] = ev.ts_ms
+        if ev.ts_ms >= acc[14]:
+            acc[14], acc[15] = ev.ts_ms, ev.status_code
     return [key + tuple(acc) for key, acc in groups.items()]
+
+
+class Query(NamedTuple):
+    """Which events a question is about: the range [start_ms, end_ms) and filters
+    (each tuple: any of these values; empty: no filter)."""
+
+    start_ms: int
+    end_ms: int
+    models: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    auth_indexes: tuple[str, ...] = ()
+    api_keys: tuple[str, ...] = ()
+    failed: int | None = None
+
+    @property
+    def filtered_dimensions(self) -> set[str]:
+        named = {"model": self.models, "source": self.sources, "auth_index": self.auth_indexes,
+                 "api_key": self.api_keys}
+        return {name for name, values in named.items() if values} | ({"failed"} if self.failed is not None else set())
+
+    def conditions(self) -> tuple[list[str], list]:
+        """SQL conditions and parameters, the same for raw events and every rollup."""
+        clauses: list[str] = []
+        params: list = []
+        for column, values in (("model", self.models), ("source", self.sources), ("auth_index", self.auth_indexes),
+                               ("api_key", self.api_keys)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if self.failed is not None:
+            clauses.append("failed = ?")
+            params.append(self.failed)
+        return clauses, params
+
+
+_ROLLUP_SUMS = [f"SUM({m})" for m in ROLLUP_MEASURES] + ["MIN(first_ms)", "MAX(last_ms)"]
+_RAW_SUMS = (["COUNT(*)"] + [f"SUM({m})" for m in ROLLUP_MEASURES[1:8]]
+             + ["SUM(latency_ms)", "COUNT(latency_ms)", "SUM(CASE WHEN ttft_ms > 0 THEN ttft_ms ELSE 0 END)",
+                "SUM(CASE WHEN ttft_ms > 0 THEN 1 ELSE 0 END)",
+                f"SUM(CASE WHEN token_quality IN ({', '.join(repr(q) for q in sorted(FLAGGED_QUALITIES))}) "
+                "OR ts_estimated = 1 THEN 1 ELSE 0 END)", "MIN(ts_ms)", "MAX(ts_ms)"])
 
 
 def is_transient_db_error(exc: BaseException) -> bool:
@@ -970,6 +1083,7 @@ class Store:
         if directory:
             os.makedirs(directory, exist_ok=True)
         self._local = threading.local()
+        self._salt: str | None = None
         self.write_lock = threading.Lock()
         self._writer = self._connect()
         self._migrate()
@@ -1035,7 +1149,8 @@ class Store:
                 for chunk in fixed_chunks(new_events):
                     conn.execute(_insert_events_sql(len(chunk)), [value for ev in chunk for value in ev])
                 if new_events:
-                    conn.executemany(_UPSERT_ROLLUP, rollup_rows(new_events))
+                    for rollup in ROLLUPS:
+                        conn.executemany(_upsert_rollup_sql(rollup), rollup_rows(new_events, rollup))
                 if dead_letters:
                     conn.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload) "
                                      "VALUES (?, ?, ?, ?)", dead_letters)
@@ -1069,6 +1184,16 @@ class Store:
         with self.write_lock:
             self._writer.execute(_UPSERT_META, (key, value))
 
+    def fingerprint(self, value: str, length: int = 12) -> str:
+        """A stable, salted hash of a secret: to recognise or name it without storing
+        or showing it (the salt is random per installation)."""
+        if self._salt is None:
+            self._salt = self.get_meta("install_salt")
+            if self._salt is None:
+                self._salt = os.urandom(16).hex()
+                self.set_meta("install_salt", self._salt)
+        return hashlib.sha256(f"{self._salt}:{value}".encode()).hexdigest()[:length]
+
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.reader.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else row[0]
@@ -1080,7 +1205,9 @@ class Store:
 
     def delete_events_before(self, cutoff_ms: int, chunk: int = 5000) -> int:
         """Remove raw events and dead letters older than cutoff_ms, in short transactions
-        so the ingest writer never waits long. Rollups are kept: year views stay whole."""
+        so the ingest writer never waits long. Rollups are kept: year views stay whole.
+        The cut-off is remembered: ranges reaching before it are counted from rollups."""
+        self.set_meta("raw_events_since", str(max(cutoff_ms, self.raw_events_since())))
         removed = 0
         for table, column in (("usage_events", "ts_ms"), ("dead_letters", "received_ms")):
             while True:
@@ -1106,15 +1233,184 @@ class Store:
 
     # -- reading -----------------------------------------------------------
 
-    def list_events(self, page: int, page_size: int) -> tuple[list[dict], int]:
-        """One page of raw events, newest first, and the number of events in all."""
-        conn = self.reader
-        total = conn.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]
-        cursor = conn.execute(
+    def raw_events_since(self) -> int:
+        """Raw events before this instant were removed by the retention sweep."""
+        return int(self.get_meta("raw_events_since", "0"))
+
+    def aggregate(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None,
+                  prices: list[tuple] | None = None) -> dict[tuple, list]:
+        """Sum the events of ``query`` per ``group`` dimensions (and per UTC time bucket
+        of ``step_ms``, a multiple of 5 minutes): {key: measures} where measures are
+        ROLLUP_MEASURES, first and last seen, and with ``prices`` ((model, input,
+        output, cache_read, cache_write, reasoning) USD per 1M tokens) also the cost
+        and the requests of unpriced models that had tokens. The range is covered by
+        the coarsest fitting rollups; only its unaligned edges (under 5 minutes each)
+        are read from raw events, so the answer is exact and fast for any range."""
+        result: dict[tuple, list] = {}
+        for rollup, lo, hi in self.plan(query, group + (("model",) if prices is not None else ()), step_ms):
+            self._aggregate_piece(rollup, lo, hi, query, group, step_ms, prices, result)
+        return result
+
+    def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None
+             ) -> list[tuple[Rollup | None, int, int]]:
+        """Cut [start, end) into pieces, each read from one rollup (None: raw events)."""
+        needed = set(group) | query.filtered_dimensions
+        usable = [r for r in ROLLUPS if needed <= set(r.dimensions) and (step_ms is None or step_ms % r.bucket_ms == 0)]
+        narrowest = min(len(r.dimensions) for r in usable)  # fewer rows per bucket beats everything
+        grains = sorted({r for r in usable if len(r.dimensions) == narrowest} | {ROLLUPS[0]},
+                        key=lambda r: -r.bucket_ms)
+        pieces: list[tuple[Rollup | None, int, int]] = []
+
+        def cover(lo: int, hi: int, level: int) -> None:
+            if lo >= hi:
+                return
+            if level == len(grains):
+                pieces.append((None, lo, hi))
+                return
+            size = grains[level].bucket_ms
+            first, last = -(-lo // size) * size, hi // size * size
+            if first >= last:
+                cover(lo, hi, level + 1)
+                return
+            cover(lo, first, level + 1)
+            pieces.append((grains[level], first, last))
+            cover(last, hi, level + 1)
+
+        cover(query.start_ms, query.end_ms, 0)
+        since, base = self.raw_events_since(), ROLLUPS[0]
+        return [(base, lo - lo % base.bucket_ms, -(-hi // base.bucket_ms) * base.bucket_ms)
+                if rollup is None and lo < since else (rollup, lo, hi) for rollup, lo, hi in pieces]
+
+    def _aggregate_piece(self, rollup: Rollup | None, lo: int, hi: int, query: "Query", group: tuple[str, ...],
+                         step_ms: int | None, prices: list[tuple] | None, into: dict[tuple, list]) -> None:
+        time_column = "bucket_ms" if rollup else "ts_ms"
+        keys = ([f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
+        measures = list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
+        clauses, params = query.conditions()
+        head, join, head_params = "", "", []
+        if prices is not None:  # cost in SQL: linear in the token sums, so exact for rollups too
+            rows = prices or [(None, 0, 0, 0, 0, 0)]
+            head = (f"WITH prices (price_model, p_in, p_out, p_cr, p_cw, p_rs) AS (VALUES "
+                    f"{', '.join(['(?, ?, ?, ?, ?, ?)'] * len(rows))}) ")
+            head_params = [value for row in rows for value in row]
+            join = " LEFT JOIN prices ON price_model = model"
+            requests = "requests" if rollup else "1"
+            measures += ["SUM(((input_tokens + unclassified_tokens) * p_in + cache_read_tokens * p_cr"
+                         " + cache_write_tokens * p_cw + (output_tokens - reasoning_tokens) * p_out"
+                         " + reasoning_tokens * p_rs) / 1000000.0)",
+                         f"SUM(CASE WHEN price_model IS NULL AND total_tokens > 0 THEN {requests} ELSE 0 END)"]
+        sql = (f"{head}SELECT {', '.join(keys + measures)} FROM {rollup.table if rollup else 'usage_events'}{join} "
+               f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
+               + (f" GROUP BY {', '.join(keys)}" if keys else ""))
+        width, sums = len(keys), len(ROLLUP_MEASURES)
+        for row in self.reader.execute(sql, [*head_params, lo, hi, *params]):
+            if not row[width]:  # an ungrouped aggregate of nothing is one row of NULLs
+                continue
+            key, values = row[:width], list(row[width:])
+            if prices is not None:
+                values[-2] = values[-2] or 0.0
+            acc = into.get(key)
+            if acc is None:
+                into[key] = values
+                continue
+            for i in range(sums):
+                acc[i] += values[i]
+            acc[sums] = min(acc[sums], values[sums])
+            acc[sums + 1] = max(acc[sums + 1], values[sums + 1])
+            for i in range(sums + 2, len(values)):
+                acc[i] += values[i]
+
+    def list_events(self, query: "Query", page: int, page_size: int) -> tuple[list[dict], int]:
+        """One page of raw events, newest first, and how many there are in all.
+
+        The total comes from rollups (exact, and fast at any size); a deep page is
+        found by walking rollup counts back from the newest hour, so no page ever
+        skips more than one 5-minute bucket of rows with OFFSET."""
+        since = self.raw_events_since()
+        retained = query._replace(start_ms=max(query.start_ms, since))
+        total = self.aggregate(retained).get((), [0])[0] if retained.start_ms < retained.end_ms else 0
+        offset, end = (page - 1) * page_size, query.end_ms
+        if offset >= total:
+            return [], total
+        for step in (3_600_000, ROLLUPS[0].bucket_ms):
+            if offset < 2000:
+                break
+            counts = sorted(self.aggregate(retained._replace(end_ms=end), step_ms=step).items(), reverse=True)
+            for (bucket,), measures in counts:
+                if offset < measures[0]:
+                    end = min(end, bucket + step)
+                    break
+                offset -= measures[0]
+        clauses, params = retained.conditions()
+        cursor = self.reader.execute(
             f"SELECT id, {', '.join(UsageEvent._fields)} FROM usage_events "
-            "ORDER BY ts_ms DESC, id DESC LIMIT ? OFFSET ?", (page_size, (page - 1) * page_size))
+            f"WHERE {' AND '.join(['ts_ms >= ?', 'ts_ms < ?', *clauses])} "
+            "ORDER BY ts_ms DESC, event_key DESC LIMIT ? OFFSET ?",
+            [retained.start_ms, end, *params, page_size, offset])
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()], total
+
+    def last_status(self, ts_ms: int, source: str, auth_index: str) -> int | None:
+        """The status code of the failed event of this credential at ts_ms."""
+        row = self.reader.execute(
+            "SELECT status_code FROM usage_events WHERE ts_ms = ? AND source = ? AND auth_index = ? AND failed = 1",
+            (ts_ms, source, auth_index)).fetchone()
+        if row is None:  # aged out: the 5-minute rollup remembers its last one
+            row = self.reader.execute(
+                "SELECT last_status FROM usage_rollup WHERE bucket_ms = ? AND source = ? AND auth_index = ? "
+                "AND failed = 1 AND last_ms = ?", (ts_ms - ts_ms % ROLLUPS[0].bucket_ms, source, auth_index,
+                                                   ts_ms)).fetchone()
+        return None if row is None else row[0]
+
+    def aliases(self) -> dict[str, str]:
+        return dict(self.reader.execute("SELECT api_key, alias FROM api_key_aliases").fetchall())
+
+    def first_event_ms(self) -> int | None:
+        """When the first event happened that any rollup remembers."""
+        row = self.reader.execute("SELECT MIN(first_ms) FROM usage_rollup_daily "
+                                  "WHERE bucket_ms = (SELECT MIN(bucket_ms) FROM usage_rollup_daily)").fetchone()
+        return row[0]
+
+    def distinct_values(self, column: str) -> list[str]:
+        """Every value a dimension ever took (from the smallest rollup that has it)."""
+        table = min((r for r in ROLLUPS if column in r.dimensions), key=lambda r: (len(r.dimensions), -r.bucket_ms))
+        return [row[0] for row in self.reader.execute(f"SELECT DISTINCT {column} FROM {table.table}")]
+
+    # -- prices ------------------------------------------------------------
+
+    def load_prices(self) -> list[tuple]:
+        return self.reader.execute("SELECT model, input, output, cache_read, cache_write, reasoning, updated_ms "
+                                   "FROM model_prices ORDER BY model").fetchall()
+
+    def upsert_prices(self, rows: list[tuple]) -> None:
+        """(model, input, output, cache_read, cache_write, reasoning) rows, all or none."""
+        stamp = now_ms()
+        with self.write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                self._writer.executemany(
+                    "INSERT INTO model_prices (model, input, output, cache_read, cache_write, reasoning, updated_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model) DO UPDATE SET input = excluded.input, "
+                    "output = excluded.output, cache_read = excluded.cache_read, "
+                    "cache_write = excluded.cache_write, reasoning = excluded.reasoning, "
+                    "updated_ms = excluded.updated_ms", [(*row, stamp) for row in rows])
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+
+    def delete_prices(self, models: list[str]) -> list[str]:
+        """Remove these prices, all or none; returns the models that had one."""
+        with self.write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = [m for m in models
+                           if self._writer.execute("DELETE FROM model_prices WHERE model = ?", (m,)).rowcount]
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+        return deleted
 
     def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         rows = self.reader.execute("SELECT received_ms, via, reason, payload FROM dead_letters "
@@ -1177,11 +1473,7 @@ class KeyGate:
         self._clock = clock
         self._lock = threading.Condition()
         self._probe = threading.Lock()
-        salt = store.get_meta("install_salt")
-        if salt is None:
-            salt = os.urandom(16).hex()
-            store.set_meta("install_salt", salt)
-        self._fingerprint = hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()[:32]
+        self._fingerprint = store.fingerprint(key, 32)
         self.state, self.reason, self.failures = "unknown", None, 0
         self.rejected_at: float | None = None
         self.next_attempt_at: float | None = None
@@ -1803,7 +2095,471 @@ class Maintenance:
 
 
 ###############################################################################
-# 6. HTTP routes ###############################################################
+# 6. Analytics #################################################################
+###############################################################################
+#
+# Every usage endpoint answers from Store.aggregate (rollups, plus raw events at
+# unaligned edges), grouped by model so that cost can be priced, and folds the UTC
+# buckets into local hours and days of TZ in Python with zoneinfo: right for every
+# zone, half-hour and 45-minute offsets and DST included.
+
+HOUR_MS, DAY_MS = 3_600_000, 86_400_000
+QUARTER_MS = 900_000
+ROLLING_RANGES = {"4h": 4 * HOUR_MS, "8h": 8 * HOUR_MS, "12h": 12 * HOUR_MS, "24h": DAY_MS,
+                  **{f"{days}d": days * DAY_MS for days in (2, 3, 4, 5, 6, 7, 30)}}
+RANGE_NAMES = ("all", "today", *ROLLING_RANGES, "custom")
+SERIES_WINDOW_MS = 31 * DAY_MS  # hourly series and the 15-minute grid cover at most this much
+FILTER_PARAMETERS = frozenset({"range", "start", "end", "model", "source", "auth_index", "api_key", "result"})
+PAGE_PARAMETERS = frozenset({"page", "page_size"})
+ANALYSIS_SORTS = ("requests", "success", "failed", "success_rate", "tokens", "input", "output", "cost",
+                  "avg_latency", "avg_ttft", "first_seen", "last_seen", "name")
+
+
+def looks_like_secret(value: str) -> bool:
+    """An upstream API key used as a credential's name (CPA puts it in ``source``)."""
+    return bool(value) and "@" not in value and (
+        value.startswith(("sk-", "AIza", "xai-", "key-")) or bool(re.fullmatch(r"[A-Za-z0-9_\-.]{24,}", value)))
+
+
+class Totals:
+    """Events summed, with their cost: what every analytics row and summary reports."""
+
+    __slots__ = ("measures", "failed", "first_ms", "last_ms", "cost", "unpriced_requests", "unpriced_models")
+
+    def __init__(self) -> None:
+        self.measures = [0] * len(ROLLUP_MEASURES)
+        self.failed = 0
+        self.first_ms: int | None = None
+        self.last_ms: int | None = None
+        self.cost = 0.0
+        self.unpriced_requests = 0
+        self.unpriced_models: set[str] = set()
+
+    def add(self, failed: int, acc: list, model: str | None = None) -> None:
+        """Add one priced aggregate row: ROLLUP_MEASURES, first and last seen, cost and
+        unpriced requests (Store.aggregate with prices). Tokens without a price are
+        counted and shown as unpriced, never as free; ``model`` names them."""
+        measures = self.measures
+        for i in range(len(measures)):
+            measures[i] += acc[i]
+        if failed:
+            self.failed += acc[0]
+        first, last = acc[len(measures)], acc[len(measures) + 1]
+        self.first_ms = first if self.first_ms is None else min(self.first_ms, first)
+        self.last_ms = last if self.last_ms is None else max(self.last_ms, last)
+        if len(acc) > len(measures) + 2:
+            self.cost += acc[-2]
+            self.unpriced_requests += acc[-1]
+            if acc[-1] and model is not None:
+                self.unpriced_models.add(model)
+
+    def merge(self, other: "Totals") -> None:
+        for i, value in enumerate(other.measures):
+            self.measures[i] += value
+        self.failed += other.failed
+        for name, pick in (("first_ms", min), ("last_ms", max)):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, theirs if mine is None else mine if theirs is None else pick(mine, theirs))
+        self.cost += other.cost
+        self.unpriced_requests += other.unpriced_requests
+        self.unpriced_models |= other.unpriced_models
+
+    @property
+    def requests(self) -> int:
+        return self.measures[0]
+
+    def sort_key(self, name: str) -> Any:
+        m = self.measures
+        return {"requests": m[0], "success": m[0] - self.failed, "failed": self.failed,
+                "success_rate": (m[0] - self.failed) / m[0] if m[0] else -1, "tokens": m[7], "input": m[1],
+                "output": m[4], "cost": self.cost, "avg_latency": m[8] / m[9] if m[9] else -1,
+                "avg_ttft": m[10] / m[11] if m[11] else -1, "first_seen": self.first_ms or 0,
+                "last_seen": self.last_ms or 0}[name]
+
+    def json(self) -> dict:
+        m = self.measures
+        requests, success = m[0], m[0] - self.failed
+        inputs = m[1] + m[2] + m[3]
+        return {
+            "requests": requests, "success": success, "failed": self.failed,
+            "success_rate": round(success / requests, 4) if requests else None,
+            "tokens": {"input": m[1], "cache_read": m[2], "cache_write": m[3], "output": m[4], "reasoning": m[5],
+                       "unclassified": m[6], "total": m[7]},
+            "cost": {"usd": round(self.cost, 6), "unpriced_requests": self.unpriced_requests,
+                     "unpriced_models": sorted(self.unpriced_models)},
+            "cache_hit_rate": round(m[2] / inputs, 4) if inputs else None,
+            "avg_latency_ms": round(m[8] / m[9]) if m[9] else None,
+            "avg_ttft_ms": round(m[10] / m[11]) if m[11] else None,
+            "flagged_requests": m[12],
+            "first_seen": iso_ms(self.first_ms), "last_seen": iso_ms(self.last_ms),
+        }
+
+    def cell(self, start_ms: int) -> dict:
+        return grid_cell(start_ms, self.requests, self.failed)
+
+
+def grid_cell(start_ms: int, requests: int, failed: int) -> dict:
+    """The small form of the grids: start, requests, failed."""
+    return {"start": iso_ms(start_ms), "start_ms": start_ms, "requests": requests, "failed": failed}
+
+
+class LocalTime:
+    """Local hours and days of one time zone, as UTC instants (epoch ms)."""
+
+    def __init__(self, zone: zoneinfo.ZoneInfo):
+        self.zone = zone
+        self._hours: dict[int, int] = {}
+        self._days: dict[int, int] = {}
+
+    def local(self, ms: int) -> dt.datetime:
+        return dt.datetime.fromtimestamp(ms / 1000, self.zone)
+
+    @staticmethod
+    def instant(moment: dt.datetime) -> int:
+        return int(moment.timestamp() * 1000)
+
+    def hour_start(self, ms: int) -> int:
+        """The start of the local hour holding ``ms`` (the repeated hour of a DST
+        change is two hours, told apart by their UTC instants)."""
+        key = ms - ms % QUARTER_MS  # every offset is a multiple of 15 minutes
+        start = self._hours.get(key)
+        if start is None:
+            start = self._hours[key] = self.instant(self.local(key).replace(minute=0, second=0, microsecond=0))
+        return start
+
+    def day_start(self, ms: int) -> int:
+        key = self.hour_start(ms)  # every day starts at an hour start
+        start = self._days.get(key)
+        if start is None:
+            start = self._days[key] = self.midnight(self.local(key).date())
+        return start
+
+    def midnight(self, day: dt.date) -> int:
+        """The first instant of a local calendar day (where midnight does not exist, the
+        first instant after the DST jump)."""
+        return self.instant(dt.datetime.combine(day, dt.time(0), tzinfo=self.zone))
+
+    def hours(self, start_ms: int, end_ms: int) -> list[int]:
+        """Every local hour that overlaps [start, end), in order."""
+        first = self.hour_start(start_ms)
+        return sorted({self.hour_start(t) for t in range(first, end_ms, QUARTER_MS)})
+
+    def days(self, start_ms: int, end_ms: int) -> list[int]:
+        day, last = self.local(start_ms).date(), self.local(end_ms - 1).date()
+        result = []
+        while day <= last:
+            result.append(self.midnight(day))
+            day += dt.timedelta(days=1)
+        return result
+
+    def hourly_step(self, start_ms: int, end_ms: int) -> int:
+        """UTC hours map onto local hours where every offset in the range is a whole
+        number of hours; elsewhere (India, Nepal, Adelaide ...) quarter hours do."""
+        for day in range(start_ms - start_ms % DAY_MS, end_ms + DAY_MS, DAY_MS):
+            if (self.local(min(day, end_ms)).utcoffset() or dt.timedelta()).total_seconds() % 3600:
+                return QUARTER_MS
+        return HOUR_MS
+
+    def label(self, ms: int) -> str:
+        return self.local(ms).isoformat(timespec="minutes")
+
+
+class Analytics:
+    """The answers behind the usage endpoints, computed from Store aggregates."""
+
+    def __init__(self, store: Store, pricing: "Pricing", zone: zoneinfo.ZoneInfo, clock: Callable[[], int] = now_ms):
+        self.store, self.pricing, self.clock = store, pricing, clock
+        self.time = LocalTime(zone)
+
+    # -- ranges and filters --------------------------------------------------
+
+    def resolve_range(self, name: str, start: int | None, end: int | None) -> tuple[int, int]:
+        now = self.clock()
+        if name == "custom":
+            return start, end
+        if name == "today":
+            return self.time.day_start(now), now
+        if name == "all":
+            first = self.store.first_event_ms()
+            return (first if first is not None else now), now
+        return now - ROLLING_RANGES[name], now
+
+    def key_ids(self, column: str) -> dict[str, str]:
+        """Every value of api_key or source seen, by its id (a salted hash the API shows
+        instead of the secret, and accepts back as a filter)."""
+        return {self.store.fingerprint(value): value for value in self.store.distinct_values(column)}
+
+    def named(self, column: str, value: str, ids: dict[str, str] | None = None) -> dict:
+        """How the API shows an api_key or source: masked when secret, with id and alias."""
+        secret = column == "api_key" or looks_like_secret(value)
+        shown = {column: mask_key(value) if secret else value, f"{column}_id": self.store.fingerprint(value)}
+        if column == "api_key":
+            shown["alias"] = (ids if ids is not None else self.store.aliases()).get(value)
+        return shown
+
+    # -- the endpoints ---------------------------------------------------------
+
+    def priced(self, query: Query, group: tuple[str, ...], step_ms: int | None = None) -> dict[tuple, list]:
+        return self.store.aggregate(query, group, step_ms, self.pricing.rows(self.store.distinct_values("model")))
+
+    def overview(self, query: Query, since_first_event: bool) -> dict:
+        """Summary, local hourly and daily series (with cost) and the 15-minute grid
+        (counts). Hourly series and grid cover the last SERIES_WINDOW_MS of a longer
+        range. ``since_first_event`` (range=all): rpm and tpm count from the first
+        event, not from the start of the range."""
+        summary = Totals()
+        for (model, failed), acc in self.priced(query, ("model", "failed")).items():
+            summary.add(failed, acc, model)
+        window = max(query.start_ms, query.end_ms - SERIES_WINDOW_MS)
+        window -= window % QUARTER_MS
+        recent = query._replace(start_ms=max(window, query.start_ms))
+        hours: dict[int, Totals] = {}
+        for (start, failed), acc in self.priced(query, ("failed",),
+                                                self.time.hourly_step(query.start_ms, query.end_ms)).items():
+            hours.setdefault(self.time.hour_start(start), Totals()).add(failed, acc)
+        days: dict[int, Totals] = {}
+        for start, totals in hours.items():
+            days.setdefault(self.time.day_start(start), Totals()).merge(totals)
+        quarters: dict[int, list[int]] = {}
+        for (start, failed), acc in self.store.aggregate(recent, ("failed",), QUARTER_MS).items():
+            cell = quarters.setdefault(start, [0, 0])
+            cell[0] += acc[0]
+            cell[1] += acc[0] if failed else 0
+        first = summary.first_ms if since_first_event and summary.first_ms is not None else query.start_ms
+        minutes = (query.end_ms - first) / 60000
+        summary_json = summary.json()
+        summary_json["rpm"] = round(summary.requests / minutes, 4) if minutes > 0 else 0
+        summary_json["tpm"] = round(summary.measures[7] / minutes, 2) if minutes > 0 else 0
+        return {
+            "summary": summary_json,
+            "hourly": [{"start": self.time.label(h), "start_ms": h, **hours.get(h, Totals()).json()}
+                       for h in self.time.hours(recent.start_ms, query.end_ms)],
+            "daily": [{"date": self.time.local(d).date().isoformat(), "start_ms": d, **days.get(d, Totals()).json()}
+                      for d in self.time.days(query.start_ms, query.end_ms)],
+            "health_grid": [grid_cell(q, *quarters.get(q, (0, 0))) for q in range(window, query.end_ms, QUARTER_MS)],
+        }
+
+    def health(self, query: Query, day: dt.date | None) -> dict:
+        """The last 365 local days, one cell each; with ``day``, its 5-minute cells."""
+        now = self.clock()
+        today = self.time.local(now).date()
+        first = self.time.midnight(today - dt.timedelta(days=364))
+        per_day: dict[int, Totals] = {}
+        rows = self.store.aggregate(query._replace(start_ms=first, end_ms=now), ("failed",),
+                                    self.time.hourly_step(first, now))
+        for (start, failed), acc in rows.items():
+            per_day.setdefault(self.time.day_start(start), Totals()).add(failed, acc)
+        answer: dict[str, Any] = {
+            "year": [{"date": self.time.local(d).date().isoformat(), **per_day.get(d, Totals()).cell(d)}
+                     for d in self.time.days(first, now)],
+            "day": None}
+        if day is not None:
+            start, end = self.time.midnight(day), self.time.midnight(day + dt.timedelta(days=1))
+            step = ROLLUPS[0].bucket_ms
+            cells: dict[int, Totals] = {}
+            for (bucket, failed), acc in self.store.aggregate(
+                    query._replace(start_ms=start, end_ms=end), ("failed",), step).items():
+                cells.setdefault(bucket, Totals()).add(failed, acc)
+            answer["day"] = {"date": day.isoformat(), "start_ms": start, "end_ms": end,
+                             "cells": [cells.get(t, Totals()).cell(t) for t in range(start, end, step)]}
+        return answer
+
+    def analysis(self, query: Query, group: str, sort: str, descending: bool, page: int, page_size: int) -> dict:
+        dimensions = {"api": ("api_key",), "model": ("model",), "both": ("api_key", "model")}[group]
+        grouping = tuple(dict.fromkeys(dimensions + ("model", "failed")))  # the model names unpriced ones
+        rows: dict[tuple, Totals] = {}
+        for key, acc in self.priced(query, grouping).items():
+            values = dict(zip(grouping, key))
+            rows.setdefault(tuple(values[d] for d in dimensions), Totals()).add(values["failed"], acc, values["model"])
+        aliases = self.store.aliases()
+
+        def name_of(key: tuple) -> str:
+            return " ".join(aliases.get(k, k) if d == "api_key" else k for d, k in zip(dimensions, key)).lower()
+
+        ordered = sorted(rows.items(), key=lambda item: name_of(item[0]))  # ties, and sort=name, by name
+        if sort != "name":
+            ordered.sort(key=lambda item: item[1].sort_key(sort), reverse=descending)
+        elif descending:
+            ordered.reverse()
+        items = []
+        for key, totals in ordered[(page - 1) * page_size:page * page_size]:
+            item: dict[str, Any] = {}
+            for dimension, value in zip(dimensions, key):
+                item.update(self.named("api_key", value, aliases) if dimension == "api_key" else {"model": value})
+            items.append({**item, **totals.json()})
+        return {"group": group, "sort": sort, "order": "desc" if descending else "asc", "items": items,
+                "total": len(rows), "page": page, "page_size": page_size}
+
+    def credentials(self, query: Query) -> dict:
+        rows: dict[tuple, Totals] = {}
+        last: dict[tuple, list] = {}
+        for (source, auth_index, provider, model, failed), acc in self.priced(
+                query, ("source", "auth_index", "provider", "model", "failed")).items():
+            rows.setdefault((source, auth_index), Totals()).add(failed, acc, model)
+            seen = last.setdefault((source, auth_index), [None, None, provider])
+            seen[failed] = max(seen[failed] or 0, acc[len(ROLLUP_MEASURES) + 1])
+        items = []
+        for (source, auth_index), totals in sorted(rows.items(), key=lambda item: -item[1].requests):
+            last_success, last_failure, provider = last[(source, auth_index)]
+            items.append({
+                **self.named("source", source), "auth_index": auth_index, "provider": provider, **totals.json(),
+                "last_success_at": iso_ms(last_success), "last_failure_at": iso_ms(last_failure),
+                "last_failure_status": self.store.last_status(last_failure, source, auth_index)
+                if last_failure else None})
+        return {"items": items, "total": len(items)}
+
+    def event_filters(self, query: Query) -> dict:
+        """The values each filter can take within the range, with their request counts."""
+        aliases = self.store.aliases()
+        found = {column: sorted((key[0], acc[0]) for key, acc in self.store.aggregate(query, (column,)).items())
+                 for column in ("model", "source", "auth_index", "api_key")}
+        return {
+            "models": [{"model": value, "requests": n} for value, n in found["model"]],
+            "sources": [{**self.named("source", value), "requests": n} for value, n in found["source"]],
+            "auth_indexes": [{"auth_index": value, "requests": n} for value, n in found["auth_index"]],
+            "api_keys": [{**self.named("api_key", value, aliases), "requests": n} for value, n in found["api_key"]],
+        }
+
+    def events(self, query: Query, page: int, page_size: int) -> dict:
+        rows, total = self.store.list_events(query, page, page_size)
+        aliases = self.store.aliases()
+        items = []
+        for row in rows:
+            item = event_json(row)
+            item["api_key_alias"] = aliases.get(row["api_key"])
+            item["cost_usd"] = self.pricing.event_cost(row)
+            items.append(item)
+        return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+###############################################################################
+# 7. Pricing ###################################################################
+###############################################################################
+#
+# Cost is computed when asked, from the normalized token sums and the current price
+# table, so a price change re-prices history (visibly). Prices are USD per million
+# tokens. A built-in, dated table covers the common models CPA serves; the user's
+# own prices always win. A model without any price is shown as unpriced, not free.
+
+
+class Price(NamedTuple):
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    reasoning: float | None = None  # None: reasoning is billed as output
+
+
+DEFAULT_PRICES_DATE = "2025-11-15"
+DEFAULT_PRICES: dict[str, Price] = {
+    # OpenAI / Codex (cache writes are billed as plain input)
+    "gpt-5*": Price(1.25, 10.0, 0.125, 1.25),
+    "gpt-5*-codex*": Price(1.25, 10.0, 0.125, 1.25),
+    "gpt-5*-mini*": Price(0.25, 2.0, 0.025, 0.25),
+    "gpt-5*-nano*": Price(0.05, 0.40, 0.005, 0.05),
+    "gpt-4.1*": Price(2.0, 8.0, 0.50, 2.0),
+    "gpt-4.1-mini*": Price(0.40, 1.60, 0.10, 0.40),
+    "gpt-4.1-nano*": Price(0.10, 0.40, 0.025, 0.10),
+    "gpt-4o*": Price(2.50, 10.0, 1.25, 2.50),
+    "gpt-4o-mini*": Price(0.15, 0.60, 0.075, 0.15),
+    "o3*": Price(2.0, 8.0, 0.50, 2.0),
+    "o4-mini*": Price(1.10, 4.40, 0.275, 1.10),
+    "gpt-image-1*": Price(5.0, 40.0, 1.25, 5.0),
+    # Anthropic (cache writes at the 5-minute rate)
+    "claude-opus-4*": Price(15.0, 75.0, 1.50, 18.75),
+    "claude-opus-4-5*": Price(5.0, 25.0, 0.50, 6.25),
+    "claude-sonnet-4*": Price(3.0, 15.0, 0.30, 3.75),
+    "claude-3-7-sonnet*": Price(3.0, 15.0, 0.30, 3.75),
+    "claude-haiku-4*": Price(1.0, 5.0, 0.10, 1.25),
+    "claude-3-5-haiku*": Price(0.80, 4.0, 0.08, 1.0),
+    # Google (prompts up to 200k tokens)
+    "gemini-2.5-pro*": Price(1.25, 10.0, 0.31, 1.25),
+    "gemini-2.5-flash*": Price(0.30, 2.50, 0.075, 0.30),
+    "gemini-2.5-flash-lite*": Price(0.10, 0.40, 0.025, 0.10),
+    "gemini-2.0-flash*": Price(0.10, 0.40, 0.025, 0.10),
+    "gemini-3-pro*": Price(2.0, 12.0, 0.20, 2.0),
+}
+
+
+def pattern_matches(pattern: str, model: str) -> bool:
+    """``*`` stands for any run of characters; everything else matches itself."""
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), model) is not None
+
+
+def specificity(pattern: str) -> tuple[int, int]:
+    """Which of several matching patterns wins: an exact name, then the most literal
+    characters, then the fewest wildcards."""
+    return ("*" not in pattern, len(pattern.replace("*", "")) * 100 - pattern.count("*"))
+
+
+class Pricing:
+    """The effective price table: the user's prices over the built-in defaults."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.user: dict[str, Price] = {}
+        self.updated: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[Price, str, str] | None] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        with self._lock:
+            rows = self.store.load_prices()
+            self.user = {row[0]: Price(*row[1:6]) for row in rows}
+            self.updated = {row[0]: row[6] for row in rows}
+            self._cache = {}
+
+    def lookup(self, model: str) -> tuple[Price, str, str] | None:
+        """(price, "user" or "default", the pattern that matched), or None."""
+        cached = self._cache.get(model, False)
+        if cached is not False:
+            return cached
+        found = None
+        for source, table in (("user", self.user), ("default", DEFAULT_PRICES)):
+            matches = [pattern for pattern in table if pattern_matches(pattern, model)]
+            if matches:
+                best = max(matches, key=specificity)
+                found = (table[best], source, best)
+                break
+        self._cache[model] = found
+        return found
+
+    def rows(self, models: Iterable[str]) -> list[tuple]:
+        """(model, input, output, cache_read, cache_write, reasoning) of the models that
+        have a price, for the SQL that computes cost; reasoning defaults to output."""
+        rows = []
+        for model in models:
+            found = self.lookup(model)
+            if found is not None:
+                price = found[0]
+                rows.append((model, price.input, price.output, price.cache_read, price.cache_write,
+                             price.output if price.reasoning is None else price.reasoning))
+        return rows
+
+    def cost(self, model: str, acc: list[int]) -> float | None:
+        """USD for aggregated measures (ROLLUP_MEASURES order) of one model, or None.
+        Output is billed with reasoning inside; reasoning at its own price when set;
+        unclassified tokens at the input price (and the events are flagged)."""
+        found = self.lookup(model)
+        if found is None:
+            return None
+        price = found[0]
+        new_input, cache_read, cache_write, output, reasoning, unclassified = acc[1:7]
+        reasoning_price = price.output if price.reasoning is None else price.reasoning
+        return ((new_input + unclassified) * price.input + cache_read * price.cache_read
+                + cache_write * price.cache_write + (output - reasoning) * price.output
+                + reasoning * reasoning_price) / 1_000_000
+
+    def event_cost(self, row: dict) -> float | None:
+        acc = [1, row["input_tokens"], row["cache_read_tokens"], row["cache_write_tokens"], row["output_tokens"],
+               row["reasoning_tokens"], row["unclassified_tokens"]]
+        cost = self.cost(row["model"], acc)
+        return None if cost is None else round(cost, 8)
+
+
+###############################################################################
+# 8. HTTP routes ###############################################################
 ###############################################################################
 #
 # A Bottle app whose API routes always answer JSON, errors included, mounted under
@@ -1813,7 +2569,6 @@ class Maintenance:
 
 
 API = "/api/v1"
-EVENT_QUERY = frozenset({"page", "page_size"})
 
 
 class ApiError(Exception):
@@ -1883,8 +2638,125 @@ def reject_unknown_query(known: frozenset[str]) -> None:
                        {"parameter": unknown[0], "known": sorted(known)})
 
 
+def bad_parameter(name: str, value: Any, expected: str) -> ApiError:
+    return ApiError(400, f"invalid query parameter {name}", {"parameter": name, "value": value, "expected": expected})
+
+
+def query_values(name: str) -> list[str]:
+    """Every value of a repeatable parameter; an empty one is an error, not "all"."""
+    values = bottle.request.query.getall(name)
+    for value in values:
+        if not value.strip():
+            raise bad_parameter(name, value, "a non-empty value")
+    return values
+
+
+def query_single(name: str) -> str | None:
+    values = query_values(name)
+    if len(values) > 1:
+        raise bad_parameter(name, values, "one value")
+    return values[0] if values else None
+
+
+def parse_instant(name: str, text: str | None) -> int | None:
+    """RFC 3339 text or epoch milliseconds."""
+    if text is None:
+        return None
+    value = int(text) if re.fullmatch(r"\d{1,15}", text) else parse_rfc3339_ms(text)
+    if value is None:
+        raise bad_parameter(name, text, "an RFC 3339 time such as 2026-11-28T00:00:00+08:00, or epoch milliseconds")
+    return value
+
+
+def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str] = frozenset(),
+                with_range: bool = True) -> tuple[Query, str]:
+    """The shared filters of every usage endpoint, validated: (Query, range name)."""
+    allowed = (FILTER_PARAMETERS if with_range else FILTER_PARAMETERS - {"range", "start", "end"}) | extra
+    reject_unknown_query(allowed)
+    start, end = parse_instant("start", query_single("start")), parse_instant("end", query_single("end"))
+    name = query_single("range") or ("custom" if start is not None or end is not None else default_range)
+    if name not in RANGE_NAMES:
+        raise bad_parameter("range", name, " | ".join(RANGE_NAMES))
+    if name == "custom":
+        for parameter, value in (("start", start), ("end", end)):
+            if value is None:
+                raise bad_parameter(parameter, None, f"{parameter} is required with range=custom")
+        if end <= start:
+            raise bad_parameter("end", query_single("end"), "a time after start")
+    elif start is not None or end is not None:
+        raise bad_parameter("start" if start is not None else "end", query_single("start") or query_single("end"),
+                            "start and end only with range=custom")
+    result = query_single("result")
+    if result not in (None, "success", "failed"):
+        raise bad_parameter("result", result, "success or failed")
+    sources = query_values("source")
+    if sources:
+        ids = analytics.key_ids("source")
+        sources = [ids.get(value, value) for value in sources]
+    api_keys: list[str] = []
+    wanted = query_single("api_key")
+    if wanted is not None:  # the key itself, its alias, or the id the API shows
+        aliased = [key for key, alias in analytics.store.aliases().items() if alias == wanted]
+        api_keys = aliased or [analytics.key_ids("api_key").get(wanted, wanted)]
+    auth_index = query_single("auth_index")
+    start_ms, end_ms = analytics.resolve_range(name, start, end)
+    return Query(start_ms, end_ms, models=tuple(query_values("model")), sources=tuple(sources),
+                 auth_indexes=(auth_index,) if auth_index else (), api_keys=tuple(api_keys),
+                 failed=None if result is None else int(result == "failed")), name
+
+
+def read_json_body() -> Any:
+    """The request's JSON body. Only application/json is accepted, so that a plain
+    HTML form on another site cannot post to a state-changing route."""
+    content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ApiError(415, "the body must be application/json", {"content_type": content_type or None})
+    try:
+        return json.loads(bottle.request.body.read() or b"null")
+    except ValueError as exc:
+        raise ApiError(400, "the body is not valid JSON", {"error": str(exc)}) from None
+
+
+PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+
+def parse_price(entry: Any, model: str | None = None) -> tuple:
+    """One price from the API: (model, input, output, cache_read, cache_write, reasoning)."""
+    if not isinstance(entry, dict):
+        raise ApiError(400, "a price must be an object", {"got": type(entry).__name__})
+    unknown = sorted(set(entry) - set(PRICE_FIELDS) - {"model"})
+    if unknown:
+        raise ApiError(400, f"unknown price field {unknown[0]}", {"field": unknown[0], "known": list(PRICE_FIELDS)})
+    name = entry.get("model", model)
+    if model is not None and name != model:
+        raise ApiError(400, "the model in the body differs from the one in the path", {"path": model, "body": name})
+    if not isinstance(name, str) or not re.fullmatch(r"[^\s\x00-\x1f]{1,200}", name):
+        raise ApiError(400, "invalid model name", {"field": "model", "value": name,
+                                                    "expected": "1-200 characters without spaces"})
+    values = []
+    for field in PRICE_FIELDS:
+        value = entry.get(field)
+        if value is None and field == "reasoning":
+            values.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ApiError(400, f"invalid price field {field}", {"model": name, "field": field, "value": value,
+                                                                 "expected": "a non-negative number (USD per 1M tokens)"})
+        values.append(float(value))
+    return (name, *values)
+
+
+def price_json(model: str, price: Price, source: str, updated_ms: int | None = None) -> dict:
+    return {"model": model, **price._asdict(), "source": source, "updated_at": iso_ms(updated_ms)}
+
+
 def _json_column(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def range_json(query: Query, name: str) -> dict:
+    return {"name": name, "start": iso_ms(query.start_ms), "end": iso_ms(query.end_ms),
+            "start_ms": query.start_ms, "end_ms": query.end_ms}
 
 
 def event_json(row: dict) -> dict:
@@ -1895,7 +2767,8 @@ def event_json(row: dict) -> dict:
         "received_at": iso_ms(row["received_ms"]), "request_id": row["request_id"], "model": row["model"],
         "alias": row["alias"], "provider": row["provider"], "executor_type": row["executor_type"],
         "endpoint": row["endpoint"], "auth_type": row["auth_type"],
-        "source": mask_key(row["source"]) if row["auth_type"] == "apikey" else row["source"],
+        "source": mask_key(row["source"]) if row["auth_type"] == "apikey" or looks_like_secret(row["source"])
+        else row["source"],
         "auth_index": row["auth_index"], "api_key": mask_key(row["api_key"]), "failed": bool(row["failed"]),
         "status_code": row["status_code"], "fail_body": row["fail_body"], "latency_ms": row["latency_ms"],
         "ttft_ms": row["ttft_ms"],
@@ -1958,14 +2831,114 @@ def build_app(service: "Service") -> bottle.Bottle:
     def status() -> dict:
         return service.status_report()
 
+    analytics = service.analytics
+
+    @app.get(API + "/usage/overview")
+    @api_route
+    def usage_overview() -> dict:
+        query, name = parse_query(analytics, "24h")
+        return {"range": range_json(query, name), **analytics.overview(query, name == "all")}
+
+    @app.get(API + "/usage/health")
+    @api_route
+    def usage_health() -> dict:
+        query, _ = parse_query(analytics, "24h", frozenset({"day"}), with_range=False)
+        day_text = query_single("day")
+        try:
+            day = dt.date.fromisoformat(day_text) if day_text is not None else None
+        except ValueError:
+            raise bad_parameter("day", day_text, "a date YYYY-MM-DD") from None
+        return {"tz": analytics.time.zone.key, **analytics.health(query, day)}
+
+    @app.get(API + "/usage/analysis")
+    @api_route
+    def usage_analysis() -> dict:
+        query, name = parse_query(analytics, "24h", PAGE_PARAMETERS | {"group", "sort", "order"})
+        group = query_single("group") or "model"
+        if group not in ("api", "model", "both"):
+            raise bad_parameter("group", group, "api, model or both")
+        sort = query_single("sort") or "requests"
+        if sort not in ANALYSIS_SORTS:
+            raise bad_parameter("sort", sort, " | ".join(ANALYSIS_SORTS))
+        order = query_single("order") or ("asc" if sort == "name" else "desc")
+        if order not in ("asc", "desc"):
+            raise bad_parameter("order", order, "asc or desc")
+        page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
+        return {"range": range_json(query, name),
+                **analytics.analysis(query, group, sort, order == "desc", page, page_size)}
+
+    @app.get(API + "/usage/credentials")
+    @api_route
+    def usage_credentials() -> dict:
+        query, name = parse_query(analytics, "24h")
+        return {"range": range_json(query, name), **analytics.credentials(query)}
+
     @app.get(API + "/usage/events")
     @api_route
     def usage_events() -> dict:
-        reject_unknown_query(EVENT_QUERY)
-        page = query_int("page", 1, 1, 10**9)
-        page_size = query_int("page_size", 50, 1, 500)
-        rows, total = service.store.list_events(page, page_size)
-        return {"items": [event_json(row) for row in rows], "total": total, "page": page, "page_size": page_size}
+        query, name = parse_query(analytics, "all", PAGE_PARAMETERS)
+        page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
+        return {"range": range_json(query, name), **analytics.events(query, page, page_size)}
+
+    @app.get(API + "/usage/events/filters")
+    @api_route
+    def usage_event_filters() -> dict:
+        query, name = parse_query(analytics, "all")
+        return {"range": range_json(query, name), **analytics.event_filters(query)}
+
+    @app.get(API + "/pricing")
+    @api_route
+    def pricing_list() -> dict:
+        pricing = service.pricing
+        return {"items": [price_json(model, price, "user", pricing.updated.get(model))
+                          for model, price in sorted(pricing.user.items())],
+                "defaults": {"date": DEFAULT_PRICES_DATE,
+                             "items": [price_json(model, price, "default") for model, price in DEFAULT_PRICES.items()]}}
+
+    @app.put(API + "/pricing")
+    @api_route
+    def pricing_put_many() -> dict:
+        body = read_json_body()
+        entries = body.get("items") if isinstance(body, dict) else body
+        if not isinstance(entries, list) or not entries:
+            raise ApiError(400, "expected a non-empty list of prices", {"got": type(entries).__name__})
+        rows = []
+        for position, entry in enumerate(entries):
+            try:
+                rows.append(parse_price(entry))
+            except ApiError as exc:
+                exc.detail = {"index": position, **(exc.detail or {})}
+                raise
+        service.store.upsert_prices(rows)
+        service.pricing.reload()
+        return {"saved": [row[0] for row in rows]}
+
+    @app.put(API + "/pricing/<model:path>")
+    @api_route
+    def pricing_put_one(model: str) -> dict:
+        row = parse_price(read_json_body(), model)
+        service.store.upsert_prices([row])
+        service.pricing.reload()
+        return price_json(model, Price(*row[1:]), "user", service.pricing.updated.get(model))
+
+    @app.delete(API + "/pricing")
+    @api_route
+    def pricing_delete_many() -> dict:
+        body = read_json_body()
+        models = body.get("models") if isinstance(body, dict) else body
+        if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+            raise ApiError(400, "expected a list of model names", {"got": body})
+        deleted = service.store.delete_prices(models)
+        service.pricing.reload()
+        return {"deleted": deleted, "not_found": [m for m in models if m not in deleted]}
+
+    @app.delete(API + "/pricing/<model:path>")
+    @api_route
+    def pricing_delete_one(model: str) -> dict:
+        if not service.store.delete_prices([model]):
+            raise ApiError(404, "no price set for this model", {"model": model})
+        service.pricing.reload()
+        return {"deleted": [model]}
 
     @app.get(API + "/dead-letters")
     @api_route
@@ -2020,7 +2993,7 @@ class PrefixMount:
 
 
 ###############################################################################
-# 7. Command line ##############################################################
+# 9. Command line ##############################################################
 ###############################################################################
 
 
@@ -2034,6 +3007,8 @@ class Service:
         self.store = Store(config.sqlite_path)
         self.status = DrainStatus()
         self.gate = KeyGate(config.cpa_management_key, self.store)
+        self.pricing = Pricing(self.store)
+        self.analytics = Analytics(self.store, self.pricing, config.zone)
         self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
                                    spool_path=config.sqlite_path + ".spool")
         self.drainer = Drainer(config, self.writer, self.gate, self.status, **drainer_options)

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Query benchmark: p50/p95 per endpoint and range at 1M and 10M synthetic events.
+
+    .venv/bin/python bench/queries.py [--sizes 1000000 10000000] [--repeat 20]
+
+Events are spread evenly over the 30 days before "now" (so range=30d holds all of
+them), with a skewed, realistic mix: 12 client API keys, 25 credentials of three
+provider families with 3-4 models each, 4% failures. Databases are built once into
+bench/.data/ (through Store.write_batch, so rollups are built as in production) and
+reused. Endpoints are called in-process through the WSGI app, JSON encoding included.
+Targets: overview, analysis and credentials for 30d at 10M events p95 <= 150 ms; any
+events page p95 <= 30 ms; at 1M events everything <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import cpa_usage  # noqa: E402
+from conftest import wsgi_call  # noqa: E402
+
+NOW = 1_796_000_000_000  # 2026-11-29T17:33:20Z, fixed so that runs compare
+SPAN = 30 * 86_400_000
+FAMILIES = {"codex": ["gpt-5.4", "gpt-5.4-mini", "gpt-image-1", "gpt-5.3-codex"],
+            "claude": ["claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-haiku-4-5"],
+            "gemini": ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-pro-preview"]}
+
+
+def synthetic_events(count: int, seed: int = 7):
+    rnd = random.Random(seed)
+    credentials = [(f"user{i}@example.com", f"{i:016x}", list(FAMILIES)[i % 3]) for i in range(25)]
+    keys = [f"sk-team-{i:02d}-{rnd.getrandbits(32):08x}" for i in range(12)]
+    key_weights = [1 / (i + 1) for i in range(12)]
+    credential_weights = [1 / (i + 1) ** 0.7 for i in range(25)]
+    for i in range(count):
+        ts = NOW - SPAN + i * SPAN // count
+        source, auth_index, provider = rnd.choices(credentials, credential_weights)[0]
+        model = rnd.choice(FAMILIES[provider])
+        failed = rnd.random() < 0.04
+        inp = 0 if failed else rnd.randrange(100, 50_000)
+        read = inp * rnd.randrange(0, 90) // 100
+        out = 0 if failed else rnd.randrange(10, 4000)
+        yield cpa_usage.UsageEvent(
+            event_key=f"{i:032x}", ts_ms=ts, ts_raw="", ts_estimated=0, received_ms=ts, request_id=f"{i:08x}",
+            model=model, alias=model, provider=provider, executor_type="", endpoint="POST /v1/responses",
+            auth_type="oauth", source=source, auth_index=auth_index, api_key=rnd.choices(keys, key_weights)[0],
+            failed=int(failed), status_code=429 if failed else 200, fail_body=None,
+            latency_ms=rnd.randrange(200, 30_000), ttft_ms=rnd.randrange(100, 3000), input_tokens=inp - read,
+            cache_read_tokens=read, cache_write_tokens=0, output_tokens=out, reasoning_tokens=out // 3,
+            unclassified_tokens=0, total_tokens=inp + out, token_family="openai", token_quality="complete",
+            raw_input_tokens=inp, raw_output_tokens=out, raw_reasoning_tokens=out // 3, raw_cached_tokens=read,
+            raw_cache_read_tokens=read, raw_cache_creation_tokens=0, raw_total_tokens=inp + out, token_breakdown=None,
+            generate=1, reasoning_effort="high", service_tier="auto", response_service_tier=None,
+            client_ip="127.0.0.1", x_forwarded_for="", user_agent="codex_cli_rs/0.114.0", access_token_sha256=None,
+            accounting_version=2, response_headers=None, extra=None)
+
+
+def build(path: pathlib.Path, count: int) -> None:
+    if path.exists():
+        return
+    print(f"building {count:,} events into {path} ...", flush=True)
+    started = time.monotonic()
+    partial = path.with_suffix(".partial")
+    store = cpa_usage.Store(str(partial))
+    batch = []
+    for event in synthetic_events(count):
+        batch.append(event)
+        if len(batch) == 10_000:
+            store.write_batch(batch, [], received=len(batch))
+            batch = []
+    if batch:
+        store.write_batch(batch, [], received=len(batch))
+    store.compact()
+    store.close()
+    os.replace(partial, path)
+    print(f"  built in {time.monotonic() - started:.0f} s, {path.stat().st_size / 2**20:.0f} MB", flush=True)
+
+
+def service_for(path: pathlib.Path) -> cpa_usage.Service:
+    env = {"CPA_BASE_URL": "http://127.0.0.1:1", "CPA_MANAGEMENT_KEY": "x", "ENV_FILE": "", "SQLITE_PATH": str(path),
+           "LOG_FILE_ENABLED": "false", "TZ": "Asia/Shanghai"}
+    service = cpa_usage.Service(cpa_usage.load_config(env))
+    service.analytics.clock = lambda: NOW
+    return service
+
+
+def measure(service, path: str, repeat: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = wsgi_call(service.app, "GET", path)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status == 200, (path, response.body[:300])
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    data = ROOT / "bench" / ".data"
+    data.mkdir(exist_ok=True)
+    base = "/usage/api/v1/usage"
+    for size in args.sizes:
+        path = data / f"events-{size}.db"
+        build(path, size)
+        service = service_for(path)
+        key_id = service.analytics.named("api_key", service.store.distinct_values("api_key")[0])["api_key_id"]
+        total = service.store.load_totals()["inserted"]
+        last_page = (total + 49) // 50
+        paths = []
+        for name in ("24h", "7d", "30d", "today", "all"):
+            paths += [f"{base}/overview?range={name}", f"{base}/analysis?range={name}&group=both",
+                      f"{base}/credentials?range={name}"]
+        paths += [f"{base}/overview?range=30d&model=gpt-5.4", f"{base}/overview?range=30d&api_key={key_id}",
+                  f"{base}/analysis?range=30d&group=api&result=failed",
+                  f"{base}/health", f"{base}/health?day=2026-11-20", f"{base}/events/filters?range=30d",
+                  f"{base}/events?page=1", f"{base}/events?page=2", f"{base}/events?page={last_page // 2}",
+                  f"{base}/events?page={last_page}", f"{base}/events?range=30d&model=gpt-5.4&page=1",
+                  f"{base}/events?range=30d&api_key={key_id}&page=200"]
+        print(f"\n{size:,} events ({path.stat().st_size / 2**20:.0f} MB), {args.repeat} calls each")
+        print(f"{'endpoint':<72} {'p50 ms':>8} {'p95 ms':>8}")
+        for endpoint in paths:
+            p50, p95 = measure(service, endpoint, args.repeat)
+            print(f"{endpoint[len(base):]:<72} {p50:8.1f} {p95:8.1f}", flush=True)
+        service.store.close()
+
+
+if __name__ == "__main__":
+    main()
