@@ -2803,6 +2803,146 @@ def read_static(name: str) -> bytes | None:
         return None
 
 
+def _schema_object(properties: dict, required: tuple[str, ...] = ()) -> dict:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+_INT, _NUM, _STR, _BOOL = {"type": "integer"}, {"type": "number"}, {"type": "string"}, {"type": "boolean"}
+_TIME = {"type": "string", "format": "date-time", "nullable": True}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_of(schema: dict, **extra: dict) -> dict:
+    return _schema_object({"items": {"type": "array", "items": schema}, **extra})
+
+
+OPENAPI_SCHEMAS: dict[str, dict] = {
+    "Error": _schema_object({"error": _STR, "detail": {}}, ("error",)),
+    "Range": _schema_object({"name": {"type": "string", "enum": list(RANGE_NAMES)}, "start": _TIME, "end": _TIME,
+                             "start_ms": _INT, "end_ms": _INT}),
+    "Tokens": _schema_object({k: _INT for k in ("input", "cache_read", "cache_write", "output", "reasoning",
+                                                "unclassified", "total")}),
+    "Cost": _schema_object({"usd": _NUM, "unpriced_requests": _INT,
+                            "unpriced_models": {"type": "array", "items": _STR}}),
+    "Totals": _schema_object({
+        "requests": _INT, "success": _INT, "failed": _INT, "success_rate": {"type": "number", "nullable": True},
+        "tokens": _ref("Tokens"), "cost": _ref("Cost"), "cache_hit_rate": {"type": "number", "nullable": True},
+        "avg_latency_ms": {"type": "integer", "nullable": True}, "avg_ttft_ms": {"type": "integer", "nullable": True},
+        "flagged_requests": _INT, "first_seen": _TIME, "last_seen": _TIME}),
+    "Cell": _schema_object({"start": _TIME, "start_ms": _INT, "requests": _INT, "failed": _INT}),
+    "Event": _schema_object({
+        "id": _INT, "event_key": _STR, "timestamp": _TIME, "ts_ms": _INT, "model": _STR, "alias": _STR,
+        "provider": _STR, "endpoint": _STR, "source": _STR, "auth_index": _STR,
+        "api_key": {"type": "string", "description": "masked"}, "api_key_alias": {"type": "string", "nullable": True},
+        "failed": _BOOL, "status_code": {"type": "integer", "nullable": True},
+        "latency_ms": {"type": "integer", "nullable": True}, "ttft_ms": {"type": "integer", "nullable": True},
+        "tokens": _ref("Tokens"), "token_quality": _STR, "cost_usd": {"type": "number", "nullable": True}}),
+    "Price": _schema_object({"model": _STR, **{f: _NUM for f in PRICE_FIELDS}, "source": _STR,
+                             "updated_at": _TIME}),
+    "PriceInput": _schema_object({"model": _STR, **{f: {"type": "number", "minimum": 0} for f in PRICE_FIELDS}},
+                                 ("input", "output", "cache_read", "cache_write")),
+}
+
+
+def _parameter(name: str, description: str, schema: dict | None = None, repeat: bool = False,
+               where: str = "query") -> dict:
+    schema = schema or _STR
+    return {"name": name, "in": where, "required": where == "path", "description": description,
+            "schema": {"type": "array", "items": schema} if repeat else schema,
+            **({"style": "form", "explode": True} if repeat else {})}
+
+
+FILTER_DOCS = [
+    _parameter("range", "time range; today and days follow TZ", {"type": "string", "enum": list(RANGE_NAMES)}),
+    _parameter("start", "range=custom: RFC 3339 time or epoch ms (inclusive)"),
+    _parameter("end", "range=custom: RFC 3339 time or epoch ms (exclusive), after start"),
+    _parameter("model", "upstream model", repeat=True),
+    _parameter("source", "credential (or its source_id)", repeat=True),
+    _parameter("auth_index", "CPA's credential id"),
+    _parameter("api_key", "client key, its alias, or its api_key_id"),
+    _parameter("result", "success or failed", {"type": "string", "enum": ["success", "failed"]}),
+]
+PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1}),
+             _parameter("page_size", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})]
+
+
+def _operation(summary: str, response: dict, parameters: list | None = None, body: dict | None = None) -> dict:
+    operation: dict[str, Any] = {
+        "summary": summary, "parameters": parameters or [],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": response}}},
+                      "default": {"description": "error",
+                                  "content": {"application/json": {"schema": _ref("Error")}}}}}
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+def openapi_document(base_path: str) -> dict:
+    """The API described for tools (OpenAPI 3.0); a test checks it names every route."""
+    with_range = {"range": _ref("Range")}
+    model_path = [_parameter("model", "model name or pattern with *; may contain / : .", where="path")]
+    paths = {
+        "/healthz": {"get": _operation("liveness, also at the root", _schema_object({"status": _STR}))},
+        "/api/v1/ping": {"get": _operation("liveness and version", _schema_object({"ok": _BOOL, "version": _STR}))},
+        "/api/v1/status": {"get": _operation("drain status: mode, key, last pop, errors, totals", _schema_object({
+            "mode": {"type": "string", "enum": ["subscribe", "lpop", "down"]}, "connected": _BOOL,
+            "auth": {"type": "string", "enum": ["ok", "rejected", "unknown"]}, "last_pop_at": _TIME,
+            "last_event_at": _TIME, "last_error": {"type": "string", "nullable": True}, "last_error_at": _TIME,
+            "pending": _INT, "totals": _schema_object({k: _INT for k in TOTAL_COUNTERS})}))},
+        "/api/v1/usage/overview": {"get": _operation(
+            "summary, hourly and daily series (local time), 15-minute grid", _schema_object({
+                **with_range, "summary": _ref("Totals"),
+                "hourly": {"type": "array", "items": _ref("Totals")}, "daily": {"type": "array", "items": _ref("Totals")},
+                "health_grid": {"type": "array", "items": _ref("Cell")}}), FILTER_DOCS)},
+        "/api/v1/usage/health": {"get": _operation(
+            "a year of daily cells; with day, that day's 5-minute cells", _schema_object({
+                "tz": _STR, "year": {"type": "array", "items": _ref("Cell")},
+                "day": {"type": "object", "nullable": True}}),
+            FILTER_DOCS[3:] + [_parameter("day", "YYYY-MM-DD", {"type": "string", "format": "date"})])},
+        "/api/v1/usage/analysis": {"get": _operation(
+            "totals by client key, model or both", _list_of(_ref("Totals"), **with_range, total=_INT),
+            FILTER_DOCS + PAGE_DOCS + [
+                _parameter("group", "api, model or both", {"type": "string", "enum": ["api", "model", "both"]}),
+                _parameter("sort", "the order of rows", {"type": "string", "enum": list(ANALYSIS_SORTS)}),
+                _parameter("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]})])},
+        "/api/v1/usage/credentials": {"get": _operation(
+            "totals per credential with last success and failure", _list_of(_ref("Totals"), **with_range),
+            FILTER_DOCS)},
+        "/api/v1/usage/events": {"get": _operation(
+            "raw events, newest first", _list_of(_ref("Event"), **with_range, total=_INT, page=_INT, page_size=_INT),
+            FILTER_DOCS + PAGE_DOCS)},
+        "/api/v1/usage/events/filters": {"get": _operation(
+            "the models, sources, auth indexes and client keys seen in the range", _schema_object({
+                **with_range, **{k: {"type": "array", "items": {"type": "object"}}
+                                 for k in ("models", "sources", "auth_indexes", "api_keys")}}), FILTER_DOCS)},
+        "/api/v1/pricing": {
+            "get": _operation("the user's prices and the built-in defaults",
+                              _list_of(_ref("Price"), defaults={"type": "object"})),
+            "put": _operation("set prices, all or none", _schema_object({"saved": {"type": "array", "items": _STR}}),
+                              body={"type": "array", "items": _ref("PriceInput")}),
+            "delete": _operation("remove prices", _schema_object({"deleted": {"type": "array", "items": _STR},
+                                                                  "not_found": {"type": "array", "items": _STR}}),
+                                 body={"type": "array", "items": _STR})},
+        "/api/v1/pricing/{model}": {
+            "put": _operation("set one price", _ref("Price"), model_path, body=_ref("PriceInput")),
+            "delete": _operation("remove one price", _schema_object({"deleted": {"type": "array", "items": _STR}}),
+                                 model_path)},
+        "/api/v1/dead-letters": {"get": _operation(
+            "records that could not be decoded, newest first", _list_of({"type": "object"}, total=_INT),
+            [_parameter("limit", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})])},
+        "/api/v1/openapi.json": {"get": _operation("this document", {"type": "object"})},
+    }
+    return {"openapi": "3.0.3", "info": {"title": "cpa-usage", "version": __version__,
+                                         "description": "Persistent usage analytics for CLIProxyAPI."},
+            "servers": [{"url": base_path or "/"}], "paths": paths, "components": {"schemas": OPENAPI_SCHEMAS}}
+
+
 def build_app(service: "Service") -> bottle.Bottle:
     """The Bottle app, with paths relative to APP_BASE_PATH."""
     app = bottle.Bottle()
@@ -2939,6 +3079,12 @@ def build_app(service: "Service") -> bottle.Bottle:
             raise ApiError(404, "no price set for this model", {"model": model})
         service.pricing.reload()
         return {"deleted": [model]}
+
+    @app.get(API + "/openapi.json")
+    @api_route
+    def openapi() -> dict:
+        reject_unknown_query(frozenset())
+        return openapi_document(service.config.app_base_path)
 
     @app.get(API + "/dead-letters")
     @api_route

@@ -1,5 +1,7 @@
 """The HTTP surface of the foundation: health, ping, status, events, JSON errors, mounting, static files."""
 
+import re
+
 import pytest
 
 from conftest import payload_lines, wsgi_call
@@ -129,3 +131,16 @@ def test_dead_letters_endpoint(service):
     body = wsgi_call(service.app, "GET", "/usage/api/v1/dead-letters").json()
     assert body["total"] == 1
     assert body["items"][0]["reason"] == "not JSON: x" and body["items"][0]["payload"] == "{oops"
+
+
+def test_openapi_describes_every_route(service):
+    document = wsgi_call(service.app, "GET", "/usage/api/v1/openapi.json").json()
+    assert document["openapi"].startswith("3.") and document["servers"] == [{"url": "/usage"}]
+    described = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
+    app = service.app.app  # the Bottle app behind the base-path mount
+    routes = {(route.method, re.sub(r"<(\w+)(:[^>]*)?>", r"{\1}", route.rule)) for route in app.routes
+              if route.rule.startswith(("/api/", "/healthz"))}
+    assert routes and routes <= described, routes - described
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert operation["responses"]["200"]["content"]["application/json"]["schema"], (method, path)
