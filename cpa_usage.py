@@ -44,7 +44,9 @@ import sqlite3
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, NamedTuple
@@ -923,6 +925,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE model_prices (model TEXT PRIMARY KEY, input REAL NOT NULL, output REAL NOT NULL, "
         "cache_read REAL NOT NULL, cache_write REAL NOT NULL, reasoning REAL, updated_ms BIGINT NOT NULL)",
     ),
+    (  # 4: the last good copy of each list fetched from CPA's management API
+        "CREATE TABLE cpa_metadata (name TEXT PRIMARY KEY, body TEXT NOT NULL, fetched_ms BIGINT NOT NULL)",
+    ),
 )
 
 # Rows per INSERT statement. A few fixed sizes, because the sqlite3 module keeps every
@@ -1376,6 +1381,22 @@ class Store:
         table = min((r for r in ROLLUPS if column in r.dimensions), key=lambda r: (len(r.dimensions), -r.bucket_ms))
         return [row[0] for row in self.reader.execute(f"SELECT DISTINCT {column} FROM {table.table}")]
 
+    # -- CPA metadata --------------------------------------------------------
+
+    def put_metadata(self, name: str, body: Any) -> None:
+        """Replace one list whole (one statement: readers see the old or the new one)."""
+        with self.write_lock:
+            self._writer.execute("INSERT INTO cpa_metadata (name, body, fetched_ms) VALUES (?, ?, ?) "
+                                 "ON CONFLICT (name) DO UPDATE SET body = excluded.body, "
+                                 "fetched_ms = excluded.fetched_ms", (name, json.dumps(body), now_ms()))
+
+    def get_metadata(self, name: str) -> tuple[int, Any] | None:
+        row = self.reader.execute("SELECT fetched_ms, body FROM cpa_metadata WHERE name = ?", (name,)).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def metadata_times(self) -> dict[str, int]:
+        return dict(self.reader.execute("SELECT name, fetched_ms FROM cpa_metadata ORDER BY name").fetchall())
+
     # -- prices ------------------------------------------------------------
 
     def load_prices(self) -> list[tuple]:
@@ -1484,14 +1505,19 @@ class KeyGate:
             log.error("CPA rejected this management key before (%s); next attempt at %s",
                       self.reason, iso_ms(int(self.next_attempt_at * 1000)))
 
-    def use(self, stop: threading.Event, action: Callable[[], Any]) -> Any:
+    def use(self, stop: threading.Event, action: Callable[[], Any], wait: bool = True) -> Any:
         """Run ``action`` (one use of the key) when allowed; record CPA's verdict.
 
         ``action`` raises AuthRejected for a verdict against the key; any other
         exception (CPA down, say) says nothing about the key and passes through.
-        While the key is not known to be good, only one probe runs at a time."""
+        While the key is not known to be good, only one probe runs at a time.
+        ``wait=False`` (a request someone waits for) raises AuthRejected at once
+        instead of waiting for the next allowed attempt."""
         if self.state == "ok":
             return self._judged(action)
+        if not wait and self.state == "rejected" and (self.next_attempt_at or 0) > self._clock():
+            raise AuthRejected(f"{self.reason} (the key is paused until "
+                               f"{iso_ms(int((self.next_attempt_at or 0) * 1000))})")
         with self._probe:
             self._wait_turn(stop)
             return self._judged(action)
@@ -1644,6 +1670,52 @@ class QueueConnection:
 
     def close(self) -> None:
         self._conn.disconnect()
+
+
+class CpaHttpError(Exception):
+    """CPA's HTTP side failed or answered an error that is not about the key."""
+
+
+class CpaHttp:
+    """CPA's HTTP API: management calls with the management key (through the KeyGate,
+    never with a missing key, never with another Authorization scheme), and client
+    routes such as /v1/models with one of CPA's client keys."""
+
+    def __init__(self, base_url: str, key: str, gate: KeyGate, timeout: float = 10.0):
+        self.base_url, self.key, self.gate, self.timeout = base_url, key, gate, timeout
+        self.version: str | None = None  # X-CPA-VERSION of the last management answer
+
+    def management(self, method: str, path: str, stop: threading.Event, body: Any = None, wait: bool = True) -> Any:
+        def call() -> Any:
+            answer, headers = self._request(method, "/v0/management" + path, self.key, body, management=True)
+            self.version = headers.get("X-CPA-VERSION") or self.version
+            return answer
+
+        return self.gate.use(stop, call, wait)
+
+    def client(self, path: str, client_key: str) -> Any:
+        return self._request("GET", path, client_key)[0]
+
+    def _request(self, method: str, path: str, key: str, body: Any = None, management: bool = False
+                 ) -> tuple[Any, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {key}", "Accept": "application/json",
+            **({"Content-Type": "application/json"} if data is not None else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null"), response.headers
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode("utf-8", "replace")
+            try:
+                message = json.loads(text).get("error") or text
+            except (ValueError, AttributeError):
+                message = text
+            if management and exc.code in (401, 403) and is_rejection(message):
+                raise AuthRejected(message) from None
+            raise CpaHttpError(f"HTTP {exc.code} from {path}: {message or exc.reason}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise CpaHttpError(f"{path}: {getattr(exc, 'reason', exc)}") from None
 
 
 ###############################################################################
@@ -2050,6 +2122,131 @@ class Drainer:
         if kind == "message" and payload is not None:
             self.writer.put(payload, "subscribe")
             self.status.last_event_at = now_ms()
+
+
+METADATA_LISTS = (
+    ("auth-files", "files"), ("api-keys", "api-keys"), ("gemini-api-key", "gemini-api-key"),
+    ("claude-api-key", "claude-api-key"), ("codex-api-key", "codex-api-key"), ("vertex-api-key", "vertex-api-key"),
+    ("xai-api-key", "xai-api-key"), ("interactions-api-key", "interactions-api-key"),
+    ("openai-compatibility", "openai-compatibility"),
+)
+PROVIDER_LISTS = tuple(name for name, _ in METADATA_LISTS if name.endswith("-api-key") or name == "openai-compatibility")
+
+
+class MetadataSync:
+    """Keeps CPA's credential lists, provider catalog and model list, and whether CPA
+    records usage at all: every METADATA_SYNC_INTERVAL, on request, and at once when
+    CPA publishes {"refresh":true}. Each list is replaced whole when it arrives; when
+    it does not, the last good copy stays and /status tells the failure."""
+
+    def __init__(self, store: Store, http: CpaHttp, interval: float):
+        self.store, self.http, self.interval = store, http, interval
+        self.last_run_at: int | None = None
+        self.last_success_at: int | None = None
+        self.last_error: str | None = None
+        self.last_error_at: int | None = None
+        self.usage_statistics_enabled: bool | None = None
+        self.usage_statistics_checked_at: int | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="metadata-sync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def trigger(self) -> None:
+        """Sync as soon as possible (CPA's credentials changed)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sync()
+            except Stopping:
+                return
+            except AuthRejected:
+                pass  # recorded by the KeyGate; the next attempt waits for it
+            except Exception:  # noqa: BLE001 - the loop must outlive any surprise
+                log.exception("metadata sync failed")
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def sync(self, wait: bool = True) -> dict:
+        """Fetch every list; {name: "ok" or the error}. AuthRejected stops the run."""
+        with self._lock:
+            results: dict[str, str] = {}
+            for name, field in METADATA_LISTS:
+                results[name] = self._fetch(name, lambda: self._listed(name, field, wait))
+            results["usage-statistics-enabled"] = self._check_recording(wait)
+            results["models"] = self._fetch("models", self._models)
+            now = now_ms()
+            self.last_run_at = now
+            failures = {name: result for name, result in results.items() if result != "ok"}
+            if failures:
+                self.last_error, self.last_error_at = "; ".join(f"{k}: {v}" for k, v in failures.items()), now
+                log.warning("metadata sync incomplete (the last good copies stay): %s", self.last_error)
+            else:
+                self.last_success_at = now
+            return results
+
+    def _listed(self, name: str, field: str, wait: bool) -> Any:
+        answer = self.http.management("GET", f"/{name}", self._stop, wait=wait)
+        if not isinstance(answer, dict) or not isinstance(answer.get(field), list):
+            raise CpaHttpError(f"unexpected answer from /{name}")
+        return answer[field]
+
+    def _fetch(self, name: str, fetch: Callable[[], Any]) -> str:
+        try:
+            self.store.put_metadata(name, fetch())
+            return "ok"
+        except CpaHttpError as exc:
+            return str(exc)
+
+    def _models(self) -> list:
+        keys = (self.store.get_metadata("api-keys") or (None, []))[1]
+        answer = self.http.client("/v1/models", keys[0] if keys else "")
+        if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+            raise CpaHttpError("unexpected answer from /v1/models")
+        return answer["data"]
+
+    def _check_recording(self, wait: bool) -> str:
+        try:
+            answer = self.http.management("GET", "/usage-statistics-enabled", self._stop, wait=wait)
+        except CpaHttpError as exc:
+            return str(exc)
+        enabled = answer.get("usage-statistics-enabled") if isinstance(answer, dict) else None
+        if not isinstance(enabled, bool):
+            return "unexpected answer from /usage-statistics-enabled"
+        if enabled is False and self.usage_statistics_enabled is not False:
+            log.error("CPA does not record usage: its usage-statistics-enabled is false, so every record is "
+                      "dropped. Set it to true in CPA's config.yaml, or POST /api/v1/cpa/usage-statistics "
+                      '{"enabled": true}')
+        self.usage_statistics_enabled, self.usage_statistics_checked_at = enabled, now_ms()
+        return "ok"
+
+    def set_recording(self, enabled: bool) -> bool:
+        """Turn CPA's usage-statistics-enabled on or off through its management API."""
+        self.http.management("PUT", "/usage-statistics-enabled", self._stop, body={"value": enabled}, wait=False)
+        self._check_recording(wait=False)
+        return bool(self.usage_statistics_enabled)
+
+    def snapshot(self) -> dict:
+        recording = self.usage_statistics_enabled
+        return {
+            "metadata": {"last_run_at": iso_ms(self.last_run_at), "last_success_at": iso_ms(self.last_success_at),
+                         "last_error": self.last_error, "last_error_at": iso_ms(self.last_error_at),
+                         "lists": {name: iso_ms(fetched) for name, fetched in self.store.metadata_times().items()}},
+            "cpa": {"version": self.http.version, "usage_statistics_enabled": recording,
+                    "checked_at": iso_ms(self.usage_statistics_checked_at),
+                    "fix": None if recording is not False else
+                    "CPA drops every usage record while usage-statistics-enabled is false (its default). Set it "
+                    "to true in CPA's config.yaml, or POST /api/v1/cpa/usage-statistics {\"enabled\": true}."},
+        }
 
 
 class Maintenance:
@@ -2754,6 +2951,20 @@ def _json_column(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+_SECRET_FIELD = re.compile(r"(^|[-_])(api[-_]?key|key|secret|token|password|authorization)$", re.IGNORECASE)
+
+
+def redact(value: Any, secret: bool = False) -> Any:
+    """A copy of CPA metadata with every key-like value masked (and every custom
+    header value, which can carry credentials)."""
+    if isinstance(value, dict):
+        return {k: redact(v, secret or k.lower() == "headers"
+                          or (bool(_SECRET_FIELD.search(k)) and isinstance(v, str))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(item, secret) for item in value]
+    return mask_key(value) if secret and isinstance(value, str) else value
+
+
 def range_json(query: Query, name: str) -> dict:
     return {"name": name, "start": iso_ms(query.start_ms), "end": iso_ms(query.end_ms),
             "start_ms": query.start_ms, "end_ms": query.end_ms}
@@ -2921,6 +3132,23 @@ def openapi_document(base_path: str) -> dict:
             "the models, sources, auth indexes and client keys seen in the range", _schema_object({
                 **with_range, **{k: {"type": "array", "items": {"type": "object"}}
                                  for k in ("models", "sources", "auth_indexes", "api_keys")}}), FILTER_DOCS)},
+        "/api/v1/auth-files": {"get": _operation(
+            "CPA's credential files (last good copy) with their usage in the range",
+            _list_of({"type": "object"}, **with_range, fetched_at=_TIME), FILTER_DOCS)},
+        "/api/v1/provider-metadata": {"get": _operation(
+            "CPA's provider key lists and openai-compatibility entries, keys masked",
+            _schema_object({"providers": {"type": "object"}, "fetched_at": {"type": "object"}}))},
+        "/api/v1/models/used": {"get": _operation(
+            "models CPA offers and models seen in events, with requests and whether they have a price",
+            _list_of(_schema_object({"model": _STR, "in_cpa": _BOOL, "in_events": _BOOL, "requests": _INT,
+                                     "priced": _BOOL, "price_source": {"type": "string", "nullable": True}}),
+                     **with_range), FILTER_DOCS)},
+        "/api/v1/sync": {"post": _operation(
+            "refresh CPA's lists now", _schema_object({"at": _TIME, "results": {"type": "object"}}),
+            body={"type": "object"})},
+        "/api/v1/cpa/usage-statistics": {"post": _operation(
+            "turn CPA's usage-statistics-enabled on or off", _schema_object({"usage_statistics_enabled": _BOOL}),
+            body=_schema_object({"enabled": _BOOL}, ("enabled",)))},
         "/api/v1/pricing": {
             "get": _operation("the user's prices and the built-in defaults",
                               _list_of(_ref("Price"), defaults={"type": "object"})),
@@ -3025,6 +3253,74 @@ def build_app(service: "Service") -> bottle.Bottle:
     def usage_event_filters() -> dict:
         query, name = parse_query(analytics, "all")
         return {"range": range_json(query, name), **analytics.event_filters(query)}
+
+    @app.get(API + "/auth-files")
+    @api_route
+    def auth_files() -> dict:
+        query, name = parse_query(analytics, "24h")
+        cached = service.store.get_metadata("auth-files")
+        usage = {key[0]: (acc[0], key) for key, acc in service.store.aggregate(query, ("auth_index",)).items()}
+        failed = {key[0]: acc[0] for key, acc in service.store.aggregate(query._replace(failed=1),
+                                                                          ("auth_index",)).items()}
+        items = []
+        for entry in (cached[1] if cached else []):
+            index = entry.get("auth_index", "") if isinstance(entry, dict) else ""
+            items.append({**redact(entry), "usage": {"requests": usage.get(index, (0,))[0],
+                                                     "failed": failed.get(index, 0)}})
+        return {"range": range_json(query, name), "fetched_at": iso_ms(cached[0]) if cached else None,
+                "items": items}
+
+    @app.get(API + "/provider-metadata")
+    @api_route
+    def provider_metadata() -> dict:
+        reject_unknown_query(frozenset())
+        providers, fetched = {}, {}
+        for list_name in PROVIDER_LISTS:
+            cached = service.store.get_metadata(list_name)
+            providers[list_name] = redact(cached[1]) if cached else None
+            fetched[list_name] = iso_ms(cached[0]) if cached else None
+        return {"providers": providers, "fetched_at": fetched}
+
+    @app.get(API + "/models/used")
+    @api_route
+    def models_used() -> dict:
+        query, name = parse_query(analytics, "all")
+        cached = service.store.get_metadata("models")
+        offered = {m.get("id"): m for m in (cached[1] if cached else []) if isinstance(m, dict)}
+        seen = {key[0]: acc[0] for key, acc in service.store.aggregate(query, ("model",)).items()}
+        items = []
+        for model in sorted(set(offered) | set(seen)):
+            price = service.pricing.lookup(model)
+            items.append({"model": model, "in_cpa": model in offered, "in_events": model in seen,
+                          "owned_by": offered.get(model, {}).get("owned_by"), "requests": seen.get(model, 0),
+                          "priced": price is not None, "price_source": price[1] if price else None,
+                          "price_pattern": price[2] if price else None})
+        return {"range": range_json(query, name), "cpa_models_fetched_at": iso_ms(cached[0]) if cached else None,
+                "items": items}
+
+    @app.post(API + "/sync")
+    @api_route
+    def sync() -> dict:
+        read_json_body()
+        try:
+            results = service.metadata.sync(wait=False)
+        except AuthRejected as exc:
+            raise ApiError(409, "CPA rejected the management key", {"reason": str(exc)}) from None
+        return {"at": iso_ms(service.metadata.last_run_at), "results": results}
+
+    @app.post(API + "/cpa/usage-statistics")
+    @api_route
+    def cpa_usage_statistics() -> dict:
+        body = read_json_body()
+        if not isinstance(body, dict) or set(body) != {"enabled"} or not isinstance(body["enabled"], bool):
+            raise ApiError(400, 'expected {"enabled": true} or {"enabled": false}', {"got": body})
+        try:
+            enabled = service.metadata.set_recording(body["enabled"])
+        except AuthRejected as exc:
+            raise ApiError(409, "CPA rejected the management key", {"reason": str(exc)}) from None
+        except CpaHttpError as exc:
+            raise ApiError(502, "CPA did not accept the change", {"reason": str(exc)}) from None
+        return {"usage_statistics_enabled": enabled}
 
     @app.get(API + "/pricing")
     @api_route
@@ -3153,10 +3449,12 @@ class Service:
         self.store = Store(config.sqlite_path)
         self.status = DrainStatus()
         self.gate = KeyGate(config.cpa_management_key, self.store)
+        self.cpa = CpaHttp(config.cpa_base_url, config.cpa_management_key, self.gate)
+        self.metadata = MetadataSync(self.store, self.cpa, config.metadata_sync_interval)
         self.pricing = Pricing(self.store)
         self.analytics = Analytics(self.store, self.pricing, config.zone)
         self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
-                                   spool_path=config.sqlite_path + ".spool")
+                                   spool_path=config.sqlite_path + ".spool", on_refresh=self.metadata.trigger)
         self.drainer = Drainer(config, self.writer, self.gate, self.status, **drainer_options)
         self.maintenance = Maintenance(self.store, config.zone, config.retention_days)
         self.app = PrefixMount(build_app(self), config.app_base_path)
@@ -3164,12 +3462,14 @@ class Service:
     def start(self) -> None:
         self.writer.start()
         self.drainer.start()
+        self.metadata.start()
         self.maintenance.start()
 
     def stop(self) -> bool:
         """Stop receiving, commit what was received (or spool it), close the store.
         Returns whether everything received was committed."""
         self.drainer.stop(1.0)
+        self.metadata.stop()
         self.maintenance.stop()
         flushed = self.writer.stop(1.5)
         self.store.close()
@@ -3181,6 +3481,7 @@ class Service:
             "version": __version__, "started_at": iso_ms(self.started_ms),
             **self.status.snapshot(), **self.gate.snapshot(),
             "queue": {"addr": f"{host}:{port}", "tls": tls, "key": self.config.redis_queue_key},
+            **self.metadata.snapshot(),
             "pending": self.writer.pending, "database_stalled": self.writer.stalled,
             "totals": self.store.load_totals(),
             "maintenance": {"last_run_at": iso_ms(self.maintenance.last_run_at),
