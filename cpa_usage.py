@@ -1515,11 +1515,10 @@ class KeyGate:
         instead of waiting for the next allowed attempt."""
         if self.state == "ok":
             return self._judged(action)
-        if not wait and self.state == "rejected" and (self.next_attempt_at or 0) > self._clock():
-            raise AuthRejected(f"{self.reason} (the key is paused until "
-                               f"{iso_ms(int((self.next_attempt_at or 0) * 1000))})")
+        if not wait:
+            self.raise_if_paused()
         with self._probe:
-            self._wait_turn(stop)
+            self.wait_turn(stop)
             return self._judged(action)
 
     def _judged(self, action: Callable[[], Any]) -> Any:
@@ -1532,7 +1531,14 @@ class KeyGate:
             self._accepted()
         return result
 
-    def _wait_turn(self, stop: threading.Event) -> None:
+    def raise_if_paused(self) -> None:
+        """AuthRejected now if the key is paused after a rejection."""
+        if self.state == "rejected" and (self.next_attempt_at or 0) > self._clock():
+            raise AuthRejected(f"{self.reason} (the key is paused until "
+                               f"{iso_ms(int((self.next_attempt_at or 0) * 1000))})")
+
+    def wait_turn(self, stop: threading.Event) -> None:
+        """Block while the key is paused after a rejection (Stopping on shutdown)."""
         while True:
             if stop.is_set():
                 raise Stopping()
@@ -2133,6 +2139,10 @@ METADATA_LISTS = (
 PROVIDER_LISTS = tuple(name for name, _ in METADATA_LISTS if name.endswith("-api-key") or name == "openai-compatibility")
 
 
+class SyncBusy(Exception):
+    """A metadata sync is already under way."""
+
+
 class MetadataSync:
     """Keeps CPA's credential lists, provider catalog and model list, and whether CPA
     records usage at all: every METADATA_SYNC_INTERVAL, on request, and at once when
@@ -2166,6 +2176,7 @@ class MetadataSync:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self.http.gate.wait_turn(self._stop)  # outside the sync lock: POST /sync must not hang
                 self.sync()
             except Stopping:
                 return
@@ -2177,8 +2188,14 @@ class MetadataSync:
             self._wake.clear()
 
     def sync(self, wait: bool = True) -> dict:
-        """Fetch every list; {name: "ok" or the error}. AuthRejected stops the run."""
-        with self._lock:
+        """Fetch every list; {name: "ok" or the error}. AuthRejected stops the run.
+        ``wait=False`` (someone waits for the answer): fail at once while the key is
+        paused, and with SyncBusy while another sync has run for half a minute."""
+        if not wait:
+            self.http.gate.raise_if_paused()
+        if not self._lock.acquire(timeout=-1 if wait else 30):
+            raise SyncBusy("a sync is already running")
+        try:
             results: dict[str, str] = {}
             for name, field in METADATA_LISTS:
                 results[name] = self._fetch(name, lambda: self._listed(name, field, wait))
@@ -2193,6 +2210,8 @@ class MetadataSync:
             else:
                 self.last_success_at = now
             return results
+        finally:
+            self._lock.release()
 
     def _listed(self, name: str, field: str, wait: bool) -> Any:
         answer = self.http.management("GET", f"/{name}", self._stop, wait=wait)
@@ -2382,7 +2401,7 @@ class Totals:
             "success_rate": round(success / requests, 4) if requests else None,
             "tokens": {"input": m[1], "cache_read": m[2], "cache_write": m[3], "output": m[4], "reasoning": m[5],
                        "unclassified": m[6], "total": m[7]},
-            "cost": {"usd": round(self.cost, 6), "unpriced_requests": self.unpriced_requests,
+            "cost": {"usd": round(self.cost, 8), "unpriced_requests": self.unpriced_requests,
                      "unpriced_models": sorted(self.unpriced_models)},
             "cache_hit_rate": round(m[2] / inputs, 4) if inputs else None,
             "avg_latency_ms": round(m[8] / m[9]) if m[9] else None,
@@ -3306,6 +3325,8 @@ def build_app(service: "Service") -> bottle.Bottle:
             results = service.metadata.sync(wait=False)
         except AuthRejected as exc:
             raise ApiError(409, "CPA rejected the management key", {"reason": str(exc)}) from None
+        except SyncBusy as exc:
+            raise ApiError(409, str(exc)) from None
         return {"at": iso_ms(service.metadata.last_run_at), "results": results}
 
     @app.post(API + "/cpa/usage-statistics")

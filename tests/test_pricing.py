@@ -1,0 +1,157 @@
+"""Prices and cost: hand-computed costs for OpenAI-, Claude- and Gemini-style records,
+reasoning and unclassified tokens, patterns, validation, re-pricing, unpriced models."""
+
+import json
+
+import pytest
+
+from conftest import base_env, payload_lines, wsgi_call
+from cpa_usage import DEFAULT_PRICES, Pricing, Service, decode_payload, load_config, pattern_matches, specificity
+
+NOW = "2026-08-22T12:00:00Z"
+RECEIVED = 1_790_000_000_000
+
+
+@pytest.fixture
+def service(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    svc = Service(load_config(base_env(tmp_path, TZ="UTC")))
+    from cpa_usage import parse_rfc3339_ms
+
+    svc.analytics.clock = lambda: parse_rfc3339_ms(NOW)
+    yield svc
+    svc.store.close()
+
+
+def store_records(service, *indexes, era="v7.2"):
+    lines = payload_lines(era)
+    events = [decode_payload(lines[i], RECEIVED) for i in indexes]
+    service.store.write_batch(events, [], received=len(events))
+
+
+def call(service, method, path, body=None, status=200, content_type="application/json"):
+    data = b"" if body is None else json.dumps(body).encode()
+    response = wsgi_call(service.app, method, "/usage/api/v1" + path, data,
+                         {"Content-Type": content_type} if content_type else {})
+    assert response.status == status, response.body[:400]
+    return response.json()
+
+
+def cost_of(service, model):
+    items = call(service, "GET", f"/usage/analysis?range=24h&group=model&model={model}")["items"]
+    return items[0]["cost"]
+
+
+def test_openai_style_cost_by_hand(service):
+    store_records(service, 0)  # gpt-5.4: new input 4348, cache read 19968, output 1822 (reasoning 1216 inside)
+    # default gpt-5*: input 1.25, cache read 0.125, output 10 (USD per 1M)
+    expected = (4348 * 1.25 + 19968 * 0.125 + 1822 * 10) / 1e6
+    assert cost_of(service, "gpt-5.4")["usd"] == pytest.approx(expected) == pytest.approx(0.026151)
+
+
+def test_claude_style_cost_by_hand(service):
+    store_records(service, 1)  # new 412, cache read 48211, cache write 3105, output 2380
+    expected = (412 * 3 + 48211 * 0.30 + 3105 * 3.75 + 2380 * 15) / 1e6  # claude-sonnet-4*
+    assert cost_of(service, "claude-sonnet-4-5-20250929")["usd"] == pytest.approx(expected) == pytest.approx(0.06304305)
+
+
+def test_gemini_style_cost_by_hand_and_a_reasoning_price(service):
+    store_records(service, 2)  # new 5234, cache read 4096, output 2128 = 640 + reasoning 1488
+    expected = (5234 * 1.25 + 4096 * 0.31 + 2128 * 10) / 1e6
+    assert cost_of(service, "gemini-2.5-pro")["usd"] == pytest.approx(expected) == pytest.approx(0.02909226)
+    call(service, "PUT", "/pricing/gemini-2.5-pro",
+         {"input": 1.25, "output": 10, "cache_read": 0.31, "cache_write": 1.25, "reasoning": 3.5})
+    repriced = (5234 * 1.25 + 4096 * 0.31 + 640 * 10 + 1488 * 3.5) / 1e6  # history re-priced at once
+    assert cost_of(service, "gemini-2.5-pro")["usd"] == pytest.approx(repriced) == pytest.approx(0.01942026)
+
+
+def test_unclassified_tokens_are_priced_as_input_and_flagged(service):
+    store_records(service, 13)  # qwen/qwen3-coder: 812 tokens, quality unclassified
+    call(service, "PUT", "/pricing", [{"model": "qwen/*", "input": 0.5, "output": 2, "cache_read": 0.1,
+                                       "cache_write": 0.5}])
+    row = call(service, "GET", "/usage/analysis?range=24h&group=model")["items"][0]
+    assert row["cost"]["usd"] == pytest.approx(812 * 0.5 / 1e6)
+    assert row["flagged_requests"] == 1 and row["tokens"]["unclassified"] == 812
+
+
+def test_models_without_a_price_are_unpriced_not_free(service):
+    store_records(service, 3, 16)  # moonshotai/kimi-k2:free and fake-upstream-model: no default price
+    summary = call(service, "GET", "/usage/overview?range=24h")["summary"]
+    assert summary["cost"] == {"usd": 0.0, "unpriced_requests": 2,
+                               "unpriced_models": ["fake-upstream-model", "moonshotai/kimi-k2:free"]}
+    event = call(service, "GET", "/usage/events?range=24h")["items"][0]
+    assert event["cost_usd"] is None
+
+
+def test_event_cost(service):
+    store_records(service, 0)
+    assert call(service, "GET", "/usage/events")["items"][0]["cost_usd"] == pytest.approx(0.026151)
+
+
+def test_most_specific_pattern_wins(service):
+    pricing = Pricing(service.store)
+    assert pricing.lookup("gpt-5.4-mini")[2] == "gpt-5*-mini*"
+    assert pricing.lookup("gpt-5.4")[2] == "gpt-5*"
+    assert pricing.lookup("claude-opus-4-5-20251101")[2] == "claude-opus-4-5*"
+    assert pricing.lookup("claude-opus-4-1-20250805")[2] == "claude-opus-4*"
+    assert pricing.lookup("llama-3") is None
+    call(service, "PUT", "/pricing", [{"model": "gpt-5.4", "input": 9, "output": 9, "cache_read": 9,
+                                       "cache_write": 9}, {"model": "*", "input": 1, "output": 1,
+                                                           "cache_read": 1, "cache_write": 1}])
+    pricing = service.pricing
+    assert pricing.lookup("gpt-5.4")[1:] == ("user", "gpt-5.4")   # exact beats every pattern
+    assert pricing.lookup("gpt-5.4-mini")[1:] == ("user", "*")    # the user's prices beat the defaults
+    assert pattern_matches("moonshotai/*:free", "moonshotai/kimi-k2:free")
+    assert specificity("gpt-5*-mini*") > specificity("gpt-5*") and specificity("a") > specificity("a*")
+
+
+def test_put_get_delete_with_model_names_holding_slashes_colons_and_dots(service):
+    body = {"input": 0.6, "output": 2.5, "cache_read": 0.15, "cache_write": 0.6}
+    saved = call(service, "PUT", "/pricing/moonshotai/kimi-k2:free", body)
+    assert saved["model"] == "moonshotai/kimi-k2:free" and saved["reasoning"] is None and saved["source"] == "user"
+    call(service, "PUT", "/pricing/z-ai/glm-4.6", body)
+    listed = call(service, "GET", "/pricing")
+    assert [p["model"] for p in listed["items"]] == ["moonshotai/kimi-k2:free", "z-ai/glm-4.6"]
+    assert listed["defaults"]["date"] and len(listed["defaults"]["items"]) == len(DEFAULT_PRICES)
+    assert call(service, "DELETE", "/pricing/z-ai/glm-4.6", content_type=None) == {"deleted": ["z-ai/glm-4.6"]}
+    call(service, "DELETE", "/pricing/z-ai/glm-4.6", status=404, content_type=None)
+    assert call(service, "DELETE", "/pricing", ["moonshotai/kimi-k2:free", "nope"]) == {
+        "deleted": ["moonshotai/kimi-k2:free"], "not_found": ["nope"]}
+    assert call(service, "GET", "/pricing")["items"] == []
+
+
+@pytest.mark.parametrize("entry, field", [
+    ({"input": -1, "output": 1, "cache_read": 1, "cache_write": 1}, "input"),
+    ({"input": 1, "output": "2", "cache_read": 1, "cache_write": 1}, "output"),
+    ({"input": 1, "output": 1, "cache_read": True, "cache_write": 1}, "cache_read"),
+    ({"input": 1, "output": 1, "cache_read": 1}, "cache_write"),
+    ({"input": 1, "output": 1, "cache_read": 1, "cache_write": 1, "reasoning": -0.5}, "reasoning"),
+    ({"input": 1, "output": 1, "cache_read": 1, "cache_write": 1, "currency": "EUR"}, "currency"),
+])
+def test_invalid_prices_are_400_with_details(service, entry, field):
+    body = call(service, "PUT", "/pricing/some-model", entry, status=400)
+    assert body["detail"]["field"] == field
+
+
+def test_non_finite_numbers_are_refused(service):
+    response = wsgi_call(service.app, "PUT", "/usage/api/v1/pricing/m",
+                         b'{"input": NaN, "output": 1, "cache_read": 1, "cache_write": 1}',
+                         {"Content-Type": "application/json"})
+    assert response.status == 400 and response.json()["detail"]["field"] == "input"
+
+
+def test_a_list_is_saved_whole_or_not_at_all(service):
+    good = {"model": "a", "input": 1, "output": 1, "cache_read": 1, "cache_write": 1}
+    body = call(service, "PUT", "/pricing", [good, {**good, "model": "b", "input": -1}], status=400)
+    assert body["detail"]["index"] == 1
+    assert call(service, "GET", "/pricing")["items"] == []
+    call(service, "PUT", "/pricing", [{"model": ""}], status=400)
+    call(service, "PUT", "/pricing", [], status=400)
+
+
+def test_the_body_must_be_json(service):
+    wsgi = wsgi_call(service.app, "PUT", "/usage/api/v1/pricing/m", b"input=1", {"Content-Type":
+                                                                                 "application/x-www-form-urlencoded"})
+    assert wsgi.status == 415
+    call(service, "PUT", "/pricing/m", {"model": "other", "input": 1, "output": 1, "cache_read": 1,
+                                       "cache_write": 1}, status=400)
