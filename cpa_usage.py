@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import functools
 import hashlib
+import hmac
 import json
 import logging
 import logging.handlers
@@ -52,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, NamedTuple
 
 import bottle
+import jwt
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -1369,6 +1371,26 @@ class Store:
 
     def aliases(self) -> dict[str, str]:
         return dict(self.reader.execute("SELECT api_key, alias FROM api_key_aliases").fetchall())
+
+    def set_aliases(self, aliases: dict[str, str], replace: bool) -> None:
+        """Upsert aliases in one transaction; ``replace`` removes every other one."""
+        with self.write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                if replace:
+                    self._writer.execute("DELETE FROM api_key_aliases")
+                self._writer.executemany(
+                    "INSERT INTO api_key_aliases (api_key, alias, updated_ms) VALUES (?, ?, ?) ON CONFLICT (api_key) "
+                    "DO UPDATE SET alias = excluded.alias, updated_ms = excluded.updated_ms",
+                    [(k, v, now_ms()) for k, v in aliases.items()])
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+
+    def delete_alias(self, api_key: str) -> bool:
+        with self.write_lock:
+            return self._writer.execute("DELETE FROM api_key_aliases WHERE api_key = ?", (api_key,)).rowcount > 0
 
     def first_event_ms(self) -> int | None:
         """When the first event happened that any rollup remembers."""
@@ -2775,7 +2797,117 @@ class Pricing:
 
 
 ###############################################################################
-# 8. HTTP routes ###############################################################
+# 8. Auth ######################################################################
+###############################################################################
+#
+# With AUTH_ENABLED=true only the owner gets in: a password checked in constant
+# time, then an HS256 JWT in an HttpOnly, SameSite=Strict cookie. The signing key is
+# random, generated once and kept in the database, mixed with the password, so a new
+# LOGIN_PASSWORD ends every old session. Failed logins are limited per client address.
+
+API = "/api/v1"
+SESSION_COOKIE = "cpa_usage_session"
+LOGIN_LIMIT, LOGIN_WINDOW_S = 5, 60.0
+PUBLIC_ROUTES = frozenset({"/healthz", API + "/ping", API + "/auth/session", API + "/auth/login"})
+
+
+class Auth:
+    """Sessions and the login rate limit."""
+
+    def __init__(self, config: Config, store: Store, clock: Callable[[], float] = time.time):
+        self.enabled, self.ttl, self.clock = config.auth_enabled, config.auth_session_ttl, clock
+        self.cookie_path = config.app_base_path or "/"
+        self._password = config.login_password.encode()
+        secret = store.get_meta("session_secret")
+        if secret is None:
+            secret = os.urandom(32).hex()
+            store.set_meta("session_secret", secret)
+        # Mixed with the password: changing LOGIN_PASSWORD invalidates every session.
+        self._key = hashlib.sha256(bytes.fromhex(secret) + b"\0" + self._password).digest()
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check_password(self, password: str) -> bool:
+        return hmac.compare_digest(hashlib.sha256(password.encode()).digest(),
+                                   hashlib.sha256(self._password).digest())
+
+    def issue(self) -> tuple[str, int]:
+        now = int(self.clock())
+        expires = now + int(self.ttl)
+        return jwt.encode({"sub": "owner", "iat": now, "exp": expires}, self._key, algorithm="HS256"), expires
+
+    def session(self, token: str | None) -> int | None:
+        """The expiry (epoch s) of a valid session token, else None."""
+        if not token:
+            return None
+        try:
+            claims = jwt.decode(token, self._key, algorithms=["HS256"], options={"require": ["exp", "iat"]},
+                                leeway=0)
+        except jwt.PyJWTError:
+            return None
+        return claims["exp"] if claims.get("sub") == "owner" and claims["exp"] > self.clock() else None
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until this address may try again (0: now)."""
+        with self._lock:
+            recent = [t for t in self._failures.get(address, []) if t > self.clock() - LOGIN_WINDOW_S]
+            self._failures[address] = recent
+            if len(recent) < LOGIN_LIMIT:
+                return 0
+            return max(1, math.ceil(recent[0] + LOGIN_WINDOW_S - self.clock()))
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            now = self.clock()
+            self._failures[address] = [t for t in self._failures.get(address, []) if t > now - LOGIN_WINDOW_S]
+            self._failures[address].append(now)
+            if len(self._failures) > 10_000:  # forget idle addresses rather than grow without end
+                self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - LOGIN_WINDOW_S}
+
+    def cookie(self, token: str, max_age: int) -> str:
+        secure = bottle.request.urlparts.scheme == "https" or \
+            bottle.request.get_header("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
+        return (f"{SESSION_COOKIE}={token}; Path={self.cookie_path}; Max-Age={max_age}; HttpOnly; SameSite=Strict"
+                + ("; Secure" if secure else ""))
+
+    def require(self) -> None:
+        """Raise 401 unless this request carries a valid session (when auth is on)."""
+        if self.enabled and bottle.request.path not in PUBLIC_ROUTES \
+                and self.session(bottle.request.get_cookie(SESSION_COOKIE)) is None:
+            raise ApiError(401, "sign in first", {"login": "POST /api/v1/auth/login"})
+
+
+def security_headers(is_page: bool) -> list[tuple[str, str]]:
+    """Headers on every response; the dashboard also gets a strict CSP (no inline script)."""
+    headers = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+               ("X-Frame-Options", "DENY")]
+    if is_page:
+        headers.append(("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "
+                        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                        "form-action 'self'; frame-ancestors 'none'"))
+    else:
+        headers.append(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+    return headers
+
+
+def client_address() -> str:
+    """The TCP peer. Not X-Forwarded-For: anyone could write it to dodge the login limit."""
+    return bottle.request.environ.get("REMOTE_ADDR", "") or "unknown"
+
+
+ALIAS_EXPORT_VERSION = 1
+
+
+def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
+    if not isinstance(api_key, str) or not api_key or len(api_key) > 500:
+        raise ApiError(400, "invalid api_key", {"field": "api_key", "expected": "a non-empty string"})
+    if not isinstance(alias, str) or not alias.strip() or len(alias) > 100:
+        raise ApiError(400, "invalid alias", {"field": "alias", "expected": "1-100 characters"})
+    return api_key, alias.strip()
+
+
+###############################################################################
+# 9. HTTP routes ###############################################################
 ###############################################################################
 #
 # A Bottle app whose API routes always answer JSON, errors included, mounted under
@@ -2784,7 +2916,6 @@ class Pricing:
 # through the module's loader, so they work from the zipapp as from a checkout.
 
 
-API = "/api/v1"
 
 
 class ApiError(Exception):
@@ -3168,6 +3299,31 @@ def openapi_document(base_path: str) -> dict:
         "/api/v1/cpa/usage-statistics": {"post": _operation(
             "turn CPA's usage-statistics-enabled on or off", _schema_object({"usage_statistics_enabled": _BOOL}),
             body=_schema_object({"enabled": _BOOL}, ("enabled",)))},
+        "/api/v1/auth/session": {"get": _operation(
+            "whether login is on, and whether this request is signed in (until when)",
+            _schema_object({"auth_enabled": _BOOL, "signed_in": _BOOL, "expires_at": _TIME}))},
+        "/api/v1/auth/login": {"post": _operation(
+            "sign in: sets an HttpOnly session cookie; 429 with Retry-After after 5 failures a minute",
+            _schema_object({"signed_in": _BOOL, "expires_at": _TIME}),
+            body=_schema_object({"password": _STR}, ("password",)))},
+        "/api/v1/auth/logout": {"post": _operation("sign out: clears the cookie",
+                                                   _schema_object({"signed_in": _BOOL}), body={"type": "object"})},
+        "/api/v1/aliases": {
+            "get": _operation("every client key seen (unmasked: this is where they are managed), with alias",
+                              _list_of(_schema_object({"api_key": _STR, "alias": {"type": "string", "nullable": True},
+                                                       "requests": _INT, "first_seen": _TIME, "last_seen": _TIME}))),
+            "put": _operation("set an alias", _schema_object({"api_key": _STR, "alias": _STR}),
+                              body=_schema_object({"api_key": _STR, "alias": _STR}, ("api_key", "alias"))),
+            "delete": _operation("remove an alias", _schema_object({"deleted": _STR}),
+                                 [_parameter("api_key", "the key whose alias to remove")])},
+        "/api/v1/aliases/export": {"get": _operation(
+            "every alias as a versioned document", _schema_object({
+                "version": _INT, "exported_at": _TIME, "aliases": {"type": "array", "items": {"type": "object"}}}))},
+        "/api/v1/aliases/import": {"post": _operation(
+            "load an export document, checked whole before anything changes",
+            _schema_object({k: _INT for k in ("added", "updated", "unchanged", "removed")}),
+            [_parameter("mode", "merge (default) or replace", {"type": "string", "enum": ["merge", "replace"]})],
+            body={"type": "object"})},
         "/api/v1/pricing": {
             "get": _operation("the user's prices and the built-in defaults",
                               _list_of(_ref("Price"), defaults={"type": "object"})),
@@ -3202,6 +3358,134 @@ def build_app(service: "Service") -> bottle.Bottle:
         return f"{error.status_line}\n"
 
     app.default_error_handler = default_error
+
+    def protect(callback: Callable) -> Callable:
+        """With auth on, every API route but the public ones needs a session. (Static
+        files carry no data: the dashboard reads everything through the API.)"""
+        @functools.wraps(callback)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if bottle.request.path.startswith(API + "/"):
+                try:
+                    service.auth.require()
+                except ApiError as exc:
+                    return json_response({"error": exc.message, "detail": exc.detail}, exc.status)
+            return callback(*args, **kwargs)
+
+        return wrapper
+
+    app.install(protect)
+
+    @app.get(API + "/auth/session")
+    @api_route
+    def auth_session() -> dict:
+        expires = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
+        return {"auth_enabled": service.auth.enabled, "signed_in": not service.auth.enabled or expires is not None,
+                "expires_at": iso_ms(expires * 1000) if expires else None}
+
+    @app.post(API + "/auth/login")
+    @api_route
+    def auth_login() -> dict:
+        auth, address = service.auth, client_address()
+        if not auth.enabled:
+            raise ApiError(400, "login is not enabled (AUTH_ENABLED=false)")
+        wait = auth.retry_after(address)
+        if wait:
+            bottle.response.set_header("Retry-After", str(wait))
+            raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": wait})
+        body = read_json_body()
+        password = body.get("password") if isinstance(body, dict) else None
+        if not isinstance(password, str) or not auth.check_password(password):
+            auth.failed(address)
+            log.warning("failed login from %s", address)
+            raise ApiError(401, "wrong password")
+        token, expires = auth.issue()
+        bottle.response.set_header("Set-Cookie", auth.cookie(token, int(auth.ttl)))
+        log.info("login from %s", address)
+        return {"signed_in": True, "expires_at": iso_ms(expires * 1000)}
+
+    @app.post(API + "/auth/logout")
+    @api_route
+    def auth_logout() -> dict:
+        read_json_body()
+        bottle.response.set_header("Set-Cookie", service.auth.cookie("", 0))
+        return {"signed_in": False}
+
+    @app.get(API + "/aliases")
+    @api_route
+    def aliases_list() -> dict:
+        reject_unknown_query(frozenset())
+        aliases = service.store.aliases()
+        seen = service.store.aggregate(Query(0, now_ms() + DAY_MS), ("api_key",))
+        items = []
+        for api_key in sorted(set(seen) | {(k,) for k in aliases}):
+            measures = seen.get(api_key)
+            items.append({"api_key": api_key[0], "alias": aliases.get(api_key[0]),
+                          "api_key_id": service.store.fingerprint(api_key[0]),
+                          "requests": measures[0] if measures else 0,
+                          "first_seen": iso_ms(measures[len(ROLLUP_MEASURES)]) if measures else None,
+                          "last_seen": iso_ms(measures[len(ROLLUP_MEASURES) + 1]) if measures else None})
+        return {"items": items}
+
+    @app.put(API + "/aliases")
+    @api_route
+    def aliases_put() -> dict:
+        body = read_json_body()
+        if not isinstance(body, dict) or set(body) != {"api_key", "alias"}:
+            raise ApiError(400, 'expected {"api_key": "...", "alias": "..."}', {"got": body})
+        api_key, alias = validate_alias(body["api_key"], body["alias"])
+        service.store.set_aliases({api_key: alias}, replace=False)
+        return {"api_key": api_key, "alias": alias}
+
+    @app.delete(API + "/aliases")
+    @api_route
+    def aliases_delete() -> dict:
+        reject_unknown_query(frozenset({"api_key"}))
+        api_key = query_single("api_key")
+        if api_key is None:
+            raise bad_parameter("api_key", None, "the api_key whose alias to remove")
+        if not service.store.delete_alias(api_key):
+            raise ApiError(404, "no alias for this api_key")
+        return {"deleted": api_key}
+
+    @app.get(API + "/aliases/export")
+    @api_route
+    def aliases_export() -> dict:
+        reject_unknown_query(frozenset())
+        bottle.response.set_header("Content-Disposition", 'attachment; filename="cpa-usage-aliases.json"')
+        return {"version": ALIAS_EXPORT_VERSION, "exported_at": iso_ms(now_ms()),
+                "aliases": [{"api_key": k, "alias": v} for k, v in sorted(service.store.aliases().items())]}
+
+    @app.post(API + "/aliases/import")
+    @api_route
+    def aliases_import() -> dict:
+        reject_unknown_query(frozenset({"mode"}))
+        mode = query_single("mode") or "merge"
+        if mode not in ("merge", "replace"):
+            raise bad_parameter("mode", mode, "merge or replace")
+        body = read_json_body()
+        if not isinstance(body, dict) or body.get("version") != ALIAS_EXPORT_VERSION \
+                or not isinstance(body.get("aliases"), list):
+            raise ApiError(400, f"expected an alias export document (version {ALIAS_EXPORT_VERSION})",
+                           {"expected": {"version": ALIAS_EXPORT_VERSION, "aliases": [{"api_key": "", "alias": ""}]}})
+        wanted: dict[str, str] = {}
+        for position, entry in enumerate(body["aliases"]):  # validate everything before changing anything
+            if not isinstance(entry, dict):
+                raise ApiError(400, "each alias must be an object", {"index": position})
+            try:
+                api_key, alias = validate_alias(entry.get("api_key"), entry.get("alias"))
+            except ApiError as exc:
+                exc.detail = {"index": position, **exc.detail}
+                raise
+            if api_key in wanted:
+                raise ApiError(400, "the same api_key appears twice", {"index": position})
+            wanted[api_key] = alias
+        before = service.store.aliases()
+        service.store.set_aliases(wanted, replace=mode == "replace")
+        return {"mode": mode,
+                "added": sum(1 for k in wanted if k not in before),
+                "updated": sum(1 for k, v in wanted.items() if k in before and before[k] != v),
+                "unchanged": sum(1 for k, v in wanted.items() if before.get(k) == v),
+                "removed": sum(1 for k in before if k not in wanted) if mode == "replace" else 0}
 
     @app.get("/healthz")
     @api_route
@@ -3433,30 +3717,35 @@ def build_app(service: "Service") -> bottle.Bottle:
 
 class PrefixMount:
     """Serves ``app`` under ``base_path``; ``/healthz`` answers at the root as well,
-    ``/`` and the bare base path redirect to the dashboard."""
+    ``/`` and the bare base path redirect to the dashboard. Adds the security headers
+    to every response, whoever wrote it."""
 
     def __init__(self, app: Callable, base_path: str):
         self.app, self.base = app, base_path
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        def with_headers(status: str, headers: list, exc_info: Any = None) -> Any:
+            page = any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers)
+            return start_response(status, headers + security_headers(page), exc_info)
+
         path = environ.get("PATH_INFO", "") or "/"
         base = self.base
         if base and path.startswith(base + "/"):
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + base
             environ["PATH_INFO"] = path[len(base):]
-            return self.app(environ, start_response)
+            return self.app(environ, with_headers)
         if not base or path == "/healthz":
-            return self.app(environ, start_response)
+            return self.app(environ, with_headers)
         if path in ("/", base):
-            start_response("302 Found", [("Location", base + "/"), ("Content-Length", "0")])
+            with_headers("302 Found", [("Location", base + "/"), ("Content-Length", "0")])
             return [b""]
         body = json.dumps({"error": "not found", "detail": f"cpa-usage is served under {base}/"}).encode()
-        start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        with_headers("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
 
 ###############################################################################
-# 9. Command line ##############################################################
+# 10. Command line #############################################################
 ###############################################################################
 
 
@@ -3474,6 +3763,13 @@ class Service:
         self.metadata = MetadataSync(self.store, self.cpa, config.metadata_sync_interval)
         self.pricing = Pricing(self.store)
         self.analytics = Analytics(self.store, self.pricing, config.zone)
+        self.auth = Auth(config, self.store)
+        self.warnings = []
+        if not config.auth_enabled and config.app_host not in ("127.0.0.1", "::1", "localhost"):
+            self.warnings.append(f"login is off (AUTH_ENABLED=false) and the dashboard listens on "
+                                 f"{config.app_host}: anyone who reaches port {config.app_port} sees every usage "
+                                 "record and can change prices. Set AUTH_ENABLED=true and LOGIN_PASSWORD, or "
+                                 "APP_HOST=127.0.0.1.")
         self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
                                    spool_path=config.sqlite_path + ".spool", on_refresh=self.metadata.trigger)
         self.drainer = Drainer(config, self.writer, self.gate, self.status, **drainer_options)
@@ -3499,7 +3795,7 @@ class Service:
     def status_report(self) -> dict:
         host, port, tls = self.config.queue_endpoint()
         return {
-            "version": __version__, "started_at": iso_ms(self.started_ms),
+            "version": __version__, "started_at": iso_ms(self.started_ms), "warnings": self.warnings,
             **self.status.snapshot(), **self.gate.snapshot(),
             "queue": {"addr": f"{host}:{port}", "tls": tls, "key": self.config.redis_queue_key},
             **self.metadata.snapshot(),
@@ -3553,6 +3849,8 @@ def serve(config: Config) -> int:
         log.error("cannot listen on %s:%d: %s", config.app_host, config.app_port, exc.strerror or exc)
         service.store.close()
         return 1
+    for warning in service.warnings:
+        log.warning("%s", warning)
     service.start()
     threading.Thread(target=server.run, name="http", daemon=True).start()
     log.info("cpa-usage %s: dashboard and API on http://%s:%d%s/, draining CPA at %s:%d", __version__,
