@@ -4,11 +4,51 @@
 const REFRESH_MS = 5000;
 const number = new Intl.NumberFormat();
 
-async function getJSON(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+class SignInNeeded extends Error {}
+
+async function getJSON(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { Accept: "application/json", ...options.headers } });
   const body = await response.json();
+  if (response.status === 401) throw new SignInNeeded(body.error);
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
+}
+
+function postJSON(path, body) {
+  return getJSON(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+function showLogin(visible) {
+  document.getElementById("login").hidden = !visible;
+  document.getElementById("dashboard").hidden = visible;
+  if (visible) document.getElementById("password").focus();
+}
+
+function setupLogin() {
+  document.getElementById("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = document.getElementById("login-error");
+    try {
+      await postJSON("api/v1/auth/login", { password: document.getElementById("password").value });
+      error.textContent = "";
+      showLogin(false);
+      refresh();
+    } catch (problem) {
+      error.textContent = problem.message;
+    }
+  });
+  document.getElementById("logout").addEventListener("click", async () => {
+    await postJSON("api/v1/auth/logout", {});
+    showLogin(true);
+  });
+  document.getElementById("recording-fix").addEventListener("click", async () => {
+    try {
+      await postJSON("api/v1/cpa/usage-statistics", { enabled: true });
+      refresh();
+    } catch (problem) {
+      document.getElementById("recording-error").textContent = problem.message;
+    }
+  });
 }
 
 function when(iso) {
@@ -58,6 +98,10 @@ function renderStatus(status) {
   if (status.database_stalled) problems.push("The database refuses writes; records are kept in memory until it recovers.");
   banner.textContent = problems.join(" ");
   banner.hidden = problems.length === 0;
+  const warnings = document.getElementById("warnings");
+  warnings.textContent = status.warnings.join(" ");
+  warnings.hidden = status.warnings.length === 0;
+  document.getElementById("recording").hidden = status.cpa.usage_statistics_enabled !== false;
   const totals = status.totals;
   facts(document.getElementById("totals"), [
     ["Received", number.format(totals.received)],
@@ -98,11 +142,22 @@ function renderEvents(page) {
 
 async function refresh() {
   try {
+    const session = await getJSON("api/v1/auth/session");
+    document.getElementById("logout").hidden = !session.auth_enabled || !session.signed_in;
+    if (!session.signed_in) {
+      showLogin(true);
+      document.body.dataset.loaded = "login";
+      return;
+    }
     const [status, events] = await Promise.all([getJSON("api/v1/status"), getJSON("api/v1/usage/events?page_size=20")]);
     renderStatus(status);
     renderEvents(events);
     document.body.dataset.loaded = "true";
   } catch (error) {
+    if (error instanceof SignInNeeded) {
+      showLogin(true);
+      return;
+    }
     const banner = document.getElementById("drain-banner");
     banner.textContent = `cpa-usage did not answer: ${error.message}`;
     banner.hidden = false;
@@ -121,5 +176,6 @@ function setupTheme() {
 }
 
 setupTheme();
+setupLogin();
 refresh();
 setInterval(refresh, REFRESH_MS);
