@@ -20,7 +20,6 @@ import pathlib
 import random
 import statistics
 import sys
-import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

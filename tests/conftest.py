@@ -1,7 +1,6 @@
 """Shared test helpers: the project root on sys.path, payload fixtures, small factories."""
 
 import json
-import os
 import pathlib
 import sys
 
@@ -55,6 +54,23 @@ def config_factory(tmp_path, monkeypatch):
         return cpa_usage.load_config(base_env(tmp_path, **extra))
 
     return make
+
+
+@pytest.fixture
+def fake_cpa():
+    """Start fake CPAs (tests/fake_cpa.py) with the given options; all stop after the test."""
+    from fake_cpa import FakeCPA
+
+    started = []
+
+    def make(**options):
+        cpa = FakeCPA(**options).start()
+        started.append(cpa)
+        return cpa
+
+    yield make
+    for cpa in started:
+        cpa.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The dashboard in a real headless browser (Debian's chromium, driven by Playwright,
 which never downloads a browser of its own). Screenshots land in tests/artifacts/."""
 
-import pathlib
 import shutil
 import threading
 

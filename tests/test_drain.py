@@ -50,22 +50,6 @@ def stored(service) -> int:
 
 
 @pytest.fixture
-def fake_cpa():
-    from fake_cpa import FakeCPA
-
-    started = []
-
-    def make(**options):
-        cpa = FakeCPA(**options).start()
-        started.append(cpa)
-        return cpa
-
-    yield make
-    for cpa in started:
-        cpa.stop()
-
-
-@pytest.fixture
 def real_redis():
     backend = RealRedis()
     yield backend

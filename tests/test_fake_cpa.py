@@ -11,22 +11,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+from backends import wait_for
 from fake_cpa import FakeCPA, go_duration
 
 TIMEOUT = 5.0
 RECORD = b'{"timestamp":"2026-08-22T09:12:04.183422911Z","model":"gpt-5.4","tokens":{"total_tokens":17}}'
-
-
-def wait_for(predicate, timeout: float = TIMEOUT, what: str = "condition"):
-    """Poll with short waits until predicate() is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.005)
 
 
 def command(*args) -> bytes:

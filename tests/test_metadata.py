@@ -12,22 +12,6 @@ from cpa_usage import METADATA_LISTS, Service, load_config
 
 
 @pytest.fixture
-def fake_cpa():
-    from fake_cpa import FakeCPA
-
-    started = []
-
-    def make(**options):
-        cpa = FakeCPA(**options).start()
-        started.append(cpa)
-        return cpa
-
-    yield make
-    for cpa in started:
-        cpa.stop()
-
-
-@pytest.fixture
 def make_service(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     services = []
@@ -158,7 +142,7 @@ def test_one_rejected_key_pauses_drain_and_sync_together(fake_cpa, make_service)
 
 def test_refresh_from_cpa_syncs_at_once(fake_cpa, make_service):
     cpa = fake_cpa()
-    service = make_service(cpa, start=True, METADATA_SYNC_INTERVAL="1h")
+    make_service(cpa, start=True, METADATA_SYNC_INTERVAL="1h")
 
     def syncs():
         return sum(1 for r in cpa.http_requests if r.path == "/v0/management/auth-files")

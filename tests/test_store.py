@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from conftest import encode, payload_lines, record
-from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Query, Store, decode_payload,
+from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, DeadLetter, Query, Store, decode_payload,
                        is_transient_db_error)
 
 RECEIVED = 1_790_000_000_000
