@@ -8,17 +8,20 @@ in SQLite, and serves a JSON API and a dashboard under a subpath (``/usage``).
 
 Run ``python3 cpa_usage.py --help`` for the command line and the configuration
 variables. The module is one file on purpose: it ships as a zipapp together with its
-three vendored dependencies (bottle, redis-py, PyJWT) and the waitress WSGI server.
+vendored dependencies (bottle, redis-py, PyJWT) and the waitress WSGI server.
 
 Contents, in the order data flows through the program:
 
   1. Configuration ........ Setting, Config, load_config, parse_duration
-  2. Decoding ............. decode_payload, UsageEvent, parse_rfc3339_ms, tokens
-  3. Storage .............. Store (SQLite: events, rollups, dead letters, meta)
-  4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP)
-  5. Background workers ... IngestWriter, Drainer, Maintenance
-  6. HTTP routes .......... build_app, PrefixMount, JSON errors, static files
-  7. Command line ......... Service, main
+  2. Decoding ............. decode_payload, UsageEvent, parse_rfc3339_ms, normalize_tokens
+  3. Storage .............. Rollup families, Query, Store (events, rollups, metadata, prices)
+  4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP), CpaHttp
+  5. Background workers ... IngestWriter, Drainer, MetadataSync, Maintenance
+  6. Analytics ............ Totals, LocalTime, Analytics (the usage endpoints' answers)
+  7. Pricing .............. Price, DEFAULT_PRICES, Pricing
+  8. Auth ................. Auth (sessions, login limit), security headers, aliases
+  9. HTTP routes .......... query parsing, OpenAPI, build_app, PrefixMount
+ 10. Command line ......... Service, serve, main
 
 Times are UTC epoch milliseconds everywhere inside; they become text only at the
 edges (API responses, logs). See README.md for what each part is for.
