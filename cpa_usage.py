@@ -1261,6 +1261,25 @@ class Store:
             self._aggregate_piece(rollup, lo, hi, query, group, step_ms, prices, result)
         return result
 
+    def count(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None) -> dict[tuple, int]:
+        """Like aggregate, but only the number of events: {key: requests}. Cheaper, for
+        grids, totals and the values of filters."""
+        result: dict[tuple, int] = {}
+        for rollup, lo, hi in self.plan(query, group, step_ms):
+            time_column = "bucket_ms" if rollup else "ts_ms"
+            keys = ([time_column if rollup and step_ms == rollup.bucket_ms
+                     else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
+            clauses, params = query.conditions()
+            sql = (f"SELECT {', '.join(keys + ['SUM(requests)' if rollup else 'COUNT(*)'])} "
+                   f"FROM {rollup.table if rollup else 'usage_events'} "
+                   f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
+                   + (f" GROUP BY {', '.join(keys)}" if keys else ""))
+            width = len(keys)
+            for row in self.reader.execute(sql, [lo, hi, *params]):
+                if row[width]:
+                    result[row[:width]] = result.get(row[:width], 0) + row[width]
+        return result
+
     def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None
              ) -> list[tuple[Rollup | None, int, int]]:
         """Cut [start, end) into pieces, each read from one rollup (None: raw events)."""
@@ -1294,7 +1313,8 @@ class Store:
     def _aggregate_piece(self, rollup: Rollup | None, lo: int, hi: int, query: "Query", group: tuple[str, ...],
                          step_ms: int | None, prices: list[tuple] | None, into: dict[tuple, list]) -> None:
         time_column = "bucket_ms" if rollup else "ts_ms"
-        keys = ([f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
+        keys = ([time_column if rollup and step_ms == rollup.bucket_ms  # already the bucket: index order
+                 else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
         measures = list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
         clauses, params = query.conditions()
         head, join, head_params = "", "", []
@@ -1338,19 +1358,19 @@ class Store:
         skips more than one 5-minute bucket of rows with OFFSET."""
         since = self.raw_events_since()
         retained = query._replace(start_ms=max(query.start_ms, since))
-        total = self.aggregate(retained).get((), [0])[0] if retained.start_ms < retained.end_ms else 0
+        total = self.count(retained).get((), 0) if retained.start_ms < retained.end_ms else 0
         offset, end = (page - 1) * page_size, query.end_ms
         if offset >= total:
             return [], total
         for step in (3_600_000, ROLLUPS[0].bucket_ms):
             if offset < 2000:
                 break
-            counts = sorted(self.aggregate(retained._replace(end_ms=end), step_ms=step).items(), reverse=True)
-            for (bucket,), measures in counts:
-                if offset < measures[0]:
+            counts = sorted(self.count(retained._replace(end_ms=end), step_ms=step).items(), reverse=True)
+            for (bucket,), requests in counts:
+                if offset < requests:
                     end = min(end, bucket + step)
                     break
-                offset -= measures[0]
+                offset -= requests
         clauses, params = retained.conditions()
         cursor = self.reader.execute(
             f"SELECT id, {', '.join(UsageEvent._fields)} FROM usage_events "
@@ -2435,9 +2455,6 @@ class Totals:
             "first_seen": iso_ms(self.first_ms), "last_seen": iso_ms(self.last_ms),
         }
 
-    def cell(self, start_ms: int) -> dict:
-        return grid_cell(start_ms, self.requests, self.failed)
-
 
 def grid_cell(start_ms: int, requests: int, failed: int) -> dict:
     """The small form of the grids: start, requests, failed."""
@@ -2562,10 +2579,10 @@ class Analytics:
         for start, totals in hours.items():
             days.setdefault(self.time.day_start(start), Totals()).merge(totals)
         quarters: dict[int, list[int]] = {}
-        for (start, failed), acc in self.store.aggregate(recent, ("failed",), QUARTER_MS).items():
+        for (start, failed), requests in self.store.count(recent, ("failed",), QUARTER_MS).items():
             cell = quarters.setdefault(start, [0, 0])
-            cell[0] += acc[0]
-            cell[1] += acc[0] if failed else 0
+            cell[0] += requests
+            cell[1] += requests if failed else 0
         first = summary.first_ms if since_first_event and summary.first_ms is not None else query.start_ms
         minutes = (query.end_ms - first) / 60000
         summary_json = summary.json()
@@ -2585,24 +2602,28 @@ class Analytics:
         now = self.clock()
         today = self.time.local(now).date()
         first = self.time.midnight(today - dt.timedelta(days=364))
-        per_day: dict[int, Totals] = {}
-        rows = self.store.aggregate(query._replace(start_ms=first, end_ms=now), ("failed",),
-                                    self.time.hourly_step(first, now))
-        for (start, failed), acc in rows.items():
-            per_day.setdefault(self.time.day_start(start), Totals()).add(failed, acc)
+        per_day: dict[int, list[int]] = {}
+        rows = self.store.count(query._replace(start_ms=first, end_ms=now), ("failed",),
+                                self.time.hourly_step(first, now))
+        for (start, failed), requests in rows.items():
+            cell = per_day.setdefault(self.time.day_start(start), [0, 0])
+            cell[0] += requests
+            cell[1] += requests if failed else 0
         answer: dict[str, Any] = {
-            "year": [{"date": self.time.local(d).date().isoformat(), **per_day.get(d, Totals()).cell(d)}
+            "year": [{"date": self.time.local(d).date().isoformat(), **grid_cell(d, *per_day.get(d, (0, 0)))}
                      for d in self.time.days(first, now)],
             "day": None}
         if day is not None:
             start, end = self.time.midnight(day), self.time.midnight(day + dt.timedelta(days=1))
             step = ROLLUPS[0].bucket_ms
-            cells: dict[int, Totals] = {}
-            for (bucket, failed), acc in self.store.aggregate(
+            cells: dict[int, list[int]] = {}
+            for (bucket, failed), requests in self.store.count(
                     query._replace(start_ms=start, end_ms=end), ("failed",), step).items():
-                cells.setdefault(bucket, Totals()).add(failed, acc)
+                cell = cells.setdefault(bucket, [0, 0])
+                cell[0] += requests
+                cell[1] += requests if failed else 0
             answer["day"] = {"date": day.isoformat(), "start_ms": start, "end_ms": end,
-                             "cells": [cells.get(t, Totals()).cell(t) for t in range(start, end, step)]}
+                             "cells": [grid_cell(t, *cells.get(t, (0, 0))) for t in range(start, end, step)]}
         return answer
 
     def analysis(self, query: Query, group: str, sort: str, descending: bool, page: int, page_size: int) -> dict:
@@ -2652,7 +2673,7 @@ class Analytics:
     def event_filters(self, query: Query) -> dict:
         """The values each filter can take within the range, with their request counts."""
         aliases = self.store.aliases()
-        found = {column: sorted((key[0], acc[0]) for key, acc in self.store.aggregate(query, (column,)).items())
+        found = {column: sorted((key[0], n) for key, n in self.store.count(query, (column,)).items())
                  for column in ("model", "source", "auth_index", "api_key")}
         return {
             "models": [{"model": value, "requests": n} for value, n in found["model"]],
@@ -3565,14 +3586,16 @@ def build_app(service: "Service") -> bottle.Bottle:
     def auth_files() -> dict:
         query, name = parse_query(analytics, "24h")
         cached = service.store.get_metadata("auth-files")
-        usage = {key[0]: (acc[0], key) for key, acc in service.store.aggregate(query, ("auth_index",)).items()}
-        failed = {key[0]: acc[0] for key, acc in service.store.aggregate(query._replace(failed=1),
-                                                                          ("auth_index",)).items()}
+        usage: dict[str, list[int]] = {}
+        for (index, failed), requests in service.store.count(query, ("auth_index", "failed")).items():
+            counts = usage.setdefault(index, [0, 0])
+            counts[0] += requests
+            counts[1] += requests if failed else 0
         items = []
         for entry in (cached[1] if cached else []):
             index = entry.get("auth_index", "") if isinstance(entry, dict) else ""
-            items.append({**redact(entry), "usage": {"requests": usage.get(index, (0,))[0],
-                                                     "failed": failed.get(index, 0)}})
+            requests, failed = usage.get(index, (0, 0))
+            items.append({**redact(entry), "usage": {"requests": requests, "failed": failed}})
         return {"range": range_json(query, name), "fetched_at": iso_ms(cached[0]) if cached else None,
                 "items": items}
 
@@ -3593,7 +3616,7 @@ def build_app(service: "Service") -> bottle.Bottle:
         query, name = parse_query(analytics, "all")
         cached = service.store.get_metadata("models")
         offered = {m.get("id"): m for m in (cached[1] if cached else []) if isinstance(m, dict)}
-        seen = {key[0]: acc[0] for key, acc in service.store.aggregate(query, ("model",)).items()}
+        seen = {key[0]: requests for key, requests in service.store.count(query, ("model",)).items()}
         items = []
         for model in sorted(set(offered) | set(seen)):
             price = service.pricing.lookup(model)

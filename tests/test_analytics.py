@@ -368,6 +368,7 @@ def test_rollups_equal_raw_event_sums(tmp_path_factory, data):
             acc[4] += ev.latency_ms
         got = {key: [m[0], m[1], m[4], m[7], m[8]] for key, m in store.aggregate(query, group, step).items()}
         assert got == expected
+        assert store.count(query, group, step) == {key: acc[0] for key, acc in expected.items()}
         # and every rollup table holds the same totals as the raw events
         for rollup in ROLLUPS:
             total = store.reader.execute(f"SELECT SUM(requests), SUM(total_tokens) FROM {rollup.table}").fetchone()
