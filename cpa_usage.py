@@ -994,19 +994,19 @@ class BatchResult(NamedTuple):
     dead_letters: int
 
 
-def rollup_rows(events: Iterable[UsageEvent], rollup: Rollup) -> list[tuple]:
-    """Aggregate events into rows of ``rollup``: bucket and dimensions, the measures,
-    first and last seen, and the status code of the last one."""
-    dimensions = operator.attrgetter(*rollup.dimensions)
-    size = rollup.bucket_ms
+def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
+    """The rows every rollup gains from these events: bucket and dimensions, the
+    measures, first and last seen, and the status code of the last one. The events are
+    summed once into the finest rollup; every other one is summed from those groups
+    (far fewer than the events whenever traffic comes in bursts)."""
+    base, measures = ROLLUPS[0], len(ROLLUP_MEASURES)
+    dimensions = operator.attrgetter(*base.dimensions)
     groups: dict[tuple, list] = {}
     for ev in events:
-        values = dimensions(ev)
-        key = (ev.ts_ms - ev.ts_ms % size, *values) if len(rollup.dimensions) > 1 else (ev.ts_ms - ev.ts_ms % size,
-                                                                                          values)
+        key = (ev.ts_ms - ev.ts_ms % base.bucket_ms, *dimensions(ev))
         acc = groups.get(key)
         if acc is None:
-            acc = groups[key] = [0] * len(ROLLUP_MEASURES) + [ev.ts_ms, ev.ts_ms, ev.status_code]
+            acc = groups[key] = [0] * measures + [ev.ts_ms, ev.ts_ms, ev.status_code]
         acc[0] += 1
         acc[1] += ev.input_tokens
         acc[2] += ev.cache_read_tokens
@@ -1027,7 +1027,23 @@ def rollup_rows(events: Iterable[UsageEvent], rollup: Rollup) -> list[tuple]:
             acc[13] = ev.ts_ms
         if ev.ts_ms >= acc[14]:
             acc[14], acc[15] = ev.ts_ms, ev.status_code
-    return [key + tuple(acc) for key, acc in groups.items()]
+    rows = {base: [key + tuple(acc) for key, acc in groups.items()]}
+    for rollup in ROLLUPS[1:]:
+        positions = [1 + base.dimensions.index(d) for d in rollup.dimensions]
+        coarse: dict[tuple, list] = {}
+        for key, acc in groups.items():
+            target_key = (key[0] - key[0] % rollup.bucket_ms, *(key[i] for i in positions))
+            target = coarse.get(target_key)
+            if target is None:
+                coarse[target_key] = list(acc)
+                continue
+            for i in range(measures):
+                target[i] += acc[i]
+            target[measures] = min(target[measures], acc[measures])
+            if acc[measures + 1] >= target[measures + 1]:
+                target[measures + 1], target[measures + 2] = acc[measures + 1], acc[measures + 2]
+        rows[rollup] = [key + tuple(acc) for key, acc in coarse.items()]
+    return rows
 
 
 class Query(NamedTuple):
@@ -1159,8 +1175,8 @@ class Store:
                 for chunk in fixed_chunks(new_events):
                     conn.execute(_insert_events_sql(len(chunk)), [value for ev in chunk for value in ev])
                 if new_events:
-                    for rollup in ROLLUPS:
-                        conn.executemany(_upsert_rollup_sql(rollup), rollup_rows(new_events, rollup))
+                    for rollup, rows in rollup_rows(new_events).items():
+                        conn.executemany(_upsert_rollup_sql(rollup), rows)
                 if dead_letters:
                     conn.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload) "
                                      "VALUES (?, ?, ?, ?)", dead_letters)
