@@ -36,6 +36,7 @@ def served(config_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    ARTIFACTS.mkdir(exist_ok=True)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -72,7 +73,6 @@ def test_status_page_renders(browser, served, scheme, width):
     assert "Malformed (kept aside)\n1" in page.locator("#totals").inner_text()
     assert page.evaluate("document.documentElement.dataset.theme") == scheme
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling of the page
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"status-{scheme}-{width}.png"), full_page=True)
     page.context.close()
 
