@@ -2472,6 +2472,17 @@ class Totals:
         }
 
 
+def requests_and_failures(counts: dict[tuple, int], key: Callable[[tuple], Any]) -> dict[Any, tuple[int, int]]:
+    """Fold Store.count rows grouped by (..., failed) into {key(row): (requests, failed)}."""
+    folded: dict[Any, list[int]] = {}
+    for row, requests in counts.items():
+        cell = folded.setdefault(key(row), [0, 0])
+        cell[0] += requests
+        if row[-1]:
+            cell[1] += requests
+    return {k: (v[0], v[1]) for k, v in folded.items()}
+
+
 def grid_cell(start_ms: int, requests: int, failed: int) -> dict:
     """The small form of the grids: start, requests, failed."""
     return {"start": iso_ms(start_ms), "start_ms": start_ms, "requests": requests, "failed": failed}
@@ -2594,11 +2605,7 @@ class Analytics:
         days: dict[int, Totals] = {}
         for start, totals in hours.items():
             days.setdefault(self.time.day_start(start), Totals()).merge(totals)
-        quarters: dict[int, list[int]] = {}
-        for (start, failed), requests in self.store.count(recent, ("failed",), QUARTER_MS).items():
-            cell = quarters.setdefault(start, [0, 0])
-            cell[0] += requests
-            cell[1] += requests if failed else 0
+        quarters = requests_and_failures(self.store.count(recent, ("failed",), QUARTER_MS), lambda row: row[0])
         first = summary.first_ms if since_first_event and summary.first_ms is not None else query.start_ms
         minutes = (query.end_ms - first) / 60000
         summary_json = summary.json()
@@ -2618,13 +2625,9 @@ class Analytics:
         now = self.clock()
         today = self.time.local(now).date()
         first = self.time.midnight(today - dt.timedelta(days=364))
-        per_day: dict[int, list[int]] = {}
-        rows = self.store.count(query._replace(start_ms=first, end_ms=now), ("failed",),
-                                self.time.hourly_step(first, now))
-        for (start, failed), requests in rows.items():
-            cell = per_day.setdefault(self.time.day_start(start), [0, 0])
-            cell[0] += requests
-            cell[1] += requests if failed else 0
+        per_day = requests_and_failures(self.store.count(query._replace(start_ms=first, end_ms=now), ("failed",),
+                                                         self.time.hourly_step(first, now)),
+                                        lambda row: self.time.day_start(row[0]))
         answer: dict[str, Any] = {
             "year": [{"date": self.time.local(d).date().isoformat(), **grid_cell(d, *per_day.get(d, (0, 0)))}
                      for d in self.time.days(first, now)],
@@ -2632,12 +2635,8 @@ class Analytics:
         if day is not None:
             start, end = self.time.midnight(day), self.time.midnight(day + dt.timedelta(days=1))
             step = ROLLUPS[0].bucket_ms
-            cells: dict[int, list[int]] = {}
-            for (bucket, failed), requests in self.store.count(
-                    query._replace(start_ms=start, end_ms=end), ("failed",), step).items():
-                cell = cells.setdefault(bucket, [0, 0])
-                cell[0] += requests
-                cell[1] += requests if failed else 0
+            cells = requests_and_failures(self.store.count(query._replace(start_ms=start, end_ms=end),
+                                                           ("failed",), step), lambda row: row[0])
             answer["day"] = {"date": day.isoformat(), "start_ms": start, "end_ms": end,
                              "cells": [grid_cell(t, *cells.get(t, (0, 0))) for t in range(start, end, step)]}
         return answer
@@ -3602,11 +3601,7 @@ def build_app(service: "Service") -> bottle.Bottle:
     def auth_files() -> dict:
         query, name = parse_query(analytics, "24h")
         cached = service.store.get_metadata("auth-files")
-        usage: dict[str, list[int]] = {}
-        for (index, failed), requests in service.store.count(query, ("auth_index", "failed")).items():
-            counts = usage.setdefault(index, [0, 0])
-            counts[0] += requests
-            counts[1] += requests if failed else 0
+        usage = requests_and_failures(service.store.count(query, ("auth_index", "failed")), lambda row: row[0])
         items = []
         for entry in (cached[1] if cached else []):
             index = entry.get("auth_index", "") if isinstance(entry, dict) else ""
