@@ -786,30 +786,23 @@ def decode_payload(payload: bytes, received_ms: int) -> UsageEvent | ControlMess
         extra["fail"] = {k: v for k, v in fail.items() if k not in ("status_code", "body")}
 
     key_stamp = ts_raw if not ts_estimated else f"{ts_raw}@{received_ms}"
-    return UsageEvent(
-        event_key=_event_key(strings, tokens, latency, failed, key_stamp),
-        ts_ms=ts_ms, ts_raw=ts_raw, ts_estimated=int(ts_estimated), received_ms=received_ms,
-        request_id=strings["request_id"], model=strings["model"], alias=strings["alias"],
-        provider=strings["provider"], executor_type=strings["executor_type"], endpoint=strings["endpoint"],
-        auth_type=strings["auth_type"], source=strings["source"], auth_index=strings["auth_index"],
-        api_key=strings["api_key"], failed=int(failed), status_code=status_code, fail_body=fail_body,
-        latency_ms=latency, ttft_ms=ttft,
-        input_tokens=normalized.new_input, cache_read_tokens=normalized.cache_read,
-        cache_write_tokens=normalized.cache_write, output_tokens=normalized.output,
-        reasoning_tokens=normalized.reasoning, unclassified_tokens=normalized.unclassified,
-        total_tokens=normalized.total, token_family=family, token_quality=normalized.quality,
-        raw_input_tokens=tokens["input_tokens"], raw_output_tokens=tokens["output_tokens"],
-        raw_reasoning_tokens=tokens["reasoning_tokens"], raw_cached_tokens=tokens["cached_tokens"],
-        raw_cache_read_tokens=tokens["cache_read_tokens"] if "cache_read_tokens" in present else None,
-        raw_cache_creation_tokens=tokens["cache_creation_tokens"] if "cache_creation_tokens" in present else None,
-        raw_total_tokens=tokens["total_tokens"],
-        token_breakdown=None if normalized.quality in ("complete", "unclassified") and breakdown
-        else _json_or_none(breakdown),
-        generate=generate, reasoning_effort=strings["reasoning_effort"], service_tier=strings["service_tier"],
-        response_service_tier=strings["response_service_tier"], client_ip=strings["client_ip"],
-        x_forwarded_for=strings["x_forwarded_for"], user_agent=strings["user_agent"],
-        access_token_sha256=strings["access_token_sha256"], accounting_version=accounting_version,
-        response_headers=_json_or_none(headers), extra=_json_or_none(extra or None))
+    # Positional, in UsageEvent's field order: keyword construction cost 2 us a record,
+    # 5% of the ingest rate (the decoder tests check every field by name).
+    return UsageEvent._make((
+        _event_key(strings, tokens, latency, failed, key_stamp), ts_ms, ts_raw, int(ts_estimated), received_ms,
+        strings["request_id"], strings["model"], strings["alias"], strings["provider"], strings["executor_type"],
+        strings["endpoint"], strings["auth_type"], strings["source"], strings["auth_index"], strings["api_key"],
+        int(failed), status_code, fail_body, latency, ttft,
+        normalized.new_input, normalized.cache_read, normalized.cache_write, normalized.output,
+        normalized.reasoning, normalized.unclassified, normalized.total, family, normalized.quality,
+        tokens["input_tokens"], tokens["output_tokens"], tokens["reasoning_tokens"], tokens["cached_tokens"],
+        tokens["cache_read_tokens"] if "cache_read_tokens" in present else None,
+        tokens["cache_creation_tokens"] if "cache_creation_tokens" in present else None,
+        tokens["total_tokens"],
+        None if normalized.quality in ("complete", "unclassified") and breakdown else _json_or_none(breakdown),
+        generate, strings["reasoning_effort"], strings["service_tier"], strings["response_service_tier"],
+        strings["client_ip"], strings["x_forwarded_for"], strings["user_agent"], strings["access_token_sha256"],
+        accounting_version, _json_or_none(headers), _json_or_none(extra or None)))
 
 
 ###############################################################################

@@ -272,3 +272,31 @@ def test_openai_total_filled_by_old_cpa_with_reasoning_is_not_inconsistent():
     del payload["token_breakdown"]
     event = decode_payload(encode(payload), RECEIVED)
     assert event.token_quality == "derived" and event.total_tokens == 150 and event.unclassified_tokens == 0
+
+
+def test_every_field_lands_in_its_column():
+    """decode_payload builds UsageEvent positionally: one distinct value per field proves the order."""
+    payload = record(request_id="rid", model="m", alias="al", provider="codex", executor_type="ex",
+                     endpoint="ep", auth_type="at", source="src", auth_index="ai", api_key="ak",
+                     reasoning_effort="re", service_tier="st", response_service_tier="rst", client_ip="ip",
+                     x_forwarded_for="xff", user_agent="ua", access_token_sha256="sha", latency_ms=111,
+                     ttft_ms=22, accounting_version=2, generate=False, failed=True,
+                     fail={"status_code": 418, "body": "teapot"}, response_headers={"H": ["v"]},
+                     unknown_field=1)
+    payload["tokens"] = {"input_tokens": 30, "output_tokens": 7, "reasoning_tokens": 3, "cached_tokens": 10,
+                         "cache_read_tokens": 10, "cache_creation_tokens": 5, "total_tokens": 37}
+    del payload["token_breakdown"]
+    event = decode_payload(encode(payload), RECEIVED)
+    assert event._asdict() == {
+        "event_key": event.event_key, "ts_ms": event.ts_ms, "ts_raw": payload["timestamp"], "ts_estimated": 0,
+        "received_ms": RECEIVED, "request_id": "rid", "model": "m", "alias": "al", "provider": "codex",
+        "executor_type": "ex", "endpoint": "ep", "auth_type": "at", "source": "src", "auth_index": "ai",
+        "api_key": "ak", "failed": 1, "status_code": 418, "fail_body": "teapot", "latency_ms": 111, "ttft_ms": 22,
+        "input_tokens": 15, "cache_read_tokens": 10, "cache_write_tokens": 5, "output_tokens": 7,
+        "reasoning_tokens": 3, "unclassified_tokens": 0, "total_tokens": 37, "token_family": "openai",
+        "token_quality": "derived", "raw_input_tokens": 30, "raw_output_tokens": 7, "raw_reasoning_tokens": 3,
+        "raw_cached_tokens": 10, "raw_cache_read_tokens": 10, "raw_cache_creation_tokens": 5,
+        "raw_total_tokens": 37, "token_breakdown": None, "generate": 0, "reasoning_effort": "re",
+        "service_tier": "st", "response_service_tier": "rst", "client_ip": "ip", "x_forwarded_for": "xff",
+        "user_agent": "ua", "access_token_sha256": "sha", "accounting_version": 2,
+        "response_headers": '{"H":["v"]}', "extra": '{"unknown_field":1}'}
