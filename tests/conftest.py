@@ -56,6 +56,17 @@ def config_factory(tmp_path, monkeypatch):
     return make
 
 
+@pytest.fixture(scope="session")
+def zipapp(tmp_path_factory):
+    """dist/cpa-usage.pyz built by build.py, once per test session."""
+    import subprocess
+
+    output = tmp_path_factory.mktemp("dist") / "cpa-usage.pyz"
+    subprocess.run([sys.executable, str(ROOT / "build.py"), "--output", str(output)], check=True, timeout=600,
+                   capture_output=True)
+    return output
+
+
 @pytest.fixture
 def fake_cpa():
     """Start fake CPAs (tests/fake_cpa.py) with the given options; all stop after the test."""

@@ -15,15 +15,7 @@ import urllib.request
 import pytest
 
 from backends import wait_for
-from conftest import ROOT, record
-
-
-@pytest.fixture(scope="session")
-def zipapp(tmp_path_factory):
-    output = tmp_path_factory.mktemp("dist") / "cpa-usage.pyz"
-    subprocess.run([sys.executable, str(ROOT / "build.py"), "--output", str(output)], check=True, timeout=600,
-                   capture_output=True)
-    return output
+from conftest import record
 
 
 @pytest.fixture
