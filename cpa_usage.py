@@ -367,8 +367,8 @@ def read_env_file(path: str) -> dict[str, str]:
                 raise ConfigError(f"ENV_FILE {path}: line {number} is not KEY=VALUE")
             value = value.strip()
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-                if raw.strip().split("=", 1)[1].strip()[0] == '"':
+                quote, value = value[0], value[1:-1]
+                if quote == '"':
                     value = value.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
             else:
                 value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
@@ -387,6 +387,8 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
             merged.update(read_env_file(path))
         except OSError as exc:
             raise ConfigError(f"ENV_FILE={path!r}: cannot be read ({exc.strerror})") from exc
+        except UnicodeDecodeError:
+            raise ConfigError(f"ENV_FILE={path!r}: is not UTF-8 text; expected a .env file") from None
     elif env_file:
         raise ConfigError(f"ENV_FILE={env_file!r}: no such file; expected the path of a .env file")
     merged.update(environ)
@@ -1970,12 +1972,18 @@ class IngestWriter:
     def _recover_spool(self) -> None:
         if not os.path.exists(self.spool_path):
             return
-        recovered = 0
-        with open(self.spool_path, encoding="ascii") as handle:
+        recovered, damaged = 0, []
+        with open(self.spool_path, "rb") as handle:
             for line in handle:
-                entry = json.loads(line)
-                self.put(bytes.fromhex(entry["payload"]), entry["via"], entry["received_ms"])
-                recovered += 1
+                try:
+                    entry = json.loads(line)
+                    self.put(bytes.fromhex(entry["payload"]), entry["via"], entry["received_ms"])
+                    recovered += 1
+                except (ValueError, KeyError, TypeError) as exc:  # a line cut short by a crash, say
+                    damaged.append(DeadLetter(now_ms(), "spool", f"unreadable spool line: {exc}", line))
+        if damaged:  # kept aside and counted, like any record that cannot be read
+            self.store.write_batch([], damaged, received=len(damaged))
+            log.error("%d unreadable lines of %s kept in dead_letters", len(damaged), self.spool_path)
         os.remove(self.spool_path)
         log.info("re-ingesting %d records spooled at the last shutdown", recovered)
 

@@ -183,3 +183,10 @@ def test_version_and_help(tmp_path):
     for setting in SETTINGS:
         assert setting.name in help_text.stdout
     assert "--check-config" in help_text.stdout
+
+
+def test_an_env_file_that_is_not_text_is_a_configuration_error(tmp_path):
+    path = tmp_path / "binary.env"
+    path.write_bytes(b"CPA_BASE_URL=\xff\xfe\n")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load_config({"ENV_FILE": str(path)})

@@ -139,3 +139,25 @@ def test_meta_round_trip(store):
     store.set_meta("k", "v1")
     store.set_meta("k", "v2")
     assert store.get_meta("k") == "v2"
+
+
+def test_a_damaged_spool_line_is_kept_aside_not_fatal(tmp_path):
+    import json as json_module
+
+    from cpa_usage import DrainStatus, IngestWriter
+
+    store = Store(str(tmp_path / "spool.db"))
+    spool = tmp_path / "spool.db.spool"
+    good = payload_lines("v7.2")[0]
+    spool.write_bytes(json_module.dumps({"received_ms": RECEIVED, "via": "lpop", "payload": good.hex()}).encode()
+                      + b"\n" + b'{"received_ms": 1, "via": "lp')  # the last line cut short by a crash
+    writer = IngestWriter(store, DrainStatus(), 100, spool_path=str(spool))
+    try:
+        writer.start()
+        assert writer.stop(5.0)
+        assert store.load_totals()["inserted"] == 1 and store.load_totals()["dead_letters"] == 1
+        letter = store.list_dead_letters()[0]
+        assert letter.via == "spool" and letter.reason.startswith("unreadable spool line")
+        assert bytes(letter.payload) == b'{"received_ms": 1, "via": "lp' and not spool.exists()
+    finally:
+        store.close()
