@@ -2585,8 +2585,11 @@ class Analytics:
 
     # -- the endpoints ---------------------------------------------------------
 
-    def priced(self, query: Query, group: tuple[str, ...], step_ms: int | None = None) -> dict[tuple, list]:
-        return self.store.aggregate(query, group, step_ms, self.pricing.rows(self.store.distinct_values("model")))
+    def priced(self, query: Query, group: tuple[str, ...], step_ms: int | None = None,
+               models: Iterable[str] | None = None) -> dict[tuple, list]:
+        """Aggregate with cost; ``models``: those the range holds, when already known."""
+        models = self.store.distinct_values("model") if models is None else models
+        return self.store.aggregate(query, group, step_ms, self.pricing.rows(models))
 
     def overview(self, query: Query, since_first_event: bool) -> dict:
         """Summary, local hourly and daily series (with cost) and the 15-minute grid
@@ -2594,14 +2597,15 @@ class Analytics:
         range. ``since_first_event`` (range=all): rpm and tpm count from the first
         event, not from the start of the range."""
         summary = Totals()
-        for (model, failed), acc in self.priced(query, ("model", "failed")).items():
+        by_model = self.priced(query, ("model", "failed"))
+        for (model, failed), acc in by_model.items():
             summary.add(failed, acc, model)
         window = max(query.start_ms, query.end_ms - SERIES_WINDOW_MS)
         window -= window % QUARTER_MS
         recent = query._replace(start_ms=max(window, query.start_ms))
         hours: dict[int, Totals] = {}
-        for (start, failed), acc in self.priced(query, ("failed",),
-                                                self.time.hourly_step(query.start_ms, query.end_ms)).items():
+        for (start, failed), acc in self.priced(query, ("failed",), self.time.hourly_step(query.start_ms, query.end_ms),
+                                                {model for model, _ in by_model}).items():
             hours.setdefault(self.time.hour_start(start), Totals()).add(failed, acc)
         days: dict[int, Totals] = {}
         for start, totals in hours.items():
