@@ -71,12 +71,19 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+@functools.lru_cache(maxsize=4096)
+def _utc_date(days: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=days)).isoformat()
+
+
 def iso_ms(ms: int | None) -> str | None:
-    """Render epoch milliseconds as RFC 3339 UTC text for API responses and logs."""
+    """Render epoch milliseconds as RFC 3339 UTC text for API responses and logs (a
+    month of 15-minute cells is thousands of these per answer: the date is cached)."""
     if ms is None:
         return None
-    seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    days, rest = divmod(ms, 86_400_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{_utc_date(days)}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{millis:03d}Z"
 
 
 ###############################################################################
@@ -844,7 +851,7 @@ ROLLUP_FAMILIES = (
     ("usage_keys", ("api_key", "model", "failed")),
     ("usage_credentials", ("source", "auth_index", "provider", "model", "failed")),
 )
-# Filtered 15-minute series read one key's or one credential's rows through these.
+# One key's or one credential's rows are read through these (every grain).
 FILTER_INDEXES = {"usage_keys": ("api_key",), "usage_credentials": ("source", "auth_index")}
 ROLLUP_GRAINS = {"usage_rollup": (("", 300_000), ("_hourly", 3_600_000), ("_daily", 86_400_000)),
                  "usage_timeline": (("", 300_000), ("_quarterly", 900_000), ("_hourly", 3_600_000),
@@ -927,6 +934,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 4: the last good copy of each list fetched from CPA's management API
         "CREATE TABLE cpa_metadata (name TEXT PRIMARY KEY, body TEXT NOT NULL, fetched_ms BIGINT NOT NULL)",
+    ),
+    (  # 5: the time span of every change to the rollups (RollupCache), and the filter
+       # indexes on the hourly and daily grains too (one key's month in hours)
+        "CREATE TABLE rollup_changes (seq INTEGER PRIMARY KEY, lo_ms BIGINT NOT NULL, hi_ms BIGINT NOT NULL, "
+        "changed_ms BIGINT NOT NULL)",
+        *(f"CREATE INDEX {table}{suffix}_{column} ON {table}{suffix} ({column}, bucket_ms)"
+          for table, columns in FILTER_INDEXES.items() for column in columns for suffix in ("_hourly", "_daily")),
     ),
 )
 
@@ -1090,6 +1104,77 @@ def is_transient_db_error(exc: BaseException) -> bool:
     return any(word in text for word in ("locked", "busy", "disk", "i/o", "full", "unable to open"))
 
 
+class RollupCache:
+    """Rows read from rollups, kept until a write touches their time span.
+
+    A dashboard asks the same ranges again and again (auto-refresh, switching pages),
+    and the bulk of a range is whole hours and days that no longer change: their sums
+    are kept, and only the moving edges of a range are read again. Every transaction
+    that changes rollups, in this process or another (an import), appends its time
+    span to rollup_changes; a reader first replays the changes it has not seen and
+    drops the rows they touch, and does not keep rows that a change committed while it
+    was reading may have missed. So a kept answer is never stale."""
+
+    MAX_ROWS = 50_000  # all entries together; the least recently used go first
+    MIN_SPAN_MS = 3_600_000  # shorter pieces are the moving edges of ranges: not worth keeping
+    RECENT_CHANGES = 1000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple, tuple[int, int, list[tuple]]] = {}  # insertion order = recency
+        self._rows = 0
+        self._seen: int | None = None  # the last rollup_changes seq replayed
+        self._recent: list[tuple[int, int, int]] = []  # (seq, lo, hi) of the last changes replayed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._rows = 0
+
+    def rows(self, conn: sqlite3.Connection, sql: str, params: list, lo: int, hi: int) -> list[tuple]:
+        """The rows of ``sql`` (a read of rollup buckets in [lo, hi)), kept or fresh."""
+        if hi - lo < self.MIN_SPAN_MS:
+            return conn.execute(sql, params).fetchall()
+        key = (sql, tuple(params))
+        with self._lock:
+            self._replay(conn)
+            entry = self._entries.pop(key, None)
+            if entry is not None:
+                self._entries[key] = entry
+                return entry[2]
+            before = self._seen
+        rows = conn.execute(sql, params).fetchall()
+        with self._lock:
+            self._replay(conn)
+            missed = not self._recent or self._recent[0][0] > before + 1
+            if missed or any(seq > before and c_lo < hi and c_hi > lo for seq, c_lo, c_hi in self._recent):
+                return rows
+            self._entries[key] = (lo, hi, rows)
+            self._rows += len(rows)
+            while self._rows > self.MAX_ROWS:
+                self._rows -= len(self._entries.pop(next(iter(self._entries)))[2])
+        return rows
+
+    def _replay(self, conn: sqlite3.Connection) -> None:
+        """Drop the entries that changes committed since the last look touched."""
+        if self._seen is None:
+            self._seen = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM rollup_changes").fetchone()[0]
+            self._recent = [(self._seen, 0, 0)]
+            return
+        changes = conn.execute("SELECT seq, lo_ms, hi_ms FROM rollup_changes WHERE seq > ? ORDER BY seq",
+                               (self._seen,)).fetchall()
+        if not changes:
+            return
+        if changes[0][0] != self._seen + 1:  # pruned before this process saw them: trust nothing
+            self._entries.clear()
+            self._rows = 0
+        for _, lo, hi in changes:
+            for key in [k for k, (e_lo, e_hi, _) in self._entries.items() if lo < e_hi and hi > e_lo]:
+                self._rows -= len(self._entries.pop(key)[2])
+        self._seen = changes[-1][0]
+        self._recent = (self._recent + changes)[-self.RECENT_CHANGES:]
+
+
 class Store:
     """All SQL of cpa-usage, over SQLite (stdlib sqlite3, WAL)."""
 
@@ -1106,6 +1191,7 @@ class Store:
         self._local = threading.local()
         self._salt: str | None = None
         self.write_lock = threading.Lock()
+        self.cache = RollupCache()
         self._writer = self._connect()
         self._migrate()
 
@@ -1172,6 +1258,8 @@ class Store:
                 if new_events:
                     for rollup, rows in rollup_rows(new_events).items():
                         conn.executemany(_upsert_rollup_sql(rollup), rows)
+                    times = [ev.ts_ms for ev in new_events]
+                    self._note_rollup_change(min(times), max(times) + 1)
                 if dead_letters:
                     conn.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload) "
                                      "VALUES (?, ?, ?, ?)", dead_letters)
@@ -1184,6 +1272,11 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
         return result
+
+    def _note_rollup_change(self, lo_ms: int, hi_ms: int) -> None:
+        """Record, inside the writing transaction, that rollups of [lo, hi) changed."""
+        self._writer.execute("INSERT INTO rollup_changes (lo_ms, hi_ms, changed_ms) VALUES (?, ?, ?)",
+                             (lo_ms, hi_ms, now_ms()))
 
     def _unseen(self, events: list[UsageEvent]) -> list[UsageEvent]:
         """The events of a batch whose event_key is not stored yet (nor earlier in the
@@ -1286,7 +1379,7 @@ class Store:
                    f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
                    + (f" GROUP BY {', '.join(keys)}" if keys else ""))
             width = len(keys)
-            for row in self.reader.execute(sql, [lo, hi, *params]):
+            for row in self._read(rollup, lo, hi, sql, [lo, hi, *params]):
                 if row[width]:
                     result[row[:width]] = result.get(row[:width], 0) + row[width]
         return result
@@ -1321,6 +1414,12 @@ class Store:
         return [(base, lo - lo % base.bucket_ms, -(-hi // base.bucket_ms) * base.bucket_ms)
                 if rollup is None and lo < since else (rollup, lo, hi) for rollup, lo, hi in pieces]
 
+    def _read(self, rollup: Rollup | None, lo: int, hi: int, sql: str, params: list) -> Iterable[tuple]:
+        """Rows of one piece of a plan: rollup reads through the cache, raw events not."""
+        if rollup is None:
+            return self.reader.execute(sql, params)
+        return self.cache.rows(self.reader, sql, params, lo, hi)
+
     def _aggregate_piece(self, rollup: Rollup | None, lo: int, hi: int, query: "Query", group: tuple[str, ...],
                          step_ms: int | None, prices: list[tuple] | None, into: dict[tuple, list]) -> None:
         time_column = "bucket_ms" if rollup else "ts_ms"
@@ -1344,7 +1443,7 @@ class Store:
                f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
                + (f" GROUP BY {', '.join(keys)}" if keys else ""))
         width, sums = len(keys), len(ROLLUP_MEASURES)
-        for row in self.reader.execute(sql, [*head_params, lo, hi, *params]):
+        for row in self._read(rollup, lo, hi, sql, [*head_params, lo, hi, *params]):
             if not row[width]:  # an ungrouped aggregate of nothing is one row of NULLs
                 continue
             key, values = row[:width], list(row[width:])
@@ -2473,15 +2572,18 @@ class Totals:
         }
 
 
-def requests_and_failures(counts: dict[tuple, int], key: Callable[[tuple], Any]) -> dict[Any, tuple[int, int]]:
-    """Fold Store.count rows grouped by (..., failed) into {key(row): (requests, failed)}."""
+def requests_and_failures(counts: dict[tuple, int], key: Callable[[tuple], Any]) -> dict[Any, list[int]]:
+    """Fold Store.count rows grouped by (..., failed) into {key(row): [requests, failed]}."""
     folded: dict[Any, list[int]] = {}
     for row, requests in counts.items():
-        cell = folded.setdefault(key(row), [0, 0])
+        cell_key = key(row)
+        cell = folded.get(cell_key)
+        if cell is None:
+            cell = folded[cell_key] = [0, 0]
         cell[0] += requests
         if row[-1]:
             cell[1] += requests
-    return {k: (v[0], v[1]) for k, v in folded.items()}
+    return folded
 
 
 def grid_cell(start_ms: int, requests: int, failed: int) -> dict:

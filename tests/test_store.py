@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from conftest import encode, payload_lines, record
-from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, DeadLetter, Query, Store, decode_payload,
+from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, DeadLetter, Query, RollupCache, Store, decode_payload,
                        is_transient_db_error)
 
 RECEIVED = 1_790_000_000_000
@@ -161,3 +161,76 @@ def test_a_damaged_spool_line_is_kept_aside_not_fatal(tmp_path):
         assert bytes(letter.payload) == b'{"received_ms": 1, "via": "lp' and not spool.exists()
     finally:
         store.close()
+
+
+# -- the rollup cache ---------------------------------------------------------------
+
+DAY = 86_400_000
+
+
+def events_at(*times, model="gpt-5.4"):
+    return [decode_payload(encode(record(timestamp=f"{t}", request_id=f"r-{t}", model=model)), RECEIVED)
+            for t in times]
+
+
+def traced(store):
+    """The statements store.reader runs from now on."""
+    statements = []
+    store.reader.set_trace_callback(statements.append)
+    return statements
+
+
+def test_repeated_reads_are_served_from_kept_rows(store):
+    store.write_batch(events_at("2026-05-01T10:00:00Z", "2026-05-20T10:00:00Z"), [], received=2)
+    query = Query(1_777_593_600_000, 1_777_593_600_000 + 30 * DAY)  # 2026-05-01 .. 05-31
+    first = store.aggregate(query, ("model",), 3_600_000)
+    statements = traced(store)
+    assert store.aggregate(query, ("model",), 3_600_000) == first
+    assert store.count(query) == {(): 2}
+    reads = [s for s in statements if "FROM usage_" in s]
+    assert [s for s in reads if "usage_series_hourly" in s] == []  # the month of hours was kept
+    assert len(reads) == 1 and "usage_timeline_daily" in reads[0]  # count: read once, kept from now on
+    assert store.count(query) == {(): 2} and len([s for s in statements if "FROM usage_" in s]) == 1
+
+
+def test_a_write_in_the_span_of_kept_rows_is_seen(store):
+    query = Query(1_777_593_600_000, 1_777_593_600_000 + 30 * DAY)
+    store.write_batch(events_at("2026-05-01T10:00:00Z"), [], received=1)
+    assert store.count(query) == {(): 1}
+    store.write_batch(events_at("2026-05-15T10:00:00Z"), [], received=1)
+    assert store.count(query) == {(): 2}
+    assert store.aggregate(query, ("model",))[("gpt-5.4",)][0] == 2
+
+
+def test_a_write_by_another_process_is_seen(tmp_path):
+    path = str(tmp_path / "shared.db")
+    reader, writer = Store(path), Store(path)
+    try:
+        query = Query(1_777_593_600_000, 1_777_593_600_000 + 30 * DAY)
+        reader.write_batch(events_at("2026-05-01T10:00:00Z"), [], received=1)
+        assert reader.count(query, ("model",)) == {("gpt-5.4",): 1}
+        writer.write_batch(events_at("2026-05-15T10:00:00Z", model="gpt-5.4-mini"), [], received=1)
+        assert reader.count(query, ("model",)) == {("gpt-5.4",): 1, ("gpt-5.4-mini",): 1}
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_changes_pruned_unseen_make_the_cache_start_over(store):
+    query = Query(1_777_593_600_000, 1_777_593_600_000 + 30 * DAY)
+    store.write_batch(events_at("2026-05-01T10:00:00Z"), [], received=1)
+    assert store.count(query) == {(): 1}
+    store.write_batch(events_at("2026-05-15T10:00:00Z"), [], received=1)
+    store.write_batch(events_at("2027-01-01T10:00:00Z"), [], received=1)  # outside the range
+    with store.write_lock:  # as the sweep prunes: all but the newest change, unseen by the reader
+        store._writer.execute("DELETE FROM rollup_changes WHERE seq < (SELECT MAX(seq) FROM rollup_changes)")
+    assert store.count(query) == {(): 2}
+
+
+def test_the_cache_keeps_at_most_max_rows(store, monkeypatch):
+    monkeypatch.setattr(RollupCache, "MAX_ROWS", 30)
+    store.write_batch(events_at(*(f"2026-05-{d:02d}T10:00:00Z" for d in range(1, 29))), [], received=28)
+    for days in range(2, 20):
+        store.count(Query(1_777_593_600_000, 1_777_593_600_000 + days * DAY), step_ms=DAY)
+    assert 0 < store.cache._rows <= 30
+    assert store.cache._rows == sum(len(rows) for _, _, rows in store.cache._entries.values())
