@@ -21,7 +21,7 @@ Contents, in the order data flows through the program:
   7. Pricing .............. Price, DEFAULT_PRICES, Pricing
   8. Auth ................. Auth (sessions, login limit), security headers, aliases
   9. HTTP routes .......... query parsing, OpenAPI, build_app, PrefixMount
- 10. Command line ......... Service, serve, main
+ 10. Command line ......... Service, serve, backup, main
 
 Times are UTC epoch milliseconds everywhere inside; they become text only at the
 edges (API responses, logs). See README.md for what each part is for.
@@ -66,6 +66,9 @@ __version__ = "0.1.0"
 log = logging.getLogger("cpa_usage")
 
 
+HOUR_MS, DAY_MS = 3_600_000, 86_400_000
+
+
 def now_ms() -> int:
     """The current time as UTC epoch milliseconds, the one time unit used inside."""
     return time.time_ns() // 1_000_000
@@ -81,7 +84,7 @@ def iso_ms(ms: int | None) -> str | None:
     month of 15-minute cells is thousands of these per answer: the date is cached)."""
     if ms is None:
         return None
-    days, rest = divmod(ms, 86_400_000)
+    days, rest = divmod(ms, DAY_MS)
     seconds, millis = divmod(rest, 1000)
     return f"{_utc_date(days)}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{millis:03d}Z"
 
@@ -271,8 +274,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Pause before reconnecting after a connection error."),
     Setting("METADATA_SYNC_INTERVAL", "30s", _positive_duration, "a positive duration such as 30s",
             "How often CPA's credential and provider lists are refreshed."),
-    Setting("RETENTION_DAYS", "30", _int_between(0, 36_500), "a number of days 0-36500 (0 keeps raw events forever)",
-            "Raw events older than this are removed at 03:00; rollups are kept."),
+    Setting("USAGE_RETENTION_DAYS", "30", _int_between(0, 36_500),
+            "a number of days 0-36500 (0 keeps raw events forever)",
+            "Raw events and dead letters older than this are removed at 03:00; rollups are kept."),
+    Setting("ROLLUP_RETENTION_DAYS", "0", _int_between(0, 36_500),
+            "0 (forever) or a number of days, at least USAGE_RETENTION_DAYS",
+            "Rollups (what long ranges and the year view read) older than this are removed; 0 keeps them."),
     Setting("AUTH_ENABLED", "false", parse_bool, "true or false (also 1/0, yes/no)",
             "Require a password to use the API and dashboard."),
     Setting("LOGIN_PASSWORD", "", _secret, "a password without control characters", "Dashboard password (required when AUTH_ENABLED=true).",
@@ -306,7 +313,8 @@ class Config:
     redis_queue_idle_interval: float
     redis_queue_error_backoff: float
     metadata_sync_interval: float
-    retention_days: int
+    usage_retention_days: int
+    rollup_retention_days: int
     auth_enabled: bool
     login_password: str
     auth_session_ttl: float
@@ -417,6 +425,10 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
                 _host_port(text)
             except ValueError:
                 raise ConfigError(f"REDIS_QUEUE_ADDR={text!r} is invalid; expected {setting.expected}") from None
+    usage_days, rollup_days = values["usage_retention_days"], values["rollup_retention_days"]
+    if rollup_days and (not usage_days or rollup_days < usage_days):  # ranges would miss kept raw events
+        raise ConfigError(f"ROLLUP_RETENTION_DAYS={rollup_days} is invalid; expected 0 (forever) or at least "
+                          f"USAGE_RETENTION_DAYS ({usage_days or 'forever'})")
     if values["auth_enabled"] and not values["login_password"]:
         raise ConfigError("LOGIN_PASSWORD is required when AUTH_ENABLED=true; expected a password")
     return Config(env_file=os.path.abspath(path) if os.path.exists(path) else "", **values)
@@ -780,7 +792,7 @@ def decode_payload(payload: bytes, received_ms: int) -> UsageEvent | ControlMess
         raise DecodeError(f"timestamp must be a string, got {type(ts_raw).__name__}")
     ts_raw = ts_raw or ""
     ts_ms = parse_rfc3339_ms(ts_raw)
-    ts_estimated = ts_ms is None or not MIN_USABLE_MS <= ts_ms <= received_ms + 86_400_000
+    ts_estimated = ts_ms is None or not MIN_USABLE_MS <= ts_ms <= received_ms + DAY_MS
     if ts_estimated:
         ts_ms = received_ms
 
@@ -853,14 +865,14 @@ ROLLUP_FAMILIES = (
 )
 # One key's or one credential's rows are read through these (every grain).
 FILTER_INDEXES = {"usage_keys": ("api_key",), "usage_credentials": ("source", "auth_index")}
-ROLLUP_GRAINS = {"usage_rollup": (("", 300_000), ("_hourly", 3_600_000), ("_daily", 86_400_000)),
-                 "usage_timeline": (("", 300_000), ("_quarterly", 900_000), ("_hourly", 3_600_000),
-                                    ("_daily", 86_400_000))}
+ROLLUP_GRAINS = {"usage_rollup": (("", 300_000), ("_hourly", HOUR_MS), ("_daily", DAY_MS)),
+                 "usage_timeline": (("", 300_000), ("_quarterly", 900_000), ("_hourly", HOUR_MS),
+                                    ("_daily", DAY_MS))}
 ROLLUPS = tuple(
     Rollup(table + suffix, bucket_ms, dimensions)
     for table, dimensions in ROLLUP_FAMILIES
-    for suffix, bucket_ms in ROLLUP_GRAINS.get(table, (("", 900_000), ("_hourly", 3_600_000),
-                                                       ("_daily", 86_400_000))))
+    for suffix, bucket_ms in ROLLUP_GRAINS.get(table, (("", 900_000), ("_hourly", HOUR_MS),
+                                                       ("_daily", DAY_MS))))
 ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                    "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
                    "ttft_ms_sum", "ttft_count", "flagged")
@@ -1116,7 +1128,7 @@ class RollupCache:
     was reading may have missed. So a kept answer is never stale."""
 
     MAX_ROWS = 50_000  # all entries together; the least recently used go first
-    MIN_SPAN_MS = 3_600_000  # shorter pieces are the moving edges of ranges: not worth keeping
+    MIN_SPAN_MS = HOUR_MS  # shorter pieces are the moving edges of ranges: not worth keeping
     RECENT_CHANGES = 1000
 
     def __init__(self) -> None:
@@ -1317,33 +1329,74 @@ class Store:
         rows = dict(self.reader.execute("SELECT key, value FROM meta WHERE key LIKE 'totals.%'").fetchall())
         return {name: int(rows.get(f"totals.{name}", 0)) for name in TOTAL_COUNTERS}
 
-    def delete_events_before(self, cutoff_ms: int, chunk: int = 5000) -> int:
-        """Remove raw events and dead letters older than cutoff_ms, in short transactions
-        so the ingest writer never waits long. Rollups are kept: year views stay whole.
-        The cut-off is remembered: ranges reaching before it are counted from rollups."""
+    # -- the retention sweep ------------------------------------------------
+
+    DELETE_SECONDS = 0.05  # the write lock is held about this long per delete, so ingest never waits long
+
+    def delete_events_before(self, cutoff_ms: int) -> tuple[int, int]:
+        """Remove raw events and dead letters older than cutoff_ms; returns how many of
+        each. Rollups are kept: year views stay whole. The cut-off is remembered:
+        ranges reaching before it are counted from rollups."""
         self.set_meta("raw_events_since", str(max(cutoff_ms, self.raw_events_since())))
-        removed = 0
-        for table, column in (("usage_events", "ts_ms"), ("dead_letters", "received_ms")):
-            while True:
-                with self.write_lock:
-                    count = self._writer.execute(
-                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? LIMIT ?)",
-                        (cutoff_ms, chunk)).rowcount
-                if table == "usage_events":
-                    removed += count
-                if count < chunk:
-                    break
+        return (self._delete_before("usage_events", "ts_ms", cutoff_ms),
+                self._delete_before("dead_letters", "received_ms", cutoff_ms))
+
+    def delete_rollups_before(self, cutoff_ms: int) -> int:
+        """Remove rollup buckets older than cutoff_ms from every rollup (ROLLUP_RETENTION_DAYS)."""
+        removed = sum(self._delete_before(rollup.table, "bucket_ms", cutoff_ms) for rollup in ROLLUPS)
+        if removed:
+            with self.write_lock:
+                self._note_rollup_change(0, cutoff_ms)
         return removed
 
-    def compact(self) -> None:
-        """Give freed pages back to the file system and refresh planner statistics.
-
-        An incremental vacuum instead of a full VACUUM: the latter rewrites the whole
-        file and holds the write lock for minutes on a big database, while CPA's
-        queue keeps records for only about a minute."""
+    def prune_rollup_changes(self, before_ms: int) -> int:
+        """Forget rollup changes older than before_ms (never the newest: sequence numbers
+        must keep growing). A reader that has not looked since starts its cache over."""
         with self.write_lock:
-            self._writer.execute("PRAGMA incremental_vacuum")
-            self._writer.execute("PRAGMA optimize")
+            return self._writer.execute(
+                "DELETE FROM rollup_changes WHERE changed_ms < ? AND seq < (SELECT MAX(seq) FROM rollup_changes)",
+                (before_ms,)).rowcount
+
+    def _delete_before(self, table: str, column: str, cutoff_ms: int) -> int:
+        """Delete the rows of ``table`` with ``column`` < cutoff_ms, oldest first, a time
+        window per transaction; the window adapts so each one takes about
+        DELETE_SECONDS (dense and sparse stretches of history alike)."""
+        removed, window = 0, 60_000
+        while True:
+            with self.write_lock:
+                oldest = self._writer.execute(f"SELECT MIN({column}) FROM {table}").fetchone()[0]
+                if oldest is None or oldest >= cutoff_ms:
+                    return removed
+                began = time.monotonic()
+                removed += self._writer.execute(f"DELETE FROM {table} WHERE {column} < ?",
+                                                (min(cutoff_ms, oldest + window),)).rowcount
+                took = time.monotonic() - began
+            window = max(1000, int(window * min(4.0, self.DELETE_SECONDS / max(took, 1e-4))))
+
+    def compact(self) -> int:
+        """Give freed pages back to the file system, a few megabytes per transaction, and
+        refresh the planner's statistics from a sample; returns the bytes freed.
+
+        An incremental vacuum instead of a full VACUUM, and a sampled ANALYZE: both of
+        the latter read or rewrite the whole file while holding the write lock, for
+        minutes on a big database, while CPA's queue keeps records for about a minute."""
+        page_size = self._writer.execute("PRAGMA page_size").fetchone()[0]
+        freed = 0
+        incremental = self._writer.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+        while incremental:
+            with self.write_lock:
+                free = self._writer.execute("PRAGMA freelist_count").fetchone()[0]
+                if not free:
+                    break
+                self._writer.execute("PRAGMA incremental_vacuum(2048)").fetchall()
+                left = self._writer.execute("PRAGMA freelist_count").fetchone()[0]
+            if left >= free:
+                break
+            freed += (free - left) * page_size
+        with self.write_lock:
+            self._writer.execute("PRAGMA analysis_limit = 1000")
+            self._writer.execute("ANALYZE")
+        return freed
 
     # -- reading -----------------------------------------------------------
 
@@ -1472,7 +1525,7 @@ class Store:
         offset, end = (page - 1) * page_size, query.end_ms
         if offset >= total:
             return [], total
-        for step in (3_600_000, ROLLUPS[0].bucket_ms):
+        for step in (HOUR_MS, ROLLUPS[0].bucket_ms):
             if offset < 2000:
                 break
             counts = sorted(self.count(retained._replace(end_ms=end), step_ms=step).items(), reverse=True)
@@ -2430,32 +2483,76 @@ class MetadataSync:
 
 
 class Maintenance:
-    """The daily sweep at 03:00 in TZ: raw events past RETENTION_DAYS go (rollups stay),
-    then freed pages are returned to the file system."""
+    """The daily sweep at 03:00 in TZ, and at start when the last one was missed (the
+    host was down at 03:00): raw events and dead letters past USAGE_RETENTION_DAYS
+    go, rollups past ROLLUP_RETENTION_DAYS go (0 keeps them, so long ranges and the
+    year view stay whole), then freed pages go back to the file system and the
+    planner's statistics are refreshed. What it did is kept in the database, for
+    /status and for knowing at the next start whether a sweep was missed."""
 
-    def __init__(self, store: Store, zone: zoneinfo.ZoneInfo, retention_days: int):
-        self.store, self.zone, self.retention_days = store, zone, retention_days
-        self.last_run_at: int | None = None
-        self.last_removed = 0
+    def __init__(self, store: Store, zone: zoneinfo.ZoneInfo, usage_retention_days: int,
+                 rollup_retention_days: int = 0, clock: Callable[[], int] = now_ms):
+        self.store, self.zone, self.clock = store, zone, clock
+        self.usage_retention_days, self.rollup_retention_days = usage_retention_days, rollup_retention_days
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="maintenance", daemon=True)
 
+    def _at_three(self, day: dt.date) -> int:
+        return int(dt.datetime.combine(day, dt.time(3), tzinfo=self.zone).timestamp() * 1000)
+
     def next_run_after(self, ms: int) -> int:
         """The first local 03:00 strictly after ``ms`` (DST-aware)."""
-        local = dt.datetime.fromtimestamp(ms / 1000, self.zone)
-        candidate = dt.datetime.combine(local.date(), dt.time(3), tzinfo=self.zone)
-        if candidate <= local:
-            candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(3), tzinfo=self.zone)
-        return int(candidate.timestamp() * 1000)
+        day = dt.datetime.fromtimestamp(ms / 1000, self.zone).date()
+        candidate = self._at_three(day)
+        return candidate if candidate > ms else self._at_three(day + dt.timedelta(days=1))
 
-    def sweep(self, at_ms: int) -> int:
-        removed = 0
-        if self.retention_days:
-            removed = self.store.delete_events_before(at_ms - self.retention_days * 86_400_000)
-        self.store.compact()
-        self.last_run_at, self.last_removed = at_ms, removed
-        log.info("maintenance: removed %d raw events older than %d days", removed, self.retention_days)
-        return removed
+    def last_due_at(self, ms: int) -> int:
+        """The latest local 03:00 at or before ``ms``."""
+        day = dt.datetime.fromtimestamp(ms / 1000, self.zone).date()
+        candidate = self._at_three(day)
+        return candidate if candidate <= ms else self._at_three(day - dt.timedelta(days=1))
+
+    @property
+    def last_report(self) -> dict | None:
+        text = self.store.get_meta("maintenance.last")
+        return None if text is None else json.loads(text)
+
+    def missed(self, ms: int) -> bool:
+        """Whether the sweep of the latest 03:00 before ``ms`` has not run."""
+        report = self.last_report
+        return report is None or report["at_ms"] < self.last_due_at(ms)
+
+    def sweep(self, at_ms: int) -> dict:
+        """One sweep as of ``at_ms``; returns (and keeps) what it removed."""
+        began = time.monotonic()
+        report = {"at_ms": at_ms, "events": 0, "dead_letters": 0, "rollup_rows": 0}
+        if self.usage_retention_days:
+            report["events"], report["dead_letters"] = self.store.delete_events_before(
+                at_ms - self.usage_retention_days * DAY_MS)
+        if self.rollup_retention_days:
+            report["rollup_rows"] = self.store.delete_rollups_before(at_ms - self.rollup_retention_days * DAY_MS)
+        self.store.prune_rollup_changes(at_ms - DAY_MS)
+        report["bytes_freed"] = self.store.compact()
+        report["seconds"] = round(time.monotonic() - began, 3)
+        self.store.set_meta("maintenance.last", json.dumps(report))
+        log.info("maintenance: removed %d raw events and %d dead letters older than %s, %d rollup rows older "
+                 "than %s; freed %.1f MB in %.1f s", report["events"], report["dead_letters"],
+                 f"{self.usage_retention_days} days" if self.usage_retention_days else "forever (kept)",
+                 report["rollup_rows"],
+                 f"{self.rollup_retention_days} days" if self.rollup_retention_days else "forever (kept)",
+                 report["bytes_freed"] / 2**20, report["seconds"])
+        return report
+
+    def snapshot(self) -> dict:
+        report = self.last_report
+        return {"maintenance": {
+            "last_run_at": iso_ms(report["at_ms"]) if report else None,
+            "last_removed": {k: report[k] for k in ("events", "dead_letters", "rollup_rows")} if report else None,
+            "last_bytes_freed": report["bytes_freed"] if report else None,
+            "last_seconds": report["seconds"] if report else None,
+            "next_run_at": iso_ms(self.next_run_after(self.clock())),
+            "usage_retention_days": self.usage_retention_days,
+            "rollup_retention_days": self.rollup_retention_days}}
 
     def start(self) -> None:
         self._thread.start()
@@ -2464,11 +2561,13 @@ class Maintenance:
         self._stop.set()
 
     def _run(self) -> None:
-        while not self._stop.wait(max(0.0, (self.next_run_after(now_ms()) - now_ms()) / 1000)):
+        due = self.clock() if self.missed(self.clock()) else self.next_run_after(self.clock())
+        while not self._stop.wait(max(0.0, (due - self.clock()) / 1000)):
             try:
-                self.sweep(now_ms())
+                self.sweep(self.clock())
             except Exception:  # noqa: BLE001 - tomorrow is another day
                 log.exception("maintenance sweep failed")
+            due = self.next_run_after(self.clock())
 
 
 ###############################################################################
@@ -2480,7 +2579,6 @@ class Maintenance:
 # buckets into local hours and days of TZ in Python with zoneinfo: right for every
 # zone, half-hour and 45-minute offsets and DST included.
 
-HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 QUARTER_MS = 900_000
 ROLLING_RANGES = {"4h": 4 * HOUR_MS, "8h": 8 * HOUR_MS, "12h": 12 * HOUR_MS, "24h": DAY_MS,
                   **{f"{days}d": days * DAY_MS for days in (2, 3, 4, 5, 6, 7, 30)}}
@@ -3917,7 +4015,8 @@ class Service:
         self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
                                    spool_path=config.sqlite_path + ".spool", on_refresh=self.metadata.trigger)
         self.drainer = Drainer(config, self.writer, self.gate, self.status, **drainer_options)
-        self.maintenance = Maintenance(self.store, config.zone, config.retention_days)
+        self.maintenance = Maintenance(self.store, config.zone, config.usage_retention_days,
+                                       config.rollup_retention_days)
         self.app = PrefixMount(build_app(self), config.app_base_path)
 
     def start(self) -> None:
@@ -3945,10 +4044,7 @@ class Service:
             **self.metadata.snapshot(),
             "pending": self.writer.pending, "database_stalled": self.writer.stalled,
             "totals": self.store.load_totals(),
-            "maintenance": {"last_run_at": iso_ms(self.maintenance.last_run_at),
-                            "last_removed": self.maintenance.last_removed,
-                            "next_run_at": iso_ms(self.maintenance.next_run_after(now_ms())),
-                            "retention_days": self.config.retention_days},
+            **self.maintenance.snapshot(),
         }
 
 
@@ -3999,6 +4095,7 @@ def serve(config: Config) -> int:
     threading.Thread(target=server.run, name="http", daemon=True).start()
     log.info("cpa-usage %s: dashboard and API on http://%s:%d%s/, draining CPA at %s:%d", __version__,
              config.app_host, config.app_port, config.app_base_path, *config.queue_endpoint()[:2])
+    log.info("configuration: %s", " ".join(f"{name}={value}" for name, value in config.describe()))
     while not stop.wait(0.5):
         pass
     log.info("stopping: committing what was received")
@@ -4008,19 +4105,66 @@ def serve(config: Config) -> int:
     return 0
 
 
+def backup(database: str, target: str) -> int:
+    """Write a consistent copy of the database to ``target`` while the service runs.
+
+    SQLite's online backup API copies every page inside one read transaction: a
+    snapshot, and in WAL mode the service keeps writing meanwhile. The copy is a
+    single self-contained file (no -wal beside it), checked before it is named."""
+    if not os.path.isfile(database):
+        print(f"cpa-usage: no database at {database}", file=sys.stderr)
+        return 1
+    if os.path.exists(target):
+        print(f"cpa-usage: {target} exists; choose a new name for the backup", file=sys.stderr)
+        return 1
+    partial = target + ".partial"
+    source, copy = sqlite3.connect(database), sqlite3.connect(partial)
+    try:
+        source.backup(copy)
+        copy.execute("PRAGMA journal_mode = DELETE")
+        check = copy.execute("PRAGMA quick_check").fetchone()[0]
+        version = copy.execute("PRAGMA user_version").fetchone()[0]
+        events = copy.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]
+    except sqlite3.Error as exc:
+        print(f"cpa-usage: backup of {database} failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        source.close()
+        copy.close()
+    if check != "ok":
+        print(f"cpa-usage: the copy of {database} does not check out ({check}); kept as {partial}",
+              file=sys.stderr)
+        return 1
+    os.replace(partial, target)
+    print(f"backed up {database} to {target}: {os.path.getsize(target) / 2**20:.1f} MB, "
+          f"{events:,} raw events, schema version {version}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = "\n".join(f"  {s.name:<26} {('(required)' if s.default is None else repr(s.default)):<16} {s.help}"
                          for s in SETTINGS)
     parser = argparse.ArgumentParser(
         prog="cpa-usage", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Persistent usage analytics for CLIProxyAPI: drains CPA's usage queue into SQLite "
-                    "and serves an API and dashboard.",
+                    "and serves an API and dashboard. Without a command: run the service.",
         epilog="Configuration comes from the environment and from a .env file (ENV_FILE, default ./.env; "
                "the environment wins):\n\n" + settings)
     parser.add_argument("--version", action="version", version=f"cpa-usage {__version__}")
     parser.add_argument("--check-config", action="store_true",
                         help="print the effective configuration (secrets masked) and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="run the service (the default)")
+    backup_command = commands.add_parser(
+        "backup", help="write a consistent copy of the database while the service runs",
+        description="Write a consistent copy of the live database (SQLite's online backup API) to PATH. "
+                    "To restore: stop the service, replace SQLITE_PATH with the copy (removing its -wal "
+                    "and -shm files), start the service.")
+    backup_command.add_argument("path", help="the file to create")
+    backup_command.add_argument("--db", help="the database to copy (default: SQLITE_PATH of the configuration)")
     args = parser.parse_args(argv)
+    if args.command == "backup" and args.db:
+        return backup(args.db, args.path)
     try:
         config = load_config()
     except ConfigError as exc:
@@ -4030,6 +4174,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in config.describe():
             print(f"{name}={value}")
         return 0
+    if args.command == "backup":
+        return backup(config.sqlite_path, args.path)
     try:
         setup_logging(config)
     except OSError as exc:

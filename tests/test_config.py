@@ -27,7 +27,7 @@ def test_defaults_match_the_specification(config_factory, tmp_path):
     assert config.redis_queue_idle_interval == 1.0 and config.redis_queue_error_backoff == 10.0
     assert config.metadata_sync_interval == 30.0 and config.auth_session_ttl == 168 * 3600
     assert config.auth_enabled is False and config.log_level == "info" and config.log_file_enabled is True
-    assert config.log_retention_days == 7 and config.retention_days == 30
+    assert config.log_retention_days == 7 and config.usage_retention_days == 30 and config.rollup_retention_days == 0
     assert config.queue_endpoint() == ("127.0.0.1", 8317, False)
 
 

@@ -128,6 +128,11 @@ def test_zipapp_runs_with_nothing_but_python(zipapp, tmp_path, fake_cpa):
     fake_cpa.publish(payload(1))
     wait_for(lambda: proc.status()["totals"]["inserted"] == 1, what="one record stored")
     assert proc.signal(signal.SIGTERM) < 5 and proc.process.returncode == 0
+    log = (tmp_path / "process.log").read_text()
+    started = [line for line in log.splitlines() if " INFO [MainThread] configuration: " in line]
+    assert len(started) == 1 and f"SQLITE_PATH={proc.db}" in started[0] and "USAGE_RETENTION_DAYS=30" in started[0]
+    assert fake_cpa.key not in log  # the effective configuration, minus its secrets
+    assert "maintenance: removed 0 raw events" in log  # a first start sweeps once
 
 
 def test_sigterm_commits_everything_in_subscribe_mode(zipapp, tmp_path, fake_cpa):
