@@ -1388,7 +1388,8 @@ class Store:
                 free = self._writer.execute("PRAGMA freelist_count").fetchone()[0]
                 if not free:
                     break
-                self._writer.execute("PRAGMA incremental_vacuum(2048)").fetchall()
+                # executescript steps it to the end; execute frees one page per call
+                self._writer.executescript("PRAGMA incremental_vacuum(2048);")
                 left = self._writer.execute("PRAGMA freelist_count").fetchone()[0]
             if left >= free:
                 break
