@@ -30,10 +30,12 @@ edges (API responses, logs). See README.md for what each part is for.
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import functools
 import hashlib
 import hmac
+import io
 import json
 import logging
 import logging.handlers
@@ -286,6 +288,8 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("AUTH_SESSION_TTL", "168h", _positive_duration, "a positive duration such as 168h",
             "Lifetime of a login session."),
+    Setting("METRICS_PUBLIC", "false", parse_bool, "true or false",
+            "Serve /metrics without login (for a Prometheus that cannot send the password)."),
     Setting("LOG_LEVEL", "info", _one_of("debug", "info", "warn", "warning", "error"),
             "debug, info, warn or error", "Log verbosity."),
     Setting("LOG_FILE_ENABLED", "true", parse_bool, "true or false", "Also write logs to files in LOG_DIR."),
@@ -293,6 +297,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_RETENTION_DAYS", "7", _int_between(1, 3650), "a number of days 1-3650",
             "Days of rotated log files to keep."),
 )
+
+SETTING_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -318,6 +324,7 @@ class Config:
     auth_enabled: bool
     login_password: str
     auth_session_ttl: float
+    metrics_public: bool
     log_level: str
     log_file_enabled: bool
     log_dir: str
@@ -824,6 +831,77 @@ def decode_payload(payload: bytes, received_ms: int) -> UsageEvent | ControlMess
         generate, strings["reasoning_effort"], strings["service_tier"], strings["response_service_tier"],
         strings["client_ip"], strings["x_forwarded_for"], strings["user_agent"], strings["access_token_sha256"],
         accounting_version, _json_or_none(headers), _json_or_none(extra or None)))
+
+
+# -- records from files: CPA's legacy export and our own JSONL export ----------------
+
+_HTTP_METHOD_KEY = re.compile(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /")
+
+
+def legacy_provider(model: str, source: str) -> str:
+    """A provider for a legacy export detail, which has none: from the model name, or a
+    Google API key as the source. (The only clue there is; queue records carry theirs.)"""
+    name = model.lower()
+    if "claude" in name:
+        return "claude"
+    if "gemini" in name or source.startswith("AIza"):
+        return "gemini"
+    if re.match(r"(gpt|o\d|codex|chatgpt)", name):
+        return "codex"
+    return "unknown"
+
+
+def legacy_export_payloads(document: Any) -> Iterable[tuple[str, bytes]]:
+    """The details of a CPA usage export from before v6.10 (``{"version": 1,
+    "exported_at", "usage": {"apis": {API: {"models": {MODEL: {"details": [...]}}}}}}``)
+    as queue payloads, each with where it was: decode_payload gives them the
+    identity of any other record, so a second import adds nothing. The ``apis`` key
+    is the client API key, or the endpoint when the request had none. Raises
+    ValueError when the document is not such an export."""
+    if not isinstance(document, dict) or document.get("version", 1) not in (0, 1) \
+            or not isinstance(document.get("usage"), dict):
+        raise ValueError('not a CPA usage export: expected {"version": 1, "usage": {"apis": ...}}')
+    apis = document["usage"].get("apis") or {}
+    if not isinstance(apis, dict):
+        raise ValueError("usage.apis must be an object")
+    for api, entry in apis.items():
+        models = entry.get("models") if isinstance(entry, dict) else None
+        if not isinstance(models, dict):
+            raise ValueError(f"usage.apis[{api!r}].models must be an object")
+        no_key = bool(_HTTP_METHOD_KEY.match(api))
+        for model, stats in models.items():
+            details = stats.get("details") if isinstance(stats, dict) else None
+            if not isinstance(details, list):
+                raise ValueError(f"usage.apis[{api!r}].models[{model!r}].details must be a list")
+            for i, detail in enumerate(details):
+                where = f"usage.apis[{api!r}].models[{model!r}].details[{i}]"
+                if not isinstance(detail, dict):
+                    yield where, _COMPACT_JSON.encode(detail).encode()
+                    continue
+                record = {**detail, "model": model, "api_key": "" if no_key else api,
+                          "endpoint": api if no_key else "", "imported_from": "cpa-usage-export"}
+                record["provider"] = legacy_provider(model, str(detail.get("source") or ""))
+                if isinstance(record.get("auth_index"), int) and not isinstance(record["auth_index"], bool):
+                    record["auth_index"] = str(record["auth_index"])  # a number before v6.6.56
+                yield where, _COMPACT_JSON.encode(record).encode()
+
+
+def event_from_export_row(row: dict) -> UsageEvent:
+    """One line of our JSONL export (every stored column by name) back into the
+    event it was, identity included: an export imports back losslessly."""
+    values = []
+    for name in UsageEvent._fields:
+        if name not in row:
+            raise DecodeError(f"an exported event without {name}")
+        value, kind = row[name], _event_column(name).split(" ", 1)[1]
+        if value is None:
+            if "NOT NULL" in kind:
+                raise DecodeError(f"{name} must not be null")
+        elif ("INT" in kind) != (isinstance(value, int) and not isinstance(value, bool)) \
+                or ("TEXT" in kind and not isinstance(value, str)):
+            raise DecodeError(f"{name} must be {'an integer' if 'INT' in kind else 'a string'}")
+        values.append(value)
+    return UsageEvent._make(values)
 
 
 ###############################################################################
@@ -1544,6 +1622,24 @@ class Store:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()], total
 
+    def iter_events(self, query: "Query", chunk: int = 2000) -> Iterable[dict]:
+        """Every raw event of ``query``, oldest first, read in chunks after the last one
+        seen (keyset): constant memory, and no read transaction held across a long
+        export (which would keep the WAL from being checkpointed)."""
+        clauses, params = query.conditions()
+        after: tuple[int, str] = (query.start_ms - 1, "")
+        while True:
+            cursor = self.reader.execute(
+                f"SELECT {', '.join(UsageEvent._fields)} FROM usage_events "
+                f"WHERE {' AND '.join(['ts_ms >= ?', 'ts_ms < ?', '(ts_ms, event_key) > (?, ?)', *clauses])} "
+                "ORDER BY ts_ms, event_key LIMIT ?", [query.start_ms, query.end_ms, *after, *params, chunk])
+            rows = cursor.fetchall()
+            for row in rows:
+                yield dict(zip(UsageEvent._fields, row))
+            if len(rows) < chunk:
+                return
+            after = (rows[-1][1], rows[-1][0])
+
     def last_status(self, ts_ms: int, source: str, auth_index: str) -> int | None:
         """The status code of the failed event of this credential at ts_ms."""
         row = self.reader.execute(
@@ -1583,6 +1679,12 @@ class Store:
         """When the first event happened that any rollup remembers."""
         row = self.reader.execute("SELECT MIN(first_ms) FROM usage_rollup_daily "
                                   "WHERE bucket_ms = (SELECT MIN(bucket_ms) FROM usage_rollup_daily)").fetchone()
+        return row[0]
+
+    def newest_event_ms(self) -> int | None:
+        """When the newest event stored happened."""
+        row = self.reader.execute("SELECT MAX(last_ms) FROM usage_timeline "
+                                  "WHERE bucket_ms = (SELECT MAX(bucket_ms) FROM usage_timeline)").fetchone()
         return row[0]
 
     def distinct_values(self, column: str) -> list[str]:
@@ -1705,6 +1807,7 @@ class KeyGate:
         self._probe = threading.Lock()
         self._fingerprint = store.fingerprint(key, 32)
         self.state, self.reason, self.failures = "unknown", None, 0
+        self.rejections = 0  # in this process, for /metrics
         self.rejected_at: float | None = None
         self.next_attempt_at: float | None = None
         saved = json.loads(store.get_meta(self.META_KEY) or "{}")
@@ -1777,6 +1880,7 @@ class KeyGate:
                 self.failures += 1
                 delay = self.RETRY_DELAYS[min(self.failures, len(self.RETRY_DELAYS)) - 1]
             self.state, self.reason = "rejected", reason
+            self.rejections += 1
             self.rejected_at, self.next_attempt_at = now, now + delay
             saved = {"fingerprint": self._fingerprint, "state": "rejected", "reason": reason,
                      "failures": self.failures, "rejected_at": now, "next_attempt_at": self.next_attempt_at}
@@ -2571,6 +2675,144 @@ class Maintenance:
             due = self.next_run_after(self.clock())
 
 
+class ImportFileError(ValueError):
+    """A file that is not valid as a whole: nothing of it is imported."""
+
+
+class ImportReport:
+    """What an import did: records read, added, already there, rejected (and why)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.read, self.added, self.duplicates, self.rejected = name, 0, 0, 0, 0
+        self.reasons: dict[str, int] = {}
+        self.error: str | None = None
+
+    def json(self) -> dict:
+        return {"file": self.name, "read": self.read, "added": self.added, "duplicates": self.duplicates,
+                "rejected": self.rejected, "reasons": self.reasons, "error": self.error}
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.name}: not imported: {self.error}"
+        reasons = "".join(f"\n  {n} x {reason}" for reason, n in sorted(self.reasons.items(), key=lambda r: -r[1]))
+        return (f"{self.name}: {self.read:,} read, {self.added:,} added, {self.duplicates:,} already there, "
+                f"{self.rejected:,} rejected (kept in dead_letters){reasons}")
+
+
+class Importer:
+    """Files of usage records into the store: CPA's legacy usage export (one JSON
+    document), JSON Lines of queue payloads of any era, our own JSONL export, or a mix
+    of the last two. Events get the identity they get when drained, so importing
+    twice, or importing what was also drained, adds nothing.
+
+    A file is checked whole before anything is written (constant memory: a second
+    pass reads it again), so one that is not valid JSON or JSON Lines changes nothing;
+    within a valid file, a record that cannot be decoded is rejected with its reason
+    and kept in dead_letters like a malformed record from the queue."""
+
+    BATCH = 1000
+
+    def __init__(self, store: Store, clock: Callable[[], int] = now_ms):
+        self.store, self.clock = store, clock
+
+    def run(self, stream: Any, name: str, progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Import one seekable binary stream; ``progress`` gets the bytes read so far."""
+        report = ImportReport(name)
+        try:
+            records = self._records(stream, name)
+            batch: list[tuple[str, bytes]] = []
+            for where, payload in records:
+                batch.append((where, payload))
+                if len(batch) == self.BATCH:
+                    self._write(batch, report)
+                    batch = []
+                    if progress:
+                        progress(stream.tell())
+            self._write(batch, report)
+        except ImportFileError as exc:
+            report.error = str(exc)
+        return report
+
+    def _records(self, stream: Any, name: str) -> Iterable[tuple[str, bytes]]:
+        """(where, payload) of every record, after checking that the file is valid as a whole."""
+        first = b""
+        for line in stream:
+            if line.strip():
+                first = line
+                break
+        if not first:
+            raise ImportFileError("the file is empty")
+        try:
+            json.loads(first)
+            whole_lines = True
+        except ValueError:
+            whole_lines = False  # the first line is not a whole value: one (legacy) document
+        stream.seek(0)
+        if not whole_lines:
+            try:
+                document = json.load(stream)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ImportFileError(f"neither JSON Lines nor a JSON document ({exc})") from None
+            try:
+                return list(legacy_export_payloads(document))
+            except ValueError as exc:
+                raise ImportFileError(str(exc)) from None
+        for number, line in enumerate(stream, 1):
+            if line.strip():
+                try:
+                    value = json.loads(line)
+                except ValueError as exc:
+                    raise ImportFileError(f"line {number} is not JSON ({exc})") from None
+                if self._is_legacy_export(value):
+                    try:
+                        for _ in legacy_export_payloads(value):
+                            pass
+                    except ValueError as exc:
+                        raise ImportFileError(f"line {number}: {exc}") from None
+        stream.seek(0)
+        return self._lines(stream, name)
+
+    @staticmethod
+    def _is_legacy_export(value: Any) -> bool:
+        return isinstance(value, dict) and "usage" in value and "version" in value and "tokens" not in value
+
+    def _lines(self, stream: Any, name: str) -> Iterable[tuple[str, bytes]]:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            if line.lstrip().startswith(b'{"version"') or b'"usage"' in line:
+                value = json.loads(line)
+                if self._is_legacy_export(value):  # a legacy export on one line
+                    yield from legacy_export_payloads(value)
+                    continue
+            yield f"{name}:{number}", line.strip()
+
+    def _write(self, batch: list[tuple[str, bytes]], report: ImportReport) -> None:
+        received = self.clock()
+        events, dead = [], []
+        for where, payload in batch:
+            report.read += 1
+            try:
+                value = json.loads(payload) if b'"event_key"' in payload else None
+                if isinstance(value, dict) and "event_key" in value:
+                    event = event_from_export_row(value)
+                else:
+                    event = decode_payload(payload, received)
+                if isinstance(event, ControlMessage):
+                    raise DecodeError("a control message, not a usage record")
+            except DecodeError as exc:
+                report.rejected += 1
+                reason = str(exc)
+                report.reasons[reason] = report.reasons.get(reason, 0) + 1
+                dead.append(DeadLetter(received, "import", f"{where}: {reason}", payload))
+                continue
+            events.append(event)
+        if events or dead:
+            result = self.store.write_batch(events, dead, received=0)
+            report.added += result.inserted
+            report.duplicates += result.duplicates
+
+
 ###############################################################################
 # 6. Analytics #################################################################
 ###############################################################################
@@ -2669,6 +2911,19 @@ class Totals:
             "flagged_requests": m[12],
             "first_seen": iso_ms(self.first_ms), "last_seen": iso_ms(self.last_ms),
         }
+
+
+def csv_line(values: Iterable[Any]) -> str:
+    """One CSV record (RFC 4180 quoting, CRLF); None is an empty field."""
+    out = io.StringIO()
+    csv.writer(out).writerow(["" if v is None else v for v in values])
+    return out.getvalue()
+
+
+def shown_source(row: dict) -> str:
+    """A credential's name as shown: masked when it is an upstream API key."""
+    source = row["source"]
+    return mask_key(source) if row["auth_type"] == "apikey" or looks_like_secret(source) else source
 
 
 def requests_and_failures(counts: dict[tuple, int], key: Callable[[tuple], Any]) -> dict[Any, list[int]]:
@@ -2902,6 +3157,55 @@ class Analytics:
             "auth_indexes": [{"auth_index": value, "requests": n} for value, n in found["auth_index"]],
             "api_keys": [{**self.named("api_key", value, aliases), "requests": n} for value, n in found["api_key"]],
         }
+
+    # -- exports -------------------------------------------------------------
+
+    EVENT_CSV_COLUMNS = ("timestamp", "ts_ms", "model", "alias", "provider", "endpoint", "source", "auth_index",
+                         "api_key", "api_key_alias", "failed", "status_code", "latency_ms", "ttft_ms", "input",
+                         "cache_read", "cache_write", "output", "reasoning", "unclassified", "total_tokens",
+                         "cost_usd", "token_quality", "request_id", "event_key")
+
+    def export_events(self, query: Query, fmt: str) -> Iterable[str]:
+        """The events of ``query``, oldest first, in pieces of text: ``jsonl`` has every
+        stored column, keys in clear (it imports back losslessly: a backup or a move);
+        ``csv`` is for spreadsheets: keys masked, with alias and cost."""
+        aliases = self.store.aliases()
+        lines: list[str] = []
+        if fmt == "csv":
+            lines.append(csv_line(self.EVENT_CSV_COLUMNS))
+        for row in self.store.iter_events(query):
+            if fmt == "jsonl":
+                lines.append(_COMPACT_JSON.encode(row) + "\n")
+            else:
+                lines.append(csv_line((
+                    iso_ms(row["ts_ms"]), row["ts_ms"], row["model"], row["alias"], row["provider"], row["endpoint"],
+                    shown_source(row), row["auth_index"], mask_key(row["api_key"]), aliases.get(row["api_key"]),
+                    row["failed"], row["status_code"], row["latency_ms"], row["ttft_ms"], row["input_tokens"],
+                    row["cache_read_tokens"], row["cache_write_tokens"], row["output_tokens"], row["reasoning_tokens"],
+                    row["unclassified_tokens"], row["total_tokens"], self.pricing.event_cost(row),
+                    row["token_quality"], row["request_id"], row["event_key"])))
+            if len(lines) >= 500:
+                yield "".join(lines)
+                lines = []
+        if lines:
+            yield "".join(lines)
+
+    def export_analysis(self, query: Query, group: str, sort: str, descending: bool) -> Iterable[str]:
+        """Every row of the analysis as CSV, in the order asked for."""
+        answer = self.analysis(query, group, sort, descending, 1, 10**9)
+        names = {"api": ("api_key", "api_key_alias"), "model": ("model",), "both": ("api_key", "api_key_alias", "model")}
+        yield csv_line((*names[group], "requests", "success", "failed", "success_rate", "input", "cache_read",
+                        "cache_write", "output", "reasoning", "unclassified", "total_tokens", "cost_usd",
+                        "unpriced_requests", "cache_hit_rate", "avg_latency_ms", "avg_ttft_ms", "first_seen",
+                        "last_seen"))
+        for item in answer["items"]:
+            shown = {"api_key": item.get("api_key"), "api_key_alias": item.get("alias"), "model": item.get("model")}
+            tokens, cost = item["tokens"], item["cost"]
+            yield csv_line((*(shown[name] for name in names[group]), item["requests"], item["success"],
+                            item["failed"], item["success_rate"], tokens["input"], tokens["cache_read"],
+                            tokens["cache_write"], tokens["output"], tokens["reasoning"], tokens["unclassified"],
+                            tokens["total"], cost["usd"], cost["unpriced_requests"], item["cache_hit_rate"],
+                            item["avg_latency_ms"], item["avg_ttft_ms"], item["first_seen"], item["last_seen"]))
 
     def events(self, query: Query, page: int, page_size: int) -> dict:
         rows, total = self.store.list_events(query, page, page_size)
@@ -3373,8 +3677,7 @@ def event_json(row: dict) -> dict:
         "received_at": iso_ms(row["received_ms"]), "request_id": row["request_id"], "model": row["model"],
         "alias": row["alias"], "provider": row["provider"], "executor_type": row["executor_type"],
         "endpoint": row["endpoint"], "auth_type": row["auth_type"],
-        "source": mask_key(row["source"]) if row["auth_type"] == "apikey" or looks_like_secret(row["source"])
-        else row["source"],
+        "source": shown_source(row),
         "auth_index": row["auth_index"], "api_key": mask_key(row["api_key"]), "failed": bool(row["failed"]),
         "status_code": row["status_code"], "fail_body": row["fail_body"], "latency_ms": row["latency_ms"],
         "ttft_ms": row["ttft_ms"],
@@ -3478,14 +3781,16 @@ PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1}),
              _parameter("page_size", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})]
 
 
-def _operation(summary: str, response: dict, parameters: list | None = None, body: dict | None = None) -> dict:
+def _operation(summary: str, response: dict, parameters: list | None = None, body: dict | None = None,
+               produces: tuple[str, ...] = ("application/json",),
+               consumes: tuple[str, ...] = ("application/json",)) -> dict:
     operation: dict[str, Any] = {
         "summary": summary, "parameters": parameters or [],
-        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": response}}},
+        "responses": {"200": {"description": "OK", "content": {media: {"schema": response} for media in produces}},
                       "default": {"description": "error",
                                   "content": {"application/json": {"schema": _ref("Error")}}}}}
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {"required": True, "content": {media: {"schema": body} for media in consumes}}
     return operation
 
 
@@ -3523,6 +3828,29 @@ def openapi_document(base_path: str) -> dict:
         "/api/v1/usage/events": {"get": _operation(
             "raw events, newest first", _list_of(_ref("Event"), **with_range, total=_INT, page=_INT, page_size=_INT),
             FILTER_DOCS + PAGE_DOCS)},
+        "/api/v1/usage/events/export": {"get": _operation(
+            "every event of the filters, oldest first, streamed: jsonl has every stored column with keys in clear "
+            "(it imports back losslessly), csv has keys masked, alias and cost", {"type": "string"},
+            FILTER_DOCS + [_parameter("format", "jsonl (default) or csv", {"type": "string", "enum": ["jsonl", "csv"]})],
+            produces=("application/x-ndjson", "text/csv"))},
+        "/api/v1/usage/analysis/export": {"get": _operation(
+            "every row of the analysis as CSV", {"type": "string"},
+            FILTER_DOCS + [_parameter("group", "api, model or both", {"type": "string", "enum": ["api", "model", "both"]}),
+                           _parameter("sort", "the order of rows", {"type": "string", "enum": list(ANALYSIS_SORTS)}),
+                           _parameter("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]}),
+                           _parameter("format", "csv", {"type": "string", "enum": ["csv"]})],
+            produces=("text/csv",))},
+        "/api/v1/import": {"post": _operation(
+            "import a file: CPA's legacy usage export (JSON), JSON Lines of queue payloads, or our jsonl export; "
+            f"at most {IMPORT_MAX_BYTES // 2**20} MiB; a file not valid as a whole changes nothing (400)",
+            _schema_object({"file": _STR, "read": _INT, "added": _INT, "duplicates": _INT, "rejected": _INT,
+                            "reasons": {"type": "object", "additionalProperties": _INT},
+                            "error": {"type": "string", "nullable": True}}),
+            [_parameter("name", "a name for the file in the report and the log")],
+            body={"type": "string", "format": "binary"}, consumes=IMPORT_TYPES)},
+        "/metrics": {"get": _operation(
+            "Prometheus text exposition; with login on, a session or the login password by HTTP Basic auth, "
+            "unless METRICS_PUBLIC=true", {"type": "string"}, produces=("text/plain",))},
         "/api/v1/usage/events/filters": {"get": _operation(
             "the models, sources, auth indexes and client keys seen in the range", _schema_object({
                 **with_range, **{k: {"type": "array", "items": {"type": "object"}}
@@ -3589,6 +3917,103 @@ def openapi_document(base_path: str) -> dict:
     return {"openapi": "3.0.3", "info": {"title": "cpa-usage", "version": __version__,
                                          "description": "Persistent usage analytics for CLIProxyAPI."},
             "servers": [{"url": base_path or "/"}], "paths": paths, "components": {"schemas": OPENAPI_SCHEMAS}}
+
+
+METRICS_TOP = 50  # label values kept per dimension; the rest are summed as "other"
+IMPORT_MAX_BYTES = 256 * 2**20
+IMPORT_TYPES = ("application/json", "application/x-ndjson", "application/jsonl")
+
+
+def prometheus_metrics(service: "Service") -> str:
+    """The Prometheus text exposition (format 0.0.4): the drain's counters, the age of
+    the newest event, the queue mode, and usage counters by model and client key
+    (alias, or the masked key) for rate(). At most METRICS_TOP models and keys are
+    named, by requests; the others are summed under "other", so cardinality is
+    bounded whatever CPA serves. A key without an alias is its masked form and the
+    start of its id (masked forms alone can be alike)."""
+    families: list[str] = []
+
+    def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict, float]]) -> None:
+        families.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}")
+        for labels, value in samples:
+            shown = ",".join(f'{k}="{prometheus_escape(v)}"' for k, v in labels.items())
+            families.append(f"{name}{{{shown}}} {value}" if shown else f"{name} {value}")
+
+    totals, drain = service.store.load_totals(), service.status.snapshot()
+    for name, help_text, value in (
+            ("records_received", "Records received from CPA's queue.", totals["received"]),
+            ("events_inserted", "Usage events stored (imports included).", totals["inserted"]),
+            ("duplicates", "Records already stored, skipped.", totals["duplicates"]),
+            ("dead_letters", "Records that could not be decoded, kept aside.", totals["dead_letters"]),
+            ("reconnects", "Reconnections to CPA since the start.", drain["reconnects"]),
+            ("auth_rejections", "Management key rejections by CPA since the start.", service.gate.rejections)):
+        family(f"cpa_usage_{name}_total", "counter", help_text, [({}, value)])
+    newest = service.store.newest_event_ms()
+    if newest is not None:
+        family("cpa_usage_last_event_age_seconds", "gauge", "Seconds since the newest stored event.",
+               [({}, round(max(0, now_ms() - newest) / 1000, 3))])
+    family("cpa_usage_queue_mode", "gauge", "How the queue is drained (1 for the current mode).",
+           [({"mode": mode}, int(drain["mode"] == mode)) for mode in ("subscribe", "lpop", "down")])
+    family("cpa_usage_pending_records", "gauge", "Records received but not committed yet.",
+           [({}, service.writer.pending)])
+
+    rows = service.analytics.priced(Query(0, now_ms() + 1), ("api_key", "model", "failed"))
+    aliases = service.store.aliases()
+    top: dict[str, set[str]] = {}
+    for position, dimension in ((0, "api_key"), (1, "model")):
+        requests: dict[str, int] = {}
+        for key, acc in rows.items():
+            requests[key[position]] = requests.get(key[position], 0) + acc[0]
+        top[dimension] = set(sorted(requests, key=lambda value: -requests[value])[:METRICS_TOP])
+    summed: dict[tuple[str, str], list[float]] = {}
+    for (api_key, model, failed), acc in rows.items():
+        key_label = ("other" if api_key not in top["api_key"] else aliases.get(api_key)
+                     or (f"{mask_key(api_key)}#{service.store.fingerprint(api_key)[:8]}" if api_key else "none"))
+        labels = (model if model in top["model"] else "other", key_label)
+        sums = summed.setdefault(labels, [0] * 9)
+        sums[0] += acc[0]
+        sums[1] += acc[0] if failed else 0
+        for i in range(1, 7):  # input, cache_read, cache_write, output, reasoning, unclassified
+            sums[1 + i] += acc[i]
+        sums[8] += acc[-2]
+    usage = sorted(summed.items())
+    family("cpa_usage_requests_total", "counter", "Requests by model and client key.",
+           [({"model": m, "api_key": k}, v[0]) for (m, k), v in usage])
+    family("cpa_usage_failed_requests_total", "counter", "Failed requests by model and client key.",
+           [({"model": m, "api_key": k}, v[1]) for (m, k), v in usage])
+    kinds = ("input", "cache_read", "cache_write", "output", "reasoning", "unclassified")
+    family("cpa_usage_tokens_total", "counter", "Tokens by model, client key and kind (reasoning is part of output).",
+           [({"model": m, "api_key": k, "kind": kind}, v[2 + i]) for (m, k), v in usage for i, kind in enumerate(kinds)])
+    family("cpa_usage_cost_usd_total", "counter", "Cost in USD at the current prices, by model and client key.",
+           [({"model": m, "api_key": k}, round(v[8], 8)) for (m, k), v in usage])
+    return "\n".join(families) + "\n"
+
+
+def prometheus_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
+
+
+def analysis_parameters() -> tuple[str, str, bool]:
+    """group, sort and descending of the analysis routes, validated."""
+    group = query_single("group") or "model"
+    if group not in ("api", "model", "both"):
+        raise bad_parameter("group", group, "api, model or both")
+    sort = query_single("sort") or "requests"
+    if sort not in ANALYSIS_SORTS:
+        raise bad_parameter("sort", sort, " | ".join(ANALYSIS_SORTS))
+    order = query_single("order") or ("asc" if sort == "name" else "desc")
+    if order not in ("asc", "desc"):
+        raise bad_parameter("order", order, "asc or desc")
+    return group, sort, order == "desc"
+
+
+def download(chunks: Iterable[str], fmt: str, stem: str) -> Iterable[bytes]:
+    """A streamed file answer: the body is produced while it is sent."""
+    bottle.response.content_type = {"csv": "text/csv; charset=utf-8",
+                                    "jsonl": "application/x-ndjson; charset=utf-8"}[fmt]
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    bottle.response.set_header("Content-Disposition", f'attachment; filename="{stem}-{stamp}.{fmt}"')
+    return (chunk.encode("utf-8") for chunk in chunks)
 
 
 def build_app(service: "Service") -> bottle.Bottle:
@@ -3770,18 +4195,17 @@ def build_app(service: "Service") -> bottle.Bottle:
     @api_route
     def usage_analysis() -> dict:
         query, name = parse_query(analytics, "24h", PAGE_PARAMETERS | {"group", "sort", "order"})
-        group = query_single("group") or "model"
-        if group not in ("api", "model", "both"):
-            raise bad_parameter("group", group, "api, model or both")
-        sort = query_single("sort") or "requests"
-        if sort not in ANALYSIS_SORTS:
-            raise bad_parameter("sort", sort, " | ".join(ANALYSIS_SORTS))
-        order = query_single("order") or ("asc" if sort == "name" else "desc")
-        if order not in ("asc", "desc"):
-            raise bad_parameter("order", order, "asc or desc")
+        group, sort, descending = analysis_parameters()
         page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
-        return {"range": range_json(query, name),
-                **analytics.analysis(query, group, sort, order == "desc", page, page_size)}
+        return {"range": range_json(query, name), **analytics.analysis(query, group, sort, descending, page, page_size)}
+
+    @app.get(API + "/usage/analysis/export")
+    @api_route
+    def usage_analysis_export() -> Iterable[bytes]:
+        query, _ = parse_query(analytics, "24h", frozenset({"group", "sort", "order", "format"}))
+        if (query_single("format") or "csv") != "csv":
+            raise bad_parameter("format", query_single("format"), "csv")
+        return download(analytics.export_analysis(query, *analysis_parameters()), "csv", "cpa-usage-analysis")
 
     @app.get(API + "/usage/credentials")
     @api_route
@@ -3795,6 +4219,59 @@ def build_app(service: "Service") -> bottle.Bottle:
         query, name = parse_query(analytics, "all", PAGE_PARAMETERS)
         page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
         return {"range": range_json(query, name), **analytics.events(query, page, page_size)}
+
+    @app.get(API + "/usage/events/export")
+    @api_route
+    def usage_events_export() -> Iterable[bytes]:
+        query, _ = parse_query(analytics, "all", frozenset({"format"}))
+        fmt = query_single("format") or "jsonl"
+        if fmt not in ("csv", "jsonl"):
+            raise bad_parameter("format", fmt, "csv or jsonl")
+        return download(analytics.export_events(query, fmt), fmt, "cpa-usage-events")
+
+    @app.post(API + "/import")
+    @api_route
+    def import_records() -> dict:
+        content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
+        if content_type not in IMPORT_TYPES:  # never a form: another site must not post here
+            raise ApiError(415, "the body must be the file, as application/json or application/x-ndjson",
+                           {"content_type": content_type or None})
+        length = bottle.request.content_length
+        if length < 0:
+            raise ApiError(411, "send Content-Length")
+        if length > IMPORT_MAX_BYTES:
+            raise ApiError(413, "the file is too big for an upload; use the import command on the host",
+                           {"max_bytes": IMPORT_MAX_BYTES, "bytes": length})
+        name = bottle.request.query.get("name") or "upload"
+        report = Importer(service.store).run(bottle.request.body, name)
+        log.info("import through the API: %s", report.summary().replace("\n", ";"))
+        if report.error:
+            raise ApiError(400, f"the file is not valid as a whole; nothing was imported: {report.error}",
+                           report.json())
+        return report.json()
+
+    @app.get("/metrics")
+    def metrics() -> str:
+        if service.auth.enabled and not service.config.metrics_public and not metrics_allowed():
+            bottle.response.status = 401
+            bottle.response.set_header("WWW-Authenticate", 'Basic realm="cpa-usage metrics"')
+            return "sign in, or send the login password with HTTP Basic auth (any user name)\n"
+        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        return prometheus_metrics(service)
+
+    def metrics_allowed() -> bool:
+        """A session cookie, or the login password by HTTP Basic auth (what Prometheus
+        can send); failures count against the login limit."""
+        if service.auth.session(bottle.request.get_cookie(SESSION_COOKIE)) is not None:
+            return True
+        address, credentials = client_address(), bottle.request.auth
+        if credentials is None or service.auth.retry_after(address):
+            return False
+        if service.auth.check_password(credentials[1] or ""):
+            return True
+        service.auth.failed(address)
+        log.warning("failed metrics login from %s", address)
+        return False
 
     @app.get(API + "/usage/events/filters")
     @api_route
@@ -4142,6 +4619,86 @@ def backup(database: str, target: str) -> int:
     return 0
 
 
+def offline_command(args: argparse.Namespace, database: str, zone: zoneinfo.ZoneInfo) -> int:
+    """backup, import and export: work on the database beside (or without) the service."""
+    if args.command == "backup":
+        return backup(database, args.path)
+    if args.command == "export" and not os.path.isfile(database):
+        print(f"cpa-usage: no database at {database}", file=sys.stderr)
+        return 1
+    store = Store(database)  # an import may start a new one
+    try:
+        if args.command == "import":
+            return import_files(store, args.files)
+        args.format = args.format or ("jsonl" if args.what == "events" else "csv")
+        return export_rows(Analytics(store, Pricing(store), zone), args)
+    finally:
+        store.close()
+
+
+def terminal_progress(name: str, size: int) -> Callable[[int], None] | None:
+    """A one-line progress bar on stderr, only when it is a terminal."""
+    if not size or not sys.stderr.isatty():
+        return None
+
+    def show(done: int) -> None:
+        filled = 30 * min(done, size) // size
+        sys.stderr.write(f"\r{name} [{'#' * filled}{'.' * (30 - filled)}] {100 * min(done, size) // size:3d}%")
+        sys.stderr.flush()
+
+    return show
+
+
+def import_files(store: Store, paths: list[str]) -> int:
+    """The import command: each file whole or not at all, a summary of each."""
+    failed = False
+    for path in paths:
+        try:
+            with open(path, "rb") as stream:
+                progress = terminal_progress(os.path.basename(path), os.path.getsize(path))
+                report = Importer(store).run(stream, path, progress)
+        except OSError as exc:
+            print(f"{path}: cannot be read ({exc.strerror})", file=sys.stderr)
+            failed = True
+            continue
+        if progress:
+            sys.stderr.write("\r\x1b[K")
+        print(report.summary(), file=sys.stderr if report.error else sys.stdout)
+        failed = failed or bool(report.error)
+    return 1 if failed else 0
+
+
+def export_rows(analytics: Analytics, args: argparse.Namespace) -> int:
+    """The export command: the API's export routes, written to a file or stdout. The
+    filters are read by the same code as the routes' query strings."""
+    pairs = [(name, value) for name in ("range", "start", "end", "auth_index", "api_key", "result", "group", "sort",
+                                        "order") if (value := getattr(args, name, None)) is not None]
+    pairs += [("model", m) for m in args.model or []] + [("source", v) for v in args.source or []]
+    bottle.request.bind({"QUERY_STRING": urllib.parse.urlencode(pairs), "REQUEST_METHOD": "GET", "PATH_INFO": "/"})
+    try:
+        if args.what == "events":
+            query, _ = parse_query(analytics, "all")
+            chunks = analytics.export_events(query, args.format)
+        else:
+            query, _ = parse_query(analytics, "24h", frozenset({"group", "sort", "order"}))
+            if args.format != "csv":
+                raise bad_parameter("format", args.format, "csv")
+            chunks = analytics.export_analysis(query, *analysis_parameters())
+        out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+        try:
+            for chunk in chunks:
+                out.write(chunk)
+        finally:
+            if args.output:
+                out.close()
+    except BrokenPipeError:  # `export ... | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except ApiError as exc:
+        print(f"cpa-usage: {exc.message} ({exc.detail.get('expected', '') if exc.detail else ''})", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = "\n".join(f"  {s.name:<26} {('(required)' if s.default is None else repr(s.default)):<16} {s.help}"
                          for s in SETTINGS)
@@ -4162,10 +4719,36 @@ def main(argv: list[str] | None = None) -> int:
                     "To restore: stop the service, replace SQLITE_PATH with the copy (removing its -wal "
                     "and -shm files), start the service.")
     backup_command.add_argument("path", help="the file to create")
-    backup_command.add_argument("--db", help="the database to copy (default: SQLITE_PATH of the configuration)")
+    import_command = commands.add_parser(
+        "import", help="import usage records from files",
+        description="Import CPA's legacy usage export (/v0/management/usage/export, CPA v6.9 and older), JSON "
+                    "Lines of queue payloads of any era, or a jsonl export of cpa-usage. Records already stored "
+                    "are skipped; a file that is not valid as a whole changes nothing. Safe while the service runs.")
+    import_command.add_argument("files", nargs="+", metavar="FILE")
+    export_command = commands.add_parser(
+        "export", help="export events (jsonl or csv) or the analysis (csv)",
+        description="The same as GET /api/v1/usage/events/export and /usage/analysis/export, with the same "
+                    "filters. jsonl has every stored column, client keys in clear, and imports back losslessly.")
+    export_command.add_argument("what", choices=("events", "analysis"))
+    export_command.add_argument("--format", choices=("jsonl", "csv"), help="jsonl (events) or csv (the default "
+                                "for analysis)")
+    export_command.add_argument("-o", "--output", help="the file to write (default: standard output)")
+    export_command.add_argument("--range", help=" | ".join(RANGE_NAMES))
+    export_command.add_argument("--start", help="with --range custom: RFC 3339 or epoch ms")
+    export_command.add_argument("--end", help="with --range custom: RFC 3339 or epoch ms")
+    export_command.add_argument("--model", action="append", help="repeatable")
+    export_command.add_argument("--source", action="append", help="repeatable")
+    export_command.add_argument("--auth-index", dest="auth_index")
+    export_command.add_argument("--api-key", dest="api_key", help="the key, its alias or its id")
+    export_command.add_argument("--result", choices=("success", "failed"))
+    export_command.add_argument("--group", choices=("api", "model", "both"), help="analysis only")
+    export_command.add_argument("--sort", choices=ANALYSIS_SORTS, help="analysis only")
+    export_command.add_argument("--order", choices=("asc", "desc"), help="analysis only")
+    for command in (backup_command, import_command, export_command):
+        command.add_argument("--db", help="the database (default: SQLITE_PATH of the configuration)")
     args = parser.parse_args(argv)
-    if args.command == "backup" and args.db:
-        return backup(args.db, args.path)
+    if args.command in ("backup", "import", "export") and args.db:
+        return offline_command(args, args.db, zoneinfo.ZoneInfo(os.environ.get("TZ") or SETTING_DEFAULTS["TZ"]))
     try:
         config = load_config()
     except ConfigError as exc:
@@ -4175,8 +4758,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in config.describe():
             print(f"{name}={value}")
         return 0
-    if args.command == "backup":
-        return backup(config.sqlite_path, args.path)
+    if args.command in ("backup", "import", "export"):
+        return offline_command(args, config.sqlite_path, config.zone)
     try:
         setup_logging(config)
     except OSError as exc:
