@@ -322,3 +322,22 @@ def test_metrics_need_login_unless_public(config_factory, tmp_path):
         assert "cpa_usage_events_inserted" in scrape(public)
     finally:
         public.store.close()
+
+
+def test_a_progress_bar_shows_on_a_terminal_only(tmp_path, monkeypatch, capsys):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    lines = [encode(record(request_id=f"p{i}")) for i in range(2500)]  # three batches
+    (tmp_path / "many.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["import", str(tmp_path / "many.jsonl"), "--db", str(tmp_path / "p.db")]) == 0
+    bars = [part for part in terminal.getvalue().split("\r") if part.startswith("many.jsonl [")]
+    assert len(bars) == 2 and bars[0].endswith("%") and "#" in bars[-1]  # after each full batch
+    assert terminal.getvalue().endswith("\r\x1b[K")  # the bar is cleared before the summary
+    assert "2,500 read, 2,500 added" in capsys.readouterr().out
+    monkeypatch.undo()
+    assert main(["import", str(tmp_path / "many.jsonl"), "--db", str(tmp_path / "p.db")]) == 0
+    assert "\r" not in capsys.readouterr().err  # not a terminal: no bar
