@@ -178,6 +178,17 @@ def _http_url(text: str) -> str:
     return url
 
 
+def _optional_http_url(text: str) -> str:
+    return _http_url(text) if text.strip() else ""
+
+
+def _factor(text: str) -> float:
+    value = float(text.strip())
+    if not 1 < value <= 1000:
+        raise ValueError(text)
+    return value
+
+
 def _base_path(text: str) -> str:
     path = text.strip().rstrip("/")
     if path and (not path.startswith("/") or not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path)):
@@ -290,6 +301,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Lifetime of a login session."),
     Setting("METRICS_PUBLIC", "false", parse_bool, "true or false",
             "Serve /metrics without login (for a Prometheus that cannot send the password)."),
+    Setting("KEY_LOGIN_ENABLED", "false", parse_bool, "true or false (needs AUTH_ENABLED=true)",
+            "Let each member sign in with their own CPA client API key and see only that key's usage."),
+    Setting("ALERT_WEBHOOK_URL", "", _optional_http_url, 'an http(s) URL, or "" for none',
+            "Where budget and anomaly alerts are POSTed as JSON (retried with backoff)."),
+    Setting("ALERT_ANOMALY_FACTOR", "3", _factor, "a number above 1, such as 3",
+            "An alert when a key's last-hour spend exceeds this many times its usual hourly spend."),
+    Setting("IDLE_KEY_DAYS", "14", _int_between(1, 3650), "a number of days 1-3650",
+            "Client keys unused this long are listed as idle."),
     Setting("LOG_LEVEL", "info", _one_of("debug", "info", "warn", "warning", "error"),
             "debug, info, warn or error", "Log verbosity."),
     Setting("LOG_FILE_ENABLED", "true", parse_bool, "true or false", "Also write logs to files in LOG_DIR."),
@@ -325,6 +344,10 @@ class Config:
     login_password: str
     auth_session_ttl: float
     metrics_public: bool
+    key_login_enabled: bool
+    alert_webhook_url: str
+    alert_anomaly_factor: float
+    idle_key_days: int
     log_level: str
     log_file_enabled: bool
     log_dir: str
@@ -436,6 +459,8 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
     if rollup_days and (not usage_days or rollup_days < usage_days):  # ranges would miss kept raw events
         raise ConfigError(f"ROLLUP_RETENTION_DAYS={rollup_days} is invalid; expected 0 (forever) or at least "
                           f"USAGE_RETENTION_DAYS ({usage_days or 'forever'})")
+    if values["key_login_enabled"] and not values["auth_enabled"]:
+        raise ConfigError("KEY_LOGIN_ENABLED=true needs AUTH_ENABLED=true (and LOGIN_PASSWORD for the owner)")
     if values["auth_enabled"] and not values["login_password"]:
         raise ConfigError("LOGIN_PASSWORD is required when AUTH_ENABLED=true; expected a password")
     return Config(env_file=os.path.abspath(path) if os.path.exists(path) else "", **values)
@@ -1031,6 +1056,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "changed_ms BIGINT NOT NULL)",
         *(f"CREATE INDEX {table}{suffix}_{column} ON {table}{suffix} ({column}, bucket_ms)"
           for table, columns in FILTER_INDEXES.items() for column in columns for suffix in ("_hourly", "_daily")),
+    ),
+    (  # 6: budgets per client key, and the alerts raised (once per key, period and condition)
+        "CREATE TABLE budgets (api_key TEXT PRIMARY KEY, daily_usd REAL, monthly_usd REAL, daily_tokens BIGINT, "
+        "monthly_tokens BIGINT, updated_ms BIGINT NOT NULL)",
+        "CREATE TABLE alerts (id INTEGER PRIMARY KEY, api_key TEXT NOT NULL, kind TEXT NOT NULL, "
+        "period TEXT NOT NULL, condition TEXT NOT NULL, value REAL NOT NULL, threshold REAL NOT NULL, "
+        "unit TEXT NOT NULL, created_ms BIGINT NOT NULL, delivered_ms BIGINT, attempts INTEGER NOT NULL DEFAULT 0, "
+        "next_attempt_ms BIGINT NOT NULL DEFAULT 0, last_error TEXT, UNIQUE (api_key, period, condition))",
+        "CREATE INDEX alerts_created ON alerts (created_ms)",
     ),
 )
 
@@ -1691,6 +1725,63 @@ class Store:
         """Every value a dimension ever took (from the smallest rollup that has it)."""
         table = min((r for r in ROLLUPS if column in r.dimensions), key=lambda r: (len(r.dimensions), -r.bucket_ms))
         return [row[0] for row in self.reader.execute(f"SELECT DISTINCT {column} FROM {table.table}")]
+
+    def keys_last_used(self) -> dict[str, int]:
+        """Every client key any rollup remembers, with the time of its last use."""
+        return dict(self.reader.execute("SELECT api_key, MAX(last_ms) FROM usage_keys_daily GROUP BY api_key"))
+
+    # -- budgets and alerts ----------------------------------------------------
+
+    BUDGET_LIMITS = ("daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens")
+
+    def budgets(self) -> dict[str, dict]:
+        """{api_key: {limit: value or None}}."""
+        rows = self.reader.execute(f"SELECT api_key, {', '.join(self.BUDGET_LIMITS)} FROM budgets").fetchall()
+        return {row[0]: dict(zip(self.BUDGET_LIMITS, row[1:])) for row in rows}
+
+    def set_budget(self, api_key: str, limits: dict) -> None:
+        with self.write_lock:
+            self._writer.execute(
+                f"INSERT INTO budgets (api_key, {', '.join(self.BUDGET_LIMITS)}, updated_ms) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (api_key) DO UPDATE SET "
+                + ", ".join(f"{name} = excluded.{name}" for name in (*self.BUDGET_LIMITS, "updated_ms")),
+                (api_key, *(limits.get(name) for name in self.BUDGET_LIMITS), now_ms()))
+
+    def delete_budget(self, api_key: str) -> bool:
+        with self.write_lock:
+            return self._writer.execute("DELETE FROM budgets WHERE api_key = ?", (api_key,)).rowcount > 0
+
+    ALERT_COLUMNS = ("id", "api_key", "kind", "period", "condition", "value", "threshold", "unit", "created_ms",
+                     "delivered_ms", "attempts", "next_attempt_ms", "last_error")
+
+    def add_alert(self, api_key: str, kind: str, period: str, condition: str, value: float, threshold: float,
+                  unit: str, at_ms: int) -> bool:
+        """Record an alert unless this key already had it for this period; True if new."""
+        with self.write_lock:
+            return self._writer.execute(
+                "INSERT INTO alerts (api_key, kind, period, condition, value, threshold, unit, created_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (api_key, period, condition) DO NOTHING",
+                (api_key, kind, period, condition, value, threshold, unit, at_ms)).rowcount > 0
+
+    def alerts(self, api_key: str | None = None, limit: int = 100, undelivered_before: int | None = None
+               ) -> list[dict]:
+        """The newest alerts (of one key); or those due for (another) webhook attempt."""
+        clauses, params = [], []
+        if api_key is not None:
+            clauses.append("api_key = ?")
+            params.append(api_key)
+        if undelivered_before is not None:
+            clauses.append("delivered_ms IS NULL AND next_attempt_ms <= ?")
+            params.append(undelivered_before)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.reader.execute(f"SELECT {', '.join(self.ALERT_COLUMNS)} FROM alerts{where} "
+                                   "ORDER BY created_ms DESC, id DESC LIMIT ?", (*params, limit)).fetchall()
+        return [dict(zip(self.ALERT_COLUMNS, row)) for row in rows]
+
+    def alert_attempted(self, alert_id: int, delivered_ms: int | None, next_attempt_ms: int, error: str | None) -> None:
+        with self.write_lock:
+            self._writer.execute("UPDATE alerts SET attempts = attempts + 1, delivered_ms = ?, next_attempt_ms = ?, "
+                                 "last_error = ? WHERE id = ?", (delivered_ms, next_attempt_ms, error, alert_id))
 
     # -- CPA metadata --------------------------------------------------------
 
@@ -3031,6 +3122,12 @@ class Analytics:
         instead of the secret, and accepts back as a filter)."""
         return {self.store.fingerprint(value): value for value in self.store.distinct_values(column)}
 
+    def resolve_keys(self, wanted: str) -> list[str]:
+        """The client keys a text names: the key itself, its alias (maybe several keys),
+        or the api_key_id the API shows."""
+        aliased = [key for key, alias in self.store.aliases().items() if alias == wanted]
+        return aliased or [self.key_ids("api_key").get(wanted, wanted)]
+
     def named(self, column: str, value: str, ids: dict[str, str] | None = None) -> dict:
         """How the API shows an api_key or source: masked when secret, with id and alias."""
         secret = column == "api_key" or looks_like_secret(value)
@@ -3158,6 +3255,51 @@ class Analytics:
             "api_keys": [{**self.named("api_key", value, aliases), "requests": n} for value, n in found["api_key"]],
         }
 
+    # -- budgets and idle keys -------------------------------------------------
+
+    def periods(self, now: int) -> dict[str, tuple[int, int, str]]:
+        """This local day and month (in TZ, DST days included): {name: (start, end, label)}."""
+        today = self.time.local(now).date()
+        month = today.replace(day=1)
+        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        return {"daily": (self.time.midnight(today), self.time.midnight(today + dt.timedelta(days=1)),
+                          today.isoformat()),
+                "monthly": (self.time.midnight(month), self.time.midnight(next_month), month.strftime("%Y-%m"))}
+
+    def spend(self, api_key: str, start: int, end: int) -> tuple[float, int]:
+        """(USD, tokens) one client key spent in [start, end)."""
+        acc = self.priced(Query(start, end, api_keys=(api_key,)), ()).get(())
+        return (acc[-2], acc[7]) if acc else (0.0, 0)
+
+    def budget_status(self, api_key: str, limits: dict, now: int) -> dict:
+        """Spend against each limit of a budget, in this local day and month."""
+        status: dict[str, Any] = {"limits": limits}
+        for period, (start, end, label) in self.periods(now).items():
+            usd, tokens = self.spend(api_key, start, end)
+            status[period] = {"period": label, "start": iso_ms(start), "end": iso_ms(end)}
+            for unit, spent in (("usd", round(usd, 6)), ("tokens", tokens)):
+                limit = limits.get(f"{period}_{unit}")
+                status[period][unit] = {"spent": spent, "limit": limit,
+                                        "ratio": round(spent / limit, 4) if limit else None}
+        return status
+
+    def budgets(self, only: str | None = None) -> list[dict]:
+        """Every budget (or one key's) with its spend now."""
+        aliases, now = self.store.aliases(), self.clock()
+        return [{**self.named("api_key", key, aliases), **self.budget_status(key, limits, now)}
+                for key, limits in sorted(self.store.budgets().items()) if only is None or key == only]
+
+    def idle_keys(self, days: int) -> list[dict]:
+        """Client keys CPA knows or that were ever used, unused for ``days``: oldest use first."""
+        now, aliases = self.clock(), self.store.aliases()
+        last_used = self.store.keys_last_used()
+        configured = (self.store.get_metadata("api-keys") or (None, []))[1]
+        keys = set(last_used) | {k for k in configured if isinstance(k, str)}
+        idle = [(last_used.get(key), key) for key in keys if (last_used.get(key) or 0) < now - days * DAY_MS]
+        return [{**self.named("api_key", key, aliases), "last_used_at": iso_ms(last),
+                 "idle_days": None if last is None else (now - last) // DAY_MS, "configured_in_cpa": key in configured}
+                for last, key in sorted(idle, key=lambda item: (item[0] is not None, item[0] or 0))]
+
     # -- exports -------------------------------------------------------------
 
     EVENT_CSV_COLUMNS = ("timestamp", "ts_ms", "model", "alias", "provider", "endpoint", "source", "auth_index",
@@ -3165,10 +3307,11 @@ class Analytics:
                          "cache_read", "cache_write", "output", "reasoning", "unclassified", "total_tokens",
                          "cost_usd", "token_quality", "request_id", "event_key")
 
-    def export_events(self, query: Query, fmt: str) -> Iterable[str]:
+    def export_events(self, query: Query, fmt: str, hide_credentials: bool = False) -> Iterable[str]:
         """The events of ``query``, oldest first, in pieces of text: ``jsonl`` has every
         stored column, keys in clear (it imports back losslessly: a backup or a move);
-        ``csv`` is for spreadsheets: keys masked, with alias and cost."""
+        ``csv`` is for spreadsheets: keys masked, with alias and cost (and without the
+        upstream credential for a member)."""
         aliases = self.store.aliases()
         lines: list[str] = []
         if fmt == "csv":
@@ -3179,7 +3322,8 @@ class Analytics:
             else:
                 lines.append(csv_line((
                     iso_ms(row["ts_ms"]), row["ts_ms"], row["model"], row["alias"], row["provider"], row["endpoint"],
-                    shown_source(row), row["auth_index"], mask_key(row["api_key"]), aliases.get(row["api_key"]),
+                    None if hide_credentials else shown_source(row), None if hide_credentials else row["auth_index"],
+                    mask_key(row["api_key"]), aliases.get(row["api_key"]),
                     row["failed"], row["status_code"], row["latency_ms"], row["ttft_ms"], row["input_tokens"],
                     row["cache_read_tokens"], row["cache_write_tokens"], row["output_tokens"], row["reasoning_tokens"],
                     row["unclassified_tokens"], row["total_tokens"], self.pricing.event_cost(row),
@@ -3217,6 +3361,132 @@ class Analytics:
             item["cost_usd"] = self.pricing.event_cost(row)
             items.append(item)
         return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+class Alerts:
+    """Budget and anomaly alerts per client key.
+
+    Every minute: a key whose spend in this local day or month reaches 80% or 100%
+    of a budget limit (USD or tokens), and a key whose spend in the last hour exceeds
+    ALERT_ANOMALY_FACTOR times the median of its active hours in the week before (at
+    least MIN_ACTIVE_HOURS of them), get an alert, recorded once per key, period and
+    condition (an anomaly once per key and local day). Alerts are POSTed to
+    ALERT_WEBHOOK_URL by this thread, retried with growing pauses; a slow or dead
+    receiver holds up nothing else (ingest has its own threads)."""
+
+    CHECK_EVERY_MS = 60_000
+    THRESHOLDS = (80, 100)
+    MIN_ACTIVE_HOURS = 6
+    RETRY_DELAYS_MS = (10_000, 60_000, 300_000, 1_800_000, 3_600_000)  # then it is given up
+    GIVEN_UP = 2**62
+
+    def __init__(self, analytics: Analytics, webhook_url: str, anomaly_factor: float,
+                 clock: Callable[[], int] = now_ms, timeout: float = 10.0):
+        self.analytics, self.store = analytics, analytics.store
+        self.webhook_url, self.factor, self.clock, self.timeout = webhook_url, anomaly_factor, clock, timeout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+
+    def check(self, now: int) -> int:
+        """Raise the alerts due at ``now``; returns how many are new."""
+        new = 0
+        periods = self.analytics.periods(now)
+        for key, limits in self.store.budgets().items():
+            status = self.analytics.budget_status(key, limits, now)
+            for period, (_, _, label) in periods.items():
+                for unit in ("usd", "tokens"):
+                    limit, spent = limits.get(f"{period}_{unit}"), status[period][unit]["spent"]
+                    for percent in self.THRESHOLDS:
+                        if limit and spent >= limit * percent / 100:
+                            new += self.store.add_alert(key, "budget", f"{period}:{label}", f"{unit}_{percent}",
+                                                        spent, limit * percent / 100, unit, now)
+        hour = now - now % HOUR_MS
+        history: dict[str, list[float]] = {}
+        for (_, key), acc in self.analytics.priced(Query(hour - 7 * DAY_MS - HOUR_MS, hour - HOUR_MS), ("api_key",),
+                                                   HOUR_MS).items():
+            if acc[-2] > 0:
+                history.setdefault(key, []).append(acc[-2])
+        for (key,), acc in self.analytics.priced(Query(now - HOUR_MS, now), ("api_key",)).items():
+            past = sorted(history.get(key, []))
+            if len(past) < self.MIN_ACTIVE_HOURS:
+                continue
+            usual = (past[(len(past) - 1) // 2] + past[len(past) // 2]) / 2
+            if acc[-2] > self.factor * usual:
+                new += self.store.add_alert(key, "anomaly", f"day:{periods['daily'][2]}", "last_hour_usd",
+                                            round(acc[-2], 6), round(self.factor * usual, 6), "usd", now)
+        return new
+
+    def json(self, alert: dict, aliases: dict[str, str] | None = None) -> dict:
+        """An alert as the API and the webhook show it."""
+        return {"id": alert["id"], "kind": alert["kind"], "period": alert["period"], "condition": alert["condition"],
+                "value": alert["value"], "threshold": alert["threshold"], "unit": alert["unit"],
+                **self.analytics.named("api_key", alert["api_key"], aliases), "created_at": iso_ms(alert["created_ms"]),
+                "delivered_at": iso_ms(alert["delivered_ms"]), "attempts": alert["attempts"],
+                "last_error": alert["last_error"]}
+
+    def deliver_due(self, now: int) -> int:
+        """POST every alert due for (another) attempt; returns how many were delivered."""
+        if not self.webhook_url:
+            return 0
+        delivered, aliases = 0, self.store.aliases()
+        for alert in reversed(self.store.alerts(limit=100, undelivered_before=now)):
+            shown = self.json(alert, aliases)
+            body = {"event": "cpa_usage.alert", "sent_at": iso_ms(now), "alert": {
+                k: v for k, v in shown.items() if k not in ("delivered_at", "attempts", "last_error")},
+                "text": alert_text(shown)}
+            try:
+                request = urllib.request.Request(
+                    self.webhook_url, data=json.dumps(body).encode(), method="POST",
+                    headers={"Content-Type": "application/json", "User-Agent": f"cpa-usage/{__version__}"})
+                with urllib.request.urlopen(request, timeout=self.timeout):
+                    pass
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                attempt = alert["attempts"]
+                retry = (now + self.RETRY_DELAYS_MS[attempt] if attempt < len(self.RETRY_DELAYS_MS)
+                         else self.GIVEN_UP)
+                error = str(getattr(exc, "reason", exc)) if not isinstance(exc, urllib.error.HTTPError) \
+                    else f"HTTP {exc.code}"
+                self.store.alert_attempted(alert["id"], None, retry, error)
+                log.warning("alert %d not delivered to the webhook (%s); %s", alert["id"], error,
+                            "given up" if retry == self.GIVEN_UP else f"next attempt at {iso_ms(retry)}")
+                continue
+            self.store.alert_attempted(alert["id"], now, now, None)
+            delivered += 1
+        return delivered
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        next_check = 0
+        while not self._stop.wait(5.0):
+            try:
+                if self.clock() >= next_check:
+                    new = self.check(self.clock())
+                    if new:
+                        log.info("%d new usage alert(s)", new)
+                    next_check = self.clock() + self.CHECK_EVERY_MS
+                self.deliver_due(self.clock())
+            except Exception:  # noqa: BLE001 - the next minute is another try
+                log.exception("alert check failed")
+
+
+def alert_text(alert: dict) -> str:
+    """One line a person reads in a chat channel."""
+    def amount(value: float) -> str:
+        return f"${value:,.2f}" if alert["unit"] == "usd" else f"{value:,.0f} tokens"
+
+    who = alert.get("alias") or alert["api_key"]
+    if alert["kind"] == "anomaly":
+        return (f"cpa-usage: {who} spent {amount(alert['value'])} in the last hour, more than "
+                f"{amount(alert['threshold'])} (unusual for this key)")
+    period, _, label = alert["period"].partition(":")
+    percent = int(alert["condition"].rsplit("_", 1)[1])
+    return (f"cpa-usage: {who} reached {percent}% of its {period} budget for {label}: "
+            f"{amount(alert['value'])} of {amount(alert['threshold'] * 100 / percent)}")
 
 
 ###############################################################################
@@ -3353,18 +3623,38 @@ class Pricing:
 # time, then an HS256 JWT in an HttpOnly, SameSite=Strict cookie. The signing key is
 # random, generated once and kept in the database, mixed with the password, so a new
 # LOGIN_PASSWORD ends every old session. Failed logins are limited per client address.
+# With KEY_LOGIN_ENABLED=true a member of a shared CPA signs in with their own client
+# API key (one of CPA's api-keys): their session names the key by its id in a signed
+# claim, every usage answer is limited to that key, and the owner's routes answer 403.
 
 API = "/api/v1"
 SESSION_COOKIE = "cpa_usage_session"
 LOGIN_LIMIT, LOGIN_WINDOW_S = 5, 60.0
 PUBLIC_ROUTES = frozenset({"/healthz", API + "/ping", API + "/auth/session", API + "/auth/login"})
+# What a member's session may ask (with its answers limited to the member's key).
+MEMBER_ROUTES = frozenset({("GET", API + path) for path in (
+    "/ping", "/auth/session", "/usage/overview", "/usage/health", "/usage/analysis", "/usage/events",
+    "/usage/events/filters", "/usage/events/export", "/usage/analysis/export", "/pricing", "/budgets", "/alerts",
+    "/openapi.json")} | {("POST", API + "/auth/login"), ("POST", API + "/auth/logout")})
+MEMBER_ENVIRON = "cpa_usage.member"
+
+
+class Session(NamedTuple):
+    expires: int  # epoch seconds
+    member: str | None = None  # the client key of a member's session; None: the owner's
+
+
+def member_key() -> str | None:
+    """The client key this request is limited to (a member's session), or None."""
+    return bottle.request.environ.get(MEMBER_ENVIRON)
 
 
 class Auth:
-    """Sessions and the login rate limit."""
+    """Sessions (the owner's, and members' with KEY_LOGIN_ENABLED) and the login rate limit."""
 
     def __init__(self, config: Config, store: Store, clock: Callable[[], float] = time.time):
         self.enabled, self.ttl, self.clock = config.auth_enabled, config.auth_session_ttl, clock
+        self.key_login, self.store = config.key_login_enabled, store
         self.cookie_path = config.app_base_path or "/"
         self._password = config.login_password.encode()
         secret = store.get_meta("session_secret")
@@ -3380,13 +3670,28 @@ class Auth:
         return hmac.compare_digest(hashlib.sha256(password.encode()).digest(),
                                    hashlib.sha256(self._password).digest())
 
-    def issue(self) -> tuple[str, int]:
+    def member_keys(self) -> dict[str, str]:
+        """CPA's client API keys (from the metadata sync) by their id."""
+        keys = (self.store.get_metadata("api-keys") or (None, []))[1]
+        return {self.store.fingerprint(key, 32): key for key in keys if isinstance(key, str) and key}
+
+    def check_member_key(self, candidate: str) -> str | None:
+        """The CPA client key equal to ``candidate``, compared in constant time with each."""
+        wanted, found = hashlib.sha256(candidate.encode()).digest(), None
+        for key in self.member_keys().values():
+            if hmac.compare_digest(wanted, hashlib.sha256(key.encode()).digest()):
+                found = key
+        return found
+
+    def issue(self, member: str | None = None) -> tuple[str, int]:
         now = int(self.clock())
         expires = now + int(self.ttl)
-        return jwt.encode({"sub": "owner", "iat": now, "exp": expires}, self._key, algorithm="HS256"), expires
+        claims = {"sub": "owner"} if member is None else {"sub": "member", "kid": self.store.fingerprint(member, 32)}
+        return jwt.encode({**claims, "iat": now, "exp": expires}, self._key, algorithm="HS256"), expires
 
-    def session(self, token: str | None) -> int | None:
-        """The expiry (epoch s) of a valid session token, else None."""
+    def session(self, token: str | None) -> Session | None:
+        """The session of a valid token, else None. A member's session ends when key
+        login is turned off or CPA no longer lists the key."""
         if not token:
             return None
         try:
@@ -3394,7 +3699,14 @@ class Auth:
                                 leeway=0)
         except jwt.PyJWTError:
             return None
-        return claims["exp"] if claims.get("sub") == "owner" and claims["exp"] > self.clock() else None
+        if claims["exp"] <= self.clock():
+            return None
+        if claims.get("sub") == "owner":
+            return Session(claims["exp"])
+        if claims.get("sub") == "member" and self.key_login:
+            key = self.member_keys().get(claims.get("kid"))
+            return Session(claims["exp"], key) if key else None
+        return None
 
     def retry_after(self, address: str) -> int:
         """Seconds until this address may try again (0: now)."""
@@ -3419,11 +3731,20 @@ class Auth:
         return (f"{SESSION_COOKIE}={token}; Path={self.cookie_path}; Max-Age={max_age}; HttpOnly; SameSite=Strict"
                 + ("; Secure" if secure else ""))
 
-    def require(self) -> None:
-        """Raise 401 unless this request carries a valid session (when auth is on)."""
-        if self.enabled and bottle.request.path not in PUBLIC_ROUTES \
-                and self.session(bottle.request.get_cookie(SESSION_COOKIE)) is None:
+    def require(self) -> Session | None:
+        """This request's session; 401 unless it has one (when auth is on and the route
+        is not public), 403 when a member's session asks for an owner's route."""
+        if not self.enabled:
+            return None
+        session = self.session(bottle.request.get_cookie(SESSION_COOKIE))
+        if session is None and bottle.request.path not in PUBLIC_ROUTES:
             raise ApiError(401, "sign in first", {"login": "POST /api/v1/auth/login"})
+        if session is not None and session.member is not None:
+            bottle.request.environ[MEMBER_ENVIRON] = session.member
+            if (bottle.request.method, bottle.request.route.rule) not in MEMBER_ROUTES:
+                raise ApiError(403, "this is for the owner of this cpa-usage; a member sees their own key's usage",
+                               {"member": True})
+        return session
 
 
 def security_headers(is_page: bool) -> list[tuple[str, str]]:
@@ -3585,16 +3906,20 @@ def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str
     result = query_single("result")
     if result not in (None, "success", "failed"):
         raise bad_parameter("result", result, "success or failed")
+    member = member_key()
+    if member is not None and (query_values("source") or query_values("auth_index")):
+        raise ApiError(403, "a member's session cannot filter by upstream credential", {"member": True})
     sources = query_values("source")
     if sources:
         ids = analytics.key_ids("source")
         sources = [ids.get(value, value) for value in sources]
     api_keys: list[str] = []
     wanted = query_single("api_key")
-    if wanted is not None:  # the key itself, its alias, or the id the API shows
-        aliased = [key for key, alias in analytics.store.aliases().items() if alias == wanted]
-        api_keys = aliased or [analytics.key_ids("api_key").get(wanted, wanted)]
+    if wanted is not None:
+        api_keys = analytics.resolve_keys(wanted)
     auth_index = query_single("auth_index")
+    if member is not None:  # whatever key was asked for: the member's own
+        api_keys = [member]
     start_ms, end_ms = analytics.resolve_range(name, start, end)
     return Query(start_ms, end_ms, models=tuple(query_values("model")), sources=tuple(sources),
                  auth_indexes=(auth_index,) if auth_index else (), api_keys=tuple(api_keys),
@@ -3752,6 +4077,18 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
         "failed": _BOOL, "status_code": {"type": "integer", "nullable": True},
         "latency_ms": {"type": "integer", "nullable": True}, "ttft_ms": {"type": "integer", "nullable": True},
         "tokens": _ref("Tokens"), "token_quality": _STR, "cost_usd": {"type": "number", "nullable": True}}),
+    "Budget": _schema_object({
+        "api_key": _STR, "api_key_id": _STR, "alias": {"type": "string", "nullable": True},
+        "limits": _schema_object({name: {"type": "number", "nullable": True} for name in Store.BUDGET_LIMITS}),
+        **{period: _schema_object({"period": _STR, "start": _TIME, "end": _TIME, **{
+            unit: _schema_object({"spent": _NUM, "limit": {"type": "number", "nullable": True},
+                                  "ratio": {"type": "number", "nullable": True}}) for unit in ("usd", "tokens")}})
+           for period in ("daily", "monthly")}}),
+    "Alert": _schema_object({
+        "id": _INT, "kind": {"type": "string", "enum": ["budget", "anomaly"]}, "period": _STR, "condition": _STR,
+        "value": _NUM, "threshold": _NUM, "unit": {"type": "string", "enum": ["usd", "tokens"]}, "api_key": _STR,
+        "api_key_id": _STR, "alias": {"type": "string", "nullable": True}, "created_at": _TIME,
+        "delivered_at": _TIME, "attempts": _INT, "last_error": {"type": "string", "nullable": True}}),
     "Price": _schema_object({"model": _STR, **{f: _NUM for f in PRICE_FIELDS}, "source": _STR,
                              "updated_at": _TIME}),
     "PriceInput": _schema_object({"model": _STR, **{f: {"type": "number", "minimum": 0} for f in PRICE_FIELDS}},
@@ -3848,6 +4185,22 @@ def openapi_document(base_path: str) -> dict:
                             "error": {"type": "string", "nullable": True}}),
             [_parameter("name", "a name for the file in the report and the log")],
             body={"type": "string", "format": "binary"}, consumes=IMPORT_TYPES)},
+        "/api/v1/budgets": {
+            "get": _operation("budgets with this local day's and month's spend (a member: their own)",
+                              _list_of(_ref("Budget"), tz=_STR)),
+            "put": _operation("set a key's budget (USD and/or tokens, daily and/or monthly; at least one limit)",
+                              _ref("Budget"), body=_schema_object({"api_key": _STR, **{
+                                  name: {"type": "number", "exclusiveMinimum": 0, "nullable": True}
+                                  for name in Store.BUDGET_LIMITS}}, ("api_key",))),
+            "delete": _operation("remove a key's budget", _schema_object({"deleted": {"type": "object"}}),
+                                 [_parameter("api_key", "the key, its alias or its api_key_id")])},
+        "/api/v1/alerts": {"get": _operation(
+            "budget (80% and 100%) and anomaly alerts, newest first (a member: their own)",
+            _schema_object({"items": {"type": "array", "items": _ref("Alert")}, "webhook": _BOOL}),
+            [_parameter("limit", "1-1000, default 100", {"type": "integer", "minimum": 1, "maximum": 1000})])},
+        "/api/v1/keys/idle": {"get": _operation(
+            "client keys unused for IDLE_KEY_DAYS (or never), oldest use first",
+            _schema_object({"days": _INT, "items": {"type": "array", "items": {"type": "object"}}}))},
         "/metrics": {"get": _operation(
             "Prometheus text exposition; with login on, a session or the login password by HTTP Basic auth, "
             "unless METRICS_PUBLIC=true", {"type": "string"}, produces=("text/plain",))},
@@ -4048,9 +4401,12 @@ def build_app(service: "Service") -> bottle.Bottle:
     @app.get(API + "/auth/session")
     @api_route
     def auth_session() -> dict:
-        expires = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
-        return {"auth_enabled": service.auth.enabled, "signed_in": not service.auth.enabled or expires is not None,
-                "expires_at": iso_ms(expires * 1000) if expires else None}
+        session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
+        member = session.member if session else None
+        return {"auth_enabled": service.auth.enabled, "key_login_enabled": service.auth.key_login,
+                "signed_in": not service.auth.enabled or session is not None,
+                "expires_at": iso_ms(session.expires * 1000) if session else None,
+                "member": analytics.named("api_key", member) if member else None}
 
     @app.post(API + "/auth/login")
     @api_route
@@ -4063,15 +4419,27 @@ def build_app(service: "Service") -> bottle.Bottle:
             bottle.response.set_header("Retry-After", str(wait))
             raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": wait})
         body = read_json_body()
-        password = body.get("password") if isinstance(body, dict) else None
-        if not isinstance(password, str) or not auth.check_password(password):
-            auth.failed(address)
-            log.warning("failed login from %s", address)
-            raise ApiError(401, "wrong password")
-        token, expires = auth.issue()
+        body = body if isinstance(body, dict) else {}
+        if "api_key" in body and auth.key_login:  # a member, with their own CPA client key
+            member = auth.check_member_key(body["api_key"]) if isinstance(body["api_key"], str) else None
+            if member is None:
+                auth.failed(address)
+                log.warning("failed key login from %s", address)
+                raise ApiError(401, "this is not one of CPA's client API keys")
+            token, expires = auth.issue(member)
+            log.info("key login from %s (%s)", address, mask_key(member))
+        else:
+            password = body.get("password")
+            if not isinstance(password, str) or not auth.check_password(password):
+                auth.failed(address)
+                log.warning("failed login from %s", address)
+                raise ApiError(401, "wrong password")
+            token, expires = auth.issue()
+            member = None
+            log.info("login from %s", address)
         bottle.response.set_header("Set-Cookie", auth.cookie(token, int(auth.ttl)))
-        log.info("login from %s", address)
-        return {"signed_in": True, "expires_at": iso_ms(expires * 1000)}
+        return {"signed_in": True, "expires_at": iso_ms(expires * 1000),
+                "member": analytics.named("api_key", member) if member else None}
 
     @app.post(API + "/auth/logout")
     @api_route
@@ -4178,7 +4546,11 @@ def build_app(service: "Service") -> bottle.Bottle:
     @api_route
     def usage_overview() -> dict:
         query, name = parse_query(analytics, "24h")
-        return {"range": range_json(query, name), **analytics.overview(query, name == "all")}
+        budgets = service.store.budgets()
+        one_key = query.api_keys[0] if len(query.api_keys) == 1 else None
+        return {"range": range_json(query, name), **analytics.overview(query, name == "all"),
+                "budget": analytics.budget_status(one_key, budgets[one_key], analytics.clock())
+                if one_key in budgets else None}
 
     @app.get(API + "/usage/health")
     @api_route
@@ -4218,16 +4590,24 @@ def build_app(service: "Service") -> bottle.Bottle:
     def usage_events() -> dict:
         query, name = parse_query(analytics, "all", PAGE_PARAMETERS)
         page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
-        return {"range": range_json(query, name), **analytics.events(query, page, page_size)}
+        answer = analytics.events(query, page, page_size)
+        if member_key() is not None:  # upstream credentials stay the owner's business
+            for item in answer["items"]:
+                item["source"] = item["auth_index"] = None
+        return {"range": range_json(query, name), **answer}
 
     @app.get(API + "/usage/events/export")
     @api_route
     def usage_events_export() -> Iterable[bytes]:
         query, _ = parse_query(analytics, "all", frozenset({"format"}))
-        fmt = query_single("format") or "jsonl"
+        member = member_key()
+        fmt = query_single("format") or ("csv" if member else "jsonl")
         if fmt not in ("csv", "jsonl"):
             raise bad_parameter("format", fmt, "csv or jsonl")
-        return download(analytics.export_events(query, fmt), fmt, "cpa-usage-events")
+        if member and fmt == "jsonl":
+            raise ApiError(403, "a member's export is csv (jsonl has every column, credentials included)",
+                           {"member": True})
+        return download(analytics.export_events(query, fmt, hide_credentials=bool(member)), fmt, "cpa-usage-events")
 
     @app.post(API + "/import")
     @api_route
@@ -4262,7 +4642,8 @@ def build_app(service: "Service") -> bottle.Bottle:
     def metrics_allowed() -> bool:
         """A session cookie, or the login password by HTTP Basic auth (what Prometheus
         can send); failures count against the login limit."""
-        if service.auth.session(bottle.request.get_cookie(SESSION_COOKIE)) is not None:
+        session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
+        if session is not None and session.member is None:
             return True
         address, credentials = client_address(), bottle.request.auth
         if credentials is None or service.auth.retry_after(address):
@@ -4277,7 +4658,75 @@ def build_app(service: "Service") -> bottle.Bottle:
     @api_route
     def usage_event_filters() -> dict:
         query, name = parse_query(analytics, "all")
-        return {"range": range_json(query, name), **analytics.event_filters(query)}
+        answer = analytics.event_filters(query)
+        if member_key() is not None:
+            answer["sources"], answer["auth_indexes"] = [], []
+        return {"range": range_json(query, name), **answer}
+
+    @app.get(API + "/budgets")
+    @api_route
+    def budgets_list() -> dict:
+        reject_unknown_query(frozenset())
+        return {"items": analytics.budgets(only=member_key()), "tz": service.config.tz}
+
+    @app.put(API + "/budgets")
+    @api_route
+    def budgets_put() -> dict:
+        body = read_json_body()
+        if not isinstance(body, dict):
+            raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
+        unknown = sorted(set(body) - {"api_key", *Store.BUDGET_LIMITS})
+        if unknown:
+            raise ApiError(400, f"unknown budget field {unknown[0]}",
+                           {"field": unknown[0], "known": ["api_key", *Store.BUDGET_LIMITS]})
+        key = one_client_key(body.get("api_key"))
+        limits = {}
+        for name in Store.BUDGET_LIMITS:
+            value = body.get(name)
+            tokens = name.endswith("_tokens")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int if tokens else (int, float))
+                                      or not math.isfinite(value) or value <= 0):
+                raise ApiError(400, f"invalid budget field {name}", {"field": name, "value": value, "expected":
+                               "a positive whole number of tokens" if tokens else "a positive amount of USD"})
+            limits[name] = value
+        if not any(limits.values()):
+            raise ApiError(400, "a budget needs at least one limit", {"fields": list(Store.BUDGET_LIMITS)})
+        service.store.set_budget(key, limits)
+        return analytics.budgets(only=key)[0]
+
+    @app.delete(API + "/budgets")
+    @api_route
+    def budgets_delete() -> dict:
+        reject_unknown_query(frozenset({"api_key"}))
+        key = one_client_key(bottle.request.query.get("api_key"))
+        if not service.store.delete_budget(key):
+            raise ApiError(404, "this key has no budget", analytics.named("api_key", key))
+        return {"deleted": analytics.named("api_key", key)}
+
+    def one_client_key(wanted: Any) -> str:
+        """The one client key a request names (the key, its alias or its id)."""
+        if not isinstance(wanted, str) or not wanted.strip():
+            raise ApiError(400, "api_key is required: the key, its alias or its api_key_id", {"field": "api_key"})
+        keys = analytics.resolve_keys(wanted)
+        if len(keys) > 1:
+            raise ApiError(400, "this alias names several keys; use the api_key_id", {"field": "api_key",
+                           "keys": [analytics.named("api_key", key) for key in keys]})
+        return keys[0]
+
+    @app.get(API + "/alerts")
+    @api_route
+    def alerts_list() -> dict:
+        reject_unknown_query(frozenset({"limit"}))
+        aliases = service.store.aliases()
+        rows = service.store.alerts(api_key=member_key(), limit=query_int("limit", 100, 1, 1000))
+        return {"items": [service.alerts.json(row, aliases) for row in rows],
+                "webhook": bool(service.config.alert_webhook_url)}
+
+    @app.get(API + "/keys/idle")
+    @api_route
+    def idle_keys() -> dict:
+        reject_unknown_query(frozenset())
+        return {"days": service.config.idle_key_days, "items": analytics.idle_keys(service.config.idle_key_days)}
 
     @app.get(API + "/auth-files")
     @api_route
@@ -4495,6 +4944,7 @@ class Service:
         self.drainer = Drainer(config, self.writer, self.gate, self.status, **drainer_options)
         self.maintenance = Maintenance(self.store, config.zone, config.usage_retention_days,
                                        config.rollup_retention_days)
+        self.alerts = Alerts(self.analytics, config.alert_webhook_url, config.alert_anomaly_factor)
         self.app = PrefixMount(build_app(self), config.app_base_path)
 
     def start(self) -> None:
@@ -4502,6 +4952,7 @@ class Service:
         self.drainer.start()
         self.metadata.start()
         self.maintenance.start()
+        self.alerts.start()
 
     def stop(self) -> bool:
         """Stop receiving, commit what was received (or spool it), close the store.
@@ -4509,6 +4960,7 @@ class Service:
         self.drainer.stop(1.0)
         self.metadata.stop()
         self.maintenance.stop()
+        self.alerts.stop()
         flushed = self.writer.stop(1.5)
         self.store.close()
         return flushed
