@@ -182,6 +182,13 @@ def _optional_http_url(text: str) -> str:
     return _http_url(text) if text.strip() else ""
 
 
+def _optional_postgres_url(text: str) -> str:
+    url = text.strip()
+    if url and (not is_postgres_url(url) or not urllib.parse.urlsplit(url).hostname):
+        raise ValueError(text)
+    return url
+
+
 def _factor(text: str) -> float:
     value = float(text.strip())
     if not 1 < value <= 1000:
@@ -272,9 +279,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Subpath the API and dashboard are served under."),
     Setting("TZ", "Asia/Shanghai", _time_zone, "an IANA time zone such as Asia/Shanghai or UTC",
             'Time zone of "today", daily series and the 03:00 maintenance.'),
-    Setting("STORAGE_DRIVER", "sqlite", _one_of("sqlite"), "sqlite (the only driver in this version)",
-            "Storage driver."),
+    Setting("STORAGE_DRIVER", "sqlite", _one_of("sqlite", "postgres"), "sqlite or postgres",
+            "Storage driver: one SQLite file, or a PostgreSQL database (needs psycopg 3)."),
     Setting("SQLITE_PATH", "./data/app.db", _path, "a file path", "SQLite database file (relative to the working directory)."),
+    Setting("DATABASE_URL", "", _optional_postgres_url, "a URL such as postgresql://user:password@host:5432/db",
+            "The PostgreSQL database (STORAGE_DRIVER=postgres).", secret=True),
     Setting("REDIS_QUEUE_ADDR", "", str.strip, "host:port, redis://host:port or rediss://host:port",
             "CPA's RESP address; defaults to the host and port of CPA_BASE_URL (8317 when it has no port)."),
     Setting("REDIS_QUEUE_KEY", "usage", _queue_key, "a queue name without spaces (CPA v7.1.44+ accepts only usage)",
@@ -332,6 +341,7 @@ class Config:
     tz: str
     storage_driver: str
     sqlite_path: str
+    database_url: str
     redis_queue_addr: str
     redis_queue_key: str
     redis_queue_batch_size: int
@@ -353,6 +363,11 @@ class Config:
     log_dir: str
     log_retention_days: int
     env_file: str = ""
+
+    @property
+    def database(self) -> str:
+        """What Store opens: the SQLite file, or the PostgreSQL URL."""
+        return self.database_url if self.storage_driver == "postgres" else self.sqlite_path
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -459,6 +474,9 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
     if rollup_days and (not usage_days or rollup_days < usage_days):  # ranges would miss kept raw events
         raise ConfigError(f"ROLLUP_RETENTION_DAYS={rollup_days} is invalid; expected 0 (forever) or at least "
                           f"USAGE_RETENTION_DAYS ({usage_days or 'forever'})")
+    if values["storage_driver"] == "postgres" and not values["database_url"]:
+        raise ConfigError("DATABASE_URL is required when STORAGE_DRIVER=postgres; expected a URL such as "
+                          "postgresql://user:password@host:5432/db")
     if values["key_login_enabled"] and not values["auth_enabled"]:
         raise ConfigError("KEY_LOGIN_ENABLED=true needs AUTH_ENABLED=true (and LOGIN_PASSWORD for the owner)")
     if values["auth_enabled"] and not values["login_password"]:
@@ -1221,11 +1239,73 @@ _RAW_SUMS = (["COUNT(*)"] + [f"SUM({m})" for m in ROLLUP_MEASURES[1:8]]
 
 
 def is_transient_db_error(exc: BaseException) -> bool:
-    """A database error that waiting can cure: locked, busy, full disk, I/O trouble."""
+    """A database error that waiting can cure: locked, busy, full disk, I/O trouble;
+    with PostgreSQL, a lost connection, a deadlock or a serialization failure."""
+    if type(exc).__module__.startswith("psycopg"):
+        return any(cls.__name__ in ("OperationalError", "SerializationFailure", "DeadlockDetected")
+                   for cls in type(exc).__mro__)
     if not isinstance(exc, sqlite3.OperationalError):
         return False
     text = str(exc).lower()
     return any(word in text for word in ("locked", "busy", "disk", "i/o", "full", "unable to open"))
+
+
+def is_postgres_url(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+class PostgresConnection:
+    """A psycopg 3 connection that takes the store's SQL as sqlite3 does: ``?``
+    placeholders, ``execute`` and ``executemany`` on the connection, autocommit with
+    explicit BEGIN/COMMIT. SUM() of integers (numeric in PostgreSQL) comes back as
+    int, as from SQLite. psycopg is imported only when PostgreSQL is chosen."""
+
+    def __init__(self, url: str):
+        try:
+            import psycopg  # noqa: PLC0415 - only with STORAGE_DRIVER=postgres
+        except ImportError:
+            raise RuntimeError("STORAGE_DRIVER=postgres needs psycopg 3: apt install python3-psycopg, "
+                               "or pip install 'psycopg[binary]'") from None
+
+        self._psycopg, self.url = psycopg, url
+        self.raw = self._open()
+
+    def _open(self) -> Any:
+        psycopg = self._psycopg
+
+        class NumericLoader(psycopg.adapt.Loader):
+            def load(self, data: Any) -> Any:
+                text = bytes(data).decode()
+                return int(text) if text.lstrip("-").isdigit() else float(text)
+
+        conn = psycopg.connect(self.url, autocommit=True)
+        conn.adapters.register_loader("numeric", NumericLoader)
+        return conn
+
+    @staticmethod
+    @functools.lru_cache(maxsize=512)
+    def translate(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, params: Iterable = ()) -> Any:
+        if self.raw.broken and self.raw.info.transaction_status == self._psycopg.pq.TransactionStatus.IDLE:
+            self.raw = self._open()  # the server restarted: try a new connection
+        if self.raw.broken and sql == "BEGIN":
+            self.raw = self._open()
+        return self.raw.execute(self.translate(sql), list(params))
+
+    def executemany(self, sql: str, rows: Iterable) -> None:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(self.translate(sql), list(rows))
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def postgres_ddl(statement: str) -> str:
+    """A schema statement of MIGRATIONS in PostgreSQL's words."""
+    return (statement.replace("INTEGER PRIMARY KEY", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+            .replace(" BLOB", " BYTEA").replace(" REAL", " DOUBLE PRECISION"))
 
 
 class RollupCache:
@@ -1300,55 +1380,79 @@ class RollupCache:
 
 
 class Store:
-    """All SQL of cpa-usage, over SQLite (stdlib sqlite3, WAL)."""
+    """All SQL of cpa-usage, over SQLite (stdlib sqlite3, WAL) or PostgreSQL (psycopg 3,
+    when ``target`` is a postgresql:// URL): the same statements, with the few
+    differences (transactions, schema version, vacuum, finding new rows) kept here."""
 
     LOOKUP_CHUNK = 400
     _lookup_sql = (f"SELECT event_key FROM usage_events WHERE ts_ms IN ({', '.join('?' * LOOKUP_CHUNK)}) "
                    f"AND event_key IN ({', '.join('?' * LOOKUP_CHUNK)})")
     BUSY_TIMEOUT_MS = 1000  # short: a refused write is retried by the ingest writer, which keeps the batch
 
-    def __init__(self, path: str):
-        self.path = path
-        directory = os.path.dirname(path)
+    def __init__(self, target: str):
+        self.postgres = is_postgres_url(target)
+        self.path = target
+        self.name = re.sub(r"//[^@/]*@", "//", target)  # for messages: without a password
+        directory = "" if self.postgres else os.path.dirname(target)
         if directory:
             os.makedirs(directory, exist_ok=True)
         self._local = threading.local()
         self._salt: str | None = None
         self.write_lock = threading.Lock()
-        self.cache = RollupCache()
+        # Several writers commit in PostgreSQL, not in sequence order: a reader could
+        # miss a change, so rollup reads are not kept there.
+        self.cache = None if self.postgres else RollupCache()
+        self._begin = "BEGIN" if self.postgres else "BEGIN IMMEDIATE"
         self._writer = self._connect()
         self._migrate()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> Any:
+        if self.postgres:
+            return PostgresConnection(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                timeout=self.BUSY_TIMEOUT_MS / 1000)
         conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
+    def _schema_version(self) -> int:
+        if not self.postgres:
+            return self._writer.execute("PRAGMA user_version").fetchone()[0]
+        self._writer.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = self._writer.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return row[0] or 0
+
     def _migrate(self) -> None:
         """Bring the schema to the newest version, each step in one transaction."""
         conn = self._writer
-        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect before the first table
-        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-            log.warning("SQLite did not switch %s to WAL; readers may wait for the writer", self.path)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise RuntimeError(f"{self.path} has schema version {version}, newer than this program "
-                               f"({len(MIGRATIONS)}); upgrade cpa-usage")
-        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in statements:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            log.info("database %s migrated to schema version %d", self.path, number)
+        if not self.postgres:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect before the first table
+            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                log.warning("SQLite did not switch %s to WAL; readers may wait for the writer", self.path)
+            conn.execute("PRAGMA synchronous = NORMAL")
+        else:  # one migrating instance at a time when several share the database
+            conn.execute("SELECT pg_advisory_lock(7302611)")
+        try:
+            version = self._schema_version()
+            if version > len(MIGRATIONS):
+                raise RuntimeError(f"{self.name} has schema version {version}, newer than this program "
+                                   f"({len(MIGRATIONS)}); upgrade cpa-usage")
+            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+                conn.execute(self._begin)
+                try:
+                    for statement in statements:
+                        conn.execute(postgres_ddl(statement) if self.postgres else statement)
+                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,)) if self.postgres \
+                        else conn.execute(f"PRAGMA user_version = {number}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                log.info("database %s migrated to schema version %d", self.name, number)
+        finally:
+            if self.postgres:
+                conn.execute("SELECT pg_advisory_unlock(7302611)")
 
     @property
     def reader(self) -> sqlite3.Connection:
@@ -1374,13 +1478,13 @@ class Store:
         rollups see only the rows that were really inserted."""
         conn = self._writer
         with self.write_lock:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(self._begin)
             try:
-                new_events = self._unseen(events)
-                for chunk in fixed_chunks(new_events):
-                    conn.execute(_insert_events_sql(len(chunk)), [value for ev in chunk for value in ev])
+                new_events = self._insert_new(events)
                 if new_events:
                     for rollup, rows in rollup_rows(new_events).items():
+                        if self.postgres:  # one lock order for every writer: no deadlocks
+                            rows.sort(key=operator.itemgetter(*range(len(rollup.dimensions) + 1)))
                         conn.executemany(_upsert_rollup_sql(rollup), rows)
                     times = [ev.ts_ms for ev in new_events]
                     self._note_rollup_change(min(times), max(times) + 1)
@@ -1402,14 +1506,32 @@ class Store:
         self._writer.execute("INSERT INTO rollup_changes (lo_ms, hi_ms, changed_ms) VALUES (?, ?, ?)",
                              (lo_ms, hi_ms, now_ms()))
 
-    def _unseen(self, events: list[UsageEvent]) -> list[UsageEvent]:
-        """The events of a batch whose event_key is not stored yet (nor earlier in the
-        batch). Exact because it runs inside the writer's transaction; a store shared
-        by several writers (PostgreSQL) would use INSERT .. RETURNING instead."""
+    def _insert_new(self, events: list[UsageEvent]) -> list[UsageEvent]:
+        """Insert the events of a batch not stored yet (nor earlier in the batch) and
+        return them: only they may add to rollups.
+
+        SQLite has one writer, so looking them up first, inside the transaction, is
+        exact. PostgreSQL may have several (one per CPA host): there the INSERT itself
+        says which rows were new (RETURNING), and a row another writer is inserting
+        waits for that writer's commit, so each event is counted exactly once."""
         fresh: dict[str, UsageEvent] = {}
         for ev in events:
             fresh.setdefault(ev.event_key, ev)
-        candidates = list(fresh.values())
+        if not self.postgres:
+            new_events = self._unseen(list(fresh.values()))
+            for chunk in fixed_chunks(new_events):
+                self._writer.execute(_insert_events_sql(len(chunk)), [value for ev in chunk for value in ev])
+            return new_events
+        inserted: set[tuple[int, str]] = set()
+        for chunk in fixed_chunks(sorted(fresh.values(), key=lambda ev: (ev.ts_ms, ev.event_key))):
+            cursor = self._writer.execute(_insert_events_sql(len(chunk)) + " RETURNING ts_ms, event_key",
+                                          [value for ev in chunk for value in ev])
+            inserted.update(cursor.fetchall())
+        return [ev for ev in fresh.values() if (ev.ts_ms, ev.event_key) in inserted]
+
+    def _unseen(self, candidates: list[UsageEvent]) -> list[UsageEvent]:
+        """Those of ``candidates`` (distinct keys) whose event_key is not stored yet."""
+        fresh = {ev.event_key: ev for ev in candidates}
         for start in range(0, len(candidates), self.LOOKUP_CHUNK):
             chunk = candidates[start:start + self.LOOKUP_CHUNK]
             chunk += chunk[-1:] * (self.LOOKUP_CHUNK - len(chunk))  # padded: one statement shape only
@@ -1492,6 +1614,10 @@ class Store:
         An incremental vacuum instead of a full VACUUM, and a sampled ANALYZE: both of
         the latter read or rewrite the whole file while holding the write lock, for
         minutes on a big database, while CPA's queue keeps records for about a minute."""
+        if self.postgres:  # autovacuum returns space; statistics now, for the planner
+            with self.write_lock:
+                self._writer.execute("ANALYZE")
+            return 0
         page_size = self._writer.execute("PRAGMA page_size").fetchone()[0]
         freed = 0
         incremental = self._writer.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
@@ -1582,7 +1708,7 @@ class Store:
 
     def _read(self, rollup: Rollup | None, lo: int, hi: int, sql: str, params: list) -> Iterable[tuple]:
         """Rows of one piece of a plan: rollup reads through the cache, raw events not."""
-        if rollup is None:
+        if rollup is None or self.cache is None:
             return self.reader.execute(sql, params)
         return self.cache.rows(self.reader, sql, params, lo, hi)
 
@@ -1596,8 +1722,9 @@ class Store:
         head, join, head_params = "", "", []
         if prices is not None:  # cost in SQL: linear in the token sums, so exact for rollups too
             rows = prices or [(None, 0, 0, 0, 0, 0)]
+            typed = "(CAST(? AS TEXT), " + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * 5) + ")"
             head = (f"WITH prices (price_model, p_in, p_out, p_cr, p_cw, p_rs) AS (VALUES "
-                    f"{', '.join(['(?, ?, ?, ?, ?, ?)'] * len(rows))}) ")
+                    f"{', '.join([typed] * len(rows))}) ")
             head_params = [value for row in rows for value in row]
             join = " LEFT JOIN prices ON price_model = model"
             requests = "requests" if rollup else "1"
@@ -1692,7 +1819,7 @@ class Store:
     def set_aliases(self, aliases: dict[str, str], replace: bool) -> None:
         """Upsert aliases in one transaction; ``replace`` removes every other one."""
         with self.write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
+            self._writer.execute(self._begin)
             try:
                 if replace:
                     self._writer.execute("DELETE FROM api_key_aliases")
@@ -1809,7 +1936,7 @@ class Store:
         """(model, input, output, cache_read, cache_write, reasoning) rows, all or none."""
         stamp = now_ms()
         with self.write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
+            self._writer.execute(self._begin)
             try:
                 self._writer.executemany(
                     "INSERT INTO model_prices (model, input, output, cache_read, cache_write, reasoning, updated_ms) "
@@ -1825,7 +1952,7 @@ class Store:
     def delete_prices(self, models: list[str]) -> list[str]:
         """Remove these prices, all or none; returns the models that had one."""
         with self.write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
+            self._writer.execute(self._begin)
             try:
                 deleted = [m for m in models
                            if self._writer.execute("DELETE FROM model_prices WHERE model = ?", (m,)).rowcount]
@@ -4925,7 +5052,7 @@ class Service:
     def __init__(self, config: Config, **drainer_options: Any):
         self.config = config
         self.started_ms = now_ms()
-        self.store = Store(config.sqlite_path)
+        self.store = Store(config.database)
         self.status = DrainStatus()
         self.gate = KeyGate(config.cpa_management_key, self.store)
         self.cpa = CpaHttp(config.cpa_base_url, config.cpa_management_key, self.gate)
@@ -5009,8 +5136,10 @@ def serve(config: Config) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         service = Service(config)
-    except (sqlite3.Error, OSError, RuntimeError) as exc:
-        log.error("cannot open the database %s: %s", config.sqlite_path, exc)
+    except Exception as exc:  # noqa: BLE001 - sorted out below
+        if not isinstance(exc, (sqlite3.Error, OSError, RuntimeError)) and not type(exc).__module__.startswith("psycopg"):
+            raise
+        log.error("cannot open the database %s: %s", re.sub(r"//[^@/]*@", "//", config.database), exc)
         return 1
     try:
         server = waitress.server.create_server(service.app, host=config.app_host, port=config.app_port,
@@ -5074,8 +5203,11 @@ def backup(database: str, target: str) -> int:
 def offline_command(args: argparse.Namespace, database: str, zone: zoneinfo.ZoneInfo) -> int:
     """backup, import and export: work on the database beside (or without) the service."""
     if args.command == "backup":
+        if is_postgres_url(database):
+            print("cpa-usage: the database is PostgreSQL: back it up with pg_dump", file=sys.stderr)
+            return 1
         return backup(database, args.path)
-    if args.command == "export" and not os.path.isfile(database):
+    if args.command == "export" and not is_postgres_url(database) and not os.path.isfile(database):
         print(f"cpa-usage: no database at {database}", file=sys.stderr)
         return 1
     store = Store(database)  # an import may start a new one
@@ -5211,7 +5343,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}={value}")
         return 0
     if args.command in ("backup", "import", "export"):
-        return offline_command(args, config.sqlite_path, config.zone)
+        return offline_command(args, config.database, config.zone)
     try:
         setup_logging(config)
     except OSError as exc:

@@ -1,8 +1,10 @@
 """Shared test helpers: the project root on sys.path, payload fixtures, small factories."""
 
 import json
+import os
 import pathlib
 import sys
+import uuid
 
 import pytest
 
@@ -82,6 +84,43 @@ def fake_cpa():
     yield make
     for cpa in started:
         cpa.stop()
+
+
+POSTGRES_TEST_URL = os.environ.get("CPA_USAGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_database(request, tmp_path):
+    """Make fresh, empty databases of one driver; a test using it runs once per driver
+    (PostgreSQL: a schema of its own on the server at POSTGRES_TEST_URL, dropped after)."""
+    schemas = []
+
+    def make() -> str:
+        if request.param == "sqlite":
+            return str(tmp_path / f"db-{uuid.uuid4().hex[:8]}.db")
+        import psycopg
+
+        schema = f"test_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(POSTGRES_TEST_URL, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        schemas.append(schema)
+        return f"{POSTGRES_TEST_URL}?options=-csearch_path%3D{schema}"
+
+    make.driver = request.param
+    yield make
+    if schemas:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_TEST_URL, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def database_env(target: str) -> dict[str, str]:
+    """The settings that make a Service open ``target`` (a SQLite path or a PostgreSQL URL)."""
+    if cpa_usage.is_postgres_url(target):
+        return {"STORAGE_DRIVER": "postgres", "DATABASE_URL": target}
+    return {"SQLITE_PATH": target}
 
 
 @pytest.fixture

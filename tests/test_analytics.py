@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import base_env, wsgi_call
+from conftest import base_env, database_env, wsgi_call
 from cpa_usage import (ROLLUPS, Query, Service, Store, decode_payload, iso_ms, load_config, parse_rfc3339_ms)
 
 RECEIVED = 1_900_000_000_000  # after every timestamp used here
@@ -33,12 +33,13 @@ def event(ts: str, model="gpt-5.4", api_key="sk-team-alpha-7f3c", source="alice@
 
 
 @pytest.fixture
-def make_service(tmp_path, monkeypatch):
+def make_service(tmp_path, monkeypatch, new_database):
+    """Services on a fresh database each; every test using it runs on SQLite and PostgreSQL."""
     monkeypatch.chdir(tmp_path)
     services = []
 
     def make(tz: str, now: str, events=()):
-        service = Service(load_config(base_env(tmp_path, TZ=tz, SQLITE_PATH=str(tmp_path / f"{tz.replace('/', '_')}.db"))))
+        service = Service(load_config(base_env(tmp_path, TZ=tz, **database_env(new_database()))))
         service.analytics.clock = lambda: parse_rfc3339_ms(now)
         if events:
             service.store.write_batch(list(events), [], received=len(events))
@@ -346,42 +347,59 @@ def events_and_query(draw):
     return rows, query, group, step, draw(st.integers(0, count))
 
 
+@pytest.fixture
+def property_store(new_database):
+    store = Store(new_database())
+    yield store
+    store.close()
+
+
+def emptied(store: Store) -> Store:
+    """The store with every row of every table removed (hypothesis runs many examples
+    on one fixture), and nothing kept in memory from before."""
+    with store.write_lock:
+        for table in ("usage_events", "meta", *(rollup.table for rollup in ROLLUPS)):  # rollup_changes: its
+            # sequence must go on growing, as it does in use
+            store._writer.execute(f"DELETE FROM {table}")
+    if store.cache is not None:
+        store.cache.clear()
+    return store
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=events_and_query())
-def test_rollups_equal_raw_event_sums(tmp_path_factory, data):
+def test_rollups_equal_raw_event_sums(property_store, data):
     rows, query, group, step, split = data
-    store = Store(str(tmp_path_factory.mktemp("prop") / "p.db"))
-    try:  # asked once between two batches: kept answers must not hide the second one
-        store.write_batch(rows[:split], [], received=split)
-        store.aggregate(query, group, step)
-        store.count(query, group, step)
-        store.write_batch(rows[split:], [], received=len(rows) - split)
-        expected: dict = {}
-        for ev in rows:
-            if not (query.start_ms <= ev.ts_ms < query.end_ms) or (query.models and ev.model not in query.models) \
-                    or (query.api_keys and ev.api_key not in query.api_keys) \
-                    or (query.failed is not None and ev.failed != query.failed):
-                continue
-            key = ((ev.ts_ms - ev.ts_ms % step,) if step else ()) + tuple(getattr(ev, g) for g in group)
-            acc = expected.setdefault(key, [0, 0, 0, 0, 0])
-            acc[0] += 1
-            acc[1] += ev.input_tokens
-            acc[2] += ev.output_tokens
-            acc[3] += ev.total_tokens
-            acc[4] += ev.latency_ms
-        got = {key: [m[0], m[1], m[4], m[7], m[8]] for key, m in store.aggregate(query, group, step).items()}
-        assert got == expected
-        assert store.count(query, group, step) == {key: acc[0] for key, acc in expected.items()}
-        # and every rollup table holds the same totals as the raw events
-        for rollup in ROLLUPS:
-            total = store.reader.execute(f"SELECT SUM(requests), SUM(total_tokens) FROM {rollup.table}").fetchone()
-            assert total == (len(rows), sum(ev.total_tokens for ev in rows)), rollup.table
-    finally:
-        store.close()
+    store = emptied(property_store)
+    # asked once between two batches: kept answers must not hide the second one
+    store.write_batch(rows[:split], [], received=split)
+    store.aggregate(query, group, step)
+    store.count(query, group, step)
+    store.write_batch(rows[split:], [], received=len(rows) - split)
+    expected: dict = {}
+    for ev in rows:
+        if not (query.start_ms <= ev.ts_ms < query.end_ms) or (query.models and ev.model not in query.models) \
+                or (query.api_keys and ev.api_key not in query.api_keys) \
+                or (query.failed is not None and ev.failed != query.failed):
+            continue
+        key = ((ev.ts_ms - ev.ts_ms % step,) if step else ()) + tuple(getattr(ev, g) for g in group)
+        acc = expected.setdefault(key, [0, 0, 0, 0, 0])
+        acc[0] += 1
+        acc[1] += ev.input_tokens
+        acc[2] += ev.output_tokens
+        acc[3] += ev.total_tokens
+        acc[4] += ev.latency_ms
+    got = {key: [m[0], m[1], m[4], m[7], m[8]] for key, m in store.aggregate(query, group, step).items()}
+    assert got == expected
+    assert store.count(query, group, step) == {key: acc[0] for key, acc in expected.items()}
+    # and every rollup table holds the same totals as the raw events
+    for rollup in ROLLUPS:
+        total = store.reader.execute(f"SELECT SUM(requests), SUM(total_tokens) FROM {rollup.table}").fetchone()
+        assert total == (len(rows), sum(ev.total_tokens for ev in rows)), rollup.table
 
 
-def test_deep_event_pages_match_plain_offset(tmp_path):
-    store = Store(str(tmp_path / "pages.db"))
+def test_deep_event_pages_match_plain_offset(new_database):
+    store = Store(new_database())
     try:
         rows = [event(dt.datetime.fromtimestamp((BASE + i * 37_003) / 1000, dt.timezone.utc).isoformat(),
                       model=MODELS[i % 3], failed=i % 7 == 0) for i in range(6000)]

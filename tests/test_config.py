@@ -116,7 +116,8 @@ def test_env_file_syntax_error_names_the_line(tmp_path):
     ("REDIS_QUEUE_IDLE_INTERVAL", "5", "REDIS_QUEUE_IDLE_INTERVAL='5' is invalid; expected a positive duration"),
     ("REDIS_QUEUE_ERROR_BACKOFF", "0s", "REDIS_QUEUE_ERROR_BACKOFF='0s' is invalid"),
     ("AUTH_ENABLED", "on", "AUTH_ENABLED='on' is invalid; expected true or false"),
-    ("STORAGE_DRIVER", "postgres", "STORAGE_DRIVER='postgres' is invalid; expected sqlite"),
+    ("STORAGE_DRIVER", "mysql", "STORAGE_DRIVER='mysql' is invalid; expected sqlite or postgres"),
+    ("DATABASE_URL", "mysql://db/x", "DATABASE_URL=<hidden> is invalid; expected a URL such as postgresql://"),
     ("APP_BASE_PATH", "usage", "APP_BASE_PATH='usage' is invalid"),
     ("REDIS_QUEUE_ADDR", "nohostport", "REDIS_QUEUE_ADDR='nohostport' is invalid"),
     ("REDIS_QUEUE_BATCH_SIZE", "0", "REDIS_QUEUE_BATCH_SIZE='0' is invalid; expected an integer 1-100000"),
@@ -190,3 +191,11 @@ def test_an_env_file_that_is_not_text_is_a_configuration_error(tmp_path):
     path.write_bytes(b"CPA_BASE_URL=\xff\xfe\n")
     with pytest.raises(ConfigError, match="is not UTF-8 text"):
         load_config({"ENV_FILE": str(path)})
+
+
+def test_postgres_needs_a_database_url(tmp_path):
+    with pytest.raises(ConfigError, match="DATABASE_URL is required when STORAGE_DRIVER=postgres"):
+        load_config(base_env(tmp_path, STORAGE_DRIVER="postgres"))
+    config = load_config(base_env(tmp_path, STORAGE_DRIVER="postgres", DATABASE_URL="postgresql://u:pw@db:5432/x"))
+    assert config.database == "postgresql://u:pw@db:5432/x"
+    assert ("DATABASE_URL", "pos…st:5432/x") not in config.describe() and "pw" not in str(config.describe())

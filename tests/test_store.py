@@ -29,27 +29,44 @@ def event_totals(store):
         "THEN 1 ELSE 0 END) FROM usage_events").fetchone()
 
 
-def test_fresh_database_is_migrated_in_wal_mode(store):
+@pytest.fixture
+def store(new_database):
+    """Every test of this file that uses ``store`` runs on SQLite and on PostgreSQL."""
+    s = Store(new_database())
+    yield s
+    s.close()
+
+
+sqlite_only = pytest.mark.parametrize("new_database", ["sqlite"], indirect=True)
+
+
+def test_fresh_database_is_migrated(store):
     conn = store.reader
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"usage_events", "usage_rollup", "dead_letters", "meta"} <= tables
+    if store.postgres:
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+        tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables "
+                                             "WHERE table_schema = current_schema()")}
+    else:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"usage_events", "usage_rollup", "dead_letters", "meta", "budgets", "alerts", "rollup_changes"} <= tables
 
 
-def test_reopening_keeps_rows_and_does_not_migrate_again(tmp_path):
-    path = str(tmp_path / "app.db")
-    first = Store(path)
+def test_reopening_keeps_rows_and_does_not_migrate_again(new_database):
+    target = new_database()
+    first = Store(target)
     first.write_batch(fixture_events(), [], received=17)
     first.close()
-    second = Store(path)
+    second = Store(target)
     assert second.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0] == 17
     assert second.load_totals()["inserted"] == 17
     second.close()
 
 
-def test_a_database_from_a_newer_version_is_refused(tmp_path):
+@sqlite_only
+def test_a_database_from_a_newer_version_is_refused(tmp_path, new_database):
     path = tmp_path / "future.db"
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
@@ -96,8 +113,9 @@ def test_dead_letters_keep_raw_bytes_and_reason(store):
 def test_a_failing_batch_leaves_nothing_behind(store):
     events = fixture_events()
     broken = DeadLetter(RECEIVED, "lpop", "x", None)  # payload NOT NULL: the insert fails
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(Exception, match="(?i)not.null") as raised:
         store.write_batch(events, [broken], received=18)
+    assert type(raised.value).__name__ in ("IntegrityError", "NotNullViolation")
     assert store.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0] == 0
     assert store.reader.execute("SELECT COUNT(*) FROM usage_rollup").fetchone()[0] == 0
     assert store.load_totals()["received"] == 0
@@ -141,7 +159,8 @@ def test_meta_round_trip(store):
     assert store.get_meta("k") == "v2"
 
 
-def test_a_damaged_spool_line_is_kept_aside_not_fatal(tmp_path):
+@sqlite_only
+def test_a_damaged_spool_line_is_kept_aside_not_fatal(tmp_path, new_database):
     import json as json_module
 
     from cpa_usage import DrainStatus, IngestWriter
@@ -180,6 +199,7 @@ def traced(store):
     return statements
 
 
+@sqlite_only  # PostgreSQL keeps no rollup reads (see Store)
 def test_repeated_reads_are_served_from_kept_rows(store):
     store.write_batch(events_at("2026-05-01T10:00:00Z", "2026-05-20T10:00:00Z"), [], received=2)
     query = Query(1_777_593_600_000, 1_777_593_600_000 + 30 * DAY)  # 2026-05-01 .. 05-31
@@ -202,7 +222,8 @@ def test_a_write_in_the_span_of_kept_rows_is_seen(store):
     assert store.aggregate(query, ("model",))[("gpt-5.4",)][0] == 2
 
 
-def test_a_write_by_another_process_is_seen(tmp_path):
+@sqlite_only  # PostgreSQL keeps no rollup reads (see Store)
+def test_a_write_by_another_process_is_seen(tmp_path, new_database):
     path = str(tmp_path / "shared.db")
     reader, writer = Store(path), Store(path)
     try:
@@ -216,6 +237,7 @@ def test_a_write_by_another_process_is_seen(tmp_path):
         writer.close()
 
 
+@sqlite_only  # PostgreSQL keeps no rollup reads (see Store)
 def test_changes_pruned_unseen_make_the_cache_start_over(store):
     query = Query(1_777_593_600_000, 1_777_593_600_000 + 30 * DAY)
     store.write_batch(events_at("2026-05-01T10:00:00Z"), [], received=1)
@@ -227,6 +249,7 @@ def test_changes_pruned_unseen_make_the_cache_start_over(store):
     assert store.count(query) == {(): 2}
 
 
+@sqlite_only  # PostgreSQL keeps no rollup reads (see Store)
 def test_the_cache_keeps_at_most_max_rows(store, monkeypatch):
     monkeypatch.setattr(RollupCache, "MAX_ROWS", 30)
     store.write_batch(events_at(*(f"2026-05-{d:02d}T10:00:00Z" for d in range(1, 29))), [], received=28)
