@@ -46,6 +46,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import sqlite3
 import sys
 import threading
@@ -182,6 +183,65 @@ def _optional_http_url(text: str) -> str:
     return _http_url(text) if text.strip() else ""
 
 
+_INSTANCE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _instance_name(text: str) -> str:
+    if text.strip() and not _INSTANCE_NAME.fullmatch(text.strip()):
+        raise ValueError(text)
+    return text.strip()
+
+
+def _cpa_instances(text: str) -> tuple[tuple[str, str], ...]:
+    """``name=url,name=url`` into ((name, url), ...): names unique, URLs http(s)."""
+    entries = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, url = entry.partition("=")
+        if not sep or not _INSTANCE_NAME.fullmatch(name.strip()):
+            raise ValueError(text)
+        entries.append((name.strip(), _http_url(url)))
+    if len({name for name, _ in entries}) != len(entries):
+        raise ValueError(text)
+    return tuple(entries)
+
+
+def queue_endpoint(base_url: str, addr: str = "") -> tuple[str, int, bool]:
+    """(host, port, tls) of a CPA's RESP listener.
+
+    CPA serves RESP on the same port as HTTP, so by default it is the host and port
+    of its base URL (8317 when the URL names no port). TLS is used only when CPA
+    itself terminates TLS: an https URL with an explicit port."""
+    if addr:
+        if "://" in addr:
+            parts = urllib.parse.urlsplit(addr)
+            return parts.hostname or "", parts.port or 8317, parts.scheme == "rediss"
+        host, _, port = addr.rpartition(":")
+        return host.strip("[]"), int(port), False
+    parts = urllib.parse.urlsplit(base_url)
+    return parts.hostname or "", parts.port or 8317, parts.scheme == "https" and parts.port is not None
+
+
+def default_instance_name(base_url: str) -> str:
+    """CPA's host name, or this machine's when CPA runs here (loopback says nothing)."""
+    host = urllib.parse.urlsplit(base_url).hostname or ""
+    if host in ("", "localhost", "::1") or host.startswith("127."):
+        host = socket.gethostname()
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", host)[:64]
+    return name or "cpa"
+
+
+class CpaInstance(NamedTuple):
+    """One CPA this process drains: its name on events, address and management key."""
+
+    name: str
+    base_url: str
+    management_key: str
+    queue_addr: str = ""
+
+    def queue_endpoint(self) -> tuple[str, int, bool]:
+        return queue_endpoint(self.base_url, self.queue_addr)
+
+
 def _optional_postgres_url(text: str) -> str:
     url = text.strip()
     if url and (not is_postgres_url(url) or not urllib.parse.urlsplit(url).hostname):
@@ -284,6 +344,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQLITE_PATH", "./data/app.db", _path, "a file path", "SQLite database file (relative to the working directory)."),
     Setting("DATABASE_URL", "", _optional_postgres_url, "a URL such as postgresql://user:password@host:5432/db",
             "The PostgreSQL database (STORAGE_DRIVER=postgres).", secret=True),
+    Setting("INSTANCE_NAME", "", _instance_name, "1-64 letters, digits, dots, dashes or underscores",
+            "This CPA's name on every event (default: CPA's host; this machine's name when CPA runs here)."),
+    Setting("CPA_INSTANCES", "", _cpa_instances, "name=url entries separated by commas, such as "
+            "east=http://10.0.0.1:8317,west=http://10.0.0.2:8317",
+            "Several CPAs drained by one process; NAME's key is CPA_MANAGEMENT_KEY_NAME, else CPA_MANAGEMENT_KEY."),
     Setting("REDIS_QUEUE_ADDR", "", str.strip, "host:port, redis://host:port or rediss://host:port",
             "CPA's RESP address; defaults to the host and port of CPA_BASE_URL (8317 when it has no port)."),
     Setting("REDIS_QUEUE_KEY", "usage", _queue_key, "a queue name without spaces (CPA v7.1.44+ accepts only usage)",
@@ -342,6 +407,8 @@ class Config:
     storage_driver: str
     sqlite_path: str
     database_url: str
+    instance_name: str
+    cpa_instances: tuple
     redis_queue_addr: str
     redis_queue_key: str
     redis_queue_batch_size: int
@@ -363,6 +430,7 @@ class Config:
     log_dir: str
     log_retention_days: int
     env_file: str = ""
+    instances: tuple[CpaInstance, ...] = ()  # every CPA drained; the first is CPA_BASE_URL's
 
     @property
     def database(self) -> str:
@@ -374,21 +442,8 @@ class Config:
         return zoneinfo.ZoneInfo(self.tz)
 
     def queue_endpoint(self) -> tuple[str, int, bool]:
-        """(host, port, tls) of CPA's RESP listener.
-
-        CPA serves RESP on the same port as HTTP, so by default it is the host and
-        port of CPA_BASE_URL (8317 when the URL names no port). TLS is used only
-        when CPA itself terminates TLS: an https URL with an explicit port.
-        """
-        addr = self.redis_queue_addr
-        if addr:
-            if "://" in addr:
-                parts = urllib.parse.urlsplit(addr)
-                return parts.hostname or "", parts.port or 8317, parts.scheme == "rediss"
-            host, _, port = addr.rpartition(":")
-            return host.strip("[]"), int(port), False
-        parts = urllib.parse.urlsplit(self.cpa_base_url)
-        return parts.hostname or "", parts.port or 8317, parts.scheme == "https" and parts.port is not None
+        """(host, port, tls) of the first CPA's RESP listener."""
+        return queue_endpoint(self.cpa_base_url, self.redis_queue_addr)
 
     def describe(self) -> list[tuple[str, str]]:
         """(variable, effective value) pairs with every secret masked, for --check-config."""
@@ -397,6 +452,8 @@ class Config:
             value = getattr(self, setting.name.lower())
             if setting.secret:
                 shown = "<set>" if value else "<not set>"
+            elif setting.name == "CPA_INSTANCES":
+                shown = ",".join(f"{name}={url}" for name, url in value)
             elif isinstance(value, bool):
                 shown = "true" if value else "false"
             elif isinstance(value, float):
@@ -452,6 +509,11 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
     elif env_file:
         raise ConfigError(f"ENV_FILE={env_file!r}: no such file; expected the path of a .env file")
     merged.update(environ)
+    listed = merged.get("CPA_INSTANCES", "").strip()
+    if listed and not merged.get("CPA_BASE_URL"):  # the first listed CPA is the primary one
+        first_name, _, first_url = listed.split(",")[0].partition("=")
+        merged["CPA_BASE_URL"] = first_url.strip()
+        merged.setdefault("CPA_MANAGEMENT_KEY", merged.get(instance_key_variable(first_name.strip()), ""))
 
     values: dict[str, Any] = {}
     for setting in SETTINGS:
@@ -481,7 +543,24 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
         raise ConfigError("KEY_LOGIN_ENABLED=true needs AUTH_ENABLED=true (and LOGIN_PASSWORD for the owner)")
     if values["auth_enabled"] and not values["login_password"]:
         raise ConfigError("LOGIN_PASSWORD is required when AUTH_ENABLED=true; expected a password")
-    return Config(env_file=os.path.abspath(path) if os.path.exists(path) else "", **values)
+    instances = []
+    if values["cpa_instances"]:
+        for name, url in values["cpa_instances"]:
+            key = merged.get(instance_key_variable(name)) or values["cpa_management_key"]
+            instances.append(CpaInstance(name, url, key))
+        if values["redis_queue_addr"] or values["instance_name"]:
+            raise ConfigError("with CPA_INSTANCES, REDIS_QUEUE_ADDR and INSTANCE_NAME are not used; each CPA's "
+                              "name and address come from its CPA_INSTANCES entry")
+    else:
+        instances.append(CpaInstance(values["instance_name"] or default_instance_name(values["cpa_base_url"]),
+                                     values["cpa_base_url"], values["cpa_management_key"], values["redis_queue_addr"]))
+    return Config(env_file=os.path.abspath(path) if os.path.exists(path) else "", instances=tuple(instances),
+                  **values)
+
+
+def instance_key_variable(name: str) -> str:
+    """The variable holding the management key of CPA ``name`` in CPA_INSTANCES."""
+    return "CPA_MANAGEMENT_KEY_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
 ###############################################################################
@@ -579,6 +658,7 @@ class UsageEvent(NamedTuple):
     accounting_version: int | None
     response_headers: str | None
     extra: str | None
+    instance: str  # the CPA host it came from (INSTANCE_NAME, or the name in CPA_INSTANCES)
 
 
 def parse_rfc3339_ms(text: str) -> int | None:
@@ -775,8 +855,8 @@ def _event_key(strings: dict[str, str], tokens: dict[str, int], latency: int | N
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
-def decode_payload(payload: bytes, received_ms: int) -> UsageEvent | ControlMessage:
-    """Decode one payload from CPA's queue, or raise DecodeError saying why not."""
+def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> UsageEvent | ControlMessage:
+    """Decode one payload from CPA's queue (of CPA ``instance``), or raise DecodeError saying why not."""
     try:
         record = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -873,7 +953,7 @@ def decode_payload(payload: bytes, received_ms: int) -> UsageEvent | ControlMess
         None if normalized.quality in ("complete", "unclassified") and breakdown else _json_or_none(breakdown),
         generate, strings["reasoning_effort"], strings["service_tier"], strings["response_service_tier"],
         strings["client_ip"], strings["x_forwarded_for"], strings["user_agent"], strings["access_token_sha256"],
-        accounting_version, _json_or_none(headers), _json_or_none(extra or None)))
+        accounting_version, _json_or_none(headers), _json_or_none(extra or None), instance))
 
 
 # -- records from files: CPA's legacy export and our own JSONL export ----------------
@@ -970,7 +1050,9 @@ class Rollup(NamedTuple):
     dimensions: tuple[str, ...]
 
 
-FULL_DIMENSIONS = ("model", "source", "auth_index", "api_key", "provider", "failed")
+# Schemas 1-6 had every dimension but instance (the CPA host), which schema 7 added.
+FULL_DIMENSIONS_V1 = ("model", "source", "auth_index", "api_key", "provider", "failed")
+FULL_DIMENSIONS = (*FULL_DIMENSIONS_V1, "instance")
 ROLLUP_FAMILIES = (
     # Every dimension, from 5-minute buckets (which divide every real time zone offset,
     # +05:45 and +09:30 included) up. The base: exact for any question.
@@ -989,11 +1071,17 @@ FILTER_INDEXES = {"usage_keys": ("api_key",), "usage_credentials": ("source", "a
 ROLLUP_GRAINS = {"usage_rollup": (("", 300_000), ("_hourly", HOUR_MS), ("_daily", DAY_MS)),
                  "usage_timeline": (("", 300_000), ("_quarterly", 900_000), ("_hourly", HOUR_MS),
                                     ("_daily", DAY_MS))}
-ROLLUPS = tuple(
-    Rollup(table + suffix, bucket_ms, dimensions)
-    for table, dimensions in ROLLUP_FAMILIES
-    for suffix, bucket_ms in ROLLUP_GRAINS.get(table, (("", 900_000), ("_hourly", HOUR_MS),
-                                                       ("_daily", DAY_MS))))
+
+
+def _rollups(families: tuple) -> tuple[Rollup, ...]:
+    return tuple(Rollup(table + suffix, bucket_ms, dimensions)
+                 for table, dimensions in families
+                 for suffix, bucket_ms in ROLLUP_GRAINS.get(table, (("", 900_000), ("_hourly", HOUR_MS),
+                                                                    ("_daily", DAY_MS))))
+
+
+ROLLUPS = _rollups(ROLLUP_FAMILIES)
+ROLLUPS_V1 = _rollups((("usage_rollup", FULL_DIMENSIONS_V1), *ROLLUP_FAMILIES[1:]))
 ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                    "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
                    "ttft_ms_sum", "ttft_count", "flagged")
@@ -1014,7 +1102,7 @@ def _event_column(name: str) -> str:
     elif name.endswith("_tokens"):
         kind = "BIGINT" if name.startswith("raw_cache_") else "BIGINT NOT NULL"
     elif name in ("request_id", "model", "alias", "provider", "executor_type", "endpoint", "auth_type",
-                  "source", "auth_index", "api_key", "token_family", "token_quality"):
+                  "source", "auth_index", "api_key", "token_family", "token_quality", "instance"):
         kind = "TEXT NOT NULL"
     else:
         kind = "TEXT"
@@ -1033,7 +1121,7 @@ def _create_rollup_sql(rollup: Rollup) -> str:
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the foundation schema
         "CREATE TABLE usage_events (id INTEGER PRIMARY KEY, "
-        + ", ".join(_event_column(name) for name in UsageEvent._fields) + ")",
+        + ", ".join(_event_column(name) for name in UsageEvent._fields if name != "instance") + ")",
         # Identity and time order in one index: event_key alone is a random hash, and
         # inserting random keys dirtied a page per row (45 us/row at 300k rows, 11 with
         # the time first). The key already implies ts_ms, so uniqueness is the same.
@@ -1043,7 +1131,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
         + ", ".join(f"{m} BIGINT NOT NULL" for m in ROLLUP_MEASURES)
         + ", first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL, "
-        "PRIMARY KEY (bucket_ms, " + ", ".join(FULL_DIMENSIONS) + "))",
+        "PRIMARY KEY (bucket_ms, " + ", ".join(FULL_DIMENSIONS_V1) + "))",
         "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, received_ms BIGINT NOT NULL, via TEXT NOT NULL, "
         "reason TEXT NOT NULL, payload BLOB NOT NULL)",
         "CREATE INDEX dead_letters_received ON dead_letters (received_ms)",
@@ -1051,7 +1139,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 2: coarser rollups for fast ranges, built from the 5-minute one; api key aliases
         "ALTER TABLE usage_rollup ADD COLUMN last_status INTEGER",
-        *(statement for rollup in ROLLUPS[1:] for statement in (
+        *(statement for rollup in ROLLUPS_V1[1:] for statement in (
             _create_rollup_sql(rollup),
             f"INSERT INTO {rollup.table} SELECT bucket_ms - bucket_ms % {rollup.bucket_ms}, "
             f"{', '.join(rollup.dimensions)}, {', '.join(f'SUM({m})' for m in ROLLUP_MEASURES)}, "
@@ -1083,6 +1171,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "unit TEXT NOT NULL, created_ms BIGINT NOT NULL, delivered_ms BIGINT, attempts INTEGER NOT NULL DEFAULT 0, "
         "next_attempt_ms BIGINT NOT NULL DEFAULT 0, last_error TEXT, UNIQUE (api_key, period, condition))",
         "CREATE INDEX alerts_created ON alerts (created_ms)",
+    ),
+    (  # 7: the CPA host of each event, a dimension of the full rollups (several CPAs, one store).
+       # What was stored before came from this instance: {instance} is its name.
+        "ALTER TABLE usage_events ADD COLUMN instance TEXT NOT NULL DEFAULT {instance}",
+        *(statement for old, new in zip(ROLLUPS_V1, ROLLUPS) if old.dimensions != new.dimensions
+          for statement in (
+              f"ALTER TABLE {old.table} RENAME TO {old.table}_v6",
+              _create_rollup_sql(new),
+              f"INSERT INTO {new.table} SELECT bucket_ms, {', '.join(old.dimensions)}, {{instance}}, "
+              f"{', '.join(ROLLUP_MEASURES)}, first_ms, last_ms, last_status FROM {old.table}_v6",
+              f"DROP TABLE {old.table}_v6")),
     ),
 )
 
@@ -1208,11 +1307,12 @@ class Query(NamedTuple):
     auth_indexes: tuple[str, ...] = ()
     api_keys: tuple[str, ...] = ()
     failed: int | None = None
+    instances: tuple[str, ...] = ()
 
     @property
     def filtered_dimensions(self) -> set[str]:
         named = {"model": self.models, "source": self.sources, "auth_index": self.auth_indexes,
-                 "api_key": self.api_keys}
+                 "api_key": self.api_keys, "instance": self.instances}
         return {name for name, values in named.items() if values} | ({"failed"} if self.failed is not None else set())
 
     def conditions(self) -> tuple[list[str], list]:
@@ -1220,7 +1320,7 @@ class Query(NamedTuple):
         clauses: list[str] = []
         params: list = []
         for column, values in (("model", self.models), ("source", self.sources), ("auth_index", self.auth_indexes),
-                               ("api_key", self.api_keys)):
+                               ("api_key", self.api_keys), ("instance", self.instances)):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
@@ -1389,9 +1489,9 @@ class Store:
                    f"AND event_key IN ({', '.join('?' * LOOKUP_CHUNK)})")
     BUSY_TIMEOUT_MS = 1000  # short: a refused write is retried by the ingest writer, which keeps the batch
 
-    def __init__(self, target: str):
+    def __init__(self, target: str, instance: str = ""):
         self.postgres = is_postgres_url(target)
-        self.path = target
+        self.path, self.instance = target, instance
         self.name = re.sub(r"//[^@/]*@", "//", target)  # for messages: without a password
         directory = "" if self.postgres else os.path.dirname(target)
         if directory:
@@ -1442,6 +1542,7 @@ class Store:
                 conn.execute(self._begin)
                 try:
                     for statement in statements:
+                        statement = statement.replace("{instance}", "'" + self.instance.replace("'", "''") + "'")
                         conn.execute(postgres_ddl(statement) if self.postgres else statement)
                     conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,)) if self.postgres \
                         else conn.execute(f"PRAGMA user_version = {number}")
@@ -2018,8 +2119,8 @@ class KeyGate:
     RETRY_DELAYS = (600.0, 1800.0, 11100.0)
     META_KEY = "key_gate"
 
-    def __init__(self, key: str, store: Store, clock: Callable[[], float] = time.time):
-        self._store = store
+    def __init__(self, key: str, store: Store, clock: Callable[[], float] = time.time, meta_key: str = META_KEY):
+        self._store, self.META_KEY = store, meta_key  # one saved state per CPA
         self._clock = clock
         self._lock = threading.Condition()
         self._probe = threading.Lock()
@@ -2334,8 +2435,9 @@ class IngestWriter:
         """Records received but not yet committed."""
         return self._pending
 
-    def put(self, payload: bytes, via: str, received_ms: int | None = None) -> None:
-        self._queue.put((payload, via, received_ms or now_ms()))
+    def put(self, payload: bytes, via: str, received_ms: int | None = None, instance: str | None = None) -> None:
+        """Queue a payload received from CPA ``instance`` (default: the store's)."""
+        self._queue.put((payload, via, received_ms or now_ms(), self.store.instance if instance is None else instance))
         with self._room:
             self._pending += 1
 
@@ -2371,7 +2473,7 @@ class IngestWriter:
             elif self._draining.is_set():
                 return
 
-    def _collect(self) -> list[tuple[bytes, str, int]]:
+    def _collect(self) -> list[tuple[bytes, str, int, str]]:
         try:
             batch = [self._queue.get(timeout=0.05 if self._draining.is_set() else 0.25)]
         except queue.Empty:
@@ -2385,15 +2487,15 @@ class IngestWriter:
                 break
         return batch
 
-    def _commit(self, batch: list[tuple[bytes, str, int]]) -> bool:
+    def _commit(self, batch: list[tuple[bytes, str, int, str]]) -> bool:
         """Decode and write one batch, waiting out a refusing database. False when the
         shutdown deadline passed first: then everything uncommitted is spooled."""
         events: list[UsageEvent] = []
         dead: list[DeadLetter] = []
         refresh = control = 0
-        for payload, via, received_ms in batch:
+        for payload, via, received_ms, instance in batch:
             try:
-                decoded = decode_payload(payload, received_ms)
+                decoded = decode_payload(payload, received_ms, instance)
             except DecodeError as exc:
                 dead.append(DeadLetter(received_ms, via, str(exc), bytes(payload)))
                 continue
@@ -2432,12 +2534,12 @@ class IngestWriter:
                 self.on_refresh()
         return True
 
-    def _spool(self, items: list[tuple[bytes, str, int]]) -> None:
+    def _spool(self, items: list[tuple[bytes, str, int, str]]) -> None:
         """Shutdown with the database still refusing: keep every uncommitted payload
         in a file beside the database; the next start ingests it first."""
-        with open(self.spool_path, "a", encoding="ascii") as handle:
-            for payload, via, received_ms in items:
-                handle.write(json.dumps({"received_ms": received_ms, "via": via,
+        with open(self.spool_path, "a", encoding="utf-8") as handle:
+            for payload, via, received_ms, instance in items:
+                handle.write(json.dumps({"received_ms": received_ms, "via": via, "instance": instance,
                                          "payload": bytes(payload).hex()}) + "\n")
         with self._room:
             self._pending -= len(items)
@@ -2452,7 +2554,7 @@ class IngestWriter:
             for line in handle:
                 try:
                     entry = json.loads(line)
-                    self.put(bytes.fromhex(entry["payload"]), entry["via"], entry["received_ms"])
+                    self.put(bytes.fromhex(entry["payload"]), entry["via"], entry["received_ms"], entry.get("instance"))
                     recovered += 1
                 except (ValueError, KeyError, TypeError) as exc:  # a line cut short by a crash, say
                     damaged.append(DeadLetter(now_ms(), "spool", f"unreadable spool line: {exc}", line))
@@ -2489,10 +2591,11 @@ class Drainer:
     """
 
     def __init__(self, config: Config, writer: IngestWriter, gate: KeyGate, status: DrainStatus, *,
-                 ping_after: float = 30.0, pong_timeout: float = 10.0, backlog_every: float = 10.0,
-                 resubscribe_every: float = 300.0, socket_timeout: float = 15.0):
-        self.host, self.port, self.tls = config.queue_endpoint()
-        self.key = config.cpa_management_key
+                 instance: CpaInstance | None = None, ping_after: float = 30.0, pong_timeout: float = 10.0,
+                 backlog_every: float = 10.0, resubscribe_every: float = 300.0, socket_timeout: float = 15.0):
+        self.instance = instance or config.instances[0]
+        self.host, self.port, self.tls = self.instance.queue_endpoint()
+        self.key = self.instance.management_key
         self.queue_key = config.redis_queue_key
         self.batch_size = config.redis_queue_batch_size
         self.idle_interval = config.redis_queue_idle_interval
@@ -2506,10 +2609,14 @@ class Drainer:
         self._connections_lock = threading.Lock()
         self._next_subscribe_at = 0.0
         self._lost_reason: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="drainer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"drainer-{self.instance.name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    def request_stop(self) -> None:
+        """Begin stopping without waiting (several drainers stop side by side)."""
+        self._stop.set()
 
     def stop(self, timeout: float) -> None:
         """Stop receiving: unsubscribe (reading what CPA sends until it confirms),
@@ -2598,7 +2705,7 @@ class Drainer:
     def _hand_over(self, records: list[bytes], via: str) -> None:
         received = now_ms()
         for record in records:
-            self.writer.put(record, via, received)
+            self.writer.put(record, via, received, self.instance.name)
         self.status.last_pop_at = received
         if records:
             self.status.last_event_at = received
@@ -2663,7 +2770,7 @@ class Drainer:
     def _take(self, message: tuple[str, bytes | None]) -> None:
         kind, payload = message
         if kind == "message" and payload is not None:
-            self.writer.put(payload, "subscribe")
+            self.writer.put(payload, "subscribe", instance=self.instance.name)
             self.status.last_event_at = now_ms()
 
 
@@ -3045,7 +3152,8 @@ ROLLING_RANGES = {"4h": 4 * HOUR_MS, "8h": 8 * HOUR_MS, "12h": 12 * HOUR_MS, "24
                   **{f"{days}d": days * DAY_MS for days in (2, 3, 4, 5, 6, 7, 30)}}
 RANGE_NAMES = ("all", "today", *ROLLING_RANGES, "custom")
 SERIES_WINDOW_MS = 31 * DAY_MS  # hourly series and the 15-minute grid cover at most this much
-FILTER_PARAMETERS = frozenset({"range", "start", "end", "model", "source", "auth_index", "api_key", "result"})
+FILTER_PARAMETERS = frozenset({"range", "start", "end", "model", "source", "auth_index", "api_key", "result",
+                               "instance"})
 PAGE_PARAMETERS = frozenset({"page", "page_size"})
 ANALYSIS_SORTS = ("requests", "success", "failed", "success_rate", "tokens", "input", "output", "cost",
                   "avg_latency", "avg_ttft", "first_seen", "last_seen", "name")
@@ -3349,8 +3457,11 @@ class Analytics:
             for dimension, value in zip(dimensions, key):
                 item.update(self.named("api_key", value, aliases) if dimension == "api_key" else {"model": value})
             items.append({**item, **totals.json()})
+        totals = Totals()
+        for row in rows.values():
+            totals.merge(row)
         return {"group": group, "sort": sort, "order": "desc" if descending else "asc", "items": items,
-                "total": len(rows), "page": page, "page_size": page_size}
+                "total": len(rows), "totals": totals.json(), "page": page, "page_size": page_size}
 
     def credentials(self, query: Query) -> dict:
         rows: dict[tuple, Totals] = {}
@@ -3374,12 +3485,13 @@ class Analytics:
         """The values each filter can take within the range, with their request counts."""
         aliases = self.store.aliases()
         found = {column: sorted((key[0], n) for key, n in self.store.count(query, (column,)).items())
-                 for column in ("model", "source", "auth_index", "api_key")}
+                 for column in ("model", "source", "auth_index", "api_key", "instance")}
         return {
             "models": [{"model": value, "requests": n} for value, n in found["model"]],
             "sources": [{**self.named("source", value), "requests": n} for value, n in found["source"]],
             "auth_indexes": [{"auth_index": value, "requests": n} for value, n in found["auth_index"]],
             "api_keys": [{**self.named("api_key", value, aliases), "requests": n} for value, n in found["api_key"]],
+            "instances": [{"instance": value, "requests": n} for value, n in found["instance"]],
         }
 
     # -- budgets and idle keys -------------------------------------------------
@@ -4040,17 +4152,15 @@ def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str
     if sources:
         ids = analytics.key_ids("source")
         sources = [ids.get(value, value) for value in sources]
-    api_keys: list[str] = []
-    wanted = query_single("api_key")
-    if wanted is not None:
-        api_keys = analytics.resolve_keys(wanted)
+    api_keys = [key for wanted in query_values("api_key") for key in analytics.resolve_keys(wanted)]
     auth_index = query_single("auth_index")
     if member is not None:  # whatever key was asked for: the member's own
         api_keys = [member]
     start_ms, end_ms = analytics.resolve_range(name, start, end)
     return Query(start_ms, end_ms, models=tuple(query_values("model")), sources=tuple(sources),
-                 auth_indexes=(auth_index,) if auth_index else (), api_keys=tuple(api_keys),
-                 failed=None if result is None else int(result == "failed")), name
+                 auth_indexes=(auth_index,) if auth_index else (), api_keys=tuple(dict.fromkeys(api_keys)),
+                 failed=None if result is None else int(result == "failed"),
+                 instances=tuple(query_values("instance"))), name
 
 
 def read_json_body() -> Any:
@@ -4130,7 +4240,8 @@ def event_json(row: dict) -> dict:
         "alias": row["alias"], "provider": row["provider"], "executor_type": row["executor_type"],
         "endpoint": row["endpoint"], "auth_type": row["auth_type"],
         "source": shown_source(row),
-        "auth_index": row["auth_index"], "api_key": mask_key(row["api_key"]), "failed": bool(row["failed"]),
+        "auth_index": row["auth_index"], "api_key": mask_key(row["api_key"]), "instance": row["instance"],
+        "failed": bool(row["failed"]),
         "status_code": row["status_code"], "fail_body": row["fail_body"], "latency_ms": row["latency_ms"],
         "ttft_ms": row["ttft_ms"],
         "tokens": {"input": row["input_tokens"], "cache_read": row["cache_read_tokens"],
@@ -4199,7 +4310,7 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
     "Cell": _schema_object({"start": _TIME, "start_ms": _INT, "requests": _INT, "failed": _INT}),
     "Event": _schema_object({
         "id": _INT, "event_key": _STR, "timestamp": _TIME, "ts_ms": _INT, "model": _STR, "alias": _STR,
-        "provider": _STR, "endpoint": _STR, "source": _STR, "auth_index": _STR,
+        "provider": _STR, "endpoint": _STR, "source": _STR, "auth_index": _STR, "instance": _STR,
         "api_key": {"type": "string", "description": "masked"}, "api_key_alias": {"type": "string", "nullable": True},
         "failed": _BOOL, "status_code": {"type": "integer", "nullable": True},
         "latency_ms": {"type": "integer", "nullable": True}, "ttft_ms": {"type": "integer", "nullable": True},
@@ -4238,7 +4349,8 @@ FILTER_DOCS = [
     _parameter("model", "upstream model", repeat=True),
     _parameter("source", "credential (or its source_id)", repeat=True),
     _parameter("auth_index", "CPA's credential id"),
-    _parameter("api_key", "client key, its alias, or its api_key_id"),
+    _parameter("api_key", "client key, its alias, or its api_key_id", repeat=True),
+    _parameter("instance", "the CPA (INSTANCE_NAME or a CPA_INSTANCES name)", repeat=True),
     _parameter("result", "success or failed", {"type": "string", "enum": ["success", "failed"]}),
 ]
 PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1}),
@@ -4281,7 +4393,8 @@ def openapi_document(base_path: str) -> dict:
                 "day": {"type": "object", "nullable": True}}),
             FILTER_DOCS[3:] + [_parameter("day", "YYYY-MM-DD", {"type": "string", "format": "date"})])},
         "/api/v1/usage/analysis": {"get": _operation(
-            "totals by client key, model or both", _list_of(_ref("Totals"), **with_range, total=_INT),
+            "totals by client key, model or both, and over every row",
+            _list_of(_ref("Totals"), **with_range, total=_INT, totals=_ref("Totals")),
             FILTER_DOCS + PAGE_DOCS + [
                 _parameter("group", "api, model or both", {"type": "string", "enum": ["api", "model", "both"]}),
                 _parameter("sort", "the order of rows", {"type": "string", "enum": list(ANALYSIS_SORTS)}),
@@ -4334,7 +4447,8 @@ def openapi_document(base_path: str) -> dict:
         "/api/v1/usage/events/filters": {"get": _operation(
             "the models, sources, auth indexes and client keys seen in the range", _schema_object({
                 **with_range, **{k: {"type": "array", "items": {"type": "object"}}
-                                 for k in ("models", "sources", "auth_indexes", "api_keys")}}), FILTER_DOCS)},
+                                 for k in ("models", "sources", "auth_indexes", "api_keys", "instances")}}),
+            FILTER_DOCS)},
         "/api/v1/auth-files": {"get": _operation(
             "CPA's credential files (last good copy) with their usage in the range",
             _list_of({"type": "object"}, **with_range, fetched_at=_TIME), FILTER_DOCS)},
@@ -5052,9 +5166,14 @@ class Service:
     def __init__(self, config: Config, **drainer_options: Any):
         self.config = config
         self.started_ms = now_ms()
-        self.store = Store(config.database)
-        self.status = DrainStatus()
-        self.gate = KeyGate(config.cpa_management_key, self.store)
+        self.store = Store(config.database, config.instances[0].name)
+        # Each CPA has its own drain status and key gate (CPA bans per host); the first
+        # one is also where metadata (credentials, client keys, models) comes from.
+        self.statuses = [DrainStatus() for _ in config.instances]
+        self.gates = [KeyGate(instance.management_key, self.store,
+                              meta_key=KeyGate.META_KEY if i == 0 else f"{KeyGate.META_KEY}.{instance.name}")
+                      for i, instance in enumerate(config.instances)]
+        self.status, self.gate = self.statuses[0], self.gates[0]
         self.cpa = CpaHttp(config.cpa_base_url, config.cpa_management_key, self.gate)
         self.metadata = MetadataSync(self.store, self.cpa, config.metadata_sync_interval)
         self.pricing = Pricing(self.store)
@@ -5068,7 +5187,9 @@ class Service:
                                  "APP_HOST=127.0.0.1.")
         self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
                                    spool_path=config.sqlite_path + ".spool", on_refresh=self.metadata.trigger)
-        self.drainer = Drainer(config, self.writer, self.gate, self.status, **drainer_options)
+        self.drainers = [Drainer(config, self.writer, gate, status, instance=instance, **drainer_options)
+                         for instance, gate, status in zip(config.instances, self.gates, self.statuses)]
+        self.drainer = self.drainers[0]
         self.maintenance = Maintenance(self.store, config.zone, config.usage_retention_days,
                                        config.rollup_retention_days)
         self.alerts = Alerts(self.analytics, config.alert_webhook_url, config.alert_anomaly_factor)
@@ -5076,7 +5197,8 @@ class Service:
 
     def start(self) -> None:
         self.writer.start()
-        self.drainer.start()
+        for drainer in self.drainers:
+            drainer.start()
         self.metadata.start()
         self.maintenance.start()
         self.alerts.start()
@@ -5084,7 +5206,10 @@ class Service:
     def stop(self) -> bool:
         """Stop receiving, commit what was received (or spool it), close the store.
         Returns whether everything received was committed."""
-        self.drainer.stop(1.0)
+        for drainer in self.drainers:  # all at once, then wait for each
+            drainer.request_stop()
+        for drainer in self.drainers:
+            drainer.stop(1.0)
         self.metadata.stop()
         self.maintenance.stop()
         self.alerts.stop()
@@ -5094,8 +5219,14 @@ class Service:
 
     def status_report(self) -> dict:
         host, port, tls = self.config.queue_endpoint()
+        instances = []
+        for instance, status, gate in zip(self.config.instances, self.statuses, self.gates):
+            i_host, i_port, i_tls = instance.queue_endpoint()
+            instances.append({"name": instance.name, "queue": {"addr": f"{i_host}:{i_port}", "tls": i_tls},
+                              **status.snapshot(), **gate.snapshot()})
         return {
             "version": __version__, "started_at": iso_ms(self.started_ms), "warnings": self.warnings,
+            "tz": self.config.tz, "instance": self.config.instances[0].name, "instances": instances,
             **self.status.snapshot(), **self.gate.snapshot(),
             "queue": {"addr": f"{host}:{port}", "tls": tls, "key": self.config.redis_queue_key},
             **self.metadata.snapshot(),

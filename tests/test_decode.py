@@ -286,7 +286,7 @@ def test_every_field_lands_in_its_column():
     payload["tokens"] = {"input_tokens": 30, "output_tokens": 7, "reasoning_tokens": 3, "cached_tokens": 10,
                          "cache_read_tokens": 10, "cache_creation_tokens": 5, "total_tokens": 37}
     del payload["token_breakdown"]
-    event = decode_payload(encode(payload), RECEIVED)
+    event = decode_payload(encode(payload), RECEIVED, "cpa-east")
     assert event._asdict() == {
         "event_key": event.event_key, "ts_ms": event.ts_ms, "ts_raw": payload["timestamp"], "ts_estimated": 0,
         "received_ms": RECEIVED, "request_id": "rid", "model": "m", "alias": "al", "provider": "codex",
@@ -299,4 +299,4 @@ def test_every_field_lands_in_its_column():
         "raw_total_tokens": 37, "token_breakdown": None, "generate": 0, "reasoning_effort": "re",
         "service_tier": "st", "response_service_tier": "rst", "client_ip": "ip", "x_forwarded_for": "xff",
         "user_agent": "ua", "access_token_sha256": "sha", "accounting_version": 2,
-        "response_headers": '{"H":["v"]}', "extra": '{"unknown_field":1}'}
+        "response_headers": '{"H":["v"]}', "extra": '{"unknown_field":1}', "instance": "cpa-east"}

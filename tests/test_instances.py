@@ -1,0 +1,175 @@
+"""Several CPAs, one store: every event names its CPA (INSTANCE_NAME, or its CPA_INSTANCES
+entry), filterable everywhere; several cpa-usage processes write into one PostgreSQL
+database concurrently without duplicates or lost rollup increments; one process drains
+several CPAs, each with its own drain status and ban safety; schema 7 keeps old data."""
+
+import sqlite3
+import threading
+
+import pytest
+
+from backends import wait_for
+from conftest import ROOT, base_env, database_env, encode, payload_lines, record, wsgi_call
+from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ROLLUPS_V1, ConfigError, Query, Service, Store, decode_payload,
+                       default_instance_name, load_config)
+from test_drain import FAST, stored
+
+RECEIVED = 1_790_000_000_000
+
+
+def events(instance: str, count: int, start: int = 0):
+    return [decode_payload(encode(record(request_id=f"{instance}-{i}", latency_ms=100 + i)), RECEIVED, instance)
+            for i in range(start, start + count)]
+
+
+def rollup_totals(store) -> dict:
+    sums = ", ".join(f"SUM({m})" for m in ROLLUP_MEASURES)
+    return {r.table: tuple(store.reader.execute(f"SELECT {sums} FROM {r.table}").fetchone()) for r in ROLLUPS}
+
+
+# -- the instance of an event ----------------------------------------------------------
+
+def test_instance_name_defaults_to_the_cpa_host(tmp_path):
+    assert load_config(base_env(tmp_path, CPA_BASE_URL="http://cpa-east.lan:8317")).instances[0].name == "cpa-east.lan"
+    assert default_instance_name("http://127.0.0.1:8317") not in ("", "127.0.0.1")  # this machine's name
+    config = load_config(base_env(tmp_path, INSTANCE_NAME="east"))
+    assert [i.name for i in config.instances] == ["east"]
+    with pytest.raises(ConfigError, match="INSTANCE_NAME='east coast' is invalid"):
+        load_config(base_env(tmp_path, INSTANCE_NAME="east coast"))
+
+
+def test_every_answer_can_be_filtered_by_instance(tmp_path, new_database):
+    service = Service(load_config(base_env(tmp_path, INSTANCE_NAME="east", **database_env(new_database()))))
+    try:
+        service.store.write_batch(events("east", 3) + events("west", 2), [], received=5)
+        api = "/usage/api/v1/usage"
+        get = lambda path: wsgi_call(service.app, "GET", api + path).json()  # noqa: E731
+        assert get("/overview?range=all&instance=west")["summary"]["requests"] == 2
+        assert get("/overview?range=all&instance=east&instance=west")["summary"]["requests"] == 5
+        assert get("/analysis?range=all&instance=east")["totals"]["requests"] == 3
+        page = get("/events?instance=west")
+        assert page["total"] == 2 and {e["instance"] for e in page["items"]} == {"west"}
+        assert get("/events/filters?range=all")["instances"] == [{"instance": "east", "requests": 3},
+                                                                 {"instance": "west", "requests": 2}]
+        assert get("/credentials?range=all&instance=east")["items"][0]["requests"] == 3
+    finally:
+        service.store.close()
+
+
+def test_schema_7_names_the_cpa_of_what_was_stored_before(new_database):
+    """A database of schema 6 (before instances) keeps every row and total, named after this CPA."""
+    target = new_database()
+    old = Store.__new__(Store)  # schema 6 exactly as it was: run only the first six migrations
+    old_migrations = MIGRATIONS[:6]
+    import cpa_usage
+
+    cpa_usage.MIGRATIONS = old_migrations
+    try:
+        Store.__init__(old, target)
+    finally:
+        cpa_usage.MIGRATIONS = MIGRATIONS
+    columns = ("event_key", "ts_ms", "ts_raw", "ts_estimated", "received_ms", "request_id", "model", "alias",
+               "provider", "executor_type", "endpoint", "auth_type", "source", "auth_index", "api_key", "failed",
+               "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
+               "unclassified_tokens", "total_tokens", "token_family", "token_quality", "raw_input_tokens",
+               "raw_output_tokens", "raw_reasoning_tokens", "raw_cached_tokens", "raw_total_tokens")
+    with old.write_lock:
+        old._writer.execute(f"INSERT INTO usage_events ({', '.join(columns)}) VALUES ("
+                            + ", ".join("?" * len(columns)) + ")",
+                            ["k1", RECEIVED, "", 0, RECEIVED, "r", "m", "m", "p", "e", "", "oauth", "s", "a", "sk-x", 0,
+                             10, 0, 0, 5, 0, 0, 15, "openai", "complete", 10, 5, 0, 0, 15])
+        for rollup in ROLLUPS_V1[:3]:  # the full family, 5 minutes to days
+            old._writer.execute(f"INSERT INTO {rollup.table} (bucket_ms, model, source, auth_index, api_key, "
+                                f"provider, failed, {', '.join(ROLLUP_MEASURES)}, first_ms, last_ms) VALUES "
+                                f"(?, 'm', 's', 'a', 'sk-x', 'p', 0, {', '.join('1' for _ in ROLLUP_MEASURES)}, ?, ?)",
+                                [RECEIVED - RECEIVED % rollup.bucket_ms, RECEIVED, RECEIVED])
+    old.close()
+    new = Store(target, instance="east")
+    try:
+        assert new.reader.execute("SELECT instance FROM usage_events").fetchall() == [("east",)]
+        assert new.reader.execute("SELECT instance, requests FROM usage_rollup").fetchall() == [("east", 1)]
+        assert new.count(Query(0, 2**62, instances=("east",)), step_ms=300_000) == \
+            {(RECEIVED - RECEIVED % 300_000,): 1}
+        new.write_batch(events("west", 1), [], received=1)
+        assert new.count(Query(0, 2**62), ("instance",)) == {("east",): 1, ("west",): 1}
+    finally:
+        new.close()
+
+
+# -- several writers, one PostgreSQL database ---------------------------------------------
+
+@pytest.mark.parametrize("new_database", ["postgres"], indirect=True)
+def test_concurrent_writers_count_every_event_once(new_database):
+    target = new_database()
+    writers = [Store(target, instance=name) for name in ("east", "west", "north")]
+    shared = events("shared", 300)  # both CPAs' records reach every writer: duplicates across writers
+    own = {store.instance: events(store.instance, 300) for store in writers}
+    errors = []
+
+    def write(store):
+        try:
+            batch = own[store.instance] + shared
+            for start in range(0, len(batch), 37):
+                store.write_batch(batch[start:start + 37], [], received=len(batch[start:start + 37]))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(store,)) for store in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert errors == []
+        reader = writers[0]
+        assert reader.reader.execute("SELECT COUNT(*), COUNT(DISTINCT event_key) FROM usage_events").fetchone() \
+            == (1200, 1200)
+        totals = reader.load_totals()
+        assert totals["inserted"] == 1200 and totals["duplicates"] == 600 and totals["received"] == 1800
+        raw = reader.reader.execute("SELECT COUNT(*), SUM(total_tokens), SUM(latency_ms) FROM usage_events").fetchone()
+        for table, sums in rollup_totals(reader).items():  # no increment lost, none doubled
+            assert (sums[0], sums[7], sums[8]) == tuple(raw), table
+        assert reader.count(Query(0, 2**62), ("instance",))[("east",)] == 300
+    finally:
+        for store in writers:
+            store.close()
+
+
+# -- several CPAs, one process --------------------------------------------------------------
+
+def test_cpa_instances_need_unique_names_and_read_each_key(tmp_path):
+    env = base_env(tmp_path, CPA_INSTANCES="east=http://10.0.0.1:8317, west=https://cpa-west:8443",
+                   CPA_MANAGEMENT_KEY_WEST="west-key")
+    config = load_config(env)
+    assert [(i.name, i.base_url, i.management_key) for i in config.instances] == \
+        [("east", "http://10.0.0.1:8317", env["CPA_MANAGEMENT_KEY"]), ("west", "https://cpa-west:8443", "west-key")]
+    assert config.instances[1].queue_endpoint() == ("cpa-west", 8443, True)
+    for bad in ("east=http://a:1,east=http://b:1", "east", "two words=http://a:1", "east=ftp://a"):
+        with pytest.raises(ConfigError, match="CPA_INSTANCES="):
+            load_config(base_env(tmp_path, CPA_INSTANCES=bad))
+    with pytest.raises(ConfigError, match="with CPA_INSTANCES, REDIS_QUEUE_ADDR and INSTANCE_NAME are not used"):
+        load_config(base_env(tmp_path, CPA_INSTANCES="east=http://10.0.0.1:8317", INSTANCE_NAME="x"))
+
+
+def test_one_process_drains_several_cpas_each_with_its_own_gate(tmp_path, fake_cpa):
+    east, west = fake_cpa(key="east-key"), fake_cpa(key="west-key")
+    env = {k: v for k, v in base_env(tmp_path).items() if k not in ("CPA_BASE_URL", "CPA_MANAGEMENT_KEY")}
+    env.update(CPA_INSTANCES=f"east={east.url},west={west.url}", CPA_MANAGEMENT_KEY_EAST="east-key",
+               CPA_MANAGEMENT_KEY_WEST="not-the-west-key", REDIS_QUEUE_IDLE_INTERVAL="50ms",
+               REDIS_QUEUE_ERROR_BACKOFF="100ms")
+    service = Service(load_config(env), **FAST)
+    service.start()
+    try:
+        for line in payload_lines("v7.2"):
+            east.publish(line)
+        wait_for(lambda: stored(service) == 17, what="east's records")
+        status = service.status_report()
+        by_name = {i["name"]: i for i in status["instances"]}
+        wait_for(lambda: service.status_report()["instances"][1]["auth"] == "rejected", what="west's key rejected")
+        assert by_name["east"]["mode"] == "subscribe" and by_name["east"]["auth"] == "ok"
+        assert status["instance"] == "east" and service.status_report()["auth"] == "ok"  # the first CPA's gate
+        assert service.store.count(Query(0, 2**62), ("instance",)) == {("east",): 17}
+        assert service.gates[1].failures == 1 and service.gates[0].failures == 0
+        assert service.store.get_meta("key_gate.west") and "rejected" in service.store.get_meta("key_gate.west")
+    finally:
+        service.stop()
