@@ -1,5 +1,7 @@
-"""The dashboard in a real headless browser (Debian's chromium, driven by Playwright,
-which never downloads a browser of its own). Screenshots land in tests/artifacts/."""
+"""The dashboard shell in a real headless browser (Debian's chromium, driven by Playwright,
+which never downloads a browser of its own): the status page, the events table, theme,
+sign-in and sign-out, the one-click recording fix, base paths. The other pages are in
+test_dashboard_pages.py. Screenshots land in tests/artifacts/."""
 
 import shutil
 import threading
@@ -15,11 +17,13 @@ RECEIVED = 1_790_000_000_000
 
 
 def serve(service):
+    """The service's app behind waitress on a free port: (server, url of the dashboard)."""
     import waitress.server
 
     server = waitress.server.create_server(service.app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.effective_port}/usage/"
+    base = service.config.app_base_path
+    return server, f"http://127.0.0.1:{server.effective_port}{base}/"
 
 
 @pytest.fixture
@@ -48,8 +52,10 @@ def browser():
         instance.close()
 
 
-def open_page(browser, url, width=1280, height=900, scheme="light", wait_for="true"):
-    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+def open_page(browser, url, width=1280, height=900, scheme="light", wait_for="true", **context):
+    """A new browser context on ``url``; returns the page, once painted, and the list that
+    collects its console errors and uncaught exceptions."""
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme, **context)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -59,32 +65,52 @@ def open_page(browser, url, width=1280, height=900, scheme="light", wait_for="tr
     return page, errors
 
 
+def painted(page, name):
+    """Wait until the page ``name`` has been painted with fresh data."""
+    page.wait_for_function("name => document.body.dataset.loaded === 'true' && document.body.dataset.page === name",
+                           arg=name, timeout=10_000)
+
+
 @pytest.mark.parametrize("scheme, width", [("light", 1280), ("dark", 1280), ("light", 390), ("dark", 390)])
-def test_status_page_renders(browser, served, scheme, width):
+def test_status_page_and_events_render(browser, served, scheme, width):
     service, url = served
-    page, errors = open_page(browser, url, width=width, scheme=scheme)
-    assert errors == []
+    page, errors = open_page(browser, url + "#/status", width=width, scheme=scheme)
+    painted(page, "status")
+    facts = page.locator("#drain-facts").inner_text()
+    assert "not connected" in facts and "127.0.0.1:8317 (usage)" in facts
+    assert "Malformed (kept aside)\n1" in page.locator("#totals").inner_text()
+    assert "not JSON: x" in page.locator("#dead-letters").inner_text()
+    assert page.locator("#conn").inner_text() == "CPA: not connected"
+    assert page.evaluate("document.documentElement.dataset.theme") == scheme
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling of the page
+    page.screenshot(path=str(ARTIFACTS / f"status-{scheme}-{width}.png"), full_page=True)
+
+    page.click("#nav a[href^='#/events']")
+    painted(page, "events")
     assert page.locator("#events tbody tr").count() == 17
     first_row = page.locator("#events tbody tr").first.inner_text()
     assert "fake-model → fake-upstream-model" in first_row and "test-…ey-1" in first_row
     assert "test-client-key-1" not in page.content()
-    facts = page.locator("#drain-facts").inner_text()
-    assert "not connected" in facts and "127.0.0.1:8317 (usage)" in facts
-    assert "Malformed (kept aside)\n1" in page.locator("#totals").inner_text()
-    assert page.evaluate("document.documentElement.dataset.theme") == scheme
-    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling of the page
-    page.screenshot(path=str(ARTIFACTS / f"status-{scheme}-{width}.png"), full_page=True)
+    assert page.locator("#events-total").inner_text() == "(17 in all)"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert errors == []
     page.context.close()
 
 
-def test_theme_toggle_is_remembered(browser, served):
+def test_theme_choice_is_remembered(browser, served):
     _, url = served
     page, _ = open_page(browser, url, scheme="light")
-    page.click("#theme")
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+    page.select_option("#theme", "dark")
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
     page.reload()
     page.wait_for_selector("body[data-loaded=true]")
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert page.input_value("#theme") == "dark"
+    page.select_option("#theme", "auto")  # auto follows the system again
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
     page.context.close()
 
 
@@ -98,6 +124,7 @@ def test_rejected_key_is_shown_plainly(browser, served):
     banner = page.locator("#drain-banner")
     assert banner.is_visible()
     assert "CPA rejected the management key (invalid management key)" in banner.inner_text()
+    assert page.locator("#conn").inner_text() == "CPA: key rejected"
     page.screenshot(path=str(ARTIFACTS / "status-rejected-key.png"))
     page.context.close()
 
@@ -106,40 +133,93 @@ def test_login_flow(browser, config_factory):
     service = Service(config_factory(AUTH_ENABLED="true", LOGIN_PASSWORD="open sesame"))
     server, url = serve(service)
     try:
-        page, errors = open_page(browser, url, wait_for="login")
-        assert page.locator("#login").is_visible() and not page.locator("#dashboard").is_visible()
-        page.screenshot(path=str(ARTIFACTS / "login.png"))
+        page, errors = open_page(browser, url + "#/analysis?range=7d", wait_for="login")
+        assert page.locator("#login").is_visible()
+        assert not page.locator("#view").is_visible() and not page.locator("#nav").is_visible()
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            for width in (1280, 390):
+                page.set_viewport_size({"width": width, "height": 700})
+                page.screenshot(path=str(ARTIFACTS / f"login-{scheme}-{width}.png"))
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.fill("#password", "wrong")
         page.click("#login-form button")
         page.wait_for_selector("#login-error:has-text('wrong password')")
         page.fill("#password", "open sesame")
         page.click("#login-form button")
-        page.wait_for_selector("body[data-loaded=true]")
-        assert page.locator("#dashboard").is_visible() and page.locator("#logout").is_visible()
+        painted(page, "analysis")  # back where the bookmark pointed
+        assert page.locator("#view").is_visible() and page.locator("#logout").is_visible()
+        assert "range=7d" in page.url
+
+        page.context.clear_cookies()  # the session ends (expired, or signed out elsewhere): any 401 shows the form
+        page.click("#nav a[href^='#/events']")
+        page.wait_for_selector("body[data-loaded=login]")
+        assert page.locator("#login").is_visible()
+        page.fill("#password", "open sesame")
+        page.press("#password", "Enter")
+        painted(page, "events")
+
         page.click("#logout")
         page.wait_for_selector("#login", state="visible")
-        assert [e for e in errors if "401" not in e] == []  # the wrong password answers 401, as it should
+        assert not page.locator("#view").is_visible()
+        page.reload()
+        page.wait_for_selector("body[data-loaded=login]")  # the cookie is gone for good
+        assert [e for e in errors if "401" not in e] == []  # the 401s are expected, nothing else
         page.context.close()
     finally:
         server.close()
         service.store.close()
 
 
-def test_one_click_fix_when_cpa_does_not_record(browser, config_factory):
-    from fake_cpa import FakeCPA
+def test_one_click_fix_when_cpa_does_not_record(browser, config_factory, fake_cpa):
+    cpa = fake_cpa(usage_statistics_enabled=False)
+    service = Service(config_factory(CPA_BASE_URL=cpa.url, APP_HOST="127.0.0.1"))
+    service.metadata.sync()
+    service.status.set(mode="subscribe", connected=True)  # as if draining: only the recording is wrong
+    server, url = serve(service)
+    try:
+        page, errors = open_page(browser, url)
+        assert page.locator("#recording").is_visible() and not page.locator("#warnings").is_visible()
+        assert page.locator("#conn").inner_text() == "CPA: not recording"
+        page.screenshot(path=str(ARTIFACTS / "recording-off.png"))
+        page.click("#recording-fix")
+        page.wait_for_selector("#recording", state="hidden")
+        assert cpa.usage_statistics_enabled is True and errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.store.close()
 
-    with FakeCPA(usage_statistics_enabled=False) as cpa:
-        service = Service(config_factory(CPA_BASE_URL=cpa.url, APP_HOST="127.0.0.1"))
-        service.metadata.sync()
-        server, url = serve(service)
-        try:
-            page, errors = open_page(browser, url)
-            assert page.locator("#recording").is_visible() and not page.locator("#warnings").is_visible()
-            page.screenshot(path=str(ARTIFACTS / "recording-off.png"))
-            page.click("#recording-fix")
-            page.wait_for_selector("#recording", state="hidden")
-            assert cpa.usage_statistics_enabled is True and errors == []
-            page.context.close()
-        finally:
-            server.close()
-            service.store.close()
+
+def test_exposure_warning(browser, config_factory):
+    service = Service(config_factory(APP_HOST="0.0.0.0"))
+    server, url = serve(service)
+    try:
+        page, errors = open_page(browser, url)
+        assert "login is off (AUTH_ENABLED=false)" in page.locator("#warnings").inner_text()
+        assert errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.store.close()
+
+
+@pytest.mark.parametrize("base", ["", "/tools/usage"])
+def test_works_under_any_base_path(browser, config_factory, base):
+    service = Service(config_factory(APP_BASE_PATH=base))
+    events = [decode_payload(line, RECEIVED) for line in payload_lines("v7.2")]
+    service.store.write_batch(events, [], received=len(events))
+    server, url = serve(service)
+    try:
+        page, errors = open_page(browser, url + "#/events")
+        assert page.locator("#events tbody tr").count() == 17
+        page.select_option("#range", "all")
+        page.click("#nav a[href^='#/overview']")
+        painted(page, "overview")
+        assert page.locator("#card-requests .value").inner_text() == "17"
+        assert page.locator("#daily-chart canvas").count() == 1  # uPlot came from static/vendor
+        assert errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.store.close()

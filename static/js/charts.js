@@ -1,0 +1,175 @@
+// Charts drawn by uPlot (static/vendor/uplot, loaded before the modules as window.uPlot).
+// Colours come from the theme's CSS variables; every chart follows its container's width.
+
+import * as fmt from "./format.js";
+import { t } from "./i18n.js";
+
+const live = new Set();
+
+/** Destroy the charts of the previous view (before a view is painted again). */
+export function destroyCharts() {
+  for (const chart of [...live]) chart.destroy();
+}
+
+/** A colour of the current theme (a CSS custom property of :root). */
+export function color(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
+}
+
+function translucent(hex, alpha) {
+  return `${hex}${Math.round(alpha * 255).toString(16).padStart(2, "0")}`;
+}
+
+/** A uPlot chart that follows the width of ``element``; returns {destroy}. */
+function mount(element, options, data) {
+  const width = () => Math.max(120, Math.floor(element.clientWidth));
+  const chart = new uPlot({ ...options, width: width() }, data, element);
+  let lastWidth = width();
+  const observer = new ResizeObserver(() => {
+    if (width() !== lastWidth) {
+      lastWidth = width();
+      chart.setSize({ width: lastWidth, height: options.height });
+    }
+  });
+  observer.observe(element);
+  const handle = {
+    destroy() {
+      observer.disconnect();
+      chart.destroy();
+      live.delete(handle);
+    },
+  };
+  live.add(handle);
+  return handle;
+}
+
+function axis(values, extra = {}) {
+  const grid = color("line");
+  return { stroke: color("muted"), grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 4 },
+    font: "11px system-ui, sans-serif", values, ...extra };
+}
+
+/** A small line with its area, no axes: the trend under a card's number. */
+export function sparkline(element, xs, ys, stroke) {
+  mount(element, {
+    height: 38, padding: [3, 1, 1, 1], legend: { show: false }, cursor: { show: false }, select: { show: false },
+    scales: { x: { time: false }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 0, 1e-9)] } },
+    axes: [{ show: false }, { show: false }],
+    series: [{}, { stroke, fill: translucent(stroke, 0.18), width: 1.5, points: { show: false }, spanGaps: true }],
+  }, [xs, ys]);
+}
+
+/** Draw order and heights of stacked series: each bar is drawn at its cumulative height,
+ * the top of the stack first, so the lower ones paint over it. */
+function stack(series) {
+  const sums = [];
+  series.forEach((one, i) => {
+    sums.push(one.values.map((value, j) => (value ?? 0) + (i ? sums[i - 1][j] : 0)));
+  });
+  return series.map((one, i) => ({ ...one, drawn: sums[i] })).reverse();
+}
+
+function barSeries(one, format, paths) {
+  return {
+    label: one.label, stroke: one.color, fill: one.color, width: 0, paths,
+    points: { show: false },
+    value: (u, v, si, index) => (index == null ? "—" : format(one.values[index])),
+  };
+}
+
+/** Axis labels: hours (dates at midnight) for short ranges, dates for long ones. */
+function timeLabels(step) {
+  return (u, splits) => {
+    const span = u.scales.x.max - u.scales.x.min;
+    return splits.map((s) => {
+      const ms = s * 1000;
+      if (step >= 86400 || span > 3 * 86400) return fmt.shortDate(ms);
+      const { hour, minute } = fmt.localParts(ms);
+      return hour === 0 && minute === 0 ? fmt.shortDate(ms) : fmt.time(ms);
+    });
+  };
+}
+
+/** Daily bars get one tick per day, thinned to one label per ~70 px. */
+function daySplits(seconds) {
+  return (u) => {
+    const every = Math.max(1, Math.ceil((seconds.length * 70) / Math.max(u.bbox.width / devicePixelRatio, 1)));
+    return seconds.filter((_, i) => (seconds.length - 1 - i) % every === 0);
+  };
+}
+
+/** Steps of a count axis: whole numbers only. */
+const WHOLE_STEPS = [1, 2, 5].flatMap((m) => Array.from({ length: 13 }, (_, e) => m * 10 ** e)).sort((a, b) => a - b);
+
+function valueAxis(format, integer, extra) {
+  return axis((u, splits) => splits.map(format), { size: 64, ...(integer ? { incrs: WHOLE_STEPS } : {}), ...extra });
+}
+
+/** The legend shows values only under the cursor; idle, it is a key of the series. */
+const idleLegend = { setLegend: [(u) => u.root.classList.toggle("idle", u.legend.idx == null)] };
+
+/**
+ * Stacked bars over time. xs: bucket starts in epoch ms; step: bucket width in seconds;
+ * series: [{label, values, color}] from the bottom of the stack up; format: values as text.
+ */
+export function timeBars(element, { xs, step, series, format, axisFormat = format, integer = false, height = 220 }) {
+  const seconds = xs.map((x) => x / 1000);
+  const drawn = stack(series);
+  return mount(element, {
+    height,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), fmt.zoneName()),
+    cursor: { points: { show: false }, drag: { x: false, y: false } },
+    select: { show: false },
+    scales: { x: { time: true, range: (u, min, max) => [min, max + step] }, y: { range: (u, min, max) => [0, Math.max(max, 1)] } },
+    axes: [axis(timeLabels(step), step >= 86400 ? { splits: daySplits(seconds) } : {}),
+      valueAxis(axisFormat, integer)],
+    hooks: idleLegend,
+    series: [{ label: t("time"), value: (u, v) => (v == null ? "—" : step >= 86400 ? fmt.shortDate(v * 1000) : fmt.dateTime(v * 1000, false)) },
+      ...drawn.map((one) => barSeries(one, format, uPlot.paths.bars({ size: [0.8, 48, 1], align: 1, gap: 1 })))],
+  }, [seconds, ...drawn.map((one) => one.drawn)]);
+}
+
+function textWidth(texts) {
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = "11px system-ui, sans-serif";
+  return Math.max(0, ...texts.map((text) => context.measureText(text).width));
+}
+
+/** Horizontal bars, one per named row (the top rows of a table), stacked like timeBars. */
+export function categoryBars(element, { labels, series, format, axisFormat = format, integer = false }) {
+  const xs = labels.map((_, i) => i);
+  const drawn = stack(series);
+  const short = (text) => (text.length > 22 ? `${text.slice(0, 21)}…` : text);
+  const names = labels.map(short);
+  return mount(element, {
+    height: 56 + 30 * labels.length,
+    cursor: { points: { show: false }, drag: { x: false, y: false } },
+    select: { show: false },
+    scales: { x: { time: false, ori: 1, dir: -1, range: () => [-0.5, labels.length - 0.5] },
+      y: { ori: 0, range: (u, min, max) => [0, Math.max(max, 1)] } },
+    axes: [axis((u, splits) => splits.map((i) => names[i] ?? ""), { side: 3, splits: () => xs, grid: { show: false },
+      size: Math.min(textWidth(names) + 14, element.clientWidth * 0.45) }),
+    valueAxis(axisFormat, integer, { side: 2, size: 36, space: 70 })],
+    hooks: idleLegend,
+    series: [{ label: t("name"), value: (u, v) => (v == null ? "—" : labels[v]) },
+      ...drawn.map((one) => barSeries(one, format, uPlot.paths.bars({ size: [0.7, 22], align: 0 })))],
+  }, [xs, ...drawn.map((one) => one.drawn)]);
+}
+
+export const METRICS = ["requests", "tokens", "cost"];
+const TOKEN_KINDS = ["input", "cache_read", "cache_write", "output"];
+
+/** The series of one metric over rows of usage totals (hours, days, or table rows). */
+export function metricSeries(metric, rows) {
+  if (metric === "requests") {
+    return { format: fmt.int, axisFormat: fmt.compact, integer: true, series: [
+      { label: t("success"), values: rows.map((row) => row.success), color: color("ok") },
+      { label: t("failed"), values: rows.map((row) => row.failed), color: color("bad") }] };
+  }
+  if (metric === "tokens") {
+    return { format: fmt.int, axisFormat: fmt.compact, integer: true, series: TOKEN_KINDS.map((kind) => (
+      { label: t(kind), values: rows.map((row) => row.tokens[kind]), color: color(`k-${kind}`) })) };
+  }
+  return { format: fmt.usd, axisFormat: fmt.usdCompact,
+    series: [{ label: t("cost"), values: rows.map((row) => row.cost.usd), color: color("chart-3") }] };
+}

@@ -1,0 +1,172 @@
+// Small DOM helpers. Elements are built, never parsed from HTML strings, and styles are set
+// through CSSOM only: the page's Content-Security-Policy allows no inline style or script.
+
+import { t } from "./i18n.js";
+
+const PROPERTIES = new Set(["value", "checked", "disabled", "hidden", "selected", "indeterminate"]);
+
+/** h("button", {class: "x", onclick: fn, "aria-label": "..."}, child, [children], "text") */
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value == null || value === false) continue;
+    if (key === "class") element.className = value;
+    else if (key === "dataset") Object.assign(element.dataset, value);
+    else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else if (PROPERTIES.has(key)) element[key] = value;
+    else element.setAttribute(key, value === true ? "" : value);
+  }
+  element.append(...children.flat(Infinity).filter((child) => child != null && child !== false));
+  return element;
+}
+
+export function card(title, children, { wide = false, id, actions } = {}) {
+  return h("section", { class: `card${wide ? " wide" : ""}`, id },
+    title && h("div", { class: "card-head" }, h("h2", {}, title), actions), children);
+}
+
+export function pill(text, kind = "") {
+  return h("span", { class: `pill ${kind}` }, text);
+}
+
+/** A definition list of [label, value, kind?]; a kind shows the value as a pill. */
+export function facts(rows, id) {
+  return h("dl", { class: "facts", id }, rows.map(([label, value, kind]) => [
+    h("dt", {}, label), h("dd", {}, kind ? pill(value, kind) : value)]));
+}
+
+export function note(text, kind = "muted") {
+  return h("p", { class: `note ${kind}` }, text);
+}
+
+/** An API error as the API words it, with what it expected when it says. */
+export function errorNote(error) {
+  const expected = error.detail?.expected;
+  return h("p", { class: "note bad", role: "alert" }, expected ? `${error.message}: ${expected}` : error.message);
+}
+
+/**
+ * A table. columns: [{label, value(row) -> text|node, num, wrap, sort, cls(row)}]; ``sort`` names the
+ * server sort key of a column; ``sorting`` = {sort, order, onSort}; ``footer``: a row object
+ * rendered with the same columns (totals); ``onOpen(row)`` makes rows open with click or Enter.
+ */
+export function dataTable(columns, rows, { sorting, footer, onOpen, rowClass, caption, id } = {}) {
+  const head = h("tr", {}, columns.map((column) => {
+    const th = h("th", { class: column.num ? "num" : "", scope: "col" });
+    if (sorting && column.sort) {
+      const active = sorting.sort === column.sort;
+      th.setAttribute("aria-sort", active ? (sorting.order === "asc" ? "ascending" : "descending") : "none");
+      th.append(h("button", { type: "button", class: "sort", onclick: () => sorting.onSort(column.sort) },
+        column.label, h("span", { class: "arrow", "aria-hidden": "true" }, active ? (sorting.order === "asc" ? "▲" : "▼") : "")));
+    } else {
+      th.append(column.label);
+    }
+    return th;
+  }));
+  const cells = (row) => columns.map((column) => h("td", {
+    class: [column.num && "num", column.wrap && "wrap", column.cls?.(row)].filter(Boolean).join(" ") }, column.value(row)));
+  const body = rows.map((row) => {
+    const tr = h("tr", { class: rowClass?.(row) || "" }, cells(row));
+    if (onOpen) {
+      tr.tabIndex = 0;
+      tr.classList.add("openable");
+      tr.addEventListener("click", () => onOpen(row));
+      tr.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          onOpen(row);
+        }
+      });
+    }
+    return tr;
+  });
+  return h("div", { class: "table-wrap" }, h("table", { id },
+    caption && h("caption", { class: "sr-only" }, caption),
+    h("thead", {}, head), h("tbody", {}, body), footer && h("tfoot", {}, h("tr", {}, cells(footer)))));
+}
+
+/** "Page 2 of 7" with previous / next buttons; nothing when everything fits on one page. */
+export function pager(page, pageSize, total, onPage) {
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  if (pages === 1) return null;
+  return h("nav", { class: "pager", "aria-label": t("pagination") },
+    h("button", { type: "button", disabled: page <= 1, onclick: () => onPage(page - 1) }, t("previous")),
+    h("span", { class: "muted" }, t("page_of", { page, pages })),
+    h("button", { type: "button", disabled: page >= pages, onclick: () => onPage(page + 1) }, t("next")));
+}
+
+// -- one tooltip for the whole page -------------------------------------------------------
+
+const tip = () => document.getElementById("tip");
+
+export function showTip(target, content) {
+  const element = tip();
+  element.replaceChildren(content);
+  element.hidden = false;
+  const box = target.getBoundingClientRect();
+  const width = element.offsetWidth;
+  const left = Math.min(Math.max(8, box.left + box.width / 2 - width / 2), window.innerWidth - width - 8);
+  const above = box.top - element.offsetHeight - 8;
+  element.style.left = `${left + window.scrollX}px`;
+  element.style.top = `${(above > 0 ? above : box.bottom + 8) + window.scrollY}px`;
+}
+
+export function hideTip() {
+  tip().hidden = true;
+}
+
+// -- one modal dialog -----------------------------------------------------------------------
+
+export function openDialog(title, content) {
+  const dialog = document.getElementById("dialog");
+  dialog.querySelector("#dialog-title").textContent = title;
+  dialog.querySelector("#dialog-body").replaceChildren(content);
+  dialog.showModal();
+}
+
+export function dialogOpen() {
+  return document.getElementById("dialog").open;
+}
+
+/** A short message at the bottom of the page ("saved"), read out by screen readers. */
+export function notify(text, kind = "ok") {
+  const element = document.getElementById("notice");
+  element.textContent = text;
+  element.className = `notice ${kind}`;
+  element.hidden = false;
+  clearTimeout(notify.timer);
+  notify.timer = setTimeout(() => { element.hidden = true; }, 6000);
+}
+
+/** A button that asks once more before it acts (no blocking confirm()). */
+export function confirmButton(text, confirmText, action, props = {}) {
+  const button = h("button", { type: "button", ...props }, text);
+  let armed = null;
+  const disarm = () => {
+    clearTimeout(armed);
+    armed = null;
+    button.textContent = text;
+    button.classList.remove("armed");
+  };
+  button.addEventListener("click", () => {
+    if (armed) {
+      disarm();
+      action();
+      return;
+    }
+    button.textContent = confirmText;
+    button.classList.add("armed");
+    armed = setTimeout(disarm, 4000);
+  });
+  return button;
+}
+
+/** Offer a text as a file download (an export). */
+export function download(filename, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  const link = h("a", { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

@@ -1,0 +1,153 @@
+// Numbers, money, durations and times for the chosen language; times in the server's TZ.
+
+import { locale, t } from "./i18n.js";
+
+let zone; // the server's time zone (TZ), once known; until then the browser's
+
+export function setZone(name) {
+  zone = name;
+  formatters.clear();
+}
+
+export function zoneKnown() {
+  return zone !== undefined;
+}
+
+export function zoneName() {
+  return zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+const formatters = new Map();
+
+function cached(kind, options) {
+  const key = `${kind}|${locale()}|${zone}|${JSON.stringify(options)}`;
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    formatter = kind === "number" ? new Intl.NumberFormat(locale(), options)
+      : kind === "relative" ? new Intl.RelativeTimeFormat(locale(), options)
+        : new Intl.DateTimeFormat(locale(), { timeZone: zone, ...options });
+    formatters.set(key, formatter);
+  }
+  return formatter;
+}
+
+const DASH = "—";
+const missing = (value) => value == null || Number.isNaN(value);
+
+export function int(value) {
+  return missing(value) ? DASH : cached("number", { maximumFractionDigits: 0 }).format(value);
+}
+
+export function decimal(value, digits = 2) {
+  return missing(value) ? DASH : cached("number", { maximumFractionDigits: digits }).format(value);
+}
+
+/** 999, 1.2K, 3.4M (1.2万 in Chinese), 0.0035: for cards, axes and tables. */
+export function compact(value) {
+  if (missing(value)) return DASH;
+  const size = Math.abs(value);
+  if (size >= 1000) return cached("number", { notation: "compact", maximumFractionDigits: 1 }).format(value);
+  if (size > 0 && size < 1) return cached("number", { maximumSignificantDigits: 2 }).format(value);
+  return decimal(value, size < 10 ? 2 : 1);
+}
+
+export function usd(value) {
+  if (missing(value)) return DASH;
+  const digits = value !== 0 && Math.abs(value) < 1 ? 4 : 2;
+  return cached("number", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: digits })
+    .format(value);
+}
+
+export function usdCompact(value) {
+  if (missing(value)) return DASH;
+  if (Math.abs(value) < 1000) return usd(value);
+  return cached("number", { style: "currency", currency: "USD", notation: "compact", maximumFractionDigits: 1 })
+    .format(value);
+}
+
+export function percent(ratio) {
+  return missing(ratio) ? DASH : cached("number", { style: "percent", maximumFractionDigits: 1 }).format(ratio);
+}
+
+export function duration(ms) {
+  if (missing(ms)) return DASH;
+  const [value, unit] = ms < 1000 ? [ms, "millisecond"] : ms < 60_000 ? [ms / 1000, "second"] : [ms / 60_000, "minute"];
+  return cached("number", { style: "unit", unit, unitDisplay: "narrow", maximumFractionDigits: ms < 1000 ? 0 : 1 })
+    .format(value);
+}
+
+const asMs = (when) => (typeof when === "number" ? when : Date.parse(when));
+
+export function dateTime(when, withSeconds = true) {
+  if (missing(when)) return DASH;
+  return cached("date", { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    second: withSeconds ? "2-digit" : undefined, hourCycle: "h23" }).format(asMs(when));
+}
+
+export function time(when) {
+  return cached("date", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(asMs(when));
+}
+
+export function shortDate(when) {
+  return cached("date", { month: "short", day: "numeric" }).format(asMs(when));
+}
+
+export function monthName(when) {
+  return cached("date", { month: "short" }).format(asMs(when));
+}
+
+export function weekday(when) {
+  return cached("date", { weekday: "short" }).format(asMs(when));
+}
+
+/** A "YYYY-MM-DD" local date as the language writes it (the date is taken as is, not shifted). */
+export function calendarDate(text) {
+  return cached("date", { year: "numeric", month: "short", day: "numeric", weekday: "short", timeZone: "UTC" })
+    .format(Date.parse(`${text}T00:00:00Z`));
+}
+
+export function ago(when) {
+  if (missing(when)) return t("never");
+  const seconds = Math.round((asMs(when) - Date.now()) / 1000);
+  const relative = cached("relative", { numeric: "auto" });
+  for (const [unit, size] of [["day", 86400], ["hour", 3600], ["minute", 60]]) {
+    if (Math.abs(seconds) >= size) return relative.format(Math.round(seconds / size), unit);
+  }
+  return relative.format(seconds, "second");
+}
+
+export function whenAndAgo(when) {
+  return missing(when) ? t("never") : `${dateTime(when)} (${ago(when)})`;
+}
+
+/** The wall-clock fields of an instant in the server's zone. */
+export function localParts(when) {
+  const parts = {};
+  for (const { type, value } of cached("date", { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", hourCycle: "h23" }).formatToParts(asMs(when))) {
+    if (type !== "literal") parts[type] = Number(value);
+  }
+  return parts;
+}
+
+function offsetAt(ms) {
+  const p = localParts(ms);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - (ms - (ms % 1000));
+}
+
+/** "YYYY-MM-DDTHH:MM" in the server's zone (a datetime-local value) as epoch ms. */
+export function instantOfLocal(text) {
+  const [date, clock = "00:00"] = text.split("T");
+  const [year, month, day] = date.split("-").map(Number);
+  const [hour, minute] = clock.split(":").map(Number);
+  const wall = Date.UTC(year, month - 1, day, hour, minute);
+  const first = wall - offsetAt(wall);
+  return wall - offsetAt(first);
+}
+
+/** Epoch ms as "YYYY-MM-DDTHH:MM" in the server's zone (for a datetime-local input). */
+export function localInputValue(ms) {
+  const p = localParts(ms);
+  const two = (n) => String(n).padStart(2, "0");
+  return `${p.year}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}`;
+}

@@ -1,0 +1,75 @@
+// Events: the raw records, newest first, paginated; a row opens every field of its event.
+
+import { api } from "../api.js";
+import { card, dataTable, h, openDialog, pager, pill } from "../dom.js";
+import * as fmt from "../format.js";
+import { t } from "../i18n.js";
+import { apiParams } from "../state.js";
+
+const PAGE_SIZE = 50;
+
+export default {
+  range: "all",
+  filters: true,
+  load(params) {
+    return api.get("usage/events", apiParams(params, this, { page: params.get("page"), page_size: PAGE_SIZE }));
+  },
+  render(root, data, { go }) {
+    const columns = [
+      { label: t("time"), value: (event) => fmt.dateTime(event.ts_ms) },
+      { label: t("result"), value: result, cls: (event) => (event.failed ? "bad" : "ok") },
+      { label: t("model"), value: modelName },
+      { label: t("api_key"), value: (event) => event.api_key_alias || event.api_key || "—" },
+      { label: t("credential"), value: (event) => event.source || event.auth_index || "—" },
+      { label: t("input"), num: true, value: (event) => fmt.int(event.tokens.input) },
+      { label: t("cache_read"), num: true, value: (event) => fmt.int(event.tokens.cache_read) },
+      { label: t("output"), num: true, value: (event) => fmt.int(event.tokens.output) },
+      { label: t("cost"), num: true, value: (event) => (event.cost_usd == null ? t("unpriced") : fmt.usd(event.cost_usd)) },
+      { label: t("latency"), num: true, value: (event) => fmt.duration(event.latency_ms) },
+    ];
+    const title = h("span", {}, t("page_events"), " ", h("span", { id: "events-total", class: "muted" },
+      t("n_in_all", { n: fmt.int(data.total) })));
+    root.append(card(title, [
+      data.items.length
+        ? dataTable(columns, data.items, { id: "events", onOpen: showEvent, caption: t("page_events") })
+        : h("p", { id: "events-empty", class: "note muted" }, t("no_events")),
+      pager(data.page, data.page_size, data.total, (page) => go({ page }, true)),
+    ], { wide: true }));
+  },
+};
+
+function modelName(event) {
+  return event.alias && event.alias !== event.model ? `${event.alias} → ${event.model}` : event.model;
+}
+
+function result(event) {
+  return event.failed ? `${t("failed")} ${event.status_code ?? ""}`.trim() : t("ok");
+}
+
+/** Every field of the event; the failure first when it failed. */
+function showEvent(event) {
+  const failure = event.failed ? h("section", { class: "failure" },
+    h("h3", {}, pill(t("failed"), "bad"), " ", t("status_code_is", { code: event.status_code ?? "—" })),
+    event.fail_body ? h("pre", { class: "raw" }, prettyJson(event.fail_body)) : h("p", { class: "muted" }, t("no_body"))) : null;
+  openDialog(`${modelName(event)} · ${fmt.dateTime(event.ts_ms)}`,
+    h("div", { class: "event-detail", id: "event-detail" }, failure, fieldTable(event)));
+}
+
+function prettyJson(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+function fieldValue(value) {
+  if (value === null || value === undefined || value === "") return h("span", { class: "muted" }, "—");
+  if (typeof value === "object") return h("pre", { class: "raw" }, JSON.stringify(value, null, 2));
+  return String(value);
+}
+
+function fieldTable(event) {
+  return h("dl", { class: "facts fields" }, Object.entries(event).map(([key, value]) => [
+    h("dt", {}, h("code", {}, key)), h("dd", {}, fieldValue(value))]));
+}

@@ -1,0 +1,118 @@
+// Overview: cards with sparklines, hourly and daily charts, the 15-minute health grid.
+
+import { api } from "../api.js";
+import { color, metricSeries, METRICS, sparkline, timeBars } from "../charts.js";
+import { segmented } from "../controls.js";
+import { card, h, note } from "../dom.js";
+import * as fmt from "../format.js";
+import { cellGrid, cellTip, healthClass, legend } from "../grid.js";
+import { t } from "../i18n.js";
+import { apiParams, hrefFor } from "../state.js";
+
+const HOUR = 3600;
+const DAY = 86400;
+const QUARTER_MS = 900_000;
+
+export default {
+  range: "24h",
+  filters: true,
+  load(params) {
+    return api.get("usage/overview", apiParams(params, this));
+  },
+  render(root, data, { params }) {
+    const { summary, hourly } = data;
+    const xs = hourly.map((hour) => hour.start_ms);
+    const perMinute = (value) => value / 60;
+    const cards = [
+      stat("requests", t("requests"), fmt.compact(summary.requests), fmt.int(summary.requests), summary.requests ? [
+        t("success_rate_is", { rate: fmt.percent(summary.success_rate) }),
+        summary.failed ? h("span", { class: "bad" }, t("n_failed", { n: fmt.int(summary.failed) })) : null]
+        : [t("no_data")], hourly.map((hour) => hour.requests), "chart-1"),
+      stat("tokens", t("tokens"), fmt.compact(summary.tokens.total), fmt.int(summary.tokens.total),
+        tokenKinds(summary), hourly.map((hour) => hour.tokens.total), "chart-2"),
+      stat("cost", t("cost"), fmt.usd(summary.cost.usd), null, costNote(summary, params),
+        hourly.map((hour) => hour.cost.usd), "chart-3"),
+      stat("rpm", t("rpm"), fmt.compact(summary.rpm), null, [t("rpm_note")],
+        hourly.map((hour) => perMinute(hour.requests)), "chart-4"),
+      stat("tpm", t("tpm"), fmt.compact(summary.tpm), fmt.int(summary.tpm), [t("tpm_note")],
+        hourly.map((hour) => perMinute(hour.tokens.total)), "chart-5"),
+      stat("latency", t("avg_latency"), fmt.duration(summary.avg_latency_ms), null,
+        [summary.avg_ttft_ms != null && t("avg_ttft_is", { ttft: fmt.duration(summary.avg_ttft_ms) })],
+        hourly.map((hour) => hour.avg_latency_ms), "chart-6"),
+    ];
+    const series = summary.requests ? seriesCards(data) : null;
+    root.append(h("div", { class: "stats" }, cards.map((one) => one.element)),
+      ...(series ? series.cards : [card(t("hourly"), note(t("no_data")), { wide: true })]),
+      card(t("health_grid"), healthGrid(data.health_grid), { wide: true, id: "health-grid" }));
+    for (const one of cards) sparkline(one.spark, xs.map((x) => x / 1000), one.values, color(one.color));
+    series?.draw(METRICS[0]);
+  },
+};
+
+/** The hourly and daily charts, one metric at a time (switched without a reload); draw()
+ * once the cards are in the page: a chart takes its container's width. */
+function seriesCards(data) {
+  const hourlyChart = h("div", { class: "chart", id: "hourly-chart" });
+  const dailyChart = h("div", { class: "chart", id: "daily-chart" });
+  let charts = [];
+  const draw = (metric) => {
+    for (const chart of charts) chart.destroy();
+    charts = [
+      timeBars(hourlyChart, { xs: data.hourly.map((hour) => hour.start_ms), step: HOUR, ...metricSeries(metric, data.hourly) }),
+      timeBars(dailyChart, { xs: data.daily.map((day) => day.start_ms), step: DAY, ...metricSeries(metric, data.daily) }),
+    ];
+    picker.set(metric);
+  };
+  const picker = segmented({ id: "chart-metric", label: t("chart_metric"),
+    options: METRICS.map((name) => ({ value: name, text: t(name) })), onChange: draw });
+  return { draw, cards: [card(t("hourly"), hourlyChart, { wide: true, actions: picker.element }),
+    card(t("daily"), dailyChart, { wide: true })] };
+}
+
+function stat(id, label, value, exact, notes, values, colorName) {
+  const spark = h("div", { class: "spark", "aria-hidden": "true" });
+  const element = h("section", { class: "stat card", id: `card-${id}` },
+    h("h2", {}, label),
+    h("div", { class: "value", title: exact }, value),
+    h("div", { class: "sub" }, notes.filter(Boolean).map((part) => h("span", {}, part))),
+    spark);
+  return { element, spark, values, color: colorName };
+}
+
+function tokenKinds(summary) {
+  const { tokens } = summary;
+  const kinds = [["input", tokens.input], ["cache_read", tokens.cache_read], ["cache_write", tokens.cache_write],
+    ["output", tokens.output]];
+  return [
+    h("span", { class: "kinds" }, kinds.map(([kind, value]) => h("span", { class: `kind k-${kind}` },
+      h("i", { "aria-hidden": "true" }), `${t(kind)} ${fmt.compact(value)}`))),
+    summary.cache_hit_rate != null && t("cache_hit_is", { rate: fmt.percent(summary.cache_hit_rate) }),
+  ];
+}
+
+function costNote(summary, params) {
+  const { unpriced_requests: unpriced, unpriced_models: models } = summary.cost;
+  if (!unpriced) return [t("cost_note")];
+  return [h("a", { class: "warn", href: hrefFor("models", params) },
+    t("unpriced_note", { n: fmt.int(unpriced), count: unpriced, models: models.join(", ") }))];
+}
+
+function healthGrid(cells) {
+  if (!cells.length) return note(t("no_data"));
+  const busiest = Math.max(...cells.map((cell) => cell.requests));
+  const rows = [];
+  const rowOfDay = new Map();
+  const placed = cells.map((cell) => {
+    const local = fmt.localParts(cell.start_ms);
+    const day = `${local.year}-${local.month}-${local.day}`;
+    if (!rowOfDay.has(day)) {
+      rowOfDay.set(day, rows.length);
+      rows.push(fmt.shortDate(cell.start_ms));
+    }
+    const when = `${fmt.shortDate(cell.start_ms)} ${fmt.time(cell.start_ms)}–${fmt.time(cell.start_ms + QUARTER_MS)}`;
+    return { row: rowOfDay.get(day), col: local.hour * 4 + Math.floor(local.minute / 15),
+      cls: healthClass(cell.requests, cell.failed, busiest), tip: () => cellTip(when, cell.requests, cell.failed) };
+  });
+  const colLabels = [0, 3, 6, 9, 12, 15, 18, 21].map((hour) => ({ col: hour * 4, span: 12, text: String(hour).padStart(2, "0") }));
+  return h("div", {}, cellGrid({ label: t("health_grid"), rows, columns: 96, cells: placed, colLabels }), legend());
+}

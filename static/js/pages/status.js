@@ -1,0 +1,120 @@
+// Status: the drain (mode, last pop, errors), record totals, dead letters, CPA's metadata
+// sync, maintenance and versions.
+
+import { act, api } from "../api.js";
+import { card, dataTable, facts, h, note, notify } from "../dom.js";
+import * as fmt from "../format.js";
+import { t } from "../i18n.js";
+
+const DEAD_LETTERS_SHOWN = 5;
+
+export default {
+  range: null,
+  filters: false,
+  async load() {
+    const [status, deadLetters] = await Promise.all([api.get("status"),
+      api.get("dead-letters", new URLSearchParams({ limit: DEAD_LETTERS_SHOWN }))]);
+    return { status, deadLetters };
+  },
+  render(root, { status, deadLetters }, { reload }) {
+    root.append(
+      card(t("ingest"), facts(drainFacts(status), "drain-facts"), { id: "drain" }),
+      card(t("records"), facts(totalFacts(status.totals), "totals"), { id: "totals-card" }),
+      card(t("cpa"), [facts(cpaFacts(status), "cpa-facts"), listTable(status.metadata.lists)],
+        { id: "cpa", actions: syncButton(reload) }),
+      card(t("maintenance"), facts(maintenanceFacts(status.maintenance), "maintenance-facts"), { id: "maintenance" }),
+      card(t("about"), facts([
+        [t("version"), `cpa-usage ${status.version}`],
+        [t("started"), fmt.whenAndAgo(status.started_at)],
+        [t("time_zone"), fmt.zoneName()],
+        [t("api"), h("a", { href: "api/v1/openapi.json" }, "openapi.json")],
+      ], "about-facts"), { id: "about" }),
+      card(t("dead_letters_title", { n: fmt.int(deadLetters.total) }), deadLetterList(deadLetters), { wide: true, id: "dead-letters" }),
+    );
+  },
+};
+
+export function modeText(mode) {
+  return t(`mode_${mode}`);
+}
+
+function drainFacts(status) {
+  const keyKind = { rejected: "bad", ok: "ok" }[status.auth] || "";
+  return [
+    [t("mode"), modeText(status.mode), status.mode === "down" ? "bad" : "ok"],
+    [t("management_key"), t(`key_${status.auth}`), keyKind],
+    [t("cpa_queue"), `${status.queue.addr} (${status.queue.key})${status.queue.tls ? " TLS" : ""}`],
+    [t("subscribed_since"), status.subscribed_since ? fmt.whenAndAgo(status.subscribed_since) : "—"],
+    [t("last_pop"), fmt.whenAndAgo(status.last_pop_at)],
+    [t("last_record"), fmt.whenAndAgo(status.last_event_at)],
+    [t("pending"), fmt.int(status.pending)],
+    [t("reconnects"), fmt.int(status.reconnects)],
+    [t("last_error"), status.last_error ? `${status.last_error} — ${fmt.whenAndAgo(status.last_error_at)}` : t("none"),
+      status.last_error ? "bad" : ""],
+  ];
+}
+
+function totalFacts(totals) {
+  return [
+    [t("received"), fmt.int(totals.received)],
+    [t("stored"), fmt.int(totals.inserted)],
+    [t("duplicates"), fmt.int(totals.duplicates)],
+    [t("malformed"), fmt.int(totals.dead_letters), totals.dead_letters ? "bad" : ""],
+    [t("control_messages"), fmt.int(totals.control_messages)],
+  ];
+}
+
+function cpaFacts(status) {
+  const { cpa, metadata } = status;
+  const recording = cpa.usage_statistics_enabled;
+  return [
+    [t("cpa_version"), cpa.version || "—"],
+    [t("recording"), recording == null ? t("unknown") : recording ? t("yes") : t("no"), recording === false ? "bad" : recording ? "ok" : ""],
+    [t("last_sync"), fmt.whenAndAgo(metadata.last_run_at)],
+    [t("last_sync_ok"), fmt.whenAndAgo(metadata.last_success_at)],
+    [t("sync_error"), metadata.last_error ? `${metadata.last_error} — ${fmt.whenAndAgo(metadata.last_error_at)}` : t("none"),
+      metadata.last_error ? "bad" : ""],
+  ];
+}
+
+function listTable(lists) {
+  const rows = Object.entries(lists).map(([name, fetched]) => ({ name, fetched }));
+  return h("details", {}, h("summary", {}, t("lists_fetched", { n: rows.length })),
+    dataTable([{ label: t("list"), value: (row) => h("code", {}, row.name) },
+      { label: t("fetched"), value: (row) => fmt.whenAndAgo(row.fetched) }], rows));
+}
+
+function syncButton(reload) {
+  const button = h("button", { type: "button", id: "sync-now", class: "small" }, t("sync_now"));
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    act(async () => {
+      await api.post("sync");
+      notify(t("synced"));
+      reload();
+    }, (error) => {
+      button.disabled = false;
+      notify(error.message, "bad");
+    });
+  });
+  return button;
+}
+
+function maintenanceFacts(maintenance) {
+  const days = (value) => (value == null ? "—" : value === 0 ? t("forever") : t("n_days", { n: value, count: value }));
+  return [
+    [t("last_run"), fmt.whenAndAgo(maintenance.last_run_at)],
+    [t("removed"), maintenance.last_removed == null ? "—" : fmt.int(maintenance.last_removed)],
+    [t("next_run"), fmt.dateTime(maintenance.next_run_at, false)],
+    [t("keep_events"), days(maintenance.usage_retention_days)],
+    [t("keep_rollups"), days(maintenance.rollup_retention_days)],
+  ];
+}
+
+function deadLetterList({ items, total }) {
+  if (!total) return note(t("no_dead_letters"));
+  return h("div", {}, note(t("dead_letters_help", { n: items.length })),
+    h("ol", { class: "dead-letters" }, items.map((item) => h("li", {},
+      h("div", {}, h("strong", {}, item.reason), h("span", { class: "muted" }, ` · ${item.via} · ${fmt.whenAndAgo(item.received_at)}`)),
+      h("pre", { class: "raw" }, item.payload)))));
+}

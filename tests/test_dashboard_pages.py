@@ -1,0 +1,507 @@
+"""Every page of the dashboard in a real browser (Debian's chromium) against the real
+service and the fake CPA, fed with events whose numbers are computed here by hand: cards,
+charts and grids, filters kept in the URL, analysis, events, credentials joined with CPA's
+auth files, the price editor, alias import and export, Chinese, keyboard use, auto-refresh,
+and screenshots of every page (light and dark, desktop and phone) in tests/artifacts/.
+
+The service runs in Asia/Shanghai (its default TZ) and the browser in New York, so every
+time checked here proves that the dashboard shows the server's time zone."""
+
+import datetime as dt
+import json
+import zoneinfo
+
+import pytest
+
+from cpa_usage import Service, decode_payload, iso_ms, now_ms
+from test_dashboard import ARTIFACTS, browser, open_page, painted, serve  # noqa: F401 (browser: a fixture)
+
+ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
+BROWSER_ZONE = "America/New_York"
+MINUTE = 60_000
+DAY_MINUTES = 1440
+ALPHA, BETA = "sk-team-alpha-7f3c", "sk-team-beta-91aa"
+ALICE = ("alice@example.com", "3f9a1c0e7b2d4a61")  # credentials of the fake CPA's auth files
+BOB = ("bob@example.org", "a05d9e33c18f2b70")
+CAROL = ("carol@example.net", "58e0ab19c6d27f43")  # unavailable there: "quota exhausted"
+RATE_LIMITED = '{"error":{"message":"rate limited"}}'
+
+# minutes ago, model, client key, credential, failed, input (cached included), cached, output, latency ms
+ROWS = [
+    (30, "gpt-5.4", ALPHA, ALICE, False, 12_000, 4_000, 800, 2_000),
+    (90, "gpt-5.4", ALPHA, ALICE, False, 8_000, 0, 1_200, 3_000),
+    (150, "gpt-5.4", BETA, ALICE, True, 500, 0, 0, 1_000),
+    (200, "claude-sonnet-4-5-20250929", BETA, BOB, False, 20_000, 15_000, 3_000, 4_000),
+    (300, "mystery-model-x", ALPHA, CAROL, False, 1_000, 0, 100, 5_000),
+    (3 * DAY_MINUTES, "gpt-5.4", ALPHA, ALICE, False, 50_000, 0, 5_000, 6_000),  # outside the last 24 hours
+    (4 * DAY_MINUTES, "gpt-5.4", BETA, BOB, True, 0, 0, 0, 7_000),
+]
+# The built-in prices (USD per 1M tokens) of gpt-5* and claude-sonnet-4*: new input, cache read, output.
+# OpenAI-style counts (a Codex executor): the cached tokens are part of the input.
+COST_24H = (8_000 * 1.25 + 4_000 * 0.125 + 800 * 10  # gpt-5.4
+            + 8_000 * 1.25 + 1_200 * 10
+            + 500 * 1.25
+            + 5_000 * 3 + 15_000 * 0.30 + 3_000 * 15) / 1e6  # claude-sonnet-4-5; mystery-model-x has no price
+
+
+def event(now, index, minutes_ago, model, api_key, credential, failed, tokens_in, cached, tokens_out, latency):
+    record = {"timestamp": iso_ms(now - minutes_ago * MINUTE), "latency_ms": latency, "ttft_ms": latency // 4,
+              "source": credential[0], "auth_index": credential[1],
+              "tokens": {"input_tokens": tokens_in, "output_tokens": tokens_out, "reasoning_tokens": 0,
+                         "cached_tokens": cached, "total_tokens": tokens_in + tokens_out},
+              "failed": failed, "fail": {"status_code": 429 if failed else 200, "body": RATE_LIMITED if failed else ""},
+              "provider": "codex", "executor_type": "CodexExecutor", "model": model, "alias": model,
+              "endpoint": "POST /v1/responses", "auth_type": "oauth", "api_key": api_key, "request_id": f"req-{index}"}
+    return decode_payload(json.dumps(record).encode(), now)
+
+
+class Site:
+    def __init__(self, service, url, now, events):
+        self.service, self.url, self.now, self.events = service, url, now, events
+
+    def open(self, browser, path="", **options):
+        options.setdefault("timezone_id", BROWSER_ZONE)
+        return open_page(browser, self.url + path, **options)
+
+
+@pytest.fixture
+def site(config_factory, fake_cpa):
+    cpa = fake_cpa()
+    service = Service(config_factory(CPA_BASE_URL=cpa.url, APP_HOST="127.0.0.1"))
+    service.metadata.sync()
+    now = now_ms()
+    events = [event(now, i, *row) for i, row in enumerate(ROWS)]
+    service.store.write_batch(events, [], received=len(events))
+    server, url = serve(service)
+    yield Site(service, url, now, events)
+    server.close()
+    service.store.close()
+
+
+def text(page, selector):
+    return page.locator(selector).inner_text()
+
+
+def wait_text(page, selector, expected):
+    page.wait_for_function("([selector, expected]) => document.querySelector(selector)?.innerText === expected",
+                           arg=[selector, expected], timeout=10_000)
+
+
+def local(ms, pattern="%m/%d/%Y, %H:%M:%S"):
+    """An instant as the dashboard writes it in English, in the service's zone."""
+    return dt.datetime.fromtimestamp(ms / 1000, ZONE).strftime(pattern)
+
+
+def test_overview_cards_charts_and_grid(browser, site):
+    page, errors = site.open(browser)
+    painted(page, "overview")
+    recent = site.events[:5]
+    assert sum(e.total_tokens for e in recent) == 46_600
+    assert text(page, "#card-requests .value") == "5"
+    assert "80% success" in text(page, "#card-requests .sub") and "1 failed" in text(page, "#card-requests .sub")
+    assert text(page, "#card-tokens .value") == "46.6K"
+    assert page.get_attribute("#card-tokens .value", "title") == "46,600"
+    new_input = sum(e.input_tokens for e in recent)
+    cache_read = sum(e.cache_read_tokens for e in recent)
+    assert (new_input, cache_read) == (22_500, 19_000)
+    tokens = text(page, "#card-tokens .sub")
+    assert "Input 22.5K" in tokens and "Cache read 19K" in tokens and "Output 5.1K" in tokens
+    assert f"cache hit {100 * cache_read / (new_input + cache_read):.1f}%" in tokens
+    assert text(page, "#card-cost .value") == f"${COST_24H:.4f}" == "$0.1056"
+    assert "+ 1 request without a price (mystery-model-x)" in text(page, "#card-cost .sub")
+    assert text(page, "#card-rpm .value") == "0.0035"  # 5 requests in 1440 minutes
+    assert text(page, "#card-tpm .value") == "32.4"  # 46,600 tokens in 1440 minutes
+    assert text(page, "#card-latency .value") == "3s"  # (2 + 3 + 1 + 4 + 5) / 5 seconds
+    assert page.locator(".stat .spark canvas").count() == 6
+    assert page.locator("#hourly-chart canvas").count() == 1 and page.locator("#daily-chart canvas").count() == 1
+
+    grid = page.locator("#health-grid .cellgrid")
+    assert grid.locator(".cell:not(.c-empty)").count() == 5  # one 15-minute cell per recent event
+    failed_cell = grid.locator(".cell.c-bad")
+    assert failed_cell.count() == 1
+    failed_cell.hover()
+    tip = text(page, "#tip")
+    start = site.events[2].ts_ms - site.events[2].ts_ms % (15 * MINUTE)
+    assert local(start, "%H:%M") + "–" + local(start + 15 * MINUTE, "%H:%M") in tip
+    assert "1 request" in tip and "1 failed" in tip and "0% success" in tip
+
+    page.click("#chart-metric button[data-value=cost]")  # the charts switch metric without a reload
+    assert page.locator("#hourly-chart .u-legend").inner_text().strip().startswith("Cost")
+    assert errors == []
+    page.context.close()
+
+
+def test_filters_live_in_the_url(browser, site):
+    page, errors = site.open(browser)
+    painted(page, "overview")
+    page.select_option("#range", "7d")
+    painted(page, "overview")
+    assert "range=7d" in page.url and text(page, "#card-requests .value") == "7"
+
+    page.click("#filter-api_key")
+    page.locator(".ms-option", has_text="91aa").locator("input").check()  # BETA, shown masked
+    painted(page, "overview")
+    assert "api_key=" in page.url and text(page, "#card-requests .value") == "3"
+    assert text(page, "#filter-api_key .ms-count") == "1"
+    page.keyboard.press("Escape")
+
+    page.click("#result button[data-value=failed]")
+    painted(page, "overview")
+    assert "result=failed" in page.url and text(page, "#card-requests .value") == "2"
+    assert page.get_attribute("#result button[data-value=failed]", "aria-pressed") == "true"
+
+    page.go_back()  # the URL is the state: back is the previous view
+    painted(page, "overview")
+    assert "result=" not in page.url and text(page, "#card-requests .value") == "3"
+
+    page.click("#reset-filters")
+    painted(page, "overview")
+    assert "range=" not in page.url and text(page, "#card-requests .value") == "5"
+    assert page.input_value("#range") == "24h"
+
+    start, end = site.now - int(3.5 * DAY_MINUTES * MINUTE), site.now - 2 * DAY_MINUTES * MINUTE
+    page.select_option("#range", "custom")
+    page.fill("#range-start", local(start, "%Y-%m-%dT%H:%M"))  # the inputs are in the service's zone
+    page.fill("#range-end", local(end, "%Y-%m-%dT%H:%M"))
+    page.click("#range-apply")
+    painted(page, "overview")
+    assert "range=custom" in page.url and "start=" in page.url
+    assert text(page, "#card-requests .value") == "1"  # the event of 3 days ago, nothing else
+    assert errors == []
+    page.context.close()
+
+    # A shared link opens the same view.
+    page, errors = site.open(browser, "#/overview?range=7d&model=gpt-5.4&model=claude-sonnet-4-5-20250929")
+    painted(page, "overview")
+    assert text(page, "#card-requests .value") == "6"
+    assert text(page, "#filter-model .ms-count") == "2"
+    assert page.input_value("#range") == "7d"
+    assert errors == []
+    page.context.close()
+
+
+def test_health_year_and_day(browser, site):
+    page, errors = site.open(browser, "#/health")
+    painted(page, "health")
+    days = {dt.datetime.fromtimestamp(e.ts_ms / 1000, ZONE).date() for e in site.events}
+    assert f"7 requests, 2 failed, on {len(days)} active days." in text(page, "#year .summary")
+    assert page.locator("#year .cellgrid .cell:not(.v0)").count() == len(days)
+
+    page.focus("#year .cellgrid")  # the keyboard reaches the days: focus starts on today
+    page.keyboard.press("Enter")
+    painted(page, "health")
+    today = dt.datetime.fromtimestamp(now_ms() / 1000, ZONE).date()
+    assert f"day={today.isoformat()}" in page.url
+    today_events = [e for e in site.events if dt.datetime.fromtimestamp(e.ts_ms / 1000, ZONE).date() == today]
+    summary = text(page, "#day .summary")
+    assert summary.startswith(f"{len(today_events)} request")
+    assert page.locator("#day .cellgrid .cell:not(.c-empty)").count() == len(today_events)
+    assert page.locator("#day-chart canvas").count() == 1
+
+    page.click("#day .card-head button")
+    painted(page, "health")
+    assert "day=" not in page.url and page.locator("#day").count() == 0
+    assert errors == []
+    page.context.close()
+
+
+def test_analysis_tables_sorting_and_groups(browser, site):
+    page, errors = site.open(browser, "#/analysis?range=7d")
+    painted(page, "analysis")
+    rows = page.locator("#analysis tbody tr")
+    assert [rows.nth(i).locator("td").first.inner_text() for i in range(3)] == [
+        "gpt-5.4", "claude-sonnet-4-5-20250929", "mystery-model-x"]  # requests, then name
+    assert rows.first.locator("td").nth(1).inner_text() == "5"
+    assert "unpriced" in rows.nth(2).inner_text()
+    footer = page.locator("#analysis tfoot td")
+    assert footer.nth(0).inner_text() == "Total" and footer.nth(1).inner_text() == "7"
+    assert footer.nth(3).inner_text() == "2"  # failed
+    assert page.locator("#top-chart canvas").count() == 1
+
+    page.click("#analysis th:has-text('Requests') button")
+    painted(page, "analysis")
+    assert "sort=requests" in page.url and "order=asc" in page.url
+    assert page.get_attribute("#analysis th:has-text('Requests')", "aria-sort") == "ascending"
+    assert rows.first.locator("td").first.inner_text() == "claude-sonnet-4-5-20250929"
+
+    page.click("#group button[data-value=api]")
+    painted(page, "analysis")
+    assert "group=api" in page.url
+    names = [rows.nth(i).locator("td").first.inner_text() for i in range(2)]
+    assert names == ["sk-te…91aa", "sk-te…7f3c"]  # ascending: BETA 3, ALPHA 4
+    assert [rows.nth(i).locator("td").nth(1).inner_text() for i in range(2)] == ["3", "4"]
+
+    page.click("#analysis tbody a:has-text('7f3c')")  # a name opens its events
+    painted(page, "events")
+    assert "api_key=" in page.url and page.locator("#events tbody tr").count() == 4
+    assert errors == []
+    page.context.close()
+
+
+def test_events_table_detail_and_pages(browser, site):
+    more = [event(site.now, 100 + i, 6 * DAY_MINUTES + i, "gpt-5.4-mini", ALPHA, ALICE, False, 100, 0, 10, 500)
+            for i in range(55)]
+    site.service.store.write_batch(more, [], received=len(more))
+    page, errors = site.open(browser, "#/events")
+    painted(page, "events")
+    assert text(page, "#events-total") == "(62 in all)"
+    rows = page.locator("#events tbody tr")
+    assert rows.count() == 50
+    first = rows.first.inner_text()
+    assert local(site.events[0].ts_ms) in first and "gpt-5.4" in first and "sk-te…7f3c" in first
+    assert "Failed 429" in rows.nth(2).inner_text()
+
+    rows.nth(2).click()
+    dialog = page.locator("#dialog")
+    assert dialog.is_visible()
+    detail = dialog.inner_text()
+    assert "status 429" in detail and '"message": "rate limited"' in detail
+    for field in ("event_key", "request_id", "req-2", "auth_index", ALICE[1], "token_quality", "cost_usd"):
+        assert field in detail
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+
+    rows.first.focus()  # the keyboard opens a row too
+    page.keyboard.press("Enter")
+    assert dialog.is_visible() and "req-0" in dialog.inner_text()
+    page.keyboard.press("Escape")
+
+    page.click(".pager button:has-text('Next')")
+    painted(page, "events")
+    assert "page=2" in page.url and rows.count() == 12 and "Page 2 of 2" in text(page, ".pager")
+
+    page.click("#result button[data-value=failed]")  # a filter starts again at page 1
+    painted(page, "events")
+    assert "page=" not in page.url and rows.count() == 2 and text(page, "#events-total") == "(2 in all)"
+    assert errors == []
+    page.context.close()
+
+
+def test_credentials_joined_with_auth_files(browser, site):
+    page, errors = site.open(browser, "#/credentials?range=7d")
+    painted(page, "credentials")
+    rows = page.locator("#credentials tbody tr")
+    names = [rows.nth(i).locator("td").first.inner_text().split("\n")[0] for i in range(rows.count())]
+    assert names == ["alice@example.com", "bob@example.org", "carol@example.net", "dave@example.com"]
+    alice = rows.nth(0).locator("td")
+    assert "codex-alice@example.com.json" in alice.nth(0).inner_text() and alice.nth(1).inner_text() == "active"
+    assert [alice.nth(i).inner_text() for i in (2, 3, 4)] == ["4", "75%", "1"]  # requests, success rate, failed
+    carol = rows.nth(2).inner_text()
+    assert "unavailable" in carol and "quota exhausted" in carol
+    assert "dim" in rows.nth(2).get_attribute("class")
+    dave = rows.nth(3).locator("td")  # an auth file without requests in the range is listed too
+    assert dave.nth(2).inner_text() == "0"
+    assert page.locator("#credentials-chart canvas").count() == 1
+    assert errors == []
+    page.context.close()
+
+
+def test_price_editor(browser, site):
+    page, errors = site.open(browser, "#/models")
+    painted(page, "models")
+    mystery = page.locator("#models-used tbody tr", has_text="mystery-model-x")
+    assert "unpriced" in mystery.get_attribute("class") and "unpriced" in mystery.inner_text()
+    assert page.locator("#unpriced-note").is_visible()
+
+    mystery.locator("button", has_text="Set price").click()
+    assert page.input_value("#price-model") == "mystery-model-x"
+    page.fill("#price-input", "-1")
+    page.fill("#price-output", "2")
+    page.fill("#price-cache_read", "0.1")
+    page.fill("#price-cache_write", "1")
+    page.click("#price-form button[type=submit]")
+    page.wait_for_selector("#price-message:has-text('invalid price field input')")
+    assert "a non-negative number" in text(page, "#price-message")  # the API's own words
+    assert page.get_attribute("#price-input", "aria-invalid") == "true"
+    assert "mystery-model-x" not in site.service.pricing.user
+
+    page.fill("#price-input", "1")
+    page.click("#price-form button[type=submit]")
+    page.wait_for_selector("#notice:has-text('Price saved for mystery-model-x.')")
+    page.wait_for_selector("#prices tbody tr:has-text('mystery-model-x')")
+    saved = site.service.pricing.user["mystery-model-x"]
+    assert (saved.input, saved.output, saved.cache_read, saved.cache_write, saved.reasoning) == (1, 2, 0.1, 1, None)
+    mystery = page.locator("#models-used tbody tr", has_text="mystery-model-x")
+    assert "unpriced" not in mystery.get_attribute("class") and "yours" in mystery.inner_text()
+
+    for field, value in (("model", "mystery-*"), ("input", "3"), ("output", "4"), ("cache_read", "0"), ("cache_write", "3")):
+        page.fill(f"#price-{field}", value)  # a wildcard
+    page.click("#price-form button[type=submit]")
+    page.wait_for_selector("#prices tbody tr:has-text('mystery-*')")
+    delete = page.locator("#prices tbody tr", has_text="mystery-*").locator("button", has_text="Delete")
+    delete.click()
+    assert delete.inner_text() == "Really delete?"
+    delete.click()
+    page.wait_for_selector("#notice:has-text('Price removed for mystery-*.')")
+    page.wait_for_selector("#prices tbody tr:has-text('mystery-*')", state="detached")
+    assert "mystery-*" not in site.service.pricing.user
+
+    page.click("#nav a[href^='#/overview']")  # a new price re-prices history
+    painted(page, "overview")
+    assert text(page, "#card-cost .value") == f"${COST_24H + (1_000 * 1 + 100 * 2) / 1e6:.4f}"
+    assert "without a price" not in text(page, "#card-cost .sub")
+    assert [e for e in errors if "400" not in e] == []  # the refused price answered 400, as it should
+    page.context.close()
+
+
+def test_aliases_edit_import_export(browser, site, tmp_path):
+    page, errors = site.open(browser, "#/aliases")
+    painted(page, "aliases")
+    keys = page.locator("#aliases tbody tr td:first-child")
+    assert [keys.nth(i).inner_text() for i in range(keys.count())] == [ALPHA, BETA]
+
+    alpha = page.locator("#aliases tbody tr", has_text=ALPHA)
+    alpha.locator("input").fill("Team Alpha")
+    alpha.locator("input").press("Enter")
+    page.wait_for_selector("#notice:has-text('Alias “Team Alpha” saved.')")
+    assert site.service.store.aliases() == {ALPHA: "Team Alpha"}
+
+    def import_file(name, content, mode):
+        path = tmp_path / name
+        path.write_text(content)
+        page.set_input_files("#alias-file", str(path))
+        page.check(f"input[name=alias-mode][value={mode}]")
+        page.click("#alias-import button[type=submit]")
+
+    import_file("merge.json", json.dumps({"version": 1, "aliases": [{"api_key": BETA, "alias": "Team Beta"}]}), "merge")
+    page.wait_for_selector("#notice:has-text('Imported: 1 added, 0 updated, 0 unchanged, 0 removed.')")
+    assert site.service.store.aliases() == {ALPHA: "Team Alpha", BETA: "Team Beta"}
+    page.wait_for_function("() => [...document.querySelectorAll('#aliases input')].some(i => i.value === 'Team Beta')")
+
+    import_file("replace.json", json.dumps({"version": 1, "aliases": [{"api_key": BETA, "alias": "Team Beta"}]}), "replace")
+    page.wait_for_selector("#notice:has-text('Imported: 0 added, 0 updated, 1 unchanged, 1 removed.')")
+    assert site.service.store.aliases() == {BETA: "Team Beta"}
+
+    import_file("wrong.json", json.dumps({"version": 2, "aliases": []}), "merge")
+    page.wait_for_selector("#alias-result:has-text('expected an alias export document')")
+    import_file("broken.json", "{not json", "merge")
+    page.wait_for_selector("#alias-result:has-text('The file is not JSON')")
+    assert site.service.store.aliases() == {BETA: "Team Beta"}
+
+    with page.expect_download() as download:
+        page.click("#alias-export")
+    exported = json.loads(open(download.value.path()).read())
+    assert exported["version"] == 1 and exported["aliases"] == [{"api_key": BETA, "alias": "Team Beta"}]
+
+    page.click("#nav a[href^='#/events']")  # the alias names the key everywhere
+    painted(page, "events")
+    assert "Team Beta" in page.locator("#events tbody tr").nth(2).inner_text()
+
+    page.click("#nav a[href^='#/aliases']")
+    painted(page, "aliases")
+    delete = page.locator("#aliases tbody tr", has_text=BETA).locator("button", has_text="Delete")
+    delete.click()
+    delete.click()  # asked once more, then done
+    page.wait_for_selector("#notice:has-text('Alias removed.')")
+    assert site.service.store.aliases() == {}
+    assert [e for e in errors if "400" not in e] == []  # the refused document answered 400
+    page.context.close()
+
+
+def test_a_bad_link_shows_the_api_error(browser, site):
+    page, errors = site.open(browser, "#/overview?range=3w", wait_for="error")
+    assert text(page, "#view").startswith("invalid query parameter range: all | today | 4h")
+    page.click("#reset-filters")  # one click back to a working view
+    painted(page, "overview")
+    assert text(page, "#card-requests .value") == "5"
+    assert [e for e in errors if "400" not in e] == []
+    page.context.close()
+
+
+def test_chinese(browser, site):
+    page, errors = site.open(browser)
+    painted(page, "overview")
+    page.select_option("#lang", "zh-CN")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert text(page, "#nav a[aria-current=page]") == "概览"
+    assert text(page, "#card-requests h2") == "请求"
+    assert text(page, "#card-tokens .value") == "4.7万"  # 46,600 the Chinese way
+    view = text(page, "#view")
+    assert "Requests" not in view and "By hour" not in view and "success" not in view
+    page.reload()
+    painted(page, "overview")  # remembered
+    assert text(page, "#card-requests h2") == "请求" and page.input_value("#lang") == "zh-CN"
+    same_keys = page.evaluate("""async () => {
+        const { DICTIONARIES } = await import(new URL("static/js/i18n.js", document.baseURI).href);
+        const keys = (name) => JSON.stringify(Object.keys(DICTIONARIES[name]).sort());
+        return keys("en") === keys("zh-CN");
+    }""")
+    assert same_keys
+    assert errors == []
+    page.context.close()
+
+
+def test_keyboard(browser, site):
+    page, errors = site.open(browser)
+    painted(page, "overview")
+    for _ in range(25):  # Tab reaches the navigation
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('href') || ''").startswith("#/analysis"):
+            break
+    page.keyboard.press("Enter")
+    painted(page, "analysis")
+
+    page.focus("#filter-model")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".ms-panel:not([hidden]) .ms-option")
+    assert page.evaluate("document.activeElement.classList.contains('ms-search')")
+    page.keyboard.type("claude")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Space")
+    painted(page, "analysis")
+    assert "model=claude-sonnet-4-5-20250929" in page.url
+    assert page.locator("#analysis tbody tr").count() == 1
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.id") == "filter-model"
+    assert page.locator(".ms-panel:not([hidden])").count() == 0
+    assert errors == []
+    page.context.close()
+
+
+def test_auto_refresh_and_live_connection(browser, site):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=BROWSER_ZONE)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.clock.install()
+    page.goto(site.url + "#/overview?refresh=10")
+    painted(page, "overview")
+    assert page.input_value("#refresh") == "10"
+    assert text(page, "#card-requests .value") == "5" and text(page, "#conn") == "CPA: not connected"
+
+    late = event(now_ms(), 999, 1, "gpt-5.4", ALPHA, ALICE, False, 10, 0, 1, 100)
+    site.service.store.write_batch([late], [], received=1)
+    site.service.status.set(mode="subscribe", connected=True)
+    page.clock.fast_forward(10_000)  # no waiting: the page's clock jumps
+    wait_text(page, "#card-requests .value", "6")
+    wait_text(page, "#conn", "CPA: subscribed (push)")
+    assert errors == []
+    context.close()
+
+
+PAGES = [("overview", ""), ("health", "?day={today}"), ("analysis", "?range=7d&group=both"), ("events", ""),
+         ("credentials", "?range=7d"), ("models", ""), ("aliases", ""), ("status", "")]
+
+
+@pytest.mark.parametrize("scheme, width", [("light", 1280), ("dark", 1280), ("light", 390), ("dark", 390)])
+def test_every_page_screenshot(browser, site, scheme, width):
+    """Every page loads without console errors and without sideways scrolling; the
+    screenshots are for a human to look at."""
+    today = dt.datetime.fromtimestamp(now_ms() / 1000, ZONE).date().isoformat()
+    page, errors = site.open(browser, width=width, scheme=scheme)
+    for name, query in PAGES:
+        page.goto(f"{site.url}#/{name}{query.format(today=today)}")
+        painted(page, name)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{scheme}-{width}.png"), full_page=True)
+        if name == "events":
+            page.locator("#events tbody tr").nth(2).click()
+            page.screenshot(path=str(ARTIFACTS / f"event-detail-{scheme}-{width}.png"))
+            page.keyboard.press("Escape")
+        if width < 400:  # readable at 375 px as well
+            page.set_viewport_size({"width": 375, "height": 800})
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375, name
+            page.set_viewport_size({"width": width, "height": 900})
+    assert errors == []
+    page.context.close()
