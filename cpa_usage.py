@@ -2069,6 +2069,105 @@ class Store:
         return [DeadLetter(*row) for row in rows]
 
 
+# -- copying a whole store: the migrate command --------------------------------------
+
+# Settings tables: a row the target already has (a newer setting there) is kept.
+_SETTINGS_TABLES = {"model_prices": ("model",), "api_key_aliases": ("api_key",), "budgets": ("api_key",),
+                    "cpa_metadata": ("name",), "alerts": ("api_key", "period", "condition")}
+
+
+def _columns(store: Store, table: str) -> list[str]:
+    cursor = store.reader.execute(f"SELECT * FROM {table} LIMIT 0")
+    return [d[0] for d in cursor.description]
+
+
+def copy_store(source: Store, target: Store, progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Copy everything of ``source`` into ``target`` (any driver to any driver):
+    events, rollups, dead letters, totals, prices, aliases, budgets, alerts and CPA
+    metadata. Returns what each table gained.
+
+    Safe to run again, and to run into a database other instances already write to:
+    events are copied with their identity (a second copy adds nothing) and without
+    touching rollups; rollup rows are added to the target's, each table in one
+    transaction that also records it as done for this source, so no table is added
+    twice; settings the target already has win."""
+    done_key = f"migrated.{source.get_meta('install_salt') or source.name}"
+    done = set(json.loads(target.get_meta(done_key) or "[]"))
+    report: dict[str, int] = {}
+
+    def mark(conn: Any, name: str) -> None:
+        done.add(name)
+        conn.execute(_UPSERT_META, (done_key, json.dumps(sorted(done))))
+
+    total = source.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]
+    copied = added = 0
+    for chunk in _chunks(source.iter_events(Query(-2**62, 2**62), chunk=5000), 5000):
+        events = [UsageEvent(**row) for row in chunk]
+        with target.write_lock:
+            for rows in fixed_chunks(events):
+                added += target._writer.execute(_insert_events_sql(len(rows)),
+                                                [value for ev in rows for value in ev]).rowcount
+        copied += len(chunk)
+        if progress:
+            progress("usage_events", copied, total)
+    report["usage_events"] = added
+    for rollup in ROLLUPS:
+        if rollup.table in done:
+            continue
+        columns = ["bucket_ms", *rollup.dimensions, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status"]
+        rows = source.reader.execute(f"SELECT {', '.join(columns)} FROM {rollup.table}").fetchall()
+        with target.write_lock:
+            target._writer.execute(target._begin)
+            try:
+                target._writer.executemany(_upsert_rollup_sql(rollup), rows)
+                target._note_rollup_change(-2**62, 2**62)
+                mark(target._writer, rollup.table)
+                target._writer.execute("COMMIT")
+            except BaseException:
+                target._writer.execute("ROLLBACK")
+                raise
+        report[rollup.table] = len(rows)
+        if progress:
+            progress(rollup.table, len(rows), len(rows))
+    if "dead_letters+totals" not in done:
+        letters = source.reader.execute("SELECT received_ms, via, reason, payload FROM dead_letters").fetchall()
+        totals = source.load_totals()
+        with target.write_lock:
+            target._writer.execute(target._begin)
+            try:
+                target._writer.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload) "
+                                           "VALUES (?, ?, ?, ?)", letters)
+                target._writer.executemany(_ADD_TO_TOTAL, [(f"totals.{k}", str(v)) for k, v in totals.items() if v])
+                mark(target._writer, "dead_letters+totals")
+                target._writer.execute("COMMIT")
+            except BaseException:
+                target._writer.execute("ROLLBACK")
+                raise
+        report["dead_letters"] = len(letters)
+    for table, keys in _SETTINGS_TABLES.items():
+        columns = [c for c in _columns(source, table) if c != "id"]
+        rows = source.reader.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+        with target.write_lock:
+            report[table] = sum(target._writer.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                f"ON CONFLICT ({', '.join(keys)}) DO NOTHING", row).rowcount for row in rows)
+    since = max(source.raw_events_since(), target.raw_events_since())
+    if since:
+        target.set_meta("raw_events_since", str(since))
+    return report
+
+
+def _chunks(items: Iterable, size: int) -> Iterable[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 ###############################################################################
 # 4. CPA clients ###############################################################
 ###############################################################################
@@ -5351,6 +5450,49 @@ def offline_command(args: argparse.Namespace, database: str, zone: zoneinfo.Zone
         store.close()
 
 
+def migrate(args: argparse.Namespace) -> int:
+    """The migrate command: copy_store between two databases given as sqlite:PATH or postgres:URL."""
+    def target_of(spec: str) -> str:
+        kind, _, rest = spec.partition(":")
+        if kind == "sqlite" and rest:
+            return rest
+        if kind == "postgres" and is_postgres_url(rest):
+            return rest
+        if is_postgres_url(spec):
+            return spec
+        raise ValueError(spec)
+
+    try:
+        source_target, destination = target_of(args.source), target_of(args.target)
+    except ValueError as exc:
+        print(f"cpa-usage: {exc} is not sqlite:PATH or postgres:postgresql://...", file=sys.stderr)
+        return 2
+    if not is_postgres_url(source_target) and not os.path.isfile(source_target):
+        print(f"cpa-usage: no database at {source_target}", file=sys.stderr)
+        return 1
+    instance = args.instance or os.environ.get("INSTANCE_NAME") or default_instance_name("")
+    source, target = Store(source_target, instance), Store(destination, instance)
+    shown: dict[str, Callable[[int], None] | None] = {}
+
+    def progress(table: str, done: int, total: int) -> None:
+        if table not in shown:
+            shown[table] = terminal_progress(table, total)
+        if shown[table]:
+            shown[table](done)
+
+    try:
+        report = copy_store(source, target, progress)
+    finally:
+        source.close()
+        target.close()
+    if any(shown.values()):
+        sys.stderr.write("\r\x1b[K")
+    print(f"copied {source.name} into {target.name}:")
+    for table, count in report.items():
+        print(f"  {table}: {count:,} added")
+    return 0
+
+
 def terminal_progress(name: str, size: int) -> Callable[[int], None] | None:
     """A one-line progress bar on stderr, only when it is a terminal."""
     if not size or not sys.stderr.isatty():
@@ -5461,7 +5603,18 @@ def main(argv: list[str] | None = None) -> int:
     export_command.add_argument("--order", choices=("asc", "desc"), help="analysis only")
     for command in (backup_command, import_command, export_command):
         command.add_argument("--db", help="the database (default: SQLITE_PATH of the configuration)")
+    migrate_command = commands.add_parser(
+        "migrate", help="copy a whole database into another (SQLite to PostgreSQL, or back)",
+        description="Copy events, rollups, dead letters, totals, prices, aliases, budgets, alerts and CPA "
+                    "metadata. Safe to run again (nothing is copied twice) and into a PostgreSQL database "
+                    "that other instances already write to.")
+    migrate_command.add_argument("--from", dest="source", required=True, metavar="sqlite:PATH|postgres:URL")
+    migrate_command.add_argument("--to", dest="target", required=True, metavar="sqlite:PATH|postgres:URL")
+    migrate_command.add_argument("--instance", help="the name of the CPA whose events an older database "
+                                 "holds (default: INSTANCE_NAME, else this machine's name)")
     args = parser.parse_args(argv)
+    if args.command == "migrate":
+        return migrate(args)
     if args.command in ("backup", "import", "export") and args.db:
         return offline_command(args, args.db, zoneinfo.ZoneInfo(os.environ.get("TZ") or SETTING_DEFAULTS["TZ"]))
     try:

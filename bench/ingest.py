@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Ingest benchmark: records/s from a fake CPA through the drainer into SQLite.
+"""Ingest benchmark: records/s from a fake CPA through the drainer into the store.
 
     .venv/bin/python bench/ingest.py [--sizes 100000 1000000] [--modes lpop subscribe paced]
+                                     [--driver sqlite|postgres] [--postgres-url URL]
 
 The fake CPA (tests/fake_cpa.py) runs in a child process, as CPA is a process of its
 own; the cpa-usage Service runs in this one, so the figures are the service's.
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import pathlib
 import subprocess
 import sys
@@ -31,10 +31,10 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import cpa_usage  # noqa: E402
-import sys as _s; _s.setswitchinterval(float(__import__("os").environ.get("SWI","0.005")))
+from databases import DEFAULT_POSTGRES_URL, drop_schema, schema_url, size_mb  # noqa: E402
 
 TEMPLATE = json.loads((ROOT / "tests" / "fixtures" / "payloads" / "v7.2.jsonl").read_text().splitlines()[0])
 
@@ -89,7 +89,7 @@ def stored(service: cpa_usage.Service) -> int:
     return service.store.load_totals()["inserted"]
 
 
-def run(mode: str, size: int, batch: int) -> dict:
+def run(mode: str, size: int, batch: int, postgres_url: str | None) -> dict:
     context = multiprocessing.get_context("spawn")
     commands, replies = context.Queue(), context.Queue()
     version = "7.0.3" if mode == "lpop" else "7.2.140"
@@ -97,9 +97,11 @@ def run(mode: str, size: int, batch: int) -> dict:
     child.start()
     port = replies.get(timeout=60)
     with tempfile.TemporaryDirectory() as tmp:
+        target = schema_url(postgres_url, "bench_ingest", fresh=True) if postgres_url else f"{tmp}/bench.db"
         env = {"CPA_BASE_URL": f"http://127.0.0.1:{port}", "CPA_MANAGEMENT_KEY": "test-mgmt-key", "ENV_FILE": "",
                "SQLITE_PATH": f"{tmp}/bench.db", "LOG_FILE_ENABLED": "false", "REDIS_QUEUE_BATCH_SIZE": str(batch),
-               "REDIS_QUEUE_IDLE_INTERVAL": "100ms"}
+               "REDIS_QUEUE_IDLE_INTERVAL": "100ms",
+               **({"STORAGE_DRIVER": "postgres", "DATABASE_URL": target} if postgres_url else {})}
         service = cpa_usage.Service(cpa_usage.load_config(env))
         if mode == "lpop":
             commands.put(("fill", size))
@@ -131,8 +133,10 @@ def run(mode: str, size: int, batch: int) -> dict:
         stats = replies.get(timeout=60)
         result = {"mode": mode, "records": size, "stored": stored(service), "seconds": round(elapsed, 2),
                   "records_per_s": round(stored(service) / elapsed), "peak_rss_mb": round(peak_rss_mb(), 1),
-                  "db_mb": round(os.path.getsize(f"{tmp}/bench.db") / 2**20, 1), **stats}
+                  "db_mb": round(size_mb(target), 1), **stats}
         service.stop()
+        if postgres_url:
+            drop_schema(postgres_url, "bench_ingest")
     commands.put(("stop", None))
     replies.get(timeout=60)
     child.join(10)
@@ -145,10 +149,13 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["lpop", "subscribe", "paced"],
                         choices=["lpop", "subscribe", "paced"])
     parser.add_argument("--batch", type=int, default=1000, help="REDIS_QUEUE_BATCH_SIZE")
+    parser.add_argument("--driver", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="a database to make a schema in")
     parser.add_argument("--one", nargs=2, metavar=("MODE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    postgres_url = args.postgres_url if args.driver == "postgres" else None
     if args.one:  # one run in a fresh process, so that its peak RSS is its own
-        print(json.dumps(run(args.one[0], int(args.one[1]), args.batch)))
+        print(json.dumps(run(args.one[0], int(args.one[1]), args.batch, postgres_url)))
         return
     print(f"{'mode':<10} {'records':>9} {'stored':>9} {'seconds':>8} {'records/s':>10} {'peak RSS MB':>12} "
           f"{'db MB':>7} {'dropped':>8} {'lost':>6}")
@@ -156,7 +163,8 @@ def main() -> None:
         for size in args.sizes:
             if mode == "paced" and size > 300_000:
                 continue  # 3,000/s for a million records is 5.5 minutes of waiting
-            output = subprocess.run([sys.executable, __file__, "--one", mode, str(size), "--batch", str(args.batch)],
+            output = subprocess.run([sys.executable, __file__, "--one", mode, str(size), "--batch", str(args.batch),
+                                     "--driver", args.driver, "--postgres-url", args.postgres_url],
                                     check=True, capture_output=True, text=True).stdout
             r = json.loads(output.strip().splitlines()[-1])
             print(f"{r['mode']:<10} {r['records']:>9} {r['stored']:>9} {r['seconds']:>8} {r['records_per_s']:>10} "

@@ -2,6 +2,7 @@
 """Query benchmark: p50/p95 per endpoint and range at 1M and 10M synthetic events.
 
     .venv/bin/python bench/queries.py [--sizes 1000000 10000000] [--repeat 20]
+                                      [--driver sqlite|postgres] [--postgres-url URL]
 
 Events are spread evenly over the 30 days before "now" (so range=30d holds all of
 them), with a skewed, realistic mix: 12 client API keys, 25 credentials of three
@@ -25,10 +26,11 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import cpa_usage  # noqa: E402
 from conftest import wsgi_call  # noqa: E402
+from databases import DEFAULT_POSTGRES_URL, has_tables, schema_url, size_mb  # noqa: E402
 
 NOW = 1_796_000_000_000  # 2026-11-29T17:33:20Z, fixed so that runs compare
 SPAN = 30 * 86_400_000
@@ -63,16 +65,19 @@ def synthetic_events(count: int, seed: int = 7):
             raw_cache_read_tokens=read, raw_cache_creation_tokens=0, raw_total_tokens=inp + out, token_breakdown=None,
             generate=1, reasoning_effort="high", service_tier="auto", response_service_tier=None,
             client_ip="127.0.0.1", x_forwarded_for="", user_agent="codex_cli_rs/0.114.0", access_token_sha256=None,
-            accounting_version=2, response_headers=None, extra=None)
+            accounting_version=2, response_headers=None, extra=None, instance="bench")
 
 
-def build(path: pathlib.Path, count: int) -> None:
-    if path.exists():
+def build(target: str, count: int) -> None:
+    """Write the synthetic events into ``target`` once (a SQLite path, built aside and
+    renamed when whole; or a PostgreSQL schema URL, rebuilt unless it has them)."""
+    postgres = cpa_usage.is_postgres_url(target)
+    if (postgres and has_tables(target)) or (not postgres and pathlib.Path(target).exists()):
         return
-    print(f"building {count:,} events into {path} ...", flush=True)
+    print(f"building {count:,} events into {target} ...", flush=True)
     started = time.monotonic()
-    partial = path.with_suffix(".partial")
-    store = cpa_usage.Store(str(partial))
+    partial = target if postgres else target + ".partial"
+    store = cpa_usage.Store(partial)
     batch = []
     for event in synthetic_events(count):
         batch.append(event)
@@ -83,12 +88,15 @@ def build(path: pathlib.Path, count: int) -> None:
         store.write_batch(batch, [], received=len(batch))
     store.compact()
     store.close()
-    os.replace(partial, path)
-    print(f"  built in {time.monotonic() - started:.0f} s, {path.stat().st_size / 2**20:.0f} MB", flush=True)
+    if not postgres:
+        os.replace(partial, target)
+    print(f"  built in {time.monotonic() - started:.0f} s, {size_mb(target):.0f} MB", flush=True)
 
 
-def service_for(path: pathlib.Path) -> cpa_usage.Service:
-    env = {"CPA_BASE_URL": "http://127.0.0.1:1", "CPA_MANAGEMENT_KEY": "x", "ENV_FILE": "", "SQLITE_PATH": str(path),
+def service_for(target: str) -> cpa_usage.Service:
+    storage = ({"STORAGE_DRIVER": "postgres", "DATABASE_URL": target} if cpa_usage.is_postgres_url(target)
+               else {"SQLITE_PATH": target})
+    env = {"CPA_BASE_URL": "http://127.0.0.1:1", "CPA_MANAGEMENT_KEY": "x", "ENV_FILE": "", **storage,
            "LOG_FILE_ENABLED": "false", "TZ": "Asia/Shanghai"}
     service = cpa_usage.Service(cpa_usage.load_config(env))
     service.analytics.clock = lambda: NOW
@@ -99,7 +107,7 @@ def measure(service, path: str, repeat: int, cold: bool) -> tuple[float, float]:
     """p50 and p95 ms of ``repeat`` calls; ``cold``: the rollup cache emptied before each."""
     times = []
     for _ in range(repeat):
-        if cold:
+        if cold and service.store.cache is not None:  # PostgreSQL keeps nothing: every call is cold
             service.store.cache.clear()
         started = time.perf_counter()
         response = wsgi_call(service.app, "GET", path)
@@ -113,14 +121,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--driver", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="a database to make schemas in")
     args = parser.parse_args()
     data = ROOT / "bench" / ".data"
     data.mkdir(exist_ok=True)
     base = "/usage/api/v1/usage"
     for size in args.sizes:
-        path = data / f"events-{size}.db"
-        build(path, size)
-        service = service_for(path)
+        target = (schema_url(args.postgres_url, f"bench_events_{size}", fresh=False) if args.driver == "postgres"
+                  else str(data / f"events-{size}.db"))
+        build(target, size)
+        service = service_for(target)
         key_id = service.analytics.named("api_key", service.store.distinct_values("api_key")[0])["api_key_id"]
         total = service.store.load_totals()["inserted"]
         last_page = (total + 49) // 50
@@ -134,7 +145,7 @@ def main() -> None:
                   f"{base}/events?page=1", f"{base}/events?page=2", f"{base}/events?page={last_page // 2}",
                   f"{base}/events?page={last_page}", f"{base}/events?range=30d&model=gpt-5.4&page=1",
                   f"{base}/events?range=30d&api_key={key_id}&page=200"]
-        print(f"\n{size:,} events ({path.stat().st_size / 2**20:.0f} MB), {args.repeat} calls each")
+        print(f"\n{size:,} events, {args.driver} ({size_mb(target):.0f} MB), {args.repeat} calls each")
         print(f"{'':<60} {'cold (nothing kept)':>19} {'warm (asked before)':>19}")
         print(f"{'endpoint':<60} {'p50 ms':>9} {'p95 ms':>9} {'p50 ms':>9} {'p95 ms':>9}")
         for endpoint in paths:

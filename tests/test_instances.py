@@ -173,3 +173,74 @@ def test_one_process_drains_several_cpas_each_with_its_own_gate(tmp_path, fake_c
         assert service.store.get_meta("key_gate.west") and "rejected" in service.store.get_meta("key_gate.west")
     finally:
         service.stop()
+
+
+# -- migrate ------------------------------------------------------------------------------
+
+def snapshot(store) -> dict:
+    """Everything copy_store copies, as comparable values."""
+    query = Query(0, 2**62)
+    return {
+        "events": store.reader.execute("SELECT event_key, instance, total_tokens FROM usage_events "
+                                       "ORDER BY event_key").fetchall(),
+        "rollups": rollup_totals(store), "totals": store.load_totals(),
+        "by_model": store.aggregate(query, ("model", "failed"), 3_600_000),
+        "dead": sorted(store.list_dead_letters()), "prices": [row[:6] for row in store.load_prices()],
+        "aliases": store.aliases(), "budgets": store.budgets(),
+        "alerts": [(a["api_key"], a["condition"]) for a in store.alerts()],
+        "metadata": store.get_metadata("api-keys")[1], "since": store.raw_events_since()}
+
+
+def filled_sqlite(path, instance: str, count: int) -> None:
+    store = Store(str(path), instance=instance)
+    from cpa_usage import DeadLetter
+
+    batch = [decode_payload(line, RECEIVED, instance) for era in ("v6.10", "v7.0", "v7.2") for line in payload_lines(era)]
+    batch += events(instance, count)
+    store.write_batch(batch, [DeadLetter(RECEIVED, "lpop", f"bad {instance}", b"\x00")], received=len(batch) + 1)
+    store.delete_events_before(min(ev.ts_ms for ev in batch) + 3_600_000)  # rollups outlive some raw events
+    store.upsert_prices([("mystery-model-x", 1.0, 2.0, 0.1, 0.2, None)])
+    store.set_aliases({"sk-team-alpha-7f3c": f"alpha-{instance}"}, replace=False)
+    store.set_budget("sk-team-alpha-7f3c", {"daily_usd": 5.0})
+    store.add_alert("sk-team-alpha-7f3c", "budget", "daily:2026-08-01", "usd_80", 4.0, 4.0, "usd", RECEIVED)
+    store.put_metadata("api-keys", ["sk-team-alpha-7f3c"])
+    store.close()
+
+
+@pytest.mark.parametrize("new_database", ["postgres"], indirect=True)
+def test_migrate_copies_everything_once_and_merges_instances(tmp_path, new_database, capsys):
+    from cpa_usage import main
+
+    filled_sqlite(tmp_path / "east.db", "east", 40)
+    filled_sqlite(tmp_path / "west.db", "west", 25)
+    url = new_database()
+    assert main(["migrate", "--from", f"sqlite:{tmp_path / 'east.db'}", "--to", f"postgres:{url}"]) == 0
+    assert "usage_events:" in capsys.readouterr().out
+    east, target = Store(str(tmp_path / "east.db")), Store(url)
+    try:
+        assert snapshot(target) == snapshot(east)  # whole
+        assert main(["migrate", "--from", f"sqlite:{tmp_path / 'east.db'}", "--to", url]) == 0
+        assert snapshot(target) == snapshot(east)  # and once
+        assert main(["migrate", "--from", f"sqlite:{tmp_path / 'west.db'}", "--to", url]) == 0
+        west = Store(str(tmp_path / "west.db"))
+        merged, one, other = snapshot(target), snapshot(east), snapshot(west)
+        west.close()
+        assert merged["totals"] == {k: one["totals"][k] + other["totals"][k] for k in one["totals"]}
+        assert {t: merged["rollups"][t][0] for t in merged["rollups"]} == \
+            {t: one["rollups"][t][0] + other["rollups"][t][0] for t in one["rollups"]}
+        assert target.count(Query(0, 2**62), ("instance",)) == {("east",): one["totals"]["inserted"],
+                                                                ("west",): other["totals"]["inserted"]}
+        assert merged["aliases"] == {"sk-team-alpha-7f3c": "alpha-east"}  # what the target had first stays
+        assert len(merged["dead"]) == 2
+    finally:
+        east.close()
+        target.close()
+
+
+def test_migrate_refuses_what_it_cannot_open(tmp_path, capsys):
+    from cpa_usage import main
+
+    assert main(["migrate", "--from", "mysql:x", "--to", "sqlite:y"]) == 2
+    assert main(["migrate", "--from", f"sqlite:{tmp_path / 'none.db'}", "--to", f"sqlite:{tmp_path / 'y.db'}"]) == 1
+    err = capsys.readouterr().err
+    assert "is not sqlite:PATH or postgres:" in err and "no database at" in err
