@@ -4,7 +4,8 @@
 Since v6.10, CPA keeps each usage record in memory for about a minute and hands it
 out over a Redis-style RESP protocol on its own port (8317 by default). Whoever does
 not pick a record up in time loses it. This program picks every record up, keeps it
-in SQLite, and serves a JSON API and a dashboard under a subpath (``/usage``).
+in SQLite (or PostgreSQL), and serves a JSON API and a dashboard under a subpath
+(``/usage``).
 
 Run ``python3 cpa_usage.py --help`` for the command line and the configuration
 variables. The module is one file on purpose: it ships as a zipapp together with its
@@ -12,16 +13,18 @@ vendored dependencies (bottle, redis-py, PyJWT) and the waitress WSGI server.
 
 Contents, in the order data flows through the program:
 
-  1. Configuration ........ Setting, Config, load_config, parse_duration
-  2. Decoding ............. decode_payload, UsageEvent, parse_rfc3339_ms, normalize_tokens
-  3. Storage .............. Rollup families, Query, Store (events, rollups, metadata, prices)
+  1. Configuration ........ Setting, Config, CpaInstance, load_config, parse_duration
+  2. Decoding ............. decode_payload, UsageEvent, parse_rfc3339_ms, normalize_tokens,
+                            legacy exports and our own export rows
+  3. Storage .............. Rollup families, Query, RollupCache, PostgresConnection, Store,
+                            copy_store (the migrate command)
   4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP), CpaHttp
-  5. Background workers ... IngestWriter, Drainer, MetadataSync, Maintenance
-  6. Analytics ............ Totals, LocalTime, Analytics (the usage endpoints' answers)
+  5. Background workers ... IngestWriter, Drainer, MetadataSync, Maintenance, Importer
+  6. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, exports), Alerts
   7. Pricing .............. Price, DEFAULT_PRICES, Pricing
-  8. Auth ................. Auth (sessions, login limit), security headers, aliases
-  9. HTTP routes .......... query parsing, OpenAPI, build_app, PrefixMount
- 10. Command line ......... Service, serve, backup, main
+  8. Auth ................. Auth (owner and member sessions, login limit), security headers
+  9. HTTP routes .......... query parsing, OpenAPI, Prometheus metrics, build_app, PrefixMount
+ 10. Command line ......... Service, serve, backup, import, export, migrate, main
 
 Times are UTC epoch milliseconds everywhere inside; they become text only at the
 edges (API responses, logs). See README.md for what each part is for.
@@ -341,7 +344,8 @@ SETTINGS: tuple[Setting, ...] = (
             'Time zone of "today", daily series and the 03:00 maintenance.'),
     Setting("STORAGE_DRIVER", "sqlite", _one_of("sqlite", "postgres"), "sqlite or postgres",
             "Storage driver: one SQLite file, or a PostgreSQL database (needs psycopg 3)."),
-    Setting("SQLITE_PATH", "./data/app.db", _path, "a file path", "SQLite database file (relative to the working directory)."),
+    Setting("SQLITE_PATH", "./data/app.db", _path, "a file path",
+            "SQLite database file (relative to the working directory)."),
     Setting("DATABASE_URL", "", _optional_postgres_url, "a URL such as postgresql://user:password@host:5432/db",
             "The PostgreSQL database (STORAGE_DRIVER=postgres).", secret=True),
     Setting("INSTANCE_NAME", "", _instance_name, "1-64 letters, digits, dots, dashes or underscores",
@@ -369,7 +373,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Rollups (what long ranges and the year view read) older than this are removed; 0 keeps them."),
     Setting("AUTH_ENABLED", "false", parse_bool, "true or false (also 1/0, yes/no)",
             "Require a password to use the API and dashboard."),
-    Setting("LOGIN_PASSWORD", "", _secret, "a password without control characters", "Dashboard password (required when AUTH_ENABLED=true).",
+    Setting("LOGIN_PASSWORD", "", _secret, "a password without control characters",
+            "Dashboard password (required when AUTH_ENABLED=true).",
             secret=True),
     Setting("AUTH_SESSION_TTL", "168h", _positive_duration, "a positive duration such as 168h",
             "Lifetime of a login session."),
@@ -386,7 +391,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_LEVEL", "info", _one_of("debug", "info", "warn", "warning", "error"),
             "debug, info, warn or error", "Log verbosity."),
     Setting("LOG_FILE_ENABLED", "true", parse_bool, "true or false", "Also write logs to files in LOG_DIR."),
-    Setting("LOG_DIR", "./logs", _path, "a directory path", "Directory of the log files (relative to the working directory)."),
+    Setting("LOG_DIR", "./logs", _path, "a directory path",
+            "Directory of the log files (relative to the working directory)."),
     Setting("LOG_RETENTION_DAYS", "7", _int_between(1, 3650), "a number of days 1-3650",
             "Days of rotated log files to keep."),
 )
@@ -706,7 +712,8 @@ def token_family(provider: str, executor_type: str) -> str:
     value = f"{provider} {executor}".strip()
     if value in ("", "unknown", "unknown unknown"):
         return "unknown"
-    if executor == "openaicompatexecutor" or provider == "openai-compatibility" or provider.startswith("openai-compatible-"):
+    if executor == "openaicompatexecutor" or provider == "openai-compatibility" \
+            or provider.startswith("openai-compatible-"):
         return "openai"
     if "claude" in value or "anthropic" in value:
         return "claude"
@@ -1031,13 +1038,14 @@ def event_from_export_row(row: dict) -> UsageEvent:
 # 3. Storage ###################################################################
 ###############################################################################
 #
-# One Store owns all SQL. Instants are integers (UTC epoch ms); the SQL avoids
-# SQLite-only functions and uses ON CONFLICT upserts so that a PostgreSQL store
-# could share it. One writer connection (the ingest writer's thread and the
-# maintenance thread take turns on it under a lock); readers get a connection per
-# thread. Rollups hold events summed per time bucket and dimension combination, at
-# several grains, updated in the same transaction as the events, only for rows that
-# were new; they are kept when raw events age out, so long ranges stay whole.
+# One Store owns all SQL, for SQLite and PostgreSQL alike. Instants are integers
+# (UTC epoch ms); the SQL avoids SQLite-only functions and uses ON CONFLICT upserts,
+# so both run the same statements (PostgresConnection only changes placeholders).
+# One writer connection (the ingest writer's thread and the maintenance thread take
+# turns on it under a lock); readers get a connection per thread. Rollups hold
+# events summed per time bucket and dimension combination, at several grains,
+# updated in the same transaction as the events, only for rows that were new; they
+# are kept when raw events age out, so long ranges stay whole.
 
 
 class Rollup(NamedTuple):
@@ -2459,10 +2467,12 @@ class CpaHttp:
 # 5. Background workers ########################################################
 ###############################################################################
 #
-# Three threads of our own, plus the subscription reader:
-#   Drainer       connects, subscribes (or polls), hands raw payloads over;
+# Threads of our own, plus the subscription readers:
+#   Drainer       connects to one CPA, subscribes (or polls), hands raw payloads over
+#                 (one per CPA with CPA_INSTANCES);
 #   IngestWriter  decodes and commits them in batches (size N or ~250 ms);
 #   Maintenance   the daily 03:00 retention sweep.
+# The Importer brings files of records in the same way, from a command or a request.
 # Receiving never waits for the database: CPA drops a subscriber whose 256-message
 # buffer fills. What has been received but not committed is the only loss window
 # of a crash; a graceful stop commits it (or spools it to a file if the database
@@ -2879,7 +2889,8 @@ METADATA_LISTS = (
     ("xai-api-key", "xai-api-key"), ("interactions-api-key", "interactions-api-key"),
     ("openai-compatibility", "openai-compatibility"),
 )
-PROVIDER_LISTS = tuple(name for name, _ in METADATA_LISTS if name.endswith("-api-key") or name == "openai-compatibility")
+PROVIDER_LISTS = tuple(name for name, _ in METADATA_LISTS
+                       if name.endswith("-api-key") or name == "openai-compatibility")
 
 
 class SyncBusy(Exception):
@@ -3244,7 +3255,8 @@ class Importer:
 # Every usage endpoint answers from Store.aggregate (rollups, plus raw events at
 # unaligned edges), grouped by model so that cost can be priced, and folds the UTC
 # buckets into local hours and days of TZ in Python with zoneinfo: right for every
-# zone, half-hour and 45-minute offsets and DST included.
+# zone, half-hour and 45-minute offsets and DST included. Budgets are spend in the
+# local day and month; Alerts, a thread of its own, watches them and unusual hours.
 
 QUARTER_MS = 900_000
 ROLLING_RANGES = {"4h": 4 * HOUR_MS, "8h": 8 * HOUR_MS, "12h": 12 * HOUR_MS, "24h": DAY_MS,
@@ -3675,7 +3687,8 @@ class Analytics:
     def export_analysis(self, query: Query, group: str, sort: str, descending: bool) -> Iterable[str]:
         """Every row of the analysis as CSV, in the order asked for."""
         answer = self.analysis(query, group, sort, descending, 1, 10**9)
-        names = {"api": ("api_key", "api_key_alias"), "model": ("model",), "both": ("api_key", "api_key_alias", "model")}
+        names = {"api": ("api_key", "api_key_alias"), "model": ("model",),
+                 "both": ("api_key", "api_key_alias", "model")}
         yield csv_line((*names[group], "requests", "success", "failed", "success_rate", "input", "cache_read",
                         "cache_write", "output", "reasoning", "unclassified", "total_tokens", "cost_usd",
                         "unpriced_requests", "cache_hit_rate", "avg_latency_ms", "avg_ttft_ms", "first_seen",
@@ -4297,8 +4310,8 @@ def parse_price(entry: Any, model: str | None = None) -> tuple:
             values.append(None)
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ApiError(400, f"invalid price field {field}", {"model": name, "field": field, "value": value,
-                                                                 "expected": "a non-negative number (USD per 1M tokens)"})
+            raise ApiError(400, f"invalid price field {field}", {
+                "model": name, "field": field, "value": value, "expected": "a non-negative number (USD per 1M tokens)"})
         values.append(float(value))
     return (name, *values)
 
@@ -4484,7 +4497,8 @@ def openapi_document(base_path: str) -> dict:
         "/api/v1/usage/overview": {"get": _operation(
             "summary, hourly and daily series (local time), 15-minute grid", _schema_object({
                 **with_range, "summary": _ref("Totals"),
-                "hourly": {"type": "array", "items": _ref("Totals")}, "daily": {"type": "array", "items": _ref("Totals")},
+                "hourly": {"type": "array", "items": _ref("Totals")},
+                "daily": {"type": "array", "items": _ref("Totals")},
                 "health_grid": {"type": "array", "items": _ref("Cell")}}), FILTER_DOCS)},
         "/api/v1/usage/health": {"get": _operation(
             "a year of daily cells; with day, that day's 5-minute cells", _schema_object({
@@ -4507,11 +4521,13 @@ def openapi_document(base_path: str) -> dict:
         "/api/v1/usage/events/export": {"get": _operation(
             "every event of the filters, oldest first, streamed: jsonl has every stored column with keys in clear "
             "(it imports back losslessly), csv has keys masked, alias and cost", {"type": "string"},
-            FILTER_DOCS + [_parameter("format", "jsonl (default) or csv", {"type": "string", "enum": ["jsonl", "csv"]})],
+            FILTER_DOCS + [_parameter("format", "jsonl (default) or csv",
+                                      {"type": "string", "enum": ["jsonl", "csv"]})],
             produces=("application/x-ndjson", "text/csv"))},
         "/api/v1/usage/analysis/export": {"get": _operation(
             "every row of the analysis as CSV", {"type": "string"},
-            FILTER_DOCS + [_parameter("group", "api, model or both", {"type": "string", "enum": ["api", "model", "both"]}),
+            FILTER_DOCS + [_parameter("group", "api, model or both",
+                                      {"type": "string", "enum": ["api", "model", "both"]}),
                            _parameter("sort", "the order of rows", {"type": "string", "enum": list(ANALYSIS_SORTS)}),
                            _parameter("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]}),
                            _parameter("format", "csv", {"type": "string", "enum": ["csv"]})],
@@ -4676,7 +4692,8 @@ def prometheus_metrics(service: "Service") -> str:
            [({"model": m, "api_key": k}, v[1]) for (m, k), v in usage])
     kinds = ("input", "cache_read", "cache_write", "output", "reasoning", "unclassified")
     family("cpa_usage_tokens_total", "counter", "Tokens by model, client key and kind (reasoning is part of output).",
-           [({"model": m, "api_key": k, "kind": kind}, v[2 + i]) for (m, k), v in usage for i, kind in enumerate(kinds)])
+           [({"model": m, "api_key": k, "kind": kind}, v[2 + i])
+            for (m, k), v in usage for i, kind in enumerate(kinds)])
     family("cpa_usage_cost_usd_total", "counter", "Cost in USD at the current prices, by model and client key.",
            [({"model": m, "api_key": k}, round(v[8], 8)) for (m, k), v in usage])
     return "\n".join(families) + "\n"
@@ -5367,7 +5384,8 @@ def serve(config: Config) -> int:
     try:
         service = Service(config)
     except Exception as exc:  # noqa: BLE001 - sorted out below
-        if not isinstance(exc, (sqlite3.Error, OSError, RuntimeError)) and not type(exc).__module__.startswith("psycopg"):
+        if not isinstance(exc, (sqlite3.Error, OSError, RuntimeError)) \
+                and not type(exc).__module__.startswith("psycopg"):
             raise
         log.error("cannot open the database %s: %s", re.sub(r"//[^@/]*@", "//", config.database), exc)
         return 1

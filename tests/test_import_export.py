@@ -5,7 +5,6 @@ route, and Prometheus metrics read back with Prometheus' own text parser."""
 import csv
 import io
 import json
-import subprocess
 import sys
 import tracemalloc
 
@@ -13,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from backends import wait_for
-from conftest import ROOT, FIXTURES, base_env, encode, payload_lines, record, wsgi_call
+from conftest import FIXTURES, base_env, encode, payload_lines, record, wsgi_call
 from cpa_usage import (ROLLUPS, ROLLUP_MEASURES, UsageEvent, Importer, Query, Service, Store, decode_payload,
                        load_config, main)
 from test_drain import make_service, stored
@@ -221,7 +220,8 @@ def test_import_route_takes_a_file_and_reports(config_factory):
         assert answer.status == 200
         assert answer.json() == {"file": "v7.2.jsonl", "read": 17, "added": 17, "duplicates": 0, "rejected": 0,
                                  "reasons": {}, "error": None}
-        legacy = wsgi_call(service.app, "POST", f"{API}/import", LEGACY.read_bytes(), {"Content-Type": "application/json"})
+        legacy = wsgi_call(service.app, "POST", f"{API}/import", LEGACY.read_bytes(),
+                           {"Content-Type": "application/json"})
         assert legacy.json()["added"] == 7
         broken = wsgi_call(service.app, "POST", f"{API}/import", b"{\n", {"Content-Type": "application/json"})
         assert broken.status == 400 and "nothing was imported" in broken.json()["error"]
@@ -312,7 +312,8 @@ def test_metrics_need_login_unless_public(config_factory, tmp_path):
         assert "cpa_usage_requests" in scrape(service, {"Authorization": f"Basic {basic}"})
         wrong = base64.b64encode(b"prometheus:nope").decode()
         for _ in range(5):
-            assert wsgi_call(service.app, "GET", "/usage/metrics", headers={"Authorization": f"Basic {wrong}"}).status == 401
+            answer = wsgi_call(service.app, "GET", "/usage/metrics", headers={"Authorization": f"Basic {wrong}"})
+            assert answer.status == 401
         limited = wsgi_call(service.app, "GET", "/usage/metrics", headers={"Authorization": f"Basic {basic}"})
         assert limited.status == 401  # the login limit counts metrics failures too
     finally:

@@ -12,7 +12,6 @@ import pathlib
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -184,7 +183,7 @@ def test_the_folder_follows_the_users_home_and_options_override_it(installer):
     installer.run("--user", "svc")
     app = installer.app("/var/lib/svc/cpa-usage")
     assert (app / ".env").is_file() and not (installer.root / "home").exists()
-    assert f"SQLITE_PATH=/var/lib/svc/cpa-usage/data/app.db" in (app / ".env").read_text().splitlines()
+    assert "SQLITE_PATH=/var/lib/svc/cpa-usage/data/app.db" in (app / ".env").read_text().splitlines()
     assert (app.stat().st_uid, app.stat().st_gid) == owner_ids(2345)
     unit = unit_settings(installer.unit.read_text())
     assert unit["User"] == ["svc"] and unit["WorkingDirectory"] == ["/var/lib/svc/cpa-usage"]

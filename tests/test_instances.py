@@ -3,15 +3,14 @@ entry), filterable everywhere; several cpa-usage processes write into one Postgr
 database concurrently without duplicates or lost rollup increments; one process drains
 several CPAs, each with its own drain status and ban safety; schema 7 keeps old data."""
 
-import sqlite3
 import threading
 
 import pytest
 
 from backends import wait_for
-from conftest import ROOT, base_env, database_env, encode, payload_lines, record, wsgi_call
-from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ROLLUPS_V1, ConfigError, Query, Service, Store, decode_payload,
-                       default_instance_name, load_config)
+from conftest import base_env, database_env, encode, payload_lines, record, wsgi_call
+from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ROLLUPS_V1, ConfigError, Query, Service, Store,
+                       decode_payload, default_instance_name, load_config)
 from test_drain import FAST, stored
 
 RECEIVED = 1_790_000_000_000
@@ -195,7 +194,8 @@ def filled_sqlite(path, instance: str, count: int) -> None:
     store = Store(str(path), instance=instance)
     from cpa_usage import DeadLetter
 
-    batch = [decode_payload(line, RECEIVED, instance) for era in ("v6.10", "v7.0", "v7.2") for line in payload_lines(era)]
+    batch = [decode_payload(line, RECEIVED, instance)
+             for era in ("v6.10", "v7.0", "v7.2") for line in payload_lines(era)]
     batch += events(instance, count)
     store.write_batch(batch, [DeadLetter(RECEIVED, "lpop", f"bad {instance}", b"\x00")], received=len(batch) + 1)
     store.delete_events_before(min(ev.ts_ms for ev in batch) + 3_600_000)  # rollups outlive some raw events

@@ -19,7 +19,8 @@ from cpa_usage import (DAY_MS, HOUR_MS, MEMBER_ROUTES, SESSION_COOKIE, Alerts, C
 from test_auth import PASSWORD, cookie_of, request
 
 ALPHA, BETA, IDLE = "sk-alpha-0000000000000001", "sk-beta-00000000000000002", "sk-idle-00000000000000003"
-NEW_YORK_DST_DAY = "2026-03-08"  # 23 hours long: 02:00 EST jumps to 03:00 EDT
+NEW_YORK_DST_DAY = "2026-03-08"
+GUESSED = "a-guessed-signing-secret-of-32-bytes!"  # 23 hours long: 02:00 EST jumps to 03:00 EDT
 
 
 def ms(text: str) -> int:
@@ -173,11 +174,11 @@ def test_forged_or_stale_member_sessions_are_refused(shared):
     cookie = member_cookie(service)
     claims = jwt.decode(cookie, options={"verify_signature": False})
     forged = [
-        jwt.encode({**claims, "sub": "owner"}, "a-guessed-signing-secret-of-32-bytes!", algorithm="HS256"),  # wrong key
+        jwt.encode({**claims, "sub": "owner"}, GUESSED, algorithm="HS256"),  # wrong key
         cookie.rsplit(".", 1)[0].rsplit(".", 1)[0] + "." + jwt.utils.base64url_encode(  # claims changed, same signature
             json.dumps({**claims, "sub": "owner"}).encode()).decode() + "." + cookie.rsplit(".", 1)[1],
         jwt.encode({**claims, "sub": "owner"}, None, algorithm="none"),
-        jwt.encode({**claims, "kid": service.store.fingerprint(BETA, 32)}, "a-guessed-signing-secret-of-32-bytes!", algorithm="HS256"),
+        jwt.encode({**claims, "kid": service.store.fingerprint(BETA, 32)}, GUESSED, algorithm="HS256"),
     ]
     for token in forged:
         assert request(service, "GET", "/usage/overview", cookie=token).status == 401, token
