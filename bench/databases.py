@@ -21,12 +21,15 @@ def schema_url(base_url: str, schema: str, fresh: bool) -> str:
     return f"{base_url}{separator}options=-csearch_path%3D{schema}"
 
 
-def has_tables(url: str) -> bool:
+def built(url: str) -> bool:
+    """Whether a build into this schema finished (it leaves meta 'bench.built')."""
     import psycopg
 
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT COUNT(*) FROM information_schema.tables "
-                            "WHERE table_schema = current_schema() AND table_name = 'usage_events'").fetchone()[0] > 0
+        if not conn.execute("SELECT COUNT(*) FROM information_schema.tables "
+                            "WHERE table_schema = current_schema() AND table_name = 'meta'").fetchone()[0]:
+            return False
+        return conn.execute("SELECT COUNT(*) FROM meta WHERE key = 'bench.built'").fetchone()[0] > 0
 
 
 def drop_schema(base_url: str, schema: str) -> None:

@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import cpa_usage  # noqa: E402
 from conftest import wsgi_call  # noqa: E402
-from databases import DEFAULT_POSTGRES_URL, has_tables, schema_url, size_mb  # noqa: E402
+from databases import DEFAULT_POSTGRES_URL, built, schema_url, size_mb  # noqa: E402
 
 NOW = 1_796_000_000_000  # 2026-11-29T17:33:20Z, fixed so that runs compare
 SPAN = 30 * 86_400_000
@@ -70,9 +70,9 @@ def synthetic_events(count: int, seed: int = 7):
 
 def build(target: str, count: int) -> None:
     """Write the synthetic events into ``target`` once (a SQLite path, built aside and
-    renamed when whole; or a PostgreSQL schema URL, rebuilt unless it has them)."""
+    renamed when whole; or a PostgreSQL schema URL, marked when whole)."""
     postgres = cpa_usage.is_postgres_url(target)
-    if (postgres and has_tables(target)) or (not postgres and pathlib.Path(target).exists()):
+    if (postgres and built(target)) or (not postgres and pathlib.Path(target).exists()):
         return
     print(f"building {count:,} events into {target} ...", flush=True)
     started = time.monotonic()
@@ -87,6 +87,7 @@ def build(target: str, count: int) -> None:
     if batch:
         store.write_batch(batch, [], received=len(batch))
     store.compact()
+    store.set_meta("bench.built", str(count))
     store.close()
     if not postgres:
         os.replace(partial, target)
@@ -128,8 +129,11 @@ def main() -> None:
     data.mkdir(exist_ok=True)
     base = "/usage/api/v1/usage"
     for size in args.sizes:
-        target = (schema_url(args.postgres_url, f"bench_events_{size}", fresh=False) if args.driver == "postgres"
-                  else str(data / f"events-{size}.db"))
+        target = str(data / f"events-{size}.db")
+        if args.driver == "postgres":
+            target = schema_url(args.postgres_url, f"bench_events_{size}", fresh=False)
+            if not built(target):  # an interrupted build: start over
+                target = schema_url(args.postgres_url, f"bench_events_{size}", fresh=True)
         build(target, size)
         service = service_for(target)
         key_id = service.analytics.named("api_key", service.store.distinct_values("api_key")[0])["api_key_id"]
