@@ -449,6 +449,8 @@ class Config:
 
     def queue_endpoint(self) -> tuple[str, int, bool]:
         """(host, port, tls) of the first CPA's RESP listener."""
+        if self.instances:
+            return self.instances[0].queue_endpoint()
         return queue_endpoint(self.cpa_base_url, self.redis_queue_addr)
 
     def describe(self) -> list[tuple[str, str]]:
@@ -3489,9 +3491,15 @@ class Analytics:
         return now - ROLLING_RANGES[name], now
 
     def key_ids(self, column: str) -> dict[str, str]:
-        """Every value of api_key or source seen, by its id (a salted hash the API shows
-        instead of the secret, and accepts back as a filter)."""
-        return {self.store.fingerprint(value): value for value in self.store.distinct_values(column)}
+        """Every value of api_key or source known, by its id (a salted hash the API shows
+        instead of the secret, and accepts back): seen in events, or for client keys
+        also listed by CPA, given a budget or an alias before any use."""
+        values = set(self.store.distinct_values(column))
+        if column == "api_key":
+            listed = (self.store.get_metadata("api-keys") or (None, []))[1]
+            values |= {key for key in listed if isinstance(key, str)} | set(self.store.budgets()) \
+                | set(self.store.aliases())
+        return {self.store.fingerprint(value): value for value in values}
 
     def resolve_keys(self, wanted: str) -> list[str]:
         """The client keys a text names: the key itself, its alias (maybe several keys),
@@ -4608,7 +4616,8 @@ def openapi_document(base_path: str) -> dict:
             body=_schema_object({"enabled": _BOOL}, ("enabled",)))},
         "/api/v1/auth/session": {"get": _operation(
             "whether login is on, and whether this request is signed in (until when)",
-            _schema_object({"auth_enabled": _BOOL, "signed_in": _BOOL, "expires_at": _TIME}))},
+            _schema_object({"auth_enabled": _BOOL, "key_login_enabled": _BOOL, "tz": _STR, "signed_in": _BOOL,
+                            "expires_at": _TIME, "member": {"type": "object", "nullable": True}}))},
         "/api/v1/auth/login": {"post": _operation(
             "sign in: sets an HttpOnly session cookie; 429 with Retry-After after 5 failures a minute",
             _schema_object({"signed_in": _BOOL, "expires_at": _TIME}),
@@ -4786,6 +4795,7 @@ def build_app(service: "Service") -> bottle.Bottle:
         session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
         member = session.member if session else None
         return {"auth_enabled": service.auth.enabled, "key_login_enabled": service.auth.key_login,
+                "tz": service.config.tz,
                 "signed_in": not service.auth.enabled or session is not None,
                 "expires_at": iso_ms(session.expires * 1000) if session else None,
                 "member": analytics.named("api_key", member) if member else None}
@@ -5315,7 +5325,8 @@ class Service:
                               meta_key=KeyGate.META_KEY if i == 0 else f"{KeyGate.META_KEY}.{instance.name}")
                       for i, instance in enumerate(config.instances)]
         self.status, self.gate = self.statuses[0], self.gates[0]
-        self.cpa = CpaHttp(config.cpa_base_url, config.cpa_management_key, self.gate)
+        first = config.instances[0]
+        self.cpa = CpaHttp(first.base_url, first.management_key, self.gate)
         self.metadata = MetadataSync(self.store, self.cpa, config.metadata_sync_interval)
         self.pricing = Pricing(self.store)
         self.analytics = Analytics(self.store, self.pricing, config.zone)

@@ -54,7 +54,7 @@ def test_auth_off_lets_everyone_in(make_service):
     service = make_service(APP_HOST="127.0.0.1")
     assert request(service, "GET", "/auth/session").json() == {"auth_enabled": False, "signed_in": True,
                                                                 "expires_at": None, "key_login_enabled": False,
-                                                                "member": None}
+                                                                "member": None, "tz": "Asia/Shanghai"}
     assert request(service, "GET", "/status").status == 200
     assert login(service).status == 400
 

@@ -143,6 +143,8 @@ def test_cpa_instances_need_unique_names_and_read_each_key(tmp_path):
     assert [(i.name, i.base_url, i.management_key) for i in config.instances] == \
         [("east", "http://10.0.0.1:8317", env["CPA_MANAGEMENT_KEY"]), ("west", "https://cpa-west:8443", "west-key")]
     assert config.instances[1].queue_endpoint() == ("cpa-west", 8443, True)
+    listed_first = load_config({**env, "CPA_BASE_URL": "http://elsewhere:8317"})
+    assert listed_first.queue_endpoint() == ("10.0.0.1", 8317, False)  # the first listed CPA is the first
     for bad in ("east=http://a:1,east=http://b:1", "east", "two words=http://a:1", "east=ftp://a"):
         with pytest.raises(ConfigError, match="CPA_INSTANCES="):
             load_config(base_env(tmp_path, CPA_INSTANCES=bad))

@@ -229,6 +229,22 @@ def test_budget_input_is_checked(shared, body, field):
     assert service.store.budgets() == {}
 
 
+def test_a_key_cpa_lists_but_nobody_used_can_get_a_budget_by_its_id(shared):
+    service = shared()
+    owner = owner_cookie(service)
+    key_id = service.analytics.named("api_key", IDLE)["api_key_id"]
+    answer = request(service, "PUT", "/budgets", {"api_key": key_id, "monthly_usd": 10}, cookie=owner)
+    assert answer.status == 200 and service.store.budgets() == {IDLE: {
+        "daily_usd": None, "monthly_usd": 10, "daily_tokens": None, "monthly_tokens": None}}
+    assert request(service, "DELETE", f"/budgets?api_key={key_id}", cookie=owner).status == 200
+
+
+def test_a_members_session_tells_the_time_zone(shared):
+    service = shared()
+    session = request(service, "GET", "/auth/session", cookie=member_cookie(service)).json()
+    assert session["tz"] == "America/New_York" and session["member"]["alias"] == "alice"
+
+
 def test_a_budget_is_removed_by_key_alias_or_id(shared):
     service = shared()
     owner = owner_cookie(service)
