@@ -1,8 +1,9 @@
 // cpa-usage dashboard: the shell (header, navigation, filters, banners, sign-in) and the
 // router that loads and paints one page at a time. Plain ES modules, no build step; every
-// URL is relative to the page, so any APP_BASE_PATH works.
+// URL is relative to the page, so any APP_BASE_PATH works. A member (signed in with their
+// own CPA client key) gets the usage pages only, limited to their key.
 
-import { api, SignInNeeded } from "./js/api.js";
+import { act, api, SignInNeeded } from "./js/api.js";
 import { destroyCharts } from "./js/charts.js";
 import { multiSelect, rangePicker, segmented } from "./js/controls.js";
 import { dialogOpen, errorNote, h, hideTip } from "./js/dom.js";
@@ -10,17 +11,22 @@ import * as fmt from "./js/format.js";
 import { language, setLanguage, t, translateStatic } from "./js/i18n.js";
 import analysis from "./js/pages/analysis.js";
 import aliases from "./js/pages/aliases.js";
+import budgets from "./js/pages/budgets.js";
 import credentials from "./js/pages/credentials.js";
 import events from "./js/pages/events.js";
 import health from "./js/pages/health.js";
+import importPage from "./js/pages/import.js";
 import models from "./js/pages/models.js";
 import overview from "./js/pages/overview.js";
 import status, { modeText } from "./js/pages/status.js";
+import { isMember, memberName, session } from "./js/session.js";
 import { apiParams, hrefFor, navigate, route, withChanges } from "./js/state.js";
 
-const PAGES = { overview, health, analysis, events, credentials, models, aliases, status };
+// Pages marked ``owner`` are not offered to a member (their routes answer 403).
+const PAGES = { overview, health, analysis, events, credentials, models, aliases, budgets, import: importPage, status };
 const STATUS_EVERY_MS = 10_000;
 const THEME_KEY = "cpa-usage-theme";
+const LOGIN_MODE_KEY = "cpa-usage-login";
 const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
 const $ = (id) => document.getElementById(id);
 
@@ -30,6 +36,7 @@ let current = null; // {page, params, data} of the painted view
 let refreshTimer = null;
 let statusReady = Promise.resolve();
 let filterBar = null;
+let keyLogin = false; // members may sign in with their CPA client key (KEY_LOGIN_ENABLED)
 
 // -- theme and language ----------------------------------------------------------------------
 
@@ -82,16 +89,25 @@ function buildFilterBar() {
   const source = select("filter-source", t("credential"), (answer) => answer.sources.map((item) => (
     { value: item.source_id, label: item.source, count: item.requests })));
   const apiKey = select("filter-api_key", t("api_key"), (answer) => answer.api_keys.map((item) => (
-    { value: item.api_key_id, label: item.alias ? `${item.alias} (${item.api_key})` : item.api_key, count: item.requests })));
+    { value: item.api_key_id, label: fmt.keyLabel(item), count: item.requests })));
+  const instance = select("filter-instance", t("instance"), (answer) => answer.instances.map((item) => (
+    { value: item.instance, label: item.instance, count: item.requests })));
   const result = segmented({ id: "result", label: t("result"),
     options: [{ value: "", text: t("all") }, { value: "success", text: t("success") }, { value: "failed", text: t("failed") }],
     onChange: (value) => goWith({ result: value || null }) });
   const reset = h("button", { type: "button", class: "link", id: "reset-filters",
-    onclick: () => goWith({ range: null, start: null, end: null, model: [], source: [], api_key: [], result: null }) },
+    onclick: () => goWith({ range: null, start: null, end: null, model: [], source: [], api_key: [], instance: [],
+      result: null }) },
   t("reset_filters"));
-  const others = h("div", { class: "filter-group" }, model.element, source.element, apiKey.element, result.element);
+  const others = h("div", { class: "filter-group" }, model.element, source.element, apiKey.element, instance.element,
+    result.element);
   $("filters").replaceChildren(range.element, others, reset);
-  return { range, model, source, apiKey, result, others, reset };
+  return { range, model, source, apiKey, instance, result, others, reset };
+}
+
+/** The pages offered: a member's are the usage pages. */
+function offered() {
+  return Object.keys(PAGES).filter((id) => !(isMember() && PAGES[id].owner));
 }
 
 // -- the shell -------------------------------------------------------------------------------
@@ -99,7 +115,7 @@ function buildFilterBar() {
 function syncShell() {
   const { page, params } = route();
   const definition = PAGES[page];
-  $("nav").replaceChildren(...Object.keys(PAGES).map((id) => h("a", {
+  $("nav").replaceChildren(...offered().map((id) => h("a", {
     href: hrefFor(id, withChanges(params, {})), "aria-current": id === page ? "page" : null }, t(`page_${id}`))));
   $("filters").hidden = !definition.range && !definition.filters;
   filterBar.range.element.hidden = !definition.range;
@@ -108,17 +124,27 @@ function syncShell() {
   filterBar.model.set(params.getAll("model"));
   filterBar.source.set(params.getAll("source"));
   filterBar.apiKey.set(params.getAll("api_key"));
+  filterBar.instance.set(params.getAll("instance"));
   filterBar.result.set(params.get("result") || "");
-  filterBar.reset.hidden = !["range", "model", "source", "api_key", "result"].some((key) => params.has(key));
+  filterBar.source.element.hidden = isMember(); // the API forces a member's own key
+  filterBar.apiKey.element.hidden = isMember();
+  filterBar.instance.element.hidden = session.instances.length < 2 && !params.has("instance");
+  filterBar.reset.hidden = !["range", "model", "source", "api_key", "instance", "result"].some((key) => params.has(key));
   $("refresh").value = params.get("refresh") || "";
+  $("who").hidden = !isMember();
+  if (isMember()) $("who").replaceChildren(h("span", { class: "sr-only" }, t("signed_in_as")), " ", memberName());
 }
 
+/** The header's pill: the state of the drain, of every CPA when there are several. */
 function paintConnection(report) {
   const conn = $("conn");
-  const [text, kind] = report.auth === "rejected" ? [t("conn_key_rejected"), "bad"]
-    : report.mode === "down" ? [modeText("down"), "bad"]
-      : report.cpa.usage_statistics_enabled === false ? [t("conn_not_recording"), "warn"]
-        : [modeText(report.mode), "ok"];
+  const { instances } = report;
+  const down = instances.filter((one) => one.mode === "down").length;
+  const [text, kind] = instances.some((one) => one.auth === "rejected") ? [t("conn_key_rejected"), "bad"]
+    : down === instances.length ? [modeText("down"), "bad"]
+      : down ? [t("conn_some_down", { n: down, total: instances.length }), "warn"]
+        : report.cpa.usage_statistics_enabled === false ? [t("conn_not_recording"), "warn"]
+          : [instances.length > 1 ? t("conn_all_up", { n: instances.length }) : modeText(report.mode), "ok"];
   conn.replaceChildren(h("i", { class: "dot", "aria-hidden": "true" }), h("span", {}, `CPA: ${text}`));
   conn.className = `pill conn ${kind}`;
   conn.title = t("last_pop_was", { when: fmt.ago(report.last_pop_at) });
@@ -127,10 +153,10 @@ function paintConnection(report) {
 }
 
 function paintBanners(report) {
-  const problems = [];
-  if (report.auth === "rejected") {
-    problems.push(t("key_rejected_banner", { reason: report.auth_error, when: fmt.dateTime(report.auth_next_attempt_at) }));
-  }
+  const problems = report.instances.filter((one) => one.auth === "rejected").map((one) => {
+    const text = t("key_rejected_banner", { reason: one.auth_error, when: fmt.dateTime(one.auth_next_attempt_at) });
+    return report.instances.length > 1 ? `${one.name}: ${text}` : text;
+  });
   if (report.database_stalled) problems.push(t("database_stalled"));
   $("drain-banner").textContent = problems.join(" ");
   $("drain-banner").hidden = problems.length === 0;
@@ -139,23 +165,47 @@ function paintBanners(report) {
   $("recording").hidden = report.cpa.usage_statistics_enabled !== false;
 }
 
+function unreachable(error) {
+  if (error instanceof SignInNeeded) throw error;
+  $("drain-banner").textContent = t("unreachable", { error: error.message });
+  $("drain-banner").hidden = false;
+  $("conn").hidden = true;
+}
+
 /** /status feeds the header (live) and the banners; the first answer also gives the zone. */
 async function refreshStatus() {
   try {
     const report = await api.get("status");
-    if (!fmt.zoneKnown()) fmt.setZone(report.tz || (await api.get("usage/health")).tz);
+    if (!fmt.zoneKnown()) fmt.setZone(report.tz);
     paintConnection(report);
     paintBanners(report);
   } catch (error) {
-    if (error instanceof SignInNeeded) throw error;
-    $("drain-banner").textContent = t("unreachable", { error: error.message });
-    $("drain-banner").hidden = false;
-    $("conn").hidden = true;
+    unreachable(error);
   }
 }
 
+/** A member's header: /status is the owner's, so the version comes from /ping and the
+ * zone from their budgets. */
+async function memberHeader() {
+  try {
+    const [ping, own] = await Promise.all([api.get("ping"), api.get("budgets")]);
+    if (!fmt.zoneKnown()) fmt.setZone(own.tz);
+    $("version").textContent = `v${ping.version}`;
+  } catch (error) {
+    unreachable(error);
+  }
+}
+
+/** The CPAs the events came from: the instance filter is offered when there are several. */
+async function loadInstances() {
+  await act(async () => {
+    const answer = await api.get("usage/events/filters", new URLSearchParams({ range: "all" }));
+    session.instances = answer.instances.map((item) => item.instance);
+  }, () => {}); // without them the filter is just not offered; the page says what is wrong
+}
+
 function pollStatus() {
-  if (signedIn && !document.hidden) refreshStatus().catch(showLogin);
+  if (signedIn && !isMember() && !document.hidden) refreshStatus().catch(showLogin);
 }
 
 // -- pages -----------------------------------------------------------------------------------
@@ -173,7 +223,7 @@ function paint() {
     reload: () => show(true),
     go: (changes, keepPage) => navigate(page, withChanges(params, changes, keepPage)),
   });
-  document.title = `${t(`page_${page}`)} · cpa-usage`;
+  document.title = [t(`page_${page}`), isMember() ? memberName() : null, "cpa-usage"].filter(Boolean).join(" · ");
   document.body.dataset.page = page;
   document.body.dataset.loaded = "true";
 }
@@ -182,7 +232,7 @@ async function show(quiet = false) {
   clearTimeout(refreshTimer);
   if (!signedIn) return;
   const { page, params } = route();
-  if (!PAGES[page]) {
+  if (!offered().includes(page)) {
     navigate("overview", params, true);
     return;
   }
@@ -231,27 +281,51 @@ function showLogin() {
   $("view").replaceChildren();
   $("login").hidden = false;
   $("logout").hidden = true;
-  $("password").focus();
+  $("who").hidden = true;
+  $("notice").hidden = true; // what was said to whoever signed out
+  $("login-mode").hidden = !keyLogin;
+  setLoginMode(keyLogin && localStorage.getItem(LOGIN_MODE_KEY) === "key" ? "key" : "password");
   document.body.dataset.loaded = "login";
 }
 
-function enter(authEnabled) {
+/** The owner signs in with the password, a member with their CPA client key. */
+function setLoginMode(mode) {
+  for (const button of $("login-mode").querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
+  }
+  for (const field of $("login-form").querySelectorAll(".login-field")) {
+    field.hidden = field.dataset.mode !== mode;
+    field.querySelector("input").disabled = field.hidden; // a hidden required field must not block the form
+  }
+  $("login-error").textContent = "";
+  $(mode === "key" ? "api-key" : "password").focus();
+}
+
+function enter({ auth_enabled: authEnabled, member }) {
   signedIn = true;
+  session.member = member;
   document.body.classList.remove("signed-out");
   $("login").hidden = true;
   $("logout").hidden = !authEnabled;
-  statusReady = refreshStatus();
+  if (member) for (const id of ["conn", "warnings", "recording", "drain-banner"]) $(id).hidden = true;
+  statusReady = Promise.all([member ? memberHeader() : refreshStatus(), loadInstances()]);
   show();
 }
 
 function setupSignIn() {
+  for (const button of $("login-mode").querySelectorAll("button")) {
+    button.addEventListener("click", () => setLoginMode(button.dataset.mode));
+  }
   $("login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
+    const byKey = !$("api-key").disabled;
     try {
-      await api.post("auth/login", { password: $("password").value });
+      const answer = await api.post("auth/login", byKey ? { api_key: $("api-key").value } : { password: $("password").value });
+      localStorage.setItem(LOGIN_MODE_KEY, byKey ? "key" : "password");
       $("login-error").textContent = "";
       $("password").value = "";
-      enter(true);
+      $("api-key").value = "";
+      enter({ auth_enabled: true, member: answer.member });
     } catch (problem) {
       $("login-error").textContent = problem.message;
     }
@@ -290,8 +364,9 @@ async function start() {
   window.addEventListener("hashchange", () => show());
   setInterval(pollStatus, STATUS_EVERY_MS);
   try {
-    const session = await api.get("auth/session");
-    if (session.signed_in) enter(session.auth_enabled);
+    const answer = await api.get("auth/session");
+    keyLogin = answer.key_login_enabled;
+    if (answer.signed_in) enter(answer);
     else showLogin();
   } catch (error) {
     $("view").replaceChildren(errorNote(error));

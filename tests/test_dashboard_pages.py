@@ -134,6 +134,8 @@ def test_overview_cards_charts_and_grid(browser, site):
 def test_filters_live_in_the_url(browser, site):
     page, errors = site.open(browser)
     painted(page, "overview")
+    assert page.locator("#filter-api_key").is_visible()
+    assert page.locator("#filter-instance").is_hidden()  # every event came from one CPA
     page.select_option("#range", "7d")
     painted(page, "overview")
     assert "range=7d" in page.url and text(page, "#card-requests .value") == "7"
@@ -143,6 +145,12 @@ def test_filters_live_in_the_url(browser, site):
     painted(page, "overview")
     assert "api_key=" in page.url and text(page, "#card-requests .value") == "3"
     assert text(page, "#filter-api_key .ms-count") == "1"
+    page.locator(".ms-option", has_text="7f3c").locator("input").check()  # a second key: both are asked for
+    painted(page, "overview")
+    assert page.url.count("api_key=") == 2 and text(page, "#card-requests .value") == "7"
+    page.locator(".ms-option", has_text="7f3c").locator("input").uncheck()
+    painted(page, "overview")
+    assert text(page, "#card-requests .value") == "3"
     page.keyboard.press("Escape")
 
     page.click("#result button[data-value=failed]")
@@ -238,6 +246,23 @@ def test_analysis_tables_sorting_and_groups(browser, site):
     page.context.close()
 
 
+def test_analysis_totals_are_of_every_page(browser, site):
+    """100 rows a page: the totals row sums every row (the API's totals), not the page."""
+    more = [event(site.now, 200 + i, 5 * DAY_MINUTES, f"bulk-model-{i:03}", BETA, BOB, False, 10, 0, 1, 100)
+            for i in range(100)]
+    site.service.store.write_batch(more, [], received=len(more))
+    page, errors = site.open(browser, "#/analysis?range=7d&sort=name")
+    painted(page, "analysis")
+    assert page.locator("#analysis tbody tr").count() == 100 and text(page, ".pager").startswith("Previous")
+    footer = page.locator("#analysis tfoot td")
+    assert footer.nth(0).inner_text() == "Total" and footer.nth(1).inner_text() == str(len(ROWS) + 100)
+    page.click(".pager button:has-text('Next')")
+    painted(page, "analysis")
+    assert page.locator("#analysis tbody tr").count() == 3 and footer.nth(1).inner_text() == "107"
+    assert errors == []
+    page.context.close()
+
+
 def test_events_table_detail_and_pages(browser, site):
     more = [event(site.now, 100 + i, 6 * DAY_MINUTES + i, "gpt-5.4-mini", ALPHA, ALICE, False, 100, 0, 10, 500)
             for i in range(55)]
@@ -250,6 +275,7 @@ def test_events_table_detail_and_pages(browser, site):
     first = rows.first.inner_text()
     assert local(site.events[0].ts_ms) in first and "gpt-5.4" in first and "sk-te…7f3c" in first
     assert "Failed 429" in rows.nth(2).inner_text()
+    assert "Instance" not in page.locator("#events thead").inner_text()  # one CPA: no column for it
 
     rows.nth(2).click()
     dialog = page.locator("#dialog")
@@ -480,7 +506,7 @@ def test_auto_refresh_and_live_connection(browser, site):
 
 
 PAGES = [("overview", ""), ("health", "?day={today}"), ("analysis", "?range=7d&group=both"), ("events", ""),
-         ("credentials", "?range=7d"), ("models", ""), ("aliases", ""), ("status", "")]
+         ("credentials", "?range=7d"), ("models", ""), ("aliases", ""), ("budgets", ""), ("import", ""), ("status", "")]
 
 
 @pytest.mark.parametrize("scheme, width", [("light", 1280), ("dark", 1280), ("light", 390), ("dark", 390)])

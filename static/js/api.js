@@ -10,12 +10,17 @@ class ApiError extends Error {
   }
 }
 
-async function request(method, path, { params, body } = {}) {
-  const query = params && String(params) ? `?${params}` : "";
+/** The address of an API route (also what a download link points at). */
+export function apiUrl(path, params) {
+  return `api/v1/${path}${params && String(params) ? `?${params}` : ""}`;
+}
+
+/** ``type``: the body is sent as it is (a file) with that Content-Type; else as JSON. */
+async function request(method, path, { params, body, type } = {}) {
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(`api/v1/${path}${query}`, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin",
+  if (body !== undefined) headers["Content-Type"] = type || "application/json";
+  const response = await fetch(apiUrl(path, params), {
+    method, headers, body: body === undefined || type ? body : JSON.stringify(body), credentials: "same-origin",
   });
   const data = await response.json().catch(() => null);
   if (response.status === 401 && path !== "auth/login") throw new SignInNeeded(data?.error);
@@ -28,6 +33,7 @@ export const api = {
   post: (path, body = {}, params) => request("POST", path, { body, params }),
   put: (path, body) => request("PUT", path, { body }),
   del: (path, params) => request("DELETE", path, { params }),
+  upload: (path, file, type, params) => request("POST", path, { body: file, type, params }),
 };
 
 /** A model name as one path segment of /pricing/<model> (it may hold / : *). */

@@ -161,6 +161,11 @@ export function confirmButton(text, confirmText, action, props = {}) {
   return button;
 }
 
+/** A link that downloads what the API answers (an export, its filters in ``href``). */
+export function fileLink(href, text, props = {}) {
+  return h("a", { class: "button small", href, download: "", ...props }, text);
+}
+
 /** Offer a text as a file download (an export). */
 export function download(filename, text) {
   const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));

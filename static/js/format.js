@@ -1,4 +1,5 @@
-// Numbers, money, durations and times for the chosen language; times in the server's TZ.
+// Numbers, money, durations and times for the chosen language; times in the server's TZ;
+// client keys as the API shows them.
 
 import { locale, t } from "./i18n.js";
 
@@ -150,4 +151,9 @@ export function localInputValue(ms) {
   const p = localParts(ms);
   const two = (n) => String(n).padStart(2, "0");
   return `${p.year}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}`;
+}
+
+/** A client key as the API shows it ({api_key (masked), alias}): "alias (sk-te…7f3c)". */
+export function keyLabel(item) {
+  return item.alias ? `${item.alias} (${item.api_key})` : item.api_key;
 }

@@ -1,8 +1,11 @@
 // The view lives in the URL hash, "#/<page>?<filters>", so that it can be bookmarked and
 // shared, and works under any APP_BASE_PATH (the path itself never changes).
 
-const FILTER_KEYS = ["range", "start", "end", "model", "source", "api_key", "result", "refresh"];
-const MULTI = new Set(["model", "source", "api_key"]);
+import { isMember } from "./session.js";
+
+const FILTER_KEYS = ["range", "start", "end", "model", "source", "api_key", "instance", "result", "refresh"];
+const MULTI = new Set(["model", "source", "api_key", "instance"]);
+const OWNER_FILTERS = new Set(["source", "api_key"]); // a member's answers are their own key's; credentials are refused
 
 export function route() {
   const hash = location.hash.replace(/^#\/?/, "");
@@ -45,7 +48,8 @@ export function navigate(page, params, replace = false) {
   }
 }
 
-/** The query of a usage endpoint: the filters a page uses, with its default range. */
+/** The query of a usage endpoint: the filters a page uses, with its default range (a
+ * member's session sends no key or credential filter). */
 export function apiParams(params, page, extra = {}) {
   const query = new URLSearchParams();
   if (page.range) {
@@ -56,7 +60,10 @@ export function apiParams(params, page, extra = {}) {
     }
   }
   if (page.filters) {
-    for (const key of MULTI) for (const value of params.getAll(key)) query.append(key, value);
+    for (const key of MULTI) {
+      if (isMember() && OWNER_FILTERS.has(key)) continue;
+      for (const value of params.getAll(key)) query.append(key, value);
+    }
     if (params.get("result")) query.set("result", params.get("result"));
   }
   for (const [key, value] of Object.entries(extra)) if (value != null && value !== "") query.set(key, value);

@@ -8,6 +8,7 @@ import { t } from "../i18n.js";
 export default {
   range: null,
   filters: false,
+  owner: true,
   load() {
     return api.get("aliases");
   },

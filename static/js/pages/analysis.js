@@ -5,10 +5,12 @@ import { api } from "../api.js";
 import { categoryBars, metricSeries } from "../charts.js";
 import { segmented } from "../controls.js";
 import { card, dataTable, h, note, pager } from "../dom.js";
+import { analysisExport } from "../exports.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
+import { isMember } from "../session.js";
 import { apiParams, hrefFor, withChanges } from "../state.js";
-import { sumTotals, usageColumns } from "../usage.js";
+import { usageColumns } from "../usage.js";
 
 const PAGE_SIZE = 100;
 const TOP = 10;
@@ -19,7 +21,7 @@ export default {
   filters: true,
   load(params) {
     return api.get("usage/analysis", apiParams(params, this, {
-      group: params.get("group") || "model", sort: params.get("sort"), order: params.get("order"),
+      group: groupOf(params), sort: params.get("sort"), order: params.get("order"),
       page: params.get("page"), page_size: PAGE_SIZE }));
   },
   render(root, data, { params, go }) {
@@ -30,17 +32,16 @@ export default {
     const nameColumns = nameColumnsOf(data.group, params);
     const sorting = { sort: data.sort, order: data.order, onSort: (sort) => go({ sort, page: null,
       order: sort === data.sort ? (data.order === "asc" ? "desc" : "asc") : (sort === "name" ? "asc" : "desc") }, true) };
-    const paged = data.total > data.items.length;
-    const totals = data.totals || sumTotals(data.items);
-    const footer = { ...totals, label: paged && !data.totals ? t("total_this_page") : t("total") };
+    const footer = { ...data.totals, label: t("total") }; // over every row, not this page's
     const chart = h("div", { class: "chart", id: "top-chart" });
+    const exported = analysisExport(apiParams(params, this, { group: data.group, sort: data.sort, order: data.order }));
     root.append(
       card(t("first_rows", { n: Math.min(TOP, data.items.length), metric: t(chartMetric(data.sort)) }),
         data.items.length ? chart : note(t("no_data")),
-        { wide: true, actions: groups.element }),
+        { wide: true, actions: isMember() ? null : groups.element }),
       card(t("n_rows", { n: fmt.int(data.total), count: data.total }), [
         dataTable([...nameColumns, ...usageColumns()], data.items, { sorting, footer, id: "analysis", caption: t("page_analysis") }),
-        pager(data.page, data.page_size, data.total, (page) => go({ page }, true))], { wide: true }),
+        pager(data.page, data.page_size, data.total, (page) => go({ page }, true))], { wide: true, actions: exported }),
     );
     if (data.items.length) {
       const top = data.items.slice(0, TOP);
@@ -48,6 +49,11 @@ export default {
     }
   },
 };
+
+/** A member's usage is one key's: by model only. */
+function groupOf(params) {
+  return isMember() ? "model" : params.get("group") || "model";
+}
 
 function chartMetric(sort) {
   if (sort === "cost") return "cost";

@@ -14,6 +14,7 @@ const SHOWN = ["requests", "success_rate", "failed", "tokens", "cost"];
 export default {
   range: "24h",
   filters: true,
+  owner: true,
   async load(params) {
     const [usage, files, metadata] = await Promise.all([
       api.get("usage/credentials", apiParams(params, this)),

@@ -2,8 +2,10 @@
 
 import { api } from "../api.js";
 import { card, dataTable, h, openDialog, pager, pill } from "../dom.js";
+import { eventExports } from "../exports.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
+import { isMember, session } from "../session.js";
 import { apiParams } from "../state.js";
 
 const PAGE_SIZE = 50;
@@ -14,19 +16,20 @@ export default {
   load(params) {
     return api.get("usage/events", apiParams(params, this, { page: params.get("page"), page_size: PAGE_SIZE }));
   },
-  render(root, data, { go }) {
+  render(root, data, { params, go }) {
     const columns = [
       { label: t("time"), value: (event) => fmt.dateTime(event.ts_ms) },
       { label: t("result"), value: result, cls: (event) => (event.failed ? "bad" : "ok") },
       { label: t("model"), value: modelName },
       { label: t("api_key"), value: (event) => event.api_key_alias || event.api_key || "—" },
-      { label: t("credential"), value: (event) => event.source || event.auth_index || "—" },
+      isMember() ? null : { label: t("credential"), value: (event) => event.source || event.auth_index || "—" },
+      session.instances.length > 1 ? { label: t("instance"), value: (event) => event.instance } : null,
       { label: t("input"), num: true, value: (event) => fmt.int(event.tokens.input) },
       { label: t("cache_read"), num: true, value: (event) => fmt.int(event.tokens.cache_read) },
       { label: t("output"), num: true, value: (event) => fmt.int(event.tokens.output) },
       { label: t("cost"), num: true, value: (event) => (event.cost_usd == null ? t("unpriced") : fmt.usd(event.cost_usd)) },
       { label: t("latency"), num: true, value: (event) => fmt.duration(event.latency_ms) },
-    ];
+    ].filter(Boolean);
     const title = h("span", {}, t("page_events"), " ", h("span", { id: "events-total", class: "muted" },
       t("n_in_all", { n: fmt.int(data.total) })));
     root.append(card(title, [
@@ -34,7 +37,7 @@ export default {
         ? dataTable(columns, data.items, { id: "events", onOpen: showEvent, caption: t("page_events") })
         : h("p", { id: "events-empty", class: "note muted" }, t("no_events")),
       pager(data.page, data.page_size, data.total, (page) => go({ page }, true)),
-    ], { wide: true }));
+    ], { wide: true, actions: eventExports(apiParams(params, this)) }));
   },
 };
 

@@ -11,6 +11,7 @@ const PRICE_FIELDS = ["input", "output", "cache_read", "cache_write", "reasoning
 export default {
   range: "all",
   filters: false,
+  owner: true,
   async load(params) {
     const [used, pricing] = await Promise.all([api.get("models/used", apiParams(params, this)), api.get("pricing")]);
     return { used: used.items, prices: pricing.items, defaults: pricing.defaults };

@@ -1,12 +1,15 @@
-// Overview: cards with sparklines, hourly and daily charts, the 15-minute health grid.
+// Overview: cards with sparklines, the budget of the key in view, hourly and daily charts,
+// the 15-minute health grid.
 
 import { api } from "../api.js";
+import { budgetMeters } from "../budget.js";
 import { color, metricSeries, METRICS, sparkline, timeBars } from "../charts.js";
 import { segmented } from "../controls.js";
 import { card, h, note } from "../dom.js";
 import * as fmt from "../format.js";
 import { cellGrid, cellTip, healthClass, legend } from "../grid.js";
 import { t } from "../i18n.js";
+import { isMember } from "../session.js";
 import { apiParams, hrefFor } from "../state.js";
 
 const HOUR = 3600;
@@ -42,6 +45,8 @@ export default {
     ];
     const series = summary.requests ? seriesCards(data) : null;
     root.append(h("div", { class: "stats" }, cards.map((one) => one.element)),
+      ...(data.budget ? [card(t(isMember() ? "your_budget" : "key_budget"), budgetMeters(data.budget),
+        { wide: true, id: "budget" })] : []),
       ...(series ? series.cards : [card(t("hourly"), note(t("no_data")), { wide: true })]),
       card(t("health_grid"), healthGrid(data.health_grid), { wide: true, id: "health-grid" }));
     for (const one of cards) sparkline(one.spark, xs.map((x) => x / 1000), one.values, color(one.color));
@@ -93,8 +98,8 @@ function tokenKinds(summary) {
 function costNote(summary, params) {
   const { unpriced_requests: unpriced, unpriced_models: models } = summary.cost;
   if (!unpriced) return [t("cost_note")];
-  return [h("a", { class: "warn", href: hrefFor("models", params) },
-    t("unpriced_note", { n: fmt.int(unpriced), count: unpriced, models: models.join(", ") }))];
+  const text = t("unpriced_note", { n: fmt.int(unpriced), count: unpriced, models: models.join(", ") });
+  return [isMember() ? h("span", { class: "warn" }, text) : h("a", { class: "warn", href: hrefFor("models", params) }, text)];
 }
 
 function healthGrid(cells) {

@@ -1,8 +1,8 @@
-// Status: the drain (mode, last pop, errors), record totals, dead letters, CPA's metadata
-// sync, maintenance and versions.
+// Status: the drain (mode, last pop, errors), each CPA's drain when there are several,
+// record totals, dead letters, CPA's metadata sync, maintenance and versions.
 
 import { act, api } from "../api.js";
-import { card, dataTable, facts, h, note, notify } from "../dom.js";
+import { card, dataTable, facts, h, note, notify, pill } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 
@@ -11,6 +11,7 @@ const DEAD_LETTERS_SHOWN = 5;
 export default {
   range: null,
   filters: false,
+  owner: true,
   async load() {
     const [status, deadLetters] = await Promise.all([api.get("status"),
       api.get("dead-letters", new URLSearchParams({ limit: DEAD_LETTERS_SHOWN }))]);
@@ -22,6 +23,8 @@ export default {
       card(t("records"), facts(totalFacts(status.totals), "totals"), { id: "totals-card" }),
       card(t("cpa"), [facts(cpaFacts(status), "cpa-facts"), listTable(status.metadata.lists)],
         { id: "cpa", actions: syncButton(reload) }),
+      ...(status.instances.length > 1 ? [card(t("instances_title", { n: status.instances.length }),
+        instanceTable(status.instances), { wide: true, id: "instances" })] : []),
       card(t("maintenance"), facts(maintenanceFacts(status.maintenance), "maintenance-facts"), { id: "maintenance" }),
       card(t("about"), facts([
         [t("version"), `cpa-usage ${status.version}`],
@@ -38,11 +41,13 @@ export function modeText(mode) {
   return t(`mode_${mode}`);
 }
 
+const KEY_KINDS = { rejected: "bad", ok: "ok" };
+
 function drainFacts(status) {
-  const keyKind = { rejected: "bad", ok: "ok" }[status.auth] || "";
   return [
+    [t("instance"), status.instance],
     [t("mode"), modeText(status.mode), status.mode === "down" ? "bad" : "ok"],
-    [t("management_key"), t(`key_${status.auth}`), keyKind],
+    [t("management_key"), t(`key_${status.auth}`), KEY_KINDS[status.auth] || ""],
     [t("cpa_queue"), `${status.queue.addr} (${status.queue.key})${status.queue.tls ? " TLS" : ""}`],
     [t("subscribed_since"), status.subscribed_since ? fmt.whenAndAgo(status.subscribed_since) : "—"],
     [t("last_pop"), fmt.whenAndAgo(status.last_pop_at)],
@@ -52,6 +57,23 @@ function drainFacts(status) {
     [t("last_error"), status.last_error ? `${status.last_error} — ${fmt.whenAndAgo(status.last_error_at)}` : t("none"),
       status.last_error ? "bad" : ""],
   ];
+}
+
+/** One row per CPA drained by this process (CPA_INSTANCES). */
+function instanceTable(instances) {
+  const columns = [
+    { label: t("name"), value: (one) => h("strong", {}, one.name) },
+    { label: t("cpa_queue"), value: (one) => `${one.queue.addr}${one.queue.tls ? " TLS" : ""}` },
+    { label: t("mode"), value: (one) => pill(modeText(one.mode), one.connected ? "ok" : "bad") },
+    { label: t("management_key"), value: (one) => h("span", { class: "pills" }, pill(t(`key_${one.auth}`), KEY_KINDS[one.auth] || ""),
+      one.auth_error ? h("span", { class: "muted small" }, one.auth_error) : null) },
+    { label: t("last_record"), value: (one) => fmt.ago(one.last_event_at) },
+    { label: t("last_pop"), value: (one) => fmt.ago(one.last_pop_at) },
+    { label: t("reconnects"), num: true, value: (one) => fmt.int(one.reconnects) },
+    { label: t("last_error"), wrap: true, cls: (one) => (one.last_error ? "bad" : ""),
+      value: (one) => (one.last_error ? `${one.last_error} — ${fmt.ago(one.last_error_at)}` : t("none")) },
+  ];
+  return dataTable(columns, instances, { id: "instance-table", caption: t("instances_title", { n: instances.length }) });
 }
 
 function totalFacts(totals) {
