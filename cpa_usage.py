@@ -5525,7 +5525,12 @@ def migrate(args: argparse.Namespace) -> int:
         print(f"cpa-usage: no database at {source_target}", file=sys.stderr)
         return 1
     instance = args.instance or os.environ.get("INSTANCE_NAME") or default_instance_name("")
-    source, target = Store(source_target, instance), Store(destination, instance)
+    try:
+        source = Store(source_target, instance)
+        target = Store(destination, instance)
+    except Exception as exc:  # noqa: BLE001 - a wrong URL, a refused login: say which, briefly
+        print(f"cpa-usage: cannot open the database: {exc}", file=sys.stderr)
+        return 1
     shown: dict[str, Callable[[int], None] | None] = {}
 
     def progress(table: str, done: int, total: int) -> None:

@@ -244,5 +244,9 @@ def test_migrate_refuses_what_it_cannot_open(tmp_path, capsys):
 
     assert main(["migrate", "--from", "mysql:x", "--to", "sqlite:y"]) == 2
     assert main(["migrate", "--from", f"sqlite:{tmp_path / 'none.db'}", "--to", f"sqlite:{tmp_path / 'y.db'}"]) == 1
+    (tmp_path / "src.db").touch()
+    assert main(["migrate", "--from", f"sqlite:{tmp_path / 'src.db'}",
+                 "--to", "postgres:postgresql://nobody@127.0.0.1:1/none"]) == 1  # nothing listens there
     err = capsys.readouterr().err
     assert "is not sqlite:PATH or postgres:" in err and "no database at" in err
+    assert "cannot open the database" in err
