@@ -48,6 +48,7 @@ import operator
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -2543,12 +2544,21 @@ class DrainStatus:
 class IngestWriter:
     """Decodes received payloads and commits them in batches: N records or ~250 ms.
 
-    ``put`` only appends to an in-memory queue, so the subscription socket is always
-    read promptly. A batch the database refuses (locked, busy, disk full) is kept
-    and retried with a growing pause; meanwhile nothing received is dropped. (One
-    thread decodes and commits: a second one, decoding while the other commits,
-    was measured slower because both mostly need the GIL.)
+    ``put`` only appends to a queue, so the subscription socket is always read
+    promptly. A batch the database refuses (locked, busy, disk full) is kept and
+    retried with a growing pause; meanwhile nothing received is dropped. (One thread
+    decodes and commits: a second one, decoding while the other commits, was
+    measured slower because both mostly need the GIL.)
+
+    Memory holds at most MEMORY_RECORDS of what awaits its commit. Beyond that (the
+    database refuses writes, or records come faster than they can be committed) they
+    go to the spool file beside the database, first in, first out, and are read back
+    from it once the writer has caught up. The spool outlives a stop and a crash: the
+    next start ingests it first. (After a crash, lines already committed are read
+    again; their identity keeps them from being stored twice.)
     """
+
+    MEMORY_RECORDS = 10_000  # about 14 MB of current-era payloads
 
     def __init__(self, store: Store, status: DrainStatus, batch_size: int, spool_path: str,
                  flush_interval: float = 0.25, on_refresh: Callable[[], None] | None = None):
@@ -2560,7 +2570,12 @@ class IngestWriter:
         self.on_refresh = on_refresh
         self.stalled = False  # True while the database refuses writes
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._pending = 0
+        self._pending = 0  # received, not committed: in memory, in the spool, or in the batch at hand
+        self._in_memory = 0  # in the queue
+        self._spooled = 0  # in the spool file, not read back yet
+        self._spool_read = 0  # bytes of the spool file read back
+        self._spool_out: Any = None  # the spool file, open for appending
+        self._spool_damaged: list[DeadLetter] = []  # unreadable spool lines, for the next commit
         self._room = threading.Condition()
         self._draining = threading.Event()   # no more input: commit what is there, then end
         self._abandon = threading.Event()    # the shutdown deadline has passed: spool the rest
@@ -2571,45 +2586,79 @@ class IngestWriter:
         """Records received but not yet committed."""
         return self._pending
 
+    @property
+    def in_memory(self) -> int:
+        """Of those, how many wait in memory (at most MEMORY_RECORDS)."""
+        return self._in_memory
+
+    @property
+    def spooled(self) -> int:
+        """Of those, how many wait in the spool file."""
+        return self._spooled
+
     def put(self, payload: bytes, via: str, received_ms: int | None = None, instance: str | None = None) -> None:
         """Queue a payload received from CPA ``instance`` (default: the store's)."""
-        self._queue.put((payload, via, received_ms or now_ms(), self.store.instance if instance is None else instance))
+        item = (payload, via, received_ms or now_ms(), self.store.instance if instance is None else instance)
         with self._room:
             self._pending += 1
+            if self._spooled or self._in_memory >= self.MEMORY_RECORDS:
+                self._append_to_spool([item])
+                return
+            self._in_memory += 1
+        self._queue.put(item)
 
     def wait_for_room(self, limit: int, stop: threading.Event) -> None:
         """Backpressure for polling: wait while more than ``limit`` records await their
         commit. With limit = one batch, the next batch is fetched while the last one is
         committed, and a crash loses at most two batches. Lifted while the database
-        refuses writes, because then memory is a safer place than CPA's 60-second queue."""
+        refuses writes, because then the spool is a safer place than CPA's 60-second queue."""
         with self._room:
             while self._pending > limit and not self.stalled and not stop.is_set():
                 self._room.wait(0.25)
 
     def start(self) -> None:
-        self._recover_spool()
+        if os.path.exists(self.spool_path):
+            with open(self.spool_path, "rb+") as handle:
+                lines, last = 0, b"\n"
+                for line in handle:
+                    lines, last = lines + 1, line
+                if not last.endswith(b"\n"):
+                    handle.write(b"\n")  # a line cut short by a crash must not swallow the next one
+            self._spooled = self._pending = lines
+            log.info("%d records spooled by an earlier run are ingested first", lines)
         self._thread.start()
 
     def stop(self, timeout: float) -> bool:
-        """Commit what was received; past ``timeout`` spool the rest to a file.
-        Returns whether everything received was committed."""
+        """Commit what is in memory; past ``timeout`` spool the rest to the file. What
+        waits in the spool stays there for the next start. Returns whether everything
+        received was committed."""
         self._draining.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
             self._abandon.set()
             self._thread.join(2.0)
+        with self._room:
+            self._cut_read_part_of_spool()
+            if self._spool_out is not None:
+                self._spool_out.close()
+                self._spool_out = None
         return not self._abandon.is_set() and self._pending == 0
 
     def _run(self) -> None:
         while True:
             batch = self._collect()
-            if batch:
+            if batch or self._spool_damaged:
                 if not self._commit(batch):
+                    return
+                if self._abandon.is_set():  # the spool was long: keep the rest for the next start
+                    self._spool(_drain(self._queue), [])
                     return
             elif self._draining.is_set():
                 return
 
     def _collect(self) -> list[tuple[bytes, str, int, str]]:
+        if self._spooled and not self._in_memory:
+            return self._read_spool()  # memory is empty: the spool's turn (its records are newer)
         try:
             batch = [self._queue.get(timeout=0.05 if self._draining.is_set() else 0.25)]
         except queue.Empty:
@@ -2621,13 +2670,16 @@ class IngestWriter:
                 batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
             except queue.Empty:
                 break
+        with self._room:
+            self._in_memory -= len(batch)
         return batch
 
     def _commit(self, batch: list[tuple[bytes, str, int, str]]) -> bool:
         """Decode and write one batch, waiting out a refusing database. False when the
         shutdown deadline passed first: then everything uncommitted is spooled."""
         events: list[UsageEvent] = []
-        dead: list[DeadLetter] = []
+        dead, self._spool_damaged = self._spool_damaged, []
+        damaged = len(dead)
         refresh = control = 0
         for payload, via, received_ms, instance in batch:
             try:
@@ -2640,12 +2692,13 @@ class IngestWriter:
                 refresh += decoded.refresh
             else:
                 events.append(decoded)
-        if dead:
-            log.warning("%d malformed record(s) kept in dead_letters; first: %s", len(dead), dead[0].reason)
+        if len(dead) > damaged:
+            log.warning("%d malformed record(s) kept in dead_letters; first: %s", len(dead) - damaged,
+                        dead[damaged].reason)
         pause = 0.1
         while True:
             try:
-                self.store.write_batch(events, dead, received=len(batch) - control, control=control)
+                self.store.write_batch(events, dead, received=len(batch) + damaged - control, control=control)
                 break
             except Exception as exc:  # noqa: BLE001 - the batch is kept whatever went wrong
                 self.stalled = True
@@ -2653,16 +2706,18 @@ class IngestWriter:
                 if not is_transient_db_error(exc):
                     log.exception("unexpected error writing a batch; it is kept and retried")
                 else:
-                    log.warning("database refuses writes (%s); %d records wait in memory", exc, self._pending)
+                    log.warning("database refuses writes (%s); %d records wait", exc, self._pending)
                 if self._abandon.wait(pause):
-                    self._spool(batch + _drain(self._queue))
+                    self._spool(batch + _drain(self._queue), dead[:damaged])
                     return False
                 pause = min(pause * 2, 5.0)
         if self.stalled:
             self.stalled = False
             log.info("database accepts writes again")
         with self._room:
-            self._pending -= len(batch)
+            self._pending -= len(batch) + damaged
+            if not self._spooled and self._spool_read:  # every spooled line is committed now
+                self._remove_spool()
             self._room.notify_all()
         if refresh:
             self.status.set(last_refresh_hint_at=now_ms())
@@ -2670,35 +2725,74 @@ class IngestWriter:
                 self.on_refresh()
         return True
 
-    def _spool(self, items: list[tuple[bytes, str, int, str]]) -> None:
-        """Shutdown with the database still refusing: keep every uncommitted payload
-        in a file beside the database; the next start ingests it first."""
-        with open(self.spool_path, "a", encoding="utf-8") as handle:
-            for payload, via, received_ms, instance in items:
-                handle.write(json.dumps({"received_ms": received_ms, "via": via, "instance": instance,
-                                         "payload": bytes(payload).hex()}) + "\n")
-        with self._room:
-            self._pending -= len(items)
-        log.error("database unavailable at shutdown: %d records saved to %s for the next start",
-                  len(items), self.spool_path)
+    # -- the spool file: one JSON line per record (payload in hex), oldest first --------
 
-    def _recover_spool(self) -> None:
-        if not os.path.exists(self.spool_path):
+    def _append_to_spool(self, items: list[tuple[bytes, str, int, str]], lines: Iterable[bytes] = ()) -> None:
+        """Append records (and ``lines`` as they are) to the spool, holding ``_room``."""
+        data = [json.dumps({"received_ms": received_ms, "via": via, "instance": instance,
+                            "payload": bytes(payload).hex()}).encode() + b"\n"
+                for payload, via, received_ms, instance in items] + [line + b"\n" for line in lines]
+        if not data:
             return
-        recovered, damaged = 0, []
-        with open(self.spool_path, "rb") as handle:
-            for line in handle:
+        if self._spool_out is None:
+            self._spool_out = open(self.spool_path, "ab")  # noqa: SIM115 - kept open while records come
+        self._spool_out.write(b"".join(data))
+        self._spool_out.flush()  # in the file at once: a crash of this process loses none of it
+        self._spooled += len(data)
+
+    def _read_spool(self) -> list[tuple[bytes, str, int, str]]:
+        """Up to a batch of the oldest spooled records; unreadable lines (cut short by a
+        crash, say) are kept for the next commit as dead letters."""
+        batch: list[tuple[bytes, str, int, str]] = []
+        with self._room, open(self.spool_path, "rb") as handle:
+            handle.seek(self._spool_read)
+            while self._spooled and len(batch) + len(self._spool_damaged) < self.batch_size:
+                line = handle.readline()
+                if not line:
+                    break
+                self._spool_read += len(line)
+                self._spooled -= 1
                 try:
                     entry = json.loads(line)
-                    self.put(bytes.fromhex(entry["payload"]), entry["via"], entry["received_ms"], entry.get("instance"))
-                    recovered += 1
-                except (ValueError, KeyError, TypeError) as exc:  # a line cut short by a crash, say
-                    damaged.append(DeadLetter(now_ms(), "spool", f"unreadable spool line: {exc}", line))
-        if damaged:  # kept aside and counted, like any record that cannot be read
-            self.store.write_batch([], damaged, received=len(damaged))
-            log.error("%d unreadable lines of %s kept in dead_letters", len(damaged), self.spool_path)
+                    batch.append((bytes.fromhex(entry["payload"]), entry["via"], entry["received_ms"],
+                                  entry.get("instance", self.store.instance)))
+                except (ValueError, KeyError, TypeError) as exc:
+                    self._spool_damaged.append(DeadLetter(now_ms(), "spool", f"unreadable spool line: {exc}",
+                                                          line.rstrip(b"\n")))
+        return batch
+
+    def _remove_spool(self) -> None:
+        """Every line was read back and committed: start the spool afresh (holding ``_room``)."""
+        if self._spool_out is not None:
+            self._spool_out.close()
+            self._spool_out = None
         os.remove(self.spool_path)
-        log.info("re-ingesting %d records spooled at the last shutdown", recovered)
+        self._spool_read = 0
+        log.info("every spooled record is committed")
+
+    def _cut_read_part_of_spool(self) -> None:
+        """At a stop: drop the lines already read back from the spool (those not committed
+        are appended again by _spool), so that the next start reads each record once."""
+        if not self._spool_read:
+            return
+        if self._spool_out is not None:
+            self._spool_out.close()
+            self._spool_out = None
+        with open(self.spool_path, "rb") as source, open(self.spool_path + ".tmp", "wb") as target:
+            source.seek(self._spool_read)
+            shutil.copyfileobj(source, target)
+        os.replace(self.spool_path + ".tmp", self.spool_path)
+        self._spool_read = 0
+
+    def _spool(self, items: list[tuple[bytes, str, int, str]], damaged: list[DeadLetter]) -> None:
+        """Past the shutdown deadline: keep every uncommitted record (and unreadable
+        line, as it was) in the spool; the next start ingests it first."""
+        with self._room:
+            self._append_to_spool(items, [bytes(letter.payload) for letter in damaged])
+            self._in_memory = 0
+        if items:
+            log.error("past the shutdown deadline: %d records saved to %s for the next start",
+                      len(items), self.spool_path)
 
 
 def _drain(source: queue.SimpleQueue) -> list:
@@ -5382,7 +5476,7 @@ class Service:
             **self.status.snapshot(), **self.gate.snapshot(),
             "queue": {"addr": f"{host}:{port}", "tls": tls, "key": self.config.redis_queue_key},
             **self.metadata.snapshot(),
-            "pending": self.writer.pending, "database_stalled": self.writer.stalled,
+            "pending": self.writer.pending, "spooled": self.writer.spooled, "database_stalled": self.writer.stalled,
             "totals": self.store.load_totals(),
             **self.maintenance.snapshot(),
         }

@@ -1,9 +1,11 @@
 """The SQLite store: schema migrations, batched inserts, dedup, rollups, dead letters, retention."""
 
+import re
 import sqlite3
 
 import pytest
 
+from backends import wait_for
 from conftest import encode, payload_lines, record
 from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, DeadLetter, Query, RollupCache, Store, decode_payload,
                        is_transient_db_error)
@@ -178,6 +180,79 @@ def test_a_damaged_spool_line_is_kept_aside_not_fatal(tmp_path, new_database):
         letter = store.list_dead_letters()[0]
         assert letter.via == "spool" and letter.reason.startswith("unreadable spool line")
         assert bytes(letter.payload) == b'{"received_ms": 1, "via": "lp' and not spool.exists()
+    finally:
+        store.close()
+
+
+def spool_writer(tmp_path, memory_records, batch=10):
+    from cpa_usage import DrainStatus, IngestWriter
+
+    store = Store(str(tmp_path / "spool.db"))
+    writer = IngestWriter(store, DrainStatus(), batch, spool_path=str(tmp_path / "spool.db.spool"))
+    writer.MEMORY_RECORDS = memory_records
+    return store, writer
+
+
+def distinct_payloads(n):
+    return [encode(record(request_id=f"spool-{i}", timestamp="2026-05-01T10:00:00Z")) for i in range(n)]
+
+
+def spool_lines(tmp_path):
+    path = tmp_path / "spool.db.spool"
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+@sqlite_only
+def test_what_memory_cannot_hold_waits_in_the_spool(tmp_path, new_database):
+    store, writer = spool_writer(tmp_path, memory_records=20)
+    blocker = sqlite3.connect(tmp_path / "spool.db", timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")  # the database refuses writes: everything must wait somewhere
+    try:
+        writer.start()
+        for payload in distinct_payloads(100):
+            writer.put(payload, "subscribe")
+            assert writer.in_memory <= 20
+        wait_for(lambda: writer.stalled, what="the writer to meet the lock")
+        assert writer.pending == 100 and writer.spooled >= 100 - 20 - 10
+        assert spool_lines(tmp_path) == writer.spooled
+        blocker.rollback()
+        wait_for(lambda: writer.pending == 0, what="memory and spool committed")
+        assert store.load_totals()["inserted"] == 100 and store.load_totals()["duplicates"] == 0
+        assert not (tmp_path / "spool.db.spool").exists()  # read back and committed: removed
+        writer.put(distinct_payloads(101)[100], "subscribe")  # and memory is used again
+        wait_for(lambda: writer.pending == 0, what="the next record")
+        assert store.load_totals()["inserted"] == 101 and not (tmp_path / "spool.db.spool").exists()
+    finally:
+        blocker.close()
+        writer.stop(5.0)
+        store.close()
+
+
+@sqlite_only
+def test_a_stop_keeps_the_spool_whole_and_the_next_start_reads_each_record_once(tmp_path, new_database):
+    store, writer = spool_writer(tmp_path, memory_records=0)  # everything through the spool
+    blocker = sqlite3.connect(tmp_path / "spool.db", timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        writer.start()
+        for payload in distinct_payloads(50):
+            writer.put(payload, "subscribe")
+        wait_for(lambda: writer.stalled, what="a batch read back from the spool and refused")
+        assert not writer.stop(0.3)  # the deadline passes with the database still locked
+        # the batch that was read back is written again, the part read is cut: 50 lines
+        assert spool_lines(tmp_path) == 50
+    finally:
+        blocker.rollback()
+        blocker.close()
+        store.close()
+    store, writer = spool_writer(tmp_path, memory_records=0)
+    try:
+        writer.start()
+        assert writer.pending == 50
+        assert writer.stop(10.0)
+        totals = store.load_totals()
+        assert totals["inserted"] == 50 and totals["duplicates"] == 0 and totals["received"] == 50
+        assert not (tmp_path / "spool.db.spool").exists()
     finally:
         store.close()
 
