@@ -332,3 +332,60 @@ def test_the_cache_keeps_at_most_max_rows(store, monkeypatch):
         store.count(Query(1_777_593_600_000, 1_777_593_600_000 + days * DAY), step_ms=DAY)
     assert 0 < store.cache._rows <= 30
     assert store.cache._rows == sum(len(rows) for _, _, rows in store.cache._entries.values())
+
+
+def test_a_range_that_ends_now_reads_its_open_bucket_from_the_rollup(store):
+    store.write_batch(events_at("2026-05-01T10:00:30Z", "2026-05-01T10:02:00Z", "2026-05-01T10:04:30Z"), [],
+                      received=3)
+    start, end = 1_777_629_600_000 - 3_600_000, 1_777_629_600_000 + 180_000  # 09:00 .. 10:03
+    exact = Query(start, end)
+    assert store.count(exact) == {(): 2}
+    assert store.aggregate(exact, ("model",))[("gpt-5.4",)][0] == 2
+    pieces = store.plan(Query(start, end, open_end=True), (), None)
+    assert None not in [rollup for rollup, _, _ in pieces]  # no raw events read at all
+    assert pieces[-1][1:] == (1_777_629_600_000, 1_777_629_600_000 + 300_000)
+    # Ending now, the bucket is read whole: the record stamped after ``end`` counts (it
+    # could only be a moment ahead of the clock).
+    assert store.count(Query(start, end, open_end=True)) == {(): 3}
+    assert store.aggregate(Query(start, end, open_end=True), ("model",))[("gpt-5.4",)][0] == 3
+    # The start edge stays exact, open end or not: [10:01, 10:03) holds the 10:02 record only.
+    assert store.count(Query(start + 3_600_000 + 60_000, end, open_end=True)) == {(): 1}
+
+
+PRICES = [("gpt-5.4", 1.25, 10.0, 0.125, 0.0, 10.0), ("claude-sonnet-4-5", 3.0, 15.0, 0.3, 3.75, 15.0)]
+
+
+def test_a_priced_series_without_models_costs_what_its_models_cost(store):
+    stamps = [f"2026-05-{d:02d}T{h:02d}:{m:02d}:00Z" for d in (1, 2, 3) for h in (0, 7, 13) for m in (5, 40)]
+    store.write_batch(events_at(*stamps[::2]) + events_at(*stamps[1::2], model="claude-sonnet-4-5")
+                      + events_at("2026-05-02T07:10:00Z", model="unpriced-model"), [], received=19)
+    query = Query(1_777_593_600_000 + 1_800_000, 1_777_593_600_000 + 3 * DAY - 1_800_000)  # unaligned ends
+    per_model = store.aggregate(query, ("failed", "model"), 3_600_000, PRICES)
+    expected: dict = {}
+    for (hour, failed, _), acc in per_model.items():
+        cost, unpriced = expected.get((hour, failed), (0.0, 0))
+        expected[(hour, failed)] = (cost + acc[-2], unpriced + acc[-1])
+    series = store.aggregate(query, ("failed",), 3_600_000, PRICES)
+    assert {key: (pytest.approx(acc[-2]), acc[-1]) for key, acc in series.items()} == expected
+    assert sum(acc[-1] for acc in series.values()) == 1  # the unpriced model's request, counted apart
+    assert sum(acc[0] for acc in series.values()) == 18  # 19 events, one before the range starts
+    assert sum(acc[-2] for acc in series.values()) > 0
+
+
+@sqlite_only  # PostgreSQL keeps no rollup reads (see Store)
+def test_a_range_that_slides_by_an_hour_rereads_only_its_ends(store):
+    store.write_batch(events_at(*(f"2026-05-{d:02d}T{h:02d}:00:00Z" for d in range(1, 13) for h in (3, 9, 15, 21))),
+                      [], received=48)
+    start = 1_777_593_600_000 + 5 * 3_600_000  # 05:00 on 05-01, ten days long
+    first = store.aggregate(Query(start, start + 10 * DAY), ("failed",), 3_600_000, PRICES)
+    statements = traced(store)
+    slid = Query(start + 3_600_000, start + 10 * DAY + 3_600_000)
+    again = store.aggregate(slid, ("failed",), 3_600_000, PRICES)
+    hourly_reads = [s for s in statements if "_hourly" in s]
+    assert 0 < len(hourly_reads) <= 4  # the first and the last day, for measures and cost: not all ten
+    for read in hourly_reads:  # each a day at most (the statements come with their values)
+        lo, hi = map(int, re.search(r"bucket_ms >= (\d+) AND bucket_ms < (\d+)", read).groups())
+        assert hi - lo <= DAY
+    store.cache = None
+    assert again == store.aggregate(slid, ("failed",), 3_600_000, PRICES)  # the same as read afresh
+    assert len(first) == len(again) == 40
