@@ -95,6 +95,31 @@ def test_schema_7_names_the_cpa_of_what_was_stored_before(new_database):
         new.close()
 
 
+@pytest.mark.parametrize("new_database", ["sqlite"], indirect=True)
+def test_the_upgrade_to_schema_7_gives_back_the_space_of_the_rebuilt_tables(new_database):
+    target = new_database()
+    import cpa_usage
+
+    cpa_usage.MIGRATIONS = MIGRATIONS[:6]
+    try:
+        old = Store(target)
+    finally:
+        cpa_usage.MIGRATIONS = MIGRATIONS
+    with old.write_lock:
+        old._writer.executemany(
+            "INSERT INTO usage_rollup (bucket_ms, model, source, auth_index, api_key, provider, failed, "
+            f"{', '.join(ROLLUP_MEASURES)}, first_ms, last_ms) VALUES (?, 'm', 's', 'a', 'sk-x', 'p', 0, "
+            f"{', '.join('1' for _ in ROLLUP_MEASURES)}, ?, ?)",
+            [(i * 300_000, i * 300_000, i * 300_000) for i in range(20_000)])
+    old.close()
+    new = Store(target)
+    try:
+        assert new.reader.execute("SELECT COUNT(*) FROM usage_rollup").fetchone()[0] == 20_000
+        assert new.reader.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the old table's pages are gone
+    finally:
+        new.close()
+
+
 # -- several writers, one PostgreSQL database ---------------------------------------------
 
 @pytest.mark.parametrize("new_database", ["postgres"], indirect=True)
