@@ -30,10 +30,14 @@ class RealRedis:
 
     def __init__(self, queue_key: str = "usage"):
         self.queue_key = queue_key
+        # The password as it was, to put back at the end; None: someone else's run (or an
+        # interrupted one) protected it with our key, so leave that to them.
+        self.previous_password = None
         try:
             admin = redis.Redis(host=self.host, port=self.port, protocol=2, socket_timeout=5)
+            self.previous_password = admin.config_get("requirepass").get("requirepass", "")
             admin.config_set("requirepass", self.key)
-        except redis.AuthenticationError:  # left protected by an interrupted run
+        except redis.AuthenticationError:  # protected already: by a concurrent or an interrupted run
             admin = redis.Redis(host=self.host, port=self.port, password=self.key, protocol=2, socket_timeout=5)
         except redis.ConnectionError as exc:
             raise AssertionError(f"the drain tests need Redis on {self.host}:{self.port}: {exc}") from exc
@@ -60,5 +64,6 @@ class RealRedis:
 
     def close(self) -> None:
         self.admin.delete(self.queue_key)
-        self.admin.config_set("requirepass", "")
+        if self.previous_password is not None:
+            self.admin.config_set("requirepass", self.previous_password)
         self.admin.close()
