@@ -42,6 +42,9 @@ def base_env(tmp_path: pathlib.Path, **extra: str) -> dict[str, str]:
         "SQLITE_PATH": str(tmp_path / "app.db"),
         "LOG_FILE_ENABLED": "false",
         "LOG_DIR": str(tmp_path / "logs"),
+        # The fixture records carry fixed dates that age out of the default 30 days: a
+        # start-up sweep racing the first batch would delete them.
+        "USAGE_RETENTION_DAYS": "0",
     }
     env.update(extra)
     return env

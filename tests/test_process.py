@@ -1,6 +1,7 @@
 """The real zipapp as a process: it runs with nothing but Python, stops cleanly on
 SIGTERM without losing a record, and loses at most what was in memory on SIGKILL."""
 
+import datetime as dt
 import json
 import os
 import signal
@@ -97,7 +98,9 @@ def stored_keys(db) -> list[str]:
 
 
 def payload(i: int) -> bytes:
-    return json.dumps(record(request_id=f"{i:08x}")).encode()
+    """A record of now: these processes keep the default 30 days, and the start-up sweep
+    would delete a record of the fixtures' fixed, ageing date."""
+    return json.dumps(record(request_id=f"{i:08x}", timestamp=dt.datetime.now(dt.timezone.utc).isoformat())).encode()
 
 
 class Publisher:
