@@ -3428,6 +3428,7 @@ QUARTER_MS = 900_000
 ROLLING_RANGES = {"4h": 4 * HOUR_MS, "8h": 8 * HOUR_MS, "12h": 12 * HOUR_MS, "24h": DAY_MS,
                   **{f"{days}d": days * DAY_MS for days in (2, 3, 4, 5, 6, 7, 30)}}
 RANGE_NAMES = ("all", "today", *ROLLING_RANGES, "custom")
+OPEN_END_SLACK_MS = 10_000  # a custom range that ends within this of now ends at the present (Query.open_end)
 SERIES_WINDOW_MS = 31 * DAY_MS  # hourly series and the 15-minute grid cover at most this much
 FILTER_PARAMETERS = frozenset({"range", "start", "end", "model", "source", "auth_index", "api_key", "result",
                                "instance"})
@@ -3621,8 +3622,8 @@ class Analytics:
     def resolve_range(self, name: str, start: int | None, end: int | None) -> tuple[int, int, bool]:
         """[start, end) of a named range, and whether it ends at the present."""
         now = self.clock()
-        if name == "custom":
-            return start, end, end >= now
+        if name == "custom":  # ending a few seconds ago is ending now: the asking clock differs a little
+            return start, end, end >= now - OPEN_END_SLACK_MS
         if name == "today":
             return self.time.day_start(now), now, True
         if name == "all":

@@ -196,6 +196,18 @@ def test_empty_database_answers_zeros_everywhere(make_service):
     assert get(service, "/usage/overview?range=all")["summary"]["rpm"] == 0
 
 
+def test_a_range_that_ends_now_counts_its_open_bucket_whole(make_service):
+    service = make_service("UTC", "2026-06-01T12:02:00Z", [
+        event("2026-06-01T11:30:00Z"), event("2026-06-01T12:00:30Z"),
+        event("2026-06-01T12:03:00Z")])  # stamped a minute ahead of the clock, in the same 5-minute bucket
+    assert get(service, "/usage/overview?range=4h")["summary"]["requests"] == 3  # the bucket read whole
+    just_now = "start=2026-06-01T11:00:00Z&end=2026-06-01T12:01:55Z"  # 5 s ago: the asking clock lags a little
+    assert get(service, f"/usage/overview?range=custom&{just_now}")["summary"]["requests"] == 3
+    a_minute_ago = "start=2026-06-01T11:00:00Z&end=2026-06-01T12:01:00Z"  # chosen: exact to the millisecond
+    assert get(service, f"/usage/overview?range=custom&{a_minute_ago}")["summary"]["requests"] == 2
+    assert get(service, f"/usage/events?range=custom&{a_minute_ago}")["total"] == 2
+
+
 def test_one_event(make_service):
     service = make_service("UTC", "2026-06-01T12:00:00Z", [event("2026-06-01T11:00:00Z", latency=1234, ttft=321)])
     summary = get(service, "/usage/overview?range=24h")["summary"]

@@ -18,7 +18,10 @@ def run_cli(tmp_path, *args, **env):
 
 
 def test_defaults_match_the_specification(config_factory, tmp_path):
-    config = config_factory(SQLITE_PATH="./data/app.db", LOG_DIR="./logs", LOG_FILE_ENABLED="true")
+    env = base_env(tmp_path, SQLITE_PATH="./data/app.db", LOG_DIR="./logs", LOG_FILE_ENABLED="true")
+    del env["USAGE_RETENTION_DAYS"]  # the tests' own setting: here the default is the point
+    config_factory()  # for its working directory
+    config = load_config(env)
     assert config.app_port == 8318 and config.app_host == "0.0.0.0" and config.app_base_path == "/usage"
     assert config.tz == "Asia/Shanghai" and config.storage_driver == "sqlite"
     assert config.sqlite_path == str(tmp_path / "data" / "app.db")
