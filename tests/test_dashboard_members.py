@@ -163,6 +163,11 @@ def test_a_member_sees_only_their_own_usage(browser, shared):
     assert text(page, "#card-cost .value") == f"${usd:.2f}" == "$2.00"
     assert text(page, "#budget h2") == "Your budget"
     assert meters(page, "#budget") == alpha_meters()
+    assert text(page, "#your-alerts h2") == "Your alerts"  # the three ALPHA raised, without the owner's webhook
+    assert page.locator("#your-alerts tbody tr").count() == 3
+    assert page.locator("#your-alerts thead th").all_inner_texts() == ["Alert", "Period", "Value / threshold", "Created"]
+    assert "USD limit reached" in page.locator("#your-alerts .pill.bad").all_inner_texts()
+    page.screenshot(path=str(ARTIFACTS / "member-overview.png"), full_page=True)
 
     page.click("#nav a[href^='#/health']")
     painted(page, "health")
@@ -199,7 +204,7 @@ def test_a_member_sees_only_their_own_usage(browser, shared):
     painted(page, "overview")
     assert page.title() == "Overview · sk-be…0002 · cpa-usage"
     assert text(page, "#card-requests .value") == str(totals([r for r in ROWS if r[0] == BETA])[0]) == "2"
-    assert page.locator("#budget").count() == 0
+    assert page.locator("#budget").count() == 0 and page.locator("#your-alerts").count() == 0
     assert forbidden == []  # no owner's route was asked for
     assert [e for e in errors if "401" not in e] == []  # the wrong key answered 401, nothing else failed
     page.context.close()

@@ -312,8 +312,8 @@ class Receiver:
 
 
 def test_the_webhook_is_retried_with_backoff_until_delivered(shared):
-    service = shared()
     receiver = Receiver(failures=2)
+    service = shared(ALERT_WEBHOOK_URL=receiver.url)
     try:
         service.store.set_budget(ALPHA, {"daily_usd": 2.0})
         alerts = Alerts(service.analytics, receiver.url, 3.0)
@@ -321,6 +321,12 @@ def test_the_webhook_is_retried_with_backoff_until_delivered(shared):
         assert alerts.check(now) == 2
         assert alerts.deliver_due(now) == 0 and len(receiver.bodies) == 2  # both tried, both refused
         assert alerts.deliver_due(now + 5_000) == 0 and len(receiver.bodies) == 2  # not due yet (10 s)
+        owners = get(service, "/alerts", owner_cookie(service))
+        assert owners["webhook"] is True and [a["attempts"] for a in owners["items"]] == [1, 1]
+        assert all("500" in a["last_error"] for a in owners["items"])
+        members = get(service, "/alerts", member_cookie(service))  # the owner's webhook is not theirs to see
+        assert members["webhook"] is False and len(members["items"]) == 2
+        assert all((a["attempts"], a["last_error"], a["delivered_at"]) == (0, None, None) for a in members["items"])
         assert alerts.deliver_due(now + 10_000) == 2 and len(receiver.bodies) == 4
         assert alerts.deliver_due(now + 3_600_000) == 0 and len(receiver.bodies) == 4  # delivered: never again
         first = receiver.bodies[-2]

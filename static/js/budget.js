@@ -1,10 +1,11 @@
 // Budgets: what a client key spent in this local day and month against each of its
-// limits, as bars (amber from 80%, red from 100%). The overview of one key and the
-// budgets page share them.
+// limits, as bars (amber from 80%, red from 100%), and the alerts they raised. The
+// overview of one key (a member's own) and the budgets page share them.
 
-import { h } from "./dom.js";
+import { dataTable, h, note, pill } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
+import { isMember } from "./session.js";
 
 export const LIMITS = ["daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens"];
 
@@ -30,4 +31,33 @@ function meter(budget, limit) {
 /** Every limit of a budget (an answer of /budgets, or an overview's ``budget``). */
 export function budgetMeters(budget) {
   return h("div", { class: "meters" }, LIMITS.map((limit) => meter(budget, limit)));
+}
+
+const ALERT_KINDS = { usd_80: "warn", tokens_80: "warn", usd_100: "bad", tokens_100: "bad", last_hour_usd: "warn" };
+
+/** The alerts of an answer of /alerts (a member's: their own), newest first. */
+export function alertTable({ items, webhook }) {
+  if (!items.length) return note(t("no_alerts"));
+  const amount = (alert, value) => (alert.unit === "usd" ? fmt.usd(value) : fmt.int(value));
+  const columns = [
+    { label: t("alert"), value: (alert) => pill(t(`alert_${alert.condition}`), ALERT_KINDS[alert.condition]) },
+    ...(isMember() ? [] : [{ label: t("api_key"), value: (alert) => fmt.keyLabel(alert) }]), // a member's are theirs
+    { label: t("period"), value: (alert) => {
+      const [kind, label] = alert.period.split(":");
+      return t(`period_${kind}`, { label });
+    } },
+    { label: t("value_threshold"), num: true, value: (alert) => `${amount(alert, alert.value)} / ${amount(alert, alert.threshold)}` },
+    { label: t("created"), value: (alert) => fmt.dateTime(alert.created_at, false) },
+    ...(isMember() ? [] : [{ label: t("delivery"), wrap: true, value: (alert) => delivery(alert, webhook) }]), // the owner's
+  ];
+  return dataTable(columns, items, { id: "alerts", caption: t("alerts") });
+}
+
+function delivery(alert, webhook) {
+  if (alert.delivered_at) return pill(t("sent_at", { when: fmt.ago(alert.delivered_at) }), "ok");
+  if (alert.attempts) {
+    return h("span", { class: "bad" }, t("delivery_failed", { n: alert.attempts, count: alert.attempts }),
+      alert.last_error ? `: ${alert.last_error}` : "");
+  }
+  return webhook ? h("span", { class: "muted" }, t("delivery_pending")) : "—";
 }

@@ -94,7 +94,7 @@ const en = {
   signed_in_as: "Signed in as", instance: "Instance", page_budgets: "Budgets & alerts", page_import: "Import & export",
   conn_some_down: "{n} of {total} down", conn_all_up: "{n} connected", instances_title: "CPA instances ({n})",
   // budgets and alerts
-  budgets: "Budgets", your_budget: "Your budget", key_budget: "Budget of this key", budget_daily: "Today", budget_monthly: "This month",
+  budgets: "Budgets", your_budget: "Your budget", your_alerts: "Your alerts", key_budget: "Budget of this key", budget_daily: "Today", budget_monthly: "This month",
   usd_of: "{spent} of {limit}", tokens_of: "{spent} of {limit} tokens",
   budgets_help: "Daily and monthly limits per client API key, in USD and/or tokens, over the days and months of {zone}. Leave a limit empty for none; one is needed at least. Alerts are raised at 80% and 100% of each limit.",
   no_budgets: "No budget yet.", choose_key: "Choose a key…", no_limit: "no limit", limit_api_key: "API key",
@@ -202,7 +202,7 @@ const zh = {
   cpa_api_key: "CPA API 密钥", key_login_help: "使用你在 CPA 中使用的客户端 API 密钥登录，查看你自己的用量。",
   signed_in_as: "当前登录：", instance: "实例", page_budgets: "预算与告警", page_import: "导入与导出",
   conn_some_down: "{total} 个中 {n} 个断开", conn_all_up: "{n} 个已连接", instances_title: "CPA 实例（{n}）",
-  budgets: "预算", your_budget: "你的预算", key_budget: "此密钥的预算", budget_daily: "今天", budget_monthly: "本月",
+  budgets: "预算", your_budget: "你的预算", your_alerts: "你的告警", key_budget: "此密钥的预算", budget_daily: "今天", budget_monthly: "本月",
   usd_of: "{spent} / {limit}", tokens_of: "{spent} / {limit} Token",
   budgets_help: "为每个客户端 API 密钥设置每日和每月限额（美元和/或 Token），按 {zone} 的日期和月份计算。留空表示不限；至少需要一项。达到每项限额的 80% 和 100% 时会产生告警。",
   no_budgets: "还没有预算。", choose_key: "选择密钥…", no_limit: "不限", limit_api_key: "API 密钥",

@@ -2,8 +2,8 @@
 // this local day's and month's spend, its editor, the alerts raised, and the idle keys.
 
 import { act, api } from "../api.js";
-import { budgetMeters, LIMITS } from "../budget.js";
-import { card, confirmButton, dataTable, h, note, notify, pill } from "../dom.js";
+import { alertTable, budgetMeters, LIMITS } from "../budget.js";
+import { card, confirmButton, dataTable, h, note, notify } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 
@@ -112,33 +112,6 @@ function budgetEditor(keys, reload) {
   };
 }
 
-const ALERT_KINDS = { usd_80: "warn", tokens_80: "warn", usd_100: "bad", tokens_100: "bad", last_hour_usd: "warn" };
-
-function alertTable({ items, webhook }) {
-  if (!items.length) return note(t("no_alerts"));
-  const amount = (alert, value) => (alert.unit === "usd" ? fmt.usd(value) : fmt.int(value));
-  const columns = [
-    { label: t("alert"), value: (alert) => pill(t(`alert_${alert.condition}`), ALERT_KINDS[alert.condition]) },
-    { label: t("api_key"), value: (alert) => fmt.keyLabel(alert) },
-    { label: t("period"), value: (alert) => {
-      const [kind, label] = alert.period.split(":");
-      return t(`period_${kind}`, { label });
-    } },
-    { label: t("value_threshold"), num: true, value: (alert) => `${amount(alert, alert.value)} / ${amount(alert, alert.threshold)}` },
-    { label: t("created"), value: (alert) => fmt.dateTime(alert.created_at, false) },
-    { label: t("delivery"), wrap: true, value: (alert) => delivery(alert, webhook) },
-  ];
-  return dataTable(columns, items, { id: "alerts", caption: t("alerts") });
-}
-
-function delivery(alert, webhook) {
-  if (alert.delivered_at) return pill(t("sent_at", { when: fmt.ago(alert.delivered_at) }), "ok");
-  if (alert.attempts) {
-    return h("span", { class: "bad" }, t("delivery_failed", { n: alert.attempts, count: alert.attempts }),
-      alert.last_error ? `: ${alert.last_error}` : "");
-  }
-  return webhook ? h("span", { class: "muted" }, t("delivery_pending")) : "—";
-}
 
 function idleTable({ days, items }) {
   if (!items.length) return note(t("no_idle_keys"));
