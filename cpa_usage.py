@@ -86,9 +86,11 @@ def _utc_date(days: int) -> str:
     return (dt.date(1970, 1, 1) + dt.timedelta(days=days)).isoformat()
 
 
+@functools.lru_cache(maxsize=16_384)
 def iso_ms(ms: int | None) -> str | None:
     """Render epoch milliseconds as RFC 3339 UTC text for API responses and logs (a
-    month of 15-minute cells is thousands of these per answer: the date is cached)."""
+    month of 15-minute cells and hours is 4,400 of these per overview, the same ones
+    again at every refresh: kept)."""
     if ms is None:
         return None
     days, rest = divmod(ms, DAY_MS)
@@ -3462,8 +3464,7 @@ class Totals:
         unpriced requests (Store.aggregate with prices). Tokens without a price are
         counted and shown as unpriced, never as free; ``model`` names them."""
         measures = self.measures
-        for i in range(len(measures)):
-            measures[i] += acc[i]
+        self.measures = [mine + theirs for mine, theirs in zip(measures, acc)]  # zip stops at the measures
         if failed:
             self.failed += acc[0]
         first, last = acc[len(measures)], acc[len(measures) + 1]
@@ -3476,8 +3477,7 @@ class Totals:
                 self.unpriced_models.add(model)
 
     def merge(self, other: "Totals") -> None:
-        for i, value in enumerate(other.measures):
-            self.measures[i] += value
+        self.measures = [mine + theirs for mine, theirs in zip(self.measures, other.measures)]
         self.failed += other.failed
         for name, pick in (("first_ms", min), ("last_ms", max)):
             mine, theirs = getattr(self, name), getattr(other, name)
