@@ -202,3 +202,37 @@ def test_postgres_needs_a_database_url(tmp_path):
     config = load_config(base_env(tmp_path, STORAGE_DRIVER="postgres", DATABASE_URL="postgresql://u:pw@db:5432/x"))
     assert config.database == "postgresql://u:pw@db:5432/x"
     assert ("DATABASE_URL", "pos…st:5432/x") not in config.describe() and "pw" not in str(config.describe())
+
+
+def test_serving_collects_cycles_seldom_enough_for_an_overview_not_to_wait(tmp_path, monkeypatch):
+    """A 30-day overview builds tens of thousands of objects; at Python's default
+    thresholds full collections run in the middle of it (a p95 spike), at the service's not."""
+    import gc
+
+    import cpa_usage
+
+    def full_collections_while_building(count=60_000):
+        seen = []
+        callback = lambda phase, info: phase == "start" and info["generation"] == 2 and seen.append(1)  # noqa: E731
+        gc.callbacks.append(callback)
+        try:
+            kept = [{"start_ms": i, "tokens": [i]} for i in range(count)]  # tracked, like an overview's rows
+        finally:
+            gc.callbacks.remove(callback)
+        assert len(kept) == count
+        return len(seen)
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # Python's default
+        gc.collect()
+        assert full_collections_while_building() > 0
+        directory = tmp_path / "not-a-database"
+        directory.mkdir()  # SQLITE_PATH is a directory: serve stops at once, thresholds already set
+        monkeypatch.setattr(cpa_usage.signal, "signal", lambda *args: None)  # pytest keeps its own handlers
+        assert cpa_usage.serve(load_config(base_env(tmp_path, SQLITE_PATH=str(directory)))) == 1
+        assert gc.get_threshold() == cpa_usage.GC_THRESHOLDS
+        gc.collect()
+        assert full_collections_while_building() == 0
+    finally:
+        gc.set_threshold(*before)
