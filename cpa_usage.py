@@ -2624,6 +2624,7 @@ class IngestWriter:
         self._spool_read = 0  # bytes of the spool file read back
         self._spool_out: Any = None  # the spool file, open for appending
         self._spool_damaged: list[DeadLetter] = []  # unreadable spool lines, for the next commit
+        self._stopped = False  # the writer has ended: what is received now is spooled
         self._room = threading.Condition()
         self._draining = threading.Event()   # no more input: commit what is there, then end
         self._abandon = threading.Event()    # the shutdown deadline has passed: spool the rest
@@ -2649,7 +2650,7 @@ class IngestWriter:
         item = (payload, via, received_ms or now_ms(), self.store.instance if instance is None else instance)
         with self._room:
             self._pending += 1
-            if self._spooled or self._in_memory >= self.MEMORY_RECORDS:
+            if self._stopped or self._spooled or self._in_memory >= self.MEMORY_RECORDS:
                 self._append_to_spool([item])
                 return
             self._in_memory += 1
@@ -2690,6 +2691,12 @@ class IngestWriter:
             if self._spool_out is not None:
                 self._spool_out.close()
                 self._spool_out = None
+            # A subscription reader may hand over a last record after the writer ended:
+            # from now on everything received goes to the spool, for the next start.
+            self._stopped = True
+        late = _drain(self._queue)
+        if late:
+            self._spool(late, [])
         return not self._abandon.is_set() and self._pending == 0
 
     def _run(self) -> None:
@@ -2833,14 +2840,14 @@ class IngestWriter:
         self._spool_read = 0
 
     def _spool(self, items: list[tuple[bytes, str, int, str]], damaged: list[DeadLetter]) -> None:
-        """Past the shutdown deadline: keep every uncommitted record (and unreadable
-        line, as it was) in the spool; the next start ingests it first."""
+        """At a stop, past its deadline or after the writer ended: keep every uncommitted
+        record (and unreadable line, as it was) in the spool; the next start ingests it first."""
         with self._room:
             self._append_to_spool(items, [bytes(letter.payload) for letter in damaged])
             self._in_memory = 0
         if items:
-            log.error("past the shutdown deadline: %d records saved to %s for the next start",
-                      len(items), self.spool_path)
+            log.warning("%d records not committed at the stop were saved to %s for the next start",
+                        len(items), self.spool_path)
 
 
 def _drain(source: queue.SimpleQueue) -> list:

@@ -150,9 +150,13 @@ def test_sigterm_commits_everything_in_subscribe_mode(zipapp, tmp_path, fake_cpa
     assert fake_cpa.lost == [] and fake_cpa.dropped_subscribers == 0
     after_stop = len(stored_keys(proc.db))
     restarted = Running(zipapp, tmp_path, fake_cpa)
-    wait_for(lambda: len(stored_keys(restarted.db)) == published, what="every published record")
+    # CPA drops what it had buffered for a subscription when it ends (cpa/research-notes
+    # 1.3): a record published in the instant of UNSUBSCRIBE can be gone; the fake counts it.
+    dropped_by_cpa = len(fake_cpa.discarded)
+    assert dropped_by_cpa <= 2
+    wait_for(lambda: len(stored_keys(restarted.db)) == published - dropped_by_cpa, what="every published record")
     keys = stored_keys(restarted.db)
-    assert len(set(keys)) == published and after_stop < published
+    assert len(set(keys)) == len(keys) == published - dropped_by_cpa and after_stop < published
     restarted.signal(signal.SIGTERM)
 
 

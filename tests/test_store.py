@@ -257,6 +257,25 @@ def test_a_stop_keeps_the_spool_whole_and_the_next_start_reads_each_record_once(
         store.close()
 
 
+@sqlite_only
+def test_a_record_handed_over_after_the_writer_stopped_waits_in_the_spool(tmp_path, new_database):
+    store, writer = spool_writer(tmp_path, memory_records=100)
+    try:
+        writer.start()
+        assert writer.stop(5.0)
+        writer.put(distinct_payloads(1)[0], "subscribe")  # a subscription reader's last message
+        assert writer.pending == 1 and spool_lines(tmp_path) == 1
+    finally:
+        store.close()
+    store, writer = spool_writer(tmp_path, memory_records=100)
+    try:
+        writer.start()
+        assert writer.stop(10.0)
+        assert store.load_totals()["inserted"] == 1 and not (tmp_path / "spool.db.spool").exists()
+    finally:
+        store.close()
+
+
 # -- the rollup cache ---------------------------------------------------------------
 
 DAY = 86_400_000
