@@ -1595,8 +1595,8 @@ class Store:
         finally:
             if self.postgres:
                 conn.execute("SELECT pg_advisory_unlock(7302611)")
-        if version < len(MIGRATIONS) and not self.postgres:  # a table rebuild (schema 7) leaves free
-            freed = self.compact()  # pages: 734 MB at 3.2M events; given back before ingest starts
+        if 0 < version < len(MIGRATIONS) and not self.postgres:  # an upgrade's table rebuild (schema 7)
+            freed = self.compact()  # leaves free pages: 734 MB at 3.2M events; given back before ingest
             if freed:
                 log.info("the upgrade gave back %.0f MB", freed / 1e6)
 
@@ -2688,9 +2688,7 @@ class IngestWriter:
             self._thread.join(2.0)
         with self._room:
             self._cut_read_part_of_spool()
-            if self._spool_out is not None:
-                self._spool_out.close()
-                self._spool_out = None
+            self._close_spool_out()
             # A subscription reader may hand over a last record after the writer ended:
             # from now on everything received goes to the spool, for the next start.
             self._stopped = True
@@ -2705,8 +2703,7 @@ class IngestWriter:
             if batch or self._spool_damaged:
                 if not self._commit(batch):
                     return
-                if self._abandon.is_set():  # the spool was long: keep the rest for the next start
-                    self._spool(_drain(self._queue), [])
+                if self._abandon.is_set():  # the spool was long: stop() keeps the rest for the next start
                     return
             elif self._draining.is_set():
                 return
@@ -2816,11 +2813,14 @@ class IngestWriter:
                                                           line.rstrip(b"\n")))
         return batch
 
-    def _remove_spool(self) -> None:
-        """Every line was read back and committed: start the spool afresh (holding ``_room``)."""
+    def _close_spool_out(self) -> None:
         if self._spool_out is not None:
             self._spool_out.close()
             self._spool_out = None
+
+    def _remove_spool(self) -> None:
+        """Every line was read back and committed: start the spool afresh (holding ``_room``)."""
+        self._close_spool_out()
         os.remove(self.spool_path)
         self._spool_read = 0
         log.info("every spooled record is committed")
@@ -2830,9 +2830,7 @@ class IngestWriter:
         are appended again by _spool), so that the next start reads each record once."""
         if not self._spool_read:
             return
-        if self._spool_out is not None:
-            self._spool_out.close()
-            self._spool_out = None
+        self._close_spool_out()
         with open(self.spool_path, "rb") as source, open(self.spool_path + ".tmp", "wb") as target:
             source.seek(self._spool_read)
             shutil.copyfileobj(source, target)
