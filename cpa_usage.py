@@ -1817,23 +1817,34 @@ class Store:
             self._aggregate_piece(rollup, lo, hi, query, group, step_ms, prices, result)
         return result
 
-    def count(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None) -> dict[tuple, int]:
-        """Like aggregate, but only the number of events: {key: requests}. Cheaper, for
-        grids, totals and the values of filters."""
-        result: dict[tuple, int] = {}
+    def count(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None,
+              failures: bool = False) -> dict[tuple, Any]:
+        """Like aggregate, but only the number of events: {key: requests}, or with
+        ``failures`` {key: [requests, failed]}. Cheaper, for grids, totals and the
+        values of filters."""
+        result: dict[tuple, Any] = {}
+        sums = (["SUM(requests)", "SUM(failed * requests)"], ["COUNT(*)", "SUM(failed)"])
         for rollup, lo, hi in self.plan(query, group, step_ms):
             time_column = "bucket_ms" if rollup else "ts_ms"
             keys = ([time_column if rollup and step_ms == rollup.bucket_ms
                      else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
             clauses, params = query.conditions()
-            sql = (f"SELECT {', '.join(keys + ['SUM(requests)' if rollup else 'COUNT(*)'])} "
+            sql = (f"SELECT {', '.join(keys + sums[rollup is None][:2 if failures else 1])} "
                    f"FROM {rollup.table if rollup else 'usage_events'} "
                    f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
                    + (f" GROUP BY {', '.join(keys)}" if keys else ""))
             width = len(keys)
             for row in self._read(rollup, lo, hi, sql, [lo, hi, *params]):
-                if row[width]:
-                    result[row[:width]] = result.get(row[:width], 0) + row[width]
+                if not row[width]:
+                    continue
+                key = row[:width]
+                if not failures:
+                    result[key] = result.get(key, 0) + row[width]
+                elif key in result:
+                    result[key][0] += row[width]
+                    result[key][1] += row[width + 1]
+                else:
+                    result[key] = [row[width], row[width + 1]]
         return result
 
     def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None
@@ -3485,9 +3496,10 @@ class Totals:
     def merge(self, other: "Totals") -> None:
         self.measures = [mine + theirs for mine, theirs in zip(self.measures, other.measures)]
         self.failed += other.failed
-        for name, pick in (("first_ms", min), ("last_ms", max)):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            setattr(self, name, theirs if mine is None else mine if theirs is None else pick(mine, theirs))
+        if other.first_ms is not None and (self.first_ms is None or other.first_ms < self.first_ms):
+            self.first_ms = other.first_ms
+        if other.last_ms is not None and (self.last_ms is None or other.last_ms > self.last_ms):
+            self.last_ms = other.last_ms
         self.cost += other.cost
         self.unpriced_requests += other.unpriced_requests
         self.unpriced_models |= other.unpriced_models
@@ -3536,20 +3548,6 @@ def shown_source(row: dict) -> str:
     return mask_key(source) if row["auth_type"] == "apikey" or looks_like_secret(source) else source
 
 
-def requests_and_failures(counts: dict[tuple, int], key: Callable[[tuple], Any]) -> dict[Any, list[int]]:
-    """Fold Store.count rows grouped by (..., failed) into {key(row): [requests, failed]}."""
-    folded: dict[Any, list[int]] = {}
-    for row, requests in counts.items():
-        cell_key = key(row)
-        cell = folded.get(cell_key)
-        if cell is None:
-            cell = folded[cell_key] = [0, 0]
-        cell[0] += requests
-        if row[-1]:
-            cell[1] += requests
-    return folded
-
-
 def grid_cell(start_ms: int, requests: int, failed: int) -> dict:
     """The small form of the grids: start, requests, failed."""
     return {"start": iso_ms(start_ms), "start_ms": start_ms, "requests": requests, "failed": failed}
@@ -3593,8 +3591,7 @@ class LocalTime:
 
     def hours(self, start_ms: int, end_ms: int) -> list[int]:
         """Every local hour that overlaps [start, end), in order."""
-        first = self.hour_start(start_ms)
-        return sorted({self.hour_start(t) for t in range(first, end_ms, QUARTER_MS)})
+        return sorted(set(map(self.hour_start, range(self.hour_start(start_ms), end_ms, QUARTER_MS))))
 
     def days(self, start_ms: int, end_ms: int) -> list[int]:
         day, last = self.local(start_ms).date(), self.local(end_ms - 1).date()
@@ -3685,11 +3682,18 @@ class Analytics:
         hours: dict[int, Totals] = {}
         for (start, failed), acc in self.priced(query, ("failed",), self.time.hourly_step(query.start_ms, query.end_ms),
                                                 {model for model, _ in by_model}).items():
-            hours.setdefault(self.time.hour_start(start), Totals()).add(failed, acc)
+            hour = self.time.hour_start(start)
+            if hour not in hours:
+                hours[hour] = Totals()
+            hours[hour].add(failed, acc)
         days: dict[int, Totals] = {}
         for start, totals in hours.items():
-            days.setdefault(self.time.day_start(start), Totals()).merge(totals)
-        quarters = requests_and_failures(self.store.count(recent, ("failed",), QUARTER_MS), lambda row: row[0])
+            day = self.time.day_start(start)
+            if day not in days:
+                days[day] = Totals()
+            days[day].merge(totals)
+        nothing = Totals().json()  # the hours and days without events: one answer, shared
+        quarters = self.store.count(recent, (), QUARTER_MS, failures=True)
         first = summary.first_ms if since_first_event and summary.first_ms is not None else query.start_ms
         minutes = (query.end_ms - first) / 60000
         summary_json = summary.json()
@@ -3697,11 +3701,13 @@ class Analytics:
         summary_json["tpm"] = round(summary.measures[7] / minutes, 2) if minutes > 0 else 0
         return {
             "summary": summary_json,
-            "hourly": [{"start": self.time.label(h), "start_ms": h, **hours.get(h, Totals()).json()}
+            "hourly": [{"start": self.time.label(h), "start_ms": h, **(hours[h].json() if h in hours else nothing)}
                        for h in self.time.hours(recent.start_ms, query.end_ms)],
-            "daily": [{"date": self.time.local(d).date().isoformat(), "start_ms": d, **days.get(d, Totals()).json()}
+            "daily": [{"date": self.time.local(d).date().isoformat(), "start_ms": d,
+                       **(days[d].json() if d in days else nothing)}
                       for d in self.time.days(query.start_ms, query.end_ms)],
-            "health_grid": [grid_cell(q, *quarters.get(q, (0, 0))) for q in range(window, query.end_ms, QUARTER_MS)],
+            "health_grid": [grid_cell(q, *quarters.get((q,), (0, 0)))
+                            for q in range(window, query.end_ms, QUARTER_MS)],
         }
 
     def health(self, query: Query, day: dt.date | None) -> dict:
@@ -3709,9 +3715,12 @@ class Analytics:
         now = self.clock()
         today = self.time.local(now).date()
         first = self.time.midnight(today - dt.timedelta(days=364))
-        per_day = requests_and_failures(self.store.count(query._replace(start_ms=first, end_ms=now), ("failed",),
-                                                         self.time.hourly_step(first, now)),
-                                        lambda row: self.time.day_start(row[0]))
+        per_day: dict[int, list[int]] = {}
+        for (hour,), (requests, failed) in self.store.count(query._replace(start_ms=first, end_ms=now), (),
+                                                            self.time.hourly_step(first, now), failures=True).items():
+            cell = per_day.setdefault(self.time.day_start(hour), [0, 0])
+            cell[0] += requests
+            cell[1] += failed
         answer: dict[str, Any] = {
             "year": [{"date": self.time.local(d).date().isoformat(), **grid_cell(d, *per_day.get(d, (0, 0)))}
                      for d in self.time.days(first, now)],
@@ -3719,10 +3728,9 @@ class Analytics:
         if day is not None:
             start, end = self.time.midnight(day), self.time.midnight(day + dt.timedelta(days=1))
             step = ROLLUPS[0].bucket_ms
-            cells = requests_and_failures(self.store.count(query._replace(start_ms=start, end_ms=end),
-                                                           ("failed",), step), lambda row: row[0])
+            cells = self.store.count(query._replace(start_ms=start, end_ms=end), (), step, failures=True)
             answer["day"] = {"date": day.isoformat(), "start_ms": start, "end_ms": end,
-                             "cells": [grid_cell(t, *cells.get(t, (0, 0))) for t in range(start, end, step)]}
+                             "cells": [grid_cell(t, *cells.get((t,), (0, 0))) for t in range(start, end, step)]}
         return answer
 
     def analysis(self, query: Query, group: str, sort: str, descending: bool, page: int, page_size: int) -> dict:
@@ -5276,11 +5284,11 @@ def build_app(service: "Service") -> bottle.Bottle:
     def auth_files() -> dict:
         query, name = parse_query(analytics, "24h")
         cached = service.store.get_metadata("auth-files")
-        usage = requests_and_failures(service.store.count(query, ("auth_index", "failed")), lambda row: row[0])
+        usage = service.store.count(query, ("auth_index",), failures=True)
         items = []
         for entry in (cached[1] if cached else []):
             index = entry.get("auth_index", "") if isinstance(entry, dict) else ""
-            requests, failed = usage.get(index, (0, 0))
+            requests, failed = usage.get((index,), (0, 0))
             items.append({**redact(entry), "usage": {"requests": requests, "failed": failed}})
         return {"range": range_json(query, name), "fetched_at": iso_ms(cached[0]) if cached else None,
                 "items": items}

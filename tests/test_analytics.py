@@ -395,15 +395,17 @@ def test_rollups_equal_raw_event_sums(property_store, data):
                 or (query.failed is not None and ev.failed != query.failed):
             continue
         key = ((ev.ts_ms - ev.ts_ms % step,) if step else ()) + tuple(getattr(ev, g) for g in group)
-        acc = expected.setdefault(key, [0, 0, 0, 0, 0])
+        acc = expected.setdefault(key, [0, 0, 0, 0, 0, 0])
         acc[0] += 1
+        acc[5] += ev.failed
         acc[1] += ev.input_tokens
         acc[2] += ev.output_tokens
         acc[3] += ev.total_tokens
         acc[4] += ev.latency_ms
     got = {key: [m[0], m[1], m[4], m[7], m[8]] for key, m in store.aggregate(query, group, step).items()}
-    assert got == expected
+    assert got == {key: acc[:5] for key, acc in expected.items()}
     assert store.count(query, group, step) == {key: acc[0] for key, acc in expected.items()}
+    assert store.count(query, group, step, failures=True) == {key: [acc[0], acc[5]] for key, acc in expected.items()}
     # and every rollup table holds the same totals as the raw events
     for rollup in ROLLUPS:
         total = store.reader.execute(f"SELECT SUM(requests), SUM(total_tokens) FROM {rollup.table}").fetchone()
