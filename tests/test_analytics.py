@@ -90,13 +90,14 @@ def test_today_starts_at_local_midnight(make_service):
 def test_daily_and_hourly_series_are_local_and_complete(make_service):
     service = shanghai(make_service)
     body = get(service, "/usage/overview?range=2d")
-    assert [(d["date"], d["requests"]) for d in body["daily"]] == [
-        ("2026-02-28", 0), ("2026-03-01", 1), ("2026-03-02", 2)]
+    assert [(d["date"], d["requests"], d["failed"]) for d in body["daily"]] == [
+        ("2026-02-28", 0, 0), ("2026-03-01", 1, 0), ("2026-03-02", 2, 1)]
     hourly = body["hourly"]
     assert len(hourly) == 48  # 12:00 Feb 28 .. 11:00 Mar 2 local: every hour present, the end excluded
     assert hourly[0]["start"] == "2026-02-28T12:00+08:00" and hourly[-1]["start"] == "2026-03-02T11:00+08:00"
-    busy = {h["start"]: h["requests"] for h in hourly if h["requests"]}
-    assert busy == {"2026-03-01T23:00+08:00": 1, "2026-03-02T00:00+08:00": 1, "2026-03-02T11:00+08:00": 1}
+    busy = {h["start"]: (h["requests"], h["failed"], h["success_rate"]) for h in hourly if h["requests"]}
+    assert busy == {"2026-03-01T23:00+08:00": (1, 0, 1.0), "2026-03-02T00:00+08:00": (1, 0, 1.0),
+                    "2026-03-02T11:00+08:00": (1, 1, 0.0)}
     grid = body["health_grid"]
     assert len(grid) == 48 * 4 and grid[0]["start"] == "2026-02-28T04:00:00.000Z"
     assert [(c["start"], c["requests"], c["failed"]) for c in grid if c["requests"]] == [
