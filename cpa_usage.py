@@ -1073,9 +1073,9 @@ ROLLUP_FAMILIES = (
     ("usage_rollup", FULL_DIMENSIONS),
     # All dimensions together make many combinations per bucket (keys x credentials x
     # models), so each kind of question also has a narrow family with few rows per
-    # bucket: counts over time (grids, totals), by model (series with their cost),
-    # by client key, by credential.
-    ("usage_timeline", ("failed",)),
+    # bucket: counts over time (grids, totals; per CPA host too, of which there are one
+    # or a few), by model (series with their cost), by client key, by credential.
+    ("usage_timeline", ("failed", "instance")),
     ("usage_series", ("model", "failed")),
     ("usage_keys", ("api_key", "model", "failed")),
     ("usage_credentials", ("source", "auth_index", "provider", "model", "failed")),
@@ -1095,7 +1095,10 @@ def _rollups(families: tuple) -> tuple[Rollup, ...]:
 
 
 ROLLUPS = _rollups(ROLLUP_FAMILIES)
-ROLLUPS_V1 = _rollups((("usage_rollup", FULL_DIMENSIONS_V1), *ROLLUP_FAMILIES[1:]))
+# Schemas 1-7 had a timeline without the instance, which schema 8 added.
+ROLLUP_FAMILIES_V7 = (ROLLUP_FAMILIES[0], ("usage_timeline", ("failed",)), *ROLLUP_FAMILIES[2:])
+ROLLUPS_V7 = _rollups(ROLLUP_FAMILIES_V7)
+ROLLUPS_V1 = _rollups((("usage_rollup", FULL_DIMENSIONS_V1), *ROLLUP_FAMILIES_V7[1:]))
 ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                    "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
                    "ttft_ms_sum", "ttft_count", "flagged")
@@ -1189,13 +1192,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 7: the CPA host of each event, a dimension of the full rollups (several CPAs, one store).
        # What was stored before came from this instance: {instance} is its name.
         "ALTER TABLE usage_events ADD COLUMN instance TEXT NOT NULL DEFAULT {instance}",
-        *(statement for old, new in zip(ROLLUPS_V1, ROLLUPS) if old.dimensions != new.dimensions
+        *(statement for old, new in zip(ROLLUPS_V1, ROLLUPS_V7) if old.dimensions != new.dimensions
           for statement in (
               f"ALTER TABLE {old.table} RENAME TO {old.table}_v6",
               _create_rollup_sql(new),
               f"INSERT INTO {new.table} SELECT bucket_ms, {', '.join(old.dimensions)}, {{instance}}, "
               f"{', '.join(ROLLUP_MEASURES)}, first_ms, last_ms, last_status FROM {old.table}_v6",
               f"DROP TABLE {old.table}_v6")),
+    ),
+    (  # 8: the CPA host in the timeline too, so that requests per host (a filter's values)
+       # are counted from a narrow rollup, not the full one (40 ms for a month at 1M events).
+       # Summed again from the full 5-minute rollup, each grain from its oldest kept bucket
+       # on: retention removes a coarse bucket whole, and what it removed stays removed.
+        *(statement for old, new in zip(ROLLUPS_V7, ROLLUPS) if old.dimensions != new.dimensions
+          for statement in (
+              f"ALTER TABLE {old.table} RENAME TO {old.table}_v7",
+              _create_rollup_sql(new),
+              f"INSERT INTO {new.table} SELECT bucket_ms - bucket_ms % {new.bucket_ms}, {', '.join(new.dimensions)}, "
+              f"{', '.join(f'SUM({m})' for m in ROLLUP_MEASURES)}, MIN(first_ms), MAX(last_ms), NULL "
+              f"FROM usage_rollup WHERE bucket_ms >= (SELECT COALESCE(MIN(bucket_ms), 0) FROM {old.table}_v7) "
+              f"GROUP BY bucket_ms - bucket_ms % {new.bucket_ms}, {', '.join(new.dimensions)}",
+              f"DROP TABLE {old.table}_v7")),
     ),
 )
 
@@ -1595,7 +1612,7 @@ class Store:
         finally:
             if self.postgres:
                 conn.execute("SELECT pg_advisory_unlock(7302611)")
-        if 0 < version < len(MIGRATIONS) and not self.postgres:  # an upgrade's table rebuild (schema 7)
+        if 0 < version < len(MIGRATIONS) and not self.postgres:  # an upgrade's table rebuilds (schemas 7, 8)
             freed = self.compact()  # leaves free pages: 734 MB at 3.2M events; given back before ingest
             if freed:
                 log.info("the upgrade gave back %.0f MB", freed / 1e6)
@@ -1857,9 +1874,11 @@ class Store:
         after 5 minutes at 1,000 events/s, a second and a half to sum)."""
         needed = set(group) | query.filtered_dimensions
         usable = [r for r in ROLLUPS if needed <= set(r.dimensions) and (step_ms is None or step_ms % r.bucket_ms == 0)]
-        narrowest = min(len(r.dimensions) for r in usable)  # fewer rows per bucket beats everything
-        grains = sorted({r for r in usable if len(r.dimensions) == narrowest} | {ROLLUPS[0]},
-                        key=lambda r: -r.bucket_ms)
+        # Fewer rows per bucket beats everything: the family with the fewest dimensions
+        # (of two alike, the one listed first: the timeline's instance adds few rows).
+        narrowest = min(usable, key=lambda r: len(r.dimensions)).dimensions
+        grains = sorted({r for r in usable if r.dimensions == narrowest} | {ROLLUPS[0]},
+                        key=lambda r: (-r.bucket_ms, len(r.dimensions)))
         pieces: list[tuple[Rollup | None, int, int]] = []
 
         def cover(lo: int, hi: int, level: int) -> None:

@@ -1,7 +1,7 @@
 """Several CPAs, one store: every event names its CPA (INSTANCE_NAME, or its CPA_INSTANCES
 entry), filterable everywhere; several cpa-usage processes write into one PostgreSQL
 database concurrently without duplicates or lost rollup increments; one process drains
-several CPAs, each with its own drain status and ban safety; schema 7 keeps old data."""
+several CPAs, each with its own drain status and ban safety; schemas 7 and 8 keep old data."""
 
 import threading
 
@@ -9,8 +9,8 @@ import pytest
 
 from backends import wait_for
 from conftest import base_env, database_env, encode, payload_lines, record, wsgi_call
-from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ROLLUPS_V1, ConfigError, Query, Service, Store,
-                       decode_payload, default_instance_name, load_config)
+from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ROLLUPS_V1, ROLLUPS_V7, ConfigError, Query, Service,
+                       Store, decode_payload, default_instance_name, load_config)
 from test_drain import FAST, stored
 
 RECEIVED = 1_790_000_000_000
@@ -91,6 +91,59 @@ def test_schema_7_names_the_cpa_of_what_was_stored_before(new_database):
             {(RECEIVED - RECEIVED % 300_000,): 1}
         new.write_batch(events("west", 1), [], received=1)
         assert new.count(Query(0, 2**62), ("instance",)) == {("east",): 1, ("west",): 1}
+    finally:
+        new.close()
+
+
+def test_schema_8_counts_each_cpa_from_the_timeline(new_database):
+    """A schema-7 timeline (no instance) is summed again from the full rollup, per CPA,
+    each grain from its oldest kept bucket on (a day retention removed stays removed)."""
+    target = new_database()
+    import cpa_usage
+
+    cpa_usage.MIGRATIONS = MIGRATIONS[:7]
+    try:
+        old = Store(target)
+    finally:
+        cpa_usage.MIGRATIONS = MIGRATIONS
+    day = 86_400_000
+    day_one = RECEIVED - RECEIVED % day
+    stored_rows = [(day_one + 10 * 3_600_000, "east", 0, 2), (day_one + day + 10 * 3_600_000, "west", 1, 1),
+                   (day_one + day + 11 * 3_600_000 + 300_000, "east", 0, 1)]
+    ones = ", ".join("1" for _ in ROLLUP_MEASURES[1:])
+    with old.write_lock:
+        for bucket, instance, failed, requests in stored_rows:
+            old._writer.execute(
+                f"INSERT INTO usage_rollup (bucket_ms, model, source, auth_index, api_key, provider, failed, "
+                f"instance, {', '.join(ROLLUP_MEASURES)}, first_ms, last_ms) VALUES "
+                f"(?, 'm', 's', 'a', 'sk-x', 'p', ?, ?, ?, {ones}, ?, ?)", [bucket, failed, instance, requests,
+                                                                          bucket, bucket])
+            for rollup in ROLLUPS_V7[3:7]:  # the timeline, as schema 7 summed it: without the CPA
+                if rollup.bucket_ms == day and bucket < day_one + day:
+                    continue  # retention removed the first day's daily bucket (its cut-off fell inside the day)
+                old._writer.execute(
+                    f"INSERT INTO {rollup.table} (bucket_ms, failed, {', '.join(ROLLUP_MEASURES)}, first_ms, "
+                    f"last_ms) VALUES (?, ?, ?, {ones}, ?, ?) ON CONFLICT (bucket_ms, failed) DO UPDATE SET "
+                    f"requests = {rollup.table}.requests + excluded.requests",
+                    [bucket - bucket % rollup.bucket_ms, failed, requests, bucket, bucket])
+    old.close()
+    new = Store(target)
+    try:
+        assert [r.dimensions for r in ROLLUPS[3:7]] == [("failed", "instance")] * 4
+        for rollup in ROLLUPS[3:7]:
+            rows = new.reader.execute(f"SELECT bucket_ms, failed, instance, requests FROM {rollup.table} "
+                                      "ORDER BY bucket_ms, instance").fetchall()
+            expected = sorted((b - b % rollup.bucket_ms, failed, instance, n) for b, instance, failed, n in stored_rows
+                              if rollup.bucket_ms < day or b >= day_one + day)
+            if rollup.bucket_ms == day:
+                expected = [(day_one + day, 1, "west", 1), (day_one + day, 0, "east", 1)]
+                rows = sorted(rows, key=lambda row: row[2], reverse=True)
+            assert rows == expected, rollup.table
+        query = Query(day_one + day, day_one + 2 * day)  # a whole day: the daily grain
+        assert {rollup.table for rollup, _, _ in new.plan(query, ("instance",), None)} == {"usage_timeline_daily"}
+        assert new.count(query, ("instance",), failures=True) == {("east",): [1, 0], ("west",): [1, 1]}
+        # the first day's hours are kept (only its daily bucket was removed)
+        assert new.count(Query(day_one + 9 * 3_600_000, day_one + 12 * 3_600_000), ("instance",)) == {("east",): 2}
     finally:
         new.close()
 
