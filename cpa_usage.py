@@ -1971,16 +1971,19 @@ class Store:
         since = self.raw_events_since()
         retained = query._replace(start_ms=max(query.start_ms, since))
         total = self.count(retained).get((), 0) if retained.start_ms < retained.end_ms else 0
-        offset, end = (page - 1) * page_size, query.end_ms
+        offset, start, end = (page - 1) * page_size, retained.start_ms, query.end_ms
         if offset >= total:
             return [], total
         for step in (HOUR_MS, ROLLUPS[0].bucket_ms):
             if offset < 2000:
                 break
-            counts = sorted(self.count(retained._replace(end_ms=end), step_ms=step).items(), reverse=True)
+            # 5-minute counts inside the hour found only: filtered, they come from the
+            # full rollup, where a month before that hour is millions of rows.
+            counts = sorted(self.count(retained._replace(start_ms=start, end_ms=end), step_ms=step).items(),
+                            reverse=True)
             for (bucket,), requests in counts:
                 if offset < requests:
-                    end = min(end, bucket + step)
+                    start, end = max(start, bucket), min(end, bucket + step)
                     break
                 offset -= requests
         clauses, params = retained.conditions()

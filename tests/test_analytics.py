@@ -6,6 +6,7 @@ test that rollup answers equal sums over the raw events for random data and rang
 import datetime as dt
 import itertools
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -433,6 +434,34 @@ def test_deep_event_pages_match_plain_offset(new_database):
                     [query.start_ms, query.end_ms, *params, (page - 1) * 50]).fetchall()
                 assert total == expected_total
                 assert [r["event_key"] for r in got] == [r[0] for r in expected], (query, page)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("new_database", ["sqlite"], indirect=True)  # statements traced by SQLite
+def test_a_deep_page_counts_five_minute_buckets_inside_its_hour_only(new_database):
+    """Past 2,000 events within one hour, a filtered page is found by 5-minute counts
+    from the full rollup: those are read for that hour, not for the range before it."""
+    store = Store(new_database())
+    try:
+        iso = lambda ms: dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat()  # noqa: E731
+        busy_hour = BASE + 2 * 86_400_000
+        rows = [event(iso(BASE + i * 3_600_000), source="b@x.com") for i in range(48)]  # two quiet days before
+        rows += [event(iso(busy_hour + i * 1_300), source="b@x.com") for i in range(2_500)]
+        store.write_batch(rows, [], received=len(rows))
+        query = Query(BASE, busy_hour + 3_600_000, sources=("b@x.com",))
+        statements = []
+        store.reader.set_trace_callback(statements.append)
+        got, total = store.list_events(query, 45, 50)  # offset 2,200: inside the busy hour
+        store.reader.set_trace_callback(None)
+        assert total == 2_548 and len(got) == 50
+        expected = store.reader.execute(
+            "SELECT event_key FROM usage_events WHERE source = 'b@x.com' ORDER BY ts_ms DESC, event_key DESC "
+            "LIMIT 50 OFFSET 2200").fetchall()
+        assert [r["event_key"] for r in got] == [r[0] for r in expected]
+        spans = [tuple(map(int, re.search(r"bucket_ms >= (\d+) AND bucket_ms < (\d+)", sql).groups()))
+                 for sql in statements if "FROM usage_rollup " in sql and "GROUP BY bucket_ms" in sql]
+        assert spans and all(hi - lo <= 3_600_000 for lo, hi in spans), spans
     finally:
         store.close()
 
