@@ -18,6 +18,7 @@ events page p95 <= 30 ms; at 1M events everything <= 50 ms.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import pathlib
 import random
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--driver", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="a database to make schemas in")
     args = parser.parse_args()
+    gc.set_threshold(*cpa_usage.GC_THRESHOLDS)  # as `serve` runs
     data = ROOT / "bench" / ".data"
     data.mkdir(exist_ok=True)
     base = "/usage/api/v1/usage"
