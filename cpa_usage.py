@@ -1214,6 +1214,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
               f"GROUP BY bucket_ms - bucket_ms % {new.bucket_ms}, {', '.join(new.dimensions)}",
               f"DROP TABLE {old.table}_v7")),
     ),
+    (  # 9: one client key's counts (the 15-minute grid of a member's overview, the failures
+       # of its hours) read from its index alone, not from a table row per bucket, model and
+       # outcome: one key's month of quarter hours at 1M events 26 -> 10 ms.
+        *(statement for suffix in ("", "_hourly", "_daily") for statement in (
+            f"DROP INDEX usage_keys{suffix}_api_key",
+            f"CREATE INDEX usage_keys{suffix}_api_key ON usage_keys{suffix} (api_key, bucket_ms, failed, requests)")),
+    ),
 )
 
 # Rows per INSERT statement. A few fixed sizes, because the sqlite3 module keeps every
@@ -1612,7 +1619,7 @@ class Store:
         finally:
             if self.postgres:
                 conn.execute("SELECT pg_advisory_unlock(7302611)")
-        if 0 < version < len(MIGRATIONS) and not self.postgres:  # an upgrade's table rebuilds (schemas 7, 8)
+        if 0 < version < len(MIGRATIONS) and not self.postgres:  # rebuilt tables and indexes leave free pages
             freed = self.compact()  # leaves free pages: 734 MB at 3.2M events; given back before ingest
             if freed:
                 log.info("the upgrade gave back %.0f MB", freed / 1e6)
