@@ -1931,13 +1931,17 @@ class Store:
         measures = [] if cost_only else list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
         clauses, params = query.conditions()
         head, join, head_params = "", "", []
-        if prices is not None:  # cost in SQL: linear in the token sums, so exact for rollups too
+        if prices is not None and not self.postgres:  # the digest names the prices in the statement,
+            head = f"/* prices {self._prices_table(prices)} */ "  # so kept reads of other prices differ
+            join = " LEFT JOIN temp.usage_prices ON price_model = model"
+        elif prices is not None:  # PostgreSQL joins a list of values by hash
             rows = prices or [(None, 0, 0, 0, 0, 0)]
             typed = "(CAST(? AS TEXT), " + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * 5) + ")"
             head = (f"WITH prices (price_model, p_in, p_out, p_cr, p_cw, p_rs) AS (VALUES "
                     f"{', '.join([typed] * len(rows))}) ")
             head_params = [value for row in rows for value in row]
             join = " LEFT JOIN prices ON price_model = model"
+        if prices is not None:  # cost in SQL: linear in the token sums, so exact for rollups too
             requests = "requests" if rollup else "1"
             measures += ["SUM(((input_tokens + unclassified_tokens) * p_in + cache_read_tokens * p_cr"
                          " + cache_write_tokens * p_cw + (output_tokens - reasoning_tokens) * p_out"
@@ -1968,6 +1972,22 @@ class Store:
             acc[sums + 1] = max(acc[sums + 1], values[sums + 1])
             for i in range(sums + 2, len(values)):
                 acc[i] += values[i]
+
+    def _prices_table(self, prices: list[tuple]) -> str:
+        """Load ``prices`` into this thread's connection as a temporary table, unless it
+        holds them already, and name them by a digest. SQLite joins a table through its
+        key, where it scans a VALUES list for every row: a month of hourly cost at 10
+        models 18 -> 10 ms, and without building an index for every statement at 50."""
+        rows = tuple(prices)
+        conn = self.reader
+        if getattr(self._local, "prices", None) != (conn, rows):
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS usage_prices (price_model TEXT PRIMARY KEY, p_in REAL, "
+                         "p_out REAL, p_cr REAL, p_cw REAL, p_rs REAL) WITHOUT ROWID")
+            conn.execute("DELETE FROM temp.usage_prices")
+            conn.executemany("INSERT OR REPLACE INTO temp.usage_prices VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._local.prices = (conn, rows)
+            self._local.prices_digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+        return self._local.prices_digest
 
     def list_events(self, query: "Query", page: int, page_size: int) -> tuple[list[dict], int]:
         """One page of raw events, newest first, and how many there are in all.
