@@ -3609,6 +3609,7 @@ class LocalTime:
         self.zone = zone
         self._hours: dict[int, int] = {}
         self._days: dict[int, int] = {}
+        self._labels: dict[int, str] = {}
 
     def local(self, ms: int) -> dt.datetime:
         return dt.datetime.fromtimestamp(ms / 1000, self.zone)
@@ -3640,7 +3641,10 @@ class LocalTime:
 
     def hours(self, start_ms: int, end_ms: int) -> list[int]:
         """Every local hour that overlaps [start, end), in order."""
-        return sorted(set(map(self.hour_start, range(self.hour_start(start_ms), end_ms, QUARTER_MS))))
+        first = self.hour_start(start_ms)
+        if self.hourly_step(start_ms, end_ms) == HOUR_MS:  # every local hour is a UTC hour
+            return list(range(first, end_ms, HOUR_MS))
+        return sorted(set(map(self.hour_start, range(first, end_ms, QUARTER_MS))))
 
     def days(self, start_ms: int, end_ms: int) -> list[int]:
         day, last = self.local(start_ms).date(), self.local(end_ms - 1).date()
@@ -3659,7 +3663,13 @@ class LocalTime:
         return HOUR_MS
 
     def label(self, ms: int) -> str:
-        return self.local(ms).isoformat(timespec="minutes")
+        """An hour as the series show it (kept: a month of them at every refresh)."""
+        label = self._labels.get(ms)
+        if label is None:
+            if len(self._labels) >= 100_000:
+                self._labels.clear()
+            label = self._labels[ms] = self.local(ms).isoformat(timespec="minutes")
+        return label
 
 
 class Analytics:
@@ -4390,10 +4400,12 @@ class ApiError(Exception):
 
 
 def json_response(data: Any, status: int = 200) -> str:
-    """Encode explicitly: Bottle does not JSON-encode lists, nor an error handler's dict."""
+    """Encode explicitly: Bottle does not JSON-encode lists, nor an error handler's dict.
+    Answers are trees built here, never circular: not checking saves a tenth of the
+    time a 30-day overview (4,000 objects) takes to encode."""
     bottle.response.status = status
     bottle.response.content_type = "application/json"
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 def api_route(callback: Callable) -> Callable:
