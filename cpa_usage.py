@@ -33,6 +33,7 @@ edges (API responses, logs). See README.md for what each part is for.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -2683,6 +2684,7 @@ class IngestWriter:
         self._spooled = 0  # in the spool file, not read back yet
         self._spool_read = 0  # bytes of the spool file read back
         self._spool_out: Any = None  # the spool file, open for appending
+        self._spool_in: Any = None  # and for reading back: a file removed by hand is still read to its end
         self._spool_damaged: list[DeadLetter] = []  # unreadable spool lines, for the next commit
         self._stopped = False  # the writer has ended: what is received now is spooled
         self._room = threading.Condition()
@@ -2734,6 +2736,7 @@ class IngestWriter:
                 if not last.endswith(b"\n"):
                     handle.write(b"\n")  # a line cut short by a crash must not swallow the next one
             self._spooled = self._pending = lines
+            self._spool_in = open(self.spool_path, "rb")  # noqa: SIM115 - kept open while lines wait
             log.info("%d records spooled by an earlier run are ingested first", lines)
         self._thread.start()
 
@@ -2748,7 +2751,7 @@ class IngestWriter:
             self._thread.join(2.0)
         with self._room:
             self._cut_read_part_of_spool()
-            self._close_spool_out()
+            self._close_spool()
             # A subscription reader may hand over a last record after the writer ended:
             # from now on everything received goes to the spool, for the next start.
             self._stopped = True
@@ -2848,6 +2851,8 @@ class IngestWriter:
             return
         if self._spool_out is None:
             self._spool_out = open(self.spool_path, "ab")  # noqa: SIM115 - kept open while records come
+        if self._spool_in is None:
+            self._spool_in = open(self.spool_path, "rb")  # noqa: SIM115 - kept open while lines wait
         self._spool_out.write(b"".join(data))
         self._spool_out.flush()  # in the file at once: a crash of this process loses none of it
         self._spooled += len(data)
@@ -2856,10 +2861,10 @@ class IngestWriter:
         """Up to a batch of the oldest spooled records; unreadable lines (cut short by a
         crash, say) are kept for the next commit as dead letters."""
         batch: list[tuple[bytes, str, int, str]] = []
-        with self._room, open(self.spool_path, "rb") as handle:
-            handle.seek(self._spool_read)
+        with self._room:
+            self._spool_in.seek(self._spool_read)
             while self._spooled and len(batch) + len(self._spool_damaged) < self.batch_size:
-                line = handle.readline()
+                line = self._spool_in.readline()
                 if not line:
                     break
                 self._spool_read += len(line)
@@ -2873,15 +2878,17 @@ class IngestWriter:
                                                           line.rstrip(b"\n")))
         return batch
 
-    def _close_spool_out(self) -> None:
-        if self._spool_out is not None:
-            self._spool_out.close()
-            self._spool_out = None
+    def _close_spool(self) -> None:
+        for handle in (self._spool_out, self._spool_in):
+            if handle is not None:
+                handle.close()
+        self._spool_out = self._spool_in = None
 
     def _remove_spool(self) -> None:
         """Every line was read back and committed: start the spool afresh (holding ``_room``)."""
-        self._close_spool_out()
-        os.remove(self.spool_path)
+        self._close_spool()
+        with contextlib.suppress(FileNotFoundError):  # removed by hand already
+            os.remove(self.spool_path)
         self._spool_read = 0
         log.info("every spooled record is committed")
 
@@ -2890,10 +2897,10 @@ class IngestWriter:
         are appended again by _spool), so that the next start reads each record once."""
         if not self._spool_read:
             return
-        self._close_spool_out()
-        with open(self.spool_path, "rb") as source, open(self.spool_path + ".tmp", "wb") as target:
-            source.seek(self._spool_read)
-            shutil.copyfileobj(source, target)
+        with open(self.spool_path + ".tmp", "wb") as target:  # from the handle: the file may be gone
+            self._spool_in.seek(self._spool_read)
+            shutil.copyfileobj(self._spool_in, target)
+        self._close_spool()
         os.replace(self.spool_path + ".tmp", self.spool_path)
         self._spool_read = 0
 

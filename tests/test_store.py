@@ -276,6 +276,54 @@ def test_a_record_handed_over_after_the_writer_stopped_waits_in_the_spool(tmp_pa
         store.close()
 
 
+@sqlite_only
+def test_a_spool_removed_by_hand_is_still_read_to_the_end(tmp_path, new_database):
+    store, writer = spool_writer(tmp_path, memory_records=0)  # everything through the spool
+    blocker = sqlite3.connect(tmp_path / "spool.db", timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        writer.start()
+        for payload in distinct_payloads(50):
+            writer.put(payload, "subscribe")
+        wait_for(lambda: writer.stalled, what="a batch read back from the spool and refused")
+        (tmp_path / "spool.db.spool").unlink()  # by hand, with 40 records waiting in it
+        blocker.rollback()
+        wait_for(lambda: writer.pending == 0, what="every spooled record committed")
+        writer.put(distinct_payloads(51)[50], "subscribe")  # and the writer goes on
+        wait_for(lambda: writer.pending == 0, what="the next record")
+        totals = store.load_totals()
+        assert totals["inserted"] == 51 and totals["duplicates"] == 0
+    finally:
+        blocker.close()
+        writer.stop(5.0)
+        store.close()
+
+
+@sqlite_only
+def test_a_stop_keeps_what_a_spool_removed_by_hand_still_held(tmp_path, new_database):
+    store, writer = spool_writer(tmp_path, memory_records=0)
+    blocker = sqlite3.connect(tmp_path / "spool.db", timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        writer.start()
+        for payload in distinct_payloads(50):
+            writer.put(payload, "subscribe")
+        wait_for(lambda: writer.stalled, what="a batch read back from the spool and refused")
+        (tmp_path / "spool.db.spool").unlink()
+        assert not writer.stop(0.3)
+        assert spool_lines(tmp_path) == 50  # written anew: the unread lines and the refused batch
+    finally:
+        blocker.rollback()
+        blocker.close()
+        store.close()
+    store, writer = spool_writer(tmp_path, memory_records=0)
+    try:
+        writer.start()
+        assert writer.stop(10.0) and store.load_totals()["inserted"] == 50
+    finally:
+        store.close()
+
+
 # -- the rollup cache ---------------------------------------------------------------
 
 DAY = 86_400_000
