@@ -55,18 +55,21 @@ def test_every_answer_can_be_filtered_by_instance(tmp_path, new_database):
         service.store.close()
 
 
+def store_at_schema(target: str, version: int) -> Store:
+    """A store migrated to ``version`` only: the database an older release left."""
+    import cpa_usage
+
+    cpa_usage.MIGRATIONS = MIGRATIONS[:version]
+    try:
+        return Store(target)
+    finally:
+        cpa_usage.MIGRATIONS = MIGRATIONS
+
+
 def test_schema_7_names_the_cpa_of_what_was_stored_before(new_database):
     """A database of schema 6 (before instances) keeps every row and total, named after this CPA."""
     target = new_database()
-    old = Store.__new__(Store)  # schema 6 exactly as it was: run only the first six migrations
-    old_migrations = MIGRATIONS[:6]
-    import cpa_usage
-
-    cpa_usage.MIGRATIONS = old_migrations
-    try:
-        Store.__init__(old, target)
-    finally:
-        cpa_usage.MIGRATIONS = MIGRATIONS
+    old = store_at_schema(target, 6)
     columns = ("event_key", "ts_ms", "ts_raw", "ts_estimated", "received_ms", "request_id", "model", "alias",
                "provider", "executor_type", "endpoint", "auth_type", "source", "auth_index", "api_key", "failed",
                "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
@@ -99,13 +102,7 @@ def test_schema_8_counts_each_cpa_from_the_timeline(new_database):
     """A schema-7 timeline (no instance) is summed again from the full rollup, per CPA,
     each grain from its oldest kept bucket on (a day retention removed stays removed)."""
     target = new_database()
-    import cpa_usage
-
-    cpa_usage.MIGRATIONS = MIGRATIONS[:7]
-    try:
-        old = Store(target)
-    finally:
-        cpa_usage.MIGRATIONS = MIGRATIONS
+    old = store_at_schema(target, 7)
     day = 86_400_000
     day_one = RECEIVED - RECEIVED % day
     stored_rows = [(day_one + 10 * 3_600_000, "east", 0, 2), (day_one + day + 10 * 3_600_000, "west", 1, 1),
@@ -151,13 +148,7 @@ def test_schema_8_counts_each_cpa_from_the_timeline(new_database):
 @pytest.mark.parametrize("new_database", ["sqlite"], indirect=True)
 def test_the_upgrade_to_schema_7_gives_back_the_space_of_the_rebuilt_tables(new_database):
     target = new_database()
-    import cpa_usage
-
-    cpa_usage.MIGRATIONS = MIGRATIONS[:6]
-    try:
-        old = Store(target)
-    finally:
-        cpa_usage.MIGRATIONS = MIGRATIONS
+    old = store_at_schema(target, 6)
     with old.write_lock:
         old._writer.executemany(
             "INSERT INTO usage_rollup (bucket_ms, model, source, auth_index, api_key, provider, failed, "

@@ -1,5 +1,6 @@
 """The SQLite store: schema migrations, batched inserts, dedup, rollups, dead letters, retention."""
 
+import contextlib
 import re
 import sqlite3
 
@@ -228,9 +229,11 @@ def test_what_memory_cannot_hold_waits_in_the_spool(tmp_path, new_database):
         store.close()
 
 
-@sqlite_only
-def test_a_stop_keeps_the_spool_whole_and_the_next_start_reads_each_record_once(tmp_path, new_database):
-    store, writer = spool_writer(tmp_path, memory_records=0)  # everything through the spool
+@contextlib.contextmanager
+def refused_spool(tmp_path):
+    """A writer with 50 records in the spool (memory holds none) and a database that
+    refuses them: a batch was read back and refused. Yields (store, writer, blocker)."""
+    store, writer = spool_writer(tmp_path, memory_records=0)
     blocker = sqlite3.connect(tmp_path / "spool.db", timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
@@ -238,13 +241,21 @@ def test_a_stop_keeps_the_spool_whole_and_the_next_start_reads_each_record_once(
         for payload in distinct_payloads(50):
             writer.put(payload, "subscribe")
         wait_for(lambda: writer.stalled, what="a batch read back from the spool and refused")
+        yield store, writer, blocker
+    finally:
+        if blocker.in_transaction:
+            blocker.rollback()
+        blocker.close()
+        writer.stop(5.0)
+        store.close()
+
+
+@sqlite_only
+def test_a_stop_keeps_the_spool_whole_and_the_next_start_reads_each_record_once(tmp_path, new_database):
+    with refused_spool(tmp_path) as (_, writer, _):
         assert not writer.stop(0.3)  # the deadline passes with the database still locked
         # the batch that was read back is written again, the part read is cut: 50 lines
         assert spool_lines(tmp_path) == 50
-    finally:
-        blocker.rollback()
-        blocker.close()
-        store.close()
     store, writer = spool_writer(tmp_path, memory_records=0)
     try:
         writer.start()
@@ -278,14 +289,7 @@ def test_a_record_handed_over_after_the_writer_stopped_waits_in_the_spool(tmp_pa
 
 @sqlite_only
 def test_a_spool_removed_by_hand_is_still_read_to_the_end(tmp_path, new_database):
-    store, writer = spool_writer(tmp_path, memory_records=0)  # everything through the spool
-    blocker = sqlite3.connect(tmp_path / "spool.db", timeout=0)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        writer.start()
-        for payload in distinct_payloads(50):
-            writer.put(payload, "subscribe")
-        wait_for(lambda: writer.stalled, what="a batch read back from the spool and refused")
+    with refused_spool(tmp_path) as (store, writer, blocker):
         (tmp_path / "spool.db.spool").unlink()  # by hand, with 40 records waiting in it
         blocker.rollback()
         wait_for(lambda: writer.pending == 0, what="every spooled record committed")
@@ -293,29 +297,14 @@ def test_a_spool_removed_by_hand_is_still_read_to_the_end(tmp_path, new_database
         wait_for(lambda: writer.pending == 0, what="the next record")
         totals = store.load_totals()
         assert totals["inserted"] == 51 and totals["duplicates"] == 0
-    finally:
-        blocker.close()
-        writer.stop(5.0)
-        store.close()
 
 
 @sqlite_only
 def test_a_stop_keeps_what_a_spool_removed_by_hand_still_held(tmp_path, new_database):
-    store, writer = spool_writer(tmp_path, memory_records=0)
-    blocker = sqlite3.connect(tmp_path / "spool.db", timeout=0)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        writer.start()
-        for payload in distinct_payloads(50):
-            writer.put(payload, "subscribe")
-        wait_for(lambda: writer.stalled, what="a batch read back from the spool and refused")
+    with refused_spool(tmp_path) as (_, writer, _):
         (tmp_path / "spool.db.spool").unlink()
         assert not writer.stop(0.3)
         assert spool_lines(tmp_path) == 50  # written anew: the unread lines and the refused batch
-    finally:
-        blocker.rollback()
-        blocker.close()
-        store.close()
     store, writer = spool_writer(tmp_path, memory_records=0)
     try:
         writer.start()
