@@ -1310,8 +1310,10 @@ class BatchResult(NamedTuple):
 def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
     """The rows every rollup gains from these events: bucket and dimensions, the
     measures, first and last seen, and the status code of the last one. The events are
-    summed once into the finest rollup; every other one is summed from those groups
-    (far fewer than the events whenever traffic comes in bursts)."""
+    summed once into the finest rollup; every other one from the fewest groups already
+    summed that hold its dimensions in buckets dividing its own (a family's hours from
+    its quarter hours: at high cardinality, nearly every event is a group of its own
+    in the finest rollup, and far fewer in a narrow one)."""
     base, measures = ROLLUPS[0], len(ROLLUP_MEASURES)
     dimensions = operator.attrgetter(*base.dimensions)
     groups: dict[tuple, list] = {}
@@ -1341,10 +1343,13 @@ def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
         if ev.ts_ms >= acc[14]:
             acc[14], acc[15] = ev.ts_ms, ev.status_code
     rows = {base: [key + tuple(acc) for key, acc in groups.items()]}
+    summed: list[tuple[Rollup, dict[tuple, list]]] = [(base, groups)]
     for rollup in ROLLUPS[1:]:
-        positions = [1 + base.dimensions.index(d) for d in rollup.dimensions]
+        source, source_groups = min(((r, g) for r, g in summed if set(rollup.dimensions) <= set(r.dimensions)
+                                     and rollup.bucket_ms % r.bucket_ms == 0), key=lambda summed: len(summed[1]))
+        positions = [1 + source.dimensions.index(d) for d in rollup.dimensions]
         coarse: dict[tuple, list] = {}
-        for key, acc in groups.items():
+        for key, acc in source_groups.items():
             target_key = (key[0] - key[0] % rollup.bucket_ms, *(key[i] for i in positions))
             target = coarse.get(target_key)
             if target is None:
@@ -1355,6 +1360,7 @@ def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
             target[measures] = min(target[measures], acc[measures])
             if acc[measures + 1] >= target[measures + 1]:
                 target[measures + 1], target[measures + 2] = acc[measures + 1], acc[measures + 2]
+        summed.append((rollup, coarse))
         rows[rollup] = [key + tuple(acc) for key, acc in coarse.items()]
     return rows
 
