@@ -41,6 +41,7 @@ import gc
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import logging
 import logging.handlers
@@ -1507,29 +1508,40 @@ class RollupCache:
             self._entries.clear()
             self._rows = 0
 
-    def rows(self, conn: sqlite3.Connection, sql: str, params: list, lo: int, hi: int) -> list[tuple]:
-        """The rows of ``sql`` (a read of rollup buckets in [lo, hi)), kept or fresh."""
-        if hi - lo < self.MIN_SPAN_MS:
-            return conn.execute(sql, params).fetchall()
-        key = (sql, tuple(params))
+    def rows(self, conn: sqlite3.Connection, reads: list[tuple[str, list, int, int]]) -> list[list[tuple]]:
+        """The rows of each read ``(sql, params, lo, hi)`` of rollup buckets in [lo,
+        hi), kept or fresh. The changes are looked up once before the reads of a plan
+        and once after, not around each read: a dashboard's month is a hundred reads,
+        and under ingest every statement waits for the GIL again when it returns."""
+        answers: list[list[tuple] | None] = [None] * len(reads)
+        missing: list[int] = []
         with self._lock:
-            self._replay(conn)
-            entry = self._entries.pop(key, None)
-            if entry is not None:
-                self._entries[key] = entry
-                return entry[2]
+            if any(hi - lo >= self.MIN_SPAN_MS for _, _, lo, hi in reads):
+                self._replay(conn)
+            for i, (sql, params, lo, hi) in enumerate(reads):
+                entry = self._entries.pop((sql, tuple(params)), None) if hi - lo >= self.MIN_SPAN_MS else None
+                if entry is None:
+                    missing.append(i)
+                    continue
+                self._entries[(sql, tuple(params))] = entry
+                answers[i] = entry[2]
             before = self._seen
-        rows = conn.execute(sql, params).fetchall()
-        with self._lock:
-            self._replay(conn)
-            missed = not self._recent or self._recent[0][0] > before + 1
-            if missed or any(seq > before and c_lo < hi and c_hi > lo for seq, c_lo, c_hi in self._recent):
-                return rows
-            self._entries[key] = (lo, hi, rows)
-            self._rows += len(rows)
-            while self._rows > self.MAX_ROWS:
-                self._rows -= len(self._entries.pop(next(iter(self._entries)))[2])
-        return rows
+        for i in missing:
+            answers[i] = conn.execute(reads[i][0], reads[i][1]).fetchall()
+        keepable = [i for i in missing if reads[i][3] - reads[i][2] >= self.MIN_SPAN_MS]
+        if keepable:
+            with self._lock:
+                self._replay(conn)
+                missed = not self._recent or self._recent[0][0] > before + 1
+                for i in keepable:
+                    sql, params, lo, hi = reads[i]
+                    if missed or any(seq > before and c_lo < hi and c_hi > lo for seq, c_lo, c_hi in self._recent):
+                        continue
+                    self._entries[(sql, tuple(params))] = (lo, hi, answers[i])
+                    self._rows += len(answers[i])
+                while self._rows > self.MAX_ROWS:
+                    self._rows -= len(self._entries.pop(next(iter(self._entries)))[2])
+        return answers  # type: ignore[return-value]
 
     def _replay(self, conn: sqlite3.Connection) -> None:
         """Drop the entries that changes committed since the last look touched."""
@@ -1836,16 +1848,15 @@ class Store:
             # The cost needs the model, the measures do not: summing the measures from
             # a rollup without models and only the cost per model is three times
             # faster than summing everything per model (30 days of hours at 50 models).
-            for rollup, lo, hi in measured:
-                self._aggregate_piece(rollup, lo, hi, query, group, step_ms, None, result)
+            self._aggregate(measured, query, group, step_ms, None, result)
             costs: dict[tuple, list] = {}
-            for rollup, lo, hi in self.plan(query, group + ("model",), step_ms):
-                self._aggregate_piece(rollup, lo, hi, query, group, step_ms, prices, costs, cost_only=True)
+            self._aggregate(self.plan(query, group + ("model",), step_ms), query, group, step_ms, prices, costs,
+                            cost_only=True)
             for key, acc in result.items():
                 acc.extend(costs.get(key, (0.0, 0)))
             return result
-        for rollup, lo, hi in self.plan(query, group + (("model",) if prices is not None else ()), step_ms):
-            self._aggregate_piece(rollup, lo, hi, query, group, step_ms, prices, result)
+        self._aggregate(self.plan(query, group + (("model",) if prices is not None else ()), step_ms), query, group,
+                        step_ms, prices, result)
         return result
 
     def count(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None,
@@ -1855,27 +1866,29 @@ class Store:
         values of filters."""
         result: dict[tuple, Any] = {}
         sums = (["SUM(requests)", "SUM(failed * requests)"], ["COUNT(*)", "SUM(failed)"])
+        clauses, params = query.conditions()
+        reads = []
         for rollup, lo, hi in self.plan(query, group, step_ms):
             time_column = "bucket_ms" if rollup else "ts_ms"
             keys = ([time_column if rollup and step_ms == rollup.bucket_ms
                      else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
-            clauses, params = query.conditions()
             sql = (f"SELECT {', '.join(keys + sums[rollup is None][:2 if failures else 1])} "
                    f"FROM {rollup.table if rollup else 'usage_events'} "
                    f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
                    + (f" GROUP BY {', '.join(keys)}" if keys else ""))
-            width = len(keys)
-            for row in self._read(rollup, lo, hi, sql, [lo, hi, *params]):
-                if not row[width]:
-                    continue
-                key = row[:width]
-                if not failures:
-                    result[key] = result.get(key, 0) + row[width]
-                elif key in result:
-                    result[key][0] += row[width]
-                    result[key][1] += row[width + 1]
-                else:
-                    result[key] = [row[width], row[width + 1]]
+            reads.append((rollup, lo, hi, sql, [lo, hi, *params]))
+        width = len(group) + (1 if step_ms else 0)
+        for row in itertools.chain.from_iterable(self._read(reads)):
+            if not row[width]:
+                continue
+            key = row[:width]
+            if not failures:
+                result[key] = result.get(key, 0) + row[width]
+            elif key in result:
+                result[key][0] += row[width]
+                result[key][1] += row[width + 1]
+            else:
+                result[key] = [row[width], row[width + 1]]
         return result
 
     def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None
@@ -1921,21 +1934,21 @@ class Store:
                 if rollup is None and (lo < since or (query.open_end and hi == query.end_ms and lo % base.bucket_ms == 0))
                 else (rollup, lo, hi) for rollup, lo, hi in pieces]
 
-    def _read(self, rollup: Rollup | None, lo: int, hi: int, sql: str, params: list) -> Iterable[tuple]:
-        """Rows of one piece of a plan: rollup reads through the cache, raw events not."""
-        if rollup is None or self.cache is None:
-            return self.reader.execute(sql, params)
-        return self.cache.rows(self.reader, sql, params, lo, hi)
+    def _read(self, reads: list[tuple[Rollup | None, int, int, str, list]]) -> list[list[tuple]]:
+        """The rows of each read (rollup, lo, hi, sql, params) of a plan, in order:
+        rollup reads through the cache, raw events not."""
+        if self.cache is None:
+            return [self.reader.execute(sql, params).fetchall() for _, _, _, sql, params in reads]
+        kept = iter(self.cache.rows(self.reader, [(sql, params, lo, hi) for rollup, lo, hi, sql, params in reads
+                                                  if rollup]))
+        return [next(kept) if rollup else self.reader.execute(sql, params).fetchall()
+                for rollup, _, _, sql, params in reads]
 
-    def _aggregate_piece(self, rollup: Rollup | None, lo: int, hi: int, query: "Query", group: tuple[str, ...],
-                         step_ms: int | None, prices: list[tuple] | None, into: dict[tuple, list],
-                         cost_only: bool = False) -> None:
-        """Add one piece of a plan to ``into``: {key: measures (+ cost and unpriced
+    def _aggregate(self, pieces: list[tuple[Rollup | None, int, int]], query: "Query", group: tuple[str, ...],
+                   step_ms: int | None, prices: list[tuple] | None, into: dict[tuple, list],
+                   cost_only: bool = False) -> None:
+        """Add the pieces of a plan to ``into``: {key: measures (+ cost and unpriced
         requests with ``prices``)}, or with ``cost_only`` {key: [cost, unpriced requests]}."""
-        time_column = "bucket_ms" if rollup else "ts_ms"
-        keys = ([time_column if rollup and step_ms == rollup.bucket_ms  # already the bucket: index order
-                 else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
-        measures = [] if cost_only else list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
         clauses, params = query.conditions()
         head, join, head_params = "", "", []
         if prices is not None and not self.postgres:  # the digest names the prices in the statement,
@@ -1948,17 +1961,24 @@ class Store:
                     f"{', '.join([typed] * len(rows))}) ")
             head_params = [value for row in rows for value in row]
             join = " LEFT JOIN prices ON price_model = model"
-        if prices is not None:  # cost in SQL: linear in the token sums, so exact for rollups too
-            requests = "requests" if rollup else "1"
-            measures += ["SUM(((input_tokens + unclassified_tokens) * p_in + cache_read_tokens * p_cr"
-                         " + cache_write_tokens * p_cw + (output_tokens - reasoning_tokens) * p_out"
-                         " + reasoning_tokens * p_rs) / 1000000.0)",
-                         f"SUM(CASE WHEN price_model IS NULL AND total_tokens > 0 THEN {requests} ELSE 0 END)"]
-        sql = (f"{head}SELECT {', '.join(keys + measures)} FROM {rollup.table if rollup else 'usage_events'}{join} "
-               f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
-               + (f" GROUP BY {', '.join(keys)}" if keys else ""))
-        width, sums = len(keys), len(ROLLUP_MEASURES)
-        for row in self._read(rollup, lo, hi, sql, [*head_params, lo, hi, *params]):
+        reads = []
+        for rollup, lo, hi in pieces:
+            time_column = "bucket_ms" if rollup else "ts_ms"
+            keys = ([time_column if rollup and step_ms == rollup.bucket_ms  # already the bucket: index order
+                     else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
+            measures = [] if cost_only else list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
+            if prices is not None:  # cost in SQL: linear in the token sums, so exact for rollups too
+                requests = "requests" if rollup else "1"
+                measures += ["SUM(((input_tokens + unclassified_tokens) * p_in + cache_read_tokens * p_cr"
+                             " + cache_write_tokens * p_cw + (output_tokens - reasoning_tokens) * p_out"
+                             " + reasoning_tokens * p_rs) / 1000000.0)",
+                             f"SUM(CASE WHEN price_model IS NULL AND total_tokens > 0 THEN {requests} ELSE 0 END)"]
+            sql = (f"{head}SELECT {', '.join(keys + measures)} FROM {rollup.table if rollup else 'usage_events'}"
+                   f"{join} WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
+                   + (f" GROUP BY {', '.join(keys)}" if keys else ""))
+            reads.append((rollup, lo, hi, sql, [*head_params, lo, hi, *params]))
+        width, sums = len(group) + (1 if step_ms else 0), len(ROLLUP_MEASURES)
+        for row in itertools.chain.from_iterable(self._read(reads)):
             if cost_only:
                 acc = into.setdefault(row[:width], [0.0, 0])
                 acc[0] += row[width] or 0.0
