@@ -1526,8 +1526,8 @@ class RollupCache:
                 self._entries[(sql, tuple(params))] = entry
                 answers[i] = entry[2]
             before = self._seen
-        for i in missing:
-            answers[i] = conn.execute(reads[i][0], reads[i][1]).fetchall()
+        for i, rows in zip(missing, self._fetch(conn, [reads[i][:2] for i in missing])):
+            answers[i] = rows
         keepable = [i for i in missing if reads[i][3] - reads[i][2] >= self.MIN_SPAN_MS]
         if keepable:
             with self._lock:
@@ -1542,6 +1542,19 @@ class RollupCache:
                 while self._rows > self.MAX_ROWS:
                     self._rows -= len(self._entries.pop(next(iter(self._entries)))[2])
         return answers  # type: ignore[return-value]
+
+    @staticmethod
+    def _fetch(conn: sqlite3.Connection, reads: list[tuple[str, list]]) -> list[list[tuple]]:
+        """The rows of each ``(sql, params)``, in one statement: a plan's edges and
+        what changed are a dozen reads, and every statement that returns waits for the
+        GIL again (up to the 5 ms switch interval while the writer decodes)."""
+        if len(reads) < 2:
+            return [conn.execute(sql, params).fetchall() for sql, params in reads]
+        parts: list[list[tuple]] = [[] for _ in reads]
+        for row in conn.execute(" UNION ALL ".join(f"SELECT {i}, * FROM ({sql})" for i, (sql, _) in enumerate(reads)),
+                                [value for _, params in reads for value in params]):
+            parts[row[0]].append(row[1:])
+        return parts
 
     def _replay(self, conn: sqlite3.Connection) -> None:
         """Drop the entries that changes committed since the last look touched."""
@@ -1939,10 +1952,9 @@ class Store:
         rollup reads through the cache, raw events not."""
         if self.cache is None:
             return [self.reader.execute(sql, params).fetchall() for _, _, _, sql, params in reads]
-        kept = iter(self.cache.rows(self.reader, [(sql, params, lo, hi) for rollup, lo, hi, sql, params in reads
-                                                  if rollup]))
-        return [next(kept) if rollup else self.reader.execute(sql, params).fetchall()
-                for rollup, _, _, sql, params in reads]
+        # raw events as a span of nothing: never kept, read with the rest
+        return self.cache.rows(self.reader, [(sql, params, lo, hi) if rollup else (sql, params, 0, 0)
+                                             for rollup, lo, hi, sql, params in reads])
 
     def _aggregate(self, pieces: list[tuple[Rollup | None, int, int]], query: "Query", group: tuple[str, ...],
                    step_ms: int | None, prices: list[tuple] | None, into: dict[tuple, list],
@@ -3753,11 +3765,10 @@ class Analytics:
 
     # -- the endpoints ---------------------------------------------------------
 
-    def priced(self, query: Query, group: tuple[str, ...], step_ms: int | None = None,
-               models: Iterable[str] | None = None) -> dict[tuple, list]:
-        """Aggregate with cost; ``models``: those the range holds, when already known."""
-        models = self.store.distinct_values("model") if models is None else models
-        return self.store.aggregate(query, group, step_ms, self.pricing.rows(models))
+    def priced(self, query: Query, group: tuple[str, ...], step_ms: int | None = None) -> dict[tuple, list]:
+        """Aggregate with cost, priced for every model ever seen: the same price list for
+        every question, which SQLite loads into a connection once (Store._prices_table)."""
+        return self.store.aggregate(query, group, step_ms, self.pricing.rows(self.store.distinct_values("model")))
 
     def overview(self, query: Query, since_first_event: bool) -> dict:
         """Summary, local hourly and daily series (with cost) and the 15-minute grid
@@ -3777,7 +3788,7 @@ class Analytics:
         step = self.time.hourly_step(query.start_ms, query.end_ms)
         failures = self.store.count(query, (), step, failures=True)
         hours: dict[int, Totals] = {}
-        for (start,), acc in self.priced(query, (), step, {model for model, _ in by_model}).items():
+        for (start,), acc in self.priced(query, (), step).items():
             hour = self.time.hour_start(start)
             if hour not in hours:
                 hours[hour] = Totals()

@@ -324,9 +324,9 @@ def events_at(*times, model="gpt-5.4"):
 
 
 def traced(store):
-    """The statements store.reader runs from now on."""
-    statements = []
-    store.reader.set_trace_callback(statements.append)
+    """The reads store.reader runs from now on (each part of a UNION ALL on its own)."""
+    statements: list[str] = []
+    store.reader.set_trace_callback(lambda sql: statements.extend(sql.split(" UNION ALL ")))
     return statements
 
 
