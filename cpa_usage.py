@@ -1223,6 +1223,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             f"DROP INDEX usage_keys{suffix}_api_key",
             f"CREATE INDEX usage_keys{suffix}_api_key ON usage_keys{suffix} (api_key, bucket_ms, failed, requests)")),
     ),
+    (  # 10: one client key's hours, with every measure, read from its index alone: a month of a
+       # key's hourly series (its overview) from rows in one place, not a table row looked up
+       # for each hour, model and outcome (22 -> 12 ms at 1M events; the index holds the row)
+        "DROP INDEX usage_keys_hourly_api_key",
+        "CREATE INDEX usage_keys_hourly_api_key ON usage_keys_hourly (api_key, bucket_ms, model, failed, "
+        + ", ".join(ROLLUP_MEASURES) + ", first_ms, last_ms)",
+    ),
 )
 
 # Rows per INSERT statement. A few fixed sizes, because the sqlite3 module keeps every

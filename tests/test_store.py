@@ -448,7 +448,7 @@ def test_a_range_that_slides_by_an_hour_rereads_only_its_ends(store):
 
 
 @sqlite_only  # the query plan is SQLite's
-def test_one_keys_counts_are_read_from_its_index_alone(store):
+def test_one_keys_counts_and_hours_are_read_from_its_index_alone(store):
     store.write_batch(events_at("2026-05-01T10:00:00Z", "2026-05-03T10:20:00Z"), [], received=2)
     key = store.distinct_values("api_key")[0]
     statements = traced(store)
@@ -456,8 +456,13 @@ def test_one_keys_counts_are_read_from_its_index_alone(store):
     assert store.count(query, (), 900_000, failures=True) == {(1_777_629_600_000,): [1, 0],
                                                              (1_777_803_300_000,): [1, 0]}
     assert store.count(query) == {(): 2}
+    hours = store.aggregate(query, (), 3_600_000, PRICES)  # a key's hourly series, with its cost
+    assert sorted(hours) == [(1_777_629_600_000,), (1_777_802_400_000,)] and hours[(1_777_629_600_000,)][-2] > 0
     reads = [s for s in statements if "FROM usage_keys" in s]
-    assert {re.search(r"FROM (usage_keys\w*)", s).group(1) for s in reads} >= {"usage_keys", "usage_keys_daily"}
-    for sql in reads:  # a quarter hour, hour or day of one key: no table row read
+    assert {re.search(r"FROM (usage_keys\w*)", s).group(1) for s in reads} >= {"usage_keys", "usage_keys_hourly",
+                                                                              "usage_keys_daily"}
+    for sql in reads:  # one key's counts, and its hours with every measure: no table row read
+        if "prices" in sql and "usage_keys_hourly" not in sql:
+            continue  # a priced edge (quarter hours) or whole days: few rows, from the table
         plan = " ".join(row[-1] for row in store.reader.execute("EXPLAIN QUERY PLAN " + sql))
         assert "USING COVERING INDEX usage_keys" in plan, (sql, plan)
