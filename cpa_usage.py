@@ -3790,17 +3790,24 @@ class Analytics:
         window -= window % QUARTER_MS
         recent = query._replace(start_ms=max(window, query.start_ms))
         # Hours are summed whole, not per (hour, failed): in index order, with no sort,
-        # which halves the cost of a month's hours; their failures come from a count,
-        # read first so that the sums read after it hold at least those events.
+        # which halves the cost of a month's hours. Their failures come from the grid
+        # when it spans the range (else from a count), read first, so that the sums
+        # read after it hold at least those events.
+        quarters = self.store.count(recent, (), QUARTER_MS, failures=True)
         step = self.time.hourly_step(query.start_ms, query.end_ms)
-        failures = self.store.count(query, (), step, failures=True)
+        failures = quarters if recent.start_ms == query.start_ms else self.store.count(query, (), step, failures=True)
+        failed_by_hour: dict[int, int] = {}
+        for (start,), (_, failed) in failures.items():
+            if failed:
+                hour = self.time.hour_start(start)
+                failed_by_hour[hour] = failed_by_hour.get(hour, 0) + failed
         hours: dict[int, Totals] = {}
         for (start,), acc in self.priced(query, (), step).items():
             hour = self.time.hour_start(start)
             if hour not in hours:
                 hours[hour] = Totals()
+                hours[hour].failed = failed_by_hour.get(hour, 0)
             hours[hour].add(0, acc)
-            hours[hour].failed += failures.get((start,), (0, 0))[1]
         days: dict[int, Totals] = {}
         for start, totals in hours.items():
             day = self.time.day_start(start)
@@ -3808,7 +3815,6 @@ class Analytics:
                 days[day] = Totals()
             days[day].merge(totals)
         nothing = Totals().json()  # the hours and days without events: one answer, shared
-        quarters = self.store.count(recent, (), QUARTER_MS, failures=True)
         first = summary.first_ms if since_first_event and summary.first_ms is not None else query.start_ms
         minutes = (query.end_ms - first) / 60000
         summary_json = summary.json()

@@ -105,6 +105,22 @@ def test_daily_and_hourly_series_are_local_and_complete(make_service):
         ("2026-03-01T15:30:00.000Z", 1, 0), ("2026-03-01T16:00:00.000Z", 1, 0), ("2026-03-02T03:00:00.000Z", 1, 1)]
 
 
+def test_failures_per_hour_and_day_in_a_range_longer_than_the_grid(make_service):
+    """Beyond 31 days the grid covers the last 31 only; the failures of earlier days
+    still count (from a count of their own, not from the grid)."""
+    service = make_service("UTC", "2026-03-02T04:00:00Z", [
+        event("2026-01-20T10:00:00Z", failed=True, input_tokens=0, output_tokens=0),  # 41 days before
+        event("2026-01-20T10:30:00Z"),
+        event("2026-03-01T08:00:00Z", failed=True, input_tokens=0, output_tokens=0),
+    ])
+    body = get(service, "/usage/overview?range=custom&start=2026-01-15T00:00:00Z&end=2026-03-02T04:00:00Z")
+    days = {d["date"]: (d["requests"], d["failed"]) for d in body["daily"] if d["requests"]}
+    assert days == {"2026-01-20": (2, 1), "2026-03-01": (1, 1)}
+    hours = {h["start"]: (h["requests"], h["failed"]) for h in body["hourly"] if h["requests"]}
+    assert hours == {"2026-03-01T08:00+00:00": (1, 1)}  # the hourly series: the last 31 days
+    assert body["summary"]["failed"] == 2 and sum(c["failed"] for c in body["health_grid"]) == 1
+
+
 def test_health_year_and_day_detail(make_service):
     service = shanghai(make_service)
     body = get(service, "/usage/health?day=2026-03-02")
