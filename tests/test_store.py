@@ -466,3 +466,10 @@ def test_one_keys_counts_and_hours_are_read_from_its_index_alone(store):
             continue  # a priced edge (quarter hours) or whole days: few rows, from the table
         plan = " ".join(row[-1] for row in store.reader.execute("EXPLAIN QUERY PLAN " + sql))
         assert "USING COVERING INDEX usage_keys" in plan, (sql, plan)
+
+
+def test_more_reads_than_one_compound_select_may_hold_are_read_in_parts():
+    conn = sqlite3.connect(":memory:")  # SQLite refuses more than 500 terms in one UNION ALL
+    reads = [("SELECT ? AS a, ? AS b", [i, i * 2]) for i in range(600)]
+    assert RollupCache._fetch(conn, reads) == [[(i, i * 2)] for i in range(600)]
+    conn.close()
