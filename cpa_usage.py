@@ -3773,10 +3773,15 @@ class Analytics:
 
     # -- the endpoints ---------------------------------------------------------
 
-    def priced(self, query: Query, group: tuple[str, ...], step_ms: int | None = None) -> dict[tuple, list]:
-        """Aggregate with cost, priced for every model ever seen: the same price list for
-        every question, which SQLite loads into a connection once (Store._prices_table)."""
-        return self.store.aggregate(query, group, step_ms, self.pricing.rows(self.store.distinct_values("model")))
+    def prices(self) -> list[tuple]:
+        """The price of every model ever seen: the same list for every question, which
+        SQLite loads into a connection once (Store._prices_table)."""
+        return self.pricing.rows(self.store.distinct_values("model"))
+
+    def priced(self, query: Query, group: tuple[str, ...], step_ms: int | None = None,
+               prices: list[tuple] | None = None) -> dict[tuple, list]:
+        """Aggregate with cost; ``prices``: self.prices(), when a caller asks several questions."""
+        return self.store.aggregate(query, group, step_ms, self.prices() if prices is None else prices)
 
     def overview(self, query: Query, since_first_event: bool) -> dict:
         """Summary, local hourly and daily series (with cost) and the 15-minute grid
@@ -3784,7 +3789,8 @@ class Analytics:
         range. ``since_first_event`` (range=all): rpm and tpm count from the first
         event, not from the start of the range."""
         summary = Totals()
-        by_model = self.priced(query, ("model", "failed"))
+        prices = self.prices()  # one read of the models for both priced questions
+        by_model = self.priced(query, ("model", "failed"), prices=prices)
         for (model, failed), acc in by_model.items():
             summary.add(failed, acc, model)
         window = max(query.start_ms, query.end_ms - SERIES_WINDOW_MS)
@@ -3803,7 +3809,7 @@ class Analytics:
                 hour = self.time.hour_start(start)
                 failed_by_hour[hour] = failed_by_hour.get(hour, 0) + failed
         hours: dict[int, Totals] = {}
-        for (start,), acc in self.priced(query, (), step).items():
+        for (start,), acc in self.priced(query, (), step, prices).items():
             hour = self.time.hour_start(start)
             if hour not in hours:
                 hours[hour] = Totals()
