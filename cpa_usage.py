@@ -1039,7 +1039,14 @@ def event_from_export_row(row: dict) -> UsageEvent:
                 or ("TEXT" in kind and not isinstance(value, str)):
             raise DecodeError(f"{name} must be {'an integer' if 'INT' in kind else 'a string'}")
         values.append(value)
-    return UsageEvent._make(values)
+    event = UsageEvent._make(values)
+    kinds = (event.input_tokens, event.cache_read_tokens, event.cache_write_tokens, event.output_tokens,
+             event.unclassified_tokens)
+    # What decoding guarantees and the analytics rely on (a row without tokens costs nothing)
+    if min(kinds) < 0 or not 0 <= event.reasoning_tokens <= event.output_tokens or event.total_tokens != sum(kinds):
+        raise DecodeError("token counts must not be negative, reasoning_tokens must be part of output_tokens, "
+                          "and total_tokens the sum of input, cache_read, cache_write, output and unclassified")
+    return event
 
 
 ###############################################################################
@@ -1970,6 +1977,8 @@ class Store:
         """Add the pieces of a plan to ``into``: {key: measures (+ cost and unpriced
         requests with ``prices``)}, or with ``cost_only`` {key: [cost, unpriced requests]}."""
         clauses, params = query.conditions()
+        if cost_only:  # rows without tokens cost nothing and are not unpriced: skip their join
+            clauses = [*clauses, "total_tokens > 0"]  # (half the rows: failures mostly have none)
         head, join, head_params = "", "", []
         if prices is not None and not self.postgres:  # the digest names the prices in the statement,
             head = f"/* prices {self._prices_table(prices)} */ "  # so kept reads of other prices differ

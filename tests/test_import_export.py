@@ -83,6 +83,18 @@ def test_bad_records_in_a_good_file_are_rejected_with_reasons_and_kept(store):
     assert {d.payload for d in dead} == {b'{"tokens": "many"}', b"[1, 2]", b'{"support_refresh": true}'}
 
 
+def test_exported_rows_whose_tokens_do_not_add_up_are_rejected(store):
+    good = decode_payload(payload_lines("v7.2")[0], 1_790_000_000_000)._asdict()
+    assert good["total_tokens"] > 0 and good["reasoning_tokens"] > 0
+    lines = [encode(good), encode({**good, "event_key": "k2", "total_tokens": good["total_tokens"] + 1}),
+             encode({**good, "event_key": "k3", "reasoning_tokens": good["output_tokens"] + 1}),
+             encode({**good, "event_key": "k4", "input_tokens": -5, "total_tokens": good["total_tokens"] - 5})]
+    report = import_bytes(store, b"\n".join(lines), "edited.jsonl")
+    assert (report.added, report.rejected) == (1, 3)
+    assert list(report.reasons.values()) == [3] and "total_tokens the sum of input" in next(iter(report.reasons))
+    assert {d.payload for d in store.list_dead_letters()} == set(lines[1:])
+
+
 @pytest.mark.parametrize("data, message", [
     (b"", "the file is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "neither JSON Lines nor a JSON document"),

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import base_env, payload_lines, wsgi_call
+from conftest import base_env, encode, payload_lines, record, wsgi_call
 from cpa_usage import DEFAULT_PRICES, Pricing, Service, decode_payload, load_config, pattern_matches, specificity
 
 NOW = "2026-08-22T12:00:00Z"
@@ -155,3 +155,33 @@ def test_the_body_must_be_json(service):
     assert wsgi.status == 415
     call(service, "PUT", "/pricing/m", {"model": "other", "input": 1, "output": 1, "cache_read": 1,
                                        "cache_write": 1}, status=400)
+
+
+def test_hours_and_days_are_priced_by_their_models_and_failures_without_tokens_cost_nothing(service):
+    zero = {name: 0 for name in ("input_tokens", "output_tokens", "reasoning_tokens", "cached_tokens",
+                                 "cache_read_tokens", "cache_creation_tokens", "total_tokens")}
+    zero_breakdown = {"schema_version": 2, "quality": "complete", "total_tokens": 0, "unclassified_tokens": 0,
+                      "input": {"total_tokens": 0, "uncached_tokens": 0, "cache_read_tokens": 0,
+                                "cache_write_tokens": 0},
+                      "output": {"total_tokens": 0, "non_reasoning_tokens": 0, "reasoning_tokens": 0}}
+    failure = {"failed": True, "fail": {"status_code": 429, "body": "slow down"}, "tokens": zero,
+               "token_breakdown": zero_breakdown}
+    records = [record(request_id="a", timestamp="2026-08-22T09:30:00Z"),  # 12 input, 5 output: priced below
+               record(request_id="b", timestamp="2026-08-22T10:10:00Z", **failure),
+               record(request_id="c", timestamp="2026-08-22T10:20:00Z", model="llama-x"),  # 17 tokens, no price
+               record(request_id="d", timestamp="2026-08-22T10:40:00Z", model="llama-x", **failure)]
+    events = [decode_payload(encode(r), RECEIVED) for r in records]
+    service.store.write_batch(events, [], received=len(events))
+    call(service, "PUT", "/pricing/fake-upstream-model", {"input": 1000, "output": 2000, "cache_read": 0,
+                                                          "cache_write": 0})
+    overview = call(service, "GET", "/usage/overview?range=24h")
+    hours = {h["start"][11:16]: h for h in overview["hourly"] if h["requests"]}
+    assert hours["09:00"]["cost"]["usd"] == pytest.approx((12 * 1000 + 5 * 2000) / 1e6)  # 0.022
+    assert hours["09:00"]["cost"]["unpriced_requests"] == 0
+    assert (hours["10:00"]["requests"], hours["10:00"]["failed"]) == (3, 2)
+    assert hours["10:00"]["cost"]["usd"] == 0 and hours["10:00"]["cost"]["unpriced_requests"] == 1
+    day = [d for d in overview["daily"] if d["requests"]]
+    assert len(day) == 1 and day[0]["cost"]["usd"] == pytest.approx(0.022)
+    assert day[0]["cost"]["unpriced_requests"] == 1
+    assert overview["summary"]["cost"] == {"usd": pytest.approx(0.022), "unpriced_requests": 1,
+                                           "unpriced_models": ["llama-x"]}
