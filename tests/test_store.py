@@ -8,8 +8,9 @@ import pytest
 
 from backends import wait_for
 from conftest import encode, payload_lines, record
-from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, DeadLetter, Query, RollupCache, Store, decode_payload,
-                       is_transient_db_error)
+from cpa_usage import (CLUSTERED_FAMILIES, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Query, RollupCache,
+                       Store, decode_payload, is_transient_db_error)
+from test_instances import store_at_schema
 
 RECEIVED = 1_790_000_000_000
 
@@ -66,6 +67,38 @@ def test_reopening_keeps_rows_and_does_not_migrate_again(new_database):
     assert second.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0] == 17
     assert second.load_totals()["inserted"] == 17
     second.close()
+
+
+def test_schema_11_keeps_every_timeline_and_series_row_and_adds_to_them(new_database):
+    """Schema 11 rebuilds the clustered families (SQLite: WITHOUT ROWID) with every row
+    they had; the ingest then adds to them as before."""
+    target = new_database()
+    old = store_at_schema(target, 10)
+    old.write_batch(fixture_events("v7.1") + fixture_events("v7.2"), [], received=0)
+    clustered = [r for r in ROLLUPS if r.table.startswith(CLUSTERED_FAMILIES)]
+    assert len(clustered) == 7
+
+    def rows(store):
+        return {r.table: store.reader.execute(f"SELECT * FROM {r.table} ORDER BY 1, 2, 3").fetchall()
+                for r in clustered}
+
+    before = rows(old)
+    old.close()
+    new = Store(target)
+    try:
+        assert rows(new) == before and all(before.values())
+        if not new.postgres:
+            definitions = dict(new.reader.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+            assert all(definitions[r.table].endswith("WITHOUT ROWID") for r in clustered)
+            assert not any(sql.endswith("WITHOUT ROWID") for name, sql in definitions.items()
+                           if name.startswith(("usage_rollup", "usage_keys", "usage_credentials")))
+        new.write_batch(fixture_events("v7.0"), [], received=0)
+        everything = Query(0, 2**62)
+        assert new.count(everything) == {(): new.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]}
+        assert new.aggregate(everything, ("model", "failed")) == new.aggregate(
+            everything._replace(api_keys=tuple(new.distinct_values("api_key"))), ("model", "failed"))
+    finally:
+        new.close()
 
 
 @sqlite_only
