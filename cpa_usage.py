@@ -1088,6 +1088,11 @@ ROLLUP_FAMILIES = (
     ("usage_series", ("model", "failed")),
     ("usage_keys", ("api_key", "model", "failed")),
     ("usage_credentials", ("source", "auth_index", "provider", "model", "failed")),
+    # One client key over time without its models (a member's overview: its grid and the
+    # measures of its hours, a tenth of the rows of usage_keys); the cost, which needs
+    # the models, still comes from usage_keys. Listed last: of two families alike in
+    # width, the timeline serves a question without a key.
+    ("usage_key_timeline", ("api_key", "failed")),
 )
 # One key's or one credential's rows are read through these (every grain).
 FILTER_INDEXES = {"usage_keys": ("api_key",), "usage_credentials": ("source", "auth_index")}
@@ -1104,8 +1109,10 @@ def _rollups(families: tuple) -> tuple[Rollup, ...]:
 
 
 ROLLUPS = _rollups(ROLLUP_FAMILIES)
-# Schemas 1-7 had a timeline without the instance, which schema 8 added.
-ROLLUP_FAMILIES_V7 = (ROLLUP_FAMILIES[0], ("usage_timeline", ("failed",)), *ROLLUP_FAMILIES[2:])
+# Schemas 1-11 had no key timeline, which schema 12 added; schemas 1-7 had a timeline
+# without the instance, which schema 8 added.
+ROLLUP_FAMILIES_V11 = ROLLUP_FAMILIES[:5]
+ROLLUP_FAMILIES_V7 = (ROLLUP_FAMILIES[0], ("usage_timeline", ("failed",)), *ROLLUP_FAMILIES_V11[2:])
 ROLLUPS_V7 = _rollups(ROLLUP_FAMILIES_V7)
 ROLLUPS_V1 = _rollups((("usage_rollup", FULL_DIMENSIONS_V1), *ROLLUP_FAMILIES_V7[1:]))
 ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
@@ -1252,6 +1259,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             _create_rollup_sql(rollup, clustered=True),
             f"INSERT INTO {rollup.table} SELECT * FROM {rollup.table}_v10",
             f"DROP TABLE {rollup.table}_v10")),
+    ),
+    (  # 12: the key timeline (see ROLLUP_FAMILIES), in key order, summed from usage_keys grain by
+       # grain; one key's rows are read from an index that holds every measure. A member's
+       # 30-day overview at 1M events: its grid reads ~5,000 index entries instead of 39,000.
+        *(statement for rollup in ROLLUPS if rollup.table.startswith("usage_key_timeline") for statement in (
+            _create_rollup_sql(rollup, clustered=True),
+            f"INSERT INTO {rollup.table} SELECT bucket_ms, api_key, failed, "
+            f"{', '.join(f'SUM({m})' for m in ROLLUP_MEASURES)}, MIN(first_ms), MAX(last_ms), NULL "
+            f"FROM {rollup.table.replace('usage_key_timeline', 'usage_keys')} GROUP BY bucket_ms, api_key, failed",
+            f"CREATE INDEX {rollup.table}_api_key ON {rollup.table} (api_key, bucket_ms, failed, "
+            f"{', '.join(ROLLUP_MEASURES)}, first_ms, last_ms)")),
     ),
 )
 

@@ -8,8 +8,8 @@ import pytest
 
 from backends import wait_for
 from conftest import encode, payload_lines, record
-from cpa_usage import (CLUSTERED_FAMILIES, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Query, RollupCache,
-                       Store, decode_payload, is_transient_db_error)
+from cpa_usage import (CLUSTERED_FAMILIES, HOUR_MS, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Query,
+                       RollupCache, Store, decode_payload, is_transient_db_error, rollup_rows)
 from test_instances import store_at_schema
 
 RECEIVED = 1_790_000_000_000
@@ -69,12 +69,22 @@ def test_reopening_keeps_rows_and_does_not_migrate_again(new_database):
     second.close()
 
 
+def store_with_rollup_rows(target: str, version: int, tables: list) -> Store:
+    """A store at schema ``version`` whose ``tables`` (Rollups) hold what two eras of
+    fixtures sum to, written as that version would have."""
+    old = store_at_schema(target, version)
+    rows = rollup_rows(fixture_events("v7.1") + fixture_events("v7.2"))
+    with old.write_lock:
+        for rollup in tables:
+            old._writer.executemany(f"INSERT INTO {rollup.table} VALUES ({', '.join('?' * len(rows[rollup][0]))})",
+                                    rows[rollup])
+    return old
+
+
 def test_schema_11_keeps_every_timeline_and_series_row_and_adds_to_them(new_database):
     """Schema 11 rebuilds the clustered families (SQLite: WITHOUT ROWID) with every row
     they had; the ingest then adds to them as before."""
     target = new_database()
-    old = store_at_schema(target, 10)
-    old.write_batch(fixture_events("v7.1") + fixture_events("v7.2"), [], received=0)
     clustered = [r for r in ROLLUPS if r.table.startswith(CLUSTERED_FAMILIES)]
     assert len(clustered) == 7
 
@@ -82,6 +92,7 @@ def test_schema_11_keeps_every_timeline_and_series_row_and_adds_to_them(new_data
         return {r.table: store.reader.execute(f"SELECT * FROM {r.table} ORDER BY 1, 2, 3").fetchall()
                 for r in clustered}
 
+    old = store_with_rollup_rows(target, 10, clustered)
     before = rows(old)
     old.close()
     new = Store(target)
@@ -92,11 +103,36 @@ def test_schema_11_keeps_every_timeline_and_series_row_and_adds_to_them(new_data
             assert all(definitions[r.table].endswith("WITHOUT ROWID") for r in clustered)
             assert not any(sql.endswith("WITHOUT ROWID") for name, sql in definitions.items()
                            if name.startswith(("usage_rollup", "usage_keys", "usage_credentials")))
-        new.write_batch(fixture_events("v7.0"), [], received=0)
-        everything = Query(0, 2**62)
-        assert new.count(everything) == {(): new.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]}
-        assert new.aggregate(everything, ("model", "failed")) == new.aggregate(
-            everything._replace(api_keys=tuple(new.distinct_values("api_key"))), ("model", "failed"))
+        added = fixture_events("v7.0")
+        new.write_batch(added, [], received=0)
+        for rollup in clustered:
+            requests = new.reader.execute(f"SELECT SUM(requests) FROM {rollup.table}").fetchone()[0]
+            assert requests == sum(row[len(rollup.dimensions) + 1] for row in before[rollup.table]) + len(added)
+    finally:
+        new.close()
+
+
+def test_schema_12_sums_the_key_timeline_from_the_keys_rollups(new_database):
+    """The key timeline of an upgraded database is what the ingest would have summed
+    (but the status of the last event, which only the full rollup keeps); a key's
+    questions read it from then on."""
+    target = new_database()
+    keys = [r for r in ROLLUPS if r.dimensions == ("api_key", "model", "failed")]
+    key_timeline = [r for r in ROLLUPS if r.dimensions == ("api_key", "failed")]
+    assert len(keys) == len(key_timeline) == 3
+    old = store_with_rollup_rows(target, 11, keys)
+    old.close()
+    new = Store(target)
+    try:
+        expected = rollup_rows(fixture_events("v7.1") + fixture_events("v7.2"))
+        for rollup in key_timeline:
+            stored = new.reader.execute(f"SELECT * FROM {rollup.table} ORDER BY 1, 2, 3").fetchall()
+            assert [row[:-1] for row in stored] == sorted(row[:-1] for row in expected[rollup]), rollup.table
+        key = new.distinct_values("api_key")[0]
+        query = Query(0, 1_800_000_000_000 - 1_800_000_000_000 % 86_400_000, api_keys=(key,))  # whole days
+        assert {rollup.table for rollup, _, _ in new.plan(query, (), HOUR_MS)} <= {r.table for r in key_timeline}
+        daily = [(failed, requests) for _, api_key, _, failed, requests, *_ in expected[keys[2]] if api_key == key]
+        assert new.count(query, (), failures=True) == {(): [sum(n for _, n in daily), sum(n for f, n in daily if f)]}
     finally:
         new.close()
 
@@ -481,7 +517,7 @@ def test_a_range_that_slides_by_an_hour_rereads_only_its_ends(store):
 
 
 @sqlite_only  # the query plan is SQLite's
-def test_one_keys_counts_and_hours_are_read_from_its_index_alone(store):
+def test_one_keys_counts_and_hours_are_read_from_indexes_alone(store):
     store.write_batch(events_at("2026-05-01T10:00:00Z", "2026-05-03T10:20:00Z"), [], received=2)
     key = store.distinct_values("api_key")[0]
     statements = traced(store)
@@ -491,14 +527,17 @@ def test_one_keys_counts_and_hours_are_read_from_its_index_alone(store):
     assert store.count(query) == {(): 2}
     hours = store.aggregate(query, (), 3_600_000, PRICES)  # a key's hourly series, with its cost
     assert sorted(hours) == [(1_777_629_600_000,), (1_777_802_400_000,)] and hours[(1_777_629_600_000,)][-2] > 0
-    reads = [s for s in statements if "FROM usage_keys" in s]
-    assert {re.search(r"FROM (usage_keys\w*)", s).group(1) for s in reads} >= {"usage_keys", "usage_keys_hourly",
-                                                                              "usage_keys_daily"}
-    for sql in reads:  # one key's counts, and its hours with every measure: no table row read
+    reads = [s for s in statements if "FROM usage_key" in s]
+    # counts and measures from the key timeline (no models), the cost of the hours per model
+    assert {re.search(r"FROM (usage_key\w*)", s).group(1) for s in reads} == {
+        "usage_key_timeline", "usage_key_timeline_hourly", "usage_key_timeline_daily", "usage_keys",
+        "usage_keys_hourly"}
+    assert all("prices" in s for s in reads if "FROM usage_keys" in s)
+    for sql in reads:  # one key's counts, its hours' measures and their cost: no table row read
         if "prices" in sql and "usage_keys_hourly" not in sql:
-            continue  # a priced edge (quarter hours) or whole days: few rows, from the table
+            continue  # the cost of quarter-hour edges: few rows, from the table
         plan = " ".join(row[-1] for row in store.reader.execute("EXPLAIN QUERY PLAN " + sql))
-        assert "USING COVERING INDEX usage_keys" in plan, (sql, plan)
+        assert "USING COVERING INDEX usage_key" in plan, (sql, plan)
 
 
 def test_more_reads_than_one_compound_select_may_hold_are_read_in_parts():
