@@ -2819,14 +2819,21 @@ class IngestWriter:
     def start(self) -> None:
         if os.path.exists(self.spool_path):
             with open(self.spool_path, "rb+") as handle:
-                lines, last = 0, b"\n"
+                handle.seek(self._read_offset(handle))
+                start, lines, last = handle.tell(), 0, b"\n"
                 for line in handle:
                     lines, last = lines + 1, line
                 if not last.endswith(b"\n"):
                     handle.write(b"\n")  # a line cut short by a crash must not swallow the next one
-            self._spooled = self._pending = lines
-            self._spool_in = open(self.spool_path, "rb")  # noqa: SIM115 - kept open while lines wait
-            log.info("%d records spooled by an earlier run are ingested first", lines)
+            if lines:
+                self._spooled = self._pending = lines
+                self._spool_read = start
+                self._spool_in = open(self.spool_path, "rb")  # noqa: SIM115 - kept open while lines wait
+                log.info("%d records spooled by an earlier run are ingested first", lines)
+            else:  # read to its end before the last stop
+                self._remove_spool()
+        else:
+            self._forget_read_offset()
         self._thread.start()
 
     def stop(self, timeout: float) -> bool:
@@ -2839,7 +2846,7 @@ class IngestWriter:
             self._abandon.set()
             self._thread.join(2.0)
         with self._room:
-            self._cut_read_part_of_spool()
+            self._keep_read_part_of_spool()
             self._close_spool()
             # A subscription reader may hand over a last record after the writer ended:
             # from now on everything received goes to the spool, for the next start.
@@ -2978,20 +2985,53 @@ class IngestWriter:
         self._close_spool()
         with contextlib.suppress(FileNotFoundError):  # removed by hand already
             os.remove(self.spool_path)
+        self._forget_read_offset()
         self._spool_read = 0
         log.info("every spooled record is committed")
 
-    def _cut_read_part_of_spool(self) -> None:
-        """At a stop: drop the lines already read back from the spool (those not committed
-        are appended again by _spool), so that the next start reads each record once."""
-        if not self._spool_read:
+    def _keep_read_part_of_spool(self) -> None:
+        """At a stop: note how far the spool was read back (the lines read but not
+        committed are appended again by _spool), so that the next start reads each record
+        once. Only the offset is written, never the unread part: two million waiting
+        records took longer to copy than a stop may take. A spool removed or replaced by
+        hand meanwhile gets the unread part copied to its place from the handle."""
+        if not self._spool_read or self._spool_in is None:  # nothing read back, or kept by an earlier stop
             return
-        with open(self.spool_path + ".tmp", "wb") as target:  # from the handle: the file may be gone
+        try:
+            same_file = os.path.samestat(os.fstat(self._spool_in.fileno()), os.stat(self.spool_path))
+        except FileNotFoundError:
+            same_file = False
+        if same_file:
+            with open(self.spool_path + ".offset.tmp", "w") as target:
+                target.write(str(self._spool_read))
+            os.replace(self.spool_path + ".offset.tmp", self.spool_path + ".offset")
+            return
+        with open(self.spool_path + ".tmp", "wb") as target:
             self._spool_in.seek(self._spool_read)
             shutil.copyfileobj(self._spool_in, target)
         self._close_spool()
         os.replace(self.spool_path + ".tmp", self.spool_path)
+        self._forget_read_offset()
         self._spool_read = 0
+
+    def _read_offset(self, spool: Any) -> int:
+        """Where the last stop left off reading ``spool``, if that is the start of a line
+        in it; else 0 (a crash after a stop reads again what was committed since: the
+        identity of events keeps them single)."""
+        try:
+            with open(self.spool_path + ".offset") as handle:
+                offset = int(handle.read())
+        except (FileNotFoundError, ValueError):
+            return 0
+        size = spool.seek(0, os.SEEK_END)
+        if not 0 < offset <= size:
+            return 0
+        spool.seek(offset - 1)
+        return offset if spool.read(1) == b"\n" else 0
+
+    def _forget_read_offset(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.spool_path + ".offset")
 
     def _spool(self, items: list[tuple[bytes, str, int, str]], damaged: list[DeadLetter]) -> None:
         """At a stop, past its deadline or after the writer ended: keep every uncommitted

@@ -323,8 +323,12 @@ def refused_spool(tmp_path):
 def test_a_stop_keeps_the_spool_whole_and_the_next_start_reads_each_record_once(tmp_path, new_database):
     with refused_spool(tmp_path) as (_, writer, _):
         assert not writer.stop(0.3)  # the deadline passes with the database still locked
-        # the batch that was read back is written again, the part read is cut: 50 lines
-        assert spool_lines(tmp_path) == 50
+        # the batch that was read back is written again, and where reading stopped is noted
+        # (the file is not rewritten): 50 lines after the offset
+        offset = int((tmp_path / "spool.db.spool.offset").read_text())
+        spool = (tmp_path / "spool.db.spool").read_bytes()
+        assert spool[offset - 1:offset] == b"\n" and len(spool[offset:].splitlines()) == 50
+        assert len(spool.splitlines()) == 60
     store, writer = spool_writer(tmp_path, memory_records=0)
     try:
         writer.start()
@@ -332,7 +336,42 @@ def test_a_stop_keeps_the_spool_whole_and_the_next_start_reads_each_record_once(
         assert writer.stop(10.0)
         totals = store.load_totals()
         assert totals["inserted"] == 50 and totals["duplicates"] == 0 and totals["received"] == 50
-        assert not (tmp_path / "spool.db.spool").exists()
+        assert not (tmp_path / "spool.db.spool").exists() and not (tmp_path / "spool.db.spool.offset").exists()
+    finally:
+        store.close()
+
+
+@sqlite_only
+@pytest.mark.parametrize("offset", ["7", "-3", "999999", "garbage"])
+def test_an_offset_that_is_not_the_start_of_a_line_reads_the_whole_spool(tmp_path, new_database, offset):
+    """A spool whose noted offset does not fit it (edited, or another spool) is read from
+    its start: records are read twice rather than lost; their identity keeps them single."""
+    import json as json_module
+
+    lines = [json_module.dumps({"received_ms": RECEIVED, "via": "lpop", "payload": payload.hex()}).encode()
+             for payload in distinct_payloads(5)]
+    (tmp_path / "spool.db.spool").write_bytes(b"\n".join(lines) + b"\n")
+    (tmp_path / "spool.db.spool.offset").write_text(offset)
+    store, writer = spool_writer(tmp_path, memory_records=0)
+    try:
+        writer.start()
+        assert writer.pending == 5
+        assert writer.stop(10.0) and store.load_totals()["inserted"] == 5
+        assert not (tmp_path / "spool.db.spool").exists() and not (tmp_path / "spool.db.spool.offset").exists()
+    finally:
+        store.close()
+
+
+@sqlite_only
+def test_a_spool_read_to_its_end_before_a_stop_is_removed_at_the_next_start(tmp_path, new_database):
+    spool = tmp_path / "spool.db.spool"
+    spool.write_bytes(b'{"received_ms": 1, "via": "lpop", "payload": "7b7d"}\n')
+    (tmp_path / "spool.db.spool.offset").write_text(str(len(spool.read_bytes())))
+    store, writer = spool_writer(tmp_path, memory_records=0)
+    try:
+        writer.start()
+        assert writer.pending == 0 and not spool.exists() and not (tmp_path / "spool.db.spool.offset").exists()
+        assert writer.stop(5.0) and store.load_totals()["received"] == 0
     finally:
         store.close()
 
