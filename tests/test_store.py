@@ -408,6 +408,16 @@ def test_a_spool_removed_by_hand_is_still_read_to_the_end(tmp_path, new_database
 
 
 @sqlite_only
+def test_a_stop_adds_what_it_had_not_read_to_a_spool_replaced_by_hand(tmp_path, new_database):
+    with refused_spool(tmp_path) as (_, writer, _):
+        (tmp_path / "other").write_bytes(b'{"received_ms": 1, "via": "by hand", "payload": "7b7d"}\n')
+        (tmp_path / "other").replace(tmp_path / "spool.db.spool")  # another file in its place, with 40 unread
+        assert not writer.stop(0.3)
+        assert spool_lines(tmp_path) == 1 + 50  # the file put there, then the unread lines and the refused batch
+        assert not (tmp_path / "spool.db.spool.offset").exists()
+
+
+@sqlite_only
 def test_a_stop_keeps_what_a_spool_removed_by_hand_still_held(tmp_path, new_database):
     with refused_spool(tmp_path) as (_, writer, _):
         (tmp_path / "spool.db.spool").unlink()
