@@ -2184,7 +2184,7 @@ class Store:
 
     def keys_last_used(self) -> dict[str, int]:
         """Every client key any rollup remembers, with the time of its last use."""
-        return dict(self.reader.execute("SELECT api_key, MAX(last_ms) FROM usage_keys_daily GROUP BY api_key"))
+        return dict(self.reader.execute("SELECT api_key, MAX(last_ms) FROM usage_key_timeline_daily GROUP BY api_key"))
 
     # -- budgets and alerts ----------------------------------------------------
 
