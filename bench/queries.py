@@ -126,6 +126,19 @@ def measure(service, path: str, repeat: int, cold: bool) -> tuple[float, float]:
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))]
 
 
+def cpu_check() -> float:
+    """ms that a fixed pure-Python loop takes (the best of three). This machine's speed
+    drifts by up to twice over minutes (other guests on its host): printed with every
+    table, so that figures from a slow phase can be told apart."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, (time.perf_counter() - started) * 1000)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -158,7 +171,8 @@ def main() -> None:
                   f"{base}/events?page=1", f"{base}/events?page=2", f"{base}/events?page={last_page // 2}",
                   f"{base}/events?page={last_page}", f"{base}/events?range=30d&model=gpt-5.4&page=1",
                   f"{base}/events?range=30d&api_key={key_id}&page=200"]
-        print(f"\n{size:,} events, {args.driver} ({size_mb(target):.0f} MB), {args.repeat} calls each")
+        print(f"\n{size:,} events, {args.driver} ({size_mb(target):.0f} MB), {args.repeat} calls each; "
+              f"CPU check {cpu_check():.0f} ms (lower is faster)")
         print(f"{'':<60} {'cold (nothing kept)':>19} {'warm (asked before)':>19}")
         print(f"{'endpoint':<60} {'p50 ms':>9} {'p95 ms':>9} {'p50 ms':>9} {'p95 ms':>9}")
         for endpoint in paths:
@@ -166,6 +180,7 @@ def main() -> None:
             warm = measure(service, endpoint, args.repeat, cold=False)
             print(f"{endpoint[len(base):]:<60} {cold[0]:9.1f} {cold[1]:9.1f} {warm[0]:9.1f} {warm[1]:9.1f}",
                   flush=True)
+        print(f"CPU check after the table: {cpu_check():.0f} ms")
         service.store.close()
 
 
