@@ -1154,7 +1154,8 @@ def _create_rollup_sql(rollup: Rollup, clustered: bool = False) -> str:
 
 # Families read by time alone, whose rows are few and narrow: stored in the order of their
 # key, a range of buckets is read from the table itself, where a table with row ids finds
-# each row through the key's index first (schema 11).
+# each row through the key's index first. Schema 11 rebuilt these; schema 12 created the
+# key timeline so from the start.
 CLUSTERED_FAMILIES = ("usage_timeline", "usage_series")
 
 
