@@ -2178,14 +2178,20 @@ class Store:
                                   "WHERE bucket_ms = (SELECT MAX(bucket_ms) FROM usage_timeline)").fetchone()
         return row[0]
 
+    @staticmethod
+    def _smallest_rollup(column: str) -> str:
+        """The table with the fewest rows that holds every value of a dimension: the
+        narrowest family, in days."""
+        return min((r for r in ROLLUPS if column in r.dimensions), key=lambda r: (len(r.dimensions), -r.bucket_ms)).table
+
     def distinct_values(self, column: str) -> list[str]:
-        """Every value a dimension ever took (from the smallest rollup that has it)."""
-        table = min((r for r in ROLLUPS if column in r.dimensions), key=lambda r: (len(r.dimensions), -r.bucket_ms))
-        return [row[0] for row in self.reader.execute(f"SELECT DISTINCT {column} FROM {table.table}")]
+        """Every value a dimension ever took."""
+        return [row[0] for row in self.reader.execute(f"SELECT DISTINCT {column} FROM {self._smallest_rollup(column)}")]
 
     def keys_last_used(self) -> dict[str, int]:
         """Every client key any rollup remembers, with the time of its last use."""
-        return dict(self.reader.execute("SELECT api_key, MAX(last_ms) FROM usage_key_timeline_daily GROUP BY api_key"))
+        return dict(self.reader.execute(f"SELECT api_key, MAX(last_ms) FROM {self._smallest_rollup('api_key')} "
+                                        "GROUP BY api_key"))
 
     # -- budgets and alerts ----------------------------------------------------
 
