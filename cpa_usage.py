@@ -3010,9 +3010,13 @@ class IngestWriter:
         except FileNotFoundError:
             same_file = False
         if same_file:
-            with open(self.spool_path + ".offset.tmp", "w") as target:
-                target.write(str(self._spool_read))
-            os.replace(self.spool_path + ".offset.tmp", self.spool_path + ".offset")
+            try:
+                with open(self.spool_path + ".offset.tmp", "w") as target:
+                    target.write(str(self._spool_read))
+                os.replace(self.spool_path + ".offset.tmp", self.spool_path + ".offset")
+            except OSError as exc:  # the stop goes on: the spool is whole, only read again from its start
+                log.warning("could not note how far %s was read (%s); the next start reads it from its start, "
+                            "and records already stored are recognised and skipped", self.spool_path, exc)
             return
         with open(self.spool_path, "ab") as target:
             self._spool_in.seek(self._spool_read)

@@ -342,6 +342,26 @@ def test_a_stop_keeps_the_spool_whole_and_the_next_start_reads_each_record_once(
 
 
 @sqlite_only
+def test_a_stop_that_cannot_note_its_offset_still_ends_and_loses_nothing(tmp_path, new_database, caplog):
+    with refused_spool(tmp_path) as (_, writer, _):
+        (tmp_path / "spool.db.spool.offset.tmp").mkdir()  # the note cannot be written
+        assert not writer.stop(0.3)
+        assert "could not note how far" in caplog.text and not (tmp_path / "spool.db.spool.offset").exists()
+        writer.put(distinct_payloads(51)[50], "subscribe")  # the stop ended: what comes now is spooled
+        assert spool_lines(tmp_path) == 61
+    (tmp_path / "spool.db.spool.offset.tmp").rmdir()
+    store, writer = spool_writer(tmp_path, memory_records=0)
+    try:
+        writer.start()
+        assert writer.pending == 61  # read again from its start
+        assert writer.stop(10.0)
+        totals = store.load_totals()
+        assert totals["inserted"] == 51 and totals["duplicates"] == 10
+    finally:
+        store.close()
+
+
+@sqlite_only
 @pytest.mark.parametrize("offset", ["7", "-3", "999999", "garbage"])
 def test_an_offset_that_is_not_the_start_of_a_line_reads_the_whole_spool(tmp_path, new_database, offset):
     """A spool whose noted offset does not fit it (edited, or another spool) is read from
