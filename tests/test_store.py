@@ -1,6 +1,7 @@
 """The SQLite store: schema migrations, batched inserts, dedup, rollups, dead letters, retention."""
 
 import contextlib
+import json
 import re
 import sqlite3
 
@@ -231,17 +232,19 @@ def test_meta_round_trip(store):
     assert store.get_meta("k") == "v2"
 
 
+def spool_line(payload: bytes) -> bytes:
+    """A record as the ingest writer spools it."""
+    return json.dumps({"received_ms": RECEIVED, "via": "lpop", "payload": payload.hex()}).encode() + b"\n"
+
+
 @sqlite_only
 def test_a_damaged_spool_line_is_kept_aside_not_fatal(tmp_path, new_database):
-    import json as json_module
-
     from cpa_usage import DrainStatus, IngestWriter
 
     store = Store(str(tmp_path / "spool.db"))
     spool = tmp_path / "spool.db.spool"
     good = payload_lines("v7.2")[0]
-    spool.write_bytes(json_module.dumps({"received_ms": RECEIVED, "via": "lpop", "payload": good.hex()}).encode()
-                      + b"\n" + b'{"received_ms": 1, "via": "lp')  # the last line cut short by a crash
+    spool.write_bytes(spool_line(good) + b'{"received_ms": 1, "via": "lp')  # the last line cut short by a crash
     writer = IngestWriter(store, DrainStatus(), 100, spool_path=str(spool))
     try:
         writer.start()
@@ -366,11 +369,7 @@ def test_a_stop_that_cannot_note_its_offset_still_ends_and_loses_nothing(tmp_pat
 def test_an_offset_that_is_not_the_start_of_a_line_reads_the_whole_spool(tmp_path, new_database, offset):
     """A spool whose noted offset does not fit it (edited, or another spool) is read from
     its start: records are read twice rather than lost; their identity keeps them single."""
-    import json as json_module
-
-    lines = [json_module.dumps({"received_ms": RECEIVED, "via": "lpop", "payload": payload.hex()}).encode()
-             for payload in distinct_payloads(5)]
-    (tmp_path / "spool.db.spool").write_bytes(b"\n".join(lines) + b"\n")
+    (tmp_path / "spool.db.spool").write_bytes(b"".join(spool_line(payload) for payload in distinct_payloads(5)))
     (tmp_path / "spool.db.spool.offset").write_text(offset)
     store, writer = spool_writer(tmp_path, memory_records=0)
     try:
