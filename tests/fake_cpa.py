@@ -1,14 +1,18 @@
 """A fake CLIProxyAPI (CPA) for tests: RESP and HTTP on ONE TCP port, as CPA serves them.
 
 What is faithful, and where it comes from. "Notes" is /work/shared/cpa/research-notes.md,
-"protocol" is protocol.md beside it; the Go files named are in router-for-me/CLIProxyAPI
-(v7.2.140), read to settle details the notes leave open.
+"protocol" is protocol.md beside it, "v8" is v8.md beside it (CPA v7.3/v8, known from
+router-for-me/CLIProxyAPIDocs docs/en/management/apiv8.md, not from source); the Go files
+named are in router-for-me/CLIProxyAPI (v7.2.140), read to settle details the notes leave open.
 
 * One listener; each connection's first byte picks the protocol: ``* $ + - :`` is RESP,
   anything else HTTP, served by http.server on that same socket (notes §1.1,
   protocol_multiplexer.go). A RESP connection that starts with ``$ + - :`` is routed to
   RESP and then refused with ``-ERR protocol error`` (only arrays are commands). Versions
-  before 6.9.38 had no RESP at all: everything goes to HTTP.
+  before 6.9.38 had no RESP at all: everything goes to HTTP. So does every connection when
+  ``resp_enabled`` is off, a CPA whose RESP output is off (v8: "possibly off", unverified
+  either way): RESP bytes are then a malformed HTTP request, answered as Go's net/http does
+  (``HTTP/1.1 400 Bad Request``, then close), and no key failure is counted.
 * The RESP subset, reply for reply (notes §1.3, redis_queue_protocol.go): arrays of bulk
   (or simple/integer) strings, lines ending in CRLF or a bare LF; ``*0`` -> ``-ERR empty
   command``; malformed -> ``-ERR protocol error`` then close (a bulk cut short by EOF ->
@@ -57,10 +61,42 @@ What is faithful, and where it comes from. "Notes" is /work/shared/cpa/research-
   (Authorization Bearer, X-Goog-Api-Key, X-Api-Key, ?key=, ?auth_token=) unless
   ``client_keys`` is empty; 401 ``Missing API key`` / ``Invalid API key``; template keys
   ``your-api-key-1/2/3`` put the proxy routes in safe mode (403). JSON bodies are
-  compact, like Go's.
+  compact, like Go's. HTTP/1.1 keep-alive: one connection carries many requests, each
+  recorded with the ``conn_id`` of its connection; TCP_NODELAY is set, as Go sets it on
+  every TCP connection. The v0 provider key lists exist by version
+  (``V0_PROVIDER_LIST_SINCE``): ``/interactions-api-key`` from 7.2.51 and ``/xai-api-key``
+  from 7.2.73 (the tags that first register them in internal/api/server.go),
+  ``/meta-api-key`` only where the v8 API is (unverified); before that they are unknown
+  routes, and absent from ``/config``. ``v0_api=False`` models v0 removed (v8 calls it
+  "near deprecation"; no release is known to remove it): every ``/v0/`` path is an
+  unknown route.
+* The v8 management API (v8; from 8.0.0, or as the ``v8_api`` knob forces it) under
+  ``/v8/management``, behind the same availability check, key check, failure count and
+  ``X-CPA-*`` headers as v0 (v8: "same key, same headers ... same 404"). ``/credentials``
+  is v0's auth-files list as it is (a superset of the fields apiv8.md shows); ``/config``
+  is a v8-layout document (``observability.usage.*``, ``access.api-keys``,
+  ``api-keys.<provider>``, a few routing/requests/logs keys from the apiv8.md examples)
+  and ``/config/<a>/<b>/...`` walks it by mapping keys, a missing node 404
+  ``{"error":"not_found"}``; config reads send ``Cache-Control: no-store`` (apiv8.md).
+  ``api-keys.<provider>`` is a list of groups ``{name, base-url, keys: [{api-key, weight}]}``
+  built from the v0 lists, one group per v0 entry (name: the entry's or ``<provider>-<n>``);
+  a provider with no entries has no node, so 404 (inferred: v8 reads the YAML tree). The
+  ``auth-index`` on each key is unverified (``v8_key_auth_index`` turns it off).
+  ``PUT``/``PATCH /config/observability/usage/usage-statistics-enabled`` takes the raw JSON
+  boolean and answers ``{"status":"ok","config-version":8}``; a ``{"value": ...}``
+  envelope or any non-boolean is 400 ``{"error":"invalid_config","message":...}`` (the
+  message text is the fake's own). ``/observability/usage/queue`` pops the same FIFO as
+  LPOP and v0 ``/usage-queue``, with the same encoding and errors. Every other path under
+  ``/v8/management`` is 404 ``{"error":"not_found"}`` after the key check (apiv8.md's
+  shape for a missing config path; unverified for unknown routes). Without the v8 API,
+  ``/v8/...`` is an unknown route (no key check, no headers).
 
-Not modelled: TLS, the hourly purge of idle failure counters, write-side management
-routes other than usage-statistics-enabled, the Anthropic/Gemini model-list formats.
+Not modelled: TLS (tests/fake_proxy.py's ReverseProxy terminates it in front of the fake),
+the hourly purge of idle failure counters, write-side management routes other than
+usage-statistics-enabled (v0 and v8), v8's ``server.trusted-proxies`` (the fake believes
+X-Forwarded-For as v7 does), the other v8 routes (logs, quota, OAuth, ``/config.yaml``),
+fields of a v8 key group beyond name/base-url/keys (prefix, models and headers of the
+non-compat providers), the Anthropic/Gemini model-list formats.
 
 Every RESP command and HTTP request is recorded (``commands``, ``http_requests``), and
 every usage record that leaves the fake is in ``delivered``, so tests can prove what a
@@ -72,7 +108,9 @@ Test knobs that CPA does not have: ``freeze_subscribers()`` (a half-open path),
 ``ban_clock``/``set_ban_clock_offset()`` (expire or measure a ban without waiting),
 ``reset_bans()``, setting ``management_enabled``/``usage_statistics_enabled``/
 ``retention_seconds`` at run time (CPA hot-reloads all three), ``subscriber_count("errors")``
-and ``at_least(7, 1, 44)``.
+and ``at_least(7, 1, 44)``. ``v8_api``, ``v8_key_auth_index``, ``v0_api`` and
+``resp_enabled`` pick which CPA is modelled where v8 leaves it open; they too may be changed
+at run time.
 """
 
 from __future__ import annotations
@@ -97,6 +135,17 @@ SUPPORT_REFRESH = b'{"support_refresh":true}'
 REFRESH = b'{"refresh":true}'
 TEMPLATE_CLIENT_KEYS = {"your-api-key-1", "your-api-key-2", "your-api-key-3"}
 PROXY_PATH_PREFIXES = ("/v1", "/v1beta", "/openai/v1", "/backend-api/codex")
+# The first version whose v0 management API serves each provider key list; before it the
+# route is unknown. None: only a CPA with the v8 API (unverified: v8.md names ``meta`` as a new
+# provider family, nothing says when, or whether, v0 got its list). The two versions are the
+# tags that first register the routes in internal/api/server.go. Lists not named: always there.
+V0_PROVIDER_LIST_SINCE: dict[str, tuple[int, ...] | None] = {
+    "interactions-api-key": (7, 2, 51),
+    "xai-api-key": (7, 2, 73),
+    "meta-api-key": None,
+}
+V8_USAGE_STATISTICS_PATH = ["observability", "usage", "usage-statistics-enabled"]
+V8_NOT_FOUND = {"error": "not_found"}
 
 
 class CommandRecord(NamedTuple):
@@ -112,6 +161,7 @@ class HttpRecord(NamedTuple):
     headers: dict
     body: bytes
     peer_ip: str  # the TCP peer (not the X-Forwarded-For address CPA believes)
+    conn_id: int = 0  # the TCP connection it came on: equal ids prove a kept-alive connection
 
 
 # -- small helpers, Go semantics -------------------------------------------------------
@@ -454,6 +504,7 @@ def default_provider_keys() -> dict[str, list]:
         "vertex-api-key": [],
         "xai-api-key": [],
         "interactions-api-key": [],
+        "meta-api-key": [],
     }
 
 
@@ -495,9 +546,16 @@ class FakeCPA:
                  subscriber_buffer: int = 256, usage_statistics_enabled: bool = True,
                  client_keys: tuple[str, ...] = ("test-client-key-1",), home_mode: bool = False,
                  management_enabled: bool = True, allow_remote: bool = False,
-                 ban_clock: Callable[[], float] = time.monotonic):
+                 ban_clock: Callable[[], float] = time.monotonic, v8_api: bool | None = None,
+                 v8_key_auth_index: bool = True, v0_api: bool = True, resp_enabled: bool = True):
         self.key, self.host, self.port = key, host, port
         self.version = version
+        # Which faces this CPA shows (all may be changed at run time): the v8 management API
+        # (None: by version, from 8.0.0), whether v8 key entries carry "auth-index"
+        # (unverified), v0 management (False: removed, as v8.md says it is "near
+        # deprecation") and RESP output (False: every connection is HTTP; v8.md "possibly off").
+        self.v8_api, self.v8_key_auth_index = v8_api, v8_key_auth_index
+        self.v0_api, self.resp_enabled = v0_api, resp_enabled
         self.clock = clock
         self._retention_seconds = 60.0
         self.retention_seconds = retention_seconds
@@ -550,6 +608,20 @@ class FakeCPA:
     def at_least(self, *version: int) -> bool:
         """True when this CPA is at least that version: ``cpa.at_least(7, 1, 44)``."""
         return self._version >= version
+
+    @property
+    def v8_available(self) -> bool:
+        """Whether ``/v8/management`` exists: the ``v8_api`` knob, else from 8.0.0."""
+        return self.at_least(8, 0, 0) if self.v8_api is None else bool(self.v8_api)
+
+    def v0_provider_lists(self) -> list[str]:
+        """The provider key lists this CPA's v0 API (and v0 config) has, by version."""
+        names = []
+        for name in self.provider_keys:
+            since = V0_PROVIDER_LIST_SINCE.get(name, ())
+            if self.v8_available if since is None else self.at_least(*since):
+                names.append(name)
+        return names
 
     # -- configuration that CPA normalises or acts on ---------------------------------------
 
@@ -650,6 +722,7 @@ class FakeCPA:
                     sock.close()
                     return
                 self._next_conn_id += 1
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Go's default on every TCP conn
                 conn = _Connection(sock, peer, self._next_conn_id)
                 self._connections.append(conn)
             threading.Thread(target=self._serve, args=(conn,), name=f"fake-cpa-conn-{conn.conn_id}",
@@ -662,7 +735,7 @@ class FakeCPA:
             conn.sock.settimeout(None)
             if not first:
                 return
-            if first in RESP_PREFIXES and self.at_least(6, 9, 38):
+            if first in RESP_PREFIXES and self.at_least(6, 9, 38) and self.resp_enabled:
                 self._serve_resp(conn)
             else:
                 _HttpHandler(conn, self)
@@ -967,7 +1040,7 @@ class FakeCPA:
             "/api-keys": ("GET",),
             "/openai-compatibility": ("GET",),
         }
-        for name in self.provider_keys:
+        for name in self.v0_provider_lists():
             routes["/" + name] = ("GET",)
         if self.at_least(6, 10, 8):
             routes["/usage-queue"] = ("GET",)
@@ -984,9 +1057,99 @@ class FakeCPA:
             "max-retry-interval": 30, "quota-exceeded": {"switch-project": True, "switch-preview-model": True},
             "routing": {"strategy": "round-robin"}, "ws-auth": False, "proxy-url": "", "force-model-prefix": False,
             "request-log": False, "api-keys": list(self.client_keys), "passthrough-headers": False,
-            **{name: entries for name, entries in self.provider_keys.items()},
+            **{name: self.provider_keys[name] for name in self.v0_provider_lists()},
             "openai-compatibility": self.openai_compatibility,
         }
+
+    def _v8_key(self, entry: dict) -> dict:
+        """One key of a v8 group: the api-key with weight 1, plus the v0 "auth-index" unless
+        ``v8_key_auth_index`` is off (unverified: v8.md shows only api-key and weight)."""
+        key = {k: v for k, v in entry.items() if k != "auth-index"}
+        key.setdefault("weight", 1)
+        if self.v8_key_auth_index and "auth-index" in entry:
+            key["auth-index"] = entry["auth-index"]
+        return key
+
+    def v8_api_key_groups(self) -> dict[str, list[dict]]:
+        """``api-keys`` of the v8 layout, built from the v0 lists: each v0 entry is one group
+        of one key. A provider without entries has no node (v8 reads the YAML tree)."""
+        groups: dict[str, list[dict]] = {}
+        for name, entries in self.provider_keys.items():
+            if not name.endswith("-api-key") or not entries:
+                continue
+            provider = name[:-len("-api-key")]
+            groups[provider] = [
+                {"name": entry.get("name") or f"{provider}-{i + 1}", "base-url": entry.get("base-url") or "",
+                 "keys": [self._v8_key({"api-key": entry.get("api-key", ""),
+                                        **({"auth-index": entry["auth-index"]} if "auth-index" in entry else {})})]}
+                for i, entry in enumerate(entries)]
+        if self.openai_compatibility:
+            groups["openai-compatibility"] = [
+                {"name": entry.get("name", ""), "base-url": entry.get("base-url") or "",
+                 "disabled": bool(entry.get("disabled", False)), "models": entry.get("models") or [],
+                 "keys": [self._v8_key(key) for key in entry.get("api-key-entries") or []]}
+                for entry in self.openai_compatibility]
+        return groups
+
+    def v8_config(self) -> dict:
+        """GET /v8/management/config: the v8 layout (v8.md "Config keys that moved"), as much
+        of it as the fake knows; the sections beyond those v8.md names follow the examples of
+        CLIProxyAPIDocs apiv8.md (routing.strategy, routing.retry, requests.proxy-url)."""
+        retention = self.retention_seconds
+        document = {
+            "routing": {"strategy": "round-robin", "retry": {"request-retry": self.request_retry}},
+            "requests": {"proxy-url": ""},
+            "access": {"api-keys": list(self.client_keys)},
+            "observability": {
+                "logs": {"logging-to-file": False, "request-log": False},
+                "usage": {"usage-statistics-enabled": self.usage_statistics_enabled,
+                          "redis-usage-queue-retention-seconds":
+                              int(retention) if retention == int(retention) else retention}},
+        }
+        groups = self.v8_api_key_groups()
+        if groups:
+            document["api-keys"] = groups
+        return document
+
+    def _usage_queue(self, query: dict) -> tuple[int, bytes]:
+        """GET /v0/management/usage-queue and /v8/management/observability/usage/queue."""
+        raw = (query.get("count") or [""])[0].strip()
+        count = 1 if raw == "" else go_atoi(raw.encode())
+        if count is None or count <= 0:
+            return 400, go_json({"error": "count must be a positive integer"})
+        return 200, b"[" + b",".join(usage_queue_item(item) for item in self._pop_oldest(count)) + b"]"
+
+    def _management_v8(self, method: str, route: str, query: dict, body: bytes) -> tuple[int, bytes, dict]:
+        """A v8 management request that passed the key check: (status, body, extra headers).
+        Routes not modelled, like every unknown one, answer 404 ``{"error":"not_found"}``."""
+        segments = [urllib.parse.unquote(part) for part in route.split("/") if part]
+        if method == "GET" and segments == ["credentials"]:
+            return 200, go_json({"files": self.auth_files}), {}
+        if method == "GET" and segments == ["observability", "usage", "queue"]:
+            return *self._usage_queue(query), {}
+        if segments[:1] != ["config"]:
+            return 404, go_json(V8_NOT_FOUND), {}
+        path, no_store = segments[1:], {"Cache-Control": "no-store"}
+        if method == "GET":
+            node: Any = self.v8_config()
+            for segment in path:  # mapping keys only: a list is never indexed
+                if not isinstance(node, dict) or segment not in node:
+                    return 404, go_json(V8_NOT_FOUND), no_store
+                node = node[segment]
+            return 200, go_json(node), no_store
+        if method in ("PUT", "PATCH") and path == V8_USAGE_STATISTICS_PATH:
+            try:
+                value: Any = json.loads(body)
+            except ValueError:
+                value = body
+            if not isinstance(value, bool):
+                # the error code is v8.md's; the message text is the fake's own (unverified)
+                return 400, go_json({"error": "invalid_config", "message":
+                                     "observability.usage.usage-statistics-enabled: the body must be the raw JSON "
+                                     "value true or false (a {\"value\": ...} envelope is not a v8 value)"}), {}
+            self.usage_statistics_enabled = value
+            return 200, go_json({"status": "ok", "config-version": 8}), {}
+        return 404, go_json(V8_NOT_FOUND), {}
 
     def _management(self, method: str, route: str, query: dict, body: bytes) -> tuple[int, bytes]:
         if route == "/usage-statistics-enabled":
@@ -1009,17 +1172,14 @@ class FakeCPA:
         if route == "/openai-compatibility":
             return 200, go_json({"openai-compatibility": self.openai_compatibility})
         if route == "/usage-queue":
-            raw = (query.get("count") or [""])[0].strip()
-            count = 1 if raw == "" else go_atoi(raw.encode())
-            if count is None or count <= 0:
-                return 400, go_json({"error": "count must be a positive integer"})
-            return 200, b"[" + b",".join(usage_queue_item(item) for item in self._pop_oldest(count)) + b"]"
+            return self._usage_queue(query)
         name = route[1:]
         return 200, go_json({name: self.provider_keys.get(name, [])})
 
 
 class _HttpHandler(http.server.BaseHTTPRequestHandler):
-    """HTTP on the shared port: /healthz, /v0/management/*, /v1/models."""
+    """HTTP on the shared port: /healthz, /v0/management/*, /v8/management/*, /v1/models.
+    HTTP/1.1 keep-alive as Go's server does it: many requests on one connection."""
 
     protocol_version = "HTTP/1.1"
 
@@ -1084,13 +1244,19 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
         with cpa._lock:
             cpa.http_requests.append(HttpRecord(method, self.path, dict(self.headers.items()), body,
-                                                self.conn.peer_ip))
+                                                self.conn.peer_ip, self.conn.conn_id))
         if method == "OPTIONS":  # CORS middleware
             return self._answer(204, content_type=None)
         if path == "/healthz" and method in ("GET", "HEAD"):
             return self._answer(200, b"" if method == "HEAD" else go_json({"status": "ok"}))
+        if not cpa.v0_api and (path == "/v0" or path.startswith("/v0/")):
+            return self._not_found()  # v0 removed: no route of it exists
         if path == "/v0/management" or path.startswith("/v0/management/"):
             return self._handle_management(method, path[len("/v0/management"):], query, body)
+        if path == "/v8/management" or path.startswith("/v8/management/"):
+            if not cpa.v8_available:
+                return self._not_found()  # a CPA without v8: an unknown route, no key check
+            return self._handle_v8(method, path[len("/v8/management"):], query, body)
         if (cpa.client_keys and any(key.strip() in TEMPLATE_CLIENT_KEYS for key in cpa.client_keys)
                 and any(path == p or path.startswith(p + "/") for p in PROXY_PATH_PREFIXES)):
             return self._answer(403, go_json({
@@ -1102,13 +1268,14 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
             return self._handle_models(query)
         return self._not_found()
 
-    def _handle_management(self, method: str, route: str, query: dict, body: bytes) -> None:
+    def _authorized(self) -> dict | None:
+        """The availability and key checks every management route (v0 and v8) passes first.
+        The X-CPA-* headers when the request may go on; None when the answer (404 for a
+        disabled management or home mode, else the refusal) has been written."""
         cpa = self.cpa
-        known = method in cpa._management_routes().get(route, ())
-        if not known and not cpa.at_least(7, 1, 47):
-            return self._not_found()
         if not cpa.management_enabled or cpa.home_mode:
-            return self._answer(404)
+            self._answer(404)
+            return None
         headers = {"X-CPA-VERSION": cpa.version, "X-CPA-COMMIT": cpa.commit, "X-CPA-BUILD-DATE": cpa.build_date,
                    "X-CPA-SUPPORT-PLUGIN": cpa.support_plugin}
         provided = ""
@@ -1120,11 +1287,29 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
             provided = self.headers.get("X-Management-Key", "")
         allowed, status, message = cpa.authenticate(self._client_ip(), provided)
         if not allowed:
-            return self._answer(status, go_json({"error": message}), headers=headers)
+            self._answer(status, go_json({"error": message}), headers=headers)
+            return None
+        return headers
+
+    def _handle_management(self, method: str, route: str, query: dict, body: bytes) -> None:
+        cpa = self.cpa
+        known = method in cpa._management_routes().get(route, ())
+        if not known and not cpa.at_least(7, 1, 47):
+            return self._not_found()
+        headers = self._authorized()
+        if headers is None:
+            return None
         if not known:
             return self._answer(404, headers=headers)
         status, answer = cpa._management(method, route, query, body)
         return self._answer(status, answer, headers=headers)
+
+    def _handle_v8(self, method: str, route: str, query: dict, body: bytes) -> None:
+        headers = self._authorized()
+        if headers is None:
+            return None
+        status, answer, extra = self.cpa._management_v8(method, route, query, body)
+        return self._answer(status, answer, headers={**headers, **extra})
 
     def _handle_models(self, query: dict) -> None:
         cpa = self.cpa

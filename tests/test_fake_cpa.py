@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from http.client import HTTPConnection
 
 import pytest
 from backends import wait_for
@@ -684,6 +685,23 @@ def test_commands_and_http_requests_are_recorded(cpa):
     assert request.headers["Authorization"] == f"Bearer {cpa.key}"
 
 
+def test_resp_off_serves_every_connection_as_http():
+    """v8.md: RESP "possibly off". Then RESP bytes are a malformed HTTP request line: Go's
+    400 and a close, nothing read as a command, no key failure counted; HTTP goes on."""
+    with FakeCPA(version="8.0.5", resp_enabled=False) as cpa:
+        cpa.publish(RECORD)
+        for opening in (b"*1\r\n$4\r\nPING\r\n", command("AUTH", cpa.key), command("LPOP", "usage")):
+            client = Client(cpa)
+            client.raw(opening)
+            assert client.line() == b"HTTP/1.1 400 Bad Request", opening
+            assert client.closed(), opening
+        assert cpa.commands == [] and cpa.http_requests == []
+        assert cpa.failed_attempts_total() == 0 and cpa.queue_len() == 1
+        assert json.loads(mgmt(cpa, "/usage-queue")[2]) == [json.loads(RECORD)]
+        cpa.resp_enabled = True  # a run-time knob: the same fake speaks RESP again
+        assert Client(cpa).call("AUTH", cpa.key) == b"+OK"
+
+
 # -- HTTP on the same port (notes §2, §5) -------------------------------------------------------------
 
 
@@ -836,3 +854,245 @@ def test_models_need_a_client_key(cpa):
     with FakeCPA(client_keys=("your-api-key-1",)) as template:
         status, headers, body = http(template, "/v1/models", Authorization="Bearer your-api-key-1")
         assert status == 403 and json.loads(body)["error"] == "unsafe_example_api_key"
+
+
+def test_http_keep_alive_carries_many_requests_on_one_connection(cpa):
+    connection = HTTPConnection(cpa.host, cpa.port, timeout=TIMEOUT)
+    try:
+        for path, headers in (("/healthz", {}), ("/v0/management/config", {"Authorization": f"Bearer {cpa.key}"}),
+                              ("/v1/models", {"Authorization": "Bearer test-client-key-1"})):
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            assert response.status == 200 and json.loads(response.read()), path
+            assert response.getheader("Connection") is None  # no "close": the connection stays usable
+    finally:
+        connection.close()
+    assert [r.path for r in cpa.http_requests] == ["/healthz", "/v0/management/config", "/v1/models"]
+    conn_ids = {r.conn_id for r in cpa.http_requests}
+    assert len(conn_ids) == 1 and conn_ids != {0}
+    http(cpa, "/healthz")  # urllib opens a connection per request
+    assert cpa.http_requests[-1].conn_id not in conn_ids
+
+
+@pytest.mark.parametrize("name, before, since", [("xai-api-key", "7.2.72", "7.2.73"),
+                                                 ("interactions-api-key", "7.2.50", "7.2.51")])
+def test_v0_provider_lists_exist_from_their_version(name, before, since):
+    with FakeCPA(version=before) as old:  # an unknown management route: 404 after the key check
+        status, headers, body = mgmt(old, "/" + name)
+        assert (status, body) == (404, b"") and headers["X-CPA-VERSION"] == before
+        assert old.failed_attempts_total() == 0 and name not in json.loads(mgmt(old, "/config")[2])
+    with FakeCPA(version=since) as cpa:
+        status, headers, body = mgmt(cpa, "/" + name)
+        assert (status, json.loads(body)) == (200, {name: []}) and headers["X-CPA-VERSION"] == since
+        assert json.loads(mgmt(cpa, "/config")[2])[name] == []
+
+
+def test_v0_meta_list_only_beside_the_v8_api():
+    meta = [{"api-key": "sk-meta-FAKE", "auth-index": "7a6b5c4d3e2f1a0b"}]
+    with FakeCPA() as v7:
+        v7.provider_keys["meta-api-key"] = meta
+        assert mgmt(v7, "/meta-api-key")[0:3:2] == (404, b"")
+        assert "meta-api-key" not in json.loads(mgmt(v7, "/config")[2])
+        v7.v8_api = True
+        assert json.loads(mgmt(v7, "/meta-api-key")[2]) == {"meta-api-key": meta}
+    with FakeCPA(version="8.0.5") as v8:
+        assert json.loads(mgmt(v8, "/meta-api-key")[2]) == {"meta-api-key": []}
+
+
+def test_v0_config_has_the_effective_retention():
+    for asked, effective in ((5, 5), (0, 60), (7200, 3600), (2.5, 2.5)):
+        with FakeCPA(retention_seconds=asked) as cpa:
+            assert json.loads(mgmt(cpa, "/config")[2])["redis-usage-queue-retention-seconds"] == effective
+
+
+def test_v0_removed_makes_every_v0_path_unknown():
+    with FakeCPA(version="8.0.5", v0_api=False) as cpa:
+        cpa.publish(RECORD)
+        for path in ("/config", "/usage-queue", "/usage-statistics-enabled"):
+            status, headers, body = mgmt(cpa, path)
+            assert (status, body) == (404, b"") and "X-CPA-VERSION" not in headers, path
+        assert http(cpa, "/v0/management/config", Authorization="Bearer wrong")[0] == 404
+        assert http(cpa, "/v0/other")[0] == 404
+        assert cpa.failed_attempts_total() == 0 and cpa.queue_len() == 1  # no key check, nothing popped
+        assert http(cpa, "/healthz")[0] == 200
+        assert v8(cpa, "/config/observability/usage/usage-statistics-enabled")[0:3:2] == (200, b"true")
+
+
+# -- the v8 management API (v8.md "Management API v8") --------------------------------------------------
+
+
+def v8(cpa: FakeCPA, path: str, method: str = "GET", body: bytes | None = None, **headers):
+    headers.setdefault("Authorization", f"Bearer {cpa.key}")
+    return http(cpa, "/v8/management" + path, method, body, **headers)
+
+
+@pytest.fixture
+def cpa8():
+    with FakeCPA(version="8.0.5") as fake:
+        yield fake
+
+
+NOT_FOUND = {"error": "not_found"}
+
+
+def test_v8_is_an_unknown_route_without_the_v8_api():
+    for knobs in ({}, {"version": "8.0.5", "v8_api": False}):
+        with FakeCPA(**knobs) as cpa:
+            cpa.publish(RECORD)
+            for key in (cpa.key, "wrong", ""):
+                status, headers, body = http(cpa, "/v8/management/observability/usage/queue",
+                                             Authorization=f"Bearer {key}")
+                assert (status, body) == (404, b"") and "X-CPA-VERSION" not in headers, (knobs, key)
+            assert cpa.failed_attempts_total() == 0 and cpa.queue_len() == 1, knobs
+    with FakeCPA(version="7.2.140", v8_api=True) as forced:
+        status, headers, body = v8(forced, "/credentials")
+        assert status == 200 and headers["X-CPA-VERSION"] == "7.2.140" and len(json.loads(body)["files"]) == 4
+
+
+def test_v8_uses_the_v0_key_check_headers_and_ban():
+    with FakeCPA(version="8.0.5", ban_clock=ManualClock()) as cpa:
+        status, headers, body = http(cpa, "/v8/management/credentials")
+        assert (status, json.loads(body)) == (401, {"error": "missing management key"})
+        assert headers["X-CPA-VERSION"] == "8.0.5" and headers["X-CPA-SUPPORT-PLUGIN"] == "true"
+        status, _, body = v8(cpa, "/credentials", X_Management_Key=cpa.key, Authorization="Bearer wrong")
+        assert (status, json.loads(body)) == (401, {"error": "invalid management key"})
+        assert v8(cpa, "/credentials", Authorization="", X_Management_Key=cpa.key)[0] == 200  # resets the count
+        assert cpa.auth_failures() == 0 and cpa.failed_attempts_total() == 2
+        for _ in range(4):
+            assert Client(cpa).call("AUTH", "wrong") == b"-ERR invalid management key"
+        assert http(cpa, "/v8/management/no-such-route")[0] == 401  # unknown routes are checked too: the 5th
+        assert cpa.is_banned()
+        status, headers, body = v8(cpa, "/credentials")
+        assert status == 403 and json.loads(body) == {
+            "error": "IP banned due to too many failed attempts. Try again in 30m0s"}
+        assert headers["X-CPA-VERSION"] == "8.0.5"
+    for knobs in ({"management_enabled": False}, {"home_mode": True}):
+        with FakeCPA(version="8.0.5", **knobs) as off:
+            status, headers, body = v8(off, "/credentials")
+            assert (status, body) == (404, b"") and "X-CPA-VERSION" not in headers, knobs
+            assert off.failed_attempts_total() == 0
+
+
+def test_v8_routes_and_their_shapes(cpa8):
+    status, headers, body = v8(cpa8, "/credentials")
+    assert status == 200 and json.loads(body) == {"files": cpa8.auth_files}
+    assert headers["X-CPA-VERSION"] == "8.0.5" and headers["Content-Type"].startswith("application/json")
+    assert v8(cpa8, "/config/access/api-keys")[0:3:2] == (200, b'["test-client-key-1"]')
+    assert json.loads(v8(cpa8, "/config/api-keys/gemini")[2]) == [
+        {"name": "gemini-1", "base-url": "", "keys": [
+            {"api-key": "AIzaSyFAKE-gemini-key-0001", "weight": 1, "auth-index": "6be21f04d9a3c857"}]}]
+    assert json.loads(v8(cpa8, "/config/api-keys/claude")[2]) == [
+        {"name": "claude-1", "base-url": "https://api.anthropic.com", "keys": [
+            {"api-key": "sk-ant-api03-FAKE-claude-key-xyz", "weight": 1, "auth-index": "0e4d7b2a9c13f588"}]}]
+    compat = json.loads(v8(cpa8, "/config/api-keys/openai-compatibility")[2])
+    assert [(g["name"], g["base-url"], g["disabled"]) for g in compat] == [
+        ("openrouter", "https://openrouter.ai/api/v1", False), ("fake", "http://127.0.0.1:9999/v1", False)]
+    assert compat[0]["models"][0] == {"name": "moonshotai/kimi-k2:free", "alias": "kimi-k2"}
+    assert compat[1]["keys"] == [{"api-key": "sk-fake-upstream", "weight": 1, "auth-index": "18497dfa668310f0"}]
+    # no entries, no node: the empty lists, a provider CPA lacks, and an unknown one alike
+    for provider in ("codex", "vertex", "xai", "interactions", "meta", "nope"):
+        status, _, body = v8(cpa8, "/config/api-keys/" + provider)
+        assert (status, json.loads(body)) == (404, NOT_FOUND), provider
+    assert cpa8.failed_attempts_total() == 0
+
+
+def test_v8_key_groups_follow_the_v0_lists():
+    with FakeCPA(version="8.0.5") as cpa:
+        cpa.provider_keys["codex-api-key"] = [
+            {"api-key": "sk-codex-a", "name": "team", "auth-index": "00000000000000aa"},
+            {"api-key": "sk-codex-b", "base-url": "https://codex.example", "auth-index": "00000000000000bb"}]
+        cpa.provider_keys["meta-api-key"] = [{"api-key": "sk-meta", "auth-index": "00000000000000cc"}]
+        cpa.provider_keys["gemini-api-key"] = []
+        assert json.loads(v8(cpa, "/config/api-keys/codex")[2]) == [
+            {"name": "team", "base-url": "", "keys": [{"api-key": "sk-codex-a", "weight": 1,
+                                                       "auth-index": "00000000000000aa"}]},
+            {"name": "codex-2", "base-url": "https://codex.example",
+             "keys": [{"api-key": "sk-codex-b", "weight": 1, "auth-index": "00000000000000bb"}]}]
+        assert json.loads(v8(cpa, "/config/api-keys/meta")[2])[0]["keys"][0]["api-key"] == "sk-meta"
+        assert v8(cpa, "/config/api-keys/gemini")[0] == 404
+        assert set(json.loads(v8(cpa, "/config/api-keys")[2])) == {"codex", "meta", "claude", "openai-compatibility"}
+        cpa.v8_key_auth_index = False  # what v8.md shows: api-key and weight only
+        groups = json.loads(v8(cpa, "/config/api-keys")[2])
+        keys = [key for provider in groups.values() for group in provider for key in group["keys"]]
+        assert len(keys) == 6 and all(set(key) == {"api-key", "weight"} for key in keys)
+        cpa.provider_keys = {name: [] for name in cpa.provider_keys}
+        cpa.openai_compatibility = []
+        assert v8(cpa, "/config/api-keys")[0] == 404 and "api-keys" not in json.loads(v8(cpa, "/config")[2])
+
+
+def test_v8_config_document_and_paths():
+    with FakeCPA(version="8.0.5", retention_seconds=5, usage_statistics_enabled=False) as cpa:
+        status, headers, body = v8(cpa, "/config")
+        document = json.loads(body)
+        assert status == 200 and headers["Cache-Control"] == "no-store"
+        assert document["observability"]["usage"] == {"usage-statistics-enabled": False,
+                                                      "redis-usage-queue-retention-seconds": 5}
+        assert document["access"] == {"api-keys": ["test-client-key-1"]}
+        assert set(document["api-keys"]) == {"gemini", "claude", "openai-compatibility"}
+        assert document["api-keys"]["gemini"] == json.loads(v8(cpa, "/config/api-keys/gemini")[2])
+        path = "/config/observability/usage/redis-usage-queue-retention-seconds"
+        assert v8(cpa, path)[0:3:2] == (200, b"5")
+        assert v8(cpa, "/config/observability/usage/usage-statistics-enabled")[0:3:2] == (200, b"false")
+        assert v8(cpa, "/config/routing/strategy")[2] == b'"round-robin"'
+        assert json.loads(v8(cpa, "/config/observability/usage")[2]) == document["observability"]["usage"]
+        cpa.retention_seconds = 7200  # hot-reloaded, and clamped as CPA does
+        assert v8(cpa, path)[2] == b"3600"
+        cpa.retention_seconds = 2.5
+        assert v8(cpa, path)[2] == b"2.5"
+        for missing in ("/config/nope", "/config/observability/usage/nope", "/config/access/api-keys/0",
+                        "/config/observability/usage/usage-statistics-enabled/x"):
+            status, headers, body = v8(cpa, missing)
+            assert (status, json.loads(body)) == (404, NOT_FOUND), missing
+            assert headers["X-CPA-VERSION"] == "8.0.5", missing
+        assert cpa.failed_attempts_total() == 0
+
+
+def test_v8_usage_statistics_enabled_takes_the_raw_value(cpa8):
+    path = "/config/observability/usage/usage-statistics-enabled"
+    assert v8(cpa8, path)[0:3:2] == (200, b"true")
+    status, _, body = v8(cpa8, path, "PUT", b"false", Content_Type="application/json")
+    assert (status, json.loads(body)) == (200, {"status": "ok", "config-version": 8})
+    assert cpa8.usage_statistics_enabled is False and v8(cpa8, path)[2] == b"false"
+    assert json.loads(mgmt(cpa8, "/usage-statistics-enabled")[2]) == {"usage-statistics-enabled": False}
+    cpa8.publish(RECORD)
+    assert cpa8.queue_len() == 0  # CPA drops records now
+    assert v8(cpa8, path, "PATCH", b" true ")[0] == 200 and cpa8.usage_statistics_enabled is True
+    for bad in (b'{"value": false}', b'{"value":false}', b"", b'"false"', b"null", b"0", b"[false]", b"fals"):
+        status, _, body = v8(cpa8, path, "PUT", bad)
+        answer = json.loads(body)
+        assert status == 400 and answer["error"] == "invalid_config" and answer["message"], bad
+    assert cpa8.usage_statistics_enabled is True  # a rejected write changes nothing
+    assert mgmt(cpa8, "/usage-statistics-enabled", "PUT", b"false")[0] == 400  # v0 still wants its envelope
+    assert cpa8.failed_attempts_total() == 0
+
+
+def test_v8_queue_pops_the_same_fifo_as_lpop_and_v0(cpa8):
+    for i in range(6):
+        cpa8.publish(b'{"n": %d, "html": "<&>"}' % i)
+    status, headers, body = v8(cpa8, "/observability/usage/queue")
+    assert status == 200 and body == b'[{"n":0,"html":"\\u003c\\u0026\\u003e"}]'  # one by default, Go's encoding
+    assert headers["X-CPA-VERSION"] == "8.0.5"
+    assert authed(cpa8).call("LPOP", "usage") == b'{"n": 1, "html": "<&>"}'
+    assert [r["n"] for r in json.loads(mgmt(cpa8, "/usage-queue?count=2")[2])] == [2, 3]
+    assert [r["n"] for r in json.loads(v8(cpa8, "/observability/usage/queue?count=10")[2])] == [4, 5]
+    assert v8(cpa8, "/observability/usage/queue?count=10")[0:3:2] == (200, b"[]")
+    cpa8.publish(b"not json")
+    assert json.loads(v8(cpa8, "/observability/usage/queue?count=1")[2]) == ["not json"]
+    cpa8.publish(RECORD)
+    for count in ("0", "-2", "abc", "1.5"):
+        status, _, body = v8(cpa8, f"/observability/usage/queue?count={count}")
+        assert (status, json.loads(body)) == (400, {"error": "count must be a positive integer"}), count
+    assert cpa8.queue_len() == 1 and len(cpa8.delivered) == 7
+    assert http(cpa8, "/v8/management/observability/usage/queue")[0] == 401 and cpa8.queue_len() == 1
+
+
+def test_v8_unknown_paths_are_not_found_after_the_key_check(cpa8):
+    for method, path in (("GET", ""), ("GET", "/"), ("GET", "/no-such-route"), ("POST", "/credentials"),
+                         ("PUT", "/observability/usage/queue"), ("GET", "/observability/usage"),
+                         ("GET", "/usage-queue"), ("GET", "/auth-files")):
+        status, headers, body = v8(cpa8, path, method, b"" if method != "GET" else None)
+        assert (status, json.loads(body)) == (404, NOT_FOUND), (method, path)
+        assert headers["X-CPA-VERSION"] == "8.0.5", (method, path)
+    assert cpa8.failed_attempts_total() == 0
+    assert http(cpa8, "/v8/management/no-such-route", Authorization="Bearer wrong")[0] == 401
+    assert cpa8.auth_failures() == 1
