@@ -33,6 +33,7 @@ edges (API responses, logs). See README.md for what each part is for.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import csv
 import datetime as dt
@@ -40,6 +41,7 @@ import functools
 import gc
 import hashlib
 import hmac
+import http.client
 import io
 import itertools
 import json
@@ -55,6 +57,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import sys
 import threading
 import time
@@ -214,12 +217,14 @@ def _cpa_instances(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(entries)
 
 
-def queue_endpoint(base_url: str, addr: str = "") -> tuple[str, int, bool]:
-    """(host, port, tls) of a CPA's RESP listener.
+def queue_endpoint(base_url: str, addr: str = "") -> tuple[str, int, bool] | None:
+    """(host, port, tls) of a CPA's RESP listener, or None where RESP is not to be tried.
 
     CPA serves RESP on the same port as HTTP, so by default it is the host and port
     of its base URL (8317 when the URL names no port). TLS is used only when CPA
-    itself terminates TLS: an https URL with an explicit port."""
+    itself terminates TLS: an https URL with an explicit port. A base URL with a path
+    (``https://example.com/cpa``) is a reverse proxy's, which passes HTTP only: there
+    RESP is tried only at an address REDIS_QUEUE_ADDR names."""
     if addr:
         if "://" in addr:
             parts = urllib.parse.urlsplit(addr)
@@ -227,7 +232,17 @@ def queue_endpoint(base_url: str, addr: str = "") -> tuple[str, int, bool]:
         host, _, port = addr.rpartition(":")
         return host.strip("[]"), int(port), False
     parts = urllib.parse.urlsplit(base_url)
+    if parts.path.strip("/"):
+        return None
     return parts.hostname or "", parts.port or 8317, parts.scheme == "https" and parts.port is not None
+
+
+def endpoint_text(endpoint: tuple[str, int, bool] | None) -> str:
+    """A RESP endpoint as /status and the log show it."""
+    if endpoint is None:
+        return "none (HTTP only)"
+    host, port, tls = endpoint
+    return f"{'rediss://' if tls else ''}{host}:{port}"
 
 
 def default_instance_name(base_url: str) -> str:
@@ -247,7 +262,7 @@ class CpaInstance(NamedTuple):
     management_key: str
     queue_addr: str = ""
 
-    def queue_endpoint(self) -> tuple[str, int, bool]:
+    def queue_endpoint(self) -> tuple[str, int, bool] | None:
         return queue_endpoint(self.base_url, self.queue_addr)
 
 
@@ -323,6 +338,10 @@ def _queue_key(text: str) -> str:
     return text.strip()
 
 
+# How records are taken from CPA (REDIS_QUEUE_TRANSPORT); see Drainer.
+QUEUE_TRANSPORTS = ("auto", "subscribe", "lpop", "http")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration variable: its default, how to parse it, and what it means."""
@@ -363,10 +382,13 @@ SETTINGS: tuple[Setting, ...] = (
             "CPA's RESP address; defaults to the host and port of CPA_BASE_URL (8317 when it has no port)."),
     Setting("REDIS_QUEUE_KEY", "usage", _queue_key, "a queue name without spaces (CPA v7.1.44+ accepts only usage)",
             "RESP channel / queue name."),
+    Setting("REDIS_QUEUE_TRANSPORT", "auto", _one_of(*QUEUE_TRANSPORTS), "auto, subscribe, lpop or http",
+            "How records are taken from CPA: auto (SUBSCRIBE where RESP works, else CPA's HTTP usage queue, "
+            "else LPOP), subscribe, lpop (RESP only) or http (the HTTP queue only, as behind a reverse proxy)."),
     Setting("REDIS_QUEUE_BATCH_SIZE", "1000", _int_between(1, 100_000), "an integer 1-100000",
-            "Records per LPOP and per database transaction."),
+            "Records per LPOP or HTTP queue pop, and per database transaction."),
     Setting("REDIS_QUEUE_IDLE_INTERVAL", "1s", _positive_duration, "a positive duration such as 500ms or 1s",
-            "Pause between LPOPs when the queue is empty (LPOP mode)."),
+            "Pause between pops when the queue is empty (LPOP and HTTP modes)."),
     Setting("REDIS_QUEUE_ERROR_BACKOFF", "10s", _positive_duration, "a positive duration such as 10s",
             "Pause before reconnecting after a connection error."),
     Setting("METADATA_SYNC_INTERVAL", "30s", _positive_duration, "a positive duration such as 30s",
@@ -423,6 +445,7 @@ class Config:
     cpa_instances: tuple
     redis_queue_addr: str
     redis_queue_key: str
+    redis_queue_transport: str
     redis_queue_batch_size: int
     redis_queue_idle_interval: float
     redis_queue_error_backoff: float
@@ -453,8 +476,8 @@ class Config:
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.tz)
 
-    def queue_endpoint(self) -> tuple[str, int, bool]:
-        """(host, port, tls) of the first CPA's RESP listener."""
+    def queue_endpoint(self) -> tuple[str, int, bool] | None:
+        """(host, port, tls) of the first CPA's RESP listener (None: HTTP only)."""
         if self.instances:
             return self.instances[0].queue_endpoint()
         return queue_endpoint(self.cpa_base_url, self.redis_queue_addr)
@@ -475,8 +498,7 @@ class Config:
             else:
                 shown = str(value)
             if setting.name == "REDIS_QUEUE_ADDR" and not value:
-                host, port, tls = self.queue_endpoint()
-                shown = f"{'rediss://' if tls else ''}{host}:{port} (from CPA_BASE_URL)"
+                shown = f"{endpoint_text(self.queue_endpoint())} (from CPA_BASE_URL)"
             rows.append((setting.name, shown))
         rows.append(("ENV_FILE", self.env_file or "<none>"))
         return rows
@@ -568,6 +590,11 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
     else:
         instances.append(CpaInstance(values["instance_name"] or default_instance_name(values["cpa_base_url"]),
                                      values["cpa_base_url"], values["cpa_management_key"], values["redis_queue_addr"]))
+    for instance in instances:
+        if values["redis_queue_transport"] in ("subscribe", "lpop") and instance.queue_endpoint() is None:
+            raise ConfigError(f"REDIS_QUEUE_TRANSPORT={values['redis_queue_transport']} needs RESP, which is not "
+                              f"tried behind a URL with a path ({instance.base_url}); set REDIS_QUEUE_ADDR to CPA's "
+                              "RESP address, or REDIS_QUEUE_TRANSPORT=auto or http")
     return Config(env_file=os.path.abspath(path) if os.path.exists(path) else "", instances=tuple(instances),
                   **values)
 
@@ -601,9 +628,10 @@ _TOKEN_LABELS = tuple((name, f"tokens.{name}") for name in _TOKEN_FIELDS)
 _KNOWN_TOKEN_FIELDS = frozenset(_TOKEN_FIELDS) | {"cache_read_tokens_present"}
 _STRING_FIELDS = ("request_id", "model", "alias", "provider", "executor_type", "endpoint", "auth_type",
                   "source", "auth_index", "api_key", "reasoning_effort", "service_tier",
-                  "response_service_tier", "client_ip", "x_forwarded_for", "user_agent", "access_token_sha256")
+                  "response_service_tier", "client_ip", "x_forwarded_for", "user_agent", "access_token_sha256",
+                  "resolved_client_ip", "execution_id")
 _KNOWN_FIELDS = frozenset(_STRING_FIELDS) | {
-    "timestamp", "latency_ms", "ttft_ms", "tokens", "failed", "fail", "generate", "response_headers",
+    "timestamp", "latency_ms", "ttft_ms", "tokens", "failed", "fail", "generate", "stream", "response_headers",
     "accounting_version", "token_breakdown"}
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
@@ -673,6 +701,11 @@ class UsageEvent(NamedTuple):
     response_headers: str | None
     extra: str | None
     instance: str  # the CPA host it came from (INSTANCE_NAME, or the name in CPA_INSTANCES)
+    # CPA v8 (schema 13): the client address CPA settled on (its trusted proxies applied),
+    # whether the client asked for a stream, and CPA's id of the upstream execution
+    resolved_client_ip: str | None = None
+    stream: int | None = None
+    execution_id: str | None = None
 
 
 def parse_rfc3339_ms(text: str) -> int | None:
@@ -710,16 +743,30 @@ def _epoch_day(year: str, month: str, day: str) -> int | None:
 
 @functools.lru_cache(maxsize=1024)
 def token_family(provider: str, executor_type: str) -> str:
-    """Which upstream convention the token counts follow: openai, claude, gemini or unknown.
+    """Which upstream convention the token counts follow: openai, claude, gemini, devin
+    or unknown.
 
     Decided from provider and executor type, never from the model name (a Claude
     model served through a Gemini-family executor counts the Gemini way). The
-    order of the tests is CPA's own (sdk/cliproxy/usage, tokenAccountingSemanticsFor).
+    order of the tests is CPA's own (sdk/cliproxy/usage, tokenAccountingSemanticsFor,
+    v7.2.140), whose markers already cover xai (XAIExecutor publishes
+    helps.ParseOpenAIUsage, xai_executor_execute.go) and kimi, kimi-ai included
+    (KimiExecutor: ParseOpenAIUsage, kimi_executor.go). The families CPA v8 added are
+    not in the stored CPA source (it ends at v7.2.140); what is known of them comes
+    from third-party ports of v8's executors: meta's executor reads the OpenAI
+    Responses usage of ``response.completed`` with ParseCodexUsage (openai rules), and
+    devin's counts cache reads inside the input and cache writes beside it (its own
+    rule). v8 records carry a complete token_breakdown anyway, which wins over any
+    family rule; these rules decide only where it is missing or inconsistent.
     """
     provider, executor = provider.strip().lower(), executor_type.strip().lower()
     value = f"{provider} {executor}".strip()
     if value in ("", "unknown", "unknown unknown"):
         return "unknown"
+    if provider == "devin" or executor == "devinexecutor":
+        return "devin"
+    if provider == "meta" or executor == "metaexecutor":
+        return "openai"
     if executor == "openaicompatexecutor" or provider == "openai-compatibility" \
             or provider.startswith("openai-compatible-"):
         return "openai"
@@ -780,6 +827,7 @@ def normalize_tokens(tokens: dict[str, int], present: set[str], family: str, bre
       v7.0.3 only ``cached_tokens`` exists: read or write, so "ambiguous").
     * gemini: input includes cache; output EXCLUDES reasoning, which is billed as
       output; before v7.2.97 tool-use prompt tokens only show in the total.
+    * devin: input includes cache reads but not cache writes; output includes reasoning.
     * unknown: the total is kept as unclassified rather than guessed.
     """
     if isinstance(breakdown, dict):
@@ -810,6 +858,8 @@ def normalize_tokens(tokens: dict[str, int], present: set[str], family: str, bre
             extra = missing
         elif missing > 0:
             new_input += missing  # tool-use prompt tokens, absent from input before v7.2.97
+    elif family == "devin":  # cache reads inside the input, cache writes beside it
+        new_input, output = inp - read, out
     elif family == "openai":
         new_input, output = inp - read - write, out
         # CPA <= v7.2.96 filled a missing total with input + output + reasoning.
@@ -874,7 +924,7 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
     """Decode one payload from CPA's queue (of CPA ``instance``), or raise DecodeError saying why not."""
     try:
         record = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DecodeError(f"not JSON: {exc}") from None
     if not isinstance(record, dict):
         raise DecodeError(f"not a JSON object but {type(record).__name__}")
@@ -922,6 +972,7 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
     ttft = _optional_int(record, "ttft_ms", MAX_DURATION_MS)
     accounting_version = _optional_int(record, "accounting_version", 1000)
     generate = _optional_bool(record, "generate")
+    stream = _optional_bool(record, "stream")
 
     headers = record.get("response_headers")
     if headers is not None:
@@ -968,7 +1019,96 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
         None if normalized.quality in ("complete", "unclassified") and breakdown else _json_or_none(breakdown),
         generate, strings["reasoning_effort"], strings["service_tier"], strings["response_service_tier"],
         strings["client_ip"], strings["x_forwarded_for"], strings["user_agent"], strings["access_token_sha256"],
-        accounting_version, _json_or_none(headers), _json_or_none(extra or None), instance))
+        accounting_version, _json_or_none(headers), _json_or_none(extra or None), instance,
+        strings["resolved_client_ip"], stream, strings["execution_id"]))
+
+
+# -- credential errors: CPA's errors channel ---------------------------------------------
+
+
+class CredentialError(NamedTuple):
+    """One event of CPA's ``errors`` channel (v7.1.44+): an upstream attempt failed and
+    CPA updated the credential's state. Field for field a row of credential_errors."""
+
+    event_key: str  # the hash of the payload: an event carries no id of its own
+    ts_ms: int
+    received_ms: int
+    instance: str
+    provider: str
+    model: str
+    auth_id: str
+    auth_index: str
+    status_code: int
+    code: str | None
+    retryable: int
+    state: str | None  # auth_status.status: unknown, active, pending, refreshing, error, disabled
+    state_message: str | None
+    disabled: int | None
+    unavailable: int | None
+    next_retry_ms: int | None
+    quota_exceeded: int | None
+    quota_reason: str | None
+    next_recover_ms: int | None
+    body: str | None
+    payload: str  # the event as CPA sent it
+
+
+def _optional_time(value: Any, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or parse_rfc3339_ms(value) is None:
+        raise DecodeError(f"{name} must be an RFC 3339 time")
+    return parse_rfc3339_ms(value)
+
+
+def _field(record: dict, name: str, kind: type, label: str | None = None) -> Any:
+    value = record.get(name)
+    if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+        raise DecodeError(f"{label or name} must be {'a string' if kind is str else kind.__name__}, "
+                          f"got {type(value).__name__}")
+    return value
+
+
+def decode_error_event(payload: bytes, received_ms: int, instance: str = "") -> CredentialError:
+    """Decode one ``errors`` channel event (sdk/cliproxy/auth/error_events.go), or raise
+    DecodeError saying why not. Fields CPA omits when empty are optional; status_code
+    defaults to 500 as CPA's does."""
+    try:
+        record = json.loads(payload)
+        text = payload.decode("utf-8") if isinstance(payload, bytes) else str(payload)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise DecodeError(f"not a JSON object but {type(record).__name__}")
+    if "status_code" not in record and "auth_status" not in record:
+        raise DecodeError("not a credential error event: no status_code and no auth_status")
+    ts_ms = _optional_time(record.get("timestamp"), "timestamp") or received_ms
+    status = record.get("auth_status") or {}
+    if not isinstance(status, dict):
+        raise DecodeError(f"auth_status must be an object, got {type(status).__name__}")
+    quota = status.get("quota") or {}
+    if not isinstance(quota, dict):
+        raise DecodeError(f"auth_status.quota must be an object, got {type(quota).__name__}")
+    code = record.get("status_code", 500)
+    if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 999:
+        raise DecodeError("status_code must be an HTTP status")
+    retryable = _field(record, "retryable", bool)
+    flags = {name: _field(status, name, bool, f"auth_status.{name}") for name in ("disabled", "unavailable")}
+    exceeded = _field(quota, "exceeded", bool, "auth_status.quota.exceeded")
+    return CredentialError(
+        hashlib.sha256(payload if isinstance(payload, bytes) else payload.encode()).hexdigest()[:32],
+        ts_ms, received_ms, instance,
+        _field(record, "provider", str) or "", _field(record, "model", str) or "",
+        _field(record, "auth_id", str) or "", _field(record, "auth_index", str) or "", code,
+        _field(record, "code", str) or None, int(bool(retryable)),
+        _field(status, "status", str, "auth_status.status") or None,
+        _field(status, "status_message", str, "auth_status.status_message") or None,
+        None if flags["disabled"] is None else int(flags["disabled"]),
+        None if flags["unavailable"] is None else int(flags["unavailable"]),
+        _optional_time(status.get("next_retry_after"), "auth_status.next_retry_after"),
+        None if exceeded is None else int(exceeded), _field(quota, "reason", str, "auth_status.quota.reason") or None,
+        _optional_time(quota.get("next_recover_at"), "auth_status.quota.next_recover_at"),
+        _field(record, "body", str), text)
 
 
 # -- records from files: CPA's legacy export and our own JSONL export ----------------
@@ -1024,11 +1164,17 @@ def legacy_export_payloads(document: Any) -> Iterable[tuple[str, bytes]]:
                 yield where, _COMPACT_JSON.encode(record).encode()
 
 
+_FIELDS_SINCE_V13 = frozenset({"resolved_client_ip", "stream", "execution_id"})
+
+
 def event_from_export_row(row: dict) -> UsageEvent:
     """One line of our JSONL export (every stored column by name) back into the
     event it was, identity included: an export imports back losslessly."""
     values = []
     for name in UsageEvent._fields:
+        if name not in row and name in _FIELDS_SINCE_V13:
+            values.append(None)  # an export of an older release
+            continue
         if name not in row:
             raise DecodeError(f"an exported event without {name}")
         value, kind = row[name], _event_column(name).split(" ", 1)[1]
@@ -1118,15 +1264,27 @@ ROLLUPS_V1 = _rollups((("usage_rollup", FULL_DIMENSIONS_V1), *ROLLUP_FAMILIES_V7
 ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                    "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
                    "ttft_ms_sum", "ttft_count", "flagged")
-TOTAL_COUNTERS = ("received", "inserted", "duplicates", "dead_letters", "control_messages")
+TOTAL_COUNTERS = ("received", "inserted", "duplicates", "dead_letters", "control_messages",
+                  "credential_errors")
 FLAGGED_QUALITIES = frozenset({"unclassified", "inconsistent", "ambiguous"})
 
 _EVENT_COLUMN_TYPES = {
     "event_key": "TEXT NOT NULL", "ts_ms": "BIGINT NOT NULL", "ts_raw": "TEXT NOT NULL",
     "ts_estimated": "INTEGER NOT NULL", "received_ms": "BIGINT NOT NULL", "failed": "INTEGER NOT NULL",
     "status_code": "INTEGER", "latency_ms": "BIGINT", "ttft_ms": "BIGINT", "generate": "INTEGER",
-    "accounting_version": "INTEGER",
+    "accounting_version": "INTEGER", "stream": "INTEGER",
 }
+# The columns of usage_events as schema 1 created them, written out: a migration that
+# has run must not change when UsageEvent gains a field (later schemas add columns).
+EVENT_COLUMNS_V1 = (
+    "event_key", "ts_ms", "ts_raw", "ts_estimated", "received_ms", "request_id", "model", "alias", "provider",
+    "executor_type", "endpoint", "auth_type", "source", "auth_index", "api_key", "failed", "status_code",
+    "fail_body", "latency_ms", "ttft_ms", "input_tokens", "cache_read_tokens", "cache_write_tokens",
+    "output_tokens", "reasoning_tokens", "unclassified_tokens", "total_tokens", "token_family", "token_quality",
+    "raw_input_tokens", "raw_output_tokens", "raw_reasoning_tokens", "raw_cached_tokens", "raw_cache_read_tokens",
+    "raw_cache_creation_tokens", "raw_total_tokens", "token_breakdown", "generate", "reasoning_effort",
+    "service_tier", "response_service_tier", "client_ip", "x_forwarded_for", "user_agent", "access_token_sha256",
+    "accounting_version", "response_headers", "extra")
 
 
 def _event_column(name: str) -> str:
@@ -1162,7 +1320,7 @@ CLUSTERED_FAMILIES = ("usage_timeline", "usage_series")
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the foundation schema
         "CREATE TABLE usage_events (id INTEGER PRIMARY KEY, "
-        + ", ".join(_event_column(name) for name in UsageEvent._fields if name != "instance") + ")",
+        + ", ".join(_event_column(name) for name in EVENT_COLUMNS_V1) + ")",
         # Identity and time order in one index: event_key alone is a random hash, and
         # inserting random keys dirtied a page per row (45 us/row at 300k rows, 11 with
         # the time first). The key already implies ts_ms, so uniqueness is the same.
@@ -1271,6 +1429,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             f"FROM {rollup.table.replace('usage_key_timeline', 'usage_keys')} GROUP BY bucket_ms, api_key, failed",
             f"CREATE INDEX {rollup.table}_api_key ON {rollup.table} (api_key, bucket_ms, failed, "
             f"{', '.join(ROLLUP_MEASURES)}, first_ms, last_ms)")),
+    ),
+    (  # 13: CPA v8's record fields; credential error events (CPA's errors channel), kept like
+       # raw events; CPA's lists per CPA (CPA_INSTANCES: each CPA's own credentials and keys)
+        "ALTER TABLE usage_events ADD COLUMN resolved_client_ip TEXT",
+        "ALTER TABLE usage_events ADD COLUMN stream INTEGER",
+        "ALTER TABLE usage_events ADD COLUMN execution_id TEXT",
+        "CREATE TABLE credential_errors (id INTEGER PRIMARY KEY, event_key TEXT NOT NULL, ts_ms BIGINT NOT NULL, "
+        "received_ms BIGINT NOT NULL, instance TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, "
+        "auth_id TEXT NOT NULL, auth_index TEXT NOT NULL, status_code INTEGER NOT NULL, code TEXT, "
+        "retryable INTEGER NOT NULL, state TEXT, state_message TEXT, disabled INTEGER, unavailable INTEGER, "
+        "next_retry_ms BIGINT, quota_exceeded INTEGER, quota_reason TEXT, next_recover_ms BIGINT, body TEXT, "
+        "payload TEXT NOT NULL)",
+        "CREATE UNIQUE INDEX credential_errors_identity ON credential_errors (ts_ms, event_key)",
+        "CREATE INDEX credential_errors_credential ON credential_errors (auth_index, ts_ms)",
+        "ALTER TABLE cpa_metadata RENAME TO cpa_metadata_v12",
+        "CREATE TABLE cpa_metadata (instance TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, "
+        "fetched_ms BIGINT NOT NULL, PRIMARY KEY (instance, name))",
+        "INSERT INTO cpa_metadata (instance, name, body, fetched_ms) SELECT {instance}, name, body, fetched_ms "
+        "FROM cpa_metadata_v12",
+        "DROP TABLE cpa_metadata_v12",
     ),
 )
 
@@ -1430,12 +1608,14 @@ class Query(NamedTuple):
     # The range ends at the present: nothing later exists yet (but records stamped a
     # moment ahead), so its last 5-minute bucket may be read whole from the rollup.
     open_end: bool = False
+    stream: int | None = None  # streamed (1) or not (0): raw events only, no rollup holds it
 
     @property
     def filtered_dimensions(self) -> set[str]:
         named = {"model": self.models, "source": self.sources, "auth_index": self.auth_indexes,
                  "api_key": self.api_keys, "instance": self.instances}
-        return {name for name, values in named.items() if values} | ({"failed"} if self.failed is not None else set())
+        return ({name for name, values in named.items() if values} | ({"failed"} if self.failed is not None else set())
+                | ({"stream"} if self.stream is not None else set()))
 
     def conditions(self) -> tuple[list[str], list]:
         """SQL conditions and parameters, the same for raw events and every rollup."""
@@ -1446,9 +1626,10 @@ class Query(NamedTuple):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
-        if self.failed is not None:
-            clauses.append("failed = ?")
-            params.append(self.failed)
+        for column, value in (("failed", self.failed), ("stream", self.stream)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
         return clauses, params
 
 
@@ -1724,10 +1905,10 @@ class Store:
     # -- writing -----------------------------------------------------------
 
     def write_batch(self, events: list[UsageEvent], dead_letters: list[DeadLetter], *,
-                    received: int, control: int = 0) -> BatchResult:
-        """Store one batch in ONE transaction: new events, their rollups, dead letters
-        and the running totals. Duplicates (same event_key) are skipped and counted;
-        rollups see only the rows that were really inserted."""
+                    received: int, control: int = 0, errors: Iterable[CredentialError] = ()) -> BatchResult:
+        """Store one batch in ONE transaction: new events, their rollups, dead letters,
+        credential errors and the running totals. Duplicates (same event_key) are
+        skipped and counted; rollups see only the rows that were really inserted."""
         conn = self._writer
         with self.write_lock:
             conn.execute(self._begin)
@@ -1745,15 +1926,31 @@ class Store:
                 if dead_letters:
                     conn.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload) "
                                      "VALUES (?, ?, ?, ?)", dead_letters)
+                new_errors = self._insert_credential_errors(errors)
                 result = BatchResult(len(new_events), len(events) - len(new_events), len(dead_letters))
                 increments = {"received": received, "control_messages": control, "inserted": result.inserted,
-                              "duplicates": result.duplicates, "dead_letters": result.dead_letters}
+                              "duplicates": result.duplicates, "dead_letters": result.dead_letters,
+                              "credential_errors": len(new_errors)}
                 conn.executemany(_ADD_TO_TOTAL, [(f"totals.{k}", str(v)) for k, v in increments.items() if v])
+                by_kind = collections.Counter(f"errors_total.{e.provider}|{e.status_code}" for e in new_errors)
+                conn.executemany(_ADD_TO_TOTAL, [(key, str(n)) for key, n in sorted(by_kind.items())])
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         return result
+
+    def _insert_credential_errors(self, errors: Iterable[CredentialError]) -> list[CredentialError]:
+        """Insert the credential errors not stored yet (the same event twice, as a spool
+        read again after a crash gives it, is one row); returns the new ones."""
+        new = []
+        columns = CredentialError._fields
+        sql = (f"INSERT INTO credential_errors ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+               "ON CONFLICT (ts_ms, event_key) DO NOTHING")
+        for error in dict.fromkeys(errors):
+            if self._writer.execute(sql, error).rowcount:
+                new.append(error)
+        return new
 
     def _note_rollup_change(self, lo_ms: int, hi_ms: int) -> None:
         """Record, inside the writing transaction, that rollups of [lo, hi) changed."""
@@ -1820,13 +2017,14 @@ class Store:
 
     DELETE_SECONDS = 0.05  # the write lock is held about this long per delete, so ingest never waits long
 
-    def delete_events_before(self, cutoff_ms: int) -> tuple[int, int]:
-        """Remove raw events and dead letters older than cutoff_ms; returns how many of
-        each. Rollups are kept: year views stay whole. The cut-off is remembered:
-        ranges reaching before it are counted from rollups."""
+    def delete_events_before(self, cutoff_ms: int) -> tuple[int, int, int]:
+        """Remove raw events, dead letters and credential errors older than cutoff_ms;
+        returns how many of each. Rollups are kept: year views stay whole. The cut-off
+        is remembered: ranges reaching before it are counted from rollups."""
         self.set_meta("raw_events_since", str(max(cutoff_ms, self.raw_events_since())))
         return (self._delete_before("usage_events", "ts_ms", cutoff_ms),
-                self._delete_before("dead_letters", "received_ms", cutoff_ms))
+                self._delete_before("dead_letters", "received_ms", cutoff_ms),
+                self._delete_before("credential_errors", "ts_ms", cutoff_ms))
 
     def delete_rollups_before(self, cutoff_ms: int) -> int:
         """Remove rollup buckets older than cutoff_ms from every rollup (ROLLUP_RETENTION_DAYS)."""
@@ -1961,9 +2159,13 @@ class Store:
         Raw events fill only the unaligned edges, and not even those where rollups say
         the same: before raw retention began, and at the end of a range that ends now
         (the open bucket, whose raw rows grow with the ingest rate: 300,000 of them
-        after 5 minutes at 1,000 events/s, a second and a half to sum)."""
+        after 5 minutes at 1,000 events/s, a second and a half to sum). A filter no
+        rollup holds (``stream``) is answered from raw events alone, within their retention."""
         needed = set(group) | query.filtered_dimensions
         usable = [r for r in ROLLUPS if needed <= set(r.dimensions) and (step_ms is None or step_ms % r.bucket_ms == 0)]
+        if not usable:
+            start = max(query.start_ms, self.raw_events_since())
+            return [(None, start, query.end_ms)] if start < query.end_ms else []
         # Fewer rows per bucket beats everything: the family with the fewest dimensions
         # (of two alike, the one listed first: the timeline's instance adds few rows).
         narrowest = min(usable, key=lambda r: len(r.dimensions)).dimensions
@@ -2248,19 +2450,82 @@ class Store:
 
     # -- CPA metadata --------------------------------------------------------
 
-    def put_metadata(self, name: str, body: Any) -> None:
-        """Replace one list whole (one statement: readers see the old or the new one)."""
+    def put_metadata(self, name: str, body: Any, instance: str | None = None) -> None:
+        """Replace one list of one CPA whole (one statement: readers see the old or the
+        new one); ``instance`` defaults to the store's own CPA."""
         with self.write_lock:
-            self._writer.execute("INSERT INTO cpa_metadata (name, body, fetched_ms) VALUES (?, ?, ?) "
-                                 "ON CONFLICT (name) DO UPDATE SET body = excluded.body, "
-                                 "fetched_ms = excluded.fetched_ms", (name, json.dumps(body), now_ms()))
+            self._writer.execute("INSERT INTO cpa_metadata (instance, name, body, fetched_ms) VALUES (?, ?, ?, ?) "
+                                 "ON CONFLICT (instance, name) DO UPDATE SET body = excluded.body, "
+                                 "fetched_ms = excluded.fetched_ms",
+                                 (self.instance if instance is None else instance, name, json.dumps(body), now_ms()))
 
-    def get_metadata(self, name: str) -> tuple[int, Any] | None:
-        row = self.reader.execute("SELECT fetched_ms, body FROM cpa_metadata WHERE name = ?", (name,)).fetchone()
-        return None if row is None else (row[0], json.loads(row[1]))
+    def get_metadata(self, name: str, instance: str | None = None) -> tuple[int, Any] | None:
+        """(fetched_ms, body) of one list: one CPA's, or (``instance`` None) every CPA's
+        together. Several CPAs' lists are joined, each entry naming its CPA (``cpa``),
+        repeated strings (a client key two CPAs accept) once; the time is the oldest."""
+        sql = "SELECT instance, fetched_ms, body FROM cpa_metadata WHERE name = ?"
+        rows = self.reader.execute(sql + (" AND instance = ?" if instance is not None else "") + " ORDER BY instance",
+                                   (name,) if instance is None else (name, instance)).fetchall()
+        if not rows:
+            return None
+        if len(rows) == 1:
+            return rows[0][1], json.loads(rows[0][2])
+        joined: list = []
+        for cpa, _, body in rows:
+            for entry in json.loads(body):
+                entry = {**entry, "cpa": cpa} if isinstance(entry, dict) else entry
+                if isinstance(entry, dict) or entry not in joined:
+                    joined.append(entry)
+        return min(row[1] for row in rows), joined
 
-    def metadata_times(self) -> dict[str, int]:
-        return dict(self.reader.execute("SELECT name, fetched_ms FROM cpa_metadata ORDER BY name").fetchall())
+    def metadata_times(self, instance: str | None = None) -> dict[str, int]:
+        """{list: fetched_ms} of one CPA (the store's own by default)."""
+        return dict(self.reader.execute("SELECT name, fetched_ms FROM cpa_metadata WHERE instance = ? ORDER BY name",
+                                        (self.instance if instance is None else instance,)).fetchall())
+
+    # -- credential errors -------------------------------------------------------
+
+    CREDENTIAL_ERROR_COLUMNS = CredentialError._fields
+
+    def credential_errors(self, start_ms: int, end_ms: int, filters: dict[str, tuple[str, ...]] | None = None,
+                          limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """One page of credential error events in [start, end), newest first, and how
+        many there are; ``filters``: {auth_index|provider|model|instance: any of these}."""
+        clauses, params = ["ts_ms >= ?", "ts_ms < ?"], [start_ms, end_ms]
+        for column, values in (filters or {}).items():
+            if column not in ("auth_index", "provider", "model", "instance"):
+                raise ValueError(column)
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        where = " AND ".join(clauses)
+        total = self.reader.execute(f"SELECT COUNT(*) FROM credential_errors WHERE {where}", params).fetchone()[0]
+        rows = self.reader.execute(
+            f"SELECT {', '.join(self.CREDENTIAL_ERROR_COLUMNS)} FROM credential_errors WHERE {where} "
+            "ORDER BY ts_ms DESC, id DESC LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+        return [dict(zip(self.CREDENTIAL_ERROR_COLUMNS, row)) for row in rows], total
+
+    def credential_states(self) -> dict[str, dict]:
+        """The newest error event of every credential (by auth_index): its state as CPA
+        last reported it, and how many errors it had in the last day."""
+        columns = ", ".join(f"e.{c}" for c in self.CREDENTIAL_ERROR_COLUMNS)
+        rows = self.reader.execute(
+            f"SELECT {columns} FROM credential_errors e JOIN (SELECT auth_index, MAX(ts_ms) AS newest "
+            "FROM credential_errors GROUP BY auth_index) n ON e.auth_index = n.auth_index AND e.ts_ms = n.newest "
+            "ORDER BY e.id").fetchall()
+        recent = dict(self.reader.execute("SELECT auth_index, COUNT(*) FROM credential_errors WHERE ts_ms >= ? "
+                                          "GROUP BY auth_index", (now_ms() - DAY_MS,)).fetchall())
+        states = {}
+        for row in rows:
+            state = dict(zip(self.CREDENTIAL_ERROR_COLUMNS, row))
+            states[state["auth_index"]] = {**state, "errors_24h": recent.get(state["auth_index"], 0)}
+        return states
+
+    def credential_error_counts(self) -> dict[tuple[str, str], int]:
+        """{(provider, status code): events} of every credential error ever stored (a
+        running count: retention removes events, a counter never goes down), for /metrics."""
+        rows = self.reader.execute("SELECT key, value FROM meta WHERE key LIKE 'errors_total.%'").fetchall()
+        return {tuple(key[len("errors_total."):].rsplit("|", 1)): int(value) for key, value in rows}
 
     # -- prices ------------------------------------------------------------
 
@@ -2306,9 +2571,11 @@ class Store:
 
 # -- copying a whole store: the migrate command --------------------------------------
 
-# Settings tables: a row the target already has (a newer setting there) is kept.
+# Tables copied row by row, by their keys: a row the target already has (a newer setting
+# there, a credential error both hold) is kept.
 _SETTINGS_TABLES = {"model_prices": ("model",), "api_key_aliases": ("api_key",), "budgets": ("api_key",),
-                    "cpa_metadata": ("name",), "alerts": ("api_key", "period", "condition")}
+                    "cpa_metadata": ("instance", "name"), "alerts": ("api_key", "period", "condition"),
+                    "credential_errors": ("ts_ms", "event_key")}
 
 
 def _columns(store: Store, table: str) -> list[str]:
@@ -2420,9 +2687,10 @@ def _chunks(items: Iterable, size: int) -> Iterable[list]:
 # localhost out of CPA. Hence one KeyGate that every use of the key goes through.
 
 
+# A CPA that refuses RESP altogether (home mode, v7.1.17's "RESP AUTH disabled") says
+# nothing of the key, and counts no failure: that is a transport error, not one of these.
 _REJECTION_MARKERS = ("invalid management key", "missing management key", "ip banned", "remote management",
-                      "noauth", "authentication required", "home mode", "resp auth disabled", "invalid password",
-                      "wrongpass")
+                      "noauth", "authentication required", "invalid password", "wrongpass")
 _GO_DURATION = re.compile(r"in ((?:\d+(?:\.\d+)?(?:h|m|s|ms))+)")
 
 
@@ -2650,50 +2918,403 @@ class QueueConnection:
         self._conn.disconnect()
 
 
+class RespProbe(NamedTuple):
+    """What answers at a RESP address: ``kind`` is resp, http, closed, silent, disabled,
+    other or unreachable; ``detail`` says it in words, for /status and the log."""
+
+    kind: str
+    detail: str
+
+    @property
+    def speaks_resp(self) -> bool:
+        return self.kind == "resp"
+
+
+# Not a number of arguments: CPA answers "-ERR protocol error" and closes, before any
+# check of the key (so it counts no failed login); Redis answers alike; an HTTP server
+# answers 400. (internal/api/redis_queue_protocol.go, readRESPArray)
+RESP_PROBE = b"*?\r\n"
+
+
+def probe_resp(endpoint: tuple[str, int, bool], timeout: float) -> RespProbe:
+    """Whether RESP is spoken at ``endpoint``, found without the management key: what
+    is not RESP (an HTTP-only reverse proxy, a CPA with RESP off) never sees the key,
+    and no attempt of the five CPA allows is spent finding out."""
+    host, port, tls = endpoint
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        return RespProbe("unreachable", f"cannot connect to {host}:{port} ({exc.strerror or exc})")
+    data, closed = b"", False
+    try:
+        if tls:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        sock.sendall(RESP_PROBE)
+        deadline = time.monotonic() + timeout
+        while b"\n" not in data and len(data) < 512 and time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = sock.recv(512)
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+    except (TimeoutError, socket.timeout):
+        pass
+    except OSError as exc:  # reset, or a TLS handshake refused
+        closed, data = True, data or str(exc).encode()
+    finally:
+        sock.close()
+    first_line = data.split(b"\n", 1)[0].strip().decode("utf-8", "replace")[:120]
+    if data.startswith(b"HTTP/"):
+        return RespProbe("http", f"{host}:{port} answers RESP with HTTP ({first_line}): an HTTP-only reverse "
+                                 "proxy, or a CPA whose RESP output is off")
+    if data[:1] in (b"-", b"+", b"*", b"$", b":"):
+        text = first_line.lower()
+        if "home mode" in text or "resp auth disabled" in text or "disabled" in text:
+            return RespProbe("disabled", f"CPA at {host}:{port} refuses RESP ({first_line})")
+        return RespProbe("resp", f"RESP answers at {host}:{port}")
+    if data:
+        return RespProbe("other", f"{host}:{port} does not speak RESP (it answered {first_line!r})")
+    if closed:
+        return RespProbe("closed", f"{host}:{port} closes the connection at once (RESP off, or management "
+                                   "disabled in CPA)")
+    return RespProbe("silent", f"{host}:{port} never answers RESP")
+
+
 class CpaHttpError(Exception):
-    """CPA's HTTP side failed or answered an error that is not about the key."""
+    """CPA's HTTP side failed or answered an error that is not about the key; ``status``
+    is the HTTP status when there was an answer."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class MetadataList(NamedTuple):
+    """One list of CPA's management API that the metadata sync keeps, on both APIs."""
+
+    name: str  # stored and served under this name: its /v0/management route's
+    v0_field: str  # the field of the v0 answer that holds the list
+    v8: str  # its route under /v8/management: a config node (the list itself) or /credentials
+    shape: str  # how a v8 answer becomes the v0 form: files, keys, groups, compat
+    required: bool = False  # every CPA has it: a 404 is a failure, not a list this CPA lacks
+
+
+# Provider key lists: v0 has one route each ({name: [entries]}); v8 one config node each
+# under /config/api-keys/<provider>, a list of groups {name, base-url, keys: [{api-key,
+# weight}]}. The xAI list exists since v7.2.73, interactions since v7.2.51, meta in v8.
+PROVIDER_KEY_FAMILIES = ("gemini", "claude", "codex", "vertex", "xai", "interactions", "meta")
+METADATA_LISTS = (
+    MetadataList("auth-files", "files", "/credentials", "files", required=True),
+    MetadataList("api-keys", "api-keys", "/config/access/api-keys", "keys", required=True),
+    *(MetadataList(f"{family}-api-key", f"{family}-api-key", f"/config/api-keys/{family}", "groups")
+      for family in PROVIDER_KEY_FAMILIES),
+    MetadataList("openai-compatibility", "openai-compatibility", "/config/api-keys/openai-compatibility", "compat"),
+)
+PROVIDER_LISTS = tuple(spec.name for spec in METADATA_LISTS if spec.shape in ("groups", "compat"))
+
+# The other management routes this program uses: (under /v0/management, under /v8/management).
+# v8 renamed them; its config nodes take and give the raw JSON value, v0 wraps values.
+MANAGEMENT_ROUTES = {
+    "recording": ("/usage-statistics-enabled", "/config/observability/usage/usage-statistics-enabled"),
+    "retention": ("/config", "/config/observability/usage/redis-usage-queue-retention-seconds"),
+    "queue": ("/usage-queue", "/observability/usage/queue"),
+}
+DEFAULT_QUEUE_RETENTION_S = 60  # CPA's default, and what it makes of a value <= 0; at most 3600
+
+
+def _v0_entries(spec: MetadataList, answer: Any) -> list:
+    if not isinstance(answer, dict) or not isinstance(answer.get(spec.v0_field), list):
+        raise CpaHttpError(f"unexpected answer from /v0/management/{spec.name}")
+    return answer[spec.v0_field]
+
+
+def _v8_entries(spec: MetadataList, answer: Any) -> list:
+    """A v8 answer in the form v0 gave, which is what is stored and what the dashboard
+    reads: credential files as they are, client keys as a list of strings, and each key
+    of a provider's groups as one entry (the group's fields beside the key's)."""
+    if spec.shape == "files":
+        return _v0_entries(spec._replace(v0_field="files"), answer)
+    if not isinstance(answer, list):
+        raise CpaHttpError(f"unexpected answer from /v8/management{spec.v8}")
+    if spec.shape == "keys":
+        return [item if isinstance(item, str) else item.get("api-key") or item.get("key")
+                for item in answer if isinstance(item, str) or isinstance(item, dict)]
+    entries = []
+    for group in answer:
+        if not isinstance(group, dict):
+            continue
+        keys = group.get("keys") if isinstance(group.get("keys"), list) else None
+        shared = {k: v for k, v in group.items() if k != "keys"}
+        if spec.shape == "compat":
+            entries.append({**shared, "api-key-entries": keys if keys is not None
+                            else group.get("api-key-entries", [])})
+        elif keys is None:
+            entries.append(shared)
+        else:
+            entries.extend({**shared, **key} for key in keys if isinstance(key, dict))
+    return entries
+
+
+def split_json_array(data: bytes) -> list[bytes] | None:
+    """The elements of a JSON array as the bytes they are, or None when ``data`` is not
+    one array. Scanned, not parsed: an element nested however deep, or one the JSON
+    parser refuses, stays an element of its own, for the decoder to judge (and to keep
+    aside) without losing its neighbours, which CPA has already removed from its queue."""
+    text = data.strip()
+    if not text.startswith(b"[") or not text.endswith(b"]"):
+        return None
+    elements: list[bytes] = []
+    depth, start, in_string, escaped = 0, None, False, False
+    for position in range(1, len(text) - 1):
+        byte = text[position]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+            continue
+        if byte in b" \t\r\n" and depth == 0:
+            continue
+        if byte == 0x2C and depth == 0:  # a comma between elements
+            if start is None:
+                return None
+            elements.append(text[start:position].rstrip())
+            start = None
+            continue
+        if start is None:
+            start = position
+        if byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+        elif byte in b"]}":
+            depth -= 1
+            if depth < 0:
+                return None
+    if in_string or depth:
+        return None
+    if start is not None:
+        elements.append(text[start:len(text) - 1].rstrip())
+    elif elements:
+        return None  # a trailing comma
+    return elements
+
+
+def queue_item_payload(element: bytes) -> bytes:
+    """One element of the HTTP usage queue as the payload it was: a record is its JSON
+    object; a payload that was not JSON comes as a JSON string (CPA's usageQueueRecord)."""
+    if element.startswith(b'"'):
+        try:
+            value = json.loads(element)
+        except ValueError:
+            return element
+        if isinstance(value, str):
+            return value.encode("utf-8", "surrogatepass")
+    return element
 
 
 class CpaHttp:
-    """CPA's HTTP API: management calls with the management key (through the KeyGate,
+    """CPA's HTTP side: the management API with the management key (through the KeyGate,
     never with a missing key, never with another Authorization scheme), and client
-    routes such as /v1/models with one of CPA's client keys."""
+    routes such as /v1/models with one of CPA's client keys.
+
+    Which management API a CPA speaks is found by asking once: v8's ``/v8/management``
+    where it answers, ``/v0/management`` otherwise; asked again when CPA's version
+    changes or a v0 route every CPA has answers 404 (v0 removed after an upgrade).
+    Requests go over kept-alive connections, one per thread, so polling the HTTP usage
+    queue costs no TCP or TLS handshake per pop. A path in CPA_BASE_URL (a reverse
+    proxy's prefix) comes before every path."""
 
     def __init__(self, base_url: str, key: str, gate: KeyGate, timeout: float = 10.0):
         self.base_url, self.key, self.gate, self.timeout = base_url, key, gate, timeout
+        parts = urllib.parse.urlsplit(base_url)
+        self._https, self._host, self._port = parts.scheme == "https", parts.hostname or "", parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._local = threading.local()
+        self.api: str | None = None  # "v8" or "v0", once known
         self.version: str | None = None  # X-CPA-VERSION of the last management answer
 
-    def management(self, method: str, path: str, stop: threading.Event, body: Any = None, wait: bool = True) -> Any:
-        def call() -> Any:
-            answer, headers = self._request(method, "/v0/management" + path, self.key, body, management=True)
-            self.version = headers.get("X-CPA-VERSION") or self.version
-            return answer
+    # -- the wire -------------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._https:
+                conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout,
+                                                   context=ssl.create_default_context())
+            else:
+                conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _exchange(self, method: str, path: str, headers: dict, body: bytes | None) -> tuple[int, Any, bytes]:
+        """(status, headers, body) of one request on this thread's kept-alive connection.
+        A kept connection the other side closed while idle is opened again once."""
+        for attempt in (1, 2):
+            conn = self._connection()
+            reused = conn.sock is not None
+            try:
+                conn.request(method, self._prefix + path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                conn.close()
+                if reused and attempt == 1:
+                    continue
+                raise CpaHttpError(f"{path}: {exc or type(exc).__name__}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise CpaHttpError(f"{path}: {getattr(exc, 'reason', None) or exc or type(exc).__name__}") from None
+            if response.will_close:
+                conn.close()
+            return response.status, response.headers, data
+        raise AssertionError("unreachable")
+
+    def _call(self, method: str, path: str, key: str, body: Any = None, management: bool = False
+              ) -> tuple[int, Any, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {key}", "Accept": "application/json",
+                   **({"Content-Type": "application/json"} if data is not None else {})}
+        status, answer_headers, payload = self._exchange(method, path, headers, data)
+        if management:
+            version = answer_headers.get("X-CPA-VERSION")
+            if version and self.version and version != self.version:
+                self.api = None  # upgraded or downgraded: which API it speaks is asked again
+            self.version = version or self.version
+            if status in (401, 403):
+                message = _error_text(payload)
+                if is_rejection(message):
+                    raise AuthRejected(message)
+        return status, answer_headers, payload
+
+    def client(self, path: str, client_key: str) -> Any:
+        """A client route (not management), with one of CPA's client keys."""
+        status, _, payload = self._call("GET", path, client_key)
+        return _json_answer(status, path, payload)
+
+    # -- the management API ------------------------------------------------------
+
+    def _management(self, paths: tuple[str, str], stop: threading.Event, method: str = "GET", body: Any = None,
+                    wait: bool = True, query: str = "") -> tuple[str, int, bytes]:
+        """(API, status, body) of a route given as (v0 path, v8 path), on the API this CPA speaks."""
+        v0_path, v8_path = paths
+
+        def call() -> tuple[str, int, bytes]:
+            api = self.api or self._detect()
+            path = v8_path if api == "v8" else v0_path
+            status, _, payload = self._call(method, f"/{api}/management{path}{query}", self.key, body, True)
+            return api, status, payload
 
         return self.gate.use(stop, call, wait)
 
-    def client(self, path: str, client_key: str) -> Any:
-        return self._request("GET", path, client_key)[0]
+    def _detect(self) -> str:
+        """Ask once which management API this CPA speaks (a use of the key, inside the
+        gate's turn): v8 where /v8/management answers, itself or with its JSON
+        not_found; a CPA without v8 answers a route it does not know with a bare 404."""
+        path = "/v8/management" + MANAGEMENT_ROUTES["recording"][1]
+        status, _, payload = self._call("GET", path, self.key, management=True)
+        if 200 <= status < 300 or (status == 404 and _error_text(payload, "") != ""):
+            self.api = "v8"
+        elif status == 404:
+            self.api = "v0"
+        else:
+            raise CpaHttpError(f"HTTP {status} from {path}: {_error_text(payload)}", status)
+        log.info("CPA at %s speaks the %s management API", self.base_url, self.api)
+        return self.api
 
-    def _request(self, method: str, path: str, key: str, body: Any = None, management: bool = False
-                 ) -> tuple[Any, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {key}", "Accept": "application/json",
-            **({"Content-Type": "application/json"} if data is not None else {})})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null"), response.headers
-        except urllib.error.HTTPError as exc:
-            text = exc.read().decode("utf-8", "replace")
-            try:
-                message = json.loads(text).get("error") or text
-            except (ValueError, AttributeError):
-                message = text
-            if management and exc.code in (401, 403) and is_rejection(message):
-                raise AuthRejected(message) from None
-            raise CpaHttpError(f"HTTP {exc.code} from {path}: {message or exc.reason}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise CpaHttpError(f"{path}: {getattr(exc, 'reason', exc)}") from None
+    def metadata_list(self, spec: MetadataList, stop: threading.Event, wait: bool = True) -> list | None:
+        """One list in its v0 form; None when this CPA does not have it (a 404 that
+        is not a failure: the list is newer than this CPA)."""
+        api, status, payload = self._management((f"/{spec.name}", spec.v8), stop, wait=wait)
+        if status == 404:
+            if api == "v8" and spec.shape != "files" and _error_text(payload, "") == "not_found":
+                return []  # a config node nobody set: nothing configured
+            if spec.required:
+                if api == "v0":
+                    self.api = None  # /v0 removed after an upgrade? asked again next time
+                raise CpaHttpError(f"HTTP 404 from /{api}/management{spec.v8 if api == 'v8' else '/' + spec.name}: "
+                                   "is CPA's management API enabled (a secret key set)?", 404)
+            return None
+        answer = _json_answer(status, spec.name, payload)
+        return _v8_entries(spec, answer) if api == "v8" else _v0_entries(spec, answer)
+
+    def recording(self, stop: threading.Event, wait: bool = True) -> bool:
+        """CPA's usage-statistics-enabled: whether it produces usage records at all."""
+        api, status, payload = self._management(MANAGEMENT_ROUTES["recording"], stop, wait=wait)
+        if api == "v8" and status == 404 and _error_text(payload, "") == "not_found":
+            return False  # not set: CPA's default
+        answer = _json_answer(status, "usage-statistics-enabled", payload)
+        enabled = answer if api == "v8" else answer.get("usage-statistics-enabled") \
+            if isinstance(answer, dict) else None
+        if not isinstance(enabled, bool):
+            raise CpaHttpError("unexpected answer from usage-statistics-enabled")
+        return enabled
+
+    def set_recording(self, enabled: bool, stop: threading.Event) -> None:
+        """Turn usage-statistics-enabled on or off: v8 takes the raw value, v0 {"value": ...}."""
+        api = self.api or self.gate.use(stop, self._detect, wait=False)
+        body = enabled if api == "v8" else {"value": enabled}
+        _, status, payload = self._management(MANAGEMENT_ROUTES["recording"], stop, "PUT", body, wait=False)
+        _json_answer(status, "usage-statistics-enabled", payload)
+
+    def queue_retention(self, stop: threading.Event, wait: bool = True) -> int:
+        """How long CPA keeps an undrained record (redis-usage-queue-retention-seconds),
+        as CPA applies it: at most 3600 s, and 60 for nothing or a value <= 0."""
+        api, status, payload = self._management(MANAGEMENT_ROUTES["retention"], stop, wait=wait)
+        if status == 404 and _error_text(payload, "") == "not_found":
+            value: Any = None
+        else:
+            answer = _json_answer(status, "the queue retention", payload)
+            value = answer if api == "v8" else answer.get("redis-usage-queue-retention-seconds") \
+                if isinstance(answer, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            return DEFAULT_QUEUE_RETENTION_S
+        return int(min(value, 3600))
+
+    def pop_queue(self, count: int, stop: threading.Event) -> list[bytes] | None:
+        """Pop up to ``count`` of the oldest records from CPA's HTTP usage queue (as
+        destructive as LPOP); None where this CPA has none (v0 before v6.10.8)."""
+        api, status, payload = self._management(MANAGEMENT_ROUTES["queue"], stop, query=f"?count={count}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise CpaHttpError(f"HTTP {status} from the {api} usage queue: {_error_text(payload)}", status)
+        elements = split_json_array(payload)
+        if elements is None:  # already removed from CPA's queue: kept aside whole, not lost
+            return [payload]
+        return [queue_item_payload(element) for element in elements]
+
+
+def _error_text(payload: bytes, default: str | None = None) -> str:
+    """The message of an error answer: its JSON "error", else its text (``default``:
+    what to return for an answer that is not a JSON error object)."""
+    text = payload.decode("utf-8", "replace")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text if default is None else default
+    if isinstance(value, dict) and isinstance(value.get("error"), str):
+        return value["error"]
+    return text if default is None else default
+
+
+def _json_answer(status: int, what: str, payload: bytes) -> Any:
+    if not 200 <= status < 300:
+        raise CpaHttpError(f"HTTP {status} from {what}: {_error_text(payload)}", status)
+    try:
+        return json.loads(payload or b"null")
+    except ValueError:
+        raise CpaHttpError(f"{what}: the answer is not JSON", status) from None
 
 
 ###############################################################################
@@ -2713,20 +3334,28 @@ class CpaHttp:
 
 
 class DrainStatus:
-    """What /status tells about the drain. Plain attributes, written by the drain
-    threads; a snapshot copies them under a lock."""
+    """What /status tells about the drain of one CPA. Plain attributes, written by the
+    drain threads (and the queue retention by the metadata sync); a snapshot copies
+    them under a lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, transport: str = "auto") -> None:
         self._lock = threading.Lock()
         self.mode = "down"
+        self.transport = transport  # REDIS_QUEUE_TRANSPORT
+        self.transport_reason: str | None = None  # why the mode in use is used
         self.connected = False
         self.subscribed_since: int | None = None
+        self.errors_subscribed = False
         self.last_pop_at: int | None = None
         self.last_event_at: int | None = None
         self.last_error: str | None = None
         self.last_error_at: int | None = None
         self.last_refresh_hint_at: int | None = None
         self.reconnects = 0
+        self.subscription_drops = 0
+        self.last_subscription_drop_at: int | None = None
+        self.queue_retention_s: int | None = None  # CPA's, once the metadata sync has read it
+        self.last_gap: tuple[int, int] | None = None  # the last stretch nothing was drained, (from, to)
 
     def set(self, **changes: Any) -> None:
         with self._lock:
@@ -2737,13 +3366,35 @@ class DrainStatus:
         with self._lock:
             self.last_error, self.last_error_at = message, now_ms()
 
+    def gap_warning(self) -> str | None:
+        """Records lost for us: the last stretch without a drain outlasted CPA's queue."""
+        if self.last_gap is None:
+            return None
+        began, ended = self.last_gap
+        retention = self.queue_retention_s or DEFAULT_QUEUE_RETENTION_S
+        if ended - began <= retention * 1000:
+            return None
+        return (f"nothing was drained from {iso_ms(began)} to {iso_ms(ended)} "
+                f"({format_duration(round((ended - began) / 1000))}), longer than CPA keeps a record "
+                f"({format_duration(retention)}): records CPA made then were lost. To cover longer stops, raise "
+                "CPA's redis-usage-queue-retention-seconds (v8: observability.usage."
+                "redis-usage-queue-retention-seconds), at most 3600.")
+
     def snapshot(self) -> dict:
         with self._lock:
             return {"mode": self.mode, "connected": self.connected,
-                    "subscribed_since": iso_ms(self.subscribed_since), "last_pop_at": iso_ms(self.last_pop_at),
+                    "transport": {"setting": self.transport, "reason": self.transport_reason},
+                    "subscribed_since": iso_ms(self.subscribed_since), "errors_subscribed": self.errors_subscribed,
+                    "last_pop_at": iso_ms(self.last_pop_at),
                     "last_event_at": iso_ms(self.last_event_at), "last_error": self.last_error,
                     "last_error_at": iso_ms(self.last_error_at),
-                    "last_refresh_hint_at": iso_ms(self.last_refresh_hint_at), "reconnects": self.reconnects}
+                    "last_refresh_hint_at": iso_ms(self.last_refresh_hint_at), "reconnects": self.reconnects,
+                    "subscription_drops": self.subscription_drops,
+                    "last_subscription_drop_at": iso_ms(self.last_subscription_drop_at),
+                    "queue_retention_s": self.queue_retention_s,
+                    "last_gap": None if self.last_gap is None else
+                    {"from": iso_ms(self.last_gap[0]), "to": iso_ms(self.last_gap[1])},
+                    "records_lost_warning": self.gap_warning()}
 
 
 class IngestWriter:
@@ -2766,7 +3417,7 @@ class IngestWriter:
     MEMORY_RECORDS = 10_000  # about 14 MB of current-era payloads
 
     def __init__(self, store: Store, status: DrainStatus, batch_size: int, spool_path: str,
-                 flush_interval: float = 0.25, on_refresh: Callable[[], None] | None = None):
+                 flush_interval: float = 0.25, on_refresh: Callable[[str], None] | None = None):
         self.store = store
         self.status = status
         self.batch_size = batch_size
@@ -2898,16 +3549,21 @@ class IngestWriter:
         events: list[UsageEvent] = []
         dead, self._spool_damaged = self._spool_damaged, []
         damaged = len(dead)
-        refresh = control = 0
+        errors: list[CredentialError] = []
+        control, refresh = 0, set()  # the CPAs that asked for a metadata sync
         for payload, via, received_ms, instance in batch:
             try:
+                if via == "errors":
+                    errors.append(decode_error_event(payload, received_ms, instance))
+                    continue
                 decoded = decode_payload(payload, received_ms, instance)
             except DecodeError as exc:
                 dead.append(DeadLetter(received_ms, via, str(exc), bytes(payload)))
                 continue
             if isinstance(decoded, ControlMessage):
                 control += 1
-                refresh += decoded.refresh
+                if decoded.refresh:
+                    refresh.add(instance)
             else:
                 events.append(decoded)
         if len(dead) > damaged:
@@ -2916,7 +3572,8 @@ class IngestWriter:
         pause = 0.1
         while True:
             try:
-                self.store.write_batch(events, dead, received=len(batch) + damaged - control, control=control)
+                self.store.write_batch(events, dead, received=len(batch) + damaged - control - len(errors),
+                                       control=control, errors=errors)
                 break
             except Exception as exc:  # noqa: BLE001 - the batch is kept whatever went wrong
                 self.stalled = True
@@ -2939,8 +3596,9 @@ class IngestWriter:
             self._room.notify_all()
         if refresh:
             self.status.set(last_refresh_hint_at=now_ms())
-            if self.on_refresh:
-                self.on_refresh()
+            for instance in sorted(refresh):
+                if self.on_refresh:
+                    self.on_refresh(instance)
         return True
 
     # -- the spool file: one JSON line per record (payload in hex), oldest first --------
@@ -3069,36 +3727,68 @@ class SubscriptionLost(Exception):
     """The subscription ended: closed by CPA, dropped for slowness, or silent too long."""
 
 
-class Drainer:
-    """Moves every record from CPA's queue into the IngestWriter, and never gives up.
+class TransportChange(Exception):
+    """The transport in use gives way to another one (REDIS_QUEUE_TRANSPORT=auto)."""
 
-    Where CPA supports it (v7.0.7+) records are pushed over ``SUBSCRIBE``; only once
-    the subscription is acknowledged, the LPOP backlog (what CPA queued before) is
-    drained on a second connection, and again every ~10 s: nothing else would ever
-    pop it. Elsewhere an LPOP loop runs over one kept-open connection, and SUBSCRIBE
-    is tried again on every reconnect and every few minutes (CPA may be upgraded).
-    A quiet subscription is proven alive by PING; no pong means reconnect.
+    def __init__(self, transport: str, reason: str):
+        super().__init__(reason)
+        self.transport, self.reason = transport, reason
+
+
+class Drainer:
+    """Moves every record from one CPA into the IngestWriter, and never gives up.
+
+    Three ways to take records from CPA, as REDIS_QUEUE_TRANSPORT says, or (auto)
+    the best one that works, in this order:
+
+    * subscribe: records are pushed over RESP ``SUBSCRIBE`` (v7.0.7+); only once the
+      subscription is acknowledged, the LPOP backlog (what CPA queued before) is
+      drained on a second connection, and again every ~10 s: nothing else would
+      ever pop it. A quiet subscription is proven alive by PING; no pong means
+      reconnect. Credential errors come over a second subscription, ``errors``.
+    * http: CPA's HTTP usage queue (v6.10.8+; v8's ``/observability/usage/queue``),
+      the one way through an HTTP-only reverse proxy, polled over a kept-alive
+      connection with the batch size, idle interval and backoff of LPOP.
+    * lpop: an LPOP loop over one kept-open RESP connection.
+
+    Whether RESP works is found without the key (probe_resp), so auto spends none of
+    CPA's five attempts on an address that is not RESP. A better transport is tried
+    again on every reconnect and every few minutes (CPA may be upgraded, a proxy
+    reconfigured). The time of the last contact with CPA outlives a restart, so a
+    stop longer than CPA keeps records is reported as the loss it is.
     """
 
-    def __init__(self, config: Config, writer: IngestWriter, gate: KeyGate, status: DrainStatus, *,
+    CONTACT_SAVE_MS = 30_000  # how often the time of the last contact is written down
+    DROP_WINDOW_S = 10.0  # a subscription CPA closed, subscribed again this soon: CPA dropped us
+
+    def __init__(self, config: Config, writer: IngestWriter, gate: KeyGate, status: DrainStatus, http: CpaHttp, *,
                  instance: CpaInstance | None = None, ping_after: float = 30.0, pong_timeout: float = 10.0,
-                 backlog_every: float = 10.0, resubscribe_every: float = 300.0, socket_timeout: float = 15.0):
+                 backlog_every: float = 10.0, resubscribe_every: float = 300.0, socket_timeout: float = 15.0,
+                 probe_timeout: float = 5.0):
         self.instance = instance or config.instances[0]
-        self.host, self.port, self.tls = self.instance.queue_endpoint()
+        self.endpoint = self.instance.queue_endpoint()
         self.key = self.instance.management_key
+        self.transport = config.redis_queue_transport
         self.queue_key = config.redis_queue_key
         self.batch_size = config.redis_queue_batch_size
         self.idle_interval = config.redis_queue_idle_interval
         self.error_backoff = config.redis_queue_error_backoff
-        self.writer, self.gate, self.status = writer, gate, status
+        self.writer, self.gate, self.status, self.http = writer, gate, status, http
         self.ping_after, self.pong_timeout = ping_after, pong_timeout
         self.backlog_every, self.resubscribe_every = backlog_every, resubscribe_every
-        self.socket_timeout = socket_timeout
+        self.socket_timeout, self.probe_timeout = socket_timeout, probe_timeout
         self._stop = threading.Event()
         self._connections: list[QueueConnection] = []
         self._connections_lock = threading.Lock()
         self._next_subscribe_at = 0.0
+        self._next_choice: tuple[str, str] | None = None  # what the last session found to be better
         self._lost_reason: BaseException | None = None
+        self._closed_by_cpa_at: float | None = None
+        self._contact_key = f"drain.last_contact.{self.instance.name}"
+        saved = writer.store.get_meta(self._contact_key)
+        self._contact_ms: int | None = int(saved) if saved else None  # the last sign of life of the drain
+        self._contact_saved_ms = self._contact_ms or 0
+        self._gap_open = True  # the next contact ends a stretch without one (this start, or an outage)
         self._thread = threading.Thread(target=self._run, name=f"drainer-{self.instance.name}", daemon=True)
 
     def start(self) -> None:
@@ -3115,12 +3805,21 @@ class Drainer:
         self._thread.join(timeout)
         self._close_all()
         self._thread.join(0.5)
+        self._save_contact(force=True)
 
     def _run(self) -> None:
         failures = 0  # connection attempts in a row that did not even get through AUTH
         while not self._stop.is_set():
             try:
-                self._session()
+                transport, reason = self._choose()
+                self.status.set(transport_reason=reason)
+                if transport == "http":
+                    self._http_session(reason)
+                else:
+                    self._resp_session(subscribe=transport == "subscribe")
+            except TransportChange as change:
+                self._next_choice = (change.transport, change.reason)
+                continue
             except Stopping:
                 break
             except AuthRejected as exc:
@@ -3130,7 +3829,7 @@ class Drainer:
                 self.status.error(f"CPA refused a queue command: {exc}")
                 log.error("CPA refused a queue command: %s (REDIS_QUEUE_KEY=%s)", exc, self.queue_key)
                 self._stop.wait(self.error_backoff)
-            except (redis.RedisError, OSError, SubscriptionLost) as exc:
+            except (redis.RedisError, OSError, SubscriptionLost, CpaHttpError) as exc:
                 message = str(exc) or type(exc).__name__
                 self.status.error(message)
                 # CPA answered before and dropped us (a restart, a full subscriber
@@ -3139,8 +3838,8 @@ class Drainer:
                 failures = 0 if self.status.connected else failures + 1
                 pause = 0.5 if failures <= 1 else self.error_backoff
                 if not self._stop.is_set():
-                    log.warning("connection to CPA at %s:%d lost or refused (%s); retrying in %s", self.host,
-                                self.port, message, format_duration(pause))
+                    log.warning("connection to CPA %s lost or refused (%s); retrying in %s", self.instance.name,
+                                message, format_duration(pause))
                 self._stop.wait(pause)
             except Exception as exc:  # noqa: BLE001 - the drain must outlive any surprise
                 self.status.error(f"unexpected drain error: {exc}")
@@ -3148,12 +3847,58 @@ class Drainer:
                 self._stop.wait(self.error_backoff)
             finally:
                 self._close_all()
-                self.status.set(mode="down", connected=False, subscribed_since=None)
+                self.http.close()
+                self.status.set(mode="down", connected=False, subscribed_since=None, errors_subscribed=False)
+                self._gap_open = True
             if not self._stop.is_set():
                 self.status.set(reconnects=self.status.reconnects + 1)
 
+    def _choose(self) -> tuple[str, str]:
+        """(transport, why) for the next session."""
+        if self.transport != "auto":
+            return self.transport, f"REDIS_QUEUE_TRANSPORT={self.transport}"
+        if self._next_choice is not None:
+            choice, self._next_choice = self._next_choice, None
+            return choice
+        if self.endpoint is None:
+            return "http", ("CPA_BASE_URL has a path (a reverse proxy, which passes HTTP only), so RESP is not "
+                            "tried; REDIS_QUEUE_ADDR would name an address for it")
+        probe = probe_resp(self.endpoint, self.probe_timeout)
+        if probe.speaks_resp:
+            return "subscribe", probe.detail
+        return "http", f"{probe.detail}; CPA's HTTP usage queue is used"
+
+    # -- contact with CPA ----------------------------------------------------------
+
+    def _contact(self) -> None:
+        """CPA answered: the drain is alive. The first contact after a stretch without
+        one (a stop, an outage) ends that stretch, kept for /status and the log."""
+        now = now_ms()
+        if self._gap_open and self._contact_ms is not None:
+            gap = (self._contact_ms, now)
+            self.status.set(last_gap=gap)
+            warning = self.status.gap_warning()
+            if warning:
+                log.warning("CPA %s: %s", self.instance.name, warning)
+        self._gap_open = False
+        self._contact_ms = now
+
+    def _save_contact(self, force: bool = False) -> None:
+        """Write the time of the last contact down (from the drainer's own thread only:
+        a reader of the subscription must never wait for the database)."""
+        due = self._contact_ms is not None and self._contact_ms - self._contact_saved_ms >= self.CONTACT_SAVE_MS
+        if self._contact_ms is not None and (force or due):
+            with contextlib.suppress(Exception):  # noqa: BLE001 - a refusing database costs only this note
+                self.writer.store.set_meta(self._contact_key, str(self._contact_ms))
+                self._contact_saved_ms = self._contact_ms
+
+    # -- RESP ------------------------------------------------------------------------
+
     def _open(self) -> QueueConnection:
-        conn = QueueConnection(self.host, self.port, self.tls, self.key, self.socket_timeout)
+        if self.endpoint is None:
+            raise QueueError("no RESP address (CPA_BASE_URL has a path; set REDIS_QUEUE_ADDR)")
+        host, port, tls = self.endpoint
+        conn = QueueConnection(host, port, tls, self.key, self.socket_timeout)
         with self._connections_lock:
             self._connections.append(conn)
         self.gate.use(self._stop, conn.open)
@@ -3165,23 +3910,47 @@ class Drainer:
         for conn in connections:
             conn.close()
 
-    def _session(self) -> None:
+    def _forget(self, conn: QueueConnection) -> None:
+        with self._connections_lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        conn.close()
+
+    def _resp_session(self, subscribe: bool) -> None:
         poll = self._open()
         self.status.set(connected=True)
+        self._contact()
+        if not subscribe:
+            self.status.set(mode="lpop")
+            log.info("polling CPA %s with LPOP at %s", self.instance.name, endpoint_text(self.endpoint))
         while not self._stop.is_set():
-            if time.monotonic() >= self._next_subscribe_at:
+            if subscribe and time.monotonic() >= self._next_subscribe_at:
                 subscription = self._open()
                 if subscription.subscribe(self.queue_key, self.socket_timeout):
                     self._stay_subscribed(poll, subscription)
                     return
-                with self._connections_lock:
-                    self._connections.remove(subscription)
-                subscription.close()
+                self._forget(subscription)
                 self._next_subscribe_at = time.monotonic() + self.resubscribe_every
-                log.info("CPA has no SUBSCRIBE (older than v7.0.7); polling with LPOP, trying SUBSCRIBE again in %s",
-                         format_duration(self.resubscribe_every))
-                self.status.set(mode="lpop")
+                self._without_subscribe()
             self._poll_once(poll)
+            self._save_contact()
+
+    def _without_subscribe(self) -> None:
+        """CPA has no SUBSCRIBE (older than v7.0.7): auto takes its HTTP usage queue
+        where there is one (v6.10.8+), else LPOP does, trying SUBSCRIBE again later."""
+        reason = "CPA has no SUBSCRIBE (older than v7.0.7)"
+        if self.transport == "auto":
+            try:
+                records = self.http.pop_queue(self.batch_size, self._stop)
+            except CpaHttpError as exc:
+                records, reason = None, f"{reason}, and its HTTP usage queue fails ({exc})"
+            if records is not None:
+                self._hand_over(records, "http")
+                raise TransportChange("http", f"{reason}; its HTTP usage queue is used")
+            reason = f"{reason} and no HTTP usage queue (older than v6.10.8)"
+        log.info("%s; polling with LPOP, trying SUBSCRIBE again in %s", reason,
+                 format_duration(self.resubscribe_every))
+        self.status.set(mode="lpop", transport_reason=f"{reason}; LPOP is used")
 
     def _poll_once(self, poll: QueueConnection) -> None:
         self.writer.wait_for_room(self.batch_size, self._stop)
@@ -3189,6 +3958,7 @@ class Drainer:
             return
         records = poll.lpop(self.queue_key, self.batch_size)
         self._hand_over(records, "lpop")
+        self._contact()
         if len(records) < self.batch_size:
             self._stop.wait(self.idle_interval)
 
@@ -3210,28 +3980,75 @@ class Drainer:
     def _stay_subscribed(self, poll: QueueConnection, subscription: QueueConnection) -> None:
         ended = threading.Event()
         self._lost_reason = None
-        reader = threading.Thread(target=self._read_subscription, args=(subscription, ended),
+        if self._closed_by_cpa_at is not None and time.monotonic() - self._closed_by_cpa_at < self.DROP_WINDOW_S:
+            self._dropped()
+        self._closed_by_cpa_at = None
+        reader = threading.Thread(target=self._read_subscription, args=(subscription, ended, "subscribe"),
                                   name="subscription-reader", daemon=True)
         reader.start()
+        errors = threading.Thread(target=self._follow_errors, args=(ended,), name="errors-reader", daemon=True)
+        errors.start()
         self.status.set(mode="subscribe", subscribed_since=now_ms())
-        log.info("subscribed to CPA's %r channel at %s:%d", self.queue_key, self.host, self.port)
+        log.info("subscribed to CPA %s's %r channel at %s", self.instance.name, self.queue_key,
+                 endpoint_text(self.endpoint))
         try:
             while not self._stop.is_set():
                 self._drain_backlog(poll)
+                self._contact()
+                self._save_contact()
                 if ended.wait(self.backlog_every):
                     break
         finally:
+            ended.set()
             reader.join(2.0)
+            errors.join(2.0)
         if not self._stop.is_set():
+            if isinstance(self._lost_reason, redis.ConnectionError) and "closed" in str(self._lost_reason).lower():
+                self._closed_by_cpa_at = time.monotonic()
             raise SubscriptionLost(f"subscription ended: {self._lost_reason or 'closed by CPA'}")
 
-    def _read_subscription(self, subscription: QueueConnection, ended: threading.Event) -> None:
-        """Read the subscription socket continuously; prove a quiet link alive by PING.
+    def _dropped(self) -> None:
+        """CPA closed our subscription while it kept running: it drops a subscriber whose
+        256-message buffer is full, and what it published meanwhile is lost for us."""
+        self.status.set(subscription_drops=self.status.subscription_drops + 1, last_subscription_drop_at=now_ms())
+        log.warning("CPA %s closed the subscription while it kept running (its 256-message buffer for us was "
+                    "full?): records published meanwhile are lost for us (%d times since the start)",
+                    self.instance.name, self.status.subscription_drops)
+
+    def _follow_errors(self, usage_ended: threading.Event) -> None:
+        """The ``errors`` channel (CPA v7.1.44+), on a connection of its own with the same
+        liveness checks, for as long as the usage subscription lasts."""
+        while not usage_ended.is_set() and not self._stop.is_set():
+            try:
+                subscription = self._open()
+                if not subscription.subscribe("errors", self.socket_timeout):
+                    return  # no SUBSCRIBE at all: the usage subscription would not have worked either
+            except QueueError as exc:  # v7.0.7 - v7.1.43: "unsupported channel 'errors'"
+                log.info("CPA %s has no errors channel (%s); credential errors are not collected", self.instance.name,
+                         exc)
+                return
+            except (Stopping, AuthRejected):
+                return
+            except (redis.RedisError, OSError) as exc:
+                log.warning("CPA %s's errors channel: %s; trying again in %s", self.instance.name, exc,
+                            format_duration(self.error_backoff))
+                usage_ended.wait(self.error_backoff)
+                continue
+            self.status.set(errors_subscribed=True)
+            lost = threading.Event()
+            self._read_subscription(subscription, lost, "errors", until=usage_ended)
+            self.status.set(errors_subscribed=False)
+            self._forget(subscription)
+            usage_ended.wait(self.error_backoff)
+
+    def _read_subscription(self, subscription: QueueConnection, ended: threading.Event, via: str,
+                           until: threading.Event | None = None) -> None:
+        """Read a subscription socket continuously; prove a quiet link alive by PING.
         On stop, UNSUBSCRIBE and keep reading until CPA confirms, so that nothing
         already on its way is lost; later records wait in CPA's queue for the next start."""
         quiet_since, ping_sent_at = time.monotonic(), None
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not (until is not None and until.is_set()):
                 message = subscription.read_message(0.25)
                 now = time.monotonic()
                 if message is None:
@@ -3242,36 +4059,59 @@ class Drainer:
                         ping_sent_at = now
                     continue
                 quiet_since, ping_sent_at = now, None
-                self._take(message)
-            subscription.unsubscribe()
-            deadline = time.monotonic() + 1.0
-            while time.monotonic() < deadline:
-                message = subscription.read_message(0.1)
-                if message and message[0] == "unsubscribe":
-                    break
-                if message:
-                    self._take(message)
+                self._take(message, via)
+            if self._stop.is_set():
+                subscription.unsubscribe()
+                deadline = time.monotonic() + 1.0
+                while time.monotonic() < deadline:
+                    message = subscription.read_message(0.1)
+                    if message and message[0] == "unsubscribe":
+                        break
+                    if message:
+                        self._take(message, via)
         except Exception as exc:  # noqa: BLE001 - reported to the drainer, which reconnects
-            if not self._stop.is_set():
+            if not self._stop.is_set() and via == "subscribe":
                 self._lost_reason = exc
+            elif not self._stop.is_set():
+                log.warning("CPA %s's errors channel ended (%s)", self.instance.name, exc)
         finally:
             ended.set()
 
-    def _take(self, message: tuple[str, bytes | None]) -> None:
+    def _take(self, message: tuple[str, bytes | None], via: str) -> None:
         kind, payload = message
+        self._contact_ms = now_ms()  # a message or a pong: CPA is there (an attribute only: no waiting)
         if kind == "message" and payload is not None:
-            self.writer.put(payload, "subscribe", instance=self.instance.name)
-            self.status.last_event_at = now_ms()
+            self.writer.put(payload, via, instance=self.instance.name)
+            if via == "subscribe":
+                self.status.last_event_at = now_ms()
 
+    # -- the HTTP usage queue ----------------------------------------------------------
 
-METADATA_LISTS = (
-    ("auth-files", "files"), ("api-keys", "api-keys"), ("gemini-api-key", "gemini-api-key"),
-    ("claude-api-key", "claude-api-key"), ("codex-api-key", "codex-api-key"), ("vertex-api-key", "vertex-api-key"),
-    ("xai-api-key", "xai-api-key"), ("interactions-api-key", "interactions-api-key"),
-    ("openai-compatibility", "openai-compatibility"),
-)
-PROVIDER_LISTS = tuple(name for name, _ in METADATA_LISTS
-                       if name.endswith("-api-key") or name == "openai-compatibility")
+    def _http_session(self, reason: str) -> None:
+        """Poll CPA's HTTP usage queue until stopped, or (auto) until RESP answers again."""
+        log.info("draining CPA %s through its HTTP usage queue at %s (%s)", self.instance.name, self.http.base_url,
+                 reason)
+        next_probe = time.monotonic() + self.resubscribe_every
+        while not self._stop.is_set():
+            self.writer.wait_for_room(self.batch_size, self._stop)
+            if self._stop.is_set():
+                return
+            records = self.http.pop_queue(self.batch_size, self._stop)
+            if records is None:
+                raise CpaHttpError(f"CPA {self.instance.name} has no HTTP usage queue (older than v6.10.8), and "
+                                   f"RESP does not work ({reason})")
+            self.status.set(connected=True, mode="http")
+            self._hand_over(records, "http")
+            self._contact()
+            self._save_contact()
+            if self.transport == "auto" and self.endpoint is not None and time.monotonic() >= next_probe:
+                probe = probe_resp(self.endpoint, self.probe_timeout)
+                if probe.speaks_resp:
+                    log.info("CPA %s: %s again; moving to SUBSCRIBE", self.instance.name, probe.detail)
+                    raise TransportChange("subscribe", probe.detail)
+                next_probe = time.monotonic() + self.resubscribe_every
+            if len(records) < self.batch_size:
+                self._stop.wait(self.idle_interval)
 
 
 class SyncBusy(Exception):
@@ -3279,23 +4119,30 @@ class SyncBusy(Exception):
 
 
 class MetadataSync:
-    """Keeps CPA's credential lists, provider catalog and model list, and whether CPA
-    records usage at all: every METADATA_SYNC_INTERVAL, on request, and at once when
-    CPA publishes {"refresh":true}. Each list is replaced whole when it arrives; when
-    it does not, the last good copy stays and /status tells the failure."""
+    """Keeps one CPA's credential lists, provider catalog and model list, whether it
+    records usage at all and how long it keeps an undrained record: every
+    METADATA_SYNC_INTERVAL, on request, and at once when CPA publishes
+    {"refresh":true}. Each list is replaced whole when it arrives; when it does not,
+    the last good copy stays and /status tells the failure. A list this CPA does not
+    have (newer than it) is no failure: /status names it. One per CPA of
+    CPA_INSTANCES, each list kept under the CPA's name."""
 
-    def __init__(self, store: Store, http: CpaHttp, interval: float):
-        self.store, self.http, self.interval = store, http, interval
+    def __init__(self, store: Store, http: CpaHttp, interval: float, instance: str, status: DrainStatus | None = None):
+        self.store, self.http, self.interval, self.instance = store, http, interval, instance
+        self.status = status  # the drain's, which reports the queue retention
         self.last_run_at: int | None = None
         self.last_success_at: int | None = None
         self.last_error: str | None = None
         self.last_error_at: int | None = None
+        self.absent: list[str] = []  # lists this CPA does not have
         self.usage_statistics_enabled: bool | None = None
         self.usage_statistics_checked_at: int | None = None
+        self.queue_retention_s: int | None = None
+        self._logged_error: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="metadata-sync", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"metadata-sync-{instance}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -3315,54 +4162,64 @@ class MetadataSync:
                 self.sync()
             except Stopping:
                 return
-            except AuthRejected:
-                pass  # recorded by the KeyGate; the next attempt waits for it
+            except AuthRejected as exc:  # the KeyGate logs it; the next attempt waits for it
+                self.last_error, self.last_error_at = f"CPA rejected the management key: {exc}", now_ms()
             except Exception:  # noqa: BLE001 - the loop must outlive any surprise
                 log.exception("metadata sync failed")
+            finally:
+                self.http.close()
             self._wake.wait(self.interval)
             self._wake.clear()
 
     def sync(self, wait: bool = True) -> dict:
-        """Fetch every list; {name: "ok" or the error}. AuthRejected stops the run.
-        ``wait=False`` (someone waits for the answer): fail at once while the key is
-        paused, and with SyncBusy while another sync has run for half a minute."""
+        """Fetch every list; {name: "ok", "absent" (this CPA has no such list) or the
+        error}. AuthRejected stops the run. ``wait=False`` (someone waits for the
+        answer): fail at once while the key is paused, and with SyncBusy while another
+        sync has run for half a minute."""
         if not wait:
             self.http.gate.raise_if_paused()
         if not self._lock.acquire(timeout=-1 if wait else 30):
             raise SyncBusy("a sync is already running")
         try:
             results: dict[str, str] = {}
-            for name, field in METADATA_LISTS:
-                results[name] = self._fetch(name, lambda: self._listed(name, field, wait))
+            for spec in METADATA_LISTS:
+                results[spec.name] = self._fetch(spec.name, lambda: self.http.metadata_list(spec, self._stop, wait))
             results["usage-statistics-enabled"] = self._check_recording(wait)
+            results["queue-retention"] = self._check_retention(wait)
             results["models"] = self._fetch("models", self._models)
             now = now_ms()
             self.last_run_at = now
-            failures = {name: result for name, result in results.items() if result != "ok"}
-            if failures:
-                self.last_error, self.last_error_at = "; ".join(f"{k}: {v}" for k, v in failures.items()), now
-                log.warning("metadata sync incomplete (the last good copies stay): %s", self.last_error)
+            self.absent = [name for name, result in results.items() if result == "absent"]
+            failures = {name: result for name, result in results.items() if result not in ("ok", "absent")}
+            error = "; ".join(f"{k}: {v}" for k, v in failures.items()) or None
+            if error:
+                self.last_error, self.last_error_at = error, now
             else:
                 self.last_success_at = now
+            if error != self._logged_error:  # a change is news; the same failure every 30 s is not
+                if error:
+                    log.warning("metadata sync of CPA %s incomplete (the last good copies stay): %s", self.instance,
+                                error)
+                elif self._logged_error:
+                    log.info("metadata sync of CPA %s complete again", self.instance)
+                self._logged_error = error
             return results
         finally:
             self._lock.release()
 
-    def _listed(self, name: str, field: str, wait: bool) -> Any:
-        answer = self.http.management("GET", f"/{name}", self._stop, wait=wait)
-        if not isinstance(answer, dict) or not isinstance(answer.get(field), list):
-            raise CpaHttpError(f"unexpected answer from /{name}")
-        return answer[field]
-
     def _fetch(self, name: str, fetch: Callable[[], Any]) -> str:
         try:
-            self.store.put_metadata(name, fetch())
-            return "ok"
+            listed = fetch()
         except CpaHttpError as exc:
             return str(exc)
+        if listed is None:
+            self.store.put_metadata(name, [], self.instance)  # what it does not have, it has none of
+            return "absent"
+        self.store.put_metadata(name, listed, self.instance)
+        return "ok"
 
     def _models(self) -> list:
-        keys = (self.store.get_metadata("api-keys") or (None, []))[1]
+        keys = (self.store.get_metadata("api-keys", self.instance) or (None, []))[1]
         answer = self.http.client("/v1/models", keys[0] if keys else "")
         if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
             raise CpaHttpError("unexpected answer from /v1/models")
@@ -3370,22 +4227,28 @@ class MetadataSync:
 
     def _check_recording(self, wait: bool) -> str:
         try:
-            answer = self.http.management("GET", "/usage-statistics-enabled", self._stop, wait=wait)
+            enabled = self.http.recording(self._stop, wait)
         except CpaHttpError as exc:
             return str(exc)
-        enabled = answer.get("usage-statistics-enabled") if isinstance(answer, dict) else None
-        if not isinstance(enabled, bool):
-            return "unexpected answer from /usage-statistics-enabled"
         if enabled is False and self.usage_statistics_enabled is not False:
-            log.error("CPA does not record usage: its usage-statistics-enabled is false, so every record is "
+            log.error("CPA %s does not record usage: its usage-statistics-enabled is false, so every record is "
                       "dropped. Set it to true in CPA's config.yaml, or POST /api/v1/cpa/usage-statistics "
-                      '{"enabled": true}')
+                      '{"enabled": true}', self.instance)
         self.usage_statistics_enabled, self.usage_statistics_checked_at = enabled, now_ms()
+        return "ok"
+
+    def _check_retention(self, wait: bool) -> str:
+        try:
+            self.queue_retention_s = self.http.queue_retention(self._stop, wait)
+        except CpaHttpError as exc:
+            return str(exc)
+        if self.status is not None:
+            self.status.set(queue_retention_s=self.queue_retention_s)
         return "ok"
 
     def set_recording(self, enabled: bool) -> bool:
         """Turn CPA's usage-statistics-enabled on or off through its management API."""
-        self.http.management("PUT", "/usage-statistics-enabled", self._stop, body={"value": enabled}, wait=False)
+        self.http.set_recording(enabled, self._stop)
         self._check_recording(wait=False)
         return bool(self.usage_statistics_enabled)
 
@@ -3394,9 +4257,13 @@ class MetadataSync:
         return {
             "metadata": {"last_run_at": iso_ms(self.last_run_at), "last_success_at": iso_ms(self.last_success_at),
                          "last_error": self.last_error, "last_error_at": iso_ms(self.last_error_at),
-                         "lists": {name: iso_ms(fetched) for name, fetched in self.store.metadata_times().items()}},
-            "cpa": {"version": self.http.version, "usage_statistics_enabled": recording,
+                         "lists": {name: iso_ms(fetched)
+                                   for name, fetched in self.store.metadata_times(self.instance).items()},
+                         "absent": self.absent},
+            "cpa": {"version": self.http.version, "management_api": self.http.api,
+                    "usage_statistics_enabled": recording,
                     "checked_at": iso_ms(self.usage_statistics_checked_at),
+                    "queue_retention_s": self.queue_retention_s,
                     "fix": None if recording is not False else
                     "CPA drops every usage record while usage-statistics-enabled is false (its default). Set it "
                     "to true in CPA's config.yaml, or POST /api/v1/cpa/usage-statistics {\"enabled\": true}."},
@@ -3446,9 +4313,9 @@ class Maintenance:
     def sweep(self, at_ms: int) -> dict:
         """One sweep as of ``at_ms``; returns (and keeps) what it removed."""
         began = time.monotonic()
-        report = {"at_ms": at_ms, "events": 0, "dead_letters": 0, "rollup_rows": 0}
+        report = {"at_ms": at_ms, "events": 0, "dead_letters": 0, "credential_errors": 0, "rollup_rows": 0}
         if self.usage_retention_days:
-            report["events"], report["dead_letters"] = self.store.delete_events_before(
+            report["events"], report["dead_letters"], report["credential_errors"] = self.store.delete_events_before(
                 at_ms - self.usage_retention_days * DAY_MS)
         if self.rollup_retention_days:
             report["rollup_rows"] = self.store.delete_rollups_before(at_ms - self.rollup_retention_days * DAY_MS)
@@ -3468,7 +4335,8 @@ class Maintenance:
         report = self.last_report
         return {"maintenance": {
             "last_run_at": iso_ms(report["at_ms"]) if report else None,
-            "last_removed": {k: report[k] for k in ("events", "dead_letters", "rollup_rows")} if report else None,
+            "last_removed": {k: report.get(k, 0) for k in ("events", "dead_letters", "credential_errors",
+                                                           "rollup_rows")} if report else None,
             "last_bytes_freed": report["bytes_freed"] if report else None,
             "last_seconds": report["seconds"] if report else None,
             "next_run_at": iso_ms(self.next_run_after(self.clock())),
@@ -3646,7 +4514,7 @@ RANGE_NAMES = ("all", "today", *ROLLING_RANGES, "custom")
 OPEN_END_SLACK_MS = 10_000  # a custom range that ends within this of now ends at the present (Query.open_end)
 SERIES_WINDOW_MS = 31 * DAY_MS  # hourly series and the 15-minute grid cover at most this much
 FILTER_PARAMETERS = frozenset({"range", "start", "end", "model", "source", "auth_index", "api_key", "result",
-                               "instance"})
+                               "instance", "stream"})
 PAGE_PARAMETERS = frozenset({"page", "page_size"})
 ANALYSIS_SORTS = ("requests", "success", "failed", "success_rate", "tokens", "input", "output", "cost",
                   "avg_latency", "avg_ttft", "first_seen", "last_seen", "name")
@@ -3992,6 +4860,8 @@ class Analytics:
             rows.setdefault((source, auth_index), Totals()).add(failed, acc, model)
             seen = last.setdefault((source, auth_index), [None, None, provider])
             seen[failed] = max(seen[failed] or 0, acc[len(ROLLUP_MEASURES) + 1])
+        states = {index: {**credential_error_json(state), "errors_24h": state["errors_24h"]}
+                  for index, state in self.store.credential_states().items()}
         items = []
         for (source, auth_index), totals in sorted(rows.items(), key=lambda item: -item[1].requests):
             last_success, last_failure, provider = last[(source, auth_index)]
@@ -3999,8 +4869,9 @@ class Analytics:
                 **self.named("source", source), "auth_index": auth_index, "provider": provider, **totals.json(),
                 "last_success_at": iso_ms(last_success), "last_failure_at": iso_ms(last_failure),
                 "last_failure_status": self.store.last_status(last_failure, source, auth_index)
-                if last_failure else None})
-        return {"items": items, "total": len(items)}
+                if last_failure else None, "cpa_state": states.get(auth_index)})
+        # the state CPA last reported of every credential with errors (CPA's errors channel)
+        return {"items": items, "total": len(items), "states": states}
 
     def event_filters(self, query: Query) -> dict:
         """The values each filter can take within the range, with their request counts."""
@@ -4065,7 +4936,8 @@ class Analytics:
     EVENT_CSV_COLUMNS = ("timestamp", "ts_ms", "model", "alias", "provider", "endpoint", "source", "auth_index",
                          "api_key", "api_key_alias", "failed", "status_code", "latency_ms", "ttft_ms", "input",
                          "cache_read", "cache_write", "output", "reasoning", "unclassified", "total_tokens",
-                         "cost_usd", "token_quality", "request_id", "event_key")
+                         "cost_usd", "token_quality", "request_id", "event_key", "stream", "resolved_client_ip",
+                         "execution_id")
 
     def export_events(self, query: Query, fmt: str, hide_credentials: bool = False) -> Iterable[str]:
         """The events of ``query``, oldest first, in pieces of text: ``jsonl`` has every
@@ -4087,7 +4959,9 @@ class Analytics:
                     row["failed"], row["status_code"], row["latency_ms"], row["ttft_ms"], row["input_tokens"],
                     row["cache_read_tokens"], row["cache_write_tokens"], row["output_tokens"], row["reasoning_tokens"],
                     row["unclassified_tokens"], row["total_tokens"], self.pricing.event_cost(row),
-                    row["token_quality"], row["request_id"], row["event_key"])))
+                    row["token_quality"], row["request_id"], row["event_key"],
+                    None if row["stream"] is None else bool(row["stream"]), row["resolved_client_ip"],
+                    row["execution_id"])))
             if len(lines) >= 500:
                 yield "".join(lines)
                 lines = []
@@ -4648,11 +5522,8 @@ def parse_instant(name: str, text: str | None) -> int | None:
     return value
 
 
-def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str] = frozenset(),
-                with_range: bool = True) -> tuple[Query, str]:
-    """The shared filters of every usage endpoint, validated: (Query, range name)."""
-    allowed = (FILTER_PARAMETERS if with_range else FILTER_PARAMETERS - {"range", "start", "end"}) | extra
-    reject_unknown_query(allowed)
+def parse_range(analytics: "Analytics", default_range: str) -> tuple[int, int, bool, str]:
+    """range, start and end, validated: [start, end), whether it ends now, and its name."""
     start, end = parse_instant("start", query_single("start")), parse_instant("end", query_single("end"))
     name = query_single("range") or ("custom" if start is not None or end is not None else default_range)
     if name not in RANGE_NAMES:
@@ -4666,6 +5537,18 @@ def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str
     elif start is not None or end is not None:
         raise bad_parameter("start" if start is not None else "end", query_single("start") or query_single("end"),
                             "start and end only with range=custom")
+    return (*analytics.resolve_range(name, start, end), name)
+
+
+def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str] = frozenset(),
+                with_range: bool = True) -> tuple[Query, str]:
+    """The shared filters of every usage endpoint, validated: (Query, range name)."""
+    allowed = (FILTER_PARAMETERS if with_range else FILTER_PARAMETERS - {"range", "start", "end"}) | extra
+    reject_unknown_query(allowed)
+    start_ms, end_ms, open_end, name = parse_range(analytics, default_range)
+    stream = query_single("stream")
+    if stream not in (None, "true", "false"):
+        raise bad_parameter("stream", stream, "true or false")
     result = query_single("result")
     if result not in (None, "success", "failed"):
         raise bad_parameter("result", result, "success or failed")
@@ -4680,11 +5563,11 @@ def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str
     auth_index = query_single("auth_index")
     if member is not None:  # whatever key was asked for: the member's own
         api_keys = [member]
-    start_ms, end_ms, open_end = analytics.resolve_range(name, start, end)
     return Query(start_ms, end_ms, models=tuple(query_values("model")), sources=tuple(sources),
                  auth_indexes=(auth_index,) if auth_index else (), api_keys=tuple(dict.fromkeys(api_keys)),
                  failed=None if result is None else int(result == "failed"),
-                 instances=tuple(query_values("instance")), open_end=open_end), name
+                 instances=tuple(query_values("instance")), open_end=open_end,
+                 stream=None if stream is None else int(stream == "true")), name
 
 
 def read_json_body() -> Any:
@@ -4785,7 +5668,25 @@ def event_json(row: dict) -> dict:
         "x_forwarded_for": row["x_forwarded_for"], "user_agent": row["user_agent"],
         "access_token_sha256": row["access_token_sha256"], "accounting_version": row["accounting_version"],
         "response_headers": _json_column(row["response_headers"]), "extra": _json_column(row["extra"]),
+        "resolved_client_ip": row["resolved_client_ip"],
+        "stream": None if row["stream"] is None else bool(row["stream"]), "execution_id": row["execution_id"],
     }
+
+
+def credential_error_json(row: dict) -> dict:
+    """A credential error event as the API shows it."""
+    def flag(value: int | None) -> bool | None:
+        return None if value is None else bool(value)
+
+    return {"timestamp": iso_ms(row["ts_ms"]), "ts_ms": row["ts_ms"], "instance": row["instance"],
+            "provider": row["provider"], "model": row["model"], "auth_id": row["auth_id"],
+            "auth_index": row["auth_index"], "status_code": row["status_code"], "code": row["code"],
+            "retryable": bool(row["retryable"]), "state": row["state"], "state_message": row["state_message"],
+            "disabled": flag(row["disabled"]), "unavailable": flag(row["unavailable"]),
+            "next_retry_at": iso_ms(row["next_retry_ms"]),
+            "quota": {"exceeded": flag(row["quota_exceeded"]), "reason": row["quota_reason"],
+                      "next_recover_at": iso_ms(row["next_recover_ms"])},
+            "body": row["body"]}
 
 
 def read_static(name: str) -> bytes | None:
@@ -4808,6 +5709,7 @@ def _schema_object(properties: dict, required: tuple[str, ...] = ()) -> dict:
 
 _INT, _NUM, _STR, _BOOL = {"type": "integer"}, {"type": "number"}, {"type": "string"}, {"type": "boolean"}
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
+_NULLABLE_STR = {"type": "string", "nullable": True}
 
 
 def _ref(name: str) -> dict:
@@ -4834,11 +5736,22 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
     "Cell": _schema_object({"start": _TIME, "start_ms": _INT, "requests": _INT, "failed": _INT}),
     "Event": _schema_object({
         "id": _INT, "event_key": _STR, "timestamp": _TIME, "ts_ms": _INT, "model": _STR, "alias": _STR,
-        "provider": _STR, "endpoint": _STR, "source": _STR, "auth_index": _STR, "instance": _STR,
+        "provider": _STR, "endpoint": _STR, "source": {**_NULLABLE_STR, "description": "null for a member"},
+        "auth_index": {**_NULLABLE_STR, "description": "null for a member"}, "instance": _STR,
         "api_key": {"type": "string", "description": "masked"}, "api_key_alias": {"type": "string", "nullable": True},
         "failed": _BOOL, "status_code": {"type": "integer", "nullable": True},
         "latency_ms": {"type": "integer", "nullable": True}, "ttft_ms": {"type": "integer", "nullable": True},
-        "tokens": _ref("Tokens"), "token_quality": _STR, "cost_usd": {"type": "number", "nullable": True}}),
+        "tokens": _ref("Tokens"), "token_quality": _STR, "cost_usd": {"type": "number", "nullable": True},
+        "stream": {"type": "boolean", "nullable": True}, "resolved_client_ip": _NULLABLE_STR,
+        "execution_id": _NULLABLE_STR}),
+    "CredentialError": _schema_object({
+        "timestamp": _TIME, "ts_ms": _INT, "instance": _STR, "provider": _STR, "model": _STR, "auth_id": _STR,
+        "auth_index": _STR, "status_code": _INT, "code": _NULLABLE_STR, "retryable": _BOOL,
+        "state": _NULLABLE_STR, "state_message": _NULLABLE_STR, "disabled": {"type": "boolean", "nullable": True},
+        "unavailable": {"type": "boolean", "nullable": True}, "next_retry_at": _TIME,
+        "quota": _schema_object({"exceeded": {"type": "boolean", "nullable": True}, "reason": _NULLABLE_STR,
+                                 "next_recover_at": _TIME}),
+        "body": _NULLABLE_STR}),
     "Budget": _schema_object({
         "api_key": _STR, "api_key_id": _STR, "alias": {"type": "string", "nullable": True},
         "limits": _schema_object({name: {"type": "number", "nullable": True} for name in Store.BUDGET_LIMITS}),
@@ -4876,6 +5789,8 @@ FILTER_DOCS = [
     _parameter("api_key", "client key, its alias, or its api_key_id", repeat=True),
     _parameter("instance", "the CPA (INSTANCE_NAME or a CPA_INSTANCES name)", repeat=True),
     _parameter("result", "success or failed", {"type": "string", "enum": ["success", "failed"]}),
+    _parameter("stream", "streamed requests (true) or not (false), as CPA v8 records say; counted from raw "
+                         "events (within USAGE_RETENTION_DAYS)", {"type": "string", "enum": ["true", "false"]}),
 ]
 PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1}),
              _parameter("page_size", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})]
@@ -5032,6 +5947,14 @@ def openapi_document(base_path: str) -> dict:
             "put": _operation("set one price", _ref("Price"), model_path, body=_ref("PriceInput")),
             "delete": _operation("remove one price", _schema_object({"deleted": {"type": "array", "items": _STR}}),
                                  model_path)},
+        "/api/v1/credential-errors": {"get": _operation(
+            "credential errors CPA reported on its errors channel (RESP only), newest first; owner only",
+            _list_of(_ref("CredentialError"), **with_range, total=_INT, page=_INT, page_size=_INT),
+            [*FILTER_DOCS[:3],
+             _parameter("auth_index", "CPA's credential id", repeat=True),
+             _parameter("provider", "the provider", repeat=True),
+             _parameter("model", "the model", repeat=True),
+             _parameter("instance", "the CPA", repeat=True), *PAGE_DOCS])},
         "/api/v1/dead-letters": {"get": _operation(
             "records that could not be decoded, newest first", _list_of({"type": "object"}, total=_INT),
             [_parameter("limit", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})])},
@@ -5062,21 +5985,34 @@ def prometheus_metrics(service: "Service") -> str:
             shown = ",".join(f'{k}="{prometheus_escape(v)}"' for k, v in labels.items())
             families.append(f"{name}{{{shown}}} {value}" if shown else f"{name} {value}")
 
-    totals, drain = service.store.load_totals(), service.status.snapshot()
+    totals = service.store.load_totals()
     for name, help_text, value in (
             ("records_received", "Records received from CPA's queue.", totals["received"]),
             ("events_inserted", "Usage events stored (imports included).", totals["inserted"]),
             ("duplicates", "Records already stored, skipped.", totals["duplicates"]),
-            ("dead_letters", "Records that could not be decoded, kept aside.", totals["dead_letters"]),
-            ("reconnects", "Reconnections to CPA since the start.", drain["reconnects"]),
-            ("auth_rejections", "Management key rejections by CPA since the start.", service.gate.rejections)):
+            ("dead_letters", "Records that could not be decoded, kept aside.", totals["dead_letters"])):
         family(f"cpa_usage_{name}_total", "counter", help_text, [({}, value)])
+    # Per CPA (the label is "cpa": Prometheus keeps "instance" for the scraped target).
+    drains = [(instance.name, status.snapshot(), gate) for instance, status, gate in
+              zip(service.config.instances, service.statuses, service.gates)]
+    family("cpa_usage_reconnects_total", "counter", "Reconnections to CPA since the start.",
+           [({"cpa": name}, drain["reconnects"]) for name, drain, _ in drains])
+    family("cpa_usage_auth_rejections_total", "counter", "Management key rejections by CPA since the start.",
+           [({"cpa": name}, gate.rejections) for name, _, gate in drains])
+    family("cpa_usage_subscription_drops_total", "counter",
+           "Subscriptions CPA closed while it kept running (a full 256-message buffer): records were lost.",
+           [({"cpa": name}, drain["subscription_drops"]) for name, drain, _ in drains])
+    family("cpa_usage_queue_mode", "gauge", "How each CPA is drained (1 for the current mode).",
+           [({"cpa": name, "mode": mode}, int(drain["mode"] == mode)) for name, drain, _ in drains
+            for mode in ("subscribe", "http", "lpop", "down")])
+    family("cpa_usage_credential_errors_total", "counter",
+           "Credential errors CPA reported (its errors channel), by provider and HTTP status.",
+           [({"provider": provider, "status": status}, n)
+            for (provider, status), n in sorted(service.store.credential_error_counts().items())])
     newest = service.store.newest_event_ms()
     if newest is not None:
         family("cpa_usage_last_event_age_seconds", "gauge", "Seconds since the newest stored event.",
                [({}, round(max(0, now_ms() - newest) / 1000, 3))])
-    family("cpa_usage_queue_mode", "gauge", "How the queue is drained (1 for the current mode).",
-           [({"mode": mode}, int(drain["mode"] == mode)) for mode in ("subscribe", "lpop", "down")])
     family("cpa_usage_pending_records", "gauge", "Records received but not committed yet.",
            [({}, service.writer.pending)])
 
@@ -5548,28 +6484,47 @@ def build_app(service: "Service") -> bottle.Bottle:
     @app.post(API + "/sync")
     @api_route
     def sync() -> dict:
+        """Every CPA's lists now. With one CPA a refusal is the answer (409); with
+        several, each CPA's outcome is told beside the others'."""
         read_json_body()
-        try:
-            results = service.metadata.sync(wait=False)
-        except AuthRejected as exc:
-            raise ApiError(409, "CPA rejected the management key", {"reason": str(exc)}) from None
-        except SyncBusy as exc:
-            raise ApiError(409, str(exc)) from None
-        return {"at": iso_ms(service.metadata.last_run_at), "results": results}
+        outcomes: dict[str, Any] = {}
+        for instance, metadata in zip(service.config.instances, service.metadatas):
+            try:
+                outcomes[instance.name] = metadata.sync(wait=False)
+            except AuthRejected as exc:
+                if len(service.metadatas) == 1:
+                    raise ApiError(409, "CPA rejected the management key", {"reason": str(exc)}) from None
+                outcomes[instance.name] = {"error": f"CPA rejected the management key: {exc}"}
+            except SyncBusy as exc:
+                if len(service.metadatas) == 1:
+                    raise ApiError(409, str(exc)) from None
+                outcomes[instance.name] = {"error": str(exc)}
+        return {"at": iso_ms(service.metadata.last_run_at), "results": outcomes[service.config.instances[0].name],
+                "instances": outcomes}
 
     @app.post(API + "/cpa/usage-statistics")
     @api_route
     def cpa_usage_statistics() -> dict:
+        """Turn usage-statistics-enabled on or off in every CPA, or in the one named."""
         body = read_json_body()
-        if not isinstance(body, dict) or set(body) != {"enabled"} or not isinstance(body["enabled"], bool):
-            raise ApiError(400, 'expected {"enabled": true} or {"enabled": false}', {"got": body})
-        try:
-            enabled = service.metadata.set_recording(body["enabled"])
-        except AuthRejected as exc:
-            raise ApiError(409, "CPA rejected the management key", {"reason": str(exc)}) from None
-        except CpaHttpError as exc:
-            raise ApiError(502, "CPA did not accept the change", {"reason": str(exc)}) from None
-        return {"usage_statistics_enabled": enabled}
+        names = [instance.name for instance in service.config.instances]
+        if not isinstance(body, dict) or not set(body) <= {"enabled", "instance"} \
+                or not isinstance(body.get("enabled"), bool) or body.get("instance", names[0]) not in names:
+            raise ApiError(400, 'expected {"enabled": true} or {"enabled": false}, and optionally "instance": one '
+                           "of the CPAs", {"got": body, "instances": names})
+        chosen = [(name, metadata) for name, metadata in zip(names, service.metadatas)
+                  if body.get("instance", name) == name]
+        states = {}
+        for name, metadata in chosen:
+            try:
+                states[name] = metadata.set_recording(body["enabled"])
+            except AuthRejected as exc:
+                raise ApiError(409, "CPA rejected the management key", {"instance": name, "reason": str(exc)}) \
+                    from None
+            except CpaHttpError as exc:
+                raise ApiError(502, "CPA did not accept the change", {"instance": name, "reason": str(exc)}) \
+                    from None
+        return {"usage_statistics_enabled": states[chosen[0][0]], "instances": states}
 
     @app.get(API + "/pricing")
     @api_route
@@ -5630,6 +6585,20 @@ def build_app(service: "Service") -> bottle.Bottle:
     def openapi() -> dict:
         reject_unknown_query(frozenset())
         return openapi_document(service.config.app_base_path)
+
+    @app.get(API + "/credential-errors")
+    @api_route
+    def credential_errors() -> dict:
+        reject_unknown_query(frozenset({"range", "start", "end", "auth_index", "provider", "model", "instance",
+                                        "page", "page_size"}))
+        start_ms, end_ms, _, name = parse_range(analytics, "24h")
+        page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
+        rows, total = service.store.credential_errors(
+            start_ms, end_ms, {column: tuple(query_values(column))
+                               for column in ("auth_index", "provider", "model", "instance")},
+            limit=page_size, offset=(page - 1) * page_size)
+        return {"range": range_json(Query(start_ms, end_ms), name), "items": [credential_error_json(r) for r in rows],
+                "total": total, "page": page, "page_size": page_size}
 
     @app.get(API + "/dead-letters")
     @api_route
@@ -5701,16 +6670,18 @@ class Service:
         self.config = config
         self.started_ms = now_ms()
         self.store = Store(config.database, config.instances[0].name)
-        # Each CPA has its own drain status and key gate (CPA bans per host); the first
-        # one is also where metadata (credentials, client keys, models) comes from.
-        self.statuses = [DrainStatus() for _ in config.instances]
+        # Each CPA has its own drain status, key gate (CPA bans per host), HTTP client
+        # and metadata sync; the first one's are also the top level of /status.
+        self.statuses = [DrainStatus(config.redis_queue_transport) for _ in config.instances]
         self.gates = [KeyGate(instance.management_key, self.store,
                               meta_key=KeyGate.META_KEY if i == 0 else f"{KeyGate.META_KEY}.{instance.name}")
                       for i, instance in enumerate(config.instances)]
-        self.status, self.gate = self.statuses[0], self.gates[0]
-        first = config.instances[0]
-        self.cpa = CpaHttp(first.base_url, first.management_key, self.gate)
-        self.metadata = MetadataSync(self.store, self.cpa, config.metadata_sync_interval)
+        self.cpas = [CpaHttp(instance.base_url, instance.management_key, gate)
+                     for instance, gate in zip(config.instances, self.gates)]
+        self.metadatas = [MetadataSync(self.store, http, config.metadata_sync_interval, instance.name, status)
+                          for instance, http, status in zip(config.instances, self.cpas, self.statuses)]
+        self.status, self.gate, self.cpa, self.metadata = self.statuses[0], self.gates[0], self.cpas[0], \
+            self.metadatas[0]
         self.pricing = Pricing(self.store)
         self.analytics = Analytics(self.store, self.pricing, config.zone)
         self.auth = Auth(config, self.store)
@@ -5720,10 +6691,13 @@ class Service:
                                  f"{config.app_host}: anyone who reaches port {config.app_port} sees every usage "
                                  "record and can change prices. Set AUTH_ENABLED=true and LOGIN_PASSWORD, or "
                                  "APP_HOST=127.0.0.1.")
+        by_name = {instance.name: metadata for instance, metadata in zip(config.instances, self.metadatas)}
         self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
-                                   spool_path=config.sqlite_path + ".spool", on_refresh=self.metadata.trigger)
-        self.drainers = [Drainer(config, self.writer, gate, status, instance=instance, **drainer_options)
-                         for instance, gate, status in zip(config.instances, self.gates, self.statuses)]
+                                   spool_path=config.sqlite_path + ".spool",
+                                   on_refresh=lambda name: by_name[name].trigger() if name in by_name else None)
+        self.drainers = [Drainer(config, self.writer, gate, status, http, instance=instance, **drainer_options)
+                         for instance, gate, status, http in zip(config.instances, self.gates, self.statuses,
+                                                                  self.cpas)]
         self.drainer = self.drainers[0]
         self.maintenance = Maintenance(self.store, config.zone, config.usage_retention_days,
                                        config.rollup_retention_days)
@@ -5734,7 +6708,8 @@ class Service:
         self.writer.start()
         for drainer in self.drainers:
             drainer.start()
-        self.metadata.start()
+        for metadata in self.metadatas:
+            metadata.start()
         self.maintenance.start()
         self.alerts.start()
 
@@ -5745,7 +6720,8 @@ class Service:
             drainer.request_stop()
         for drainer in self.drainers:
             drainer.stop(1.0)
-        self.metadata.stop()
+        for metadata in self.metadatas:
+            metadata.stop()
         self.maintenance.stop()
         self.alerts.stop()
         flushed = self.writer.stop(1.5)
@@ -5753,17 +6729,20 @@ class Service:
         return flushed
 
     def status_report(self) -> dict:
-        host, port, tls = self.config.queue_endpoint()
         instances = []
-        for instance, status, gate in zip(self.config.instances, self.statuses, self.gates):
-            i_host, i_port, i_tls = instance.queue_endpoint()
-            instances.append({"name": instance.name, "queue": {"addr": f"{i_host}:{i_port}", "tls": i_tls},
-                              **status.snapshot(), **gate.snapshot()})
+        for instance, status, gate, metadata in zip(self.config.instances, self.statuses, self.gates,
+                                                    self.metadatas):
+            endpoint = instance.queue_endpoint()
+            instances.append({"name": instance.name, "base_url": instance.base_url,
+                              "queue": {"addr": endpoint_text(endpoint), "tls": bool(endpoint and endpoint[2])},
+                              **status.snapshot(), **gate.snapshot(), **metadata.snapshot()})
+        endpoint = self.config.queue_endpoint()
         return {
             "version": __version__, "started_at": iso_ms(self.started_ms), "warnings": self.warnings,
             "tz": self.config.tz, "instance": self.config.instances[0].name, "instances": instances,
             **self.status.snapshot(), **self.gate.snapshot(),
-            "queue": {"addr": f"{host}:{port}", "tls": tls, "key": self.config.redis_queue_key},
+            "queue": {"addr": endpoint_text(endpoint), "tls": bool(endpoint and endpoint[2]),
+                      "key": self.config.redis_queue_key},
             **self.metadata.snapshot(),
             "pending": self.writer.pending, "spooled": self.writer.spooled, "database_stalled": self.writer.stalled,
             "totals": self.store.load_totals(),
@@ -5829,8 +6808,10 @@ def serve(config: Config) -> int:
         log.warning("%s", warning)
     service.start()
     threading.Thread(target=server.run, name="http", daemon=True).start()
-    log.info("cpa-usage %s: dashboard and API on http://%s:%d%s/, draining CPA at %s:%d", __version__,
-             config.app_host, config.app_port, config.app_base_path, *config.queue_endpoint()[:2])
+    log.info("cpa-usage %s: dashboard and API on http://%s:%d%s/, draining %s (REDIS_QUEUE_TRANSPORT=%s)",
+             __version__, config.app_host, config.app_port, config.app_base_path,
+             ", ".join(f"CPA {i.name} at {i.base_url} (RESP: {endpoint_text(i.queue_endpoint())})"
+                       for i in config.instances), config.redis_queue_transport)
     log.info("configuration: %s", " ".join(f"{name}={value}" for name, value in config.describe()))
     while not stop.wait(0.5):
         pass

@@ -746,6 +746,8 @@ class Service:
                "LOG_FILE_ENABLED": "false", "LOG_DIR": str(directory / "logs"), "USAGE_RETENTION_DAYS": "0"}
         if path.startswith("redis-"):
             env.update(REDIS_QUEUE_ADDR=f"{REDIS_HOST}:{REDIS_PORT}", REDIS_QUEUE_KEY=channel)
+        if path == "cpa-lpop":  # auto would take this CPA's HTTP usage queue: the LPOP loop is measured
+            env.update(REDIS_QUEUE_TRANSPORT="lpop")
         self.process = subprocess.Popen([sys.executable, str(self.program)], cwd=directory, env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT)
         self.pid = self.process.pid

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ingest benchmark: records/s from a fake CPA through the drainer into the store.
 
-    .venv/bin/python bench/ingest.py [--sizes 100000 1000000] [--modes lpop subscribe paced]
+    .venv/bin/python bench/ingest.py [--sizes 100000 1000000] [--modes lpop http subscribe paced]
                                      [--driver sqlite|postgres] [--postgres-url URL]
 
 The fake CPA (tests/fake_cpa.py) runs in a child process, as CPA is a process of its
@@ -9,6 +9,8 @@ own; the cpa-usage Service runs in this one, so the figures are the service's.
 
   lpop       the fake is filled with N records first (an LPOP-era CPA, v7.0.3); the
              figure is N / time until all N are committed.
+  http       the same through CPA's HTTP usage queue (v7.2.140, REDIS_QUEUE_TRANSPORT=http),
+             over one kept-alive connection: the way through an HTTP-only reverse proxy.
   subscribe  a current CPA (v7.2.140) publishes N records as fast as it can to the
              subscriber, with CPA's rule that a subscriber whose 256-message buffer is
              full is dropped; the figure is N / time, with drops and losses reported.
@@ -93,6 +95,7 @@ def run(mode: str, size: int, batch: int, postgres_url: str | None) -> dict:
     context = multiprocessing.get_context("spawn")
     commands, replies = context.Queue(), context.Queue()
     version = "7.0.3" if mode == "lpop" else "7.2.140"
+    filled = mode in ("lpop", "http")  # the queue is filled first, then drained by polling
     child = context.Process(target=fake_cpa_process, args=(version, commands, replies), daemon=True)
     child.start()
     port = replies.get(timeout=60)
@@ -100,10 +103,10 @@ def run(mode: str, size: int, batch: int, postgres_url: str | None) -> dict:
         target = schema_url(postgres_url, "bench_ingest", fresh=True) if postgres_url else f"{tmp}/bench.db"
         env = {"CPA_BASE_URL": f"http://127.0.0.1:{port}", "CPA_MANAGEMENT_KEY": "test-mgmt-key", "ENV_FILE": "",
                "SQLITE_PATH": f"{tmp}/bench.db", "LOG_FILE_ENABLED": "false", "REDIS_QUEUE_BATCH_SIZE": str(batch),
-               "REDIS_QUEUE_IDLE_INTERVAL": "100ms",
+               "REDIS_QUEUE_IDLE_INTERVAL": "100ms", "REDIS_QUEUE_TRANSPORT": "subscribe" if not filled else mode,
                **({"STORAGE_DRIVER": "postgres", "DATABASE_URL": target} if postgres_url else {})}
         service = cpa_usage.Service(cpa_usage.load_config(env))
-        if mode == "lpop":
+        if filled:
             commands.put(("fill", size))
             replies.get(timeout=3600)
             started = time.monotonic()
@@ -127,7 +130,7 @@ def run(mode: str, size: int, batch: int, postgres_url: str | None) -> dict:
             elif time.monotonic() - last_change > 20:
                 break  # nothing moves any more: records were lost
         elapsed = time.monotonic() - started
-        if mode != "lpop":
+        if not filled:
             replies.get(timeout=3600)  # the publisher's own time; the figure is end to end
         commands.put(("stats", None))
         stats = replies.get(timeout=60)
@@ -146,8 +149,8 @@ def run(mode: str, size: int, batch: int, postgres_url: str | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--modes", nargs="+", default=["lpop", "subscribe", "paced"],
-                        choices=["lpop", "subscribe", "paced"])
+    parser.add_argument("--modes", nargs="+", default=["lpop", "http", "subscribe", "paced"],
+                        choices=["lpop", "http", "subscribe", "paced"])
     parser.add_argument("--batch", type=int, default=1000, help="REDIS_QUEUE_BATCH_SIZE")
     parser.add_argument("--driver", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="a database to make a schema in")

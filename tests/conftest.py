@@ -50,6 +50,38 @@ def base_env(tmp_path: pathlib.Path, **extra: str) -> dict[str, str]:
     return env
 
 
+# Drainer timings for tests: the backlog drained often, nothing else sooner than CPA needs.
+FAST = {"ping_after": 30.0, "pong_timeout": 10.0, "backlog_every": 0.2, "resubscribe_every": 300.0,
+        "socket_timeout": 5.0}
+
+
+@pytest.fixture
+def service_factory(tmp_path, monkeypatch):
+    """Make Services against a CPA at ``url``: base_env plus upper-case settings, and
+    lower-case drainer options over FAST; polling settings short by default. Started ones
+    (``start=True``, the default) are stopped after the test, the others closed."""
+    monkeypatch.chdir(tmp_path)
+    services = []
+
+    def make(url, key="test-mgmt-key", start=True, **options):
+        drainer = {**FAST, **{name: options.pop(name) for name in list(options) if name.islower()}}
+        settings = {"REDIS_QUEUE_IDLE_INTERVAL": "50ms", "REDIS_QUEUE_ERROR_BACKOFF": "100ms",
+                    "REDIS_QUEUE_BATCH_SIZE": "100", **options}
+        service = cpa_usage.Service(cpa_usage.load_config(base_env(tmp_path, CPA_BASE_URL=url, CPA_MANAGEMENT_KEY=key,
+                                                                   **settings)), **drainer)
+        if start:
+            service.start()
+        services.append((service, start))
+        return service
+
+    yield make
+    for service, started in services:
+        if started:
+            service.stop()
+        else:
+            service.store.close()
+
+
 @pytest.fixture
 def config_factory(tmp_path, monkeypatch):
     """Build a Config from base_env plus overrides, with the working directory in tmp_path."""

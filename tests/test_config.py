@@ -42,6 +42,8 @@ def test_defaults_match_the_specification(config_factory, tmp_path):
     ("http://127.0.0.1:8317", "10.0.0.5:6380", ("10.0.0.5", 6380, False)),
     ("http://127.0.0.1:8317", "rediss://cpa.lan:8443", ("cpa.lan", 8443, True)),
     ("http://127.0.0.1:8317", "[::1]:8317", ("::1", 8317, False)),
+    ("https://example.com/cpa", "", None),  # a reverse proxy's path: HTTP only
+    ("https://example.com/cpa", "example.com:8317", ("example.com", 8317, False)),
 ])
 def test_queue_address_defaults_to_cpa_host(config_factory, base_url, addr, endpoint):
     assert config_factory(CPA_BASE_URL=base_url, REDIS_QUEUE_ADDR=addr).queue_endpoint() == endpoint

@@ -13,7 +13,8 @@ import zoneinfo
 
 import pytest
 
-from cpa_usage import Service, decode_payload, iso_ms, now_ms
+from backends import wait_for
+from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms
 from test_dashboard import ARTIFACTS, browser, open_page, painted, serve  # noqa: F401 (browser: a fixture)
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -320,6 +321,89 @@ def test_credentials_joined_with_auth_files(browser, site):
     assert page.locator("#credentials-chart canvas").count() == 1
     assert errors == []
     page.context.close()
+
+
+def test_credentials_show_what_cpa_reported_with_their_errors(browser, site):
+    """CPA's errors channel: carol's quota exhausted until a time ahead, and her errors on demand."""
+    until = iso_ms(site.now + 90 * MINUTE)
+    errors_of_carol = [decode_error_event(json.dumps({
+        "timestamp": iso_ms(site.now - minutes * MINUTE), "provider": "codex", "model": "gpt-5.4",
+        "auth_index": CAROL[1], "status_code": 429, "body": '{"error":"usage_limit_reached"}', "retryable": True,
+        "auth_status": {"status": "error", "status_message": "quota exhausted", "unavailable": True,
+                        "next_retry_after": until, "quota": {"exceeded": True, "reason": "quota",
+                                                             "next_recover_at": until}}}).encode(), site.now)
+        for minutes in (20, 40)]
+    site.service.store.write_batch([], [], received=0, errors=errors_of_carol)
+    page, errors = site.open(browser, "#/credentials?range=7d")
+    painted(page, "credentials")
+    carol = page.locator("#credentials tbody tr", has_text="carol@example.net")
+    state = carol.locator("td").nth(1).inner_text()
+    assert "CPA, 20 minutes ago: quota exhausted" in state
+    assert f"until {local(site.now + 90 * MINUTE, '%m/%d/%Y, %H:%M')}" in state  # the server's zone
+    assert carol.locator("td").last.inner_text() == "2"
+    alice = page.locator("#credentials tbody tr", has_text="alice@example.com")
+    assert alice.locator("td").last.inner_text() == "—"  # no errors, no state of CPA's
+    assert text(page, "#credential-errors h2") == "Credential errors reported by CPA (2)"
+    listed = page.locator("#credential-error-table tbody tr")
+    assert listed.count() == 2
+    newest = listed.first.inner_text()
+    assert "carol@example.net" in newest and "429" in newest and "usage_limit_reached" in newest
+    page.screenshot(path=str(ARTIFACTS / "credentials-errors-light-1280.png"), full_page=True)
+    assert errors == []
+    page.context.close()
+
+
+def test_events_stream_filter(browser, site):
+    """CPA v8 says whether a request was streamed: the Events page filters on it (raw events)."""
+    streamed = [decode_payload(json.dumps({**json.loads(json.dumps(PLAIN_V8)), "request_id": f"st-{i}",
+                                           "timestamp": iso_ms(site.now - (10 + i) * MINUTE), "stream": i < 3}).encode(),
+                               site.now) for i in range(5)]
+    site.service.store.write_batch(streamed, [], received=len(streamed))
+    page, errors = site.open(browser, "#/events")
+    painted(page, "events")
+    assert text(page, "#events-total") == "(12 in all)"
+    page.click("#stream button[data-value=true]")
+    painted(page, "events")
+    assert "stream=true" in page.url and text(page, "#events-total") == "(3 in all)"
+    page.locator("#events tbody tr").first.click()
+    assert "execution_id" in page.locator("#dialog").inner_text()
+    page.keyboard.press("Escape")
+    page.goto(site.url + "#/overview?stream=true")
+    painted(page, "overview")
+    assert not page.locator("#stream").is_visible()  # the filter belongs to the Events page
+    assert errors == []
+    page.context.close()
+
+
+PLAIN_V8 = {"latency_ms": 900, "source": ALICE[0], "auth_index": ALICE[1], "provider": "codex",
+            "executor_type": "CodexExecutor", "model": "gpt-5.4", "endpoint": "POST /v1/responses",
+            "auth_type": "oauth", "api_key": ALPHA, "execution_id": "exe-42", "resolved_client_ip": "203.0.113.7",
+            "tokens": {"input_tokens": 10, "output_tokens": 2, "reasoning_tokens": 0, "cached_tokens": 0,
+                       "total_tokens": 12}, "failed": False}
+
+
+def test_status_tells_the_transport_and_why(browser, config_factory, fake_cpa):
+    """A CPA whose RESP is off: auto takes the HTTP queue, and the Status page says so."""
+    cpa = fake_cpa(resp_enabled=False, retention_seconds=600)
+    service = Service(config_factory(CPA_BASE_URL=cpa.url, APP_HOST="127.0.0.1", REDIS_QUEUE_IDLE_INTERVAL="50ms"))
+    service.start()
+    server, url = serve(service)
+    try:
+        wait_for(lambda: service.status.mode == "http" and service.metadata.queue_retention_s, what="HTTP mode")
+        page, errors = open_page(browser, url + "#/status")
+        painted(page, "status")
+        facts = page.locator("#drain-facts").inner_text()
+        assert "polling (HTTP queue)" in facts
+        assert f"auto: 127.0.0.1:{cpa.port} answers RESP with HTTP (HTTP/1.1 400 Bad Request)" in facts
+        cpa_facts = page.locator("#cpa-facts").inner_text()
+        assert "/v0/management" in cpa_facts and "10m" in cpa_facts and "meta-api-key" in cpa_facts
+        assert "NaN" not in page.locator("main").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "status-http-light-1280.png"), full_page=True)
+        assert errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.stop()
 
 
 def test_price_editor(browser, site):

@@ -282,7 +282,7 @@ def test_every_field_lands_in_its_column():
                      x_forwarded_for="xff", user_agent="ua", access_token_sha256="sha", latency_ms=111,
                      ttft_ms=22, accounting_version=2, generate=False, failed=True,
                      fail={"status_code": 418, "body": "teapot"}, response_headers={"H": ["v"]},
-                     unknown_field=1)
+                     unknown_field=1, resolved_client_ip="rip", stream=True, execution_id="exe")
     payload["tokens"] = {"input_tokens": 30, "output_tokens": 7, "reasoning_tokens": 3, "cached_tokens": 10,
                          "cache_read_tokens": 10, "cache_creation_tokens": 5, "total_tokens": 37}
     del payload["token_breakdown"]
@@ -299,4 +299,5 @@ def test_every_field_lands_in_its_column():
         "raw_total_tokens": 37, "token_breakdown": None, "generate": 0, "reasoning_effort": "re",
         "service_tier": "st", "response_service_tier": "rst", "client_ip": "ip", "x_forwarded_for": "xff",
         "user_agent": "ua", "access_token_sha256": "sha", "accounting_version": 2,
-        "response_headers": '{"H":["v"]}', "extra": '{"unknown_field":1}', "instance": "cpa-east"}
+        "response_headers": '{"H":["v"]}', "extra": '{"unknown_field":1}', "instance": "cpa-east",
+        "resolved_client_ip": "rip", "stream": 1, "execution_id": "exe"}

@@ -12,11 +12,10 @@ import urllib.request
 import pytest
 
 from backends import RealRedis, wait_for
-from conftest import base_env, payload_lines, record
+from conftest import FAST, base_env, payload_lines, record
 from cpa_usage import AuthRejected, KeyGate, Service, load_config
 
-FAST = {"ping_after": 30.0, "pong_timeout": 10.0, "backlog_every": 0.2, "resubscribe_every": 300.0,
-        "socket_timeout": 5.0}
+
 
 
 def records(count: int, start: int = 0) -> list[bytes]:
@@ -39,9 +38,10 @@ def publish_paced(cpa, payloads: list[bytes], per_second: int) -> None:
             time.sleep(delay)
 
 
-def make_service(tmp_path, backend, key=None, **drainer_options) -> Service:
+def make_service(tmp_path, backend, key=None, transport="auto", **drainer_options) -> Service:
     env = base_env(tmp_path, CPA_BASE_URL=backend.url, CPA_MANAGEMENT_KEY=key or backend.key,
-                   REDIS_QUEUE_IDLE_INTERVAL="50ms", REDIS_QUEUE_ERROR_BACKOFF="100ms", REDIS_QUEUE_BATCH_SIZE="100")
+                   REDIS_QUEUE_IDLE_INTERVAL="50ms", REDIS_QUEUE_ERROR_BACKOFF="100ms", REDIS_QUEUE_BATCH_SIZE="100",
+                   REDIS_QUEUE_TRANSPORT=transport)
     return Service(load_config(env), **{**FAST, **drainer_options})
 
 
@@ -91,19 +91,22 @@ def test_subscribe_era_sends_only_auth_subscribe_and_lpop(tmp_path, fake_cpa, ru
         cpa.publish(payload)  # pushed to the subscriber
     wait_for(lambda: stored(service) == 12, what="pushed records")
     assert service.status.mode == "subscribe"
+    wait_for(lambda: service.status.errors_subscribed, what="the errors channel")
     sessions = list(commands_by_connection(cpa).values())
-    assert len(sessions) == 2
-    poll, subscription = sessions
+    assert len(sessions) == 3  # the key-free RESP probe is no command: CPA answers it "protocol error"
+    poll, subscription, errors = sessions
     assert poll[0] == [b"AUTH", cpa.key.encode()] and subscription[0] == [b"AUTH", cpa.key.encode()]
     assert subscription[1:] == [[b"SUBSCRIBE", b"usage"]]
+    assert errors == [[b"AUTH", cpa.key.encode()], [b"SUBSCRIBE", b"errors"]]
     assert {tuple(c) for c in poll[1:]} == {(b"LPOP", b"usage", b"100")}
     assert cpa.failed_attempts_total() == 0 and cpa.lost == []
 
 
-@pytest.mark.parametrize("version", ["6.10.6", "7.0.3"])
-def test_lpop_era_polls_one_kept_open_connection(tmp_path, fake_cpa, running, version):
+@pytest.mark.parametrize("version, transport", [("6.10.6", "auto"), ("7.0.3", "subscribe")])
+def test_lpop_era_polls_one_kept_open_connection(tmp_path, fake_cpa, running, version, transport):
+    """No SUBSCRIBE: LPOP, under auto where CPA has no HTTP usage queue either (6.10.6)."""
     cpa = fake_cpa(version=version)
-    service = running(make_service(tmp_path, cpa))
+    service = running(make_service(tmp_path, cpa, transport=transport))
     wait_for(lambda: service.status.mode == "lpop", what="LPOP mode")
     for payload in records(250):
         cpa.publish(payload)
@@ -242,7 +245,7 @@ def test_half_open_subscription_is_detected_by_ping(tmp_path, fake_cpa, running)
 
 def test_lpop_fallback_is_not_permanent(tmp_path, fake_cpa, running):
     cpa = fake_cpa(version="7.0.3")
-    service = running(make_service(tmp_path, cpa, resubscribe_every=0.3))
+    service = running(make_service(tmp_path, cpa, transport="subscribe", resubscribe_every=0.3))
     wait_for(lambda: service.status.mode == "lpop", what="LPOP mode")
     cpa.stop()
     upgraded = fake_cpa(version="7.2.140", port=cpa.port)  # CPA upgraded in place
@@ -253,7 +256,7 @@ def test_lpop_fallback_is_not_permanent(tmp_path, fake_cpa, running):
 
 def test_lpop_mode_retries_subscribe_periodically_on_one_connection(tmp_path, fake_cpa, running):
     cpa = fake_cpa(version="7.0.3")
-    service = running(make_service(tmp_path, cpa, resubscribe_every=0.2))
+    service = running(make_service(tmp_path, cpa, transport="subscribe", resubscribe_every=0.2))
     wait_for(lambda: sum(1 for c in cpa.commands if c.args[0].upper() == b"SUBSCRIBE") >= 3,
              what="three SUBSCRIBE probes")
     poll_connections = {c.conn_id for c in cpa.commands if c.args[0].upper() == b"LPOP"}
@@ -278,11 +281,12 @@ def test_slow_database_does_not_get_the_subscriber_dropped(tmp_path, fake_cpa, r
     assert not service.writer.stalled
 
 
-def test_lpop_backpressure_bounds_what_is_in_memory(tmp_path, fake_cpa, running):
+@pytest.mark.parametrize("transport", ["lpop", "http"])
+def test_polling_backpressure_bounds_what_is_in_memory(tmp_path, fake_cpa, running, transport):
     cpa = fake_cpa(version="7.0.3")
     for payload in records(1000):
         cpa.publish(payload)
-    service = make_service(tmp_path, cpa)
+    service = make_service(tmp_path, cpa, transport=transport)
     slow = threading.Event()
     original = service.store.write_batch
 

@@ -41,8 +41,10 @@ def test_status_has_every_documented_field(service):
         assert name in status
     assert status["mode"] == "down" and status["connected"] is False and status["auth"] == "unknown"
     assert status["totals"] == {"received": 17, "inserted": 17, "duplicates": 0, "dead_letters": 0,
-                                "control_messages": 0}
+                                "control_messages": 0, "credential_errors": 0}
     assert status["queue"] == {"addr": "127.0.0.1:8317", "tls": False, "key": "usage"}
+    assert status["transport"] == {"setting": "auto", "reason": None}  # nothing chosen yet: not started
+    assert status["instances"][0]["base_url"] == "http://127.0.0.1:8317"
     assert "test-mgmt-key" not in str(status)
 
 

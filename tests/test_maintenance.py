@@ -111,7 +111,7 @@ def test_deletes_are_many_short_transactions(store, monkeypatch):
     statements = []
     store._writer.set_trace_callback(statements.append)
     cutoff = ms("2026-01-02T00:00:00Z")
-    removed, _ = store.delete_events_before(cutoff)
+    removed, _, _ = store.delete_events_before(cutoff)
     assert removed == sum(1 for t in stamps if ms(t) < cutoff) == 206
     deletes = [s for s in statements if s.startswith("DELETE FROM usage_events")]
     assert len(deletes) >= 10  # a window of seconds at a time, not one long transaction
@@ -143,7 +143,7 @@ def test_status_reports_the_last_sweep(config_factory):
         service.maintenance.sweep(ms("2026-03-08T07:00:00Z"))
         report = service.status_report()["maintenance"]
         assert report["last_run_at"] == "2026-03-08T07:00:00.000Z"
-        assert report["last_removed"] == {"events": 1, "dead_letters": 0, "rollup_rows": 0}
+        assert report["last_removed"] == {"events": 1, "dead_letters": 0, "credential_errors": 0, "rollup_rows": 0}
         assert report["usage_retention_days"] == 7 and report["rollup_retention_days"] == 0
         assert report["next_run_at"].endswith(("07:00:00.000Z", "08:00:00.000Z"))
     finally:

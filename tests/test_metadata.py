@@ -45,18 +45,21 @@ def test_a_sync_fetches_and_keeps_every_list(fake_cpa, make_service):
     cpa = fake_cpa()
     service = make_service(cpa)
     results = api(service, "POST", "/sync", {})["results"]
-    assert results == {**{name: "ok" for name, _ in METADATA_LISTS}, "usage-statistics-enabled": "ok",
-                       "models": "ok"}
+    # meta-api-key is a v8 list: a 7.2.140 CPA does not have it, which is no failure
+    assert results == {**{spec.name: "ok" for spec in METADATA_LISTS}, "meta-api-key": "absent",
+                       "usage-statistics-enabled": "ok", "queue-retention": "ok", "models": "ok"}
     paths = [r.path for r in cpa.http_requests]
-    assert {f"/v0/management/{name}" for name, _ in METADATA_LISTS} <= set(paths)
+    assert {f"/v0/management/{spec.name}" for spec in METADATA_LISTS} <= set(paths)
     models_request = next(r for r in cpa.http_requests if r.path == "/v1/models")
     assert models_request.headers["Authorization"] == "Bearer test-client-key-1"  # a client key, not the management key
     management = [r for r in cpa.http_requests if r.path.startswith("/v0/management/")]
     assert all(r.headers["Authorization"] == f"Bearer {cpa.key}" for r in management)
     status = api(service, "GET", "/status")
     assert status["metadata"]["last_error"] is None and status["metadata"]["last_success_at"]
+    assert status["metadata"]["absent"] == ["meta-api-key"]
     assert status["cpa"]["version"] == cpa.version and status["cpa"]["usage_statistics_enabled"] is True
-    assert status["cpa"]["fix"] is None
+    assert status["cpa"]["fix"] is None and status["cpa"]["management_api"] == "v0"
+    assert status["cpa"]["queue_retention_s"] == 60 and status["queue_retention_s"] == 60
 
 
 def test_auth_files_carry_their_usage(fake_cpa, make_service):
@@ -109,13 +112,28 @@ def test_a_failing_list_keeps_its_last_good_copy(fake_cpa, make_service):
     cpa = fake_cpa()
     service = make_service(cpa)
     api(service, "POST", "/sync", {})
-    before = service.store.get_metadata("interactions-api-key")
-    del cpa.provider_keys["interactions-api-key"]  # as on a CPA older than v7.2.51: the route answers 404
+    before = service.store.get_metadata("claude-api-key")
+    cpa.provider_keys["claude-api-key"] = "garbage"  # an answer that is not a list
     results = api(service, "POST", "/sync", {})["results"]
-    assert results["interactions-api-key"].startswith("HTTP 404") and results["auth-files"] == "ok"
-    assert service.store.get_metadata("interactions-api-key") == before
+    assert results["claude-api-key"] == "unexpected answer from /v0/management/claude-api-key"
+    assert results["auth-files"] == "ok"
+    assert service.store.get_metadata("claude-api-key") == before and before[1]
     status = api(service, "GET", "/status")["metadata"]
-    assert "interactions-api-key" in status["last_error"] and status["last_error_at"]
+    assert "claude-api-key" in status["last_error"] and status["last_error_at"]
+
+
+@pytest.mark.parametrize("version", ["7.2.72", "7.2.50"])
+def test_a_list_older_cpas_lack_is_no_failure(fake_cpa, make_service, version):
+    """The xAI list exists since v7.2.73, interactions since v7.2.51: before, CPA answers 404."""
+    cpa = fake_cpa(version=version)
+    service = make_service(cpa)
+    results = api(service, "POST", "/sync", {})["results"]
+    lacking = {"xai-api-key", "meta-api-key"} | ({"interactions-api-key"} if version < "7.2.51" else set())
+    assert {name for name, result in results.items() if result == "absent"} == lacking
+    assert all(result == "ok" for name, result in results.items() if name not in lacking)
+    status = api(service, "GET", "/status")["metadata"]
+    assert status["last_error"] is None and status["last_success_at"] and sorted(status["absent"]) == sorted(lacking)
+    assert service.store.get_metadata("xai-api-key")[1] == []
 
 
 def test_cpa_down_keeps_every_last_good_copy(fake_cpa, make_service):
@@ -133,7 +151,7 @@ def test_one_rejected_key_pauses_drain_and_sync_together(fake_cpa, make_service)
     cpa = fake_cpa()
     service = make_service(cpa, key="wrong-key", start=True)
     wait_for(lambda: service.gate.state == "rejected", what="the rejection")
-    wait_for(lambda: service.metadata.last_run_at is not None or service.status.last_error, what="both tried")
+    wait_for(lambda: service.metadata.last_error or service.status.last_error, what="the first one told")
     assert cpa.failed_attempts_total() == 1
     body = api(service, "POST", "/sync", {}, status=409)
     assert "invalid management key" in body["detail"]["reason"]
@@ -159,7 +177,8 @@ def test_usage_statistics_off_is_reported_and_can_be_turned_on(fake_cpa, make_se
     api(service, "POST", "/sync", {})
     cpa_status = api(service, "GET", "/status")["cpa"]
     assert cpa_status["usage_statistics_enabled"] is False and "usage-statistics-enabled" in cpa_status["fix"]
-    assert api(service, "POST", "/cpa/usage-statistics", {"enabled": True}) == {"usage_statistics_enabled": True}
+    assert api(service, "POST", "/cpa/usage-statistics", {"enabled": True}) == {
+        "usage_statistics_enabled": True, "instances": {service.config.instances[0].name: True}}
     assert cpa.usage_statistics_enabled is True
     assert api(service, "GET", "/status")["cpa"]["fix"] is None
     api(service, "POST", "/cpa/usage-statistics", {"enabled": "yes"}, status=400)

@@ -10,7 +10,8 @@ import pytest
 from backends import wait_for
 from conftest import encode, payload_lines, record
 from cpa_usage import (CLUSTERED_FAMILIES, HOUR_MS, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Query,
-                       RollupCache, Store, decode_payload, is_transient_db_error, rollup_rows)
+                       RollupCache, Store, decode_error_event, decode_payload, is_transient_db_error, iso_ms,
+                       rollup_rows)
 from test_instances import store_at_schema
 
 RECEIVED = 1_790_000_000_000
@@ -155,7 +156,8 @@ def test_batch_insert_counts_duplicates_within_and_across_batches(store):
     again = store.write_batch(events[:5], [], received=5)
     assert again == (0, 5, 0)
     totals = store.load_totals()
-    assert totals == {"received": 25, "inserted": 17, "duplicates": 8, "dead_letters": 0, "control_messages": 0}
+    assert totals == {"received": 25, "inserted": 17, "duplicates": 8, "dead_letters": 0, "control_messages": 0,
+                      "credential_errors": 0}
 
 
 def test_rollups_are_updated_only_for_new_rows(store):
@@ -207,11 +209,14 @@ def test_events_page_is_newest_first(store):
 
 def test_retention_removes_old_raw_events_but_keeps_rollups(store):
     events = fixture_events()
-    store.write_batch(events, [DeadLetter(events[0].ts_ms - 1, "lpop", "x", b"x")], received=18)
-    before = tuple(rollup_totals(store))
     cutoff = sorted(e.ts_ms for e in events)[10]
+    errors = [decode_error_event(encode({"timestamp": iso_ms(at), "status_code": 429, "auth_index": "a"}), at)
+              for at in (cutoff - 1, cutoff)]
+    store.write_batch(events, [DeadLetter(events[0].ts_ms - 1, "lpop", "x", b"x")], received=18, errors=errors)
+    before = tuple(rollup_totals(store))
     removed = store.delete_events_before(cutoff)
-    assert removed == (sum(1 for e in events if e.ts_ms < cutoff), 1)
+    assert removed == (sum(1 for e in events if e.ts_ms < cutoff), 1, 1)
+    assert store.credential_errors(0, 2**62)[1] == 1  # the one at the cut-off stays, like the raw events
     assert store.reader.execute("SELECT MIN(ts_ms) FROM usage_events").fetchone()[0] >= cutoff
     assert store.list_dead_letters() == []
     assert tuple(rollup_totals(store)) == before
