@@ -95,14 +95,19 @@ function buildFilterBar() {
   const result = segmented({ id: "result", label: t("result"),
     options: [{ value: "", text: t("all") }, { value: "success", text: t("success") }, { value: "failed", text: t("failed") }],
     onChange: (value) => goWith({ result: value || null }) });
+  // CPA v8 records say whether the client asked for a stream; no rollup keeps it, so it
+  // filters the raw events, on the page that lists them
+  const stream = segmented({ id: "stream", label: t("stream"),
+    options: [{ value: "", text: t("all") }, { value: "true", text: t("streamed") }, { value: "false", text: t("not_streamed") }],
+    onChange: (value) => goWith({ stream: value || null }) });
   const reset = h("button", { type: "button", class: "link", id: "reset-filters",
     onclick: () => goWith({ range: null, start: null, end: null, model: [], source: [], api_key: [], instance: [],
-      result: null }) },
+      result: null, stream: null }) },
   t("reset_filters"));
   const others = h("div", { class: "filter-group" }, model.element, source.element, apiKey.element, instance.element,
-    result.element);
+    result.element, stream.element);
   $("filters").replaceChildren(range.element, others, reset);
-  return { range, model, source, apiKey, instance, result, others, reset };
+  return { range, model, source, apiKey, instance, result, stream, others, reset };
 }
 
 /** The pages offered: a member's are the usage pages. */
@@ -126,10 +131,12 @@ function syncShell() {
   filterBar.apiKey.set(params.getAll("api_key"));
   filterBar.instance.set(params.getAll("instance"));
   filterBar.result.set(params.get("result") || "");
+  filterBar.stream.set(params.get("stream") || "");
+  filterBar.stream.element.hidden = !definition.stream;
   filterBar.source.element.hidden = isMember(); // the API forces a member's own key
   filterBar.apiKey.element.hidden = isMember();
   filterBar.instance.element.hidden = session.instances.length < 2 && !params.has("instance");
-  filterBar.reset.hidden = !["range", "model", "source", "api_key", "instance", "result"].some((key) => params.has(key));
+  filterBar.reset.hidden = !["range", "model", "source", "api_key", "instance", "result", "stream"].some((key) => params.has(key));
   $("refresh").value = params.get("refresh") || "";
   $("who").hidden = !isMember();
   if (isMember()) $("who").replaceChildren(h("span", { class: "sr-only" }, t("signed_in_as")), " ", memberName());

@@ -3,7 +3,7 @@
 
 import { isMember } from "./session.js";
 
-const FILTER_KEYS = ["range", "start", "end", "model", "source", "api_key", "instance", "result", "refresh"];
+const FILTER_KEYS = ["range", "start", "end", "model", "source", "api_key", "instance", "result", "stream", "refresh"];
 const MULTI = new Set(["model", "source", "api_key", "instance"]);
 const OWNER_FILTERS = new Set(["source", "api_key"]); // a member's answers are their own key's; credentials are refused
 
@@ -65,6 +65,7 @@ export function apiParams(params, page, extra = {}) {
       for (const value of params.getAll(key)) query.append(key, value);
     }
     if (params.get("result")) query.set("result", params.get("result"));
+    if (page.stream && params.get("stream")) query.set("stream", params.get("stream"));
   }
   for (const [key, value] of Object.entries(extra)) if (value != null && value !== "") query.set(key, value);
   return query;

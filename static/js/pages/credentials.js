@@ -1,5 +1,6 @@
 // Credentials: success and failure per credential (source, auth_index), joined with CPA's
-// auth files (disabled, unavailable, status) and config keys.
+// auth files (disabled, unavailable, status), config keys, and the state CPA reported with
+// each credential's errors (its errors channel: quota exhausted until when, and so on).
 
 import { api } from "../api.js";
 import { categoryBars, metricSeries } from "../charts.js";
@@ -10,17 +11,21 @@ import { apiParams, hrefFor, withChanges } from "../state.js";
 import { sumTotals, usageColumns } from "../usage.js";
 
 const SHOWN = ["requests", "success_rate", "failed", "tokens", "cost"];
+const ERRORS_SHOWN = 50; // the newest credential errors listed below the table
 
 export default {
   range: "24h",
   filters: true,
   owner: true,
   async load(params) {
-    const [usage, files, metadata] = await Promise.all([
+    const range = apiParams(params, { range: this.range });
+    const [usage, files, metadata, errors] = await Promise.all([
       api.get("usage/credentials", apiParams(params, this)),
       api.get("auth-files", apiParams(params, this)),
-      api.get("provider-metadata")]);
-    return { rows: joined(usage.items, files.items, configKeys(metadata.providers)), fetchedAt: files.fetched_at };
+      api.get("provider-metadata"),
+      api.get("credential-errors", new URLSearchParams([...range, ["page_size", "500"]]))]);
+    const rows = joined(usage.items, files.items, configKeys(metadata.providers), usage.states, errorsOf(errors.items));
+    return { rows, fetchedAt: files.fetched_at, errors };
   },
   render(root, data, { params }) {
     const columns = [
@@ -30,6 +35,8 @@ export default {
       { label: t("last_success"), value: (row) => (row.last_success_at ? fmt.ago(row.last_success_at) : "—") },
       { label: t("last_failure"), value: lastFailure, cls: (row) => (row.last_failure_at ? "bad" : "") },
       { label: t("provider"), value: (row) => row.provider || row.file?.provider || row.config?.kind || "—" },
+      { label: t("errors_column"), num: true, value: (row) => (row.errors.length ? fmt.int(row.errors.length) : "—"),
+        cls: (row) => (row.errors.length ? "bad" : "") },
     ];
     const used = data.rows.filter((row) => row.requests);
     const chart = h("div", { class: "chart", id: "credentials-chart" });
@@ -40,6 +47,8 @@ export default {
         note(t("auth_files_fetched", { when: fmt.whenAndAgo(data.fetchedAt) })),
       ], { wide: true }),
       card(t("requests_by_credential"), used.length ? chart : note(t("no_data")), { wide: true }),
+      card(t("credential_errors_title", { n: fmt.int(data.errors.total) }), errorTable(data.errors, data.rows),
+        { wide: true, id: "credential-errors" }),
     );
     if (used.length) {
       const top = used.slice(0, 10);
@@ -65,13 +74,26 @@ function configKeys(providers) {
   return keys;
 }
 
-/** The usage rows with their auth file or config key, then the auth files unused in the range. */
-function joined(items, files, keys) {
+/** auth_index -> its credential errors in the range, newest first. */
+function errorsOf(items) {
+  const errors = new Map();
+  for (const item of items) {
+    if (!errors.has(item.auth_index)) errors.set(item.auth_index, []);
+    errors.get(item.auth_index).push(item);
+  }
+  return errors;
+}
+
+/** The usage rows with their auth file or config key, CPA's reported state and errors,
+ * then the auth files unused in the range. */
+function joined(items, files, keys, states, errors) {
   const fileOf = new Map(files.map((file) => [file.auth_index, file]));
-  const rows = items.map((item) => ({ ...item, file: fileOf.get(item.auth_index), config: keys.get(item.auth_index) }));
+  const extra = (index) => ({ reported: states[index] || null, errors: errors.get(index) || [] });
+  const rows = items.map((item) => ({ ...item, file: fileOf.get(item.auth_index), config: keys.get(item.auth_index),
+    ...extra(item.auth_index) }));
   const seen = new Set(items.map((item) => item.auth_index));
   for (const file of files) {
-    if (!seen.has(file.auth_index)) rows.push({ ...sumTotals([]), auth_index: file.auth_index, file });
+    if (!seen.has(file.auth_index)) rows.push({ ...sumTotals([]), auth_index: file.auth_index, file, ...extra(file.auth_index) });
   }
   return rows;
 }
@@ -89,17 +111,53 @@ function credentialName(row, params) {
   return h("div", { class: "stack" }, title, h("span", { class: "muted small" }, detail ? `${detail} · ${row.auth_index}` : row.auth_index));
 }
 
+/** What CPA said of the credential with its last error, while that still holds (a quota
+ * exhausted until a time in the future, a credential marked unavailable). */
+function reportedState(reported) {
+  if (!reported) return null;
+  const until = reported.quota?.next_recover_at || reported.next_retry_at;
+  const pending = until && new Date(until) > new Date();
+  if (!pending && !reported.disabled) return null;
+  const text = reported.quota?.exceeded ? t("quota_exhausted") : reported.disabled ? t("disabled")
+    : reported.state_message || t("unavailable");
+  return h("span", { class: "muted small" },
+    `${t("cpa_reported", { when: fmt.ago(reported.timestamp) })}: ${text}${pending ? ` · ${t("until", { when: fmt.dateTime(until, false) })}` : ""}`);
+}
+
 function state(row) {
   const file = row.file;
-  if (!file) return row.config ? pill(row.config.disabled ? t("disabled") : t("config_key"), row.config.disabled ? "bad" : "")
-    : pill(t("not_listed"), "muted");
+  const reported = reportedState(row.reported);
+  if (!file) {
+    const base = row.config ? pill(row.config.disabled ? t("disabled") : t("config_key"), row.config.disabled ? "bad" : "")
+      : pill(t("not_listed"), "muted");
+    return reported ? h("div", { class: "stack" }, base, reported) : base;
+  }
   const pills = [];
   if (file.disabled) pills.push(pill(t("disabled"), "bad"));
   if (file.unavailable) pills.push(pill(t("unavailable"), "warn"));
   if (!file.disabled && !file.unavailable) pills.push(pill(file.status || t("active"), file.status === "error" ? "bad" : "ok"));
   const message = [file.status_message, file.next_retry_after && t("retry_after", { when: fmt.dateTime(file.next_retry_after, false) })]
     .filter(Boolean).join(" · ");
-  return h("div", { class: "stack" }, h("span", { class: "pills" }, pills), message ? h("span", { class: "muted small" }, message) : null);
+  return h("div", { class: "stack" }, h("span", { class: "pills" }, pills), message ? h("span", { class: "muted small" }, message) : null,
+    reported);
+}
+
+/** The newest errors CPA reported (its errors channel), each with its credential. */
+function errorTable(errors, rows) {
+  if (!errors.total) return note(t("no_credential_errors"));
+  const nameOf = new Map(rows.map((row) => [row.auth_index, label(row)]));
+  const columns = [
+    { label: t("time"), value: (error) => fmt.dateTime(error.timestamp) },
+    { label: t("credential"), wrap: true, value: (error) => nameOf.get(error.auth_index) || error.auth_id || error.auth_index || "—" },
+    { label: t("status_code"), num: true, value: (error) => String(error.status_code), cls: () => "bad" },
+    { label: t("model"), value: (error) => error.model || "—" },
+    { label: t("cpa_state"), wrap: true, value: (error) => [error.state_message || error.state,
+      error.quota?.next_recover_at && t("until", { when: fmt.dateTime(error.quota.next_recover_at, false) })]
+      .filter(Boolean).join(" · ") || "—" },
+    { label: t("error"), wrap: true, value: (error) => (error.body ? h("pre", { class: "raw" }, error.body.slice(0, 500)) : "—") },
+  ];
+  return [dataTable(columns, errors.items.slice(0, ERRORS_SHOWN), { id: "credential-error-table", caption: t("credential_errors") }),
+    errors.total > ERRORS_SHOWN ? note(t("newest_n_of", { n: ERRORS_SHOWN, total: fmt.int(errors.total) })) : null];
 }
 
 function lastFailure(row) {

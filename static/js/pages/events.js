@@ -13,6 +13,7 @@ const PAGE_SIZE = 50;
 export default {
   range: "all",
   filters: true,
+  stream: true, // the one page with the stream filter (raw events)
   load(params) {
     return api.get("usage/events", apiParams(params, this, { page: params.get("page"), page_size: PAGE_SIZE }));
   },

@@ -47,16 +47,27 @@ function drainFacts(status) {
   return [
     [t("instance"), status.instance],
     [t("mode"), modeText(status.mode), status.mode === "down" ? "bad" : "ok"],
+    [t("transport"), transportText(status.transport)],
     [t("management_key"), t(`key_${status.auth}`), KEY_KINDS[status.auth] || ""],
     [t("cpa_queue"), `${status.queue.addr} (${status.queue.key})${status.queue.tls ? " TLS" : ""}`],
     [t("subscribed_since"), status.subscribed_since ? fmt.whenAndAgo(status.subscribed_since) : "—"],
+    [t("errors_channel"), status.errors_subscribed ? t("subscribed") : t("not_subscribed")],
     [t("last_pop"), fmt.whenAndAgo(status.last_pop_at)],
     [t("last_record"), fmt.whenAndAgo(status.last_event_at)],
     [t("pending"), fmt.int(status.pending)],
     [t("reconnects"), fmt.int(status.reconnects)],
+    [t("subscription_drops"), status.subscription_drops
+      ? `${fmt.int(status.subscription_drops)} — ${fmt.whenAndAgo(status.last_subscription_drop_at)}` : t("none"),
+      status.subscription_drops ? "bad" : ""],
+    ...(status.records_lost_warning ? [[t("records_lost"), status.records_lost_warning, "bad"]] : []),
     [t("last_error"), status.last_error ? `${status.last_error} — ${fmt.whenAndAgo(status.last_error_at)}` : t("none"),
       status.last_error ? "bad" : ""],
   ];
+}
+
+/** REDIS_QUEUE_TRANSPORT and why the mode in use is used. */
+function transportText(transport) {
+  return transport.reason ? `${transport.setting}: ${transport.reason}` : transport.setting;
 }
 
 /** One row per CPA drained by this process (CPA_INSTANCES). */
@@ -64,7 +75,8 @@ function instanceTable(instances) {
   const columns = [
     { label: t("name"), value: (one) => h("strong", {}, one.name) },
     { label: t("cpa_queue"), value: (one) => `${one.queue.addr}${one.queue.tls ? " TLS" : ""}` },
-    { label: t("mode"), value: (one) => pill(modeText(one.mode), one.connected ? "ok" : "bad") },
+    { label: t("mode"), wrap: true, value: (one) => h("div", { class: "stack" }, pill(modeText(one.mode), one.connected ? "ok" : "bad"),
+      one.transport.reason ? h("span", { class: "muted small" }, one.transport.reason) : null) },
     { label: t("management_key"), value: (one) => h("span", { class: "pills" }, pill(t(`key_${one.auth}`), KEY_KINDS[one.auth] || ""),
       one.auth_error ? h("span", { class: "muted small" }, one.auth_error) : null) },
     { label: t("last_record"), value: (one) => fmt.ago(one.last_event_at) },
@@ -83,6 +95,7 @@ function totalFacts(totals) {
     [t("duplicates"), fmt.int(totals.duplicates)],
     [t("malformed"), fmt.int(totals.dead_letters), totals.dead_letters ? "bad" : ""],
     [t("control_messages"), fmt.int(totals.control_messages)],
+    [t("credential_errors"), fmt.int(totals.credential_errors)],
   ];
 }
 
@@ -91,7 +104,10 @@ function cpaFacts(status) {
   const recording = cpa.usage_statistics_enabled;
   return [
     [t("cpa_version"), cpa.version || "—"],
+    [t("management_api"), cpa.management_api ? `/${cpa.management_api}/management` : "—"],
     [t("recording"), recording == null ? t("unknown") : recording ? t("yes") : t("no"), recording === false ? "bad" : recording ? "ok" : ""],
+    [t("queue_retention"), cpa.queue_retention_s == null ? "—" : fmt.duration(cpa.queue_retention_s * 1000)],
+    ...(metadata.absent.length ? [[t("lists_absent"), metadata.absent.join(", ")]] : []),
     [t("last_sync"), fmt.whenAndAgo(metadata.last_run_at)],
     [t("last_sync_ok"), fmt.whenAndAgo(metadata.last_success_at)],
     [t("sync_error"), metadata.last_error ? `${metadata.last_error} — ${fmt.whenAndAgo(metadata.last_error_at)}` : t("none"),
@@ -126,7 +142,9 @@ function maintenanceFacts(maintenance) {
   const days = (value) => (value == null ? "—" : value === 0 ? t("forever") : t("n_days", { n: value, count: value }));
   return [
     [t("last_run"), fmt.whenAndAgo(maintenance.last_run_at)],
-    [t("removed"), maintenance.last_removed == null ? "—" : fmt.int(maintenance.last_removed)],
+    [t("removed"), maintenance.last_removed == null ? "—" : t("removed_counts", {
+      events: fmt.int(maintenance.last_removed.events), dead: fmt.int(maintenance.last_removed.dead_letters),
+      errors: fmt.int(maintenance.last_removed.credential_errors), rollups: fmt.int(maintenance.last_removed.rollup_rows) })],
     [t("next_run"), fmt.dateTime(maintenance.next_run_at, false)],
     [t("keep_events"), days(maintenance.usage_retention_days)],
     [t("keep_rollups"), days(maintenance.rollup_retention_days)],
