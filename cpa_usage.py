@@ -617,6 +617,15 @@ def instance_key_variable(name: str) -> str:
 MIN_USABLE_MS = 946_684_800_000  # 2000-01-01: earlier timestamps (Go's zero time) are not usable
 MAX_TOKENS = 10**10              # more tokens than this in one call is not a real record
 MAX_DURATION_MS = 10**9          # ~11.6 days of latency is not a real record
+# What a record may be, beyond which it is no record of CPA's (README: "Limits"). CPA's are
+# a few KB, four levels deep, valid UTF-8 (Go's encoder writes nothing else).
+MAX_RECORD_BYTES = 8 * 2**20     # larger: kept aside without being parsed
+MAX_DEPTH = 32                   # nesting of what is kept as JSON (headers, breakdown, unknown fields)
+MAX_NAME_CHARS = 1024            # identity and dimension strings (model, source, keys, ...): else aside
+MAX_TEXT_CHARS = 4096            # other strings (user agent, addresses, ...): cut, and the event flagged
+MAX_BODY_CHARS = 64 * 1024       # fail.body: cut, flagged
+MAX_JSON_CHARS = 64 * 1024       # headers, breakdown, unknown fields as JSON: cut, flagged
+DEAD_LETTER_BYTES = 64 * 1024    # what a dead letter keeps of a payload (its size is kept beside)
 
 CONTROL_KEYS = frozenset({"support_refresh", "refresh"})
 SENSITIVE_HEADERS = frozenset({"set-cookie", "cookie", "authorization", "proxy-authorization",
@@ -626,10 +635,11 @@ _TOKEN_FIELDS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_to
                  "cache_read_tokens", "cache_creation_tokens", "total_tokens")
 _TOKEN_LABELS = tuple((name, f"tokens.{name}") for name in _TOKEN_FIELDS)
 _KNOWN_TOKEN_FIELDS = frozenset(_TOKEN_FIELDS) | {"cache_read_tokens_present"}
-_STRING_FIELDS = ("request_id", "model", "alias", "provider", "executor_type", "endpoint", "auth_type",
-                  "source", "auth_index", "api_key", "reasoning_effort", "service_tier",
-                  "response_service_tier", "client_ip", "x_forwarded_for", "user_agent", "access_token_sha256",
-                  "resolved_client_ip", "execution_id")
+_NAME_FIELDS = ("request_id", "model", "alias", "provider", "executor_type", "endpoint", "auth_type",
+                "source", "auth_index", "api_key")  # identity and rollup dimensions: never cut
+_TEXT_FIELDS = ("reasoning_effort", "service_tier", "response_service_tier", "client_ip", "x_forwarded_for",
+                "user_agent", "access_token_sha256", "resolved_client_ip", "execution_id")
+_STRING_FIELDS = _NAME_FIELDS + _TEXT_FIELDS
 _KNOWN_FIELDS = frozenset(_STRING_FIELDS) | {
     "timestamp", "latency_ms", "ttft_ms", "tokens", "failed", "fail", "generate", "stream", "response_headers",
     "accounting_version", "token_breakdown"}
@@ -706,6 +716,7 @@ class UsageEvent(NamedTuple):
     resolved_client_ip: str | None = None
     stream: int | None = None
     execution_id: str | None = None
+    truncated: str | None = None  # the fields cut to their limit, comma-separated (schema 13)
 
 
 def parse_rfc3339_ms(text: str) -> int | None:
@@ -905,8 +916,75 @@ def _optional_bool(record: dict, name: str) -> int | None:
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one encoder, not one per call
 
 
-def _json_or_none(value: Any) -> str | None:
-    return None if value is None else _COMPACT_JSON.encode(value)
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_no_constant)  # NaN and Infinity are not JSON (Go never writes them)
+
+
+def parse_json(payload: bytes | str, what: str = "record") -> Any:
+    """The JSON value of a payload, or DecodeError saying why there is none: larger than
+    MAX_RECORD_BYTES (not even parsed), not UTF-8, not JSON, nested past what the
+    parser can read."""
+    if len(payload) > MAX_RECORD_BYTES:
+        raise DecodeError(f"a {what} of {len(payload):,} bytes, more than {MAX_RECORD_BYTES:,}")
+    try:
+        return _STRICT_JSON.decode(payload if isinstance(payload, str) else bytes(payload).decode("utf-8"))
+    except RecursionError:
+        raise DecodeError("not JSON that can be read: nested too deep") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+
+
+def valid_text(value: str, name: str) -> str:
+    """``value``, unless it holds a lone surrogate (a JSON escape such as \\ud800 that is no
+    character): such text cannot be stored or sent as UTF-8, and CPA never writes it."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DecodeError(f"{name} is not valid Unicode (it holds a lone surrogate)") from None
+    return value
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest in ``value`` more than ``limit`` levels (counted without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _kept_json(value: Any, name: str, truncated: list[str]) -> str | None:
+    """A value stored as JSON text: nested at most MAX_DEPTH levels (else DecodeError), valid
+    Unicode, and past MAX_JSON_CHARS cut and kept as a JSON string (``name`` flagged)."""
+    if value is None:
+        return None
+    if deeper_than(value, MAX_DEPTH):
+        raise DecodeError(f"{name} is nested deeper than {MAX_DEPTH} levels")
+    text = valid_text(_COMPACT_JSON.encode(value), name)
+    if len(text) > MAX_JSON_CHARS:
+        truncated.append(name)
+        text = _COMPACT_JSON.encode(text[:MAX_JSON_CHARS])
+    return text
+
+
+def _cut_text(value: str | None, name: str, limit: int, truncated: list[str]) -> str | None:
+    """A string that is not identity, valid Unicode, past ``limit`` characters cut (flagged)."""
+    if value is None:
+        return None
+    valid_text(value, name)
+    if len(value) > limit:
+        truncated.append(name)
+        return value[:limit]
+    return value
 
 
 def _event_key(strings: dict[str, str], tokens: dict[str, int], latency: int | None,
@@ -921,11 +999,10 @@ def _event_key(strings: dict[str, str], tokens: dict[str, int], latency: int | N
 
 
 def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> UsageEvent | ControlMessage:
-    """Decode one payload from CPA's queue (of CPA ``instance``), or raise DecodeError saying why not."""
-    try:
-        record = json.loads(payload)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise DecodeError(f"not JSON: {exc}") from None
+    """Decode one payload from CPA's queue (of CPA ``instance``), or raise DecodeError saying
+    why not. Whatever the bytes, this returns or raises DecodeError: nothing else escapes
+    (a property test feeds it arbitrary JSON and bytes)."""
+    record = parse_json(payload)
     if not isinstance(record, dict):
         raise DecodeError(f"not a JSON object but {type(record).__name__}")
     if record and record.keys() <= CONTROL_KEYS and all(isinstance(v, bool) for v in record.values()):
@@ -936,11 +1013,17 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
                           else f"tokens must be an object, got {type(raw_tokens).__name__}")
 
     strings: dict[str, str] = {}
+    truncated: list[str] = []  # the fields cut to their limit
     for name in _STRING_FIELDS:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             raise DecodeError(f"{name} must be a string, got {type(value).__name__}")
         strings[name] = value
+    for name in _NAME_FIELDS:  # identity and dimensions: kept whole or not at all
+        if strings[name] is not None and len(valid_text(strings[name], name)) > MAX_NAME_CHARS:
+            raise DecodeError(f"{name} is {len(strings[name]):,} characters long, more than {MAX_NAME_CHARS:,}")
+    for name in _TEXT_FIELDS:
+        strings[name] = _cut_text(strings[name], name, MAX_TEXT_CHARS, truncated)
     for name, default in (("model", "unknown"), ("provider", "unknown"), ("executor_type", "unknown"),
                           ("auth_type", "unknown")):
         strings[name] = strings[name] or default
@@ -968,6 +1051,7 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
         fail_body = fail.get("body")
         if fail_body is not None and not isinstance(fail_body, str):
             raise DecodeError(f"fail.body must be a string, got {type(fail_body).__name__}")
+        fail_body = _cut_text(fail_body, "fail.body", MAX_BODY_CHARS, truncated)
     latency = _optional_int(record, "latency_ms", MAX_DURATION_MS)
     ttft = _optional_int(record, "ttft_ms", MAX_DURATION_MS)
     accounting_version = _optional_int(record, "accounting_version", 1000)
@@ -986,7 +1070,9 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
     ts_raw = record.get("timestamp")
     if ts_raw is not None and not isinstance(ts_raw, str):
         raise DecodeError(f"timestamp must be a string, got {type(ts_raw).__name__}")
-    ts_raw = ts_raw or ""
+    ts_raw = valid_text(ts_raw or "", "timestamp")
+    if len(ts_raw) > MAX_NAME_CHARS:  # part of the identity
+        raise DecodeError(f"timestamp is {len(ts_raw):,} characters long, more than {MAX_NAME_CHARS:,}")
     ts_ms = parse_rfc3339_ms(ts_raw)
     ts_estimated = ts_ms is None or not MIN_USABLE_MS <= ts_ms <= received_ms + DAY_MS
     if ts_estimated:
@@ -1002,6 +1088,10 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
     if isinstance(fail, dict) and fail.keys() - {"status_code", "body"}:
         extra["fail"] = {k: v for k, v in fail.items() if k not in ("status_code", "body")}
 
+    kept_breakdown = None if normalized.quality in ("complete", "unclassified") and breakdown \
+        else _kept_json(breakdown, "token_breakdown", truncated)
+    kept_headers = _kept_json(headers, "response_headers", truncated)
+    kept_extra = _kept_json(extra or None, "extra", truncated)
     key_stamp = ts_raw if not ts_estimated else f"{ts_raw}@{received_ms}"
     # Positional, in UsageEvent's field order: keyword construction cost 2 us a record,
     # 5% of the ingest rate (the decoder tests check every field by name).
@@ -1015,12 +1105,11 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
         tokens["input_tokens"], tokens["output_tokens"], tokens["reasoning_tokens"], tokens["cached_tokens"],
         tokens["cache_read_tokens"] if "cache_read_tokens" in present else None,
         tokens["cache_creation_tokens"] if "cache_creation_tokens" in present else None,
-        tokens["total_tokens"],
-        None if normalized.quality in ("complete", "unclassified") and breakdown else _json_or_none(breakdown),
+        tokens["total_tokens"], kept_breakdown,
         generate, strings["reasoning_effort"], strings["service_tier"], strings["response_service_tier"],
         strings["client_ip"], strings["x_forwarded_for"], strings["user_agent"], strings["access_token_sha256"],
-        accounting_version, _json_or_none(headers), _json_or_none(extra or None), instance,
-        strings["resolved_client_ip"], stream, strings["execution_id"]))
+        accounting_version, kept_headers, kept_extra, instance,
+        strings["resolved_client_ip"], stream, strings["execution_id"], ",".join(truncated) or None))
 
 
 # -- credential errors: CPA's errors channel ---------------------------------------------
@@ -1054,39 +1143,38 @@ class CredentialError(NamedTuple):
 
 
 def _optional_time(value: Any, name: str) -> int | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
-    if not isinstance(value, str) or parse_rfc3339_ms(value) is None:
+    if not isinstance(value, str) or len(value) > 64 or parse_rfc3339_ms(value) is None:
         raise DecodeError(f"{name} must be an RFC 3339 time")
     return parse_rfc3339_ms(value)
 
 
-def _field(record: dict, name: str, kind: type, label: str | None = None) -> Any:
+def _field(record: dict, name: str, kind: type, label: str | None = None, limit: int = MAX_NAME_CHARS) -> Any:
+    """A field of an error event: of ``kind`` or absent; text valid Unicode, cut at ``limit``."""
     value = record.get(name)
     if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
         raise DecodeError(f"{label or name} must be {'a string' if kind is str else kind.__name__}, "
                           f"got {type(value).__name__}")
-    return value
+    return valid_text(value, label or name)[:limit] if isinstance(value, str) else value
 
 
 def decode_error_event(payload: bytes, received_ms: int, instance: str = "") -> CredentialError:
     """Decode one ``errors`` channel event (sdk/cliproxy/auth/error_events.go), or raise
     DecodeError saying why not. Fields CPA omits when empty are optional; status_code
-    defaults to 500 as CPA's does."""
-    try:
-        record = json.loads(payload)
-        text = payload.decode("utf-8") if isinstance(payload, bytes) else str(payload)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise DecodeError(f"not JSON: {exc}") from None
+    defaults to 500 as CPA's does. The event is kept as sent, at most MAX_JSON_CHARS of it,
+    and its body at most MAX_BODY_CHARS."""
+    record = parse_json(payload, "credential error event")
+    text = valid_text(payload if isinstance(payload, str) else bytes(payload).decode("utf-8"), "the event")
     if not isinstance(record, dict):
         raise DecodeError(f"not a JSON object but {type(record).__name__}")
     if "status_code" not in record and "auth_status" not in record:
         raise DecodeError("not a credential error event: no status_code and no auth_status")
     ts_ms = _optional_time(record.get("timestamp"), "timestamp") or received_ms
-    status = record.get("auth_status") or {}
+    status = {} if record.get("auth_status") is None else record["auth_status"]
     if not isinstance(status, dict):
         raise DecodeError(f"auth_status must be an object, got {type(status).__name__}")
-    quota = status.get("quota") or {}
+    quota = {} if status.get("quota") is None else status["quota"]
     if not isinstance(quota, dict):
         raise DecodeError(f"auth_status.quota must be an object, got {type(quota).__name__}")
     code = record.get("status_code", 500)
@@ -1108,7 +1196,7 @@ def decode_error_event(payload: bytes, received_ms: int, instance: str = "") -> 
         _optional_time(status.get("next_retry_after"), "auth_status.next_retry_after"),
         None if exceeded is None else int(exceeded), _field(quota, "reason", str, "auth_status.quota.reason") or None,
         _optional_time(quota.get("next_recover_at"), "auth_status.quota.next_recover_at"),
-        _field(record, "body", str), text)
+        _field(record, "body", str, limit=MAX_BODY_CHARS), text[:MAX_JSON_CHARS])
 
 
 # -- records from files: CPA's legacy export and our own JSONL export ----------------
@@ -1164,7 +1252,7 @@ def legacy_export_payloads(document: Any) -> Iterable[tuple[str, bytes]]:
                 yield where, _COMPACT_JSON.encode(record).encode()
 
 
-_FIELDS_SINCE_V13 = frozenset({"resolved_client_ip", "stream", "execution_id"})
+_FIELDS_SINCE_V13 = frozenset({"resolved_client_ip", "stream", "execution_id", "truncated"})
 
 
 def event_from_export_row(row: dict) -> UsageEvent:
@@ -1435,6 +1523,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE usage_events ADD COLUMN resolved_client_ip TEXT",
         "ALTER TABLE usage_events ADD COLUMN stream INTEGER",
         "ALTER TABLE usage_events ADD COLUMN execution_id TEXT",
+        "ALTER TABLE usage_events ADD COLUMN truncated TEXT",
+        "ALTER TABLE dead_letters ADD COLUMN size BIGINT",
         "CREATE TABLE credential_errors (id INTEGER PRIMARY KEY, event_key TEXT NOT NULL, ts_ms BIGINT NOT NULL, "
         "received_ms BIGINT NOT NULL, instance TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, "
         "auth_id TEXT NOT NULL, auth_index TEXT NOT NULL, status_code INTEGER NOT NULL, code TEXT, "
@@ -1521,12 +1611,27 @@ _ADD_TO_TOTAL = ("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) 
 
 
 class DeadLetter(NamedTuple):
-    """A payload that could not be decoded or stored, kept with the reason."""
+    """A payload that could not be decoded or stored, kept with the reason. What is stored
+    of it is capped (dead_letter_row); ``size`` is the size it had."""
 
     received_ms: int
     via: str
     reason: str
     payload: bytes
+    size: int | None = None
+
+
+def dead_letter_row(letter: DeadLetter) -> tuple:
+    """The row a dead letter is stored as: at most DEAD_LETTER_BYTES of the payload and
+    1,000 characters of the reason, beside the payload's full size."""
+    payload = bytes(letter.payload)
+    return (letter.received_ms, letter.via[:100], valid_reason(letter.reason), payload[:DEAD_LETTER_BYTES],
+            len(payload) if letter.size is None else letter.size)
+
+
+def valid_reason(text: str) -> str:
+    """A reason as stored and logged: at most 1,000 characters, valid Unicode."""
+    return text[:1000].encode("utf-8", "replace").decode("utf-8")
 
 
 class BatchResult(NamedTuple):
@@ -1635,8 +1740,9 @@ class Query(NamedTuple):
 
 _ROLLUP_SUMS = [f"SUM({m})" for m in ROLLUP_MEASURES] + ["MIN(first_ms)", "MAX(last_ms)"]
 _RAW_SUMS = (["COUNT(*)"] + [f"SUM({m})" for m in ROLLUP_MEASURES[1:8]]
-             + ["SUM(latency_ms)", "COUNT(latency_ms)", "SUM(CASE WHEN ttft_ms > 0 THEN ttft_ms ELSE 0 END)",
-                "SUM(CASE WHEN ttft_ms > 0 THEN 1 ELSE 0 END)",
+             # events without a latency (records before v6.9.1) sum to nothing, not NULL
+             + ["COALESCE(SUM(latency_ms), 0)", "COUNT(latency_ms)",
+                "SUM(CASE WHEN ttft_ms > 0 THEN ttft_ms ELSE 0 END)", "SUM(CASE WHEN ttft_ms > 0 THEN 1 ELSE 0 END)",
                 f"SUM(CASE WHEN token_quality IN ({', '.join(repr(q) for q in sorted(FLAGGED_QUALITIES))}) "
                 "OR ts_estimated = 1 THEN 1 ELSE 0 END)", "MIN(ts_ms)", "MAX(ts_ms)"])
 
@@ -1651,6 +1757,19 @@ def is_transient_db_error(exc: BaseException) -> bool:
         return False
     text = str(exc).lower()
     return any(word in text for word in ("locked", "busy", "disk", "i/o", "full", "unable to open"))
+
+
+def is_record_fault(exc: BaseException) -> bool:
+    """A write refused for a value's sake, not for the database's: a Python error on a
+    value, or the driver refusing to bind or keep one (interface, data, integrity,
+    programming errors). Then the record goes aside; the database's own trouble is
+    waited out instead."""
+    if is_transient_db_error(exc):
+        return False
+    kinds = {cls.__name__ for cls in type(exc).__mro__}
+    if isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg"):
+        return bool(kinds & {"InterfaceError", "DataError", "IntegrityError", "ProgrammingError"})
+    return True
 
 
 def is_postgres_url(target: str) -> bool:
@@ -1867,17 +1986,12 @@ class Store:
                 raise RuntimeError(f"{self.name} has schema version {version}, newer than this program "
                                    f"({len(MIGRATIONS)}); upgrade cpa-usage")
             for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-                conn.execute(self._begin)
-                try:
+                with self.transaction():
                     for statement in statements:
                         statement = statement.replace("{instance}", "'" + self.instance.replace("'", "''") + "'")
                         conn.execute(postgres_ddl(statement) if self.postgres else statement)
                     conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,)) if self.postgres \
                         else conn.execute(f"PRAGMA user_version = {number}")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
                 log.info("database %s migrated to schema version %d", self.name, number)
         finally:
             if self.postgres:
@@ -1886,6 +2000,20 @@ class Store:
             freed = self.compact()  # leaves free pages: 734 MB at 3.2M events; given back before ingest
             if freed:
                 log.info("the upgrade gave back %.0f MB", freed / 1e6)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterable[Any]:
+        """One transaction on the writer connection (hold ``write_lock``): committed whole,
+        or rolled back when anything in it fails. A COMMIT the disk refuses may have rolled
+        back already (SQLITE_FULL): then the first error is the one that counts."""
+        self._writer.execute(self._begin)
+        try:
+            yield self._writer
+            self._writer.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._writer.execute("ROLLBACK")
+            raise
 
     @property
     def reader(self) -> sqlite3.Connection:
@@ -1911,8 +2039,7 @@ class Store:
         skipped and counted; rollups see only the rows that were really inserted."""
         conn = self._writer
         with self.write_lock:
-            conn.execute(self._begin)
-            try:
+            with self.transaction():
                 new_events = self._insert_new(events)
                 if new_events:
                     for rollup, rows in rollup_rows(new_events).items():
@@ -1924,8 +2051,8 @@ class Store:
                     times = [ev.ts_ms for ev in new_events]
                     self._note_rollup_change(min(times), max(times) + 1)
                 if dead_letters:
-                    conn.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload) "
-                                     "VALUES (?, ?, ?, ?)", dead_letters)
+                    conn.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload, size) "
+                                     "VALUES (?, ?, ?, ?, ?)", [dead_letter_row(letter) for letter in dead_letters])
                 new_errors = self._insert_credential_errors(errors)
                 result = BatchResult(len(new_events), len(events) - len(new_events), len(dead_letters))
                 increments = {"received": received, "control_messages": control, "inserted": result.inserted,
@@ -1934,10 +2061,6 @@ class Store:
                 conn.executemany(_ADD_TO_TOTAL, [(f"totals.{k}", str(v)) for k, v in increments.items() if v])
                 by_kind = collections.Counter(f"errors_total.{e.provider}|{e.status_code}" for e in new_errors)
                 conn.executemany(_ADD_TO_TOTAL, [(key, str(n)) for key, n in sorted(by_kind.items())])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         return result
 
     def _insert_credential_errors(self, errors: Iterable[CredentialError]) -> list[CredentialError]:
@@ -2351,18 +2474,13 @@ class Store:
     def set_aliases(self, aliases: dict[str, str], replace: bool) -> None:
         """Upsert aliases in one transaction; ``replace`` removes every other one."""
         with self.write_lock:
-            self._writer.execute(self._begin)
-            try:
+            with self.transaction():
                 if replace:
                     self._writer.execute("DELETE FROM api_key_aliases")
                 self._writer.executemany(
                     "INSERT INTO api_key_aliases (api_key, alias, updated_ms) VALUES (?, ?, ?) ON CONFLICT (api_key) "
                     "DO UPDATE SET alias = excluded.alias, updated_ms = excluded.updated_ms",
                     [(k, v, now_ms()) for k, v in aliases.items()])
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
 
     def delete_alias(self, api_key: str) -> bool:
         with self.write_lock:
@@ -2537,34 +2655,24 @@ class Store:
         """(model, input, output, cache_read, cache_write, reasoning) rows, all or none."""
         stamp = now_ms()
         with self.write_lock:
-            self._writer.execute(self._begin)
-            try:
+            with self.transaction():
                 self._writer.executemany(
                     "INSERT INTO model_prices (model, input, output, cache_read, cache_write, reasoning, updated_ms) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model) DO UPDATE SET input = excluded.input, "
                     "output = excluded.output, cache_read = excluded.cache_read, "
                     "cache_write = excluded.cache_write, reasoning = excluded.reasoning, "
                     "updated_ms = excluded.updated_ms", [(*row, stamp) for row in rows])
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
 
     def delete_prices(self, models: list[str]) -> list[str]:
         """Remove these prices, all or none; returns the models that had one."""
         with self.write_lock:
-            self._writer.execute(self._begin)
-            try:
+            with self.transaction():
                 deleted = [m for m in models
                            if self._writer.execute("DELETE FROM model_prices WHERE model = ?", (m,)).rowcount]
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
         return deleted
 
     def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        rows = self.reader.execute("SELECT received_ms, via, reason, payload FROM dead_letters "
+        rows = self.reader.execute("SELECT received_ms, via, reason, payload, size FROM dead_letters "
                                    "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [DeadLetter(*row) for row in rows]
 
@@ -2619,32 +2727,22 @@ def copy_store(source: Store, target: Store, progress: Callable[[str, int, int],
         columns = ["bucket_ms", *rollup.dimensions, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status"]
         rows = source.reader.execute(f"SELECT {', '.join(columns)} FROM {rollup.table}").fetchall()
         with target.write_lock:
-            target._writer.execute(target._begin)
-            try:
+            with target.transaction():
                 target._writer.executemany(_upsert_rollup_sql(rollup), rows)
                 target._note_rollup_change(-2**62, 2**62)
                 mark(target._writer, rollup.table)
-                target._writer.execute("COMMIT")
-            except BaseException:
-                target._writer.execute("ROLLBACK")
-                raise
         report[rollup.table] = len(rows)
         if progress:
             progress(rollup.table, len(rows), len(rows))
     if "dead_letters+totals" not in done:
-        letters = source.reader.execute("SELECT received_ms, via, reason, payload FROM dead_letters").fetchall()
+        letters = source.reader.execute("SELECT received_ms, via, reason, payload, size FROM dead_letters").fetchall()
         totals = source.load_totals()
         with target.write_lock:
-            target._writer.execute(target._begin)
-            try:
-                target._writer.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload) "
-                                           "VALUES (?, ?, ?, ?)", letters)
+            with target.transaction():
+                target._writer.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload, size) "
+                                           "VALUES (?, ?, ?, ?, ?)", letters)
                 target._writer.executemany(_ADD_TO_TOTAL, [(f"totals.{k}", str(v)) for k, v in totals.items() if v])
                 mark(target._writer, "dead_letters+totals")
-                target._writer.execute("COMMIT")
-            except BaseException:
-                target._writer.execute("ROLLBACK")
-                raise
         report["dead_letters"] = len(letters)
     for table, keys in _SETTINGS_TABLES.items():
         columns = [c for c in _columns(source, table) if c != "id"]
@@ -2960,8 +3058,8 @@ def probe_resp(endpoint: tuple[str, int, bool], timeout: float) -> RespProbe:
             data += chunk
     except (TimeoutError, socket.timeout):
         pass
-    except OSError as exc:  # reset, or a TLS handshake refused
-        closed, data = True, data or str(exc).encode()
+    except OSError:  # reset or refused while talking (a TLS handshake too): closed at once
+        closed = True
     finally:
         sock.close()
     first_line = data.split(b"\n", 1)[0].strip().decode("utf-8", "replace")[:120]
@@ -3368,6 +3466,79 @@ def _json_answer(status: int, what: str, payload: bytes) -> Any:
 # refuses, to be ingested on the next start).
 
 
+class Worker:
+    """The shape of every background thread: IngestWriter, Drainer, MetadataSync,
+    Maintenance, Alerts and the Watchdog. ``start``, ``stop`` (ask the loop to end),
+    ``wake`` (do it now), and ``worker_status`` for /status; ``run`` is the loop, and
+    ends when ``_stop`` is set.
+
+    A run that dies of a surprise is logged with its traceback and started again after
+    a pause that grows (RESTART_DELAYS): one bad moment never leaves a job undone for
+    the life of the process, and meanwhile /status, /healthz?ready=1 and the log say so."""
+
+    RESTART_DELAYS = (1.0, 5.0, 30.0)
+
+    def __init__(self, name: str):
+        self.name = name
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.restarts = 0
+        self.crashed = False  # between a crash and the restart
+        self.last_crash: str | None = None
+        self.last_crash_at: int | None = None
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._supervise, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the loop to end; it does at its next look."""
+        self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Do the job now rather than at the next turn."""
+        self._wake.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def alive(self) -> bool:
+        """Running its loop (not between a crash and its restart)."""
+        return self._thread is not None and self._thread.is_alive() and not self.crashed
+
+    def _supervise(self) -> None:
+        while True:
+            try:
+                self.run()
+                return
+            except Exception as exc:  # noqa: BLE001 - restarted, never silently gone
+                self.crashed = True
+                self.last_crash, self.last_crash_at = f"{type(exc).__name__}: {exc}"[:500], now_ms()
+                delay = self.RESTART_DELAYS[min(self.restarts, len(self.RESTART_DELAYS) - 1)]
+                log.exception("%s stopped on an unexpected error; it starts again in %s", self.name,
+                              format_duration(delay))
+                if self._stop.wait(delay):
+                    return
+                self.restarts += 1
+                self.crashed = False
+                log.info("%s started again (%d restarts since the start)", self.name, self.restarts)
+
+    def worker_status(self) -> dict:
+        return {"name": self.name, "alive": self.alive, "restarts": self.restarts, "last_crash": self.last_crash,
+                "last_crash_at": iso_ms(self.last_crash_at)}
+
+
 class DrainStatus:
     """What /status tells about the drain of one CPA. Plain attributes, written by the
     drain threads (and the queue retention by the metadata sync); a snapshot copies
@@ -3432,14 +3603,17 @@ class DrainStatus:
                     "records_lost_warning": self.gap_warning()}
 
 
-class IngestWriter:
+class IngestWriter(Worker):
     """Decodes received payloads and commits them in batches: N records or ~250 ms.
 
     ``put`` only appends to a queue, so the subscription socket is always read
     promptly. A batch the database refuses (locked, busy, disk full) is kept and
-    retried with a growing pause; meanwhile nothing received is dropped. (One thread
-    decodes and commits: a second one, decoding while the other commits, was
-    measured slower because both mostly need the GIL.)
+    retried with a growing pause; meanwhile nothing received is dropped. A batch it
+    refuses for one record's sake (a value it cannot take) is written in halves until
+    that record is found: it goes to dead_letters with the reason, the rest is
+    committed, and nothing is retried for ever. (One thread decodes and commits: a
+    second one, decoding while the other commits, was measured slower because both
+    mostly need the GIL.)
 
     Memory holds at most MEMORY_RECORDS of what awaits its commit. Beyond that (the
     database refuses writes, or records come faster than they can be committed) they
@@ -3447,12 +3621,20 @@ class IngestWriter:
     from it once the writer has caught up. The spool outlives a stop and a crash: the
     next start ingests it first. (After a crash, lines already committed are read
     again; their identity keeps them from being stored twice.)
+
+    When the spool cannot be written either (the disk is full), what was taken from
+    CPA waits in memory, up to OVERFLOW_RECORDS: polling pauses (records wait in CPA's
+    queue), a subscription cannot pause and keeps delivering, and what comes beyond
+    that is dropped, counted and told (``dropped``), never silently.
     """
 
     MEMORY_RECORDS = 10_000  # about 14 MB of current-era payloads
+    OVERFLOW_RECORDS = 50_000  # with the spool unwritable: about 70 MB, then records are dropped
+    STALL_MS = 30_000  # records waiting this long without a commit: ingest stalls (/status, the watchdog)
 
     def __init__(self, store: Store, status: DrainStatus, batch_size: int, spool_path: str,
                  flush_interval: float = 0.25, on_refresh: Callable[[str], None] | None = None):
+        super().__init__("ingest-writer")
         self.store = store
         self.status = status
         self.batch_size = batch_size
@@ -3460,19 +3642,24 @@ class IngestWriter:
         self.flush_interval = flush_interval
         self.on_refresh = on_refresh
         self.stalled = False  # True while the database refuses writes
+        self.stall_reason: str | None = None  # what it said
+        self.spool_error: str | None = None  # why the spool cannot be written now (a full disk)
+        self.dropped = 0  # records taken from CPA and dropped: memory and spool both full
+        self.last_drop_at: int | None = None
+        self.progress_ms = now_ms()  # the last commit, or the last moment nothing waited
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0  # received, not committed: in memory, in the spool, or in the batch at hand
         self._in_memory = 0  # in the queue
+        self._in_hand: list[tuple[bytes, str, int, str]] = []  # the batch being committed
         self._spooled = 0  # in the spool file, not read back yet
         self._spool_read = 0  # bytes of the spool file read back
-        self._spool_out: Any = None  # the spool file, open for appending
+        self._spool_out: Any = None  # the spool file, open for appending (unbuffered)
         self._spool_in: Any = None  # and for reading back: a file removed by hand is still read to its end
         self._spool_damaged: list[DeadLetter] = []  # unreadable spool lines, for the next commit
         self._stopped = False  # the writer has ended: what is received now is spooled
         self._room = threading.Condition()
         self._draining = threading.Event()   # no more input: commit what is there, then end
         self._abandon = threading.Event()    # the shutdown deadline has passed: spool the rest
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
 
     @property
     def pending(self) -> int:
@@ -3481,7 +3668,7 @@ class IngestWriter:
 
     @property
     def in_memory(self) -> int:
-        """Of those, how many wait in memory (at most MEMORY_RECORDS)."""
+        """Of those, how many wait in memory (at most MEMORY_RECORDS, OVERFLOW_RECORDS with the spool unwritable)."""
         return self._in_memory
 
     @property
@@ -3489,24 +3676,41 @@ class IngestWriter:
         """Of those, how many wait in the spool file."""
         return self._spooled
 
-    def put(self, payload: bytes, via: str, received_ms: int | None = None, instance: str | None = None) -> None:
-        """Queue a payload received from CPA ``instance`` (default: the store's)."""
+    def stalled_since(self) -> int | None:
+        """Since when records have waited without a commit, if longer than STALL_MS."""
+        since = self.progress_ms
+        return since if self._pending and now_ms() - since > self.STALL_MS else None
+
+    def put(self, payload: bytes, via: str, received_ms: int | None = None, instance: str | None = None) -> bool:
+        """Queue a payload received from CPA ``instance`` (default: the store's). False when
+        it had to be dropped: memory is full and the spool cannot be written."""
         item = (payload, via, received_ms or now_ms(), self.store.instance if instance is None else instance)
         with self._room:
-            self._pending += 1
             if self._stopped or self._spooled or self._in_memory >= self.MEMORY_RECORDS:
-                self._append_to_spool([item])
-                return
+                if self._try_spool([item]):
+                    self._pending += 1
+                    return True
+                if self._stopped or self._in_memory >= self.OVERFLOW_RECORDS:
+                    self.dropped += 1
+                    self.last_drop_at = now_ms()
+                    if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                        log.error("%d records taken from CPA were dropped: memory holds %d and the spool cannot "
+                                  "be written (%s)", self.dropped, self._in_memory, self.spool_error)
+                    return False
             self._in_memory += 1
+            self._pending += 1
         self._queue.put(item)
+        return True
 
     def wait_for_room(self, limit: int, stop: threading.Event) -> None:
         """Backpressure for polling: wait while more than ``limit`` records await their
         commit. With limit = one batch, the next batch is fetched while the last one is
         committed, and a crash loses at most two batches. Lifted while the database
-        refuses writes, because then the spool is a safer place than CPA's 60-second queue."""
+        refuses writes and the spool takes records, because then the spool is a safer
+        place than CPA's 60-second queue; not while the spool fails too (a full disk):
+        then the records wait in CPA."""
         with self._room:
-            while self._pending > limit and not self.stalled and not stop.is_set():
+            while self._pending > limit and not (self.stalled and self.spool_error is None) and not stop.is_set():
                 self._room.wait(0.25)
 
     def start(self) -> None:
@@ -3527,38 +3731,46 @@ class IngestWriter:
                 self._remove_spool()
         else:
             self._forget_read_offset()
-        self._thread.start()
+        super().start()
 
-    def stop(self, timeout: float) -> bool:
+    def stop(self, timeout: float = 5.0) -> bool:  # type: ignore[override]
         """Commit what is in memory; past ``timeout`` spool the rest to the file. What
         waits in the spool stays there for the next start. Returns whether everything
         received was committed."""
         self._draining.set()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
+        self.join(timeout)
+        if self._thread is not None and self._thread.is_alive():
             self._abandon.set()
-            self._thread.join(2.0)
+            self.join(2.0)
+        super().stop()  # a crashed writer is not started again
         with self._room:
             self._keep_read_part_of_spool()
             self._close_spool()
             # A subscription reader may hand over a last record after the writer ended:
             # from now on everything received goes to the spool, for the next start.
             self._stopped = True
-        late = _drain(self._queue)
+        late = self._in_hand + _drain(self._queue) if self.crashed else _drain(self._queue)
         if late:
             self._spool(late, [])
         return not self._abandon.is_set() and self._pending == 0
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        if self._in_hand:  # the batch a crash interrupted: committed again (identity keeps it single)
+            if not self._commit(self._in_hand):
+                return
         while True:
             batch = self._collect()
             if batch or self._spool_damaged:
+                self._in_hand = batch
                 if not self._commit(batch):
                     return
+                self._in_hand = []
                 if self._abandon.is_set():  # the spool was long: stop() keeps the rest for the next start
                     return
             elif self._draining.is_set():
                 return
+            elif not self._pending:
+                self.progress_ms = now_ms()
 
     def _collect(self) -> list[tuple[bytes, str, int, str]]:
         if self._spooled and not self._in_memory:
@@ -3581,37 +3793,39 @@ class IngestWriter:
     def _commit(self, batch: list[tuple[bytes, str, int, str]]) -> bool:
         """Decode and write one batch, waiting out a refusing database. False when the
         shutdown deadline passed first: then everything uncommitted is spooled."""
-        events: list[UsageEvent] = []
+        decoded: list[tuple[UsageEvent | CredentialError, tuple]] = []  # with the record each came from
         dead, self._spool_damaged = self._spool_damaged, []
         damaged = len(dead)
-        errors: list[CredentialError] = []
         control, refresh = 0, set()  # the CPAs that asked for a metadata sync
         for payload, via, received_ms, instance in batch:
             try:
-                if via == "errors":
-                    errors.append(decode_error_event(payload, received_ms, instance))
-                    continue
-                decoded = decode_payload(payload, received_ms, instance)
+                value = decode_error_event(payload, received_ms, instance) if via == "errors" \
+                    else decode_payload(payload, received_ms, instance)
             except DecodeError as exc:
                 dead.append(DeadLetter(received_ms, via, str(exc), bytes(payload)))
                 continue
-            if isinstance(decoded, ControlMessage):
+            except Exception as exc:  # noqa: BLE001 - a decoder bug: the record goes aside, the drain goes on
+                log.exception("a record could not be decoded; it is kept in dead_letters")
+                dead.append(DeadLetter(received_ms, via, f"could not be decoded ({type(exc).__name__}: {exc})",
+                                       bytes(payload)))
+                continue
+            if isinstance(value, ControlMessage):
                 control += 1
-                if decoded.refresh:
+                if value.refresh:
                     refresh.add(instance)
             else:
-                events.append(decoded)
+                decoded.append((value, (payload, via, received_ms)))
         if len(dead) > damaged:
             log.warning("%d malformed record(s) kept in dead_letters; first: %s", len(dead) - damaged,
                         dead[damaged].reason)
+        received = len(batch) + damaged - control - sum(isinstance(v, CredentialError) for v, _ in decoded)
         pause = 0.1
         while True:
             try:
-                self.store.write_batch(events, dead, received=len(batch) + damaged - control - len(errors),
-                                       control=control, errors=errors)
+                self._write(decoded, dead, received, control)
                 break
-            except Exception as exc:  # noqa: BLE001 - the batch is kept whatever went wrong
-                self.stalled = True
+            except Exception as exc:  # noqa: BLE001 - the database's trouble: the batch is kept and retried
+                self.stalled, self.stall_reason = True, str(exc)
                 self.status.error(f"database write failed, retrying: {exc}")
                 if not is_transient_db_error(exc):
                     log.exception("unexpected error writing a batch; it is kept and retried")
@@ -3626,6 +3840,10 @@ class IngestWriter:
             log.info("database accepts writes again")
         with self._room:
             self._pending -= len(batch) + damaged
+            self.progress_ms = now_ms()
+            if self.spool_error is not None and self._in_memory < self.MEMORY_RECORDS:
+                self.spool_error = None  # memory needs no spool now; the next need tries it again
+                log.info("records fit in memory again; the spool is tried again when needed")
             if not self._spooled and self._spool_read:  # every spooled line is committed now
                 self._remove_spool()
             self._room.notify_all()
@@ -3636,22 +3854,85 @@ class IngestWriter:
                     self.on_refresh(instance)
         return True
 
+    def _write(self, decoded: list[tuple[Any, tuple]], dead: list[DeadLetter], received: int, control: int) -> None:
+        """Write one decoded batch in one transaction; where the database refuses it for
+        the sake of a record (not its own trouble, which is raised to be waited out),
+        write it in halves, the records it refuses to dead_letters."""
+        events = [value for value, _ in decoded if isinstance(value, UsageEvent)]
+        errors = [value for value, _ in decoded if isinstance(value, CredentialError)]
+        try:
+            self.store.write_batch(events, dead, received=received, control=control, errors=errors)
+            return
+        except Exception as exc:  # noqa: BLE001 - sorted out below
+            if not is_record_fault(exc):
+                raise
+            log.warning("the database refused a batch for a record's sake (%s); finding the record", exc)
+        refused: list[DeadLetter] = []
+        self._write_apart(decoded, refused)
+        self.store.write_batch([], dead + refused, received=received, control=control)
+        log.warning("%d record(s) the database refused are kept in dead_letters; first: %s", len(refused),
+                    refused[0].reason if refused else "-")
+
+    def _write_apart(self, decoded: list[tuple[Any, tuple]], refused: list[DeadLetter]) -> None:
+        """Write ``decoded`` (without totals), halving around what the database refuses."""
+        try:
+            self.store.write_batch([v for v, _ in decoded if isinstance(v, UsageEvent)], [], received=0,
+                                   errors=[v for v, _ in decoded if isinstance(v, CredentialError)])
+            return
+        except Exception as exc:  # noqa: BLE001 - sorted out below
+            if not is_record_fault(exc):
+                raise
+            if len(decoded) == 1:
+                payload, via, received_ms = decoded[0][1]
+                refused.append(DeadLetter(received_ms, via, f"could not be stored: {type(exc).__name__}: {exc}",
+                                          bytes(payload)))
+                return
+        half = len(decoded) // 2
+        self._write_apart(decoded[:half], refused)
+        self._write_apart(decoded[half:], refused)
+
     # -- the spool file: one JSON line per record (payload in hex), oldest first --------
 
+    def _try_spool(self, items: list[tuple[bytes, str, int, str]]) -> bool:
+        """Append records to the spool (holding ``_room``); False when it cannot be written
+        (the disk is full, the directory gone), which is told, not hidden."""
+        try:
+            self._append_to_spool(items)
+        except OSError as exc:
+            if self.spool_error is None:
+                log.error("the spool %s cannot be written (%s): records wait in memory, polling pauses",
+                          self.spool_path, exc.strerror or exc)
+            self.spool_error = f"{exc.strerror or exc}"
+            return False
+        if self.spool_error is not None:
+            log.info("the spool %s can be written again", self.spool_path)
+            self.spool_error = None
+        return True
+
     def _append_to_spool(self, items: list[tuple[bytes, str, int, str]], lines: Iterable[bytes] = ()) -> None:
-        """Append records (and ``lines`` as they are) to the spool, holding ``_room``."""
-        data = [json.dumps({"received_ms": received_ms, "via": via, "instance": instance,
-                            "payload": bytes(payload).hex()}).encode() + b"\n"
-                for payload, via, received_ms, instance in items] + [line + b"\n" for line in lines]
+        """Append records (and ``lines`` as they are) to the spool, holding ``_room``.
+        Whole lines or nothing: a write the disk refuses halfway is cut back, so that no
+        half line is read back later."""
+        lines = list(lines)
+        data = b"".join([json.dumps({"received_ms": received_ms, "via": via, "instance": instance,
+                                     "payload": bytes(payload).hex()}).encode() + b"\n"
+                         for payload, via, received_ms, instance in items] + [line + b"\n" for line in lines])
         if not data:
             return
         if self._spool_out is None:
-            self._spool_out = open(self.spool_path, "ab")  # noqa: SIM115 - kept open while records come
+            self._spool_out = open(self.spool_path, "ab", buffering=0)  # noqa: SIM115 - kept open while records come
         if self._spool_in is None:
             self._spool_in = open(self.spool_path, "rb")  # noqa: SIM115 - kept open while lines wait
-        self._spool_out.write(b"".join(data))
-        self._spool_out.flush()  # in the file at once: a crash of this process loses none of it
-        self._spooled += len(data)
+        end = os.fstat(self._spool_out.fileno()).st_size
+        try:
+            written = 0
+            while written < len(data):  # in the file at once: a crash of this process loses none of it
+                written += self._spool_out.write(data[written:])
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._spool_out.truncate(end)
+            raise
+        self._spooled += len(items) + len(lines)
 
     def _read_spool(self) -> list[tuple[bytes, str, int, str]]:
         """Up to a batch of the oldest spooled records; unreadable lines (cut short by a
@@ -3711,9 +3992,12 @@ class IngestWriter:
                 log.warning("could not note how far %s was read (%s); the next start reads it from its start, "
                             "and records already stored are recognised and skipped", self.spool_path, exc)
             return
-        with open(self.spool_path, "ab") as target:
-            self._spool_in.seek(self._spool_read)
-            shutil.copyfileobj(self._spool_in, target)
+        try:
+            with open(self.spool_path, "ab") as target:
+                self._spool_in.seek(self._spool_read)
+                shutil.copyfileobj(self._spool_in, target)
+        except OSError as exc:
+            log.error("the part of the spool not read yet could not be copied to %s (%s)", self.spool_path, exc)
         self._close_spool()
         self._forget_read_offset()
         self._spool_read = 0
@@ -3739,10 +4023,17 @@ class IngestWriter:
 
     def _spool(self, items: list[tuple[bytes, str, int, str]], damaged: list[DeadLetter]) -> None:
         """At a stop, past its deadline or after the writer ended: keep every uncommitted
-        record (and unreadable line, as it was) in the spool; the next start ingests it first."""
+        record (and unreadable line, as it was) in the spool; the next start ingests it
+        first. A spool that cannot be written is told as the loss it is."""
         with self._room:
-            self._append_to_spool(items, [bytes(letter.payload) for letter in damaged])
-            self._in_memory = 0
+            try:
+                self._append_to_spool(items, [bytes(letter.payload) for letter in damaged])
+            except OSError as exc:
+                log.error("%d records not committed at the stop could not be saved to %s (%s): they are lost",
+                          len(items), self.spool_path, exc.strerror or exc)
+                return
+            finally:
+                self._in_memory = 0
         if items:
             log.warning("%d records not committed at the stop were saved to %s for the next start",
                         len(items), self.spool_path)
@@ -3770,7 +4061,7 @@ class TransportChange(Exception):
         self.transport, self.reason = transport, reason
 
 
-class Drainer:
+class Drainer(Worker):
     """Moves every record from one CPA into the IngestWriter, and never gives up.
 
     Three ways to take records from CPA, as REDIS_QUEUE_TRANSPORT says, or (auto)
@@ -3812,7 +4103,7 @@ class Drainer:
         self.ping_after, self.pong_timeout = ping_after, pong_timeout
         self.backlog_every, self.resubscribe_every = backlog_every, resubscribe_every
         self.socket_timeout, self.probe_timeout = socket_timeout, probe_timeout
-        self._stop = threading.Event()
+        super().__init__(f"drainer-{self.instance.name}")
         self._connections: list[QueueConnection] = []
         self._connections_lock = threading.Lock()
         self._next_subscribe_at = 0.0
@@ -3824,25 +4115,17 @@ class Drainer:
         self._contact_ms: int | None = int(saved) if saved else None  # the last sign of life of the drain
         self._contact_saved_ms = self._contact_ms or 0
         self._gap_open = True  # the next contact ends a stretch without one (this start, or an outage)
-        self._thread = threading.Thread(target=self._run, name=f"drainer-{self.instance.name}", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Begin stopping without waiting (several drainers stop side by side)."""
-        self._stop.set()
-
-    def stop(self, timeout: float) -> None:
-        """Stop receiving: unsubscribe (reading what CPA sends until it confirms),
-        then close every connection, by force if CPA does not answer in time."""
-        self._stop.set()
-        self._thread.join(timeout)
+    def close(self, timeout: float) -> None:
+        """After stop(): wait for the unsubscribe (reading what CPA sends until it
+        confirms), then close every connection, by force if CPA does not answer in time."""
+        self.stop()
+        self.join(timeout)
         self._close_all()
-        self._thread.join(0.5)
+        self.join(0.5)
         self._save_contact(force=True)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         failures = 0  # connection attempts in a row that did not even get through AUTH
         while not self._stop.is_set():
             try:
@@ -4153,7 +4436,7 @@ class SyncBusy(Exception):
     """A metadata sync is already under way."""
 
 
-class MetadataSync:
+class MetadataSync(Worker):
     """Keeps one CPA's credential lists, provider catalog and model list, whether it
     records usage at all and how long it keeps an undrained record: every
     METADATA_SYNC_INTERVAL, on request, and at once when CPA publishes
@@ -4175,22 +4458,9 @@ class MetadataSync:
         self.queue_retention_s: int | None = None
         self._logged_error: str | None = None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"metadata-sync-{instance}", daemon=True)
+        super().__init__(f"metadata-sync-{instance}")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    def trigger(self) -> None:
-        """Sync as soon as possible (CPA's credentials changed)."""
-        self._wake.set()
-
-    def _run(self) -> None:
+    def run(self) -> None:
         while not self._stop.is_set():
             try:
                 self.http.gate.wait_turn(self._stop)  # outside the sync lock: POST /sync must not hang
@@ -4305,7 +4575,7 @@ class MetadataSync:
         }
 
 
-class Maintenance:
+class Maintenance(Worker):
     """The daily sweep at 03:00 in TZ, and at start when the last one was missed (the
     host was down at 03:00): raw events and dead letters past USAGE_RETENTION_DAYS
     go, rollups past ROLLUP_RETENTION_DAYS go (0 keeps them, so long ranges and the
@@ -4317,8 +4587,7 @@ class Maintenance:
                  rollup_retention_days: int = 0, clock: Callable[[], int] = now_ms):
         self.store, self.zone, self.clock = store, zone, clock
         self.usage_retention_days, self.rollup_retention_days = usage_retention_days, rollup_retention_days
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="maintenance", daemon=True)
+        super().__init__("maintenance")
 
     def _at_three(self, day: dt.date) -> int:
         return int(dt.datetime.combine(day, dt.time(3), tzinfo=self.zone).timestamp() * 1000)
@@ -4378,13 +4647,7 @@ class Maintenance:
             "usage_retention_days": self.usage_retention_days,
             "rollup_retention_days": self.rollup_retention_days}}
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
+    def run(self) -> None:
         due = self.clock() if self.missed(self.clock()) else self.next_run_after(self.clock())
         while not self._stop.wait(max(0.0, (due - self.clock()) / 1000)):
             try:
@@ -4392,6 +4655,52 @@ class Maintenance:
             except Exception:  # noqa: BLE001 - tomorrow is another day
                 log.exception("maintenance sweep failed")
             due = self.next_run_after(self.clock())
+
+
+class Watchdog(Worker):
+    """Watches the others: a worker that died (and is being started again), ingest that
+    does not move, a database or spool that refuses writes, records dropped, a CPA not
+    connected. ``problems()`` is what /status and /healthz?ready=1 tell; each problem is
+    logged when it begins and when it ends (a CPA's connection is logged by its drainer)."""
+
+    EVERY_S = 5.0
+    DROP_NEWS_MS = 600_000  # dropped records stay a problem this long after the last one
+
+    def __init__(self, writer: IngestWriter, workers: list[Worker], drains: list[tuple[str, DrainStatus]]):
+        super().__init__("watchdog")
+        self.writer, self.workers, self.drains = writer, workers, drains
+
+    def problems(self) -> dict[str, str]:
+        """{what: the problem in words}, empty when all is well."""
+        writer, now = self.writer, now_ms()
+        found = {f"worker:{w.name}": f"{w.name} is not running ({w.last_crash or 'it ended'}); "
+                 f"{'it starts again' if w.crashed else 'restart cpa-usage'}"
+                 for w in self.workers if w.started and not w.alive}
+        if writer.stalled:
+            found["database"] = f"the database refuses writes ({writer.stall_reason}); {writer.pending:,} records wait"
+        since = writer.stalled_since()
+        if since is not None:
+            found["ingest"] = f"ingest has not moved since {iso_ms(since)}: {writer.pending:,} records wait"
+        if writer.spool_error:
+            found["spool"] = (f"the spool cannot be written ({writer.spool_error}); {writer.in_memory:,} records wait "
+                              "in memory and polling pauses")
+        if writer.last_drop_at is not None and now - writer.last_drop_at < self.DROP_NEWS_MS:
+            found["dropped"] = (f"{writer.dropped:,} records taken from CPA were dropped (memory and spool full), "
+                                f"the last at {iso_ms(writer.last_drop_at)}")
+        for name, status in self.drains:
+            if status.mode == "down":
+                found[f"cpa:{name}"] = f"CPA {name} is not connected ({status.last_error or 'connecting'})"
+        return found
+
+    def run(self) -> None:
+        known: set[str] = set()
+        while not self._stop.wait(self.EVERY_S):
+            problems = {key: text for key, text in self.problems().items() if not key.startswith("cpa:")}
+            for key in sorted(problems.keys() - known):
+                log.warning("problem: %s", problems[key])
+            for key in sorted(known - problems.keys()):
+                log.info("solved: %s", key)
+            known = set(problems)
 
 
 class ImportFileError(ValueError):
@@ -5033,7 +5342,7 @@ class Analytics:
         return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
-class Alerts:
+class Alerts(Worker):
     """Budget and anomaly alerts per client key.
 
     Every minute: a key whose spend in this local day or month reaches 80% or 100%
@@ -5054,8 +5363,7 @@ class Alerts:
                  clock: Callable[[], int] = now_ms, timeout: float = 10.0):
         self.analytics, self.store = analytics, analytics.store
         self.webhook_url, self.factor, self.clock, self.timeout = webhook_url, anomaly_factor, clock, timeout
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+        super().__init__("alerts")
 
     def check(self, now: int) -> int:
         """Raise the alerts due at ``now``; returns how many are new."""
@@ -5124,13 +5432,7 @@ class Alerts:
             delivered += 1
         return delivered
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
+    def run(self) -> None:
         next_check = 0
         while not self._stop.wait(5.0):
             try:
@@ -5651,7 +5953,14 @@ def price_json(model: str, price: Price, source: str, updated_ms: int | None = N
 
 
 def _json_column(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    """A JSON column as its value; what cannot be read back (stored by an older release,
+    nested past the parser) is shown as the text it is."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
 
 
 _SECRET_FIELD = re.compile(r"(^|[-_])(api[-_]?key|key|secret|token|password|authorization)$", re.IGNORECASE)
@@ -5666,6 +5975,36 @@ def redact(value: Any, secret: bool = False) -> Any:
     if isinstance(value, list):
         return [redact(item, secret) for item in value]
     return mask_key(value) if secret and isinstance(value, str) else value
+
+
+_KEY_LIKE = re.compile(r"\b(?:sk-|AIza|xai-)[A-Za-z0-9_\-.]{6,}")
+
+
+def mask_secrets(text: str) -> str:
+    """A payload as the API shows it (dead letters): the client key, an upstream key named
+    as the source, and every key-like field masked where they stand, the rest as received.
+    What cannot be read as JSON gets key-like tokens masked."""
+    secrets: set[str] = set()
+    try:
+        value = parse_json(text, "payload")
+    except DecodeError:
+        value = None
+    stack = [value]
+    while stack and len(secrets) < 1000:  # without recursion: a dead letter may be nested deep
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(child, str) and child and (
+                        key in ("api_key", "source") and (key == "api_key" or looks_like_secret(child))
+                        or _SECRET_FIELD.search(key)):
+                    secrets.add(child)
+                elif isinstance(child, (dict, list)):
+                    stack.append(child)
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(json.dumps(secret, ensure_ascii=False)[1:-1], mask_key(secret) or "")
+    return _KEY_LIKE.sub(lambda match: mask_key(match.group()) or "", text)
 
 
 def range_json(query: Query, name: str) -> dict:
@@ -5705,6 +6044,7 @@ def event_json(row: dict) -> dict:
         "response_headers": _json_column(row["response_headers"]), "extra": _json_column(row["extra"]),
         "resolved_client_ip": row["resolved_client_ip"],
         "stream": None if row["stream"] is None else bool(row["stream"]), "execution_id": row["execution_id"],
+        "truncated": row["truncated"].split(",") if row["truncated"] else [],
     }
 
 
@@ -5849,13 +6189,24 @@ def openapi_document(base_path: str) -> dict:
     with_range = {"range": _ref("Range")}
     model_path = [_parameter("model", "model name or pattern with *; may contain / : .", where="path")]
     paths = {
-        "/healthz": {"get": _operation("liveness, also at the root", _schema_object({"status": _STR}))},
+        "/healthz": {"get": _operation(
+            "liveness, also at the root; with ready=1 readiness: 503 with the reasons while a worker is down, "
+            "ingest stalls, the database or the spool refuses writes, or a CPA is not connected",
+            _schema_object({"status": {"type": "string", "enum": ["ok", "ready"]}}),
+            [_parameter("ready", "1: answer readiness", {"type": "string", "enum": ["1", "true"]})])},
         "/api/v1/ping": {"get": _operation("liveness and version", _schema_object({"ok": _BOOL, "version": _STR}))},
         "/api/v1/status": {"get": _operation("drain status: mode, key, last pop, errors, totals", _schema_object({
-            "mode": {"type": "string", "enum": ["subscribe", "lpop", "down"]}, "connected": _BOOL,
+            "mode": {"type": "string", "enum": ["subscribe", "http", "lpop", "down"]}, "connected": _BOOL,
+            "transport": _schema_object({"setting": {"type": "string", "enum": list(QUEUE_TRANSPORTS)},
+                                         "reason": _NULLABLE_STR}),
             "auth": {"type": "string", "enum": ["ok", "rejected", "unknown"]}, "last_pop_at": _TIME,
             "last_event_at": _TIME, "last_error": {"type": "string", "nullable": True}, "last_error_at": _TIME,
-            "pending": _INT, "totals": _schema_object({k: _INT for k in TOTAL_COUNTERS})}))},
+            "pending": _INT, "spool_error": _NULLABLE_STR, "dropped_records": _INT,
+            "health": _schema_object({"ready": _BOOL, "problems": {"type": "array", "items": _STR}}),
+            "workers": {"type": "array", "items": _schema_object({
+                "name": _STR, "alive": _BOOL, "restarts": _INT, "last_crash": _NULLABLE_STR,
+                "last_crash_at": _TIME})},
+            "totals": _schema_object({k: _INT for k in TOTAL_COUNTERS})}))},
         "/api/v1/usage/overview": {"get": _operation(
             "summary, hourly and daily series (local time), 15-minute grid", _schema_object({
                 **with_range, "summary": _ref("Totals"),
@@ -6271,7 +6622,19 @@ def build_app(service: "Service") -> bottle.Bottle:
     @app.get("/healthz")
     @api_route
     def healthz() -> dict:
-        return {"status": "ok"}
+        """Liveness: the process answers. With ready=1, readiness: 503 with the reasons
+        while a worker is down, ingest stalls, the database or the spool refuses
+        writes, or a CPA is not connected."""
+        reject_unknown_query(frozenset({"ready"}))
+        ready = query_single("ready")
+        if ready not in (None, "1", "true"):
+            raise bad_parameter("ready", ready, "1 or true")
+        if ready is None:
+            return {"status": "ok"}
+        health = service.health()
+        if not health["ready"]:
+            raise ApiError(503, "not ready", {"problems": health["problems"]})
+        return {"status": "ready"}
 
     @app.get(API + "/ping")
     @api_route
@@ -6641,7 +7004,8 @@ def build_app(service: "Service") -> bottle.Bottle:
         reject_unknown_query(frozenset({"limit"}))
         limit = query_int("limit", 50, 1, 500)
         return {"items": [{"received_at": iso_ms(d.received_ms), "via": d.via, "reason": d.reason,
-                           "payload": bytes(d.payload).decode("utf-8", "replace")}
+                           "payload": mask_secrets(bytes(d.payload).decode("utf-8", "replace")),
+                           "size": d.size, "truncated": d.size is not None and d.size > len(d.payload)}
                           for d in service.store.list_dead_letters(limit)],
                 "total": service.store.load_totals()["dead_letters"]}
 
@@ -6729,7 +7093,7 @@ class Service:
         by_name = {instance.name: metadata for instance, metadata in zip(config.instances, self.metadatas)}
         self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
                                    spool_path=config.sqlite_path + ".spool",
-                                   on_refresh=lambda name: by_name[name].trigger() if name in by_name else None)
+                                   on_refresh=lambda name: by_name[name].wake() if name in by_name else None)
         self.drainers = [Drainer(config, self.writer, gate, status, http, instance=instance, **drainer_options)
                          for instance, gate, status, http in zip(config.instances, self.gates, self.statuses,
                                                                   self.cpas)]
@@ -6737,6 +7101,9 @@ class Service:
         self.maintenance = Maintenance(self.store, config.zone, config.usage_retention_days,
                                        config.rollup_retention_days)
         self.alerts = Alerts(self.analytics, config.alert_webhook_url, config.alert_anomaly_factor)
+        self.workers: list[Worker] = [self.writer, *self.drainers, *self.metadatas, self.maintenance, self.alerts]
+        self.watchdog = Watchdog(self.writer, self.workers,
+                                 [(instance.name, status) for instance, status in zip(config.instances, self.statuses)])
         self.app = PrefixMount(build_app(self), config.app_base_path)
 
     def start(self) -> None:
@@ -6747,21 +7114,28 @@ class Service:
             metadata.start()
         self.maintenance.start()
         self.alerts.start()
+        self.watchdog.start()
 
     def stop(self) -> bool:
         """Stop receiving, commit what was received (or spool it), close the store.
         Returns whether everything received was committed."""
         for drainer in self.drainers:  # all at once, then wait for each
-            drainer.request_stop()
+            drainer.stop()
         for drainer in self.drainers:
-            drainer.stop(1.0)
+            drainer.close(1.0)
         for metadata in self.metadatas:
             metadata.stop()
         self.maintenance.stop()
         self.alerts.stop()
+        self.watchdog.stop()
         flushed = self.writer.stop(1.5)
         self.store.close()
         return flushed
+
+    def health(self) -> dict:
+        """Whether the service does its job now (/healthz?ready=1), and if not, why."""
+        problems = self.watchdog.problems()
+        return {"ready": not problems, "problems": list(problems.values())}
 
     def status_report(self) -> dict:
         instances = []
@@ -6780,6 +7154,9 @@ class Service:
                       "key": self.config.redis_queue_key},
             **self.metadata.snapshot(),
             "pending": self.writer.pending, "spooled": self.writer.spooled, "database_stalled": self.writer.stalled,
+            "spool_error": self.writer.spool_error, "dropped_records": self.writer.dropped,
+            "ingest_stalled_since": iso_ms(self.writer.stalled_since()),
+            "health": self.health(), "workers": [worker.worker_status() for worker in self.workers],
             "totals": self.store.load_totals(),
             **self.maintenance.snapshot(),
         }

@@ -125,7 +125,7 @@ def drained(tmp_path, fake_cpa):
         wait_for(lambda: stored(service) == len(lines), what="every record drained")
     finally:
         service.writer.stop(1.5)
-        service.drainer.stop(1.0)
+        service.drainer.close(1.0)
         service.metadata.stop()
         service.maintenance.stop()
     yield service

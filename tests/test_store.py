@@ -181,13 +181,13 @@ def test_rollup_first_and_last_seen(store):
 def test_dead_letters_keep_raw_bytes_and_reason(store):
     store.write_batch([], [DeadLetter(RECEIVED, "lpop", "not JSON: boom", b"\xffgarbage")], received=1)
     letters = store.list_dead_letters()
-    assert letters == [DeadLetter(RECEIVED, "lpop", "not JSON: boom", b"\xffgarbage")]
+    assert letters == [DeadLetter(RECEIVED, "lpop", "not JSON: boom", b"\xffgarbage", 8)]
     assert store.load_totals()["dead_letters"] == 1
 
 
 def test_a_failing_batch_leaves_nothing_behind(store):
     events = fixture_events()
-    broken = DeadLetter(RECEIVED, "lpop", "x", None)  # payload NOT NULL: the insert fails
+    broken = DeadLetter(None, "lpop", "x", b"x")  # received_ms NOT NULL: the insert fails
     with pytest.raises(Exception, match="(?i)not.null") as raised:
         store.write_batch(events, [broken], received=18)
     assert type(raised.value).__name__ in ("IntegrityError", "NotNullViolation")
