@@ -1272,6 +1272,10 @@ def event_from_export_row(row: dict) -> UsageEvent:
         elif ("INT" in kind) != (isinstance(value, int) and not isinstance(value, bool)) \
                 or ("TEXT" in kind and not isinstance(value, str)):
             raise DecodeError(f"{name} must be {'an integer' if 'INT' in kind else 'a string'}")
+        elif isinstance(value, int) and not -2**63 <= value < 2**63:
+            raise DecodeError(f"{name} is out of range")
+        elif isinstance(value, str):
+            valid_text(value, name)
         values.append(value)
     event = UsageEvent._make(values)
     kinds = (event.input_tokens, event.cache_read_tokens, event.cache_write_tokens, event.output_tokens,
@@ -2062,6 +2066,44 @@ class Store:
                 by_kind = collections.Counter(f"errors_total.{e.provider}|{e.status_code}" for e in new_errors)
                 conn.executemany(_ADD_TO_TOTAL, [(key, str(n)) for key, n in sorted(by_kind.items())])
         return result
+
+    def write_isolating(self, items: list[tuple[UsageEvent | CredentialError, DeadLetter]],
+                        dead_letters: list[DeadLetter], *, received: int, control: int = 0
+                        ) -> tuple[BatchResult, list[DeadLetter]]:
+        """write_batch of ``items`` (each with the dead letter it becomes if refused); where
+        the database refuses the batch for a record's sake (is_record_fault: not its own
+        trouble, which is raised, to be waited out) the batch is written in halves, and
+        what it refuses goes to dead_letters with the reason: nothing is retried for ever.
+        Returns the result and the records refused."""
+        try:
+            return self.write_batch([v for v, _ in items if isinstance(v, UsageEvent)], dead_letters,
+                                    received=received, control=control,
+                                    errors=[v for v, _ in items if isinstance(v, CredentialError)]), []
+        except Exception as exc:  # noqa: BLE001 - sorted out below
+            if not is_record_fault(exc):
+                raise
+            log.warning("the database refused a batch for a record's sake (%s); finding the record", exc)
+        refused: list[DeadLetter] = []
+        stored = self._write_apart(items, refused)
+        result = self.write_batch([], dead_letters + refused, received=received, control=control)
+        log.warning("%d record(s) the database refused are kept in dead_letters; first: %s", len(refused),
+                    refused[0].reason if refused else "-")
+        return BatchResult(stored.inserted, stored.duplicates, result.dead_letters), refused
+
+    def _write_apart(self, items: list[tuple[Any, DeadLetter]], refused: list[DeadLetter]) -> BatchResult:
+        """Write ``items`` without totals, halving around what the database refuses."""
+        try:
+            return self.write_batch([v for v, _ in items if isinstance(v, UsageEvent)], [], received=0,
+                                    errors=[v for v, _ in items if isinstance(v, CredentialError)])
+        except Exception as exc:  # noqa: BLE001 - sorted out below
+            if not is_record_fault(exc):
+                raise
+            if len(items) == 1:
+                refused.append(items[0][1]._replace(reason=f"could not be stored: {type(exc).__name__}: {exc}"))
+                return BatchResult(0, 0, 0)
+        half = len(items) // 2
+        first, second = self._write_apart(items[:half], refused), self._write_apart(items[half:], refused)
+        return BatchResult(first.inserted + second.inserted, first.duplicates + second.duplicates, 0)
 
     def _insert_credential_errors(self, errors: Iterable[CredentialError]) -> list[CredentialError]:
         """Insert the credential errors not stored yet (the same event twice, as a spool
@@ -3434,7 +3476,7 @@ def _error_text(payload: bytes, default: str | None = None) -> str:
     text = payload.decode("utf-8", "replace")
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text if default is None else default
     if isinstance(value, dict) and isinstance(value.get("error"), str):
         return value["error"]
@@ -3446,8 +3488,8 @@ def _json_answer(status: int, what: str, payload: bytes) -> Any:
         raise CpaHttpError(f"HTTP {status} from {what}: {_error_text(payload)}", status)
     try:
         return json.loads(payload or b"null")
-    except ValueError:
-        raise CpaHttpError(f"{what}: the answer is not JSON", status) from None
+    except (ValueError, RecursionError):
+        raise CpaHttpError(f"{what}: the answer is not JSON that can be read", status) from None
 
 
 ###############################################################################
@@ -3793,7 +3835,7 @@ class IngestWriter(Worker):
     def _commit(self, batch: list[tuple[bytes, str, int, str]]) -> bool:
         """Decode and write one batch, waiting out a refusing database. False when the
         shutdown deadline passed first: then everything uncommitted is spooled."""
-        decoded: list[tuple[UsageEvent | CredentialError, tuple]] = []  # with the record each came from
+        decoded: list[tuple[UsageEvent | CredentialError, DeadLetter]] = []  # with what each becomes if refused
         dead, self._spool_damaged = self._spool_damaged, []
         damaged = len(dead)
         control, refresh = 0, set()  # the CPAs that asked for a metadata sync
@@ -3814,7 +3856,7 @@ class IngestWriter(Worker):
                 if value.refresh:
                     refresh.add(instance)
             else:
-                decoded.append((value, (payload, via, received_ms)))
+                decoded.append((value, DeadLetter(received_ms, via, "", bytes(payload))))
         if len(dead) > damaged:
             log.warning("%d malformed record(s) kept in dead_letters; first: %s", len(dead) - damaged,
                         dead[damaged].reason)
@@ -3822,7 +3864,7 @@ class IngestWriter(Worker):
         pause = 0.1
         while True:
             try:
-                self._write(decoded, dead, received, control)
+                self.store.write_isolating(decoded, dead, received=received, control=control)
                 break
             except Exception as exc:  # noqa: BLE001 - the database's trouble: the batch is kept and retried
                 self.stalled, self.stall_reason = True, str(exc)
@@ -3853,43 +3895,6 @@ class IngestWriter(Worker):
                 if self.on_refresh:
                     self.on_refresh(instance)
         return True
-
-    def _write(self, decoded: list[tuple[Any, tuple]], dead: list[DeadLetter], received: int, control: int) -> None:
-        """Write one decoded batch in one transaction; where the database refuses it for
-        the sake of a record (not its own trouble, which is raised to be waited out),
-        write it in halves, the records it refuses to dead_letters."""
-        events = [value for value, _ in decoded if isinstance(value, UsageEvent)]
-        errors = [value for value, _ in decoded if isinstance(value, CredentialError)]
-        try:
-            self.store.write_batch(events, dead, received=received, control=control, errors=errors)
-            return
-        except Exception as exc:  # noqa: BLE001 - sorted out below
-            if not is_record_fault(exc):
-                raise
-            log.warning("the database refused a batch for a record's sake (%s); finding the record", exc)
-        refused: list[DeadLetter] = []
-        self._write_apart(decoded, refused)
-        self.store.write_batch([], dead + refused, received=received, control=control)
-        log.warning("%d record(s) the database refused are kept in dead_letters; first: %s", len(refused),
-                    refused[0].reason if refused else "-")
-
-    def _write_apart(self, decoded: list[tuple[Any, tuple]], refused: list[DeadLetter]) -> None:
-        """Write ``decoded`` (without totals), halving around what the database refuses."""
-        try:
-            self.store.write_batch([v for v, _ in decoded if isinstance(v, UsageEvent)], [], received=0,
-                                   errors=[v for v, _ in decoded if isinstance(v, CredentialError)])
-            return
-        except Exception as exc:  # noqa: BLE001 - sorted out below
-            if not is_record_fault(exc):
-                raise
-            if len(decoded) == 1:
-                payload, via, received_ms = decoded[0][1]
-                refused.append(DeadLetter(received_ms, via, f"could not be stored: {type(exc).__name__}: {exc}",
-                                          bytes(payload)))
-                return
-        half = len(decoded) // 2
-        self._write_apart(decoded[:half], refused)
-        self._write_apart(decoded[half:], refused)
 
     # -- the spool file: one JSON line per record (payload in hex), oldest first --------
 
@@ -4715,6 +4720,10 @@ class ImportReport:
         self.reasons: dict[str, int] = {}
         self.error: str | None = None
 
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
     def json(self) -> dict:
         return {"file": self.name, "read": self.read, "added": self.added, "duplicates": self.duplicates,
                 "rejected": self.rejected, "reasons": self.reasons, "error": self.error}
@@ -4773,13 +4782,15 @@ class Importer:
         try:
             json.loads(first)
             whole_lines = True
+        except RecursionError:
+            whole_lines = True  # a whole value, nested too deep to read: a record to reject, not the file
         except ValueError:
             whole_lines = False  # the first line is not a whole value: one (legacy) document
         stream.seek(0)
         if not whole_lines:
             try:
                 document = json.load(stream)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise ImportFileError(f"neither JSON Lines nor a JSON document ({exc})") from None
             try:
                 return list(legacy_export_payloads(document))
@@ -4789,6 +4800,8 @@ class Importer:
             if line.strip():
                 try:
                     value = json.loads(line)
+                except RecursionError:
+                    continue  # a record nested too deep to read: rejected with its reason when imported
                 except ValueError as exc:
                     raise ImportFileError(f"line {number} is not JSON ({exc})") from None
                 if self._is_legacy_export(value):
@@ -4809,7 +4822,10 @@ class Importer:
             if not line.strip():
                 continue
             if line.lstrip().startswith(b'{"version"') or b'"usage"' in line:
-                value = json.loads(line)
+                try:
+                    value = json.loads(line)
+                except RecursionError:
+                    value = None
                 if self._is_legacy_export(value):  # a legacy export on one line
                     yield from legacy_export_payloads(value)
                     continue
@@ -4817,11 +4833,11 @@ class Importer:
 
     def _write(self, batch: list[tuple[str, bytes]], report: ImportReport) -> None:
         received = self.clock()
-        events, dead = [], []
+        items, dead = [], []
         for where, payload in batch:
             report.read += 1
             try:
-                value = json.loads(payload) if b'"event_key"' in payload else None
+                value = parse_json(payload) if b'"event_key"' in payload else None
                 if isinstance(value, dict) and "event_key" in value:
                     event = event_from_export_row(value)
                 else:
@@ -4829,16 +4845,16 @@ class Importer:
                 if isinstance(event, ControlMessage):
                     raise DecodeError("a control message, not a usage record")
             except DecodeError as exc:
-                report.rejected += 1
-                reason = str(exc)
-                report.reasons[reason] = report.reasons.get(reason, 0) + 1
-                dead.append(DeadLetter(received, "import", f"{where}: {reason}", payload))
+                report.reject(str(exc))
+                dead.append(DeadLetter(received, "import", f"{where}: {exc}", payload))
                 continue
-            events.append(event)
-        if events or dead:
-            result = self.store.write_batch(events, dead, received=0)
+            items.append((event, DeadLetter(received, "import", f"{where}: ", payload)))
+        if items or dead:
+            result, refused = self.store.write_isolating(items, dead, received=0)
             report.added += result.inserted
             report.duplicates += result.duplicates
+            for letter in refused:  # refused by the database: told as rejected
+                report.reject(letter.reason.split(": ", 1)[1])
 
 
 ###############################################################################

@@ -434,3 +434,20 @@ def test_a_stop_with_a_full_disk_says_what_it_lost(fake_cpa, service_factory, fu
     assert any("could not be saved to" in m and "they are lost" in m for m in messages)
     assert not any("were saved to" in m for m in messages)
     full_disk.free()
+
+
+def test_an_import_of_hostile_lines_rejects_them_and_adds_the_rest(service_factory, tmp_path):
+    import io
+
+    from cpa_usage import Importer
+
+    service = service_factory("http://127.0.0.1:9", start=False)
+    good = encode(record(request_id="good"))
+    row = dict(decode_payload(good, RECEIVED)._asdict(), request_id="row", event_key="e" * 32, latency_ms=2**70)
+    lines = [good, ('{"tokens":{},"x":' + nested(1200) + "}").encode(), json.dumps(record(model="\ud800")).encode(),
+             b'{"tokens": {}, "latency_ms": NaN}', json.dumps(row).encode()]
+    report = Importer(service.store).run(io.BytesIO(b"\n".join(lines) + b"\n"), "hostile.jsonl")
+    assert report.error is None and (report.read, report.added, report.rejected) == (5, 1, 4)
+    assert sorted(report.reasons) == ["latency_ms is out of range", "model is not valid Unicode (it holds a lone "
+                                      "surrogate)", "not JSON that can be read: nested too deep",
+                                      "not JSON: NaN is not JSON"]
