@@ -33,6 +33,7 @@ edges (API responses, logs). See README.md for what each part is for.
 from __future__ import annotations
 
 import argparse
+import base64
 import collections
 import contextlib
 import csv
@@ -43,6 +44,7 @@ import hashlib
 import hmac
 import http.client
 import io
+import ipaddress
 import itertools
 import json
 import logging
@@ -332,6 +334,11 @@ def _secret(text: str) -> str:
     return text
 
 
+def _networks(text: str) -> tuple:
+    """``127.0.0.1,10.0.0.0/8`` into IP networks (an address is a network of one)."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+
+
 def _queue_key(text: str) -> str:
     if not text.strip() or any(c.isspace() for c in text.strip()):
         raise ValueError(text)
@@ -406,6 +413,9 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("AUTH_SESSION_TTL", "168h", _positive_duration, "a positive duration such as 168h",
             "Lifetime of a login session."),
+    Setting("TRUSTED_PROXIES", "", _networks, "addresses or networks separated by commas, such as "
+            "127.0.0.1,10.0.0.0/8", "Reverse proxies in front of cpa-usage whose X-Forwarded-For and "
+            "X-Forwarded-Proto are believed (the login limit counts the client, a cookie over HTTPS is Secure)."),
     Setting("METRICS_PUBLIC", "false", parse_bool, "true or false",
             "Serve /metrics without login (for a Prometheus that cannot send the password)."),
     Setting("KEY_LOGIN_ENABLED", "false", parse_bool, "true or false (needs AUTH_ENABLED=true)",
@@ -455,6 +465,7 @@ class Config:
     auth_enabled: bool
     login_password: str
     auth_session_ttl: float
+    trusted_proxies: tuple
     metrics_public: bool
     key_login_enabled: bool
     alert_webhook_url: str
@@ -490,7 +501,13 @@ class Config:
             if setting.secret:
                 shown = "<set>" if value else "<not set>"
             elif setting.name == "CPA_INSTANCES":
-                shown = ",".join(f"{name}={url}" for name, url in value)
+                shown = ",".join(f"{name}={shown_url(url)}" for name, url in value)
+            elif setting.name == "TRUSTED_PROXIES":
+                shown = ",".join(str(network) for network in value)
+            elif setting.name == "ALERT_WEBHOOK_URL":  # its path and query are often the token itself
+                shown = shown_url(value, keep_path=False) if value else ""
+            elif setting.name == "CPA_BASE_URL":
+                shown = shown_url(value)
             elif isinstance(value, bool):
                 shown = "true" if value else "false"
             elif isinstance(value, float):
@@ -502,6 +519,22 @@ class Config:
             rows.append((setting.name, shown))
         rows.append(("ENV_FILE", self.env_file or "<none>"))
         return rows
+
+
+def shown_url(url: str, keep_path: bool = True) -> str:
+    """A URL as logs and --check-config show it: without user and password, and (for a
+    webhook, whose path or query is often its token) without path and query."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    if parts.username or parts.password:
+        netloc = "…@" + netloc
+    rest = (parts.path + ("?…" if parts.query else "")) if keep_path else ("/…" if parts.path.strip("/") or parts.query
+                                                                         else "")
+    return f"{parts.scheme}://{netloc}{rest}"
 
 
 def read_env_file(path: str) -> dict[str, str]:
@@ -1543,6 +1576,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "INSERT INTO cpa_metadata (instance, name, body, fetched_ms) SELECT {instance}, name, body, fetched_ms "
         "FROM cpa_metadata_v12",
         "DROP TABLE cpa_metadata_v12",
+        # sessions signed out before they expire (a logout ends a session everywhere)
+        "CREATE TABLE revoked_sessions (sid TEXT PRIMARY KEY, expires_ms BIGINT NOT NULL)",
     ),
 )
 
@@ -2642,6 +2677,21 @@ class Store:
         """{list: fetched_ms} of one CPA (the store's own by default)."""
         return dict(self.reader.execute("SELECT name, fetched_ms FROM cpa_metadata WHERE instance = ? ORDER BY name",
                                         (self.instance if instance is None else instance,)).fetchall())
+
+    # -- sessions ------------------------------------------------------------------
+
+    def revoke_session(self, sid: str, expires_ms: int) -> None:
+        with self.write_lock:
+            self._writer.execute("INSERT INTO revoked_sessions (sid, expires_ms) VALUES (?, ?) "
+                                 "ON CONFLICT (sid) DO NOTHING", (sid, expires_ms))
+
+    def session_revoked(self, sid: str) -> bool:
+        return self.reader.execute("SELECT 1 FROM revoked_sessions WHERE sid = ?", (sid,)).fetchone() is not None
+
+    def prune_revoked_sessions(self, now_ms_: int) -> int:
+        """Forget revoked sessions that have expired anyway."""
+        with self.write_lock:
+            return self._writer.execute("DELETE FROM revoked_sessions WHERE expires_ms < ?", (now_ms_,)).rowcount
 
     # -- credential errors -------------------------------------------------------
 
@@ -4629,6 +4679,7 @@ class Maintenance(Worker):
         if self.rollup_retention_days:
             report["rollup_rows"] = self.store.delete_rollups_before(at_ms - self.rollup_retention_days * DAY_MS)
         self.store.prune_rollup_changes(at_ms - DAY_MS)
+        self.store.prune_revoked_sessions(at_ms)
         report["bytes_freed"] = self.store.compact()
         report["seconds"] = round(time.monotonic() - began, 3)
         self.store.set_meta("maintenance.last", json.dumps(report))
@@ -5429,9 +5480,11 @@ class Alerts(Worker):
                 k: v for k, v in shown.items() if k not in ("delivered_at", "attempts", "last_error")},
                 "text": alert_text(shown)}
             try:
+                url, credentials = webhook_target(self.webhook_url)
                 request = urllib.request.Request(
-                    self.webhook_url, data=json.dumps(body).encode(), method="POST",
-                    headers={"Content-Type": "application/json", "User-Agent": f"cpa-usage/{__version__}"})
+                    url, data=json.dumps(body).encode(), method="POST",
+                    headers={"Content-Type": "application/json", "User-Agent": f"cpa-usage/{__version__}",
+                             **({"Authorization": f"Basic {credentials}"} if credentials else {})})
                 with urllib.request.urlopen(request, timeout=self.timeout):
                     pass
             except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -5460,6 +5513,19 @@ class Alerts(Worker):
                 self.deliver_due(self.clock())
             except Exception:  # noqa: BLE001 - the next minute is another try
                 log.exception("alert check failed")
+
+
+def webhook_target(url: str) -> tuple[str, str | None]:
+    """(the URL without user and password, base64 ``user:password`` for HTTP Basic auth or
+    None): a URL with userinfo (https://user:pass@host/hook) sends it as Basic auth, which
+    urllib would not."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    pair = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), base64.b64encode(pair.encode()).decode()
 
 
 def alert_text(alert: dict) -> str:
@@ -5618,6 +5684,7 @@ class Pricing:
 API = "/api/v1"
 SESSION_COOKIE = "cpa_usage_session"
 LOGIN_LIMIT, LOGIN_WINDOW_S = 5, 60.0
+LOGIN_LIMIT_ALL = 30  # failed logins a minute from all addresses together
 PUBLIC_ROUTES = frozenset({"/healthz", API + "/ping", API + "/auth/session", API + "/auth/login"})
 # What a member's session may ask (with its answers limited to the member's key).
 MEMBER_ROUTES = frozenset({("GET", API + path) for path in (
@@ -5625,11 +5692,17 @@ MEMBER_ROUTES = frozenset({("GET", API + path) for path in (
     "/usage/events/filters", "/usage/events/export", "/usage/analysis/export", "/pricing", "/budgets", "/alerts",
     "/openapi.json")} | {("POST", API + "/auth/login"), ("POST", API + "/auth/logout")})
 MEMBER_ENVIRON = "cpa_usage.member"
+# What a member is not shown of their own events: which upstream credential served them
+# (its name, CPA's id, the hash of its access token, which names it across key rotations),
+# and what the upstream answered about the owner's account (rate limits in its headers).
+MEMBER_HIDDEN_EVENT_FIELDS = ("source", "auth_index", "access_token_sha256", "response_headers")
+CLIENT_ENVIRON = "cpa_usage.client"  # the client behind a trusted proxy
 
 
 class Session(NamedTuple):
     expires: int  # epoch seconds
     member: str | None = None  # the client key of a member's session; None: the owner's
+    sid: str = ""  # the session's id: a logout revokes it
 
 
 def member_key() -> str | None:
@@ -5652,6 +5725,7 @@ class Auth:
         # Mixed with the password: changing LOGIN_PASSWORD invalidates every session.
         self._key = hashlib.sha256(bytes.fromhex(secret) + b"\0" + self._password).digest()
         self._failures: dict[str, list[float]] = {}
+        self._failures_all: list[float] = []
         self._lock = threading.Lock()
 
     def check_password(self, password: str) -> bool:
@@ -5675,47 +5749,61 @@ class Auth:
         now = int(self.clock())
         expires = now + int(self.ttl)
         claims = {"sub": "owner"} if member is None else {"sub": "member", "kid": self.store.fingerprint(member, 32)}
+        claims["sid"] = os.urandom(16).hex()
         return jwt.encode({**claims, "iat": now, "exp": expires}, self._key, algorithm="HS256"), expires
 
     def session(self, token: str | None) -> Session | None:
-        """The session of a valid token, else None. A member's session ends when key
+        """The session of a valid token, else None. A session ends when it expires, when
+        it was signed out (its id is revoked, checked at every request: several processes
+        may share the database), when the password changes; a member's also when key
         login is turned off or CPA no longer lists the key."""
-        if not token:
+        if not token or len(token) > 4096:
             return None
         try:
-            claims = jwt.decode(token, self._key, algorithms=["HS256"], options={"require": ["exp", "iat"]},
+            claims = jwt.decode(token, self._key, algorithms=["HS256"], options={"require": ["exp", "iat", "sid"]},
                                 leeway=0)
         except jwt.PyJWTError:
             return None
-        if claims["exp"] <= self.clock():
+        sid = claims["sid"]
+        if claims["exp"] <= self.clock() or not isinstance(sid, str) or self.store.session_revoked(sid):
             return None
         if claims.get("sub") == "owner":
-            return Session(claims["exp"])
+            return Session(claims["exp"], sid=sid)
         if claims.get("sub") == "member" and self.key_login:
             key = self.member_keys().get(claims.get("kid"))
-            return Session(claims["exp"], key) if key else None
+            return Session(claims["exp"], key, sid) if key else None
         return None
 
+    def revoke(self, session: Session) -> None:
+        """Sign a session out for good: its cookie no longer works, wherever it is kept."""
+        self.store.revoke_session(session.sid, session.expires * 1000)
     def retry_after(self, address: str) -> int:
-        """Seconds until this address may try again (0: now)."""
+        """Seconds until this address may try again (0: now): LOGIN_LIMIT failures a
+        minute per address, and LOGIN_LIMIT_ALL from all addresses together (however many
+        addresses a guesser has)."""
         with self._lock:
-            recent = [t for t in self._failures.get(address, []) if t > self.clock() - LOGIN_WINDOW_S]
+            cutoff = self.clock() - LOGIN_WINDOW_S
+            recent = [t for t in self._failures.get(address, []) if t > cutoff]
             self._failures[address] = recent
-            if len(recent) < LOGIN_LIMIT:
-                return 0
-            return max(1, math.ceil(recent[0] + LOGIN_WINDOW_S - self.clock()))
+            self._failures_all = [t for t in self._failures_all if t > cutoff]
+            for times, limit in ((recent, LOGIN_LIMIT), (self._failures_all, LOGIN_LIMIT_ALL)):
+                if len(times) >= limit:
+                    return max(1, math.ceil(times[-limit] + LOGIN_WINDOW_S - self.clock()))
+            return 0
 
     def failed(self, address: str) -> None:
         with self._lock:
             now = self.clock()
             self._failures[address] = [t for t in self._failures.get(address, []) if t > now - LOGIN_WINDOW_S]
             self._failures[address].append(now)
+            self._failures_all.append(now)
             if len(self._failures) > 10_000:  # forget idle addresses rather than grow without end
                 self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - LOGIN_WINDOW_S}
 
     def cookie(self, token: str, max_age: int) -> str:
-        secure = bottle.request.urlparts.scheme == "https" or \
-            bottle.request.get_header("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
+        """The session cookie; Secure when the request came over HTTPS (behind a trusted
+        proxy: when the proxy says so, see PrefixMount)."""
+        secure = bottle.request.environ.get("wsgi.url_scheme") == "https"
         return (f"{SESSION_COOKIE}={token}; Path={self.cookie_path}; Max-Age={max_age}; HttpOnly; SameSite=Strict"
                 + ("; Secure" if secure else ""))
 
@@ -5749,8 +5837,11 @@ def security_headers(is_page: bool) -> list[tuple[str, str]]:
 
 
 def client_address() -> str:
-    """The TCP peer. Not X-Forwarded-For: anyone could write it to dodge the login limit."""
-    return bottle.request.environ.get("REMOTE_ADDR", "") or "unknown"
+    """The client: the TCP peer, or behind a trusted proxy (TRUSTED_PROXIES) the address
+    it forwarded for (PrefixMount). Never X-Forwarded-For from anyone else: anyone could
+    write it to dodge the login limit."""
+    environ = bottle.request.environ
+    return environ.get(CLIENT_ENVIRON) or environ.get("REMOTE_ADDR", "") or "unknown"
 
 
 ALIAS_EXPORT_VERSION = 1
@@ -5929,13 +6020,21 @@ def read_json_body() -> Any:
     content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise ApiError(415, "the body must be application/json", {"content_type": content_type or None})
+    limit = HTTP_LIMITS.json_body_bytes  # the server refuses more before reading it; this is the same rule here
+    data = bottle.request.body.read(limit + 1)
+    if len(data) > limit or bottle.request.content_length > limit:
+        raise ApiError(413, "the body is too large", {"max_bytes": limit})
     try:
-        return json.loads(bottle.request.body.read() or b"null")
-    except ValueError as exc:
+        return parse_json(data or b"null", "body")
+    except DecodeError as exc:
         raise ApiError(400, "the body is not valid JSON", {"error": str(exc)}) from None
 
 
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+# The dearest models cost hundreds of USD per 1M tokens; more than this is a typo (and 1e308
+# made every cost Infinity, which is no JSON). NaN fails the range check too.
+MAX_PRICE = 10_000
+MAX_BUDGET_USD, MAX_BUDGET_TOKENS = 10**9, 10**15
 
 
 def parse_price(entry: Any, model: str | None = None) -> tuple:
@@ -5957,9 +6056,10 @@ def parse_price(entry: Any, model: str | None = None) -> tuple:
         if value is None and field == "reasoning":
             values.append(None)
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_PRICE:
             raise ApiError(400, f"invalid price field {field}", {
-                "model": name, "field": field, "value": value, "expected": "a non-negative number (USD per 1M tokens)"})
+                "model": name, "field": field, "value": value,
+                "expected": f"a number from 0 to {MAX_PRICE:,} (USD per 1M tokens)"})
         values.append(float(value))
     return (name, *values)
 
@@ -6189,10 +6289,15 @@ PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1}),
 
 def _operation(summary: str, response: dict, parameters: list | None = None, body: dict | None = None,
                produces: tuple[str, ...] = ("application/json",),
-               consumes: tuple[str, ...] = ("application/json",)) -> dict:
+               consumes: tuple[str, ...] = ("application/json",),
+               errors: dict[str, tuple[str, str]] | None = None) -> dict:
+    """An operation: its answer, and errors as JSON (``errors``: {status: (description,
+    media type)} for those that are not, with a text body)."""
     operation: dict[str, Any] = {
         "summary": summary, "parameters": parameters or [],
         "responses": {"200": {"description": "OK", "content": {media: {"schema": response} for media in produces}},
+                      **{status: {"description": text, "content": {media: {"schema": {"type": "string"}}}}
+                         for status, (text, media) in (errors or {}).items()},
                       "default": {"description": "error",
                                   "content": {"application/json": {"schema": _ref("Error")}}}}}
     if body is not None:
@@ -6274,7 +6379,9 @@ def openapi_document(base_path: str) -> dict:
                               _list_of(_ref("Budget"), tz=_STR)),
             "put": _operation("set a key's budget (USD and/or tokens, daily and/or monthly; at least one limit)",
                               _ref("Budget"), body=_schema_object({"api_key": _STR, **{
-                                  name: {"type": "number", "exclusiveMinimum": 0, "nullable": True}
+                                  name: {"type": "integer" if name.endswith("_tokens") else "number", "minimum": 0,
+                                         "exclusiveMinimum": True, "nullable": True,
+                                         "maximum": MAX_BUDGET_TOKENS if name.endswith("_tokens") else MAX_BUDGET_USD}
                                   for name in Store.BUDGET_LIMITS}}, ("api_key",))),
             "delete": _operation("remove a key's budget", _schema_object({"deleted": {"type": "object"}}),
                                  [_parameter("api_key", "the key, its alias or its api_key_id")])},
@@ -6288,7 +6395,8 @@ def openapi_document(base_path: str) -> dict:
             _schema_object({"days": _INT, "items": {"type": "array", "items": {"type": "object"}}}))},
         "/metrics": {"get": _operation(
             "Prometheus text exposition; with login on, a session or the login password by HTTP Basic auth, "
-            "unless METRICS_PUBLIC=true", {"type": "string"}, produces=("text/plain",))},
+            "unless METRICS_PUBLIC=true", {"type": "string"}, produces=("text/plain",),
+            errors={"401": ("sign in, or the login password by HTTP Basic auth", "text/plain")})},
         "/api/v1/usage/events/filters": {"get": _operation(
             "the models, sources, auth indexes and client keys seen in the range", _schema_object({
                 **with_range, **{k: {"type": "array", "items": {"type": "object"}}
@@ -6554,7 +6662,12 @@ def build_app(service: "Service") -> bottle.Bottle:
     @app.post(API + "/auth/logout")
     @api_route
     def auth_logout() -> dict:
+        """Sign out: the session is revoked (its cookie, wherever a copy of it is, no
+        longer works) and the cookie cleared."""
         read_json_body()
+        session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
+        if session is not None:
+            service.auth.revoke(session)
         bottle.response.set_header("Set-Cookie", service.auth.cookie("", 0))
         return {"signed_in": False}
 
@@ -6715,7 +6828,7 @@ def build_app(service: "Service") -> bottle.Bottle:
         answer = analytics.events(query, page, page_size)
         if member_key() is not None:  # upstream credentials stay the owner's business
             for item in answer["items"]:
-                item["source"] = item["auth_index"] = None
+                item.update(dict.fromkeys(MEMBER_HIDDEN_EVENT_FIELDS))
         return {"range": range_json(query, name), **answer}
 
     @app.get(API + "/usage/events/export")
@@ -6734,6 +6847,7 @@ def build_app(service: "Service") -> bottle.Bottle:
     @app.post(API + "/import")
     @api_route
     def import_records() -> dict:
+        reject_unknown_query(frozenset({"name"}))
         content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
         if content_type not in IMPORT_TYPES:  # never a form: another site must not post here
             raise ApiError(415, "the body must be the file, as application/json or application/x-ndjson",
@@ -6744,7 +6858,7 @@ def build_app(service: "Service") -> bottle.Bottle:
         if length > IMPORT_MAX_BYTES:
             raise ApiError(413, "the file is too big for an upload; use the import command on the host",
                            {"max_bytes": IMPORT_MAX_BYTES, "bytes": length})
-        name = bottle.request.query.get("name") or "upload"
+        name = _CONTROL_CHARS.sub("", query_single("name") or "")[:200] or "upload"  # it names dead letters too
         report = Importer(service.store).run(bottle.request.body, name)
         log.info("import through the API: %s", report.summary().replace("\n", ";"))
         if report.error:
@@ -6756,6 +6870,7 @@ def build_app(service: "Service") -> bottle.Bottle:
     def metrics() -> str:
         if service.auth.enabled and not service.config.metrics_public and not metrics_allowed():
             bottle.response.status = 401
+            bottle.response.content_type = "text/plain; charset=utf-8"  # what Prometheus reads; not a page
             bottle.response.set_header("WWW-Authenticate", 'Basic realm="cpa-usage metrics"')
             return "sign in, or send the login password with HTTP Basic auth (any user name)\n"
         bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
@@ -6807,9 +6922,10 @@ def build_app(service: "Service") -> bottle.Bottle:
             value = body.get(name)
             tokens = name.endswith("_tokens")
             if value is not None and (isinstance(value, bool) or not isinstance(value, int if tokens else (int, float))
-                                      or not math.isfinite(value) or value <= 0):
+                                      or not 0 < value <= (MAX_BUDGET_TOKENS if tokens else MAX_BUDGET_USD)):
                 raise ApiError(400, f"invalid budget field {name}", {"field": name, "value": value, "expected":
-                               "a positive whole number of tokens" if tokens else "a positive amount of USD"})
+                               f"a whole number of tokens from 1 to {MAX_BUDGET_TOKENS:,}" if tokens
+                               else f"an amount of USD above 0, at most {MAX_BUDGET_USD:,}"})
             limits[name] = value
         if not any(limits.values()):
             raise ApiError(400, "a budget needs at least one limit", {"fields": list(Store.BUDGET_LIMITS)})
@@ -7043,19 +7159,51 @@ def build_app(service: "Service") -> bottle.Bottle:
     return app
 
 
+FORWARDED_HEADERS = frozenset({"HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
+                               "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_BY", "HTTP_X_REAL_IP", "HTTP_FORWARDED"})
+
+
 class PrefixMount:
     """Serves ``app`` under ``base_path``; ``/healthz`` answers at the root as well,
     ``/`` and the bare base path redirect to the dashboard. Adds the security headers
-    to every response, whoever wrote it."""
+    to every response, whoever wrote it.
 
-    def __init__(self, app: Callable, base_path: str):
-        self.app, self.base = app, base_path
+    A proxy's X-Forwarded-* headers are believed only from a peer in TRUSTED_PROXIES:
+    then the client is the right-most address of X-Forwarded-For that is not itself a
+    trusted proxy (what the login limit counts), and X-Forwarded-Proto is the scheme
+    (a cookie over HTTPS is Secure). From anyone else they are removed before the app
+    sees them."""
+
+    def __init__(self, app: Callable, base_path: str, trusted_proxies: tuple = ()):
+        self.app, self.base, self.trusted = app, base_path, trusted_proxies
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip().split("%", 1)[0])
+        except ValueError:
+            return False
+        ip = ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip
+        return any(ip in network for network in self.trusted)
+
+    def _forwarded(self, environ: dict) -> None:
+        headers = {name: environ.pop(name) for name in FORWARDED_HEADERS & environ.keys()}
+        if not headers or not self.trusted or not self._trusted(environ.get("REMOTE_ADDR", "")):
+            return
+        chain = [part.strip() for part in headers.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        for address in reversed(chain):
+            environ[CLIENT_ENVIRON] = address
+            if not self._trusted(address):
+                break
+        proto = headers.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
+        if proto in ("http", "https"):
+            environ["wsgi.url_scheme"] = proto
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         def with_headers(status: str, headers: list, exc_info: Any = None) -> Any:
             page = any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers)
             return start_response(status, headers + security_headers(page), exc_info)
 
+        self._forwarded(environ)
         path = environ.get("PATH_INFO", "") or "/"
         base = self.base
         if base and path.startswith(base + "/"):
@@ -7070,6 +7218,82 @@ class PrefixMount:
         body = json.dumps({"error": "not found", "detail": f"cpa-usage is served under {base}/"}).encode()
         with_headers("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
+
+
+class HttpLimits(NamedTuple):
+    """What the HTTP server allows a client, so that idle, slow or huge requests cannot
+    take the dashboard and API down for everyone (README: "Limits")."""
+
+    connections: int = 4096        # open at once; idle ones cost a socket, not a thread
+    idle_s: int = 60               # a kept-alive connection silent this long is closed
+    header_s: float = 20.0         # the request line and headers must have come by then
+    body_grace_s: float = 30.0     # after this long a body must have averaged ...
+    min_body_rate: int = 16 * 1024  # ... this many bytes a second (a slow upload is not cut)
+    json_body_bytes: int = 64 * 1024  # the body of any route but the import, checked from its headers
+    upload_bytes: int = IMPORT_MAX_BYTES + 1  # the import's, spooled to disk by waitress
+    header_bytes: int = 64 * 1024
+    check_every_s: int = 5         # how often the limits above are enforced
+
+
+HTTP_LIMITS = HttpLimits()
+
+
+def create_http_server(app: Callable, host: str, port: int, base_path: str, limits: HttpLimits = HTTP_LIMITS,
+                       threads: int = 8) -> Any:
+    """waitress with HttpLimits. waitress buffers a request whole before a thread sees
+    it (bodies over 512 KB in a temporary file, not in memory) and closes idle
+    connections; what it lacks is added here, reaching into waitress 3.0 (pinned in
+    requirements.txt; tests/test_http_limits.py guards it): a parser that refuses a body
+    larger than its route takes as soon as the headers say so (413, before any of it is
+    read), and a check that closes connections whose headers or body come too slowly.
+    poll() instead of select(), which cannot watch more than 1,024 sockets."""
+    import waitress.channel
+    import waitress.parser
+    import waitress.server
+    import waitress.utilities
+
+    uploads = {f"{base_path}{API}/import"}
+
+    class GuardedParser(waitress.parser.HTTPRequestParser):
+        def __init__(self, adj: Any):
+            super().__init__(adj)
+            self.started = time.monotonic()
+
+        def received(self, data: bytes) -> int:
+            consumed = super().received(data)
+            if self.headers_finished and self.error is None and self.path not in uploads:
+                size = self.body_bytes_received if self.chunked else self.content_length
+                if size > limits.json_body_bytes:
+                    self.error = waitress.utilities.RequestEntityTooLarge(
+                        f"a body of at most {limits.json_body_bytes} bytes here")
+                    self.completed = True
+            return consumed
+
+    class GuardedChannel(waitress.channel.HTTPChannel):
+        parser_class = GuardedParser
+
+    server = waitress.server.create_server(
+        app, host=host, port=port, threads=threads, ident="cpa-usage", connection_limit=limits.connections,
+        channel_timeout=limits.idle_s, cleanup_interval=limits.check_every_s, max_request_body_size=limits.upload_bytes,
+        max_request_header_size=limits.header_bytes, asyncore_use_poll=True, clear_untrusted_proxy_headers=False)
+    server.channel_class = GuardedChannel
+    idle_check = server.maintenance
+
+    def maintenance(now: float) -> None:
+        idle_check(now)
+        clock = time.monotonic()
+        for channel in list(server.active_channels.values()):
+            request = channel.request
+            if request is None or request.completed or not hasattr(request, "started"):
+                continue
+            elapsed = clock - request.started
+            if (not request.headers_finished and elapsed > limits.header_s) or (
+                    request.headers_finished and elapsed > limits.body_grace_s
+                    and request.body_bytes_received < limits.min_body_rate * elapsed):
+                channel.will_close = True
+
+    server.maintenance = maintenance
+    return server
 
 
 ###############################################################################
@@ -7120,7 +7344,7 @@ class Service:
         self.workers: list[Worker] = [self.writer, *self.drainers, *self.metadatas, self.maintenance, self.alerts]
         self.watchdog = Watchdog(self.writer, self.workers,
                                  [(instance.name, status) for instance, status in zip(config.instances, self.statuses)])
-        self.app = PrefixMount(build_app(self), config.app_base_path)
+        self.app = PrefixMount(build_app(self), config.app_base_path, config.trusted_proxies)
 
     def start(self) -> None:
         self.writer.start()
@@ -7178,12 +7402,25 @@ class Service:
         }
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class LineFormatter(logging.Formatter):
+    """One log line per message: control characters in a message (a file name from an
+    upload, text from CPA) are shown escaped, so that nobody can forge or break lines of
+    the log; a traceback keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = _CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", record.message)
+        return super().formatMessage(record)
+
+
 def setup_logging(config: Config) -> None:
     """Log to stderr (journald) and, unless disabled, to daily files kept LOG_RETENTION_DAYS."""
     level = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
              "warning": logging.WARNING, "error": logging.ERROR}[config.log_level]
-    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s [%(threadName)s] %(message)s",
-                                  "%Y-%m-%dT%H:%M:%S")
+    formatter = LineFormatter("%(asctime)s.%(msecs)03dZ %(levelname)s [%(threadName)s] %(message)s",
+                              "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if config.log_file_enabled:
@@ -7208,10 +7445,20 @@ def setup_logging(config: Config) -> None:
 GC_THRESHOLDS = (20_000, 10, 10)
 
 
+def raise_open_files_limit(wanted: int) -> None:
+    """Let this process hold ``wanted`` files (sockets of idle clients, mostly), as far as
+    the hard limit allows (systemd's default soft limit is 1,024)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def serve(config: Config) -> int:
     """Run until SIGTERM or SIGINT, then commit what was received and exit 0."""
-    import waitress.server  # vendored; imported only when serving
-
     gc.set_threshold(*GC_THRESHOLDS)
 
     stop = threading.Event()
@@ -7225,9 +7472,9 @@ def serve(config: Config) -> int:
             raise
         log.error("cannot open the database %s: %s", re.sub(r"//[^@/]*@", "//", config.database), exc)
         return 1
+    raise_open_files_limit(HTTP_LIMITS.connections + 256)
     try:
-        server = waitress.server.create_server(service.app, host=config.app_host, port=config.app_port,
-                                               threads=8, ident="cpa-usage")
+        server = create_http_server(service.app, config.app_host, config.app_port, config.app_base_path)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", config.app_host, config.app_port, exc.strerror or exc)
         service.store.close()

@@ -185,7 +185,8 @@ def wsgi_call(app, method: str, path: str, body: bytes = b"", headers: dict | No
     environ: dict = {}
     wsgiref.util.setup_testing_defaults(environ)
     environ.update({"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": "",
-                    "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+                    "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+                    "REMOTE_ADDR": "127.0.0.1"})  # the TCP peer, as a server sets it
     for name, value in (headers or {}).items():
         key = name.upper().replace("-", "_")
         environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value

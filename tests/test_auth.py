@@ -91,9 +91,39 @@ def test_login_sets_a_strict_cookie_and_opens_the_api(secured):
     assert session["auth_enabled"] and session["signed_in"] and session["expires_at"]
 
 
-def test_secure_cookie_behind_an_https_proxy(secured):
-    response = login(secured, **{"X-Forwarded-Proto": "https"})
-    assert "Secure" in response.headers["set-cookie"].split("; ")
+def test_secure_cookie_behind_a_trusted_https_proxy(make_service):
+    """X-Forwarded-Proto counts from TRUSTED_PROXIES only (the test peer is 127.0.0.1)."""
+    behind = make_service(AUTH_ENABLED="true", LOGIN_PASSWORD=PASSWORD, TRUSTED_PROXIES="127.0.0.1,10.0.0.0/8")
+    assert "Secure" in login(behind, **{"X-Forwarded-Proto": "https"}).headers["set-cookie"].split("; ")
+    assert "Secure" not in login(behind).headers["set-cookie"].split("; ")
+    open_to_all = make_service(AUTH_ENABLED="true", LOGIN_PASSWORD=PASSWORD)
+    assert "Secure" not in login(open_to_all, **{"X-Forwarded-Proto": "https"}).headers["set-cookie"].split("; ")
+
+
+def test_behind_a_trusted_proxy_the_login_limit_counts_the_client(make_service):
+    service = make_service(AUTH_ENABLED="true", LOGIN_PASSWORD=PASSWORD, TRUSTED_PROXIES="127.0.0.1")
+    for _ in range(5):  # a guesser behind the proxy
+        assert login(service, password="wrong", **{"X-Forwarded-For": "203.0.113.7"}).status == 401
+    assert login(service, **{"X-Forwarded-For": "203.0.113.7"}).status == 429
+    assert login(service, **{"X-Forwarded-For": "198.51.100.2"}).status == 200  # the owner, elsewhere
+    # a client cannot put a trusted proxy in front of itself: the right-most untrusted address counts
+    assert login(service, **{"X-Forwarded-For": "198.51.100.9, 203.0.113.7"}).status == 429
+    untrusted = make_service(AUTH_ENABLED="true", LOGIN_PASSWORD=PASSWORD)
+    for forwarded in ("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"):
+        assert login(untrusted, password="wrong", **{"X-Forwarded-For": forwarded}).status == 401
+    assert login(untrusted, **{"X-Forwarded-For": "192.0.2.6"}).status == 429  # the peer counts, not the header
+
+
+def test_a_global_cap_on_failed_logins(make_service):
+    """However many addresses a guesser has: 30 failures a minute in all."""
+    service = make_service(AUTH_ENABLED="true", LOGIN_PASSWORD=PASSWORD, TRUSTED_PROXIES="127.0.0.1")
+    for i in range(30):
+        assert login(service, password="wrong", **{"X-Forwarded-For": f"203.0.113.{i}"}).status == 401
+    capped = login(service, **{"X-Forwarded-For": "198.51.100.2"})
+    assert capped.status == 429 and 1 <= int(capped.headers["retry-after"]) <= 60
+    real_clock = service.auth.clock
+    service.auth.clock = lambda: real_clock() + 61
+    assert login(service, **{"X-Forwarded-For": "198.51.100.2"}).status == 200
 
 
 def test_wrong_password_is_401_and_logged_without_the_password(secured, caplog):
@@ -139,10 +169,12 @@ def test_failed_logins_are_limited_per_address(secured):
     assert login(secured).status == 200
 
 
-def test_logout_clears_the_cookie(secured):
-    token = cookie_of(login(secured))
+def test_logout_ends_the_session_everywhere(secured):
+    token, other = cookie_of(login(secured)), cookie_of(login(secured))
     response = request(secured, "POST", "/auth/logout", {}, cookie=token)
     assert response.status == 200 and "Max-Age=0" in response.headers["set-cookie"]
+    assert request(secured, "GET", "/status", cookie=token).status == 401  # a kept copy of the cookie is dead
+    assert request(secured, "GET", "/status", cookie=other).status == 200  # another session is not
 
 
 def test_state_changing_routes_take_only_json(secured):

@@ -181,6 +181,18 @@ def test_check_config_prints_everything_with_secrets_masked(tmp_path):
     assert lines["REDIS_QUEUE_ADDR"] == "127.0.0.1:8317 (from CPA_BASE_URL)"
 
 
+def test_check_config_hides_urls_tokens(tmp_path):
+    """A webhook's path and query are its token; a URL's user and password are secrets."""
+    result = run_cli(tmp_path, "--check-config", CPA_BASE_URL="https://ops:proxy-pass@example.com/cpa",
+                     CPA_MANAGEMENT_KEY="k", ALERT_WEBHOOK_URL="https://hooks.example.com/services/T0/B0/tok3n?x=1",
+                     TRUSTED_PROXIES="10.0.0.0/8, 127.0.0.1")
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert lines["ALERT_WEBHOOK_URL"] == "https://hooks.example.com/…"
+    assert lines["CPA_BASE_URL"] == "https://…@example.com/cpa"
+    assert lines["TRUSTED_PROXIES"] == "10.0.0.0/8,127.0.0.1/32"
+    assert "tok3n" not in result.stdout and "proxy-pass" not in result.stdout
+
+
 def test_version_and_help(tmp_path):
     version = run_cli(tmp_path, "--version")
     assert version.returncode == 0 and version.stdout.startswith("cpa-usage 0.")

@@ -18,9 +18,9 @@ RECEIVED = 1_790_000_000_000
 
 def serve(service):
     """The service's app behind waitress on a free port: (server, url of the dashboard)."""
-    import waitress.server
+    from cpa_usage import create_http_server
 
-    server = waitress.server.create_server(service.app, host="127.0.0.1", port=0, threads=4)
+    server = create_http_server(service.app, "127.0.0.1", 0, service.config.app_base_path, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     base = service.config.app_base_path
     return server, f"http://127.0.0.1:{server.effective_port}{base}/"

@@ -2,6 +2,7 @@
 usage (tried every way an attacker would); budgets per key in TZ periods (across a
 DST change); alerts recorded once and sent to a webhook with retries; idle keys."""
 
+import base64
 import csv
 import datetime as dt
 import http.server
@@ -33,6 +34,7 @@ def usage(stamp: str, key: str, source="alice@example.com", model="budget-model"
     return decode_payload(encode(record(
         timestamp=stamp, request_id=f"{key}-{stamp}", api_key=key, source=source, model=model, failed=failed,
         provider="codex", executor_type="codex", token_breakdown=None, accounting_version=None,
+        access_token_sha256="5f9c0e1d" * 8, response_headers={"X-Ratelimit-Remaining-Tokens": ["40000"]},
         tokens={"input_tokens": inp, "output_tokens": out, "reasoning_tokens": 0, "cached_tokens": 0,
                 "total_tokens": inp + out})), ms(stamp))
 
@@ -129,6 +131,7 @@ def test_every_usage_answer_is_the_members_own_whatever_is_asked(shared, asked):
     events = get(service, f"/usage/events?range=24h{asked}", cookie)
     assert events["total"] == expected and all(e["api_key_alias"] == "alice" for e in events["items"])
     assert all(e["source"] is None and e["auth_index"] is None for e in events["items"])
+    assert all(e["access_token_sha256"] is None and e["response_headers"] is None for e in events["items"])
     filters = get(service, f"/usage/events/filters?range=24h{asked}", cookie)
     assert [k["alias"] for k in filters["api_keys"]] == (["alice"] if expected else [])
     assert filters["sources"] == [] and filters["auth_indexes"] == []
@@ -335,6 +338,28 @@ def test_the_webhook_is_retried_with_backoff_until_delivered(shared):
         assert first["text"] == "cpa-usage: alice reached 80% of its daily budget for 2026-03-08: $3.00 of $2.00"
         assert ALPHA not in json.dumps(receiver.bodies)
         assert {a["attempts"] for a in service.store.alerts()} == {2}
+    finally:
+        receiver.close()
+
+
+def test_a_webhook_url_with_a_user_is_sent_basic_auth(shared):
+    receiver = Receiver(failures=0)
+    headers = []
+    original = receiver.server.RequestHandlerClass.do_POST
+
+    def record_headers(handler):
+        headers.append(dict(handler.headers))
+        original(handler)
+
+    receiver.server.RequestHandlerClass.do_POST = record_headers
+    url = receiver.url.replace("http://", "http://hook%40user:p%3Ass@")
+    service = shared(ALERT_WEBHOOK_URL=url)
+    try:
+        service.store.set_budget(ALPHA, {"daily_usd": 2.0})
+        alerts = Alerts(service.analytics, url, 3.0)
+        now = ms("2026-03-08T20:00:00Z")
+        assert alerts.check(now) == 2 and alerts.deliver_due(now) == 2
+        assert headers[0]["Authorization"] == "Basic " + base64.b64encode(b"hook@user:p:ss").decode()
     finally:
         receiver.close()
 

@@ -133,11 +133,17 @@ def test_invalid_prices_are_400_with_details(service, entry, field):
     assert body["detail"]["field"] == field
 
 
-def test_non_finite_numbers_are_refused(service):
+def test_non_finite_and_absurd_prices_are_refused(service):
     response = wsgi_call(service.app, "PUT", "/usage/api/v1/pricing/m",
                          b'{"input": NaN, "output": 1, "cache_read": 1, "cache_write": 1}',
                          {"Content-Type": "application/json"})
-    assert response.status == 400 and response.json()["detail"]["field"] == "input"
+    assert response.status == 400 and response.json()["detail"] == {"error": "not JSON: NaN is not JSON"}
+    for value in (1.79e308, 10_001, 10**400):  # each made costs Infinity, or the check itself overflow
+        body = call(service, "PUT", "/pricing/m", {"input": value, "output": 1, "cache_read": 1, "cache_write": 1},
+                    status=400)
+        assert body["detail"]["field"] == "input" and "0 to 10,000" in body["detail"]["expected"]
+    assert call(service, "PUT", "/pricing/m", {"input": 10_000, "output": 1, "cache_read": 1,
+                                               "cache_write": 1})["input"] == 10_000
 
 
 def test_a_list_is_saved_whole_or_not_at_all(service):
