@@ -4829,7 +4829,7 @@ class Importer:
                 first = line
                 break
         if not first:
-            raise ImportFileError("the file is empty")
+            return []  # nothing in it: nothing to import (read 0), as for any other file
         try:
             json.loads(first)
             whole_lines = True
@@ -4924,6 +4924,10 @@ ROLLING_RANGES = {"4h": 4 * HOUR_MS, "8h": 8 * HOUR_MS, "12h": 12 * HOUR_MS, "24
 RANGE_NAMES = ("all", "today", *ROLLING_RANGES, "custom")
 OPEN_END_SLACK_MS = 10_000  # a custom range that ends within this of now ends at the present (Query.open_end)
 SERIES_WINDOW_MS = 31 * DAY_MS  # hourly series and the 15-minute grid cover at most this much
+DAILY_WINDOW_MS = 3660 * DAY_MS  # the daily series, at most ten years (a range of millennia is one request)
+# Query instants are held to [0, this] (year 5138): a local calendar can still be
+# computed at either end, and no event lies outside it.
+MAX_INSTANT_MS = 10**14
 FILTER_PARAMETERS = frozenset({"range", "start", "end", "model", "source", "auth_index", "api_key", "result",
                                "instance", "stream"})
 PAGE_PARAMETERS = frozenset({"page", "page_size"})
@@ -5159,7 +5163,8 @@ class Analytics:
     def overview(self, query: Query, since_first_event: bool) -> dict:
         """Summary, local hourly and daily series (with cost) and the 15-minute grid
         (counts). Hourly series and grid cover the last SERIES_WINDOW_MS of a longer
-        range. ``since_first_event`` (range=all): rpm and tpm count from the first
+        range, the daily series its last DAILY_WINDOW_MS (whole local days) of one
+        longer still; the summary covers all of it. ``since_first_event`` (range=all): rpm and tpm count from the first
         event, not from the start of the range."""
         summary = Totals()
         prices = self.prices()  # one read of the models for both priced questions
@@ -5169,20 +5174,22 @@ class Analytics:
         window = max(query.start_ms, query.end_ms - SERIES_WINDOW_MS)
         window -= window % QUARTER_MS
         recent = query._replace(start_ms=max(window, query.start_ms))
+        series = query._replace(start_ms=max(query.start_ms, self.time.day_start(
+            max(query.start_ms, query.end_ms - DAILY_WINDOW_MS))))
         # Hours are summed whole, not per (hour, failed): in index order, with no sort,
         # which halves the cost of a month's hours. Their failures come from the grid
         # when it spans the range (else from a count), read first, so that the sums
         # read after it hold at least those events.
         quarters = self.store.count(recent, (), QUARTER_MS, failures=True)
-        step = self.time.hourly_step(query.start_ms, query.end_ms)
-        failures = quarters if recent.start_ms == query.start_ms else self.store.count(query, (), step, failures=True)
+        step = self.time.hourly_step(series.start_ms, series.end_ms)
+        failures = quarters if recent.start_ms == series.start_ms else self.store.count(series, (), step, failures=True)
         failed_by_hour: dict[int, int] = {}
         for (start,), (_, failed) in failures.items():
             if failed:
                 hour = self.time.hour_start(start)
                 failed_by_hour[hour] = failed_by_hour.get(hour, 0) + failed
         hours: dict[int, Totals] = {}
-        for (start,), acc in self.priced(query, (), step, prices).items():
+        for (start,), acc in self.priced(series, (), step, prices).items():
             hour = self.time.hour_start(start)
             if hour not in hours:
                 hours[hour] = Totals()
@@ -5206,7 +5213,7 @@ class Analytics:
                        for h in self.time.hours(recent.start_ms, query.end_ms)],
             "daily": [{"date": self.time.local(d).date().isoformat(), "start_ms": d,
                        **(days[d].json() if d in days else nothing)}
-                      for d in self.time.days(query.start_ms, query.end_ms)],
+                      for d in self.time.days(series.start_ms, series.end_ms)],
             "health_grid": [grid_cell(q, *quarters.get((q,), (0, 0)))
                             for q in range(window, query.end_ms, QUARTER_MS)],
         }
@@ -5848,9 +5855,9 @@ ALIAS_EXPORT_VERSION = 1
 
 
 def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
-    if not isinstance(api_key, str) or not api_key or len(api_key) > 500:
+    if not isinstance(api_key, str) or blank(api_key) or len(api_key) > 500:
         raise ApiError(400, "invalid api_key", {"field": "api_key", "expected": "a non-empty string"})
-    if not isinstance(alias, str) or not alias.strip() or len(alias) > 100:
+    if not isinstance(alias, str) or blank(alias) or len(alias) > 100:
         raise ApiError(400, "invalid alias", {"field": "alias", "expected": "1-100 characters"})
     return api_key, alias.strip()
 
@@ -5936,15 +5943,28 @@ def reject_unknown_query(known: frozenset[str]) -> None:
                        {"parameter": unknown[0], "known": sorted(known)})
 
 
-def bad_parameter(name: str, value: Any, expected: str) -> ApiError:
-    return ApiError(400, f"invalid query parameter {name}", {"parameter": name, "value": value, "expected": expected})
+def bad_parameter(name: str, value: Any, expected: str, depends_on: tuple[str, ...] = ()) -> ApiError:
+    """A refused query value; ``depends_on`` names the other parameters of a rule that
+    joins several (an OpenAPI document cannot say those), as "with" in the answer."""
+    detail = {"parameter": name, "value": value, "expected": expected}
+    return ApiError(400, f"invalid query parameter {name}", {**detail, "with": list(depends_on)} if depends_on
+                    else detail)
+
+
+_VISIBLE = re.compile(r"[^\s\x00-\x1f]")
+
+
+def blank(text: str) -> bool:
+    """Only whitespace and control characters: refused wherever the API wants a value
+    (the OpenAPI document's pattern for such text is _VISIBLE's)."""
+    return _VISIBLE.search(text) is None
 
 
 def query_values(name: str) -> list[str]:
     """Every value of a repeatable parameter; an empty one is an error, not "all"."""
     values = bottle.request.query.getall(name)
     for value in values:
-        if not value.strip():
+        if blank(value):
             raise bad_parameter(name, value, "a non-empty value")
     return values
 
@@ -5960,7 +5980,7 @@ def parse_instant(name: str, text: str | None) -> int | None:
     """RFC 3339 text or epoch milliseconds."""
     if text is None:
         return None
-    value = int(text) if re.fullmatch(r"\d{1,15}", text) else parse_rfc3339_ms(text)
+    value = int(text) if re.fullmatch(r"\d{1,14}", text) else parse_rfc3339_ms(text)
     if value is None:
         raise bad_parameter(name, text, "an RFC 3339 time such as 2026-11-28T00:00:00+08:00, or epoch milliseconds")
     return value
@@ -5975,12 +5995,13 @@ def parse_range(analytics: "Analytics", default_range: str) -> tuple[int, int, b
     if name == "custom":
         for parameter, value in (("start", start), ("end", end)):
             if value is None:
-                raise bad_parameter(parameter, None, f"{parameter} is required with range=custom")
+                raise bad_parameter(parameter, None, f"{parameter} is required with range=custom", ("range",))
         if end <= start:
-            raise bad_parameter("end", query_single("end"), "a time after start")
+            raise bad_parameter("end", query_single("end"), "a time after start", ("start",))
+        start, end = (min(max(instant, 0), MAX_INSTANT_MS) for instant in (start, end))  # may leave it empty
     elif start is not None or end is not None:
         raise bad_parameter("start" if start is not None else "end", query_single("start") or query_single("end"),
-                            "start and end only with range=custom")
+                            "start and end only with range=custom", ("range",))
     return (*analytics.resolve_range(name, start, end), name)
 
 
@@ -6014,9 +6035,10 @@ def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str
                  stream=None if stream is None else int(stream == "true")), name
 
 
-def read_json_body() -> Any:
-    """The request's JSON body. Only application/json is accepted, so that a plain
-    HTML form on another site cannot post to a state-changing route."""
+def read_json_body(when_empty: Any = None) -> Any:
+    """The request's JSON body (``when_empty`` if it has no bytes). Only
+    application/json is accepted, so that a plain HTML form on another site cannot
+    post to a state-changing route."""
     content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise ApiError(415, "the body must be application/json", {"content_type": content_type or None})
@@ -6025,9 +6047,17 @@ def read_json_body() -> Any:
     if len(data) > limit or bottle.request.content_length > limit:
         raise ApiError(413, "the body is too large", {"max_bytes": limit})
     try:
-        return parse_json(data or b"null", "body")
+        return parse_json(data, "body") if data else when_empty
     except DecodeError as exc:
         raise ApiError(400, "the body is not valid JSON", {"error": str(exc)}) from None
+
+
+def read_empty_body() -> None:
+    """The body of a route that takes no fields: nothing, or {} (what the dashboard
+    sends), still as application/json (the same guard against forms)."""
+    body = read_json_body(when_empty={})
+    if body != {}:
+        raise ApiError(400, "this route takes no fields: send {}", {"got": body})
 
 
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
@@ -6035,6 +6065,14 @@ PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
 # made every cost Infinity, which is no JSON). NaN fails the range check too.
 MAX_PRICE = 10_000
 MAX_BUDGET_USD, MAX_BUDGET_TOKENS = 10**9, 10**15
+
+
+_MODEL_NAME_TEXT = re.compile(r"[^\s\x00-\x1f]{1,200}")
+
+
+def valid_model_name(name: Any) -> bool:
+    """A model name or pattern a price may have (the OpenAPI document says the same)."""
+    return isinstance(name, str) and _MODEL_NAME_TEXT.fullmatch(name) is not None
 
 
 def parse_price(entry: Any, model: str | None = None) -> tuple:
@@ -6046,8 +6084,9 @@ def parse_price(entry: Any, model: str | None = None) -> tuple:
         raise ApiError(400, f"unknown price field {unknown[0]}", {"field": unknown[0], "known": list(PRICE_FIELDS)})
     name = entry.get("model", model)
     if model is not None and name != model:
-        raise ApiError(400, "the model in the body differs from the one in the path", {"path": model, "body": name})
-    if not isinstance(name, str) or not re.fullmatch(r"[^\s\x00-\x1f]{1,200}", name):
+        raise ApiError(400, "the model in the body differs from the one in the path",
+                       {"path": model, "body": name, "with": ["model"]})
+    if not valid_model_name(name):
         raise ApiError(400, "invalid model name", {"field": "model", "value": name,
                                                     "expected": "1-200 characters without spaces"})
     values = []
@@ -6191,16 +6230,29 @@ def read_static(name: str) -> bytes | None:
         return None
 
 
-def _schema_object(properties: dict, required: tuple[str, ...] = ()) -> dict:
+def _schema_object(properties: dict, required: tuple[str, ...] = (), closed: bool = False) -> dict:
+    """An object schema; ``closed`` for a request body whose other fields are refused."""
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
     return schema
 
 
 _INT, _NUM, _STR, _BOOL = {"type": "integer"}, {"type": "number"}, {"type": "string"}, {"type": "boolean"}
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
 _NULLABLE_STR = {"type": "string", "nullable": True}
+# Free-form text in a query or a body: empty or blank values are refused (in a query
+# they would read as "all").
+_NONBLANK = {"type": "string", "minLength": 1, "pattern": _VISIBLE.pattern}
+_INSTANT = {"anyOf": [{"type": "string", "format": "date-time"},
+                      {"type": "string", "pattern": r"^[0-9]{1,14}$", "description": "epoch milliseconds"}]}
+_MODEL_NAME = {"type": "string", "pattern": f"^{_MODEL_NAME_TEXT.pattern}$",
+               "description": "may contain / : . and *"}
+_EMPTY_BODY = _schema_object({}, closed=True)
+_ALIAS_INPUT = _schema_object({"api_key": {**_NONBLANK, "maxLength": 500},
+                               "alias": {**_NONBLANK, "maxLength": 100}}, ("api_key", "alias"), closed=True)
 
 
 def _ref(name: str) -> dict:
@@ -6210,6 +6262,11 @@ def _ref(name: str) -> dict:
 def _list_of(schema: dict, **extra: dict) -> dict:
     return _schema_object({"items": {"type": "array", "items": schema}, **extra})
 
+
+# A price to set: in a list it names its model; PUT /pricing/{model} may leave it out.
+_PRICE_INPUT = {"model": _MODEL_NAME, **{
+    f: {"type": "number", "minimum": 0, "maximum": MAX_PRICE, "nullable": f == "reasoning",
+        "description": "USD per 1M tokens"} for f in PRICE_FIELDS}}
 
 OPENAPI_SCHEMAS: dict[str, dict] = {
     "Error": _schema_object({"error": _STR, "detail": {}}, ("error",)),
@@ -6255,16 +6312,17 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
         "value": _NUM, "threshold": _NUM, "unit": {"type": "string", "enum": ["usd", "tokens"]}, "api_key": _STR,
         "api_key_id": _STR, "alias": {"type": "string", "nullable": True}, "created_at": _TIME,
         "delivered_at": _TIME, "attempts": _INT, "last_error": {"type": "string", "nullable": True}}),
-    "Price": _schema_object({"model": _STR, **{f: _NUM for f in PRICE_FIELDS}, "source": _STR,
-                             "updated_at": _TIME}),
-    "PriceInput": _schema_object({"model": _STR, **{f: {"type": "number", "minimum": 0} for f in PRICE_FIELDS}},
-                                 ("input", "output", "cache_read", "cache_write")),
+    "Price": _schema_object({"model": _STR, **{f: _NUM for f in PRICE_FIELDS}, "reasoning": {
+        **_NUM, "nullable": True, "description": "null: reasoning tokens cost the output price"},
+        "source": _STR, "updated_at": _TIME}),
+    "PriceInput": _schema_object(_PRICE_INPUT, ("model", "input", "output", "cache_read", "cache_write"),
+                                 closed=True),
 }
 
 
 def _parameter(name: str, description: str, schema: dict | None = None, repeat: bool = False,
                where: str = "query") -> dict:
-    schema = schema or _STR
+    schema = schema or _NONBLANK
     return {"name": name, "in": where, "required": where == "path", "description": description,
             "schema": {"type": "array", "items": schema} if repeat else schema,
             **({"style": "form", "explode": True} if repeat else {})}
@@ -6272,8 +6330,8 @@ def _parameter(name: str, description: str, schema: dict | None = None, repeat: 
 
 FILTER_DOCS = [
     _parameter("range", "time range; today and days follow TZ", {"type": "string", "enum": list(RANGE_NAMES)}),
-    _parameter("start", "range=custom: RFC 3339 time or epoch ms (inclusive)"),
-    _parameter("end", "range=custom: RFC 3339 time or epoch ms (exclusive), after start"),
+    _parameter("start", "range=custom: RFC 3339 time or epoch ms (inclusive)", _INSTANT),
+    _parameter("end", "range=custom: RFC 3339 time or epoch ms (exclusive), after start", _INSTANT),
     _parameter("model", "upstream model", repeat=True),
     _parameter("source", "credential (or its source_id)", repeat=True),
     _parameter("auth_index", "CPA's credential id"),
@@ -6283,7 +6341,7 @@ FILTER_DOCS = [
     _parameter("stream", "streamed requests (true) or not (false), as CPA v8 records say; counted from raw "
                          "events (within USAGE_RETENTION_DAYS)", {"type": "string", "enum": ["true", "false"]}),
 ]
-PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1}),
+PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1, "maximum": 10**9}),
              _parameter("page_size", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})]
 
 
@@ -6305,10 +6363,32 @@ def _operation(summary: str, response: dict, parameters: list | None = None, bod
     return operation
 
 
-def openapi_document(base_path: str) -> dict:
+def _required(parameter: dict) -> dict:
+    return {**parameter, "required": True}
+
+
+def _list_or_items(field: str, item: dict, min_items: int = 0) -> dict:
+    """A body that is a list, or an object holding it under ``field``."""
+    items = {"type": "array", "items": item, **({"minItems": min_items} if min_items else {})}
+    return {"anyOf": [items, _schema_object({field: items}, (field,), closed=True)]}
+
+
+def _budget_input() -> dict:
+    """PUT /budgets: the key and at least one limit (null or absent: no limit of that kind)."""
+    def limit(name: str, nullable: bool) -> dict:
+        tokens = name.endswith("_tokens")
+        return {"type": "integer" if tokens else "number", "minimum": 0, "exclusiveMinimum": True,
+                "maximum": MAX_BUDGET_TOKENS if tokens else MAX_BUDGET_USD, "nullable": nullable}
+
+    return {**_schema_object({"api_key": _NONBLANK, **{name: limit(name, True) for name in Store.BUDGET_LIMITS}},
+                             ("api_key",), closed=True),
+            "anyOf": [_schema_object({name: limit(name, False)}, (name,)) for name in Store.BUDGET_LIMITS]}
+
+
+def openapi_document(base_path: str, instances: Iterable[str]) -> dict:
     """The API described for tools (OpenAPI 3.0); a test checks it names every route."""
     with_range = {"range": _ref("Range")}
-    model_path = [_parameter("model", "model name or pattern with *; may contain / : .", where="path")]
+    model_path = [_parameter("model", "model name or pattern with *; may contain / : .", _MODEL_NAME, where="path")]
     paths = {
         "/healthz": {"get": _operation(
             "liveness, also at the root; with ready=1 readiness: 503 with the reasons while a worker is down, "
@@ -6373,18 +6453,15 @@ def openapi_document(base_path: str) -> dict:
                             "reasons": {"type": "object", "additionalProperties": _INT},
                             "error": {"type": "string", "nullable": True}}),
             [_parameter("name", "a name for the file in the report and the log")],
-            body={"type": "string", "format": "binary"}, consumes=IMPORT_TYPES)},
+            body={"description": "the file (any JSON document, or JSON Lines): what is not a record is counted "
+                                 "in rejected, with its reason"}, consumes=IMPORT_TYPES)},
         "/api/v1/budgets": {
             "get": _operation("budgets with this local day's and month's spend (a member: their own)",
                               _list_of(_ref("Budget"), tz=_STR)),
             "put": _operation("set a key's budget (USD and/or tokens, daily and/or monthly; at least one limit)",
-                              _ref("Budget"), body=_schema_object({"api_key": _STR, **{
-                                  name: {"type": "integer" if name.endswith("_tokens") else "number", "minimum": 0,
-                                         "exclusiveMinimum": True, "nullable": True,
-                                         "maximum": MAX_BUDGET_TOKENS if name.endswith("_tokens") else MAX_BUDGET_USD}
-                                  for name in Store.BUDGET_LIMITS}}, ("api_key",))),
+                              _ref("Budget"), body=_budget_input()),
             "delete": _operation("remove a key's budget", _schema_object({"deleted": {"type": "object"}}),
-                                 [_parameter("api_key", "the key, its alias or its api_key_id")])},
+                                 [_required(_parameter("api_key", "the key, its alias or its api_key_id"))])},
         "/api/v1/alerts": {"get": _operation(
             "budget (80% and 100%) and anomaly alerts, newest first (a member: their own, without the "
             "webhook's delivery state)",
@@ -6414,11 +6491,15 @@ def openapi_document(base_path: str) -> dict:
                                      "priced": _BOOL, "price_source": {"type": "string", "nullable": True}}),
                      **with_range), FILTER_DOCS)},
         "/api/v1/sync": {"post": _operation(
-            "refresh CPA's lists now", _schema_object({"at": _TIME, "results": {"type": "object"}}),
-            body={"type": "object"})},
+            "refresh CPA's lists now", _schema_object({"at": _TIME, "results": {"type": "object"},
+                                                       "instances": {"type": "object"}}),
+            body=_EMPTY_BODY)},
         "/api/v1/cpa/usage-statistics": {"post": _operation(
-            "turn CPA's usage-statistics-enabled on or off", _schema_object({"usage_statistics_enabled": _BOOL}),
-            body=_schema_object({"enabled": _BOOL}, ("enabled",)))},
+            "turn CPA's usage-statistics-enabled on or off, in every CPA or the one named",
+            _schema_object({"usage_statistics_enabled": _BOOL, "instances": {
+                "type": "object", "additionalProperties": _BOOL}}),
+            body=_schema_object({"enabled": _BOOL, "instance": {"type": "string", "enum": list(instances)}},
+                                ("enabled",), closed=True))},
         "/api/v1/auth/session": {"get": _operation(
             "whether login is on, and whether this request is signed in (until when)",
             _schema_object({"auth_enabled": _BOOL, "key_login_enabled": _BOOL, "tz": _STR, "signed_in": _BOOL,
@@ -6427,16 +6508,17 @@ def openapi_document(base_path: str) -> dict:
             "sign in: sets an HttpOnly session cookie; 429 with Retry-After after 5 failures a minute",
             _schema_object({"signed_in": _BOOL, "expires_at": _TIME}),
             body=_schema_object({"password": _STR}, ("password",)))},
-        "/api/v1/auth/logout": {"post": _operation("sign out: clears the cookie",
-                                                   _schema_object({"signed_in": _BOOL}), body={"type": "object"})},
+        "/api/v1/auth/logout": {"post": _operation("sign out: the session ends (every copy of its cookie) and "
+                                                   "the cookie is cleared",
+                                                   _schema_object({"signed_in": _BOOL}), body=_EMPTY_BODY)},
         "/api/v1/aliases": {
             "get": _operation("every client key seen (unmasked: this is where they are managed), with alias",
                               _list_of(_schema_object({"api_key": _STR, "alias": {"type": "string", "nullable": True},
                                                        "requests": _INT, "first_seen": _TIME, "last_seen": _TIME}))),
             "put": _operation("set an alias", _schema_object({"api_key": _STR, "alias": _STR}),
-                              body=_schema_object({"api_key": _STR, "alias": _STR}, ("api_key", "alias"))),
+                              body=_ALIAS_INPUT),
             "delete": _operation("remove an alias", _schema_object({"deleted": _STR}),
-                                 [_parameter("api_key", "the key whose alias to remove")])},
+                                 [_required(_parameter("api_key", "the key whose alias to remove"))])},
         "/api/v1/aliases/export": {"get": _operation(
             "every alias as a versioned document", _schema_object({
                 "version": _INT, "exported_at": _TIME, "aliases": {"type": "array", "items": {"type": "object"}}}))},
@@ -6444,17 +6526,20 @@ def openapi_document(base_path: str) -> dict:
             "load an export document, checked whole before anything changes",
             _schema_object({k: _INT for k in ("added", "updated", "unchanged", "removed")}),
             [_parameter("mode", "merge (default) or replace", {"type": "string", "enum": ["merge", "replace"]})],
-            body={"type": "object"})},
+            body=_schema_object({"version": {"type": "integer", "enum": [ALIAS_EXPORT_VERSION]},
+                                 "aliases": {"type": "array", "items": _ALIAS_INPUT,
+                                             "description": "each api_key once"}}, ("version", "aliases")))},
         "/api/v1/pricing": {
             "get": _operation("the user's prices and the built-in defaults",
                               _list_of(_ref("Price"), defaults={"type": "object"})),
             "put": _operation("set prices, all or none", _schema_object({"saved": {"type": "array", "items": _STR}}),
-                              body={"type": "array", "items": _ref("PriceInput")}),
+                              body=_list_or_items("items", _ref("PriceInput"), min_items=1)),
             "delete": _operation("remove prices", _schema_object({"deleted": {"type": "array", "items": _STR},
                                                                   "not_found": {"type": "array", "items": _STR}}),
-                                 body={"type": "array", "items": _STR})},
+                                 body=_list_or_items("models", _MODEL_NAME))},
         "/api/v1/pricing/{model}": {
-            "put": _operation("set one price", _ref("Price"), model_path, body=_ref("PriceInput")),
+            "put": _operation("set one price", _ref("Price"), model_path, body=_schema_object(
+                _PRICE_INPUT, ("input", "output", "cache_read", "cache_write"), closed=True)),
             "delete": _operation("remove one price", _schema_object({"deleted": {"type": "array", "items": _STR}}),
                                  model_path)},
         "/api/v1/credential-errors": {"get": _operation(
@@ -6664,7 +6749,7 @@ def build_app(service: "Service") -> bottle.Bottle:
     def auth_logout() -> dict:
         """Sign out: the session is revoked (its cookie, wherever a copy of it is, no
         longer works) and the cookie cleared."""
-        read_json_body()
+        read_empty_body()
         session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
         if session is not None:
             service.auth.revoke(session)
@@ -6730,15 +6815,16 @@ def build_app(service: "Service") -> bottle.Bottle:
                            {"expected": {"version": ALIAS_EXPORT_VERSION, "aliases": [{"api_key": "", "alias": ""}]}})
         wanted: dict[str, str] = {}
         for position, entry in enumerate(body["aliases"]):  # validate everything before changing anything
-            if not isinstance(entry, dict):
-                raise ApiError(400, "each alias must be an object", {"index": position})
+            if not isinstance(entry, dict) or not set(entry) <= {"api_key", "alias"}:
+                raise ApiError(400, 'each alias must be an object {"api_key": "...", "alias": "..."}',
+                               {"index": position})
             try:
                 api_key, alias = validate_alias(entry.get("api_key"), entry.get("alias"))
             except ApiError as exc:
                 exc.detail = {"index": position, **exc.detail}
                 raise
             if api_key in wanted:
-                raise ApiError(400, "the same api_key appears twice", {"index": position})
+                raise ApiError(400, "the same api_key appears twice", {"index": position, "with": ["aliases"]})
             wanted[api_key] = alias
         before = service.store.aliases()
         service.store.set_aliases(wanted, replace=mode == "replace")
@@ -6852,9 +6938,7 @@ def build_app(service: "Service") -> bottle.Bottle:
         if content_type not in IMPORT_TYPES:  # never a form: another site must not post here
             raise ApiError(415, "the body must be the file, as application/json or application/x-ndjson",
                            {"content_type": content_type or None})
-        length = bottle.request.content_length
-        if length < 0:
-            raise ApiError(411, "send Content-Length")
+        length = bottle.request.content_length  # -1 without the header: no body (a chunked one is read whole)
         if length > IMPORT_MAX_BYTES:
             raise ApiError(413, "the file is too big for an upload; use the import command on the host",
                            {"max_bytes": IMPORT_MAX_BYTES, "bytes": length})
@@ -6943,7 +7027,7 @@ def build_app(service: "Service") -> bottle.Bottle:
 
     def one_client_key(wanted: Any) -> str:
         """The one client key a request names (the key, its alias or its id)."""
-        if not isinstance(wanted, str) or not wanted.strip():
+        if not isinstance(wanted, str) or blank(wanted):
             raise ApiError(400, "api_key is required: the key, its alias or its api_key_id", {"field": "api_key"})
         keys = analytics.resolve_keys(wanted)
         if len(keys) > 1:
@@ -7016,7 +7100,7 @@ def build_app(service: "Service") -> bottle.Bottle:
     def sync() -> dict:
         """Every CPA's lists now. With one CPA a refusal is the answer (409); with
         several, each CPA's outcome is told beside the others'."""
-        read_json_body()
+        read_empty_body()
         outcomes: dict[str, Any] = {}
         for instance, metadata in zip(service.config.instances, service.metadatas):
             try:
@@ -7069,7 +7153,7 @@ def build_app(service: "Service") -> bottle.Bottle:
     @api_route
     def pricing_put_many() -> dict:
         body = read_json_body()
-        entries = body.get("items") if isinstance(body, dict) else body
+        entries = body.get("items") if isinstance(body, dict) and set(body) == {"items"} else body
         if not isinstance(entries, list) or not entries:
             raise ApiError(400, "expected a non-empty list of prices", {"got": type(entries).__name__})
         rows = []
@@ -7095,8 +7179,8 @@ def build_app(service: "Service") -> bottle.Bottle:
     @api_route
     def pricing_delete_many() -> dict:
         body = read_json_body()
-        models = body.get("models") if isinstance(body, dict) else body
-        if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
+        models = body.get("models") if isinstance(body, dict) and set(body) == {"models"} else body
+        if not isinstance(models, list) or not all(valid_model_name(m) for m in models):
             raise ApiError(400, "expected a list of model names", {"got": body})
         deleted = service.store.delete_prices(models)
         service.pricing.reload()
@@ -7114,7 +7198,7 @@ def build_app(service: "Service") -> bottle.Bottle:
     @api_route
     def openapi() -> dict:
         reject_unknown_query(frozenset())
-        return openapi_document(service.config.app_base_path)
+        return openapi_document(service.config.app_base_path, [i.name for i in service.config.instances])
 
     @app.get(API + "/credential-errors")
     @api_route

@@ -244,14 +244,14 @@ def test_owner_budgets_alerts_and_idle_keys(browser, shared):
     page.select_option("#budget-api_key", beta)
     page.fill("#budget-daily_usd", "-1")
     page.click("#budget-form button[type=submit]")
-    error = "invalid budget field daily_usd: a positive amount of USD"  # the API's words
+    error = "invalid budget field daily_usd: an amount of USD above 0, at most 1,000,000,000"  # the API's words
     page.wait_for_selector(f"#budget-daily_usd-error:has-text('{error}')")
     assert page.get_attribute("#budget-daily_usd", "aria-invalid") == "true"
     assert page.evaluate("document.activeElement.id") == "budget-daily_usd"
     page.fill("#budget-daily_usd", "")
     page.fill("#budget-daily_tokens", "1.5")
     page.click("#budget-form button[type=submit]")
-    page.wait_for_selector("#budget-daily_tokens-error:has-text('a positive whole number of tokens')")
+    page.wait_for_selector("#budget-daily_tokens-error:has-text('a whole number of tokens from 1 to')")
     assert page.get_attribute("#budget-daily_usd", "aria-invalid") is None
     page.fill("#budget-daily_tokens", "")
     page.click("#budget-form button[type=submit]")

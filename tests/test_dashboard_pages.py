@@ -421,7 +421,7 @@ def test_price_editor(browser, site):
     page.fill("#price-cache_write", "1")
     page.click("#price-form button[type=submit]")
     page.wait_for_selector("#price-message:has-text('invalid price field input')")
-    assert "a non-negative number" in text(page, "#price-message")  # the API's own words
+    assert "a number from 0 to 10,000" in text(page, "#price-message")  # the API's own words
     assert page.get_attribute("#price-input", "aria-invalid") == "true"
     assert "mystery-model-x" not in site.service.pricing.user
 

@@ -292,6 +292,34 @@ def test_dead_letters_show_keys_masked(service_factory):
     assert get(service, "/dead-letters")["items"][0]["payload"] == "garbage sk-ab…mnop"
 
 
+# -- queries at the ends of the calendar --------------------------------------------------------
+
+CALENDAR_ENDS = ["start=0&end=99999999999999", "start=0&end=1", "start=99999999999998&end=99999999999999",
+                 "start=1960-01-01T00:00:00Z&end=1965-01-01T00:00:00Z",
+                 "start=0001-01-01T00:00:00%2B23:59&end=9999-12-31T23:59:59.999-23:59"]
+RANGED = ["/usage/overview", "/usage/events", "/usage/analysis", "/usage/credentials", "/usage/events/filters",
+          "/usage/events/export", "/usage/analysis/export", "/auth-files", "/models/used", "/credential-errors"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12", "Asia/Kolkata"])
+def test_ranges_at_the_ends_of_the_calendar_are_answered_in_bounded_time(service_factory, zone):
+    """Ranges of millennia, before 1970 and at year 9999, in zones at +14, -12 and +5:30:
+    every ranged answer is given (a local calendar computed where datetime ends was a
+    500), and the overview's daily series stops at ten years (a range of millennia was
+    a gigabyte of JSON)."""
+    service = service_factory("http://127.0.0.1:9", start=False, TZ=zone)
+    service.store.write_batch([decode_payload(payload, RECEIVED) for payload in records(3)], [], received=3)
+    for query in CALENDAR_ENDS:
+        for path in RANGED:
+            response = wsgi_call(service.app, "GET", f"/usage/api/v1{path}?{query}")
+            assert response.status == 200, (path, query, response.body[:300])
+    overview = get(service, "/usage/overview?" + CALENDAR_ENDS[0])
+    assert len(overview["daily"]) <= 3661 and overview["summary"]["requests"] == 3
+    assert overview["range"]["end"].startswith("5138-")  # held to MAX_INSTANT_MS
+    refused = wsgi_call(service.app, "GET", "/usage/api/v1/usage/overview?start=0&end=999999999999999")
+    assert refused.status == 400 and refused.json()["detail"]["parameter"] == "end"
+
+
 # -- a full disk ------------------------------------------------------------------------------
 
 
@@ -361,15 +389,21 @@ def small_writer(service, memory, overflow):
     service.writer.MEMORY_RECORDS, service.writer.OVERFLOW_RECORDS = memory, overflow
 
 
-def test_a_full_disk_loses_nothing_taken_from_cpa(fake_cpa, service_factory, full_disk):
+def subscribed_to_a_full_disk(fake_cpa, service_factory, full_disk, memory, overflow, count):
+    """A subscribed service whose disk is then filled, and ``count`` records published."""
     from test_drain import publish_paced
 
     cpa = fake_cpa()
     service = service_factory(cpa.url, SQLITE_PATH=str(full_disk.path / "app.db"))
-    small_writer(service, 300, 50_000)
+    small_writer(service, memory, overflow)
     wait_for(lambda: cpa.subscriber_count() == 1, what="the subscription")
     full_disk.fill(service)
-    publish_paced(cpa, records(2000), per_second=2000)
+    publish_paced(cpa, records(count), per_second=2000)
+    return cpa, service
+
+
+def test_a_full_disk_loses_nothing_taken_from_cpa(fake_cpa, service_factory, full_disk):
+    cpa, service = subscribed_to_a_full_disk(fake_cpa, service_factory, full_disk, 300, 50_000, 2000)
     wait_for(lambda: service.writer.pending >= 2000, what="everything received, waiting")  # + support_refresh
     wait_for(lambda: service.writer.spool_error and service.writer.stalled, what="spool and database refusing")
     problems = get(service, "/status")["health"]["problems"]
@@ -384,14 +418,7 @@ def test_a_full_disk_loses_nothing_taken_from_cpa(fake_cpa, service_factory, ful
 
 
 def test_a_full_disk_past_the_memory_limit_drops_and_says_so(fake_cpa, service_factory, full_disk):
-    from test_drain import publish_paced
-
-    cpa = fake_cpa()
-    service = service_factory(cpa.url, SQLITE_PATH=str(full_disk.path / "app.db"))
-    small_writer(service, 100, 400)
-    wait_for(lambda: cpa.subscriber_count() == 1, what="the subscription")
-    full_disk.fill(service)
-    publish_paced(cpa, records(1000), per_second=2000)
+    cpa, service = subscribed_to_a_full_disk(fake_cpa, service_factory, full_disk, 100, 400, 1000)
     wait_for(lambda: service.writer.dropped + service.writer.pending >= 1000, what="all received or dropped")
     dropped = service.writer.dropped
     assert dropped > 0 and service.writer.in_memory == 400  # the rest of what waits is the batch in hand

@@ -95,8 +95,13 @@ def test_exported_rows_whose_tokens_do_not_add_up_are_rejected(store):
     assert {d.payload for d in store.list_dead_letters()} == set(lines[1:])
 
 
+def test_an_empty_file_imports_nothing_and_is_no_error(store):
+    for data in (b"", b"\n  \n"):
+        report = import_bytes(store, data)
+        assert (report.error, report.read, report.added, report.rejected) == (None, 0, 0, 0)
+
+
 @pytest.mark.parametrize("data, message", [
-    (b"", "the file is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "neither JSON Lines nor a JSON document"),
     (LEGACY.read_bytes()[:-40], "neither JSON Lines nor a JSON document"),
     (encode(record(request_id="a")) + b"\n{\"truncated\": \n" + encode(record(request_id="b")), "line 2 is not JSON"),
