@@ -7,30 +7,17 @@ import json
 import pytest
 
 from backends import wait_for
-from conftest import base_env, wsgi_call
-from cpa_usage import METADATA_LISTS, Service, load_config
+from conftest import wsgi_call
+from cpa_usage import METADATA_LISTS
 
 
 @pytest.fixture
-def make_service(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    services = []
-
+def make_service(service_factory):
+    """Services against a fake CPA with its own key by default, not started unless asked."""
     def make(cpa, key=None, start=False, **env):
-        service = Service(load_config(base_env(tmp_path, CPA_BASE_URL=cpa.url, CPA_MANAGEMENT_KEY=key or cpa.key,
-                                               REDIS_QUEUE_ERROR_BACKOFF="100ms", **env)),
-                          backlog_every=0.2)
-        if start:
-            service.start()
-        services.append((service, start))
-        return service
+        return service_factory(cpa.url, key=key or cpa.key, start=start, **env)
 
-    yield make
-    for service, started in services:
-        if started:
-            service.stop()
-        else:
-            service.store.close()
+    return make
 
 
 def api(service, method, path, body=None, status=200):
