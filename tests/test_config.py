@@ -1,6 +1,7 @@
 """Configuration: defaults, .env files, durations, errors that stop the start, the CLI flags."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -250,3 +251,12 @@ def test_serving_collects_cycles_seldom_enough_for_an_overview_not_to_wait(tmp_p
         assert full_collections_while_building() == 0
     finally:
         gc.set_threshold(*before)
+
+
+def test_readme_and_env_example_name_every_setting():
+    """The configuration table and .env.example stay true to SETTINGS (a setting added
+    without its documentation fails here)."""
+    readme, example = (ROOT / "README.md").read_text(), (ROOT / ".env.example").read_text()
+    undocumented = [s.name for s in SETTINGS if f"| `{s.name}` |" not in readme]
+    unexampled = [s.name for s in SETTINGS if not re.search(rf"^#? ?{s.name}=", example, re.M)]
+    assert undocumented == [] and unexampled == []
