@@ -6035,14 +6035,15 @@ def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str
                  stream=None if stream is None else int(stream == "true")), name
 
 
-def read_json_body(when_empty: Any = None) -> Any:
-    """The request's JSON body (``when_empty`` if it has no bytes). Only
-    application/json is accepted, so that a plain HTML form on another site cannot
-    post to a state-changing route."""
+def read_json_body(when_empty: Any = None, limit: int | None = None) -> Any:
+    """The request's JSON body (``when_empty`` if it has no bytes), at most ``limit``
+    bytes (HTTP_LIMITS.json_body_bytes). Only application/json is accepted, so that a
+    plain HTML form on another site cannot post to a state-changing route."""
+    limit = limit or HTTP_LIMITS.json_body_bytes
     content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise ApiError(415, "the body must be application/json", {"content_type": content_type or None})
-    limit = HTTP_LIMITS.json_body_bytes  # the server refuses more before reading it; this is the same rule here
+    # The server refuses more before reading it (create_http_server); this is the same rule here.
     data = bottle.request.body.read(limit + 1)
     if len(data) > limit or bottle.request.content_length > limit:
         raise ApiError(413, "the body is too large", {"max_bytes": limit})
@@ -6721,7 +6722,7 @@ def build_app(service: "Service") -> bottle.Bottle:
         if wait:
             bottle.response.set_header("Retry-After", str(wait))
             raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": wait})
-        body = read_json_body()
+        body = read_json_body(limit=HTTP_LIMITS.login_body_bytes)
         body = body if isinstance(body, dict) else {}
         if "api_key" in body and auth.key_login:  # a member, with their own CPA client key
             member = auth.check_member_key(body["api_key"]) if isinstance(body["api_key"], str) else None
@@ -7314,6 +7315,7 @@ class HttpLimits(NamedTuple):
     body_grace_s: float = 30.0     # after this long a body must have averaged ...
     min_body_rate: int = 16 * 1024  # ... this many bytes a second (a slow upload is not cut)
     json_body_bytes: int = 64 * 1024  # the body of any route but the import, checked from its headers
+    login_body_bytes: int = 4 * 1024  # the sign-in routes' (a password or a key)
     upload_bytes: int = IMPORT_MAX_BYTES + 1  # the import's, spooled to disk by waitress
     header_bytes: int = 64 * 1024
     check_every_s: int = 5         # how often the limits above are enforced
@@ -7336,7 +7338,7 @@ def create_http_server(app: Callable, host: str, port: int, base_path: str, limi
     import waitress.server
     import waitress.utilities
 
-    uploads = {f"{base_path}{API}/import"}
+    uploads, sign_in = {f"{base_path}{API}/import"}, f"{base_path}{API}/auth/"
 
     class GuardedParser(waitress.parser.HTTPRequestParser):
         def __init__(self, adj: Any):
@@ -7347,9 +7349,9 @@ def create_http_server(app: Callable, host: str, port: int, base_path: str, limi
             consumed = super().received(data)
             if self.headers_finished and self.error is None and self.path not in uploads:
                 size = self.body_bytes_received if self.chunked else self.content_length
-                if size > limits.json_body_bytes:
-                    self.error = waitress.utilities.RequestEntityTooLarge(
-                        f"a body of at most {limits.json_body_bytes} bytes here")
+                limit = limits.login_body_bytes if self.path.startswith(sign_in) else limits.json_body_bytes
+                if size > limit:
+                    self.error = waitress.utilities.RequestEntityTooLarge(f"a body of at most {limit} bytes here")
                     self.completed = True
             return consumed
 

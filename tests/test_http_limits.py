@@ -104,6 +104,7 @@ def test_a_body_that_trickles_in_is_cut_off(serve_with):
 
 
 @pytest.mark.parametrize("path, length", [("/usage/api/v1/auth/login", 900 * 2**20),
+                                          ("/usage/api/v1/auth/login", 5 * 1024),
                                           ("/usage/api/v1/pricing", 65 * 1024),
                                           ("/usage/api/v1/import", 300 * 2**20)])
 def test_bodies_larger_than_their_route_takes_are_refused_from_the_headers(serve_with, path, length):
