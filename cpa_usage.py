@@ -5951,7 +5951,9 @@ def bad_parameter(name: str, value: Any, expected: str, depends_on: tuple[str, .
                     else detail)
 
 
-_VISIBLE = re.compile(r"[^\s\x00-\x1f]")
+# Spaces (Python's and JavaScript's alike, spelt out: their \s differ) and control characters.
+_SPACE_OR_CONTROL = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_VISIBLE = re.compile(f"[^{_SPACE_OR_CONTROL}]")
 
 
 def blank(text: str) -> bool:
@@ -6068,7 +6070,7 @@ MAX_PRICE = 10_000
 MAX_BUDGET_USD, MAX_BUDGET_TOKENS = 10**9, 10**15
 
 
-_MODEL_NAME_TEXT = re.compile(r"[^\s\x00-\x1f]{1,200}")
+_MODEL_NAME_TEXT = re.compile(f"[^{_SPACE_OR_CONTROL}]{{1,200}}")
 
 
 def valid_model_name(name: Any) -> bool:
@@ -7032,7 +7034,7 @@ def build_app(service: "Service") -> bottle.Bottle:
             raise ApiError(400, "api_key is required: the key, its alias or its api_key_id", {"field": "api_key"})
         keys = analytics.resolve_keys(wanted)
         if len(keys) > 1:
-            raise ApiError(400, "this alias names several keys; use the api_key_id", {"field": "api_key",
+            raise ApiError(409, "this alias names several keys; use the api_key_id", {"field": "api_key",
                            "keys": [analytics.named("api_key", key) for key in keys]})
         return keys[0]
 

@@ -242,6 +242,19 @@ def test_a_key_cpa_lists_but_nobody_used_can_get_a_budget_by_its_id(shared):
     assert request(service, "DELETE", f"/budgets?api_key={key_id}", cookie=owner).status == 200
 
 
+def test_an_alias_two_keys_share_is_a_conflict_that_names_them(shared):
+    """Which key "team" means depends on the aliases stored: a conflict (409) with the
+    keys and their ids, not a malformed request; the id then names one."""
+    service = shared()
+    service.store.set_aliases({ALPHA: "team", BETA: "team"}, replace=False)
+    owner = owner_cookie(service)
+    answer = request(service, "PUT", "/budgets", {"api_key": "team", "daily_usd": 5}, cookie=owner)
+    assert answer.status == 409 and service.store.budgets() == {}
+    ids = [key["api_key_id"] for key in answer.json()["detail"]["keys"]]
+    assert sorted(ids) == sorted(service.analytics.named("api_key", k)["api_key_id"] for k in (ALPHA, BETA))
+    assert request(service, "PUT", "/budgets", {"api_key": ids[0], "daily_usd": 5}, cookie=owner).status == 200
+
+
 def test_a_members_session_tells_the_time_zone(shared):
     service = shared()
     session = request(service, "GET", "/auth/session", cookie=member_cookie(service)).json()
