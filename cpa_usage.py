@@ -23,7 +23,9 @@ Contents, in the order data flows through the program:
   6. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, exports), Alerts
   7. Pricing .............. Price, DEFAULT_PRICES, Pricing
   8. Auth ................. Auth (owner and member sessions, login limit), security headers
-  9. HTTP routes .......... query parsing, OpenAPI, Prometheus metrics, build_app, PrefixMount
+  9. HTTP routes .......... query parsing, OpenAPI pieces, the route table (ROUTES, route) and its
+                            handlers, openapi_document, build_app, Prometheus metrics, PrefixMount,
+                            HTTP limits
  10. Command line ......... Service, serve, backup, import, export, migrate, main
 
 Times are UTC epoch milliseconds everywhere inside; they become text only at the
@@ -4928,9 +4930,6 @@ DAILY_WINDOW_MS = 3660 * DAY_MS  # the daily series, at most ten years (a range 
 # Query instants are held to [0, this] (year 5138): a local calendar can still be
 # computed at either end, and no event lies outside it.
 MAX_INSTANT_MS = 10**14
-FILTER_PARAMETERS = frozenset({"range", "start", "end", "model", "source", "auth_index", "api_key", "result",
-                               "instance", "stream"})
-PAGE_PARAMETERS = frozenset({"page", "page_size"})
 ANALYSIS_SORTS = ("requests", "success", "failed", "success_rate", "tokens", "input", "output", "cost",
                   "avg_latency", "avg_ttft", "first_seen", "last_seen", "name")
 
@@ -5692,12 +5691,9 @@ API = "/api/v1"
 SESSION_COOKIE = "cpa_usage_session"
 LOGIN_LIMIT, LOGIN_WINDOW_S = 5, 60.0
 LOGIN_LIMIT_ALL = 30  # failed logins a minute from all addresses together
-PUBLIC_ROUTES = frozenset({"/healthz", API + "/ping", API + "/auth/session", API + "/auth/login"})
-# What a member's session may ask (with its answers limited to the member's key).
-MEMBER_ROUTES = frozenset({("GET", API + path) for path in (
-    "/ping", "/auth/session", "/usage/overview", "/usage/health", "/usage/analysis", "/usage/events",
-    "/usage/events/filters", "/usage/events/export", "/usage/analysis/export", "/pricing", "/budgets", "/alerts",
-    "/openapi.json")} | {("POST", API + "/auth/login"), ("POST", API + "/auth/logout")})
+# Who may call a route (each route says it in the route table, section 9): anyone; the
+# owner or a member (answers limited to the member's key); the owner alone.
+PUBLIC, MEMBER, OWNER = "public", "member", "owner"
 MEMBER_ENVIRON = "cpa_usage.member"
 # What a member is not shown of their own events: which upstream credential served them
 # (its name, CPA's id, the hash of its access token, which names it across key rotations),
@@ -5715,6 +5711,18 @@ class Session(NamedTuple):
 def member_key() -> str | None:
     """The client key this request is limited to (a member's session), or None."""
     return bottle.request.environ.get(MEMBER_ENVIRON)
+
+
+def member_scoped(query: "Query") -> "Query":
+    """The query as this session may ask it: a member's is about their own key, whatever
+    key was asked for, and may not filter by upstream credential (403); the owner's
+    is as asked."""
+    member = member_key()
+    if member is None:
+        return query
+    if query.sources or query.auth_indexes:
+        raise ApiError(403, "a member's session cannot filter by upstream credential", {"member": True})
+    return query._replace(api_keys=(member,))
 
 
 class Auth:
@@ -5814,17 +5822,17 @@ class Auth:
         return (f"{SESSION_COOKIE}={token}; Path={self.cookie_path}; Max-Age={max_age}; HttpOnly; SameSite=Strict"
                 + ("; Secure" if secure else ""))
 
-    def require(self) -> Session | None:
-        """This request's session; 401 unless it has one (when auth is on and the route
-        is not public), 403 when a member's session asks for an owner's route."""
+    def require(self, access: str) -> Session | None:
+        """This request's session for a route that is not PUBLIC: 401 without one (when
+        auth is on), 403 when a member's session asks for an OWNER route."""
         if not self.enabled:
             return None
         session = self.session(bottle.request.get_cookie(SESSION_COOKIE))
-        if session is None and bottle.request.path not in PUBLIC_ROUTES:
+        if session is None:
             raise ApiError(401, "sign in first", {"login": "POST /api/v1/auth/login"})
-        if session is not None and session.member is not None:
+        if session.member is not None:
             bottle.request.environ[MEMBER_ENVIRON] = session.member
-            if (bottle.request.method, bottle.request.route.rule) not in MEMBER_ROUTES:
+            if access == OWNER:
                 raise ApiError(403, "this is for the owner of this cpa-usage; a member sees their own key's usage",
                                {"member": True})
         return session
@@ -5866,12 +5874,14 @@ def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
 # 9. HTTP routes ###############################################################
 ###############################################################################
 #
-# A Bottle app whose API routes always answer JSON, errors included, mounted under
-# APP_BASE_PATH by a small prefix-stripping WSGI middleware (Bottle's own mount()
-# copies routes and lets the parent's HTML error pages win). Static files are read
-# through the module's loader, so they work from the zipapp as from a checkout.
-
-
+# Every route is declared once, with route(): its method and path, who may call it,
+# its OpenAPI operation (and so the query parameters it takes), and its handler, a
+# plain function of the Service. build_app serves ROUTES, answer() wraps each handler
+# (session, query check, JSON answers and errors, never an HTML traceback), and
+# openapi_document describes them. The app is mounted under APP_BASE_PATH by a small
+# prefix-stripping WSGI middleware (Bottle's own mount() copies routes and lets the
+# parent's HTML error pages win). Static files are read through the module's loader,
+# so they work from the zipapp as from a checkout.
 
 
 class ApiError(Exception):
@@ -5889,26 +5899,6 @@ def json_response(data: Any, status: int = 200) -> str:
     bottle.response.status = status
     bottle.response.content_type = "application/json"
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), check_circular=False)
-
-
-def api_route(callback: Callable) -> Callable:
-    """Route decorator: dict/list results become JSON; ApiError and surprises become
-    JSON errors with the right status, never an HTML traceback."""
-
-    @functools.wraps(callback)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            result = callback(*args, **kwargs)
-        except ApiError as exc:
-            return json_response({"error": exc.message, "detail": exc.detail}, exc.status)
-        except bottle.HTTPResponse:
-            raise
-        except Exception:  # noqa: BLE001
-            log.exception("error answering %s %s", bottle.request.method, bottle.request.path)
-            return json_response({"error": "internal error", "detail": "see the cpa-usage log"}, 500)
-        return json_response(result) if isinstance(result, (dict, list)) else result
-
-    return wrapper
 
 
 def mask_key(key: str | None) -> str | None:
@@ -6007,11 +5997,9 @@ def parse_range(analytics: "Analytics", default_range: str) -> tuple[int, int, b
     return (*analytics.resolve_range(name, start, end), name)
 
 
-def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str] = frozenset(),
-                with_range: bool = True) -> tuple[Query, str]:
-    """The shared filters of every usage endpoint, validated: (Query, range name)."""
-    allowed = (FILTER_PARAMETERS if with_range else FILTER_PARAMETERS - {"range", "start", "end"}) | extra
-    reject_unknown_query(allowed)
+def parse_query(analytics: "Analytics", default_range: str) -> tuple[Query, str]:
+    """The shared filters of every usage endpoint, validated: (Query as asked, range
+    name). What a member may ask of it is member_scoped's business."""
     start_ms, end_ms, open_end, name = parse_range(analytics, default_range)
     stream = query_single("stream")
     if stream not in (None, "true", "false"):
@@ -6019,17 +6007,12 @@ def parse_query(analytics: "Analytics", default_range: str, extra: frozenset[str
     result = query_single("result")
     if result not in (None, "success", "failed"):
         raise bad_parameter("result", result, "success or failed")
-    member = member_key()
-    if member is not None and (query_values("source") or query_values("auth_index")):
-        raise ApiError(403, "a member's session cannot filter by upstream credential", {"member": True})
     sources = query_values("source")
     if sources:
         ids = analytics.key_ids("source")
         sources = [ids.get(value, value) for value in sources]
     api_keys = [key for wanted in query_values("api_key") for key in analytics.resolve_keys(wanted)]
     auth_index = query_single("auth_index")
-    if member is not None:  # whatever key was asked for: the member's own
-        api_keys = [member]
     return Query(start_ms, end_ms, models=tuple(query_values("model")), sources=tuple(sources),
                  auth_indexes=(auth_index,) if auth_index else (), api_keys=tuple(dict.fromkeys(api_keys)),
                  failed=None if result is None else int(result == "failed"),
@@ -6388,184 +6371,825 @@ def _budget_input() -> dict:
             "anyOf": [_schema_object({name: limit(name, False)}, (name,)) for name in Store.BUDGET_LIMITS]}
 
 
+IMPORT_MAX_BYTES = 256 * 2**20
+IMPORT_TYPES = ("application/json", "application/x-ndjson", "application/jsonl")
+_WITH_RANGE = {"range": _ref("Range")}
+_MODEL_PATH = [_parameter("model", "model name or pattern with *; may contain / : .", _MODEL_NAME, where="path")]
+
+
+class Route(NamedTuple):
+    """One route, declared once: who may call it (PUBLIC, MEMBER or OWNER), what the
+    OpenAPI document says of it (an operation, or a function of the CPAs' names), and
+    so which query parameters it takes: the documented ones, others are a 400, unless
+    it ``ignores_query``. ``json``: its answers and errors are JSON (not a page, a
+    file or Prometheus text)."""
+
+    method: str
+    path: str  # relative to APP_BASE_PATH, in Bottle's syntax
+    handler: Callable[..., Any]  # handler(service, **path arguments)
+    access: str
+    doc: dict | Callable[[list[str]], dict] | None
+    ignores_query: bool
+    json: bool
+
+    def operation(self, instances: list[str]) -> dict | None:
+        return self.doc(instances) if callable(self.doc) else self.doc
+
+    def query_parameters(self) -> frozenset[str] | None:
+        """The query parameters it takes; None: it does not look."""
+        if self.ignores_query or self.doc is None:
+            return None
+        return frozenset(p["name"] for p in self.operation(["-"])["parameters"] if p["in"] == "query")
+
+
+ROUTES: list[Route] = []
+
+
+def route(method: str, path: str, access: str, doc: dict | Callable[[list[str]], dict] | None = None,
+          ignores_query: bool = False, json: bool = True) -> Callable[[Callable], Callable]:
+    """Declare a handler in ROUTES (build_app serves them, openapi_document describes them)."""
+    def declare(handler: Callable) -> Callable:
+        ROUTES.append(Route(method, path, handler, access, doc, ignores_query, json))
+        return handler
+
+    return declare
+
+
+def analysis_parameters() -> tuple[str, str, bool]:
+    """group, sort and descending of the analysis routes, validated."""
+    group = query_single("group") or "model"
+    if group not in ("api", "model", "both"):
+        raise bad_parameter("group", group, "api, model or both")
+    sort = query_single("sort") or "requests"
+    if sort not in ANALYSIS_SORTS:
+        raise bad_parameter("sort", sort, " | ".join(ANALYSIS_SORTS))
+    order = query_single("order") or ("asc" if sort == "name" else "desc")
+    if order not in ("asc", "desc"):
+        raise bad_parameter("order", order, "asc or desc")
+    return group, sort, order == "desc"
+
+
+def download(chunks: Iterable[str], fmt: str, stem: str) -> Iterable[bytes]:
+    """A streamed file answer: the body is produced while it is sent."""
+    bottle.response.content_type = {"csv": "text/csv; charset=utf-8",
+                                    "jsonl": "application/x-ndjson; charset=utf-8"}[fmt]
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    bottle.response.set_header("Content-Disposition", f'attachment; filename="{stem}-{stamp}.{fmt}"')
+    return (chunk.encode("utf-8") for chunk in chunks)
+
+
+# -- Health and status ---------------------------------------------------------------------
+
+@route("GET", "/healthz", PUBLIC, doc=_operation(
+    "liveness, also at the root; with ready=1 readiness: 503 with the reasons while a worker is down, "
+    "ingest stalls, the database or the spool refuses writes, or a CPA is not connected",
+    _schema_object({"status": {"type": "string", "enum": ["ok", "ready"]}}),
+    [_parameter("ready", "1: answer readiness", {"type": "string", "enum": ["1", "true"]})]))
+def healthz(service: Service) -> dict:
+    """Liveness: the process answers. With ready=1, readiness: 503 with the reasons
+    while a worker is down, ingest stalls, the database or the spool refuses
+    writes, or a CPA is not connected."""
+    ready = query_single("ready")
+    if ready not in (None, "1", "true"):
+        raise bad_parameter("ready", ready, "1 or true")
+    if ready is None:
+        return {"status": "ok"}
+    health = service.health()
+    if not health["ready"]:
+        raise ApiError(503, "not ready", {"problems": health["problems"]})
+    return {"status": "ready"}
+
+
+@route("GET", API + "/ping", PUBLIC, ignores_query=True, doc=_operation(
+    "liveness and version", _schema_object({"ok": _BOOL, "version": _STR})))
+def ping(service: Service) -> dict:
+    return {"ok": True, "version": __version__}
+
+
+@route("GET", API + "/status", OWNER, ignores_query=True, doc=_operation(
+    "drain status: mode, key, last pop, errors, totals", _schema_object({
+        "mode": {"type": "string", "enum": ["subscribe", "http", "lpop", "down"]}, "connected": _BOOL,
+        "transport": _schema_object({"setting": {"type": "string", "enum": list(QUEUE_TRANSPORTS)},
+                                     "reason": _NULLABLE_STR}),
+        "auth": {"type": "string", "enum": ["ok", "rejected", "unknown"]}, "last_pop_at": _TIME,
+        "last_event_at": _TIME, "last_error": {"type": "string", "nullable": True}, "last_error_at": _TIME,
+        "pending": _INT, "spool_error": _NULLABLE_STR, "dropped_records": _INT,
+        "health": _schema_object({"ready": _BOOL, "problems": {"type": "array", "items": _STR}}),
+        "workers": {"type": "array", "items": _schema_object({
+            "name": _STR, "alive": _BOOL, "restarts": _INT, "last_crash": _NULLABLE_STR,
+            "last_crash_at": _TIME})},
+        "totals": _schema_object({k: _INT for k in TOTAL_COUNTERS})})))
+def status(service: Service) -> dict:
+    return service.status_report()
+
+
+@route("GET", "/metrics", PUBLIC, ignores_query=True, json=False, doc=_operation(
+    "Prometheus text exposition; with login on, a session or the login password by HTTP Basic auth, "
+    "unless METRICS_PUBLIC=true", {"type": "string"}, produces=("text/plain",),
+    errors={"401": ("sign in, or the login password by HTTP Basic auth", "text/plain")}))
+def metrics(service: Service) -> str:
+    if service.auth.enabled and not service.config.metrics_public and not metrics_allowed(service):
+        bottle.response.status = 401
+        bottle.response.content_type = "text/plain; charset=utf-8"  # what Prometheus reads; not a page
+        bottle.response.set_header("WWW-Authenticate", 'Basic realm="cpa-usage metrics"')
+        return "sign in, or send the login password with HTTP Basic auth (any user name)\n"
+    bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
+    return prometheus_metrics(service)
+
+
+def metrics_allowed(service: Service) -> bool:
+    """A session cookie, or the login password by HTTP Basic auth (what Prometheus
+    can send); failures count against the login limit."""
+    session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
+    if session is not None and session.member is None:
+        return True
+    address, credentials = client_address(), bottle.request.auth
+    if credentials is None or service.auth.retry_after(address):
+        return False
+    if service.auth.check_password(credentials[1] or ""):
+        return True
+    service.auth.failed(address)
+    log.warning("failed metrics login from %s", address)
+    return False
+
+
+# -- Usage ---------------------------------------------------------------------------------
+
+@route("GET", API + "/usage/overview", MEMBER, doc=_operation(
+    "summary, hourly and daily series (local time), 15-minute grid", _schema_object({
+        **_WITH_RANGE, "summary": _ref("Totals"),
+        "hourly": {"type": "array", "items": _ref("Totals")},
+        "daily": {"type": "array", "items": _ref("Totals")},
+        "health_grid": {"type": "array", "items": _ref("Cell")}}), FILTER_DOCS))
+def usage_overview(service: Service) -> dict:
+    analytics = service.analytics
+    query, name = parse_query(analytics, "24h")
+    query = member_scoped(query)
+    budgets = service.store.budgets()
+    one_key = query.api_keys[0] if len(query.api_keys) == 1 else None
+    return {"range": range_json(query, name), **analytics.overview(query, name == "all"),
+            "budget": analytics.budget_status(one_key, budgets[one_key], analytics.clock())
+            if one_key in budgets else None}
+
+
+@route("GET", API + "/usage/health", MEMBER, doc=_operation(
+    "a year of daily cells; with day, that day's 5-minute cells", _schema_object({
+        "tz": _STR, "year": {"type": "array", "items": _ref("Cell")},
+        "day": {"type": "object", "nullable": True}}),
+    FILTER_DOCS[3:] + [_parameter("day", "YYYY-MM-DD", {"type": "string", "format": "date"})]))
+def usage_health(service: Service) -> dict:
+    analytics = service.analytics
+    query, _ = parse_query(analytics, "24h")
+    query = member_scoped(query)
+    day_text = query_single("day")
+    try:
+        day = dt.date.fromisoformat(day_text) if day_text is not None else None
+    except ValueError:
+        raise bad_parameter("day", day_text, "a date YYYY-MM-DD") from None
+    return {"tz": analytics.time.zone.key, **analytics.health(query, day)}
+
+
+@route("GET", API + "/usage/analysis", MEMBER, doc=_operation(
+    "totals by client key, model or both, and over every row",
+    _list_of(_ref("Totals"), **_WITH_RANGE, total=_INT, totals=_ref("Totals")),
+    FILTER_DOCS + PAGE_DOCS + [
+        _parameter("group", "api, model or both", {"type": "string", "enum": ["api", "model", "both"]}),
+        _parameter("sort", "the order of rows", {"type": "string", "enum": list(ANALYSIS_SORTS)}),
+        _parameter("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]})]))
+def usage_analysis(service: Service) -> dict:
+    analytics = service.analytics
+    query, name = parse_query(analytics, "24h")
+    query = member_scoped(query)
+    group, sort, descending = analysis_parameters()
+    page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
+    return {"range": range_json(query, name), **analytics.analysis(query, group, sort, descending, page, page_size)}
+
+
+@route("GET", API + "/usage/analysis/export", MEMBER, doc=_operation(
+    "every row of the analysis as CSV", {"type": "string"},
+    FILTER_DOCS + [_parameter("group", "api, model or both",
+                              {"type": "string", "enum": ["api", "model", "both"]}),
+                   _parameter("sort", "the order of rows", {"type": "string", "enum": list(ANALYSIS_SORTS)}),
+                   _parameter("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]}),
+                   _parameter("format", "csv", {"type": "string", "enum": ["csv"]})],
+    produces=("text/csv",)))
+def usage_analysis_export(service: Service) -> Iterable[bytes]:
+    analytics = service.analytics
+    query, _ = parse_query(analytics, "24h")
+    query = member_scoped(query)
+    if (query_single("format") or "csv") != "csv":
+        raise bad_parameter("format", query_single("format"), "csv")
+    return download(analytics.export_analysis(query, *analysis_parameters()), "csv", "cpa-usage-analysis")
+
+
+@route("GET", API + "/usage/credentials", OWNER, doc=_operation(
+    "totals per credential with last success and failure", _list_of(_ref("Totals"), **_WITH_RANGE),
+    FILTER_DOCS))
+def usage_credentials(service: Service) -> dict:
+    analytics = service.analytics
+    query, name = parse_query(analytics, "24h")
+    return {"range": range_json(query, name), **analytics.credentials(query)}
+
+
+@route("GET", API + "/credential-errors", OWNER, doc=_operation(
+    "credential errors CPA reported on its errors channel (RESP only), newest first; owner only",
+    _list_of(_ref("CredentialError"), **_WITH_RANGE, total=_INT, page=_INT, page_size=_INT),
+    [*FILTER_DOCS[:3],
+     _parameter("auth_index", "CPA's credential id", repeat=True),
+     _parameter("provider", "the provider", repeat=True),
+     _parameter("model", "the model", repeat=True),
+     _parameter("instance", "the CPA", repeat=True), *PAGE_DOCS]))
+def credential_errors(service: Service) -> dict:
+    start_ms, end_ms, _, name = parse_range(service.analytics, "24h")
+    page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
+    rows, total = service.store.credential_errors(
+        start_ms, end_ms, {column: tuple(query_values(column))
+                           for column in ("auth_index", "provider", "model", "instance")},
+        limit=page_size, offset=(page - 1) * page_size)
+    return {"range": range_json(Query(start_ms, end_ms), name), "items": [credential_error_json(r) for r in rows],
+            "total": total, "page": page, "page_size": page_size}
+
+
+@route("GET", API + "/usage/events", MEMBER, doc=_operation(
+    "raw events, newest first", _list_of(_ref("Event"), **_WITH_RANGE, total=_INT, page=_INT, page_size=_INT),
+    FILTER_DOCS + PAGE_DOCS))
+def usage_events(service: Service) -> dict:
+    analytics = service.analytics
+    query, name = parse_query(analytics, "all")
+    query = member_scoped(query)
+    page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
+    answer = analytics.events(query, page, page_size)
+    if member_key() is not None:  # upstream credentials stay the owner's business
+        for item in answer["items"]:
+            item.update(dict.fromkeys(MEMBER_HIDDEN_EVENT_FIELDS))
+    return {"range": range_json(query, name), **answer}
+
+
+@route("GET", API + "/usage/events/filters", MEMBER, doc=_operation(
+    "the models, sources, auth indexes and client keys seen in the range", _schema_object({
+        **_WITH_RANGE, **{k: {"type": "array", "items": {"type": "object"}}
+                         for k in ("models", "sources", "auth_indexes", "api_keys", "instances")}}),
+    FILTER_DOCS))
+def usage_event_filters(service: Service) -> dict:
+    analytics = service.analytics
+    query, name = parse_query(analytics, "all")
+    query = member_scoped(query)
+    answer = analytics.event_filters(query)
+    if member_key() is not None:
+        answer["sources"], answer["auth_indexes"] = [], []
+    return {"range": range_json(query, name), **answer}
+
+
+@route("GET", API + "/usage/events/export", MEMBER, doc=_operation(
+    "every event of the filters, oldest first, streamed: jsonl has every stored column with keys in clear "
+    "(it imports back losslessly), csv has keys masked, alias and cost", {"type": "string"},
+    FILTER_DOCS + [_parameter("format", "jsonl (default) or csv",
+                              {"type": "string", "enum": ["jsonl", "csv"]})],
+    produces=("application/x-ndjson", "text/csv")))
+def usage_events_export(service: Service) -> Iterable[bytes]:
+    analytics = service.analytics
+    query, _ = parse_query(analytics, "all")
+    query = member_scoped(query)
+    member = member_key()
+    fmt = query_single("format") or ("csv" if member else "jsonl")
+    if fmt not in ("csv", "jsonl"):
+        raise bad_parameter("format", fmt, "csv or jsonl")
+    if member and fmt == "jsonl":
+        raise ApiError(403, "a member's export is csv (jsonl has every column, credentials included)",
+                       {"member": True})
+    return download(analytics.export_events(query, fmt, hide_credentials=bool(member)), fmt, "cpa-usage-events")
+
+
+# -- CPA's lists and its recording switch --------------------------------------------------
+
+@route("GET", API + "/auth-files", OWNER, doc=_operation(
+    "CPA's credential files (last good copy) with their usage in the range",
+    _list_of({"type": "object"}, **_WITH_RANGE, fetched_at=_TIME), FILTER_DOCS))
+def auth_files(service: Service) -> dict:
+    query, name = parse_query(service.analytics, "24h")
+    cached = service.store.get_metadata("auth-files")
+    usage = service.store.count(query, ("auth_index",), failures=True)
+    items = []
+    for entry in (cached[1] if cached else []):
+        index = entry.get("auth_index", "") if isinstance(entry, dict) else ""
+        requests, failed = usage.get((index,), (0, 0))
+        items.append({**redact(entry), "usage": {"requests": requests, "failed": failed}})
+    return {"range": range_json(query, name), "fetched_at": iso_ms(cached[0]) if cached else None,
+            "items": items}
+
+
+@route("GET", API + "/provider-metadata", OWNER, doc=_operation(
+    "CPA's provider key lists and openai-compatibility entries, keys masked",
+    _schema_object({"providers": {"type": "object"}, "fetched_at": {"type": "object"}})))
+def provider_metadata(service: Service) -> dict:
+    providers, fetched = {}, {}
+    for list_name in PROVIDER_LISTS:
+        cached = service.store.get_metadata(list_name)
+        providers[list_name] = redact(cached[1]) if cached else None
+        fetched[list_name] = iso_ms(cached[0]) if cached else None
+    return {"providers": providers, "fetched_at": fetched}
+
+
+@route("GET", API + "/models/used", OWNER, doc=_operation(
+    "models CPA offers and models seen in events, with requests and whether they have a price",
+    _list_of(_schema_object({"model": _STR, "in_cpa": _BOOL, "in_events": _BOOL, "requests": _INT,
+                             "priced": _BOOL, "price_source": {"type": "string", "nullable": True}}),
+             **_WITH_RANGE), FILTER_DOCS))
+def models_used(service: Service) -> dict:
+    query, name = parse_query(service.analytics, "all")
+    cached = service.store.get_metadata("models")
+    offered = {m.get("id"): m for m in (cached[1] if cached else []) if isinstance(m, dict)}
+    seen = {key[0]: requests for key, requests in service.store.count(query, ("model",)).items()}
+    items = []
+    for model in sorted(set(offered) | set(seen)):
+        price = service.pricing.lookup(model)
+        items.append({"model": model, "in_cpa": model in offered, "in_events": model in seen,
+                      "owned_by": offered.get(model, {}).get("owned_by"), "requests": seen.get(model, 0),
+                      "priced": price is not None, "price_source": price[1] if price else None,
+                      "price_pattern": price[2] if price else None})
+    return {"range": range_json(query, name), "cpa_models_fetched_at": iso_ms(cached[0]) if cached else None,
+            "items": items}
+
+
+@route("POST", API + "/sync", OWNER, ignores_query=True, doc=_operation(
+    "refresh CPA's lists now", _schema_object({"at": _TIME, "results": {"type": "object"},
+                                               "instances": {"type": "object"}}),
+    body=_EMPTY_BODY))
+def sync(service: Service) -> dict:
+    """Every CPA's lists now. With one CPA a refusal is the answer (409); with
+    several, each CPA's outcome is told beside the others'."""
+    read_empty_body()
+    outcomes: dict[str, Any] = {}
+    for instance, metadata in zip(service.config.instances, service.metadatas):
+        try:
+            outcomes[instance.name] = metadata.sync(wait=False)
+        except AuthRejected as exc:
+            if len(service.metadatas) == 1:
+                raise ApiError(409, "CPA rejected the management key", {"reason": str(exc)}) from None
+            outcomes[instance.name] = {"error": f"CPA rejected the management key: {exc}"}
+        except SyncBusy as exc:
+            if len(service.metadatas) == 1:
+                raise ApiError(409, str(exc)) from None
+            outcomes[instance.name] = {"error": str(exc)}
+    return {"at": iso_ms(service.metadata.last_run_at), "results": outcomes[service.config.instances[0].name],
+            "instances": outcomes}
+
+
+@route("POST", API + "/cpa/usage-statistics", OWNER, ignores_query=True, doc=lambda instances: _operation(
+    "turn CPA's usage-statistics-enabled on or off, in every CPA or the one named",
+    _schema_object({"usage_statistics_enabled": _BOOL, "instances": {
+        "type": "object", "additionalProperties": _BOOL}}),
+    body=_schema_object({"enabled": _BOOL, "instance": {"type": "string", "enum": list(instances)}},
+                        ("enabled",), closed=True)))
+def cpa_usage_statistics(service: Service) -> dict:
+    """Turn usage-statistics-enabled on or off in every CPA, or in the one named."""
+    body = read_json_body()
+    names = [instance.name for instance in service.config.instances]
+    if not isinstance(body, dict) or not set(body) <= {"enabled", "instance"} \
+            or not isinstance(body.get("enabled"), bool) or body.get("instance", names[0]) not in names:
+        raise ApiError(400, 'expected {"enabled": true} or {"enabled": false}, and optionally "instance": one '
+                       "of the CPAs", {"got": body, "instances": names})
+    chosen = [(name, metadata) for name, metadata in zip(names, service.metadatas)
+              if body.get("instance", name) == name]
+    states = {}
+    for name, metadata in chosen:
+        try:
+            states[name] = metadata.set_recording(body["enabled"])
+        except AuthRejected as exc:
+            raise ApiError(409, "CPA rejected the management key", {"instance": name, "reason": str(exc)}) \
+                from None
+        except CpaHttpError as exc:
+            raise ApiError(502, "CPA did not accept the change", {"instance": name, "reason": str(exc)}) \
+                from None
+    return {"usage_statistics_enabled": states[chosen[0][0]], "instances": states}
+
+
+# -- Client keys: aliases, budgets, alerts -------------------------------------------------
+
+@route("GET", API + "/aliases", OWNER, doc=_operation(
+    "every client key seen (unmasked: this is where they are managed), with alias",
+    _list_of(_schema_object({"api_key": _STR, "alias": {"type": "string", "nullable": True},
+                             "requests": _INT, "first_seen": _TIME, "last_seen": _TIME}))))
+def aliases_list(service: Service) -> dict:
+    aliases = service.store.aliases()
+    seen = service.store.aggregate(Query(0, now_ms() + DAY_MS), ("api_key",))
+    items = []
+    for api_key in sorted(set(seen) | {(k,) for k in aliases}):
+        measures = seen.get(api_key)
+        items.append({"api_key": api_key[0], "alias": aliases.get(api_key[0]),
+                      "api_key_id": service.store.fingerprint(api_key[0]),
+                      "requests": measures[0] if measures else 0,
+                      "first_seen": iso_ms(measures[len(ROLLUP_MEASURES)]) if measures else None,
+                      "last_seen": iso_ms(measures[len(ROLLUP_MEASURES) + 1]) if measures else None})
+    return {"items": items}
+
+
+@route("PUT", API + "/aliases", OWNER, ignores_query=True, doc=_operation(
+    "set an alias", _schema_object({"api_key": _STR, "alias": _STR}), body=_ALIAS_INPUT))
+def aliases_put(service: Service) -> dict:
+    body = read_json_body()
+    if not isinstance(body, dict) or set(body) != {"api_key", "alias"}:
+        raise ApiError(400, 'expected {"api_key": "...", "alias": "..."}', {"got": body})
+    api_key, alias = validate_alias(body["api_key"], body["alias"])
+    service.store.set_aliases({api_key: alias}, replace=False)
+    return {"api_key": api_key, "alias": alias}
+
+
+@route("DELETE", API + "/aliases", OWNER, doc=_operation(
+    "remove an alias", _schema_object({"deleted": _STR}),
+    [_required(_parameter("api_key", "the key whose alias to remove"))]))
+def aliases_delete(service: Service) -> dict:
+    api_key = query_single("api_key")
+    if api_key is None:
+        raise bad_parameter("api_key", None, "the api_key whose alias to remove")
+    if not service.store.delete_alias(api_key):
+        raise ApiError(404, "no alias for this api_key")
+    return {"deleted": api_key}
+
+
+@route("GET", API + "/aliases/export", OWNER, doc=_operation(
+    "every alias as a versioned document", _schema_object({
+        "version": _INT, "exported_at": _TIME, "aliases": {"type": "array", "items": {"type": "object"}}})))
+def aliases_export(service: Service) -> dict:
+    bottle.response.set_header("Content-Disposition", 'attachment; filename="cpa-usage-aliases.json"')
+    return {"version": ALIAS_EXPORT_VERSION, "exported_at": iso_ms(now_ms()),
+            "aliases": [{"api_key": k, "alias": v} for k, v in sorted(service.store.aliases().items())]}
+
+
+@route("POST", API + "/aliases/import", OWNER, doc=_operation(
+    "load an export document, checked whole before anything changes",
+    _schema_object({k: _INT for k in ("added", "updated", "unchanged", "removed")}),
+    [_parameter("mode", "merge (default) or replace", {"type": "string", "enum": ["merge", "replace"]})],
+    body=_schema_object({"version": {"type": "integer", "enum": [ALIAS_EXPORT_VERSION]},
+                         "aliases": {"type": "array", "items": _ALIAS_INPUT,
+                                     "description": "each api_key once"}}, ("version", "aliases"))))
+def aliases_import(service: Service) -> dict:
+    mode = query_single("mode") or "merge"
+    if mode not in ("merge", "replace"):
+        raise bad_parameter("mode", mode, "merge or replace")
+    body = read_json_body()
+    if not isinstance(body, dict) or body.get("version") != ALIAS_EXPORT_VERSION \
+            or not isinstance(body.get("aliases"), list):
+        raise ApiError(400, f"expected an alias export document (version {ALIAS_EXPORT_VERSION})",
+                       {"expected": {"version": ALIAS_EXPORT_VERSION, "aliases": [{"api_key": "", "alias": ""}]}})
+    wanted: dict[str, str] = {}
+    for position, entry in enumerate(body["aliases"]):  # validate everything before changing anything
+        if not isinstance(entry, dict) or not set(entry) <= {"api_key", "alias"}:
+            raise ApiError(400, 'each alias must be an object {"api_key": "...", "alias": "..."}',
+                           {"index": position})
+        try:
+            api_key, alias = validate_alias(entry.get("api_key"), entry.get("alias"))
+        except ApiError as exc:
+            exc.detail = {"index": position, **exc.detail}
+            raise
+        if api_key in wanted:
+            raise ApiError(400, "the same api_key appears twice", {"index": position, "with": ["aliases"]})
+        wanted[api_key] = alias
+    before = service.store.aliases()
+    service.store.set_aliases(wanted, replace=mode == "replace")
+    return {"mode": mode,
+            "added": sum(1 for k in wanted if k not in before),
+            "updated": sum(1 for k, v in wanted.items() if k in before and before[k] != v),
+            "unchanged": sum(1 for k, v in wanted.items() if before.get(k) == v),
+            "removed": sum(1 for k in before if k not in wanted) if mode == "replace" else 0}
+
+
+@route("GET", API + "/budgets", MEMBER, doc=_operation(
+    "budgets with this local day's and month's spend (a member: their own)", _list_of(_ref("Budget"), tz=_STR)))
+def budgets_list(service: Service) -> dict:
+    return {"items": service.analytics.budgets(only=member_key()), "tz": service.config.tz}
+
+
+@route("PUT", API + "/budgets", OWNER, ignores_query=True, doc=_operation(
+    "set a key's budget (USD and/or tokens, daily and/or monthly; at least one limit)",
+    _ref("Budget"), body=_budget_input()))
+def budgets_put(service: Service) -> dict:
+    body = read_json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
+    unknown = sorted(set(body) - {"api_key", *Store.BUDGET_LIMITS})
+    if unknown:
+        raise ApiError(400, f"unknown budget field {unknown[0]}",
+                       {"field": unknown[0], "known": ["api_key", *Store.BUDGET_LIMITS]})
+    key = one_client_key(service, body.get("api_key"))
+    limits = {}
+    for name in Store.BUDGET_LIMITS:
+        value = body.get(name)
+        tokens = name.endswith("_tokens")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int if tokens else (int, float))
+                                  or not 0 < value <= (MAX_BUDGET_TOKENS if tokens else MAX_BUDGET_USD)):
+            raise ApiError(400, f"invalid budget field {name}", {"field": name, "value": value, "expected":
+                           f"a whole number of tokens from 1 to {MAX_BUDGET_TOKENS:,}" if tokens
+                           else f"an amount of USD above 0, at most {MAX_BUDGET_USD:,}"})
+        limits[name] = value
+    if not any(limits.values()):
+        raise ApiError(400, "a budget needs at least one limit", {"fields": list(Store.BUDGET_LIMITS)})
+    service.store.set_budget(key, limits)
+    return service.analytics.budgets(only=key)[0]
+
+
+@route("DELETE", API + "/budgets", OWNER, doc=_operation(
+    "remove a key's budget", _schema_object({"deleted": {"type": "object"}}),
+    [_required(_parameter("api_key", "the key, its alias or its api_key_id"))]))
+def budgets_delete(service: Service) -> dict:
+    analytics = service.analytics
+    key = one_client_key(service, bottle.request.query.get("api_key"))
+    if not service.store.delete_budget(key):
+        raise ApiError(404, "this key has no budget", analytics.named("api_key", key))
+    return {"deleted": analytics.named("api_key", key)}
+
+
+def one_client_key(service: Service, wanted: Any) -> str:
+    """The one client key a request names (the key, its alias or its id)."""
+    analytics = service.analytics
+    if not isinstance(wanted, str) or blank(wanted):
+        raise ApiError(400, "api_key is required: the key, its alias or its api_key_id", {"field": "api_key"})
+    keys = analytics.resolve_keys(wanted)
+    if len(keys) > 1:
+        raise ApiError(409, "this alias names several keys; use the api_key_id", {"field": "api_key",
+                       "keys": [analytics.named("api_key", key) for key in keys]})
+    return keys[0]
+
+
+@route("GET", API + "/alerts", MEMBER, doc=_operation(
+    "budget (80% and 100%) and anomaly alerts, newest first (a member: their own, without the "
+    "webhook's delivery state)",
+    _schema_object({"items": {"type": "array", "items": _ref("Alert")}, "webhook": _BOOL}),
+    [_parameter("limit", "1-1000, default 100", {"type": "integer", "minimum": 1, "maximum": 1000})]))
+def alerts_list(service: Service) -> dict:
+    aliases = service.store.aliases()
+    member = member_key()
+    rows = service.store.alerts(api_key=member, limit=query_int("limit", 100, 1, 1000))
+    items = [service.alerts.json(row, aliases) for row in rows]
+    if member is not None:  # how the owner's webhook fares is the owner's business
+        items = [{**item, "attempts": 0, "delivered_at": None, "last_error": None} for item in items]
+    return {"items": items, "webhook": bool(service.config.alert_webhook_url) and member is None}
+
+
+@route("GET", API + "/keys/idle", OWNER, doc=_operation(
+    "client keys unused for IDLE_KEY_DAYS (or never), oldest use first",
+    _schema_object({"days": _INT, "items": {"type": "array", "items": {"type": "object"}}})))
+def idle_keys(service: Service) -> dict:
+    return {"days": service.config.idle_key_days, "items": service.analytics.idle_keys(service.config.idle_key_days)}
+
+
+# -- Prices --------------------------------------------------------------------------------
+
+@route("GET", API + "/pricing", MEMBER, ignores_query=True, doc=_operation(
+    "the user's prices and the built-in defaults", _list_of(_ref("Price"), defaults={"type": "object"})))
+def pricing_list(service: Service) -> dict:
+    pricing = service.pricing
+    return {"items": [price_json(model, price, "user", pricing.updated.get(model))
+                      for model, price in sorted(pricing.user.items())],
+            "defaults": {"date": DEFAULT_PRICES_DATE,
+                         "items": [price_json(model, price, "default") for model, price in DEFAULT_PRICES.items()]}}
+
+
+@route("PUT", API + "/pricing", OWNER, ignores_query=True, doc=_operation(
+    "set prices, all or none", _schema_object({"saved": {"type": "array", "items": _STR}}),
+    body=_list_or_items("items", _ref("PriceInput"), min_items=1)))
+def pricing_put_many(service: Service) -> dict:
+    body = read_json_body()
+    entries = body.get("items") if isinstance(body, dict) and set(body) == {"items"} else body
+    if not isinstance(entries, list) or not entries:
+        raise ApiError(400, "expected a non-empty list of prices", {"got": type(entries).__name__})
+    rows = []
+    for position, entry in enumerate(entries):
+        try:
+            rows.append(parse_price(entry))
+        except ApiError as exc:
+            exc.detail = {"index": position, **(exc.detail or {})}
+            raise
+    service.store.upsert_prices(rows)
+    service.pricing.reload()
+    return {"saved": [row[0] for row in rows]}
+
+
+@route("PUT", API + "/pricing/<model:path>", OWNER, ignores_query=True, doc=_operation(
+    "set one price", _ref("Price"), _MODEL_PATH, body=_schema_object(
+        _PRICE_INPUT, ("input", "output", "cache_read", "cache_write"), closed=True)))
+def pricing_put_one(service: Service, model: str) -> dict:
+    row = parse_price(read_json_body(), model)
+    service.store.upsert_prices([row])
+    service.pricing.reload()
+    return price_json(model, Price(*row[1:]), "user", service.pricing.updated.get(model))
+
+
+@route("DELETE", API + "/pricing", OWNER, ignores_query=True, doc=_operation(
+    "remove prices", _schema_object({"deleted": {"type": "array", "items": _STR},
+                                     "not_found": {"type": "array", "items": _STR}}),
+    body=_list_or_items("models", _MODEL_NAME)))
+def pricing_delete_many(service: Service) -> dict:
+    body = read_json_body()
+    models = body.get("models") if isinstance(body, dict) and set(body) == {"models"} else body
+    if not isinstance(models, list) or not all(valid_model_name(m) for m in models):
+        raise ApiError(400, "expected a list of model names", {"got": body})
+    deleted = service.store.delete_prices(models)
+    service.pricing.reload()
+    return {"deleted": deleted, "not_found": [m for m in models if m not in deleted]}
+
+
+@route("DELETE", API + "/pricing/<model:path>", OWNER, ignores_query=True, doc=_operation(
+    "remove one price", _schema_object({"deleted": {"type": "array", "items": _STR}}), _MODEL_PATH))
+def pricing_delete_one(service: Service, model: str) -> dict:
+    if not service.store.delete_prices([model]):
+        raise ApiError(404, "no price set for this model", {"model": model})
+    service.pricing.reload()
+    return {"deleted": [model]}
+
+
+# -- History in, and what could not be read ------------------------------------------------
+
+@route("POST", API + "/import", OWNER, doc=_operation(
+    "import a file: CPA's legacy usage export (JSON), JSON Lines of queue payloads, or our jsonl export; "
+    f"at most {IMPORT_MAX_BYTES // 2**20} MiB; a file not valid as a whole changes nothing (400)",
+    _schema_object({"file": _STR, "read": _INT, "added": _INT, "duplicates": _INT, "rejected": _INT,
+                    "reasons": {"type": "object", "additionalProperties": _INT},
+                    "error": {"type": "string", "nullable": True}}),
+    [_parameter("name", "a name for the file in the report and the log")],
+    body={"description": "the file (any JSON document, or JSON Lines): what is not a record is counted "
+                         "in rejected, with its reason"}, consumes=IMPORT_TYPES))
+def import_records(service: Service) -> dict:
+    content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
+    if content_type not in IMPORT_TYPES:  # never a form: another site must not post here
+        raise ApiError(415, "the body must be the file, as application/json or application/x-ndjson",
+                       {"content_type": content_type or None})
+    length = bottle.request.content_length  # -1 without the header: no body (a chunked one is read whole)
+    if length > IMPORT_MAX_BYTES:
+        raise ApiError(413, "the file is too big for an upload; use the import command on the host",
+                       {"max_bytes": IMPORT_MAX_BYTES, "bytes": length})
+    name = _CONTROL_CHARS.sub("", query_single("name") or "")[:200] or "upload"  # it names dead letters too
+    report = Importer(service.store).run(bottle.request.body, name)
+    log.info("import through the API: %s", report.summary().replace("\n", ";"))
+    if report.error:
+        raise ApiError(400, f"the file is not valid as a whole; nothing was imported: {report.error}",
+                       report.json())
+    return report.json()
+
+
+@route("GET", API + "/dead-letters", OWNER, doc=_operation(
+    "records that could not be decoded, newest first", _list_of({"type": "object"}, total=_INT),
+    [_parameter("limit", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})]))
+def dead_letters(service: Service) -> dict:
+    limit = query_int("limit", 50, 1, 500)
+    return {"items": [{"received_at": iso_ms(d.received_ms), "via": d.via, "reason": d.reason,
+                       "payload": mask_secrets(bytes(d.payload).decode("utf-8", "replace")),
+                       "size": d.size, "truncated": d.size is not None and d.size > len(d.payload)}
+                      for d in service.store.list_dead_letters(limit)],
+            "total": service.store.load_totals()["dead_letters"]}
+
+
+# -- Sessions ------------------------------------------------------------------------------
+
+@route("GET", API + "/auth/session", PUBLIC, ignores_query=True, doc=_operation(
+    "whether login is on, and whether this request is signed in (until when)",
+    _schema_object({"auth_enabled": _BOOL, "key_login_enabled": _BOOL, "tz": _STR, "signed_in": _BOOL,
+                    "expires_at": _TIME, "member": {"type": "object", "nullable": True}})))
+def auth_session(service: Service) -> dict:
+    session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
+    member = session.member if session else None
+    return {"auth_enabled": service.auth.enabled, "key_login_enabled": service.auth.key_login,
+            "tz": service.config.tz,
+            "signed_in": not service.auth.enabled or session is not None,
+            "expires_at": iso_ms(session.expires * 1000) if session else None,
+            "member": service.analytics.named("api_key", member) if member else None}
+
+
+@route("POST", API + "/auth/login", PUBLIC, ignores_query=True, doc=_operation(
+    "sign in: sets an HttpOnly session cookie; 429 with Retry-After after 5 failures a minute",
+    _schema_object({"signed_in": _BOOL, "expires_at": _TIME}),
+    body=_schema_object({"password": _STR}, ("password",))))
+def auth_login(service: Service) -> dict:
+    auth, address = service.auth, client_address()
+    if not auth.enabled:
+        raise ApiError(400, "login is not enabled (AUTH_ENABLED=false)")
+    wait = auth.retry_after(address)
+    if wait:
+        bottle.response.set_header("Retry-After", str(wait))
+        raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": wait})
+    body = read_json_body(limit=HTTP_LIMITS.login_body_bytes)
+    body = body if isinstance(body, dict) else {}
+    if "api_key" in body and auth.key_login:  # a member, with their own CPA client key
+        member = auth.check_member_key(body["api_key"]) if isinstance(body["api_key"], str) else None
+        if member is None:
+            auth.failed(address)
+            log.warning("failed key login from %s", address)
+            raise ApiError(401, "this is not one of CPA's client API keys")
+        token, expires = auth.issue(member)
+        log.info("key login from %s (%s)", address, mask_key(member))
+    else:
+        password = body.get("password")
+        if not isinstance(password, str) or not auth.check_password(password):
+            auth.failed(address)
+            log.warning("failed login from %s", address)
+            raise ApiError(401, "wrong password")
+        token, expires = auth.issue()
+        member = None
+        log.info("login from %s", address)
+    bottle.response.set_header("Set-Cookie", auth.cookie(token, int(auth.ttl)))
+    return {"signed_in": True, "expires_at": iso_ms(expires * 1000),
+            "member": service.analytics.named("api_key", member) if member else None}
+
+
+@route("POST", API + "/auth/logout", MEMBER, ignores_query=True, doc=_operation(
+    "sign out: the session ends (every copy of its cookie) and the cookie is cleared",
+    _schema_object({"signed_in": _BOOL}), body=_EMPTY_BODY))
+def auth_logout(service: Service) -> dict:
+    """Sign out: the session is revoked (its cookie, wherever a copy of it is, no
+    longer works) and the cookie cleared."""
+    read_empty_body()
+    session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
+    if session is not None:
+        service.auth.revoke(session)
+    bottle.response.set_header("Set-Cookie", service.auth.cookie("", 0))
+    return {"signed_in": False}
+
+
+# -- This document and the dashboard -------------------------------------------------------
+
+@route("GET", API + "/openapi.json", MEMBER, doc=_operation("this document", {"type": "object"}))
+def openapi(service: Service) -> dict:
+    return openapi_document(service.config.app_base_path, [i.name for i in service.config.instances])
+
+
+@route("GET", "/", PUBLIC, json=False)
+def index(service: Service) -> Any:
+    return static_file(service, "index.html")
+
+
+@route("GET", "/static/<name:path>", PUBLIC, json=False)
+def static_file(service: Service, name: str) -> Any:
+    data = read_static(name)
+    if data is None:
+        raise bottle.HTTPError(404, "no such file")
+    bottle.response.content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if bottle.response.content_type.startswith("text/") or name.endswith(".js"):
+        bottle.response.content_type += "; charset=utf-8"
+    bottle.response.set_header("Cache-Control", "no-cache")
+    return data
+
+
 def openapi_document(base_path: str, instances: Iterable[str]) -> dict:
-    """The API described for tools (OpenAPI 3.0); a test checks it names every route."""
-    with_range = {"range": _ref("Range")}
-    model_path = [_parameter("model", "model name or pattern with *; may contain / : .", _MODEL_NAME, where="path")]
-    paths = {
-        "/healthz": {"get": _operation(
-            "liveness, also at the root; with ready=1 readiness: 503 with the reasons while a worker is down, "
-            "ingest stalls, the database or the spool refuses writes, or a CPA is not connected",
-            _schema_object({"status": {"type": "string", "enum": ["ok", "ready"]}}),
-            [_parameter("ready", "1: answer readiness", {"type": "string", "enum": ["1", "true"]})])},
-        "/api/v1/ping": {"get": _operation("liveness and version", _schema_object({"ok": _BOOL, "version": _STR}))},
-        "/api/v1/status": {"get": _operation("drain status: mode, key, last pop, errors, totals", _schema_object({
-            "mode": {"type": "string", "enum": ["subscribe", "http", "lpop", "down"]}, "connected": _BOOL,
-            "transport": _schema_object({"setting": {"type": "string", "enum": list(QUEUE_TRANSPORTS)},
-                                         "reason": _NULLABLE_STR}),
-            "auth": {"type": "string", "enum": ["ok", "rejected", "unknown"]}, "last_pop_at": _TIME,
-            "last_event_at": _TIME, "last_error": {"type": "string", "nullable": True}, "last_error_at": _TIME,
-            "pending": _INT, "spool_error": _NULLABLE_STR, "dropped_records": _INT,
-            "health": _schema_object({"ready": _BOOL, "problems": {"type": "array", "items": _STR}}),
-            "workers": {"type": "array", "items": _schema_object({
-                "name": _STR, "alive": _BOOL, "restarts": _INT, "last_crash": _NULLABLE_STR,
-                "last_crash_at": _TIME})},
-            "totals": _schema_object({k: _INT for k in TOTAL_COUNTERS})}))},
-        "/api/v1/usage/overview": {"get": _operation(
-            "summary, hourly and daily series (local time), 15-minute grid", _schema_object({
-                **with_range, "summary": _ref("Totals"),
-                "hourly": {"type": "array", "items": _ref("Totals")},
-                "daily": {"type": "array", "items": _ref("Totals")},
-                "health_grid": {"type": "array", "items": _ref("Cell")}}), FILTER_DOCS)},
-        "/api/v1/usage/health": {"get": _operation(
-            "a year of daily cells; with day, that day's 5-minute cells", _schema_object({
-                "tz": _STR, "year": {"type": "array", "items": _ref("Cell")},
-                "day": {"type": "object", "nullable": True}}),
-            FILTER_DOCS[3:] + [_parameter("day", "YYYY-MM-DD", {"type": "string", "format": "date"})])},
-        "/api/v1/usage/analysis": {"get": _operation(
-            "totals by client key, model or both, and over every row",
-            _list_of(_ref("Totals"), **with_range, total=_INT, totals=_ref("Totals")),
-            FILTER_DOCS + PAGE_DOCS + [
-                _parameter("group", "api, model or both", {"type": "string", "enum": ["api", "model", "both"]}),
-                _parameter("sort", "the order of rows", {"type": "string", "enum": list(ANALYSIS_SORTS)}),
-                _parameter("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]})])},
-        "/api/v1/usage/credentials": {"get": _operation(
-            "totals per credential with last success and failure", _list_of(_ref("Totals"), **with_range),
-            FILTER_DOCS)},
-        "/api/v1/usage/events": {"get": _operation(
-            "raw events, newest first", _list_of(_ref("Event"), **with_range, total=_INT, page=_INT, page_size=_INT),
-            FILTER_DOCS + PAGE_DOCS)},
-        "/api/v1/usage/events/export": {"get": _operation(
-            "every event of the filters, oldest first, streamed: jsonl has every stored column with keys in clear "
-            "(it imports back losslessly), csv has keys masked, alias and cost", {"type": "string"},
-            FILTER_DOCS + [_parameter("format", "jsonl (default) or csv",
-                                      {"type": "string", "enum": ["jsonl", "csv"]})],
-            produces=("application/x-ndjson", "text/csv"))},
-        "/api/v1/usage/analysis/export": {"get": _operation(
-            "every row of the analysis as CSV", {"type": "string"},
-            FILTER_DOCS + [_parameter("group", "api, model or both",
-                                      {"type": "string", "enum": ["api", "model", "both"]}),
-                           _parameter("sort", "the order of rows", {"type": "string", "enum": list(ANALYSIS_SORTS)}),
-                           _parameter("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]}),
-                           _parameter("format", "csv", {"type": "string", "enum": ["csv"]})],
-            produces=("text/csv",))},
-        "/api/v1/import": {"post": _operation(
-            "import a file: CPA's legacy usage export (JSON), JSON Lines of queue payloads, or our jsonl export; "
-            f"at most {IMPORT_MAX_BYTES // 2**20} MiB; a file not valid as a whole changes nothing (400)",
-            _schema_object({"file": _STR, "read": _INT, "added": _INT, "duplicates": _INT, "rejected": _INT,
-                            "reasons": {"type": "object", "additionalProperties": _INT},
-                            "error": {"type": "string", "nullable": True}}),
-            [_parameter("name", "a name for the file in the report and the log")],
-            body={"description": "the file (any JSON document, or JSON Lines): what is not a record is counted "
-                                 "in rejected, with its reason"}, consumes=IMPORT_TYPES)},
-        "/api/v1/budgets": {
-            "get": _operation("budgets with this local day's and month's spend (a member: their own)",
-                              _list_of(_ref("Budget"), tz=_STR)),
-            "put": _operation("set a key's budget (USD and/or tokens, daily and/or monthly; at least one limit)",
-                              _ref("Budget"), body=_budget_input()),
-            "delete": _operation("remove a key's budget", _schema_object({"deleted": {"type": "object"}}),
-                                 [_required(_parameter("api_key", "the key, its alias or its api_key_id"))])},
-        "/api/v1/alerts": {"get": _operation(
-            "budget (80% and 100%) and anomaly alerts, newest first (a member: their own, without the "
-            "webhook's delivery state)",
-            _schema_object({"items": {"type": "array", "items": _ref("Alert")}, "webhook": _BOOL}),
-            [_parameter("limit", "1-1000, default 100", {"type": "integer", "minimum": 1, "maximum": 1000})])},
-        "/api/v1/keys/idle": {"get": _operation(
-            "client keys unused for IDLE_KEY_DAYS (or never), oldest use first",
-            _schema_object({"days": _INT, "items": {"type": "array", "items": {"type": "object"}}}))},
-        "/metrics": {"get": _operation(
-            "Prometheus text exposition; with login on, a session or the login password by HTTP Basic auth, "
-            "unless METRICS_PUBLIC=true", {"type": "string"}, produces=("text/plain",),
-            errors={"401": ("sign in, or the login password by HTTP Basic auth", "text/plain")})},
-        "/api/v1/usage/events/filters": {"get": _operation(
-            "the models, sources, auth indexes and client keys seen in the range", _schema_object({
-                **with_range, **{k: {"type": "array", "items": {"type": "object"}}
-                                 for k in ("models", "sources", "auth_indexes", "api_keys", "instances")}}),
-            FILTER_DOCS)},
-        "/api/v1/auth-files": {"get": _operation(
-            "CPA's credential files (last good copy) with their usage in the range",
-            _list_of({"type": "object"}, **with_range, fetched_at=_TIME), FILTER_DOCS)},
-        "/api/v1/provider-metadata": {"get": _operation(
-            "CPA's provider key lists and openai-compatibility entries, keys masked",
-            _schema_object({"providers": {"type": "object"}, "fetched_at": {"type": "object"}}))},
-        "/api/v1/models/used": {"get": _operation(
-            "models CPA offers and models seen in events, with requests and whether they have a price",
-            _list_of(_schema_object({"model": _STR, "in_cpa": _BOOL, "in_events": _BOOL, "requests": _INT,
-                                     "priced": _BOOL, "price_source": {"type": "string", "nullable": True}}),
-                     **with_range), FILTER_DOCS)},
-        "/api/v1/sync": {"post": _operation(
-            "refresh CPA's lists now", _schema_object({"at": _TIME, "results": {"type": "object"},
-                                                       "instances": {"type": "object"}}),
-            body=_EMPTY_BODY)},
-        "/api/v1/cpa/usage-statistics": {"post": _operation(
-            "turn CPA's usage-statistics-enabled on or off, in every CPA or the one named",
-            _schema_object({"usage_statistics_enabled": _BOOL, "instances": {
-                "type": "object", "additionalProperties": _BOOL}}),
-            body=_schema_object({"enabled": _BOOL, "instance": {"type": "string", "enum": list(instances)}},
-                                ("enabled",), closed=True))},
-        "/api/v1/auth/session": {"get": _operation(
-            "whether login is on, and whether this request is signed in (until when)",
-            _schema_object({"auth_enabled": _BOOL, "key_login_enabled": _BOOL, "tz": _STR, "signed_in": _BOOL,
-                            "expires_at": _TIME, "member": {"type": "object", "nullable": True}}))},
-        "/api/v1/auth/login": {"post": _operation(
-            "sign in: sets an HttpOnly session cookie; 429 with Retry-After after 5 failures a minute",
-            _schema_object({"signed_in": _BOOL, "expires_at": _TIME}),
-            body=_schema_object({"password": _STR}, ("password",)))},
-        "/api/v1/auth/logout": {"post": _operation("sign out: the session ends (every copy of its cookie) and "
-                                                   "the cookie is cleared",
-                                                   _schema_object({"signed_in": _BOOL}), body=_EMPTY_BODY)},
-        "/api/v1/aliases": {
-            "get": _operation("every client key seen (unmasked: this is where they are managed), with alias",
-                              _list_of(_schema_object({"api_key": _STR, "alias": {"type": "string", "nullable": True},
-                                                       "requests": _INT, "first_seen": _TIME, "last_seen": _TIME}))),
-            "put": _operation("set an alias", _schema_object({"api_key": _STR, "alias": _STR}),
-                              body=_ALIAS_INPUT),
-            "delete": _operation("remove an alias", _schema_object({"deleted": _STR}),
-                                 [_required(_parameter("api_key", "the key whose alias to remove"))])},
-        "/api/v1/aliases/export": {"get": _operation(
-            "every alias as a versioned document", _schema_object({
-                "version": _INT, "exported_at": _TIME, "aliases": {"type": "array", "items": {"type": "object"}}}))},
-        "/api/v1/aliases/import": {"post": _operation(
-            "load an export document, checked whole before anything changes",
-            _schema_object({k: _INT for k in ("added", "updated", "unchanged", "removed")}),
-            [_parameter("mode", "merge (default) or replace", {"type": "string", "enum": ["merge", "replace"]})],
-            body=_schema_object({"version": {"type": "integer", "enum": [ALIAS_EXPORT_VERSION]},
-                                 "aliases": {"type": "array", "items": _ALIAS_INPUT,
-                                             "description": "each api_key once"}}, ("version", "aliases")))},
-        "/api/v1/pricing": {
-            "get": _operation("the user's prices and the built-in defaults",
-                              _list_of(_ref("Price"), defaults={"type": "object"})),
-            "put": _operation("set prices, all or none", _schema_object({"saved": {"type": "array", "items": _STR}}),
-                              body=_list_or_items("items", _ref("PriceInput"), min_items=1)),
-            "delete": _operation("remove prices", _schema_object({"deleted": {"type": "array", "items": _STR},
-                                                                  "not_found": {"type": "array", "items": _STR}}),
-                                 body=_list_or_items("models", _MODEL_NAME))},
-        "/api/v1/pricing/{model}": {
-            "put": _operation("set one price", _ref("Price"), model_path, body=_schema_object(
-                _PRICE_INPUT, ("input", "output", "cache_read", "cache_write"), closed=True)),
-            "delete": _operation("remove one price", _schema_object({"deleted": {"type": "array", "items": _STR}}),
-                                 model_path)},
-        "/api/v1/credential-errors": {"get": _operation(
-            "credential errors CPA reported on its errors channel (RESP only), newest first; owner only",
-            _list_of(_ref("CredentialError"), **with_range, total=_INT, page=_INT, page_size=_INT),
-            [*FILTER_DOCS[:3],
-             _parameter("auth_index", "CPA's credential id", repeat=True),
-             _parameter("provider", "the provider", repeat=True),
-             _parameter("model", "the model", repeat=True),
-             _parameter("instance", "the CPA", repeat=True), *PAGE_DOCS])},
-        "/api/v1/dead-letters": {"get": _operation(
-            "records that could not be decoded, newest first", _list_of({"type": "object"}, total=_INT),
-            [_parameter("limit", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})])},
-        "/api/v1/openapi.json": {"get": _operation("this document", {"type": "object"})},
-    }
+    """The API described for tools (OpenAPI 3.0), from ROUTES: every documented route,
+    its parameters and answers."""
+    names, paths = list(instances), {}
+    for entry in ROUTES:
+        operation = entry.operation(names)
+        if operation is not None:
+            paths.setdefault(re.sub(r"<(\w+)(:\w+)?>", r"{\1}", entry.path), {})[entry.method.lower()] = operation
     return {"openapi": "3.0.3", "info": {"title": "cpa-usage", "version": __version__,
                                          "description": "Persistent usage analytics for CLIProxyAPI."},
             "servers": [{"url": base_path or "/"}], "paths": paths, "components": {"schemas": OPENAPI_SCHEMAS}}
 
 
+def build_app(service: "Service") -> bottle.Bottle:
+    """The Bottle app of ROUTES, with paths relative to APP_BASE_PATH."""
+    app = bottle.Bottle()
+    app.config["json.enable"] = False  # answer() encodes JSON itself
+
+    def default_error(error: bottle.HTTPError) -> str:
+        if bottle.request.path.startswith(API + "/") or bottle.request.path == API:
+            return json_response({"error": error.body or error.status_line, "detail": None}, error.status_code)
+        bottle.response.content_type = "text/plain; charset=utf-8"
+        return f"{error.status_line}\n"
+
+    app.default_error_handler = default_error
+    for entry in ROUTES:
+        app.route(entry.path, entry.method, answer(service, entry), access=entry.access)
+    return app
+
+
+def answer(service: "Service", entry: Route) -> Callable[..., Any]:
+    """The Bottle callback of one route: the session its access needs (401, or 403 for a
+    member on an owner's route), its query checked against what it takes, then the
+    handler; dict and list answers become JSON, and so do ApiError and surprises on a
+    JSON route (never an HTML traceback)."""
+    known = entry.query_parameters()
+
+    def call(**arguments: Any) -> Any:
+        try:
+            if entry.access != PUBLIC:
+                service.auth.require(entry.access)
+            if known is not None:
+                reject_unknown_query(known)
+            result = entry.handler(service, **arguments)
+        except ApiError as exc:
+            if not entry.json:
+                raise
+            return json_response({"error": exc.message, "detail": exc.detail}, exc.status)
+        except bottle.HTTPResponse:
+            raise
+        except Exception:  # noqa: BLE001
+            if not entry.json:
+                raise
+            log.exception("error answering %s %s", bottle.request.method, bottle.request.path)
+            return json_response({"error": "internal error", "detail": "see the cpa-usage log"}, 500)
+        return json_response(result) if isinstance(result, (dict, list)) else result
+
+    return call
+
+
 METRICS_TOP = 50  # label values kept per dimension; the rest are summed as "other"
-IMPORT_MAX_BYTES = 256 * 2**20
-IMPORT_TYPES = ("application/json", "application/x-ndjson", "application/jsonl")
 
 
 def prometheus_metrics(service: "Service") -> str:
@@ -6649,601 +7273,6 @@ def prometheus_metrics(service: "Service") -> str:
 
 def prometheus_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
-
-
-def analysis_parameters() -> tuple[str, str, bool]:
-    """group, sort and descending of the analysis routes, validated."""
-    group = query_single("group") or "model"
-    if group not in ("api", "model", "both"):
-        raise bad_parameter("group", group, "api, model or both")
-    sort = query_single("sort") or "requests"
-    if sort not in ANALYSIS_SORTS:
-        raise bad_parameter("sort", sort, " | ".join(ANALYSIS_SORTS))
-    order = query_single("order") or ("asc" if sort == "name" else "desc")
-    if order not in ("asc", "desc"):
-        raise bad_parameter("order", order, "asc or desc")
-    return group, sort, order == "desc"
-
-
-def download(chunks: Iterable[str], fmt: str, stem: str) -> Iterable[bytes]:
-    """A streamed file answer: the body is produced while it is sent."""
-    bottle.response.content_type = {"csv": "text/csv; charset=utf-8",
-                                    "jsonl": "application/x-ndjson; charset=utf-8"}[fmt]
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    bottle.response.set_header("Content-Disposition", f'attachment; filename="{stem}-{stamp}.{fmt}"')
-    return (chunk.encode("utf-8") for chunk in chunks)
-
-
-def build_app(service: "Service") -> bottle.Bottle:
-    """The Bottle app, with paths relative to APP_BASE_PATH."""
-    app = bottle.Bottle()
-    app.config["json.enable"] = False  # api_route encodes JSON itself
-
-    def default_error(error: bottle.HTTPError) -> str:
-        if bottle.request.path.startswith(API + "/") or bottle.request.path == API:
-            return json_response({"error": error.body or error.status_line, "detail": None}, error.status_code)
-        bottle.response.content_type = "text/plain; charset=utf-8"
-        return f"{error.status_line}\n"
-
-    app.default_error_handler = default_error
-
-    def protect(callback: Callable) -> Callable:
-        """With auth on, every API route but the public ones needs a session. (Static
-        files carry no data: the dashboard reads everything through the API.)"""
-        @functools.wraps(callback)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if bottle.request.path.startswith(API + "/"):
-                try:
-                    service.auth.require()
-                except ApiError as exc:
-                    return json_response({"error": exc.message, "detail": exc.detail}, exc.status)
-            return callback(*args, **kwargs)
-
-        return wrapper
-
-    app.install(protect)
-
-    @app.get(API + "/auth/session")
-    @api_route
-    def auth_session() -> dict:
-        session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
-        member = session.member if session else None
-        return {"auth_enabled": service.auth.enabled, "key_login_enabled": service.auth.key_login,
-                "tz": service.config.tz,
-                "signed_in": not service.auth.enabled or session is not None,
-                "expires_at": iso_ms(session.expires * 1000) if session else None,
-                "member": analytics.named("api_key", member) if member else None}
-
-    @app.post(API + "/auth/login")
-    @api_route
-    def auth_login() -> dict:
-        auth, address = service.auth, client_address()
-        if not auth.enabled:
-            raise ApiError(400, "login is not enabled (AUTH_ENABLED=false)")
-        wait = auth.retry_after(address)
-        if wait:
-            bottle.response.set_header("Retry-After", str(wait))
-            raise ApiError(429, "too many failed logins; try again later", {"retry_after_s": wait})
-        body = read_json_body(limit=HTTP_LIMITS.login_body_bytes)
-        body = body if isinstance(body, dict) else {}
-        if "api_key" in body and auth.key_login:  # a member, with their own CPA client key
-            member = auth.check_member_key(body["api_key"]) if isinstance(body["api_key"], str) else None
-            if member is None:
-                auth.failed(address)
-                log.warning("failed key login from %s", address)
-                raise ApiError(401, "this is not one of CPA's client API keys")
-            token, expires = auth.issue(member)
-            log.info("key login from %s (%s)", address, mask_key(member))
-        else:
-            password = body.get("password")
-            if not isinstance(password, str) or not auth.check_password(password):
-                auth.failed(address)
-                log.warning("failed login from %s", address)
-                raise ApiError(401, "wrong password")
-            token, expires = auth.issue()
-            member = None
-            log.info("login from %s", address)
-        bottle.response.set_header("Set-Cookie", auth.cookie(token, int(auth.ttl)))
-        return {"signed_in": True, "expires_at": iso_ms(expires * 1000),
-                "member": analytics.named("api_key", member) if member else None}
-
-    @app.post(API + "/auth/logout")
-    @api_route
-    def auth_logout() -> dict:
-        """Sign out: the session is revoked (its cookie, wherever a copy of it is, no
-        longer works) and the cookie cleared."""
-        read_empty_body()
-        session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
-        if session is not None:
-            service.auth.revoke(session)
-        bottle.response.set_header("Set-Cookie", service.auth.cookie("", 0))
-        return {"signed_in": False}
-
-    @app.get(API + "/aliases")
-    @api_route
-    def aliases_list() -> dict:
-        reject_unknown_query(frozenset())
-        aliases = service.store.aliases()
-        seen = service.store.aggregate(Query(0, now_ms() + DAY_MS), ("api_key",))
-        items = []
-        for api_key in sorted(set(seen) | {(k,) for k in aliases}):
-            measures = seen.get(api_key)
-            items.append({"api_key": api_key[0], "alias": aliases.get(api_key[0]),
-                          "api_key_id": service.store.fingerprint(api_key[0]),
-                          "requests": measures[0] if measures else 0,
-                          "first_seen": iso_ms(measures[len(ROLLUP_MEASURES)]) if measures else None,
-                          "last_seen": iso_ms(measures[len(ROLLUP_MEASURES) + 1]) if measures else None})
-        return {"items": items}
-
-    @app.put(API + "/aliases")
-    @api_route
-    def aliases_put() -> dict:
-        body = read_json_body()
-        if not isinstance(body, dict) or set(body) != {"api_key", "alias"}:
-            raise ApiError(400, 'expected {"api_key": "...", "alias": "..."}', {"got": body})
-        api_key, alias = validate_alias(body["api_key"], body["alias"])
-        service.store.set_aliases({api_key: alias}, replace=False)
-        return {"api_key": api_key, "alias": alias}
-
-    @app.delete(API + "/aliases")
-    @api_route
-    def aliases_delete() -> dict:
-        reject_unknown_query(frozenset({"api_key"}))
-        api_key = query_single("api_key")
-        if api_key is None:
-            raise bad_parameter("api_key", None, "the api_key whose alias to remove")
-        if not service.store.delete_alias(api_key):
-            raise ApiError(404, "no alias for this api_key")
-        return {"deleted": api_key}
-
-    @app.get(API + "/aliases/export")
-    @api_route
-    def aliases_export() -> dict:
-        reject_unknown_query(frozenset())
-        bottle.response.set_header("Content-Disposition", 'attachment; filename="cpa-usage-aliases.json"')
-        return {"version": ALIAS_EXPORT_VERSION, "exported_at": iso_ms(now_ms()),
-                "aliases": [{"api_key": k, "alias": v} for k, v in sorted(service.store.aliases().items())]}
-
-    @app.post(API + "/aliases/import")
-    @api_route
-    def aliases_import() -> dict:
-        reject_unknown_query(frozenset({"mode"}))
-        mode = query_single("mode") or "merge"
-        if mode not in ("merge", "replace"):
-            raise bad_parameter("mode", mode, "merge or replace")
-        body = read_json_body()
-        if not isinstance(body, dict) or body.get("version") != ALIAS_EXPORT_VERSION \
-                or not isinstance(body.get("aliases"), list):
-            raise ApiError(400, f"expected an alias export document (version {ALIAS_EXPORT_VERSION})",
-                           {"expected": {"version": ALIAS_EXPORT_VERSION, "aliases": [{"api_key": "", "alias": ""}]}})
-        wanted: dict[str, str] = {}
-        for position, entry in enumerate(body["aliases"]):  # validate everything before changing anything
-            if not isinstance(entry, dict) or not set(entry) <= {"api_key", "alias"}:
-                raise ApiError(400, 'each alias must be an object {"api_key": "...", "alias": "..."}',
-                               {"index": position})
-            try:
-                api_key, alias = validate_alias(entry.get("api_key"), entry.get("alias"))
-            except ApiError as exc:
-                exc.detail = {"index": position, **exc.detail}
-                raise
-            if api_key in wanted:
-                raise ApiError(400, "the same api_key appears twice", {"index": position, "with": ["aliases"]})
-            wanted[api_key] = alias
-        before = service.store.aliases()
-        service.store.set_aliases(wanted, replace=mode == "replace")
-        return {"mode": mode,
-                "added": sum(1 for k in wanted if k not in before),
-                "updated": sum(1 for k, v in wanted.items() if k in before and before[k] != v),
-                "unchanged": sum(1 for k, v in wanted.items() if before.get(k) == v),
-                "removed": sum(1 for k in before if k not in wanted) if mode == "replace" else 0}
-
-    @app.get("/healthz")
-    @api_route
-    def healthz() -> dict:
-        """Liveness: the process answers. With ready=1, readiness: 503 with the reasons
-        while a worker is down, ingest stalls, the database or the spool refuses
-        writes, or a CPA is not connected."""
-        reject_unknown_query(frozenset({"ready"}))
-        ready = query_single("ready")
-        if ready not in (None, "1", "true"):
-            raise bad_parameter("ready", ready, "1 or true")
-        if ready is None:
-            return {"status": "ok"}
-        health = service.health()
-        if not health["ready"]:
-            raise ApiError(503, "not ready", {"problems": health["problems"]})
-        return {"status": "ready"}
-
-    @app.get(API + "/ping")
-    @api_route
-    def ping() -> dict:
-        return {"ok": True, "version": __version__}
-
-    @app.get(API + "/status")
-    @api_route
-    def status() -> dict:
-        return service.status_report()
-
-    analytics = service.analytics
-
-    @app.get(API + "/usage/overview")
-    @api_route
-    def usage_overview() -> dict:
-        query, name = parse_query(analytics, "24h")
-        budgets = service.store.budgets()
-        one_key = query.api_keys[0] if len(query.api_keys) == 1 else None
-        return {"range": range_json(query, name), **analytics.overview(query, name == "all"),
-                "budget": analytics.budget_status(one_key, budgets[one_key], analytics.clock())
-                if one_key in budgets else None}
-
-    @app.get(API + "/usage/health")
-    @api_route
-    def usage_health() -> dict:
-        query, _ = parse_query(analytics, "24h", frozenset({"day"}), with_range=False)
-        day_text = query_single("day")
-        try:
-            day = dt.date.fromisoformat(day_text) if day_text is not None else None
-        except ValueError:
-            raise bad_parameter("day", day_text, "a date YYYY-MM-DD") from None
-        return {"tz": analytics.time.zone.key, **analytics.health(query, day)}
-
-    @app.get(API + "/usage/analysis")
-    @api_route
-    def usage_analysis() -> dict:
-        query, name = parse_query(analytics, "24h", PAGE_PARAMETERS | {"group", "sort", "order"})
-        group, sort, descending = analysis_parameters()
-        page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
-        return {"range": range_json(query, name), **analytics.analysis(query, group, sort, descending, page, page_size)}
-
-    @app.get(API + "/usage/analysis/export")
-    @api_route
-    def usage_analysis_export() -> Iterable[bytes]:
-        query, _ = parse_query(analytics, "24h", frozenset({"group", "sort", "order", "format"}))
-        if (query_single("format") or "csv") != "csv":
-            raise bad_parameter("format", query_single("format"), "csv")
-        return download(analytics.export_analysis(query, *analysis_parameters()), "csv", "cpa-usage-analysis")
-
-    @app.get(API + "/usage/credentials")
-    @api_route
-    def usage_credentials() -> dict:
-        query, name = parse_query(analytics, "24h")
-        return {"range": range_json(query, name), **analytics.credentials(query)}
-
-    @app.get(API + "/usage/events")
-    @api_route
-    def usage_events() -> dict:
-        query, name = parse_query(analytics, "all", PAGE_PARAMETERS)
-        page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
-        answer = analytics.events(query, page, page_size)
-        if member_key() is not None:  # upstream credentials stay the owner's business
-            for item in answer["items"]:
-                item.update(dict.fromkeys(MEMBER_HIDDEN_EVENT_FIELDS))
-        return {"range": range_json(query, name), **answer}
-
-    @app.get(API + "/usage/events/export")
-    @api_route
-    def usage_events_export() -> Iterable[bytes]:
-        query, _ = parse_query(analytics, "all", frozenset({"format"}))
-        member = member_key()
-        fmt = query_single("format") or ("csv" if member else "jsonl")
-        if fmt not in ("csv", "jsonl"):
-            raise bad_parameter("format", fmt, "csv or jsonl")
-        if member and fmt == "jsonl":
-            raise ApiError(403, "a member's export is csv (jsonl has every column, credentials included)",
-                           {"member": True})
-        return download(analytics.export_events(query, fmt, hide_credentials=bool(member)), fmt, "cpa-usage-events")
-
-    @app.post(API + "/import")
-    @api_route
-    def import_records() -> dict:
-        reject_unknown_query(frozenset({"name"}))
-        content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
-        if content_type not in IMPORT_TYPES:  # never a form: another site must not post here
-            raise ApiError(415, "the body must be the file, as application/json or application/x-ndjson",
-                           {"content_type": content_type or None})
-        length = bottle.request.content_length  # -1 without the header: no body (a chunked one is read whole)
-        if length > IMPORT_MAX_BYTES:
-            raise ApiError(413, "the file is too big for an upload; use the import command on the host",
-                           {"max_bytes": IMPORT_MAX_BYTES, "bytes": length})
-        name = _CONTROL_CHARS.sub("", query_single("name") or "")[:200] or "upload"  # it names dead letters too
-        report = Importer(service.store).run(bottle.request.body, name)
-        log.info("import through the API: %s", report.summary().replace("\n", ";"))
-        if report.error:
-            raise ApiError(400, f"the file is not valid as a whole; nothing was imported: {report.error}",
-                           report.json())
-        return report.json()
-
-    @app.get("/metrics")
-    def metrics() -> str:
-        if service.auth.enabled and not service.config.metrics_public and not metrics_allowed():
-            bottle.response.status = 401
-            bottle.response.content_type = "text/plain; charset=utf-8"  # what Prometheus reads; not a page
-            bottle.response.set_header("WWW-Authenticate", 'Basic realm="cpa-usage metrics"')
-            return "sign in, or send the login password with HTTP Basic auth (any user name)\n"
-        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
-        return prometheus_metrics(service)
-
-    def metrics_allowed() -> bool:
-        """A session cookie, or the login password by HTTP Basic auth (what Prometheus
-        can send); failures count against the login limit."""
-        session = service.auth.session(bottle.request.get_cookie(SESSION_COOKIE))
-        if session is not None and session.member is None:
-            return True
-        address, credentials = client_address(), bottle.request.auth
-        if credentials is None or service.auth.retry_after(address):
-            return False
-        if service.auth.check_password(credentials[1] or ""):
-            return True
-        service.auth.failed(address)
-        log.warning("failed metrics login from %s", address)
-        return False
-
-    @app.get(API + "/usage/events/filters")
-    @api_route
-    def usage_event_filters() -> dict:
-        query, name = parse_query(analytics, "all")
-        answer = analytics.event_filters(query)
-        if member_key() is not None:
-            answer["sources"], answer["auth_indexes"] = [], []
-        return {"range": range_json(query, name), **answer}
-
-    @app.get(API + "/budgets")
-    @api_route
-    def budgets_list() -> dict:
-        reject_unknown_query(frozenset())
-        return {"items": analytics.budgets(only=member_key()), "tz": service.config.tz}
-
-    @app.put(API + "/budgets")
-    @api_route
-    def budgets_put() -> dict:
-        body = read_json_body()
-        if not isinstance(body, dict):
-            raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
-        unknown = sorted(set(body) - {"api_key", *Store.BUDGET_LIMITS})
-        if unknown:
-            raise ApiError(400, f"unknown budget field {unknown[0]}",
-                           {"field": unknown[0], "known": ["api_key", *Store.BUDGET_LIMITS]})
-        key = one_client_key(body.get("api_key"))
-        limits = {}
-        for name in Store.BUDGET_LIMITS:
-            value = body.get(name)
-            tokens = name.endswith("_tokens")
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int if tokens else (int, float))
-                                      or not 0 < value <= (MAX_BUDGET_TOKENS if tokens else MAX_BUDGET_USD)):
-                raise ApiError(400, f"invalid budget field {name}", {"field": name, "value": value, "expected":
-                               f"a whole number of tokens from 1 to {MAX_BUDGET_TOKENS:,}" if tokens
-                               else f"an amount of USD above 0, at most {MAX_BUDGET_USD:,}"})
-            limits[name] = value
-        if not any(limits.values()):
-            raise ApiError(400, "a budget needs at least one limit", {"fields": list(Store.BUDGET_LIMITS)})
-        service.store.set_budget(key, limits)
-        return analytics.budgets(only=key)[0]
-
-    @app.delete(API + "/budgets")
-    @api_route
-    def budgets_delete() -> dict:
-        reject_unknown_query(frozenset({"api_key"}))
-        key = one_client_key(bottle.request.query.get("api_key"))
-        if not service.store.delete_budget(key):
-            raise ApiError(404, "this key has no budget", analytics.named("api_key", key))
-        return {"deleted": analytics.named("api_key", key)}
-
-    def one_client_key(wanted: Any) -> str:
-        """The one client key a request names (the key, its alias or its id)."""
-        if not isinstance(wanted, str) or blank(wanted):
-            raise ApiError(400, "api_key is required: the key, its alias or its api_key_id", {"field": "api_key"})
-        keys = analytics.resolve_keys(wanted)
-        if len(keys) > 1:
-            raise ApiError(409, "this alias names several keys; use the api_key_id", {"field": "api_key",
-                           "keys": [analytics.named("api_key", key) for key in keys]})
-        return keys[0]
-
-    @app.get(API + "/alerts")
-    @api_route
-    def alerts_list() -> dict:
-        reject_unknown_query(frozenset({"limit"}))
-        aliases = service.store.aliases()
-        member = member_key()
-        rows = service.store.alerts(api_key=member, limit=query_int("limit", 100, 1, 1000))
-        items = [service.alerts.json(row, aliases) for row in rows]
-        if member is not None:  # how the owner's webhook fares is the owner's business
-            items = [{**item, "attempts": 0, "delivered_at": None, "last_error": None} for item in items]
-        return {"items": items, "webhook": bool(service.config.alert_webhook_url) and member is None}
-
-    @app.get(API + "/keys/idle")
-    @api_route
-    def idle_keys() -> dict:
-        reject_unknown_query(frozenset())
-        return {"days": service.config.idle_key_days, "items": analytics.idle_keys(service.config.idle_key_days)}
-
-    @app.get(API + "/auth-files")
-    @api_route
-    def auth_files() -> dict:
-        query, name = parse_query(analytics, "24h")
-        cached = service.store.get_metadata("auth-files")
-        usage = service.store.count(query, ("auth_index",), failures=True)
-        items = []
-        for entry in (cached[1] if cached else []):
-            index = entry.get("auth_index", "") if isinstance(entry, dict) else ""
-            requests, failed = usage.get((index,), (0, 0))
-            items.append({**redact(entry), "usage": {"requests": requests, "failed": failed}})
-        return {"range": range_json(query, name), "fetched_at": iso_ms(cached[0]) if cached else None,
-                "items": items}
-
-    @app.get(API + "/provider-metadata")
-    @api_route
-    def provider_metadata() -> dict:
-        reject_unknown_query(frozenset())
-        providers, fetched = {}, {}
-        for list_name in PROVIDER_LISTS:
-            cached = service.store.get_metadata(list_name)
-            providers[list_name] = redact(cached[1]) if cached else None
-            fetched[list_name] = iso_ms(cached[0]) if cached else None
-        return {"providers": providers, "fetched_at": fetched}
-
-    @app.get(API + "/models/used")
-    @api_route
-    def models_used() -> dict:
-        query, name = parse_query(analytics, "all")
-        cached = service.store.get_metadata("models")
-        offered = {m.get("id"): m for m in (cached[1] if cached else []) if isinstance(m, dict)}
-        seen = {key[0]: requests for key, requests in service.store.count(query, ("model",)).items()}
-        items = []
-        for model in sorted(set(offered) | set(seen)):
-            price = service.pricing.lookup(model)
-            items.append({"model": model, "in_cpa": model in offered, "in_events": model in seen,
-                          "owned_by": offered.get(model, {}).get("owned_by"), "requests": seen.get(model, 0),
-                          "priced": price is not None, "price_source": price[1] if price else None,
-                          "price_pattern": price[2] if price else None})
-        return {"range": range_json(query, name), "cpa_models_fetched_at": iso_ms(cached[0]) if cached else None,
-                "items": items}
-
-    @app.post(API + "/sync")
-    @api_route
-    def sync() -> dict:
-        """Every CPA's lists now. With one CPA a refusal is the answer (409); with
-        several, each CPA's outcome is told beside the others'."""
-        read_empty_body()
-        outcomes: dict[str, Any] = {}
-        for instance, metadata in zip(service.config.instances, service.metadatas):
-            try:
-                outcomes[instance.name] = metadata.sync(wait=False)
-            except AuthRejected as exc:
-                if len(service.metadatas) == 1:
-                    raise ApiError(409, "CPA rejected the management key", {"reason": str(exc)}) from None
-                outcomes[instance.name] = {"error": f"CPA rejected the management key: {exc}"}
-            except SyncBusy as exc:
-                if len(service.metadatas) == 1:
-                    raise ApiError(409, str(exc)) from None
-                outcomes[instance.name] = {"error": str(exc)}
-        return {"at": iso_ms(service.metadata.last_run_at), "results": outcomes[service.config.instances[0].name],
-                "instances": outcomes}
-
-    @app.post(API + "/cpa/usage-statistics")
-    @api_route
-    def cpa_usage_statistics() -> dict:
-        """Turn usage-statistics-enabled on or off in every CPA, or in the one named."""
-        body = read_json_body()
-        names = [instance.name for instance in service.config.instances]
-        if not isinstance(body, dict) or not set(body) <= {"enabled", "instance"} \
-                or not isinstance(body.get("enabled"), bool) or body.get("instance", names[0]) not in names:
-            raise ApiError(400, 'expected {"enabled": true} or {"enabled": false}, and optionally "instance": one '
-                           "of the CPAs", {"got": body, "instances": names})
-        chosen = [(name, metadata) for name, metadata in zip(names, service.metadatas)
-                  if body.get("instance", name) == name]
-        states = {}
-        for name, metadata in chosen:
-            try:
-                states[name] = metadata.set_recording(body["enabled"])
-            except AuthRejected as exc:
-                raise ApiError(409, "CPA rejected the management key", {"instance": name, "reason": str(exc)}) \
-                    from None
-            except CpaHttpError as exc:
-                raise ApiError(502, "CPA did not accept the change", {"instance": name, "reason": str(exc)}) \
-                    from None
-        return {"usage_statistics_enabled": states[chosen[0][0]], "instances": states}
-
-    @app.get(API + "/pricing")
-    @api_route
-    def pricing_list() -> dict:
-        pricing = service.pricing
-        return {"items": [price_json(model, price, "user", pricing.updated.get(model))
-                          for model, price in sorted(pricing.user.items())],
-                "defaults": {"date": DEFAULT_PRICES_DATE,
-                             "items": [price_json(model, price, "default") for model, price in DEFAULT_PRICES.items()]}}
-
-    @app.put(API + "/pricing")
-    @api_route
-    def pricing_put_many() -> dict:
-        body = read_json_body()
-        entries = body.get("items") if isinstance(body, dict) and set(body) == {"items"} else body
-        if not isinstance(entries, list) or not entries:
-            raise ApiError(400, "expected a non-empty list of prices", {"got": type(entries).__name__})
-        rows = []
-        for position, entry in enumerate(entries):
-            try:
-                rows.append(parse_price(entry))
-            except ApiError as exc:
-                exc.detail = {"index": position, **(exc.detail or {})}
-                raise
-        service.store.upsert_prices(rows)
-        service.pricing.reload()
-        return {"saved": [row[0] for row in rows]}
-
-    @app.put(API + "/pricing/<model:path>")
-    @api_route
-    def pricing_put_one(model: str) -> dict:
-        row = parse_price(read_json_body(), model)
-        service.store.upsert_prices([row])
-        service.pricing.reload()
-        return price_json(model, Price(*row[1:]), "user", service.pricing.updated.get(model))
-
-    @app.delete(API + "/pricing")
-    @api_route
-    def pricing_delete_many() -> dict:
-        body = read_json_body()
-        models = body.get("models") if isinstance(body, dict) and set(body) == {"models"} else body
-        if not isinstance(models, list) or not all(valid_model_name(m) for m in models):
-            raise ApiError(400, "expected a list of model names", {"got": body})
-        deleted = service.store.delete_prices(models)
-        service.pricing.reload()
-        return {"deleted": deleted, "not_found": [m for m in models if m not in deleted]}
-
-    @app.delete(API + "/pricing/<model:path>")
-    @api_route
-    def pricing_delete_one(model: str) -> dict:
-        if not service.store.delete_prices([model]):
-            raise ApiError(404, "no price set for this model", {"model": model})
-        service.pricing.reload()
-        return {"deleted": [model]}
-
-    @app.get(API + "/openapi.json")
-    @api_route
-    def openapi() -> dict:
-        reject_unknown_query(frozenset())
-        return openapi_document(service.config.app_base_path, [i.name for i in service.config.instances])
-
-    @app.get(API + "/credential-errors")
-    @api_route
-    def credential_errors() -> dict:
-        reject_unknown_query(frozenset({"range", "start", "end", "auth_index", "provider", "model", "instance",
-                                        "page", "page_size"}))
-        start_ms, end_ms, _, name = parse_range(analytics, "24h")
-        page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
-        rows, total = service.store.credential_errors(
-            start_ms, end_ms, {column: tuple(query_values(column))
-                               for column in ("auth_index", "provider", "model", "instance")},
-            limit=page_size, offset=(page - 1) * page_size)
-        return {"range": range_json(Query(start_ms, end_ms), name), "items": [credential_error_json(r) for r in rows],
-                "total": total, "page": page, "page_size": page_size}
-
-    @app.get(API + "/dead-letters")
-    @api_route
-    def dead_letters() -> dict:
-        reject_unknown_query(frozenset({"limit"}))
-        limit = query_int("limit", 50, 1, 500)
-        return {"items": [{"received_at": iso_ms(d.received_ms), "via": d.via, "reason": d.reason,
-                           "payload": mask_secrets(bytes(d.payload).decode("utf-8", "replace")),
-                           "size": d.size, "truncated": d.size is not None and d.size > len(d.payload)}
-                          for d in service.store.list_dead_letters(limit)],
-                "total": service.store.load_totals()["dead_letters"]}
-
-    @app.get("/")
-    def index() -> Any:
-        return static_file("index.html")
-
-    @app.get("/static/<name:path>")
-    def static_file(name: str) -> Any:
-        data = read_static(name)
-        if data is None:
-            raise bottle.HTTPError(404, "no such file")
-        bottle.response.content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if bottle.response.content_type.startswith("text/") or name.endswith(".js"):
-            bottle.response.content_type += "; charset=utf-8"
-        bottle.response.set_header("Cache-Control", "no-cache")
-        return data
-
-    return app
 
 
 FORWARDED_HEADERS = frozenset({"HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
@@ -7733,7 +7762,7 @@ def export_rows(analytics: Analytics, args: argparse.Namespace) -> int:
             query, _ = parse_query(analytics, "all")
             chunks = analytics.export_events(query, args.format)
         else:
-            query, _ = parse_query(analytics, "24h", frozenset({"group", "sort", "order"}))
+            query, _ = parse_query(analytics, "24h")
             if args.format != "csv":
                 raise bad_parameter("format", args.format, "csv")
             chunks = analytics.export_analysis(query, *analysis_parameters())
