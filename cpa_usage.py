@@ -19,13 +19,13 @@ Contents, in the order data flows through the program:
   3. Storage .............. Rollup families, Query, RollupCache, PostgresConnection, Store,
                             copy_store (the migrate command)
   4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP), CpaHttp
-  5. Background workers ... IngestWriter, Drainer, MetadataSync, Maintenance, Importer
-  6. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, exports), Alerts
-  7. Pricing .............. Price, DEFAULT_PRICES, Pricing
+  5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Watchdog,
+                            Importer, Alerts
+  6. Pricing .............. Price, DEFAULT_PRICES, Pricing
+  7. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, exports), Prometheus
   8. Auth ................. Auth (owner and member sessions, login limit), security headers
   9. HTTP routes .......... query parsing, OpenAPI pieces, the route table (ROUTES, route) and its
-                            handlers, openapi_document, build_app, Prometheus metrics, PrefixMount,
-                            HTTP limits
+                            handlers, openapi_document, build_app, PrefixMount, HTTP limits
  10. Command line ......... Service, serve, backup, import, export, migrate, main
 
 Times are UTC epoch milliseconds everywhere inside; they become text only at the
@@ -3552,12 +3552,15 @@ def _json_answer(status: int, what: str, payload: bytes) -> Any:
 #   Drainer       connects to one CPA, subscribes (or polls), hands raw payloads over
 #                 (one per CPA with CPA_INSTANCES);
 #   IngestWriter  decodes and commits them in batches (size N or ~250 ms);
-#   Maintenance   the daily 03:00 retention sweep.
-# The Importer brings files of records in the same way, from a command or a request.
-# Receiving never waits for the database: CPA drops a subscriber whose 256-message
-# buffer fills. What has been received but not committed is the only loss window
-# of a crash; a graceful stop commits it (or spools it to a file if the database
-# refuses, to be ingested on the next start).
+#   MetadataSync  refreshes each CPA's lists (credentials, keys, models, settings);
+#   Maintenance   the daily 03:00 retention sweep;
+#   Alerts        budget and anomaly alerts, delivered to ALERT_WEBHOOK_URL;
+#   Watchdog      tells /status and readiness when one of them is down or stuck.
+# All share one shape (Worker). The Importer brings files of records in the same way,
+# from a command or a request. Receiving never waits for the database: CPA drops a
+# subscriber whose 256-message buffer fills. What has been received but not committed
+# is the only loss window of a crash; a graceful stop commits it (or spools it to a
+# file if the database refuses, to be ingested on the next start).
 
 
 class Worker:
@@ -4910,15 +4913,276 @@ class Importer:
                 report.reject(letter.reason.split(": ", 1)[1])
 
 
+class Alerts(Worker):
+    """Budget and anomaly alerts per client key.
+
+    Every minute: a key whose spend in this local day or month reaches 80% or 100%
+    of a budget limit (USD or tokens), and a key whose spend in the last hour exceeds
+    ALERT_ANOMALY_FACTOR times the median of its active hours in the week before (at
+    least MIN_ACTIVE_HOURS of them), get an alert, recorded once per key, period and
+    condition (an anomaly once per key and local day). Alerts are POSTed to
+    ALERT_WEBHOOK_URL by this thread, retried with growing pauses; a slow or dead
+    receiver holds up nothing else (ingest has its own threads)."""
+
+    CHECK_EVERY_MS = 60_000
+    THRESHOLDS = (80, 100)
+    MIN_ACTIVE_HOURS = 6
+    RETRY_DELAYS_MS = (10_000, 60_000, 300_000, 1_800_000, 3_600_000)  # then it is given up
+    GIVEN_UP = 2**62
+
+    def __init__(self, analytics: Analytics, webhook_url: str, anomaly_factor: float,
+                 clock: Callable[[], int] = now_ms, timeout: float = 10.0):
+        self.analytics, self.store = analytics, analytics.store
+        self.webhook_url, self.factor, self.clock, self.timeout = webhook_url, anomaly_factor, clock, timeout
+        super().__init__("alerts")
+
+    def check(self, now: int) -> int:
+        """Raise the alerts due at ``now``; returns how many are new."""
+        new = 0
+        periods = self.analytics.periods(now)
+        for key, limits in self.store.budgets().items():
+            status = self.analytics.budget_status(key, limits, now)
+            for period, (_, _, label) in periods.items():
+                for unit in ("usd", "tokens"):
+                    limit, spent = limits.get(f"{period}_{unit}"), status[period][unit]["spent"]
+                    for percent in self.THRESHOLDS:
+                        if limit and spent >= limit * percent / 100:
+                            new += self.store.add_alert(key, "budget", f"{period}:{label}", f"{unit}_{percent}",
+                                                        spent, limit * percent / 100, unit, now)
+        hour = now - now % HOUR_MS
+        history: dict[str, list[float]] = {}
+        for (_, key), acc in self.analytics.priced(Query(hour - 7 * DAY_MS - HOUR_MS, hour - HOUR_MS), ("api_key",),
+                                                   HOUR_MS).items():
+            if acc[-2] > 0:
+                history.setdefault(key, []).append(acc[-2])
+        for (key,), acc in self.analytics.priced(Query(now - HOUR_MS, now, open_end=True), ("api_key",)).items():
+            past = sorted(history.get(key, []))
+            if len(past) < self.MIN_ACTIVE_HOURS:
+                continue
+            usual = (past[(len(past) - 1) // 2] + past[len(past) // 2]) / 2
+            if acc[-2] > self.factor * usual:
+                new += self.store.add_alert(key, "anomaly", f"day:{periods['daily'][2]}", "last_hour_usd",
+                                            round(acc[-2], 6), round(self.factor * usual, 6), "usd", now)
+        return new
+
+    def json(self, alert: dict, aliases: dict[str, str] | None = None) -> dict:
+        """An alert as the API and the webhook show it."""
+        return {"id": alert["id"], "kind": alert["kind"], "period": alert["period"], "condition": alert["condition"],
+                "value": alert["value"], "threshold": alert["threshold"], "unit": alert["unit"],
+                **self.analytics.named("api_key", alert["api_key"], aliases), "created_at": iso_ms(alert["created_ms"]),
+                "delivered_at": iso_ms(alert["delivered_ms"]), "attempts": alert["attempts"],
+                "last_error": alert["last_error"]}
+
+    def deliver_due(self, now: int) -> int:
+        """POST every alert due for (another) attempt; returns how many were delivered."""
+        if not self.webhook_url:
+            return 0
+        delivered, aliases = 0, self.store.aliases()
+        for alert in reversed(self.store.alerts(limit=100, undelivered_before=now)):
+            shown = self.json(alert, aliases)
+            body = {"event": "cpa_usage.alert", "sent_at": iso_ms(now), "alert": {
+                k: v for k, v in shown.items() if k not in ("delivered_at", "attempts", "last_error")},
+                "text": alert_text(shown)}
+            try:
+                url, credentials = webhook_target(self.webhook_url)
+                request = urllib.request.Request(
+                    url, data=json.dumps(body).encode(), method="POST",
+                    headers={"Content-Type": "application/json", "User-Agent": f"cpa-usage/{__version__}",
+                             **({"Authorization": f"Basic {credentials}"} if credentials else {})})
+                with urllib.request.urlopen(request, timeout=self.timeout):
+                    pass
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                attempt = alert["attempts"]
+                retry = (now + self.RETRY_DELAYS_MS[attempt] if attempt < len(self.RETRY_DELAYS_MS)
+                         else self.GIVEN_UP)
+                error = str(getattr(exc, "reason", exc)) if not isinstance(exc, urllib.error.HTTPError) \
+                    else f"HTTP {exc.code}"
+                self.store.alert_attempted(alert["id"], None, retry, error)
+                log.warning("alert %d not delivered to the webhook (%s); %s", alert["id"], error,
+                            "given up" if retry == self.GIVEN_UP else f"next attempt at {iso_ms(retry)}")
+                continue
+            self.store.alert_attempted(alert["id"], now, now, None)
+            delivered += 1
+        return delivered
+
+    def run(self) -> None:
+        next_check = 0
+        while not self._stop.wait(5.0):
+            try:
+                if self.clock() >= next_check:
+                    new = self.check(self.clock())
+                    if new:
+                        log.info("%d new usage alert(s)", new)
+                    next_check = self.clock() + self.CHECK_EVERY_MS
+                self.deliver_due(self.clock())
+            except Exception:  # noqa: BLE001 - the next minute is another try
+                log.exception("alert check failed")
+
+
+def webhook_target(url: str) -> tuple[str, str | None]:
+    """(the URL without user and password, base64 ``user:password`` for HTTP Basic auth or
+    None): a URL with userinfo (https://user:pass@host/hook) sends it as Basic auth, which
+    urllib would not."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    pair = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), base64.b64encode(pair.encode()).decode()
+
+
+def alert_text(alert: dict) -> str:
+    """One line a person reads in a chat channel."""
+    def amount(value: float) -> str:
+        return f"${value:,.2f}" if alert["unit"] == "usd" else f"{value:,.0f} tokens"
+
+    who = alert.get("alias") or alert["api_key"]
+    if alert["kind"] == "anomaly":
+        return (f"cpa-usage: {who} spent {amount(alert['value'])} in the last hour, more than "
+                f"{amount(alert['threshold'])} (unusual for this key)")
+    period, _, label = alert["period"].partition(":")
+    percent = int(alert["condition"].rsplit("_", 1)[1])
+    return (f"cpa-usage: {who} reached {percent}% of its {period} budget for {label}: "
+            f"{amount(alert['value'])} of {amount(alert['threshold'] * 100 / percent)}")
+
+
 ###############################################################################
-# 6. Analytics #################################################################
+# 6. Pricing ###################################################################
+###############################################################################
+#
+# Cost is computed when asked, from the normalized token sums and the current price
+# table, so a price change re-prices history (visibly). Prices are USD per million
+# tokens. A built-in, dated table covers the common models CPA serves; the user's
+# own prices always win. A model without any price is shown as unpriced, not free.
+
+
+class Price(NamedTuple):
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    reasoning: float | None = None  # None: reasoning is billed as output
+
+
+DEFAULT_PRICES_DATE = "2025-11-15"
+DEFAULT_PRICES: dict[str, Price] = {
+    # OpenAI / Codex (cache writes are billed as plain input)
+    "gpt-5*": Price(1.25, 10.0, 0.125, 1.25),
+    "gpt-5*-codex*": Price(1.25, 10.0, 0.125, 1.25),
+    "gpt-5*-mini*": Price(0.25, 2.0, 0.025, 0.25),
+    "gpt-5*-nano*": Price(0.05, 0.40, 0.005, 0.05),
+    "gpt-4.1*": Price(2.0, 8.0, 0.50, 2.0),
+    "gpt-4.1-mini*": Price(0.40, 1.60, 0.10, 0.40),
+    "gpt-4.1-nano*": Price(0.10, 0.40, 0.025, 0.10),
+    "gpt-4o*": Price(2.50, 10.0, 1.25, 2.50),
+    "gpt-4o-mini*": Price(0.15, 0.60, 0.075, 0.15),
+    "o3*": Price(2.0, 8.0, 0.50, 2.0),
+    "o4-mini*": Price(1.10, 4.40, 0.275, 1.10),
+    "gpt-image-1*": Price(5.0, 40.0, 1.25, 5.0),
+    # Anthropic (cache writes at the 5-minute rate)
+    "claude-opus-4*": Price(15.0, 75.0, 1.50, 18.75),
+    "claude-opus-4-5*": Price(5.0, 25.0, 0.50, 6.25),
+    "claude-sonnet-4*": Price(3.0, 15.0, 0.30, 3.75),
+    "claude-3-7-sonnet*": Price(3.0, 15.0, 0.30, 3.75),
+    "claude-haiku-4*": Price(1.0, 5.0, 0.10, 1.25),
+    "claude-3-5-haiku*": Price(0.80, 4.0, 0.08, 1.0),
+    # Google (prompts up to 200k tokens)
+    "gemini-2.5-pro*": Price(1.25, 10.0, 0.31, 1.25),
+    "gemini-2.5-flash*": Price(0.30, 2.50, 0.075, 0.30),
+    "gemini-2.5-flash-lite*": Price(0.10, 0.40, 0.025, 0.10),
+    "gemini-2.0-flash*": Price(0.10, 0.40, 0.025, 0.10),
+    "gemini-3-pro*": Price(2.0, 12.0, 0.20, 2.0),
+}
+
+
+def pattern_matches(pattern: str, model: str) -> bool:
+    """``*`` stands for any run of characters; everything else matches itself."""
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), model) is not None
+
+
+def specificity(pattern: str) -> tuple[int, int]:
+    """Which of several matching patterns wins: an exact name, then the most literal
+    characters, then the fewest wildcards."""
+    return ("*" not in pattern, len(pattern.replace("*", "")) * 100 - pattern.count("*"))
+
+
+class Pricing:
+    """The effective price table: the user's prices over the built-in defaults."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.user: dict[str, Price] = {}
+        self.updated: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[Price, str, str] | None] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        with self._lock:
+            rows = self.store.load_prices()
+            self.user = {row[0]: Price(*row[1:6]) for row in rows}
+            self.updated = {row[0]: row[6] for row in rows}
+            self._cache = {}
+
+    def lookup(self, model: str) -> tuple[Price, str, str] | None:
+        """(price, "user" or "default", the pattern that matched), or None."""
+        cached = self._cache.get(model, False)
+        if cached is not False:
+            return cached
+        found = None
+        for source, table in (("user", self.user), ("default", DEFAULT_PRICES)):
+            matches = [pattern for pattern in table if pattern_matches(pattern, model)]
+            if matches:
+                best = max(matches, key=specificity)
+                found = (table[best], source, best)
+                break
+        self._cache[model] = found
+        return found
+
+    def rows(self, models: Iterable[str]) -> list[tuple]:
+        """(model, input, output, cache_read, cache_write, reasoning) of the models that
+        have a price, for the SQL that computes cost; reasoning defaults to output."""
+        rows = []
+        for model in models:
+            found = self.lookup(model)
+            if found is not None:
+                price = found[0]
+                rows.append((model, price.input, price.output, price.cache_read, price.cache_write,
+                             price.output if price.reasoning is None else price.reasoning))
+        return rows
+
+    def cost(self, model: str, acc: list[int]) -> float | None:
+        """USD for aggregated measures (ROLLUP_MEASURES order) of one model, or None.
+        Output is billed with reasoning inside; reasoning at its own price when set;
+        unclassified tokens at the input price (and the events are flagged)."""
+        found = self.lookup(model)
+        if found is None:
+            return None
+        price = found[0]
+        new_input, cache_read, cache_write, output, reasoning, unclassified = acc[1:7]
+        reasoning_price = price.output if price.reasoning is None else price.reasoning
+        return ((new_input + unclassified) * price.input + cache_read * price.cache_read
+                + cache_write * price.cache_write + (output - reasoning) * price.output
+                + reasoning * reasoning_price) / 1_000_000
+
+    def event_cost(self, row: dict) -> float | None:
+        acc = [1, row["input_tokens"], row["cache_read_tokens"], row["cache_write_tokens"], row["output_tokens"],
+               row["reasoning_tokens"], row["unclassified_tokens"]]
+        cost = self.cost(row["model"], acc)
+        return None if cost is None else round(cost, 8)
+
+
+###############################################################################
+# 7. Analytics #################################################################
 ###############################################################################
 #
 # Every usage endpoint answers from Store.aggregate (rollups, plus raw events at
 # unaligned edges), grouped by model so that cost can be priced, and folds the UTC
 # buckets into local hours and days of TZ in Python with zoneinfo: right for every
 # zone, half-hour and 45-minute offsets and DST included. Budgets are spend in the
-# local day and month; Alerts, a thread of its own, watches them and unusual hours.
+# local day and month (Alerts, among the workers, watches them and unusual hours).
+# /metrics is the Prometheus text of the same sums.
 
 QUARTER_MS = 900_000
 ROLLING_RANGES = {"4h": 4 * HOUR_MS, "8h": 8 * HOUR_MS, "12h": 12 * HOUR_MS, "24h": DAY_MS,
@@ -5415,264 +5679,90 @@ class Analytics:
         return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
-class Alerts(Worker):
-    """Budget and anomaly alerts per client key.
-
-    Every minute: a key whose spend in this local day or month reaches 80% or 100%
-    of a budget limit (USD or tokens), and a key whose spend in the last hour exceeds
-    ALERT_ANOMALY_FACTOR times the median of its active hours in the week before (at
-    least MIN_ACTIVE_HOURS of them), get an alert, recorded once per key, period and
-    condition (an anomaly once per key and local day). Alerts are POSTed to
-    ALERT_WEBHOOK_URL by this thread, retried with growing pauses; a slow or dead
-    receiver holds up nothing else (ingest has its own threads)."""
-
-    CHECK_EVERY_MS = 60_000
-    THRESHOLDS = (80, 100)
-    MIN_ACTIVE_HOURS = 6
-    RETRY_DELAYS_MS = (10_000, 60_000, 300_000, 1_800_000, 3_600_000)  # then it is given up
-    GIVEN_UP = 2**62
-
-    def __init__(self, analytics: Analytics, webhook_url: str, anomaly_factor: float,
-                 clock: Callable[[], int] = now_ms, timeout: float = 10.0):
-        self.analytics, self.store = analytics, analytics.store
-        self.webhook_url, self.factor, self.clock, self.timeout = webhook_url, anomaly_factor, clock, timeout
-        super().__init__("alerts")
-
-    def check(self, now: int) -> int:
-        """Raise the alerts due at ``now``; returns how many are new."""
-        new = 0
-        periods = self.analytics.periods(now)
-        for key, limits in self.store.budgets().items():
-            status = self.analytics.budget_status(key, limits, now)
-            for period, (_, _, label) in periods.items():
-                for unit in ("usd", "tokens"):
-                    limit, spent = limits.get(f"{period}_{unit}"), status[period][unit]["spent"]
-                    for percent in self.THRESHOLDS:
-                        if limit and spent >= limit * percent / 100:
-                            new += self.store.add_alert(key, "budget", f"{period}:{label}", f"{unit}_{percent}",
-                                                        spent, limit * percent / 100, unit, now)
-        hour = now - now % HOUR_MS
-        history: dict[str, list[float]] = {}
-        for (_, key), acc in self.analytics.priced(Query(hour - 7 * DAY_MS - HOUR_MS, hour - HOUR_MS), ("api_key",),
-                                                   HOUR_MS).items():
-            if acc[-2] > 0:
-                history.setdefault(key, []).append(acc[-2])
-        for (key,), acc in self.analytics.priced(Query(now - HOUR_MS, now, open_end=True), ("api_key",)).items():
-            past = sorted(history.get(key, []))
-            if len(past) < self.MIN_ACTIVE_HOURS:
-                continue
-            usual = (past[(len(past) - 1) // 2] + past[len(past) // 2]) / 2
-            if acc[-2] > self.factor * usual:
-                new += self.store.add_alert(key, "anomaly", f"day:{periods['daily'][2]}", "last_hour_usd",
-                                            round(acc[-2], 6), round(self.factor * usual, 6), "usd", now)
-        return new
-
-    def json(self, alert: dict, aliases: dict[str, str] | None = None) -> dict:
-        """An alert as the API and the webhook show it."""
-        return {"id": alert["id"], "kind": alert["kind"], "period": alert["period"], "condition": alert["condition"],
-                "value": alert["value"], "threshold": alert["threshold"], "unit": alert["unit"],
-                **self.analytics.named("api_key", alert["api_key"], aliases), "created_at": iso_ms(alert["created_ms"]),
-                "delivered_at": iso_ms(alert["delivered_ms"]), "attempts": alert["attempts"],
-                "last_error": alert["last_error"]}
-
-    def deliver_due(self, now: int) -> int:
-        """POST every alert due for (another) attempt; returns how many were delivered."""
-        if not self.webhook_url:
-            return 0
-        delivered, aliases = 0, self.store.aliases()
-        for alert in reversed(self.store.alerts(limit=100, undelivered_before=now)):
-            shown = self.json(alert, aliases)
-            body = {"event": "cpa_usage.alert", "sent_at": iso_ms(now), "alert": {
-                k: v for k, v in shown.items() if k not in ("delivered_at", "attempts", "last_error")},
-                "text": alert_text(shown)}
-            try:
-                url, credentials = webhook_target(self.webhook_url)
-                request = urllib.request.Request(
-                    url, data=json.dumps(body).encode(), method="POST",
-                    headers={"Content-Type": "application/json", "User-Agent": f"cpa-usage/{__version__}",
-                             **({"Authorization": f"Basic {credentials}"} if credentials else {})})
-                with urllib.request.urlopen(request, timeout=self.timeout):
-                    pass
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                attempt = alert["attempts"]
-                retry = (now + self.RETRY_DELAYS_MS[attempt] if attempt < len(self.RETRY_DELAYS_MS)
-                         else self.GIVEN_UP)
-                error = str(getattr(exc, "reason", exc)) if not isinstance(exc, urllib.error.HTTPError) \
-                    else f"HTTP {exc.code}"
-                self.store.alert_attempted(alert["id"], None, retry, error)
-                log.warning("alert %d not delivered to the webhook (%s); %s", alert["id"], error,
-                            "given up" if retry == self.GIVEN_UP else f"next attempt at {iso_ms(retry)}")
-                continue
-            self.store.alert_attempted(alert["id"], now, now, None)
-            delivered += 1
-        return delivered
-
-    def run(self) -> None:
-        next_check = 0
-        while not self._stop.wait(5.0):
-            try:
-                if self.clock() >= next_check:
-                    new = self.check(self.clock())
-                    if new:
-                        log.info("%d new usage alert(s)", new)
-                    next_check = self.clock() + self.CHECK_EVERY_MS
-                self.deliver_due(self.clock())
-            except Exception:  # noqa: BLE001 - the next minute is another try
-                log.exception("alert check failed")
+METRICS_TOP = 50  # label values kept per dimension; the rest are summed as "other"
 
 
-def webhook_target(url: str) -> tuple[str, str | None]:
-    """(the URL without user and password, base64 ``user:password`` for HTTP Basic auth or
-    None): a URL with userinfo (https://user:pass@host/hook) sends it as Basic auth, which
-    urllib would not."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url, None
-    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    pair = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), base64.b64encode(pair.encode()).decode()
+def prometheus_metrics(service: "Service") -> str:
+    """The Prometheus text exposition (format 0.0.4): the drain's counters, the age of
+    the newest event, the queue mode, and usage counters by model and client key
+    (alias, or the masked key) for rate(). At most METRICS_TOP models and keys are
+    named, by requests; the others are summed under "other", so cardinality is
+    bounded whatever CPA serves. A key without an alias is its masked form and the
+    start of its id (masked forms alone can be alike)."""
+    families: list[str] = []
+
+    def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict, float]]) -> None:
+        families.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}")
+        for labels, value in samples:
+            shown = ",".join(f'{k}="{prometheus_escape(v)}"' for k, v in labels.items())
+            families.append(f"{name}{{{shown}}} {value}" if shown else f"{name} {value}")
+
+    totals = service.store.load_totals()
+    for name, help_text, value in (
+            ("records_received", "Records received from CPA's queue.", totals["received"]),
+            ("events_inserted", "Usage events stored (imports included).", totals["inserted"]),
+            ("duplicates", "Records already stored, skipped.", totals["duplicates"]),
+            ("dead_letters", "Records that could not be decoded, kept aside.", totals["dead_letters"])):
+        family(f"cpa_usage_{name}_total", "counter", help_text, [({}, value)])
+    # Per CPA (the label is "cpa": Prometheus keeps "instance" for the scraped target).
+    drains = [(instance.name, status.snapshot(), gate) for instance, status, gate in
+              zip(service.config.instances, service.statuses, service.gates)]
+    family("cpa_usage_reconnects_total", "counter", "Reconnections to CPA since the start.",
+           [({"cpa": name}, drain["reconnects"]) for name, drain, _ in drains])
+    family("cpa_usage_auth_rejections_total", "counter", "Management key rejections by CPA since the start.",
+           [({"cpa": name}, gate.rejections) for name, _, gate in drains])
+    family("cpa_usage_subscription_drops_total", "counter",
+           "Subscriptions CPA closed while it kept running (a full 256-message buffer): records were lost.",
+           [({"cpa": name}, drain["subscription_drops"]) for name, drain, _ in drains])
+    family("cpa_usage_queue_mode", "gauge", "How each CPA is drained (1 for the current mode).",
+           [({"cpa": name, "mode": mode}, int(drain["mode"] == mode)) for name, drain, _ in drains
+            for mode in ("subscribe", "http", "lpop", "down")])
+    family("cpa_usage_credential_errors_total", "counter",
+           "Credential errors CPA reported (its errors channel), by provider and HTTP status.",
+           [({"provider": provider, "status": status}, n)
+            for (provider, status), n in sorted(service.store.credential_error_counts().items())])
+    newest = service.store.newest_event_ms()
+    if newest is not None:
+        family("cpa_usage_last_event_age_seconds", "gauge", "Seconds since the newest stored event.",
+               [({}, round(max(0, now_ms() - newest) / 1000, 3))])
+    family("cpa_usage_pending_records", "gauge", "Records received but not committed yet.",
+           [({}, service.writer.pending)])
+
+    rows = service.analytics.priced(Query(0, now_ms() + 1), ("api_key", "model", "failed"))
+    aliases = service.store.aliases()
+    top: dict[str, set[str]] = {}
+    for position, dimension in ((0, "api_key"), (1, "model")):
+        requests: dict[str, int] = {}
+        for key, acc in rows.items():
+            requests[key[position]] = requests.get(key[position], 0) + acc[0]
+        top[dimension] = set(sorted(requests, key=lambda value: -requests[value])[:METRICS_TOP])
+    summed: dict[tuple[str, str], list[float]] = {}
+    for (api_key, model, failed), acc in rows.items():
+        key_label = ("other" if api_key not in top["api_key"] else aliases.get(api_key)
+                     or (f"{mask_key(api_key)}#{service.store.fingerprint(api_key)[:8]}" if api_key else "none"))
+        labels = (model if model in top["model"] else "other", key_label)
+        sums = summed.setdefault(labels, [0] * 9)
+        sums[0] += acc[0]
+        sums[1] += acc[0] if failed else 0
+        for i in range(1, 7):  # input, cache_read, cache_write, output, reasoning, unclassified
+            sums[1 + i] += acc[i]
+        sums[8] += acc[-2]
+    usage = sorted(summed.items())
+    family("cpa_usage_requests_total", "counter", "Requests by model and client key.",
+           [({"model": m, "api_key": k}, v[0]) for (m, k), v in usage])
+    family("cpa_usage_failed_requests_total", "counter", "Failed requests by model and client key.",
+           [({"model": m, "api_key": k}, v[1]) for (m, k), v in usage])
+    kinds = ("input", "cache_read", "cache_write", "output", "reasoning", "unclassified")
+    family("cpa_usage_tokens_total", "counter", "Tokens by model, client key and kind (reasoning is part of output).",
+           [({"model": m, "api_key": k, "kind": kind}, v[2 + i])
+            for (m, k), v in usage for i, kind in enumerate(kinds)])
+    family("cpa_usage_cost_usd_total", "counter", "Cost in USD at the current prices, by model and client key.",
+           [({"model": m, "api_key": k}, round(v[8], 8)) for (m, k), v in usage])
+    return "\n".join(families) + "\n"
 
 
-def alert_text(alert: dict) -> str:
-    """One line a person reads in a chat channel."""
-    def amount(value: float) -> str:
-        return f"${value:,.2f}" if alert["unit"] == "usd" else f"{value:,.0f} tokens"
-
-    who = alert.get("alias") or alert["api_key"]
-    if alert["kind"] == "anomaly":
-        return (f"cpa-usage: {who} spent {amount(alert['value'])} in the last hour, more than "
-                f"{amount(alert['threshold'])} (unusual for this key)")
-    period, _, label = alert["period"].partition(":")
-    percent = int(alert["condition"].rsplit("_", 1)[1])
-    return (f"cpa-usage: {who} reached {percent}% of its {period} budget for {label}: "
-            f"{amount(alert['value'])} of {amount(alert['threshold'] * 100 / percent)}")
-
-
-###############################################################################
-# 7. Pricing ###################################################################
-###############################################################################
-#
-# Cost is computed when asked, from the normalized token sums and the current price
-# table, so a price change re-prices history (visibly). Prices are USD per million
-# tokens. A built-in, dated table covers the common models CPA serves; the user's
-# own prices always win. A model without any price is shown as unpriced, not free.
-
-
-class Price(NamedTuple):
-    input: float
-    output: float
-    cache_read: float
-    cache_write: float
-    reasoning: float | None = None  # None: reasoning is billed as output
-
-
-DEFAULT_PRICES_DATE = "2025-11-15"
-DEFAULT_PRICES: dict[str, Price] = {
-    # OpenAI / Codex (cache writes are billed as plain input)
-    "gpt-5*": Price(1.25, 10.0, 0.125, 1.25),
-    "gpt-5*-codex*": Price(1.25, 10.0, 0.125, 1.25),
-    "gpt-5*-mini*": Price(0.25, 2.0, 0.025, 0.25),
-    "gpt-5*-nano*": Price(0.05, 0.40, 0.005, 0.05),
-    "gpt-4.1*": Price(2.0, 8.0, 0.50, 2.0),
-    "gpt-4.1-mini*": Price(0.40, 1.60, 0.10, 0.40),
-    "gpt-4.1-nano*": Price(0.10, 0.40, 0.025, 0.10),
-    "gpt-4o*": Price(2.50, 10.0, 1.25, 2.50),
-    "gpt-4o-mini*": Price(0.15, 0.60, 0.075, 0.15),
-    "o3*": Price(2.0, 8.0, 0.50, 2.0),
-    "o4-mini*": Price(1.10, 4.40, 0.275, 1.10),
-    "gpt-image-1*": Price(5.0, 40.0, 1.25, 5.0),
-    # Anthropic (cache writes at the 5-minute rate)
-    "claude-opus-4*": Price(15.0, 75.0, 1.50, 18.75),
-    "claude-opus-4-5*": Price(5.0, 25.0, 0.50, 6.25),
-    "claude-sonnet-4*": Price(3.0, 15.0, 0.30, 3.75),
-    "claude-3-7-sonnet*": Price(3.0, 15.0, 0.30, 3.75),
-    "claude-haiku-4*": Price(1.0, 5.0, 0.10, 1.25),
-    "claude-3-5-haiku*": Price(0.80, 4.0, 0.08, 1.0),
-    # Google (prompts up to 200k tokens)
-    "gemini-2.5-pro*": Price(1.25, 10.0, 0.31, 1.25),
-    "gemini-2.5-flash*": Price(0.30, 2.50, 0.075, 0.30),
-    "gemini-2.5-flash-lite*": Price(0.10, 0.40, 0.025, 0.10),
-    "gemini-2.0-flash*": Price(0.10, 0.40, 0.025, 0.10),
-    "gemini-3-pro*": Price(2.0, 12.0, 0.20, 2.0),
-}
-
-
-def pattern_matches(pattern: str, model: str) -> bool:
-    """``*`` stands for any run of characters; everything else matches itself."""
-    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), model) is not None
-
-
-def specificity(pattern: str) -> tuple[int, int]:
-    """Which of several matching patterns wins: an exact name, then the most literal
-    characters, then the fewest wildcards."""
-    return ("*" not in pattern, len(pattern.replace("*", "")) * 100 - pattern.count("*"))
-
-
-class Pricing:
-    """The effective price table: the user's prices over the built-in defaults."""
-
-    def __init__(self, store: Store):
-        self.store = store
-        self.user: dict[str, Price] = {}
-        self.updated: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[Price, str, str] | None] = {}
-        self.reload()
-
-    def reload(self) -> None:
-        with self._lock:
-            rows = self.store.load_prices()
-            self.user = {row[0]: Price(*row[1:6]) for row in rows}
-            self.updated = {row[0]: row[6] for row in rows}
-            self._cache = {}
-
-    def lookup(self, model: str) -> tuple[Price, str, str] | None:
-        """(price, "user" or "default", the pattern that matched), or None."""
-        cached = self._cache.get(model, False)
-        if cached is not False:
-            return cached
-        found = None
-        for source, table in (("user", self.user), ("default", DEFAULT_PRICES)):
-            matches = [pattern for pattern in table if pattern_matches(pattern, model)]
-            if matches:
-                best = max(matches, key=specificity)
-                found = (table[best], source, best)
-                break
-        self._cache[model] = found
-        return found
-
-    def rows(self, models: Iterable[str]) -> list[tuple]:
-        """(model, input, output, cache_read, cache_write, reasoning) of the models that
-        have a price, for the SQL that computes cost; reasoning defaults to output."""
-        rows = []
-        for model in models:
-            found = self.lookup(model)
-            if found is not None:
-                price = found[0]
-                rows.append((model, price.input, price.output, price.cache_read, price.cache_write,
-                             price.output if price.reasoning is None else price.reasoning))
-        return rows
-
-    def cost(self, model: str, acc: list[int]) -> float | None:
-        """USD for aggregated measures (ROLLUP_MEASURES order) of one model, or None.
-        Output is billed with reasoning inside; reasoning at its own price when set;
-        unclassified tokens at the input price (and the events are flagged)."""
-        found = self.lookup(model)
-        if found is None:
-            return None
-        price = found[0]
-        new_input, cache_read, cache_write, output, reasoning, unclassified = acc[1:7]
-        reasoning_price = price.output if price.reasoning is None else price.reasoning
-        return ((new_input + unclassified) * price.input + cache_read * price.cache_read
-                + cache_write * price.cache_write + (output - reasoning) * price.output
-                + reasoning * reasoning_price) / 1_000_000
-
-    def event_cost(self, row: dict) -> float | None:
-        acc = [1, row["input_tokens"], row["cache_read_tokens"], row["cache_write_tokens"], row["output_tokens"],
-               row["reasoning_tokens"], row["unclassified_tokens"]]
-        cost = self.cost(row["model"], acc)
-        return None if cost is None else round(cost, 8)
+def prometheus_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
 ###############################################################################
@@ -5687,7 +5777,6 @@ class Pricing:
 # API key (one of CPA's api-keys): their session names the key by its id in a signed
 # claim, every usage answer is limited to that key, and the owner's routes answer 403.
 
-API = "/api/v1"
 SESSION_COOKIE = "cpa_usage_session"
 LOGIN_LIMIT, LOGIN_WINDOW_S = 5, 60.0
 LOGIN_LIMIT_ALL = 30  # failed logins a minute from all addresses together
@@ -5695,10 +5784,6 @@ LOGIN_LIMIT_ALL = 30  # failed logins a minute from all addresses together
 # owner or a member (answers limited to the member's key); the owner alone.
 PUBLIC, MEMBER, OWNER = "public", "member", "owner"
 MEMBER_ENVIRON = "cpa_usage.member"
-# What a member is not shown of their own events: which upstream credential served them
-# (its name, CPA's id, the hash of its access token, which names it across key rotations),
-# and what the upstream answered about the owner's account (rate limits in its headers).
-MEMBER_HIDDEN_EVENT_FIELDS = ("source", "auth_index", "access_token_sha256", "response_headers")
 CLIENT_ENVIRON = "cpa_usage.client"  # the client behind a trusted proxy
 
 
@@ -5859,17 +5944,6 @@ def client_address() -> str:
     return environ.get(CLIENT_ENVIRON) or environ.get("REMOTE_ADDR", "") or "unknown"
 
 
-ALIAS_EXPORT_VERSION = 1
-
-
-def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
-    if not isinstance(api_key, str) or blank(api_key) or len(api_key) > 500:
-        raise ApiError(400, "invalid api_key", {"field": "api_key", "expected": "a non-empty string"})
-    if not isinstance(alias, str) or blank(alias) or len(alias) > 100:
-        raise ApiError(400, "invalid alias", {"field": "alias", "expected": "1-100 characters"})
-    return api_key, alias.strip()
-
-
 ###############################################################################
 # 9. HTTP routes ###############################################################
 ###############################################################################
@@ -5882,6 +5956,13 @@ def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
 # prefix-stripping WSGI middleware (Bottle's own mount() copies routes and lets the
 # parent's HTML error pages win). Static files are read through the module's loader,
 # so they work from the zipapp as from a checkout.
+
+API = "/api/v1"
+ALIAS_EXPORT_VERSION = 1
+# What a member is not shown of their own events: which upstream credential served them
+# (its name, CPA's id, the hash of its access token, which names it across key rotations),
+# and what the upstream answered about the owner's account (rate limits in its headers).
+MEMBER_HIDDEN_EVENT_FIELDS = ("source", "auth_index", "access_token_sha256", "response_headers")
 
 
 class ApiError(Exception):
@@ -6044,6 +6125,14 @@ def read_empty_body() -> None:
     body = read_json_body(when_empty={})
     if body != {}:
         raise ApiError(400, "this route takes no fields: send {}", {"got": body})
+
+
+def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
+    if not isinstance(api_key, str) or blank(api_key) or len(api_key) > 500:
+        raise ApiError(400, "invalid api_key", {"field": "api_key", "expected": "a non-empty string"})
+    if not isinstance(alias, str) or blank(alias) or len(alias) > 100:
+        raise ApiError(400, "invalid alias", {"field": "alias", "expected": "1-100 characters"})
+    return api_key, alias.strip()
 
 
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
@@ -7187,92 +7276,6 @@ def answer(service: "Service", entry: Route) -> Callable[..., Any]:
         return json_response(result) if isinstance(result, (dict, list)) else result
 
     return call
-
-
-METRICS_TOP = 50  # label values kept per dimension; the rest are summed as "other"
-
-
-def prometheus_metrics(service: "Service") -> str:
-    """The Prometheus text exposition (format 0.0.4): the drain's counters, the age of
-    the newest event, the queue mode, and usage counters by model and client key
-    (alias, or the masked key) for rate(). At most METRICS_TOP models and keys are
-    named, by requests; the others are summed under "other", so cardinality is
-    bounded whatever CPA serves. A key without an alias is its masked form and the
-    start of its id (masked forms alone can be alike)."""
-    families: list[str] = []
-
-    def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict, float]]) -> None:
-        families.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}")
-        for labels, value in samples:
-            shown = ",".join(f'{k}="{prometheus_escape(v)}"' for k, v in labels.items())
-            families.append(f"{name}{{{shown}}} {value}" if shown else f"{name} {value}")
-
-    totals = service.store.load_totals()
-    for name, help_text, value in (
-            ("records_received", "Records received from CPA's queue.", totals["received"]),
-            ("events_inserted", "Usage events stored (imports included).", totals["inserted"]),
-            ("duplicates", "Records already stored, skipped.", totals["duplicates"]),
-            ("dead_letters", "Records that could not be decoded, kept aside.", totals["dead_letters"])):
-        family(f"cpa_usage_{name}_total", "counter", help_text, [({}, value)])
-    # Per CPA (the label is "cpa": Prometheus keeps "instance" for the scraped target).
-    drains = [(instance.name, status.snapshot(), gate) for instance, status, gate in
-              zip(service.config.instances, service.statuses, service.gates)]
-    family("cpa_usage_reconnects_total", "counter", "Reconnections to CPA since the start.",
-           [({"cpa": name}, drain["reconnects"]) for name, drain, _ in drains])
-    family("cpa_usage_auth_rejections_total", "counter", "Management key rejections by CPA since the start.",
-           [({"cpa": name}, gate.rejections) for name, _, gate in drains])
-    family("cpa_usage_subscription_drops_total", "counter",
-           "Subscriptions CPA closed while it kept running (a full 256-message buffer): records were lost.",
-           [({"cpa": name}, drain["subscription_drops"]) for name, drain, _ in drains])
-    family("cpa_usage_queue_mode", "gauge", "How each CPA is drained (1 for the current mode).",
-           [({"cpa": name, "mode": mode}, int(drain["mode"] == mode)) for name, drain, _ in drains
-            for mode in ("subscribe", "http", "lpop", "down")])
-    family("cpa_usage_credential_errors_total", "counter",
-           "Credential errors CPA reported (its errors channel), by provider and HTTP status.",
-           [({"provider": provider, "status": status}, n)
-            for (provider, status), n in sorted(service.store.credential_error_counts().items())])
-    newest = service.store.newest_event_ms()
-    if newest is not None:
-        family("cpa_usage_last_event_age_seconds", "gauge", "Seconds since the newest stored event.",
-               [({}, round(max(0, now_ms() - newest) / 1000, 3))])
-    family("cpa_usage_pending_records", "gauge", "Records received but not committed yet.",
-           [({}, service.writer.pending)])
-
-    rows = service.analytics.priced(Query(0, now_ms() + 1), ("api_key", "model", "failed"))
-    aliases = service.store.aliases()
-    top: dict[str, set[str]] = {}
-    for position, dimension in ((0, "api_key"), (1, "model")):
-        requests: dict[str, int] = {}
-        for key, acc in rows.items():
-            requests[key[position]] = requests.get(key[position], 0) + acc[0]
-        top[dimension] = set(sorted(requests, key=lambda value: -requests[value])[:METRICS_TOP])
-    summed: dict[tuple[str, str], list[float]] = {}
-    for (api_key, model, failed), acc in rows.items():
-        key_label = ("other" if api_key not in top["api_key"] else aliases.get(api_key)
-                     or (f"{mask_key(api_key)}#{service.store.fingerprint(api_key)[:8]}" if api_key else "none"))
-        labels = (model if model in top["model"] else "other", key_label)
-        sums = summed.setdefault(labels, [0] * 9)
-        sums[0] += acc[0]
-        sums[1] += acc[0] if failed else 0
-        for i in range(1, 7):  # input, cache_read, cache_write, output, reasoning, unclassified
-            sums[1 + i] += acc[i]
-        sums[8] += acc[-2]
-    usage = sorted(summed.items())
-    family("cpa_usage_requests_total", "counter", "Requests by model and client key.",
-           [({"model": m, "api_key": k}, v[0]) for (m, k), v in usage])
-    family("cpa_usage_failed_requests_total", "counter", "Failed requests by model and client key.",
-           [({"model": m, "api_key": k}, v[1]) for (m, k), v in usage])
-    kinds = ("input", "cache_read", "cache_write", "output", "reasoning", "unclassified")
-    family("cpa_usage_tokens_total", "counter", "Tokens by model, client key and kind (reasoning is part of output).",
-           [({"model": m, "api_key": k, "kind": kind}, v[2 + i])
-            for (m, k), v in usage for i, kind in enumerate(kinds)])
-    family("cpa_usage_cost_usd_total", "counter", "Cost in USD at the current prices, by model and client key.",
-           [({"model": m, "api_key": k}, round(v[8], 8)) for (m, k), v in usage])
-    return "\n".join(families) + "\n"
-
-
-def prometheus_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
 FORWARDED_HEADERS = frozenset({"HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
