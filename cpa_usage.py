@@ -70,7 +70,7 @@ import urllib.parse
 import urllib.request
 import zoneinfo
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import bottle
 import jwt
@@ -1391,6 +1391,17 @@ ROLLUPS_V1 = _rollups((("usage_rollup", FULL_DIMENSIONS_V1), *ROLLUP_FAMILIES_V7
 ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                    "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
                    "ttft_ms_sum", "ttft_count", "flagged")
+# What a read sums per key, by name (Measures): the rollup measures and first and last
+# seen; in a priced read also the cost and the requests of models without a price.
+MEASURE_FIELDS = (*ROLLUP_MEASURES, "first_ms", "last_ms")
+PRICED_FIELDS = ("cost_usd", "unpriced_requests")
+# Cost is linear in the token sums, so it is exact for rollups too: each term is
+# (tokens added, tokens taken away, the price that bills them, per 1M tokens). Output
+# is billed with reasoning inside, reasoning at its own price; unclassified tokens at
+# the input price. COST_SQL and tokens_cost() are both made from it.
+COST_TERMS = ((("input_tokens", "unclassified_tokens"), (), "input"), (("cache_read_tokens",), (), "cache_read"),
+              (("cache_write_tokens",), (), "cache_write"), (("output_tokens",), ("reasoning_tokens",), "output"),
+              (("reasoning_tokens",), (), "reasoning"))
 TOTAL_COUNTERS = ("received", "inserted", "duplicates", "dead_letters", "control_messages",
                   "credential_errors")
 FLAGGED_QUALITIES = frozenset({"unclassified", "inconsistent", "ambiguous"})
@@ -1779,13 +1790,82 @@ class Query(NamedTuple):
         return clauses, params
 
 
-_ROLLUP_SUMS = [f"SUM({m})" for m in ROLLUP_MEASURES] + ["MIN(first_ms)", "MAX(last_ms)"]
-_RAW_SUMS = (["COUNT(*)"] + [f"SUM({m})" for m in ROLLUP_MEASURES[1:8]]
-             # events without a latency (records before v6.9.1) sum to nothing, not NULL
-             + ["COALESCE(SUM(latency_ms), 0)", "COUNT(latency_ms)",
-                "SUM(CASE WHEN ttft_ms > 0 THEN ttft_ms ELSE 0 END)", "SUM(CASE WHEN ttft_ms > 0 THEN 1 ELSE 0 END)",
-                f"SUM(CASE WHEN token_quality IN ({', '.join(repr(q) for q in sorted(FLAGGED_QUALITIES))}) "
-                "OR ts_estimated = 1 THEN 1 ELSE 0 END)", "MIN(ts_ms)", "MAX(ts_ms)"])
+# How each of MEASURE_FIELDS is summed: (from a rollup, from raw events). The token
+# sums have the same names in both.
+_MEASURE_SUMS = {
+    "requests": ("SUM(requests)", "COUNT(*)"),
+    **{name: (f"SUM({name})", f"SUM({name})") for name in ROLLUP_MEASURES[1:8]},
+    # events without a latency (records before v6.9.1) sum to nothing, not NULL
+    "latency_ms_sum": ("SUM(latency_ms_sum)", "COALESCE(SUM(latency_ms), 0)"),
+    "latency_count": ("SUM(latency_count)", "COUNT(latency_ms)"),
+    "ttft_ms_sum": ("SUM(ttft_ms_sum)", "SUM(CASE WHEN ttft_ms > 0 THEN ttft_ms ELSE 0 END)"),
+    "ttft_count": ("SUM(ttft_count)", "SUM(CASE WHEN ttft_ms > 0 THEN 1 ELSE 0 END)"),
+    "flagged": ("SUM(flagged)", "SUM(CASE WHEN token_quality IN "
+                f"({', '.join(repr(q) for q in sorted(FLAGGED_QUALITIES))}) OR ts_estimated = 1 THEN 1 ELSE 0 END)"),
+    "first_ms": ("MIN(first_ms)", "MIN(ts_ms)"),
+    "last_ms": ("MAX(last_ms)", "MAX(ts_ms)"),
+}
+_ROLLUP_SUMS = [_MEASURE_SUMS[name][0] for name in MEASURE_FIELDS]
+_RAW_SUMS = [_MEASURE_SUMS[name][1] for name in MEASURE_FIELDS]
+
+
+def _cost_sql() -> str:
+    """COST_TERMS as SQL over a row's token columns and the joined prices (p_<field>)."""
+    terms = []
+    for added, taken, rate in COST_TERMS:
+        tokens = " + ".join(added) + "".join(f" - {name}" for name in taken)
+        terms.append(f"{f'({tokens})' if len(added) + len(taken) > 1 else tokens} * p_{rate}")
+    return f"SUM(({' + '.join(terms)}) / 1000000.0)"
+
+
+COST_SQL = _cost_sql()
+
+
+def tokens_cost(tokens: Callable[[str], int], price: "Price") -> float:
+    """COST_TERMS in Python: USD for the token sums that ``tokens`` names."""
+    total = 0.0
+    for added, taken, rate in COST_TERMS:
+        total += (sum(map(tokens, added)) - sum(map(tokens, taken))) * price.rate(rate)
+    return total / 1_000_000
+
+
+class Measures(list):
+    """One key's sums as a read gives them: MEASURE_FIELDS in order (then PRICED_FIELDS
+    in a priced read), each also readable by its name (``acc.requests``). A list, not
+    an object: a month of hours is thousands of rows merged per answer."""
+
+    __slots__ = ()
+
+    def merge(self, other: Sequence) -> None:
+        """Add another row of the same key: sums add, first and last seen widen."""
+        sums = len(ROLLUP_MEASURES)
+        for i in range(sums):
+            self[i] += other[i]
+        self[sums] = min(self[sums], other[sums])
+        self[sums + 1] = max(self[sums + 1], other[sums + 1])
+        for i in range(sums + 2, len(other)):
+            self[i] += other[i]
+
+
+for _position, _name in enumerate(MEASURE_FIELDS + PRICED_FIELDS):  # acc.requests is acc[0], and so on
+    setattr(Measures, _name, property(operator.itemgetter(_position)))
+del _position, _name
+
+
+class Piece(NamedTuple):
+    """A part [lo, hi) of a range, read from one rollup (None: raw events)."""
+
+    rollup: "Rollup | None"
+    lo: int
+    hi: int
+
+
+class Read(NamedTuple):
+    """The statement that sums one Piece."""
+
+    piece: Piece
+    sql: str
+    params: list
 
 
 def is_transient_db_error(exc: BaseException) -> bool:
@@ -1898,52 +1978,57 @@ class RollupCache:
             self._entries.clear()
             self._rows = 0
 
-    def rows(self, conn: sqlite3.Connection, reads: list[tuple[str, list, int, int]]) -> list[list[tuple]]:
-        """The rows of each read ``(sql, params, lo, hi)`` of rollup buckets in [lo,
-        hi), kept or fresh. The changes are looked up once before the reads of a plan
-        and once after, not around each read: a dashboard's month is a hundred reads,
-        and under ingest every statement waits for the GIL again when it returns."""
+    def keeps(self, read: Read) -> bool:
+        """Whether rows of this read are worth keeping: a rollup's, over an hour or more
+        (raw events are never kept: they are the edges that move)."""
+        return read.piece.rollup is not None and read.piece.hi - read.piece.lo >= self.MIN_SPAN_MS
+
+    def rows(self, conn: sqlite3.Connection, reads: list[Read]) -> list[list[tuple]]:
+        """The rows of each read of a plan, kept or fresh. The changes are looked up
+        once before the reads of a plan and once after, not around each read: a
+        dashboard's month is a hundred reads, and under ingest every statement waits
+        for the GIL again when it returns."""
         answers: list[list[tuple] | None] = [None] * len(reads)
         missing: list[int] = []
         with self._lock:
-            if any(hi - lo >= self.MIN_SPAN_MS for _, _, lo, hi in reads):
+            if any(map(self.keeps, reads)):
                 self._replay(conn)
-            for i, (sql, params, lo, hi) in enumerate(reads):
-                entry = self._entries.pop((sql, tuple(params)), None) if hi - lo >= self.MIN_SPAN_MS else None
+            for i, read in enumerate(reads):
+                entry = self._entries.pop((read.sql, tuple(read.params)), None) if self.keeps(read) else None
                 if entry is None:
                     missing.append(i)
                     continue
-                self._entries[(sql, tuple(params))] = entry
+                self._entries[(read.sql, tuple(read.params))] = entry
                 answers[i] = entry[2]
             before = self._seen
-        for i, rows in zip(missing, self._fetch(conn, [reads[i][:2] for i in missing])):
+        for i, rows in zip(missing, self._fetch(conn, [reads[i] for i in missing])):
             answers[i] = rows
-        keepable = [i for i in missing if reads[i][3] - reads[i][2] >= self.MIN_SPAN_MS]
+        keepable = [i for i in missing if self.keeps(reads[i])]
         if keepable:
             with self._lock:
                 self._replay(conn)
                 missed = not self._recent or self._recent[0][0] > before + 1
                 for i in keepable:
-                    sql, params, lo, hi = reads[i]
+                    _, lo, hi = reads[i].piece
                     if missed or any(seq > before and c_lo < hi and c_hi > lo for seq, c_lo, c_hi in self._recent):
                         continue
-                    self._entries[(sql, tuple(params))] = (lo, hi, answers[i])
+                    self._entries[(reads[i].sql, tuple(reads[i].params))] = (lo, hi, answers[i])
                     self._rows += len(answers[i])
                 while self._rows > self.MAX_ROWS:
                     self._rows -= len(self._entries.pop(next(iter(self._entries)))[2])
         return answers  # type: ignore[return-value]
 
     @staticmethod
-    def _fetch(conn: sqlite3.Connection, reads: list[tuple[str, list]]) -> list[list[tuple]]:
-        """The rows of each ``(sql, params)``, in one statement: a plan's edges and
-        what changed are a dozen reads, and every statement that returns waits for the
-        GIL again (up to the 5 ms switch interval while the writer decodes)."""
+    def _fetch(conn: sqlite3.Connection, reads: list[Read]) -> list[list[tuple]]:
+        """The rows of each read, in one statement: a plan's edges and what changed are
+        a dozen reads, and every statement that returns waits for the GIL again (up to
+        the 5 ms switch interval while the writer decodes)."""
         if len(reads) < 2:
-            return [conn.execute(sql, params).fetchall() for sql, params in reads]
+            return [conn.execute(read.sql, read.params).fetchall() for read in reads]
         parts: list[list[tuple]] = [[] for _ in reads]
         for chunk in _chunks(list(enumerate(reads)), 250):  # SQLite allows 500 terms in a compound SELECT
-            for row in conn.execute(" UNION ALL ".join(f"SELECT {i}, * FROM ({sql})" for i, (sql, _) in chunk),
-                                    [value for _, (_, params) in chunk for value in params]):
+            for row in conn.execute(" UNION ALL ".join(f"SELECT {i}, * FROM ({read.sql})" for i, read in chunk),
+                                    [value for _, read in chunk for value in read.params]):
                 parts[row[0]].append(row[1:])
         return parts
 
@@ -2297,17 +2382,16 @@ class Store:
         return int(self.get_meta("raw_events_since", "0"))
 
     def aggregate(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None,
-                  prices: list[tuple] | None = None) -> dict[tuple, list]:
+                  prices: list[tuple] | None = None) -> dict[tuple, Measures]:
         """Sum the events of ``query`` per ``group`` dimensions (and per UTC time bucket
-        of ``step_ms``, a multiple of 5 minutes): {key: measures} where measures are
-        ROLLUP_MEASURES, first and last seen, and with ``prices`` ((model, input,
-        output, cache_read, cache_write, reasoning) USD per 1M tokens) also the cost
-        and the requests of unpriced models that had tokens. The range is covered by
-        the coarsest fitting rollups; only its unaligned edges (under 5 minutes each)
-        are read from raw events, so the answer is exact and fast for any range."""
-        result: dict[tuple, list] = {}
+        of ``step_ms``, a multiple of 5 minutes): {key: Measures}, with ``prices``
+        ((model, *PRICE_FIELDS) USD per 1M tokens) also the cost and the requests of
+        unpriced models that had tokens. The range is covered by the coarsest fitting
+        rollups; only its unaligned edges (under 5 minutes each) are read from raw
+        events, so the answer is exact and fast for any range."""
+        result: dict[tuple, Measures] = {}
         measured = self.plan(query, group, step_ms)
-        if prices is not None and any(rollup and "model" not in rollup.dimensions for rollup, _, _ in measured):
+        if prices is not None and any(piece.rollup and "model" not in piece.rollup.dimensions for piece in measured):
             # The cost needs the model, the measures do not: summing the measures from
             # a rollup without models and only the cost per model is three times
             # faster than summing everything per model (30 days of hours at 50 models).
@@ -2328,18 +2412,10 @@ class Store:
         ``failures`` {key: [requests, failed]}. Cheaper, for grids, totals and the
         values of filters."""
         result: dict[tuple, Any] = {}
-        rollup_sums, raw_sums = ["SUM(requests)", "SUM(failed * requests)"], ["COUNT(*)", "SUM(failed)"]
-        clauses, params = query.conditions()
-        reads = []
-        for rollup, lo, hi in self.plan(query, group, step_ms):
-            time_column = "bucket_ms" if rollup else "ts_ms"
-            keys = ([time_column if rollup and step_ms == rollup.bucket_ms
-                     else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
-            sql = (f"SELECT {', '.join(keys + (rollup_sums if rollup else raw_sums)[:2 if failures else 1])} "
-                   f"FROM {rollup.table if rollup else 'usage_events'} "
-                   f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
-                   + (f" GROUP BY {', '.join(keys)}" if keys else ""))
-            reads.append((rollup, lo, hi, sql, [lo, hi, *params]))
+        sums = (["SUM(requests)", "SUM(failed * requests)"], ["COUNT(*)", "SUM(failed)"])
+        width = 2 if failures else 1
+        reads = self._reads(self.plan(query, group, step_ms), query, group, step_ms,
+                            lambda rollup: sums[rollup is None][:width])
         width = len(group) + (1 if step_ms else 0)
         for row in itertools.chain.from_iterable(self._read(reads)):
             if not row[width]:
@@ -2354,8 +2430,7 @@ class Store:
                 result[key] = [row[width], row[width + 1]]
         return result
 
-    def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None
-             ) -> list[tuple[Rollup | None, int, int]]:
+    def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None) -> list[Piece]:
         """Cut [start, end) into pieces, each read from one rollup (None: raw events).
 
         Raw events fill only the unaligned edges, and not even those where rollups say
@@ -2367,19 +2442,19 @@ class Store:
         usable = [r for r in ROLLUPS if needed <= set(r.dimensions) and (step_ms is None or step_ms % r.bucket_ms == 0)]
         if not usable:
             start = max(query.start_ms, self.raw_events_since())
-            return [(None, start, query.end_ms)] if start < query.end_ms else []
+            return [Piece(None, start, query.end_ms)] if start < query.end_ms else []
         # Fewer rows per bucket beats everything: the family with the fewest dimensions
         # (of two alike, the one listed first: the timeline's instance adds few rows).
         narrowest = min(usable, key=lambda r: len(r.dimensions)).dimensions
         grains = sorted({r for r in usable if r.dimensions == narrowest} | {ROLLUPS[0]},
                         key=lambda r: (-r.bucket_ms, len(r.dimensions)))
-        pieces: list[tuple[Rollup | None, int, int]] = []
+        pieces: list[Piece] = []
 
         def cover(lo: int, hi: int, level: int) -> None:
             if lo >= hi:
                 return
             if level == len(grains):
-                pieces.append((None, lo, hi))
+                pieces.append(Piece(None, lo, hi))
                 return
             size = grains[level].bucket_ms
             first, last = -(-lo // size) * size, hi // size * size
@@ -2387,66 +2462,67 @@ class Store:
                 cover(lo, hi, level + 1)
                 return
             cover(lo, first, level + 1)
-            pieces.append((grains[level], first, last))
+            pieces.append(Piece(grains[level], first, last))
             cover(last, hi, level + 1)
 
         cover(query.start_ms, query.end_ms, 0)
         if self.cache is not None:  # a month of hours cut at UTC midnights, each day kept on its
-            pieces = [(rollup, cut_lo, cut_hi)  # own: a range that slides re-reads only its ends
+            pieces = [Piece(rollup, cut_lo, cut_hi)  # own: a range that slides re-reads only its ends
                       for rollup, lo, hi in pieces
                       for cut_lo, cut_hi in (_day_cuts(lo, hi) if rollup and rollup.bucket_ms < DAY_MS
                                              and hi - lo <= SERIES_WINDOW_MS + DAY_MS else [(lo, hi)])]
         since, base = self.raw_events_since(), ROLLUPS[0]
-        return [(base, lo - lo % base.bucket_ms, -(-hi // base.bucket_ms) * base.bucket_ms)
+        return [Piece(base, lo - lo % base.bucket_ms, -(-hi // base.bucket_ms) * base.bucket_ms)
                 if rollup is None and (lo < since or (query.open_end and hi == query.end_ms and lo % base.bucket_ms == 0))
-                else (rollup, lo, hi) for rollup, lo, hi in pieces]
+                else Piece(rollup, lo, hi) for rollup, lo, hi in pieces]
 
-    def _read(self, reads: list[tuple[Rollup | None, int, int, str, list]]) -> list[list[tuple]]:
-        """The rows of each read (rollup, lo, hi, sql, params) of a plan, in order:
-        rollup reads through the cache, raw events not."""
-        if self.cache is None:
-            return [self.reader.execute(sql, params).fetchall() for _, _, _, sql, params in reads]
-        # raw events as a span of nothing: never kept, read with the rest
-        return self.cache.rows(self.reader, [(sql, params, lo, hi) if rollup else (sql, params, 0, 0)
-                                             for rollup, lo, hi, sql, params in reads])
-
-    def _aggregate(self, pieces: list[tuple[Rollup | None, int, int]], query: "Query", group: tuple[str, ...],
-                   step_ms: int | None, prices: list[tuple] | None, into: dict[tuple, list],
-                   cost_only: bool = False) -> None:
-        """Add the pieces of a plan to ``into``: {key: measures (+ cost and unpriced
-        requests with ``prices``)}, or with ``cost_only`` {key: [cost, unpriced requests]}."""
+    @staticmethod
+    def _reads(pieces: list[Piece], query: "Query", group: tuple[str, ...], step_ms: int | None,
+               sums: Callable[[Rollup | None], list[str]], extra: tuple[list[str], str, str, list] = ([], "", "", [])
+               ) -> list[Read]:
+        """The statement of each piece: ``sums(rollup)`` per time bucket of ``step_ms``
+        and ``group``, under the query's conditions; ``extra`` is (more conditions, a
+        head before SELECT, a join after FROM, the head's parameters)."""
+        more, head, join, head_params = extra
         clauses, params = query.conditions()
-        if cost_only:  # rows without tokens cost nothing and are not unpriced: skip their join
-            clauses = [*clauses, "total_tokens > 0"]  # (half the rows: failures mostly have none)
-        head, join, head_params = "", "", []
-        if prices is not None and not self.postgres:  # the digest names the prices in the statement,
-            head = f"/* prices {self._prices_table(prices)} */ "  # so kept reads of other prices differ
-            join = " LEFT JOIN temp.usage_prices ON price_model = model"
-        elif prices is not None:  # PostgreSQL joins a list of values by hash
-            rows = prices or [(None, 0, 0, 0, 0, 0)]
-            typed = "(CAST(? AS TEXT), " + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * 5) + ")"
-            head = (f"WITH prices (price_model, p_in, p_out, p_cr, p_cw, p_rs) AS (VALUES "
-                    f"{', '.join([typed] * len(rows))}) ")
-            head_params = [value for row in rows for value in row]
-            join = " LEFT JOIN prices ON price_model = model"
         reads = []
-        for rollup, lo, hi in pieces:
+        for piece in pieces:
+            rollup = piece.rollup
             time_column = "bucket_ms" if rollup else "ts_ms"
             keys = ([time_column if rollup and step_ms == rollup.bucket_ms  # already the bucket: index order
                      else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
-            measures = [] if cost_only else list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
-            if prices is not None:  # cost in SQL: linear in the token sums, so exact for rollups too
-                requests = "requests" if rollup else "1"
-                measures += ["SUM(((input_tokens + unclassified_tokens) * p_in + cache_read_tokens * p_cr"
-                             " + cache_write_tokens * p_cw + (output_tokens - reasoning_tokens) * p_out"
-                             " + reasoning_tokens * p_rs) / 1000000.0)",
-                             f"SUM(CASE WHEN price_model IS NULL AND total_tokens > 0 THEN {requests} ELSE 0 END)"]
-            sql = (f"{head}SELECT {', '.join(keys + measures)} FROM {rollup.table if rollup else 'usage_events'}"
-                   f"{join} WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses])}"
+            sql = (f"{head}SELECT {', '.join(keys + sums(rollup))} FROM {rollup.table if rollup else 'usage_events'}"
+                   f"{join} WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses, *more])}"
                    + (f" GROUP BY {', '.join(keys)}" if keys else ""))
-            reads.append((rollup, lo, hi, sql, [*head_params, lo, hi, *params]))
-        width, sums = len(group) + (1 if step_ms else 0), len(ROLLUP_MEASURES)
-        for row in itertools.chain.from_iterable(self._read(reads)):
+            reads.append(Read(piece, sql, [*head_params, piece.lo, piece.hi, *params]))
+        return reads
+
+    def _read(self, reads: list[Read]) -> list[list[tuple]]:
+        """The rows of each read of a plan, in order: through the cache, where there is one."""
+        if self.cache is None:
+            return [self.reader.execute(read.sql, read.params).fetchall() for read in reads]
+        return self.cache.rows(self.reader, reads)
+
+    def _aggregate(self, pieces: list[Piece], query: "Query", group: tuple[str, ...], step_ms: int | None,
+                   prices: list[tuple] | None, into: dict[tuple, Any], cost_only: bool = False) -> None:
+        """Add the pieces of a plan to ``into``: {key: Measures (priced with ``prices``)},
+        or with ``cost_only`` {key: [cost, unpriced requests]}."""
+        more = ["total_tokens > 0"] if cost_only else []  # rows without tokens cost nothing and are not
+        extra = (more, "", "", [])  # unpriced: skip their join (half the rows: failures mostly have none)
+        if prices is not None:
+            extra = (more, *self._price_join(prices))
+
+        def sums(rollup: Rollup | None) -> list[str]:
+            measures = [] if cost_only else list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
+            if prices is not None:
+                requests = "requests" if rollup else "1"
+                measures += [COST_SQL,
+                             f"SUM(CASE WHEN price_model IS NULL AND total_tokens > 0 THEN {requests} ELSE 0 END)"]
+            return measures
+
+        width = len(group) + (1 if step_ms else 0)
+        for row in itertools.chain.from_iterable(self._read(self._reads(pieces, query, group, step_ms, sums,
+                                                                        extra))):
             if cost_only:
                 acc = into.setdefault(row[:width], [0.0, 0])
                 acc[0] += row[width] or 0.0
@@ -2454,19 +2530,26 @@ class Store:
                 continue
             if not row[width]:  # an ungrouped aggregate of nothing is one row of NULLs
                 continue
-            key, values = row[:width], list(row[width:])
+            key, values = row[:width], Measures(row[width:])
             if prices is not None:
                 values[-2] = values[-2] or 0.0
             acc = into.get(key)
             if acc is None:
                 into[key] = values
-                continue
-            for i in range(sums):
-                acc[i] += values[i]
-            acc[sums] = min(acc[sums], values[sums])
-            acc[sums + 1] = max(acc[sums + 1], values[sums + 1])
-            for i in range(sums + 2, len(values)):
-                acc[i] += values[i]
+            else:
+                acc.merge(values)
+
+    def _price_join(self, prices: list[tuple]) -> tuple[str, str, list]:
+        """(head, join, head parameters) that join each row to its model's price
+        (p_<field> columns; price_model NULL for a model without a price)."""
+        if not self.postgres:  # the digest names the prices in the statement: kept reads of other prices differ
+            digest = self._prices_table(prices)
+            return f"/* prices {digest} */ ", " LEFT JOIN temp.usage_prices ON price_model = model", []
+        rows = prices or [(None, *[0] * len(PRICE_FIELDS))]  # PostgreSQL joins a list of values by hash
+        typed = "(CAST(? AS TEXT), " + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * len(PRICE_FIELDS)) + ")"
+        head = (f"WITH prices (price_model, {', '.join(f'p_{field}' for field in PRICE_FIELDS)}) AS (VALUES "
+                f"{', '.join([typed] * len(rows))}) ")
+        return head, " LEFT JOIN prices ON price_model = model", [value for row in rows for value in row]
 
     def _prices_table(self, prices: list[tuple]) -> str:
         """Load ``prices`` into this thread's connection as a temporary table, unless it
@@ -2476,8 +2559,8 @@ class Store:
         rows = tuple(prices)
         conn = self.reader
         if getattr(self._local, "prices", None) != (conn, rows):
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS usage_prices (price_model TEXT PRIMARY KEY, p_in REAL, "
-                         "p_out REAL, p_cr REAL, p_cw REAL, p_rs REAL) WITHOUT ROWID")
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS usage_prices (price_model TEXT PRIMARY KEY, "
+                         f"{', '.join(f'p_{field} REAL' for field in PRICE_FIELDS)}) WITHOUT ROWID")
             conn.execute("DELETE FROM temp.usage_prices")
             conn.executemany("INSERT OR REPLACE INTO temp.usage_prices VALUES (?, ?, ?, ?, ?, ?)", rows)
             self._local.prices = (conn, rows)
@@ -4951,18 +5034,18 @@ class Alerts(Worker):
                                                         spent, limit * percent / 100, unit, now)
         hour = now - now % HOUR_MS
         history: dict[str, list[float]] = {}
-        for (_, key), acc in self.analytics.priced(Query(hour - 7 * DAY_MS - HOUR_MS, hour - HOUR_MS), ("api_key",),
-                                                   HOUR_MS).items():
-            if acc[-2] > 0:
-                history.setdefault(key, []).append(acc[-2])
-        for (key,), acc in self.analytics.priced(Query(now - HOUR_MS, now, open_end=True), ("api_key",)).items():
+        for (_, key), acc in self.analytics.with_cost(Query(hour - 7 * DAY_MS - HOUR_MS, hour - HOUR_MS),
+                                                      ("api_key",), HOUR_MS).items():
+            if acc.cost_usd > 0:
+                history.setdefault(key, []).append(acc.cost_usd)
+        for (key,), acc in self.analytics.with_cost(Query(now - HOUR_MS, now, open_end=True), ("api_key",)).items():
             past = sorted(history.get(key, []))
             if len(past) < self.MIN_ACTIVE_HOURS:
                 continue
             usual = (past[(len(past) - 1) // 2] + past[len(past) // 2]) / 2
-            if acc[-2] > self.factor * usual:
+            if acc.cost_usd > self.factor * usual:
                 new += self.store.add_alert(key, "anomaly", f"day:{periods['daily'][2]}", "last_hour_usd",
-                                            round(acc[-2], 6), round(self.factor * usual, 6), "usd", now)
+                                            round(acc.cost_usd, 6), round(self.factor * usual, 6), "usd", now)
         return new
 
     def json(self, alert: dict, aliases: dict[str, str] | None = None) -> dict:
@@ -5058,11 +5141,20 @@ def alert_text(alert: dict) -> str:
 
 
 class Price(NamedTuple):
+    """USD per 1M tokens of each kind (COST_TERMS says which tokens each one bills)."""
+
     input: float
     output: float
     cache_read: float
     cache_write: float
     reasoning: float | None = None  # None: reasoning is billed as output
+
+    def rate(self, field: str) -> float:
+        """The price of one field, reasoning at the output price when it has none."""
+        return self.output if field == "reasoning" and self.reasoning is None else getattr(self, field)
+
+
+PRICE_FIELDS = Price._fields
 
 
 DEFAULT_PRICES_DATE = "2025-11-15"
@@ -5141,36 +5233,19 @@ class Pricing:
         return found
 
     def rows(self, models: Iterable[str]) -> list[tuple]:
-        """(model, input, output, cache_read, cache_write, reasoning) of the models that
-        have a price, for the SQL that computes cost; reasoning defaults to output."""
+        """(model, *PRICE_FIELDS) of the models that have a price, for the SQL that
+        computes cost (COST_SQL)."""
         rows = []
         for model in models:
             found = self.lookup(model)
             if found is not None:
-                price = found[0]
-                rows.append((model, price.input, price.output, price.cache_read, price.cache_write,
-                             price.output if price.reasoning is None else price.reasoning))
+                rows.append((model, *map(found[0].rate, PRICE_FIELDS)))
         return rows
 
-    def cost(self, model: str, acc: list[int]) -> float | None:
-        """USD for aggregated measures (ROLLUP_MEASURES order) of one model, or None.
-        Output is billed with reasoning inside; reasoning at its own price when set;
-        unclassified tokens at the input price (and the events are flagged)."""
-        found = self.lookup(model)
-        if found is None:
-            return None
-        price = found[0]
-        new_input, cache_read, cache_write, output, reasoning, unclassified = acc[1:7]
-        reasoning_price = price.output if price.reasoning is None else price.reasoning
-        return ((new_input + unclassified) * price.input + cache_read * price.cache_read
-                + cache_write * price.cache_write + (output - reasoning) * price.output
-                + reasoning * reasoning_price) / 1_000_000
-
     def event_cost(self, row: dict) -> float | None:
-        acc = [1, row["input_tokens"], row["cache_read_tokens"], row["cache_write_tokens"], row["output_tokens"],
-               row["reasoning_tokens"], row["unclassified_tokens"]]
-        cost = self.cost(row["model"], acc)
-        return None if cost is None else round(cost, 8)
+        """USD of one raw event (COST_TERMS over its token columns), or None unpriced."""
+        found = self.lookup(row["model"])
+        return None if found is None else round(tokens_cost(row.__getitem__, found[0]), 8)
 
 
 ###############################################################################
@@ -5210,7 +5285,7 @@ class Totals:
     __slots__ = ("measures", "failed", "first_ms", "last_ms", "cost", "unpriced_requests", "unpriced_models")
 
     def __init__(self) -> None:
-        self.measures = [0] * len(ROLLUP_MEASURES)
+        self.measures = Measures([0] * len(ROLLUP_MEASURES))  # the sums only: first and last seen apart
         self.failed = 0
         self.first_ms: int | None = None
         self.last_ms: int | None = None
@@ -5218,25 +5293,23 @@ class Totals:
         self.unpriced_requests = 0
         self.unpriced_models: set[str] = set()
 
-    def add(self, failed: int, acc: list, model: str | None = None) -> None:
-        """Add one priced aggregate row: ROLLUP_MEASURES, first and last seen, cost and
-        unpriced requests (Store.aggregate with prices). Tokens without a price are
-        counted and shown as unpriced, never as free; ``model`` names them."""
-        measures = self.measures
-        self.measures = [mine + theirs for mine, theirs in zip(measures, acc)]  # zip stops at the measures
+    def add(self, failed: int, acc: Measures, model: str | None = None) -> None:
+        """Add one aggregate row (Store.aggregate; priced: with its cost and unpriced
+        requests). Tokens without a price are counted and shown as unpriced, never as
+        free; ``model`` names them."""
+        self.measures = Measures(mine + theirs for mine, theirs in zip(self.measures, acc))  # zip: the sums only
         if failed:
-            self.failed += acc[0]
-        first, last = acc[len(measures)], acc[len(measures) + 1]
-        self.first_ms = first if self.first_ms is None else min(self.first_ms, first)
-        self.last_ms = last if self.last_ms is None else max(self.last_ms, last)
-        if len(acc) > len(measures) + 2:
-            self.cost += acc[-2]
-            self.unpriced_requests += acc[-1]
-            if acc[-1] and model is not None:
+            self.failed += acc.requests
+        self.first_ms = acc.first_ms if self.first_ms is None else min(self.first_ms, acc.first_ms)
+        self.last_ms = acc.last_ms if self.last_ms is None else max(self.last_ms, acc.last_ms)
+        if len(acc) > len(MEASURE_FIELDS):
+            self.cost += acc.cost_usd
+            self.unpriced_requests += acc.unpriced_requests
+            if acc.unpriced_requests and model is not None:
                 self.unpriced_models.add(model)
 
     def merge(self, other: "Totals") -> None:
-        self.measures = [mine + theirs for mine, theirs in zip(self.measures, other.measures)]
+        self.measures = Measures(mine + theirs for mine, theirs in zip(self.measures, other.measures))
         self.failed += other.failed
         if other.first_ms is not None and (self.first_ms is None or other.first_ms < self.first_ms):
             self.first_ms = other.first_ms
@@ -5248,31 +5321,33 @@ class Totals:
 
     @property
     def requests(self) -> int:
-        return self.measures[0]
+        return self.measures.requests
 
     def sort_key(self, name: str) -> Any:
         m = self.measures
-        return {"requests": m[0], "success": m[0] - self.failed, "failed": self.failed,
-                "success_rate": (m[0] - self.failed) / m[0] if m[0] else -1, "tokens": m[7], "input": m[1],
-                "output": m[4], "cost": self.cost, "avg_latency": m[8] / m[9] if m[9] else -1,
-                "avg_ttft": m[10] / m[11] if m[11] else -1, "first_seen": self.first_ms or 0,
+        return {"requests": m.requests, "success": m.requests - self.failed, "failed": self.failed,
+                "success_rate": (m.requests - self.failed) / m.requests if m.requests else -1,
+                "tokens": m.total_tokens, "input": m.input_tokens, "output": m.output_tokens, "cost": self.cost,
+                "avg_latency": m.latency_ms_sum / m.latency_count if m.latency_count else -1,
+                "avg_ttft": m.ttft_ms_sum / m.ttft_count if m.ttft_count else -1, "first_seen": self.first_ms or 0,
                 "last_seen": self.last_ms or 0}[name]
 
     def json(self) -> dict:
         m = self.measures
-        requests, success = m[0], m[0] - self.failed
-        inputs = m[1] + m[2] + m[3]
+        requests, success = m.requests, m.requests - self.failed
+        inputs = m.input_tokens + m.cache_read_tokens + m.cache_write_tokens
         return {
             "requests": requests, "success": success, "failed": self.failed,
             "success_rate": round(success / requests, 4) if requests else None,
-            "tokens": {"input": m[1], "cache_read": m[2], "cache_write": m[3], "output": m[4], "reasoning": m[5],
-                       "unclassified": m[6], "total": m[7]},
+            "tokens": {"input": m.input_tokens, "cache_read": m.cache_read_tokens, "cache_write": m.cache_write_tokens,
+                       "output": m.output_tokens, "reasoning": m.reasoning_tokens,
+                       "unclassified": m.unclassified_tokens, "total": m.total_tokens},
             "cost": {"usd": round(self.cost, 8), "unpriced_requests": self.unpriced_requests,
                      "unpriced_models": sorted(self.unpriced_models)},
-            "cache_hit_rate": round(m[2] / inputs, 4) if inputs else None,
-            "avg_latency_ms": round(m[8] / m[9]) if m[9] else None,
-            "avg_ttft_ms": round(m[10] / m[11]) if m[11] else None,
-            "flagged_requests": m[12],
+            "cache_hit_rate": round(m.cache_read_tokens / inputs, 4) if inputs else None,
+            "avg_latency_ms": round(m.latency_ms_sum / m.latency_count) if m.latency_count else None,
+            "avg_ttft_ms": round(m.ttft_ms_sum / m.ttft_count) if m.ttft_count else None,
+            "flagged_requests": m.flagged,
             "first_seen": iso_ms(self.first_ms), "last_seen": iso_ms(self.last_ms),
         }
 
@@ -5413,15 +5488,17 @@ class Analytics:
 
     # -- the endpoints ---------------------------------------------------------
 
-    def prices(self) -> list[tuple]:
+    def prices_of_seen_models(self) -> list[tuple]:
         """The price of every model ever seen: the same list for every question, which
         SQLite loads into a connection once (Store._prices_table)."""
         return self.pricing.rows(self.store.distinct_values("model"))
 
-    def priced(self, query: Query, group: tuple[str, ...], step_ms: int | None = None,
-               prices: list[tuple] | None = None) -> dict[tuple, list]:
-        """Aggregate with cost; ``prices``: self.prices(), when a caller asks several questions."""
-        return self.store.aggregate(query, group, step_ms, self.prices() if prices is None else prices)
+    def with_cost(self, query: Query, group: tuple[str, ...], step_ms: int | None = None,
+                  prices: list[tuple] | None = None) -> dict[tuple, Measures]:
+        """Store.aggregate with the cost of every row; ``prices``: prices_of_seen_models(),
+        when a caller asks several questions."""
+        prices = self.prices_of_seen_models() if prices is None else prices
+        return self.store.aggregate(query, group, step_ms, prices)
 
     def overview(self, query: Query, since_first_event: bool) -> dict:
         """Summary, local hourly and daily series (with cost) and the 15-minute grid
@@ -5430,8 +5507,8 @@ class Analytics:
         longer still; the summary covers all of it. ``since_first_event`` (range=all): rpm and tpm count from the first
         event, not from the start of the range."""
         summary = Totals()
-        prices = self.prices()  # one read of the models for both priced questions
-        by_model = self.priced(query, ("model", "failed"), prices=prices)
+        prices = self.prices_of_seen_models()  # one read of the models for both priced questions
+        by_model = self.with_cost(query, ("model", "failed"), prices=prices)
         for (model, failed), acc in by_model.items():
             summary.add(failed, acc, model)
         window = max(query.start_ms, query.end_ms - SERIES_WINDOW_MS)
@@ -5452,7 +5529,7 @@ class Analytics:
                 hour = self.time.hour_start(start)
                 failed_by_hour[hour] = failed_by_hour.get(hour, 0) + failed
         hours: dict[int, Totals] = {}
-        for (start,), acc in self.priced(series, (), step, prices).items():
+        for (start,), acc in self.with_cost(series, (), step, prices).items():
             hour = self.time.hour_start(start)
             if hour not in hours:
                 hours[hour] = Totals()
@@ -5469,7 +5546,7 @@ class Analytics:
         minutes = (query.end_ms - first) / 60000
         summary_json = summary.json()
         summary_json["rpm"] = round(summary.requests / minutes, 4) if minutes > 0 else 0
-        summary_json["tpm"] = round(summary.measures[7] / minutes, 2) if minutes > 0 else 0
+        summary_json["tpm"] = round(summary.measures.total_tokens / minutes, 2) if minutes > 0 else 0
         return {
             "summary": summary_json,
             "hourly": [{"start": self.time.label(h), "start_ms": h, **(hours[h].json() if h in hours else nothing)}
@@ -5508,7 +5585,7 @@ class Analytics:
         dimensions = {"api": ("api_key",), "model": ("model",), "both": ("api_key", "model")}[group]
         grouping = tuple(dict.fromkeys(dimensions + ("model", "failed")))  # the model names unpriced ones
         rows: dict[tuple, Totals] = {}
-        for key, acc in self.priced(query, grouping).items():
+        for key, acc in self.with_cost(query, grouping).items():
             values = dict(zip(grouping, key))
             rows.setdefault(tuple(values[d] for d in dimensions), Totals()).add(values["failed"], acc, values["model"])
         aliases = self.store.aliases()
@@ -5536,11 +5613,11 @@ class Analytics:
     def credentials(self, query: Query) -> dict:
         rows: dict[tuple, Totals] = {}
         last: dict[tuple, list] = {}
-        for (source, auth_index, provider, model, failed), acc in self.priced(
+        for (source, auth_index, provider, model, failed), acc in self.with_cost(
                 query, ("source", "auth_index", "provider", "model", "failed")).items():
             rows.setdefault((source, auth_index), Totals()).add(failed, acc, model)
             seen = last.setdefault((source, auth_index), [None, None, provider])
-            seen[failed] = max(seen[failed] or 0, acc[len(ROLLUP_MEASURES) + 1])
+            seen[failed] = max(seen[failed] or 0, acc.last_ms)
         states = {index: {**credential_error_json(state), "errors_24h": state["errors_24h"]}
                   for index, state in self.store.credential_states().items()}
         items = []
@@ -5580,8 +5657,8 @@ class Analytics:
 
     def spend(self, api_key: str, start: int, end: int) -> tuple[float, int]:
         """(USD, tokens) one client key spent in [start, end)."""
-        acc = self.priced(Query(start, end, api_keys=(api_key,)), ()).get(())
-        return (acc[-2], acc[7]) if acc else (0.0, 0)
+        acc = self.with_cost(Query(start, end, api_keys=(api_key,)), ()).get(())
+        return (acc.cost_usd, acc.total_tokens) if acc else (0.0, 0)
 
     def budget_status(self, api_key: str, limits: dict, now: int) -> dict:
         """Spend against each limit of a budget, in this local day and month."""
@@ -5728,36 +5805,30 @@ def prometheus_metrics(service: "Service") -> str:
     family("cpa_usage_pending_records", "gauge", "Records received but not committed yet.",
            [({}, service.writer.pending)])
 
-    rows = service.analytics.priced(Query(0, now_ms() + 1), ("api_key", "model", "failed"))
+    rows = service.analytics.with_cost(Query(0, now_ms() + 1), ("api_key", "model", "failed"))
     aliases = service.store.aliases()
     top: dict[str, set[str]] = {}
     for position, dimension in ((0, "api_key"), (1, "model")):
         requests: dict[str, int] = {}
         for key, acc in rows.items():
-            requests[key[position]] = requests.get(key[position], 0) + acc[0]
+            requests[key[position]] = requests.get(key[position], 0) + acc.requests
         top[dimension] = set(sorted(requests, key=lambda value: -requests[value])[:METRICS_TOP])
-    summed: dict[tuple[str, str], list[float]] = {}
+    summed: dict[tuple[str, str], Totals] = {}
     for (api_key, model, failed), acc in rows.items():
         key_label = ("other" if api_key not in top["api_key"] else aliases.get(api_key)
                      or (f"{mask_key(api_key)}#{service.store.fingerprint(api_key)[:8]}" if api_key else "none"))
-        labels = (model if model in top["model"] else "other", key_label)
-        sums = summed.setdefault(labels, [0] * 9)
-        sums[0] += acc[0]
-        sums[1] += acc[0] if failed else 0
-        for i in range(1, 7):  # input, cache_read, cache_write, output, reasoning, unclassified
-            sums[1 + i] += acc[i]
-        sums[8] += acc[-2]
+        summed.setdefault((model if model in top["model"] else "other", key_label), Totals()).add(failed, acc)
     usage = sorted(summed.items())
     family("cpa_usage_requests_total", "counter", "Requests by model and client key.",
-           [({"model": m, "api_key": k}, v[0]) for (m, k), v in usage])
+           [({"model": m, "api_key": k}, v.requests) for (m, k), v in usage])
     family("cpa_usage_failed_requests_total", "counter", "Failed requests by model and client key.",
-           [({"model": m, "api_key": k}, v[1]) for (m, k), v in usage])
+           [({"model": m, "api_key": k}, v.failed) for (m, k), v in usage])
     kinds = ("input", "cache_read", "cache_write", "output", "reasoning", "unclassified")
     family("cpa_usage_tokens_total", "counter", "Tokens by model, client key and kind (reasoning is part of output).",
-           [({"model": m, "api_key": k, "kind": kind}, v[2 + i])
-            for (m, k), v in usage for i, kind in enumerate(kinds)])
+           [({"model": m, "api_key": k, "kind": kind}, getattr(v.measures, f"{kind}_tokens"))
+            for (m, k), v in usage for kind in kinds])
     family("cpa_usage_cost_usd_total", "counter", "Cost in USD at the current prices, by model and client key.",
-           [({"model": m, "api_key": k}, round(v[8], 8)) for (m, k), v in usage])
+           [({"model": m, "api_key": k}, round(v.cost, 8)) for (m, k), v in usage])
     return "\n".join(families) + "\n"
 
 
@@ -6135,7 +6206,6 @@ def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
     return api_key, alias.strip()
 
 
-PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
 # The dearest models cost hundreds of USD per 1M tokens; more than this is a typo (and 1e308
 # made every cost Infinity, which is no JSON). NaN fails the range check too.
 MAX_PRICE = 10_000
@@ -6867,9 +6937,9 @@ def aliases_list(service: Service) -> dict:
         measures = seen.get(api_key)
         items.append({"api_key": api_key[0], "alias": aliases.get(api_key[0]),
                       "api_key_id": service.store.fingerprint(api_key[0]),
-                      "requests": measures[0] if measures else 0,
-                      "first_seen": iso_ms(measures[len(ROLLUP_MEASURES)]) if measures else None,
-                      "last_seen": iso_ms(measures[len(ROLLUP_MEASURES) + 1]) if measures else None})
+                      "requests": measures.requests if measures else 0,
+                      "first_seen": iso_ms(measures.first_ms) if measures else None,
+                      "last_seen": iso_ms(measures.last_ms) if measures else None})
     return {"items": items}
 
 

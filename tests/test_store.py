@@ -9,8 +9,8 @@ import pytest
 
 from backends import wait_for
 from conftest import encode, payload_lines, record
-from cpa_usage import (CLUSTERED_FAMILIES, HOUR_MS, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Query,
-                       RollupCache, Store, decode_error_event, decode_payload, is_transient_db_error, iso_ms,
+from cpa_usage import (CLUSTERED_FAMILIES, HOUR_MS, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Piece, Query,
+                       Read, RollupCache, Store, decode_error_event, decode_payload, is_transient_db_error, iso_ms,
                        rollup_rows)
 from test_instances import store_at_schema
 
@@ -615,6 +615,6 @@ def test_one_keys_counts_and_hours_are_read_from_indexes_alone(store):
 
 def test_more_reads_than_one_compound_select_may_hold_are_read_in_parts():
     conn = sqlite3.connect(":memory:")  # SQLite refuses more than 500 terms in one UNION ALL
-    reads = [("SELECT ? AS a, ? AS b", [i, i * 2]) for i in range(600)]
+    reads = [Read(Piece(None, 0, 0), "SELECT ? AS a, ? AS b", [i, i * 2]) for i in range(600)]
     assert RollupCache._fetch(conn, reads) == [[(i, i * 2)] for i in range(600)]
     conn.close()
