@@ -57,26 +57,31 @@ FAST = {"ping_after": 30.0, "pong_timeout": 10.0, "backlog_every": 0.2, "resubsc
 
 @pytest.fixture
 def service_factory(tmp_path, monkeypatch):
-    """Make Services against a CPA at ``url``: base_env plus upper-case settings, and
-    lower-case drainer options over FAST; polling settings short by default. Started ones
-    (``start=True``, the default) are stopped after the test, the others closed."""
+    """Make Services against a CPA at ``url`` (base_env's when None): base_env plus
+    upper-case settings, and lower-case drainer options over FAST; polling settings short
+    by default. ``plain=True`` adds neither FAST nor the polling settings: only what is
+    given. Services started by then (``start=True``, the default, or by the test) are
+    stopped after the test, the others closed."""
     monkeypatch.chdir(tmp_path)
     services = []
 
-    def make(url, key="test-mgmt-key", start=True, **options):
-        drainer = {**FAST, **{name: options.pop(name) for name in list(options) if name.islower()}}
-        settings = {"REDIS_QUEUE_IDLE_INTERVAL": "50ms", "REDIS_QUEUE_ERROR_BACKOFF": "100ms",
-                    "REDIS_QUEUE_BATCH_SIZE": "100", **options}
-        service = cpa_usage.Service(cpa_usage.load_config(base_env(tmp_path, CPA_BASE_URL=url, CPA_MANAGEMENT_KEY=key,
-                                                                   **settings)), **drainer)
+    def make(url=None, key=None, start=True, plain=False, **options):
+        drainer = {name: options.pop(name) for name in list(options) if name.islower()}
+        settings = {name: value for name, value in (("CPA_BASE_URL", url), ("CPA_MANAGEMENT_KEY", key))
+                    if value is not None}
+        if not plain:
+            drainer = {**FAST, **drainer}
+            settings.update(REDIS_QUEUE_IDLE_INTERVAL="50ms", REDIS_QUEUE_ERROR_BACKOFF="100ms",
+                            REDIS_QUEUE_BATCH_SIZE="100")
+        service = cpa_usage.Service(cpa_usage.load_config(base_env(tmp_path, **{**settings, **options})), **drainer)
         if start:
             service.start()
-        services.append((service, start))
+        services.append(service)
         return service
 
     yield make
-    for service, started in services:
-        if started:
+    for service in services:
+        if service.writer.started:
             service.stop()
         else:
             service.store.close()

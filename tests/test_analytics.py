@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import base_env, database_env, wsgi_call
-from cpa_usage import (ROLLUPS, Query, Service, Store, decode_payload, iso_ms, load_config, parse_rfc3339_ms)
+from conftest import database_env, wsgi_call
+from cpa_usage import (ROLLUPS, Query, Store, decode_payload, iso_ms, parse_rfc3339_ms)
 
 RECEIVED = 1_900_000_000_000  # after every timestamp used here
 _ids = itertools.count()
@@ -34,22 +34,17 @@ def event(ts: str, model="gpt-5.4", api_key="sk-team-alpha-7f3c", source="alice@
 
 
 @pytest.fixture
-def make_service(tmp_path, monkeypatch, new_database):
-    """Services on a fresh database each; every test using it runs on SQLite and PostgreSQL."""
-    monkeypatch.chdir(tmp_path)
-    services = []
-
+def make_service(new_database, service_factory):
+    """Services on a fresh database each, not started; every test using it runs on SQLite
+    and PostgreSQL. (new_database first: its schemas are dropped after the stores close.)"""
     def make(tz: str, now: str, events=()):
-        service = Service(load_config(base_env(tmp_path, TZ=tz, **database_env(new_database()))))
+        service = service_factory(start=False, plain=True, TZ=tz, **database_env(new_database()))
         service.analytics.clock = lambda: parse_rfc3339_ms(now)
         if events:
             service.store.write_batch(list(events), [], received=len(events))
-        services.append(service)
         return service
 
-    yield make
-    for service in services:
-        service.store.close()
+    return make
 
 
 def get(service, path, status=200):

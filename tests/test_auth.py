@@ -6,25 +6,19 @@ import logging
 import jwt
 import pytest
 
-from conftest import base_env, payload_lines, wsgi_call
-from cpa_usage import SESSION_COOKIE, Service, decode_payload, load_config
+from conftest import payload_lines, wsgi_call
+from cpa_usage import SESSION_COOKIE, decode_payload
 
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def make_service(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    services = []
-
+def make_service(service_factory):
+    """Services on base_env plus ``env``, not started."""
     def make(**env):
-        service = Service(load_config(base_env(tmp_path, **env)))
-        services.append(service)
-        return service
+        return service_factory(start=False, plain=True, **env)
 
-    yield make
-    for service in services:
-        service.store.close()
+    return make
 
 
 @pytest.fixture

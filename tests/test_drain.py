@@ -12,8 +12,8 @@ import urllib.request
 import pytest
 
 from backends import RealRedis, wait_for
-from conftest import FAST, base_env, payload_lines, record
-from cpa_usage import AuthRejected, KeyGate, Service, load_config
+from conftest import payload_lines, record
+from cpa_usage import AuthRejected, KeyGate
 
 
 
@@ -38,13 +38,6 @@ def publish_paced(cpa, payloads: list[bytes], per_second: int) -> None:
             time.sleep(delay)
 
 
-def make_service(tmp_path, backend, key=None, transport="auto", **drainer_options) -> Service:
-    env = base_env(tmp_path, CPA_BASE_URL=backend.url, CPA_MANAGEMENT_KEY=key or backend.key,
-                   REDIS_QUEUE_IDLE_INTERVAL="50ms", REDIS_QUEUE_ERROR_BACKOFF="100ms", REDIS_QUEUE_BATCH_SIZE="100",
-                   REDIS_QUEUE_TRANSPORT=transport)
-    return Service(load_config(env), **{**FAST, **drainer_options})
-
-
 def stored(service) -> int:
     return service.store.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]
 
@@ -57,18 +50,14 @@ def real_redis():
 
 
 @pytest.fixture
-def running(tmp_path):
-    """Start Services and always stop them, so no thread outlives its test."""
-    services = []
+def make_service(service_factory):
+    """Services against ``backend`` (the fake CPA or the real Redis) with its key by default,
+    started unless asked not to; all are stopped after the test, so no thread outlives it."""
+    def make(backend, key=None, transport="auto", start=True, **drainer_options):
+        return service_factory(backend.url, key=key or backend.key, start=start, REDIS_QUEUE_TRANSPORT=transport,
+                               **drainer_options)
 
-    def start(service):
-        service.start()
-        services.append(service)
-        return service
-
-    yield start
-    for service in services:
-        service.stop()
+    return make
 
 
 def commands_by_connection(cpa) -> dict[int, list[list[bytes]]]:
@@ -81,11 +70,11 @@ def commands_by_connection(cpa) -> dict[int, list[list[bytes]]]:
 # -- what goes on the wire ------------------------------------------------------
 
 
-def test_subscribe_era_sends_only_auth_subscribe_and_lpop(tmp_path, fake_cpa, running):
+def test_subscribe_era_sends_only_auth_subscribe_and_lpop(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
     for payload in records(5):
         cpa.publish(payload)  # queued before anyone subscribes: the backlog
-    service = running(make_service(tmp_path, cpa))
+    service = make_service(cpa)
     wait_for(lambda: stored(service) == 5, what="the backlog")
     for payload in records(7, start=5):
         cpa.publish(payload)  # pushed to the subscriber
@@ -103,10 +92,10 @@ def test_subscribe_era_sends_only_auth_subscribe_and_lpop(tmp_path, fake_cpa, ru
 
 
 @pytest.mark.parametrize("version, transport", [("6.10.6", "auto"), ("7.0.3", "subscribe")])
-def test_lpop_era_polls_one_kept_open_connection(tmp_path, fake_cpa, running, version, transport):
+def test_lpop_era_polls_one_kept_open_connection(fake_cpa, make_service, version, transport):
     """No SUBSCRIBE: LPOP, under auto where CPA has no HTTP usage queue either (6.10.6)."""
     cpa = fake_cpa(version=version)
-    service = running(make_service(tmp_path, cpa, transport=transport))
+    service = make_service(cpa, transport=transport)
     wait_for(lambda: service.status.mode == "lpop", what="LPOP mode")
     for payload in records(250):
         cpa.publish(payload)
@@ -120,7 +109,7 @@ def test_lpop_era_polls_one_kept_open_connection(tmp_path, fake_cpa, running, ve
     assert all(c[0] in (b"AUTH", b"LPOP", b"SUBSCRIBE") for s in sessions for c in s)
 
 
-def test_redis_py_defaults_would_be_banned_but_ours_are_not(tmp_path, fake_cpa, running):
+def test_redis_py_defaults_would_be_banned_but_ours_are_not(fake_cpa):
     """The reason for protocol=2: redis-py 8's default handshake is HELLO, a failed login to CPA."""
     import redis
 
@@ -135,10 +124,10 @@ def test_redis_py_defaults_would_be_banned_but_ours_are_not(tmp_path, fake_cpa, 
 # -- the same drain against the real Redis ---------------------------------------
 
 
-def test_real_redis_backlog_then_subscription(tmp_path, real_redis, running):
+def test_real_redis_backlog_then_subscription(real_redis, make_service):
     for payload in records(150):
         real_redis.publish(payload)  # no subscriber yet: RPUSH, drained by LPOP with a count
-    service = running(make_service(tmp_path, real_redis))
+    service = make_service(real_redis)
     wait_for(lambda: stored(service) == 150, what="LPOP backlog from Redis")
     wait_for(lambda: real_redis.subscriber_count() == 1, what="the subscription")
     for payload in records(40, start=150):
@@ -147,8 +136,8 @@ def test_real_redis_backlog_then_subscription(tmp_path, real_redis, running):
     assert service.status.mode == "subscribe" and real_redis.queue_len() == 0
 
 
-def test_real_redis_survives_a_quiet_subscription_ping(tmp_path, real_redis, running):
-    service = running(make_service(tmp_path, real_redis, ping_after=0.2, pong_timeout=2.0))
+def test_real_redis_survives_a_quiet_subscription_ping(real_redis, make_service):
+    service = make_service(real_redis, ping_after=0.2, pong_timeout=2.0)
     wait_for(lambda: real_redis.subscriber_count() == 1, what="the subscription")
     time.sleep(0.6)  # several PINGs answered by Redis inside the subscription
     real_redis.publish(records(1)[0])
@@ -161,9 +150,9 @@ def test_real_redis_survives_a_quiet_subscription_ping(tmp_path, real_redis, run
 
 @pytest.mark.parametrize("era, version", [("v6.10", "6.10.6"), ("v7.0", "7.0.3"), ("v7.1", "7.1.44"),
                                           ("v7.2.78", "7.2.78"), ("v7.2", "7.2.140")])
-def test_every_era_is_stored_whole(tmp_path, fake_cpa, running, era, version):
+def test_every_era_is_stored_whole(fake_cpa, make_service, era, version):
     cpa = fake_cpa(version=version)
-    service = running(make_service(tmp_path, cpa))
+    service = make_service(cpa)
     lines = payload_lines(era)
     for line in lines:
         cpa.publish(line)
@@ -172,9 +161,9 @@ def test_every_era_is_stored_whole(tmp_path, fake_cpa, running, era, version):
     assert totals["inserted"] == len(lines) and totals["dead_letters"] == 0
 
 
-def test_control_messages_are_counted_not_stored(tmp_path, fake_cpa, running):
+def test_control_messages_are_counted_not_stored(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
-    service = running(make_service(tmp_path, cpa))
+    service = make_service(cpa)
     wait_for(lambda: cpa.subscriber_count() == 1, what="the subscription")
     cpa.publish_refresh()
     cpa.publish(records(1)[0])
@@ -183,9 +172,9 @@ def test_control_messages_are_counted_not_stored(tmp_path, fake_cpa, running):
     assert service.status.last_refresh_hint_at is not None
 
 
-def test_malformed_records_are_kept_aside_and_the_drain_goes_on(tmp_path, fake_cpa, running):
+def test_malformed_records_are_kept_aside_and_the_drain_goes_on(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
-    service = running(make_service(tmp_path, cpa))
+    service = make_service(cpa)
     wait_for(lambda: cpa.subscriber_count() == 1, what="the subscription")
     good = records(3)
     for payload in (good[0], b"not json", good[1], b'{"tokens": "many"}', b"[1,2]", good[2]):
@@ -202,9 +191,9 @@ def test_malformed_records_are_kept_aside_and_the_drain_goes_on(tmp_path, fake_c
 # -- failures and recovery ----------------------------------------------------------
 
 
-def test_cpa_down_then_back(tmp_path, fake_cpa, running):
+def test_cpa_down_then_back(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
-    service = running(make_service(tmp_path, cpa))
+    service = make_service(cpa)
     wait_for(lambda: cpa.subscriber_count() == 1, what="the subscription")
     cpa.publish(records(1)[0])
     wait_for(lambda: stored(service) == 1, what="the first record")
@@ -219,10 +208,10 @@ def test_cpa_down_then_back(tmp_path, fake_cpa, running):
     assert service.status.reconnects >= 1
 
 
-def test_cpa_not_running_at_start(tmp_path, fake_cpa, running):
+def test_cpa_not_running_at_start(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
     cpa.stop()
-    service = running(make_service(tmp_path, cpa))
+    service = make_service(cpa)
     wait_for(lambda: service.status.last_error is not None, what="a connection error")
     assert service.status.mode == "down" and service.gate.state == "unknown"
     cpa.start()
@@ -230,9 +219,9 @@ def test_cpa_not_running_at_start(tmp_path, fake_cpa, running):
     wait_for(lambda: stored(service) == 1, what="the record once CPA is up")
 
 
-def test_half_open_subscription_is_detected_by_ping(tmp_path, fake_cpa, running):
+def test_half_open_subscription_is_detected_by_ping(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
-    service = running(make_service(tmp_path, cpa, ping_after=0.2, pong_timeout=0.3))
+    service = make_service(cpa, ping_after=0.2, pong_timeout=0.3)
     wait_for(lambda: cpa.subscriber_count() == 1, what="the subscription")
     cpa.freeze_subscribers(True)  # the link stays open but nothing comes back, not even pong
     wait_for(lambda: service.status.reconnects >= 1, what="a reconnect after the missing pong")
@@ -243,9 +232,9 @@ def test_half_open_subscription_is_detected_by_ping(tmp_path, fake_cpa, running)
     wait_for(lambda: stored(service) == 1, what="a record on the new subscription")
 
 
-def test_lpop_fallback_is_not_permanent(tmp_path, fake_cpa, running):
+def test_lpop_fallback_is_not_permanent(fake_cpa, make_service):
     cpa = fake_cpa(version="7.0.3")
-    service = running(make_service(tmp_path, cpa, transport="subscribe", resubscribe_every=0.3))
+    service = make_service(cpa, transport="subscribe", resubscribe_every=0.3)
     wait_for(lambda: service.status.mode == "lpop", what="LPOP mode")
     cpa.stop()
     upgraded = fake_cpa(version="7.2.140", port=cpa.port)  # CPA upgraded in place
@@ -254,18 +243,18 @@ def test_lpop_fallback_is_not_permanent(tmp_path, fake_cpa, running):
     wait_for(lambda: stored(service) == 1, what="a pushed record")
 
 
-def test_lpop_mode_retries_subscribe_periodically_on_one_connection(tmp_path, fake_cpa, running):
+def test_lpop_mode_retries_subscribe_periodically_on_one_connection(fake_cpa, make_service):
     cpa = fake_cpa(version="7.0.3")
-    service = running(make_service(tmp_path, cpa, transport="subscribe", resubscribe_every=0.2))
+    service = make_service(cpa, transport="subscribe", resubscribe_every=0.2)
     wait_for(lambda: sum(1 for c in cpa.commands if c.args[0].upper() == b"SUBSCRIBE") >= 3,
              what="three SUBSCRIBE probes")
     poll_connections = {c.conn_id for c in cpa.commands if c.args[0].upper() == b"LPOP"}
     assert len(poll_connections) == 1 and service.status.mode == "lpop"
 
 
-def test_slow_database_does_not_get_the_subscriber_dropped(tmp_path, fake_cpa, running):
+def test_slow_database_does_not_get_the_subscriber_dropped(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
-    service = running(make_service(tmp_path, cpa))
+    service = make_service(cpa)
     wait_for(lambda: cpa.subscriber_count() == 1, what="the subscription")
     blocker = sqlite3.connect(service.config.sqlite_path, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")  # the database refuses every write for a while
@@ -282,11 +271,11 @@ def test_slow_database_does_not_get_the_subscriber_dropped(tmp_path, fake_cpa, r
 
 
 @pytest.mark.parametrize("transport", ["lpop", "http"])
-def test_polling_backpressure_bounds_what_is_in_memory(tmp_path, fake_cpa, running, transport):
+def test_polling_backpressure_bounds_what_is_in_memory(fake_cpa, make_service, transport):
     cpa = fake_cpa(version="7.0.3")
     for payload in records(1000):
         cpa.publish(payload)
-    service = make_service(tmp_path, cpa, transport=transport)
+    service = make_service(cpa, transport=transport, start=False)
     slow = threading.Event()
     original = service.store.write_batch
 
@@ -296,7 +285,7 @@ def test_polling_backpressure_bounds_what_is_in_memory(tmp_path, fake_cpa, runni
 
     service.store.write_batch = slow_write
     peaks = []
-    running(service)
+    service.start()
     while stored(service) < 1000:
         peaks.append(service.writer.pending)
         time.sleep(0.005)
@@ -306,9 +295,9 @@ def test_polling_backpressure_bounds_what_is_in_memory(tmp_path, fake_cpa, runni
 # -- the management key --------------------------------------------------------------
 
 
-def test_wrong_key_is_tried_once_and_reported(tmp_path, fake_cpa, running):
+def test_wrong_key_is_tried_once_and_reported(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
-    service = running(make_service(tmp_path, cpa, key="wrong-key"))
+    service = make_service(cpa, key="wrong-key")
     wait_for(lambda: service.gate.state == "rejected", what="the rejection")
     time.sleep(0.5)  # five error backoffs: a careless drainer would have tried five more times
     assert cpa.failed_attempts_total() == 1 and not cpa.is_banned()
@@ -317,29 +306,29 @@ def test_wrong_key_is_tried_once_and_reported(tmp_path, fake_cpa, running):
     assert status["auth_next_attempt_at"] is not None and "wrong-key" not in json.dumps(status)
 
 
-def test_rejection_is_remembered_across_restarts_but_a_new_key_is_tried(tmp_path, fake_cpa, running):
+def test_rejection_is_remembered_across_restarts_but_a_new_key_is_tried(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
-    first = running(make_service(tmp_path, cpa, key="wrong-key"))
+    first = make_service(cpa, key="wrong-key")
     wait_for(lambda: first.gate.state == "rejected", what="the rejection")
     first.stop()
-    again = running(make_service(tmp_path, cpa, key="wrong-key"))
+    again = make_service(cpa, key="wrong-key")
     time.sleep(0.3)
     assert cpa.failed_attempts_total() == 1 and again.gate.state == "rejected"
     again.stop()
-    fixed = running(make_service(tmp_path, cpa))
+    fixed = make_service(cpa)
     wait_for(lambda: fixed.gate.state == "ok", what="the right key accepted")
     cpa.publish(records(1)[0])
     wait_for(lambda: stored(fixed) == 1, what="a record with the right key")
 
 
-def test_banned_address_waits_for_the_ban_to_end(tmp_path, fake_cpa, running):
+def test_banned_address_waits_for_the_ban_to_end(fake_cpa, make_service):
     cpa = fake_cpa(version="7.2.140")
     for _ in range(5):  # somebody else on this host spent the allowance
         request = urllib.request.Request(cpa.url + "/v0/management/config", headers={"X-Management-Key": "nope"})
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(request, timeout=5)
     assert cpa.is_banned()
-    service = running(make_service(tmp_path, cpa))
+    service = make_service(cpa)
     wait_for(lambda: service.gate.state == "rejected", what="the ban answer")
     assert "banned" in service.gate.reason.lower()
     assert service.gate.next_attempt_at - service.gate.rejected_at > 29 * 60

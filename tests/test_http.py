@@ -5,17 +5,15 @@ import re
 import pytest
 
 from conftest import payload_lines, wsgi_call
-from cpa_usage import Service, __version__, decode_payload
+from cpa_usage import __version__, decode_payload
 
 RECEIVED = 1_790_000_000_000
 
 
 @pytest.fixture
-def service(config_factory):
+def service(service_factory):
     """A Service whose workers are not started: the HTTP layer over a real store."""
-    svc = Service(config_factory())
-    yield svc
-    svc.store.close()
+    return service_factory(start=False, plain=True)
 
 
 def fill(service, era="v7.2"):
@@ -107,14 +105,11 @@ def test_outside_the_base_path(service):
     assert wsgi_call(service.app, "GET", "/other").status == 404
 
 
-def test_root_mount(config_factory):
-    svc = Service(config_factory(APP_BASE_PATH=""))
-    try:
-        assert wsgi_call(svc.app, "GET", "/api/v1/ping").json()["ok"] is True
-        assert wsgi_call(svc.app, "GET", "/healthz").status == 200
-        assert b"<title>cpa-usage</title>" in wsgi_call(svc.app, "GET", "/").body
-    finally:
-        svc.store.close()
+def test_root_mount(service_factory):
+    svc = service_factory(start=False, plain=True, APP_BASE_PATH="")
+    assert wsgi_call(svc.app, "GET", "/api/v1/ping").json()["ok"] is True
+    assert wsgi_call(svc.app, "GET", "/healthz").status == 200
+    assert b"<title>cpa-usage</title>" in wsgi_call(svc.app, "GET", "/").body
 
 
 def test_dashboard_and_static_files(service):

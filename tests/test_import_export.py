@@ -15,7 +15,7 @@ from backends import wait_for
 from conftest import FIXTURES, base_env, encode, payload_lines, record, wsgi_call
 from cpa_usage import (ROLLUPS, ROLLUP_MEASURES, UsageEvent, Importer, Query, Service, Store, decode_payload,
                        load_config, main)
-from test_drain import make_service, stored
+from test_drain import stored
 
 ERAS = ("v6.10", "v7.0", "v7.1", "v7.2.78", "v7.2")
 LEGACY = FIXTURES / "payloads" / "legacy-export.json"
@@ -118,10 +118,10 @@ def test_a_file_not_valid_as_a_whole_changes_nothing(store, data, message):
 # -- exports -----------------------------------------------------------------------------
 
 @pytest.fixture
-def drained(tmp_path, fake_cpa):
+def drained(fake_cpa, service_factory):
     """A service that drained every era's fixtures from the fake CPA, then stopped."""
     cpa = fake_cpa(version="7.2.140")
-    service = make_service(tmp_path, cpa)
+    service = service_factory(cpa.url, key=cpa.key, start=False, REDIS_QUEUE_TRANSPORT="auto")
     lines = [line for era in ERAS for line in payload_lines(era)]
     service.start()
     try:
@@ -133,8 +133,7 @@ def drained(tmp_path, fake_cpa):
         service.drainer.close(1.0)
         service.metadata.stop()
         service.maintenance.stop()
-    yield service
-    service.store.close()
+    return service
 
 
 def test_drain_export_import_round_trip_is_lossless(tmp_path, drained):

@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from backends import wait_for
-from conftest import base_env, database_env, encode, payload_lines, record, wsgi_call
+from conftest import FAST, base_env, database_env, encode, payload_lines, record, wsgi_call
 from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ROLLUPS_V1, ROLLUPS_V7, ConfigError, Query, Service,
                        Store, decode_payload, default_instance_name, load_config)
-from test_drain import FAST, stored
+from test_drain import stored
 
 RECEIVED = 1_790_000_000_000
 

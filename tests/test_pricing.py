@@ -5,22 +5,20 @@ import json
 
 import pytest
 
-from conftest import base_env, encode, payload_lines, record, wsgi_call
-from cpa_usage import DEFAULT_PRICES, Pricing, Service, decode_payload, load_config, pattern_matches, specificity
+from conftest import encode, payload_lines, record, wsgi_call
+from cpa_usage import DEFAULT_PRICES, Pricing, decode_payload, pattern_matches, specificity
 
 NOW = "2026-08-22T12:00:00Z"
 RECEIVED = 1_790_000_000_000
 
 
 @pytest.fixture
-def service(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    svc = Service(load_config(base_env(tmp_path, TZ="UTC")))
+def service(service_factory):
+    svc = service_factory(start=False, plain=True, TZ="UTC")
     from cpa_usage import parse_rfc3339_ms
 
     svc.analytics.clock = lambda: parse_rfc3339_ms(NOW)
-    yield svc
-    svc.store.close()
+    return svc
 
 
 def store_records(service, *indexes, era="v7.2"):

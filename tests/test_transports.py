@@ -10,7 +10,7 @@ import pytest
 
 from backends import wait_for
 from conftest import FAST, base_env, encode, payload_lines, record, wsgi_call
-from cpa_usage import ConfigError, Service, load_config, probe_resp, split_json_array
+from cpa_usage import ConfigError, load_config, probe_resp, split_json_array
 from fake_proxy import ClosingListener, ReverseProxy, SilentListener
 from test_drain import records, stored
 
@@ -332,27 +332,22 @@ def test_a_subscription_cpa_drops_is_counted_and_told(fake_cpa, make_service):
 # -- several CPAs -----------------------------------------------------------------------------
 
 
-def test_every_cpa_of_cpa_instances_has_its_metadata_synced(fake_cpa, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_every_cpa_of_cpa_instances_has_its_metadata_synced(fake_cpa, make_service):
     east, west = fake_cpa(), fake_cpa(version="8.0.5", v0_api=False)
     west.auth_files = [dict(west.auth_files[0], auth_index="ffffffffffffffff", name="west.json")]
     west.client_keys = ["west-client-key"]
-    env = base_env(tmp_path, CPA_INSTANCES=f"east={east.url},west={west.url}", REDIS_QUEUE_ERROR_BACKOFF="100ms")
-    service = Service(load_config(env), **FAST)
-    service.start()
-    try:
-        wait_for(lambda: all(m.last_success_at for m in service.metadatas), what="both synced")
-        files = api(service, "/auth-files?range=all")["items"]
-        assert {(f["cpa"], f["auth_index"]) for f in files} >= {("west", "ffffffffffffffff"),
-                                                                ("east", east.auth_files[0]["auth_index"])}
-        assert set(service.store.get_metadata("api-keys")[1]) == {"test-client-key-1", "west-client-key"}
-        status = api(service, "/status")
-        assert [(i["name"], i["cpa"]["management_api"]) for i in status["instances"]] == [("east", "v0"),
-                                                                                          ("west", "v8")]
-        from prometheus_client.parser import text_string_to_metric_families
+    service = make_service(plain=True, CPA_INSTANCES=f"east={east.url},west={west.url}",
+                           REDIS_QUEUE_ERROR_BACKOFF="100ms", **FAST)
+    wait_for(lambda: all(m.last_success_at for m in service.metadatas), what="both synced")
+    files = api(service, "/auth-files?range=all")["items"]
+    assert {(f["cpa"], f["auth_index"]) for f in files} >= {("west", "ffffffffffffffff"),
+                                                            ("east", east.auth_files[0]["auth_index"])}
+    assert set(service.store.get_metadata("api-keys")[1]) == {"test-client-key-1", "west-client-key"}
+    status = api(service, "/status")
+    assert [(i["name"], i["cpa"]["management_api"]) for i in status["instances"]] == [("east", "v0"),
+                                                                                      ("west", "v8")]
+    from prometheus_client.parser import text_string_to_metric_families
 
-        metrics = wsgi_call(service.app, "GET", "/usage/metrics").body.decode()
-        modes = next(f for f in text_string_to_metric_families(metrics) if f.name == "cpa_usage_queue_mode")
-        assert {s.labels["cpa"] for s in modes.samples} == {"east", "west"}
-    finally:
-        service.stop()
+    metrics = wsgi_call(service.app, "GET", "/usage/metrics").body.decode()
+    modes = next(f for f in text_string_to_metric_families(metrics) if f.name == "cpa_usage_queue_mode")
+    assert {s.labels["cpa"] for s in modes.samples} == {"east", "west"}
