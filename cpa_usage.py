@@ -16,8 +16,9 @@ Contents, in the order data flows through the program:
   1. Configuration ........ Setting, Config, CpaInstance, load_config, parse_duration
   2. Decoding ............. decode_payload, UsageEvent, parse_rfc3339_ms, normalize_tokens,
                             legacy exports and our own export rows
-  3. Storage .............. Rollup families, Query, RollupCache, PostgresConnection, Store,
-                            copy_store (the migrate command)
+  3. Storage .............. the schema (Rollup families, MIGRATIONS), writing, reading (Query,
+                            Measures, Piece, Read), SqliteDialect and PostgresDialect, Store
+                            and its RollupCache, copy_store (the migrate command)
   4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP), CpaHttp
   5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Watchdog,
                             Importer, Alerts
@@ -1328,12 +1329,19 @@ def event_from_export_row(row: dict) -> UsageEvent:
 #
 # One Store owns all SQL, for SQLite and PostgreSQL alike. Instants are integers
 # (UTC epoch ms); the SQL avoids SQLite-only functions and uses ON CONFLICT upserts,
-# so both run the same statements (PostgresConnection only changes placeholders).
-# One writer connection (the ingest writer's thread and the maintenance thread take
-# turns on it under a lock); readers get a connection per thread. Rollups hold
-# events summed per time bucket and dimension combination, at several grains,
-# updated in the same transaction as the events, only for rows that were new; they
-# are kept when raw events age out, so long ranges stay whole.
+# so nearly every statement serves both. What the two do differently (connecting,
+# transactions, the schema version, finding the new rows of a batch, adding to
+# rollups, joining prices, keeping reads) is in SqliteDialect and PostgresDialect;
+# PostgresConnection lets psycopg take sqlite3's placeholders. One writer connection
+# (the ingest writer's thread and the maintenance thread take turns on it under a
+# lock); readers get a connection per thread. Rollups hold events summed per time
+# bucket and dimension combination, at several grains, updated in the same
+# transaction as the events, only for rows that were new; they are kept when raw
+# events age out, so long ranges stay whole. The schema comes first, then writing,
+# reading, the two databases, and the store itself.
+
+
+# -- the schema: rollup families, measures, migrations -----------------------------------
 
 
 class Rollup(NamedTuple):
@@ -1346,13 +1354,10 @@ class Rollup(NamedTuple):
     dimensions: tuple[str, ...]
 
 
-# Schemas 1-6 had every dimension but instance (the CPA host), which schema 7 added.
-FULL_DIMENSIONS_V1 = ("model", "source", "auth_index", "api_key", "provider", "failed")
-FULL_DIMENSIONS = (*FULL_DIMENSIONS_V1, "instance")
 ROLLUP_FAMILIES = (
     # Every dimension, from 5-minute buckets (which divide every real time zone offset,
     # +05:45 and +09:30 included) up. The base: exact for any question.
-    ("usage_rollup", FULL_DIMENSIONS),
+    ("usage_rollup", ("model", "source", "auth_index", "api_key", "provider", "failed", "instance")),
     # All dimensions together make many combinations per bucket (keys x credentials x
     # models), so each kind of question also has a narrow family with few rows per
     # bucket: counts over time (grids, totals; per CPA host too, of which there are one
@@ -1367,8 +1372,6 @@ ROLLUP_FAMILIES = (
     # width, the timeline serves a question without a key.
     ("usage_key_timeline", ("api_key", "failed")),
 )
-# One key's or one credential's rows are read through these (every grain).
-FILTER_INDEXES = {"usage_keys": ("api_key",), "usage_credentials": ("source", "auth_index")}
 ROLLUP_GRAINS = {"usage_rollup": (("", 300_000), ("_hourly", HOUR_MS), ("_daily", DAY_MS)),
                  "usage_timeline": (("", 300_000), ("_quarterly", 900_000), ("_hourly", HOUR_MS),
                                     ("_daily", DAY_MS))}
@@ -1382,12 +1385,6 @@ def _rollups(families: tuple) -> tuple[Rollup, ...]:
 
 
 ROLLUPS = _rollups(ROLLUP_FAMILIES)
-# Schemas 1-11 had no key timeline, which schema 12 added; schemas 1-7 had a timeline
-# without the instance, which schema 8 added.
-ROLLUP_FAMILIES_V11 = ROLLUP_FAMILIES[:5]
-ROLLUP_FAMILIES_V7 = (ROLLUP_FAMILIES[0], ("usage_timeline", ("failed",)), *ROLLUP_FAMILIES_V11[2:])
-ROLLUPS_V7 = _rollups(ROLLUP_FAMILIES_V7)
-ROLLUPS_V1 = _rollups((("usage_rollup", FULL_DIMENSIONS_V1), *ROLLUP_FAMILIES_V7[1:]))
 ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                    "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
                    "ttft_ms_sum", "ttft_count", "flagged")
@@ -1412,19 +1409,6 @@ _EVENT_COLUMN_TYPES = {
     "status_code": "INTEGER", "latency_ms": "BIGINT", "ttft_ms": "BIGINT", "generate": "INTEGER",
     "accounting_version": "INTEGER", "stream": "INTEGER",
 }
-# The columns of usage_events as schema 1 created them, written out: a migration that
-# has run must not change when UsageEvent gains a field (later schemas add columns).
-EVENT_COLUMNS_V1 = (
-    "event_key", "ts_ms", "ts_raw", "ts_estimated", "received_ms", "request_id", "model", "alias", "provider",
-    "executor_type", "endpoint", "auth_type", "source", "auth_index", "api_key", "failed", "status_code",
-    "fail_body", "latency_ms", "ttft_ms", "input_tokens", "cache_read_tokens", "cache_write_tokens",
-    "output_tokens", "reasoning_tokens", "unclassified_tokens", "total_tokens", "token_family", "token_quality",
-    "raw_input_tokens", "raw_output_tokens", "raw_reasoning_tokens", "raw_cached_tokens", "raw_cache_read_tokens",
-    "raw_cache_creation_tokens", "raw_total_tokens", "token_breakdown", "generate", "reasoning_effort",
-    "service_tier", "response_service_tier", "client_ip", "x_forwarded_for", "user_agent", "access_token_sha256",
-    "accounting_version", "response_headers", "extra")
-
-
 def _event_column(name: str) -> str:
     if name in _EVENT_COLUMN_TYPES:
         kind = _EVENT_COLUMN_TYPES[name]
@@ -1438,37 +1422,51 @@ def _event_column(name: str) -> str:
     return f"{name} {kind}"
 
 
-def _create_rollup_sql(rollup: Rollup, clustered: bool = False) -> str:
-    """``clustered``: rows stored in the order of their key (SQLite's WITHOUT ROWID)."""
-    columns = ["bucket_ms BIGINT NOT NULL"]
-    columns += [f"{d} {'INTEGER' if d == 'failed' else 'TEXT'} NOT NULL" for d in rollup.dimensions]
-    columns += [f"{m} BIGINT NOT NULL" for m in ROLLUP_MEASURES]
-    columns += ["first_ms BIGINT NOT NULL", "last_ms BIGINT NOT NULL", "last_status INTEGER"]
-    return (f"CREATE TABLE {rollup.table} ({', '.join(columns)}, "
-            f"PRIMARY KEY (bucket_ms, {', '.join(rollup.dimensions)})){' WITHOUT ROWID' if clustered else ''}")
-
-
-# Families read by time alone, whose rows are few and narrow: stored in the order of their
-# key, a range of buckets is read from the table itself, where a table with row ids finds
-# each row through the key's index first. Schema 11 rebuilt these; schema 12 created the
-# key timeline so from the start.
-CLUSTERED_FAMILIES = ("usage_timeline", "usage_series")
-
+# The schema, one migration per version, in frozen SQL: a migration that has run never
+# changes, so none is made from today's constants (a new field or measure comes with a
+# migration of its own; test_store checks that a fresh schema has today's). The measure
+# columns every rollup table has had since schema 1, written once:
+_V1_MEASURE_COLUMNS = (
+    "requests BIGINT NOT NULL, input_tokens BIGINT NOT NULL, cache_read_tokens BIGINT NOT NULL, "
+    "cache_write_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, "
+    "unclassified_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL, latency_ms_sum BIGINT NOT NULL, "
+    "latency_count BIGINT NOT NULL, ttft_ms_sum BIGINT NOT NULL, ttft_count BIGINT NOT NULL, "
+    "flagged BIGINT NOT NULL, first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL"
+)
+_V1_MEASURE_SUMS = (
+    "SUM(requests), SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(output_tokens), "
+    "SUM(reasoning_tokens), SUM(unclassified_tokens), SUM(total_tokens), SUM(latency_ms_sum), SUM(latency_count), "
+    "SUM(ttft_ms_sum), SUM(ttft_count), SUM(flagged), MIN(first_ms), MAX(last_ms)"
+)
+_V1_MEASURES = (
+    "requests, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
+    "unclassified_tokens, total_tokens, latency_ms_sum, latency_count, ttft_ms_sum, ttft_count, flagged, "
+    "first_ms, last_ms"
+)
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the foundation schema
-        "CREATE TABLE usage_events (id INTEGER PRIMARY KEY, "
-        + ", ".join(_event_column(name) for name in EVENT_COLUMNS_V1) + ")",
+        "CREATE TABLE usage_events (id INTEGER PRIMARY KEY, event_key TEXT NOT NULL, ts_ms BIGINT NOT NULL, "
+        "ts_raw TEXT NOT NULL, ts_estimated INTEGER NOT NULL, received_ms BIGINT NOT NULL, "
+        "request_id TEXT NOT NULL, model TEXT NOT NULL, alias TEXT NOT NULL, provider TEXT NOT NULL, "
+        "executor_type TEXT NOT NULL, endpoint TEXT NOT NULL, auth_type TEXT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, api_key TEXT NOT NULL, failed INTEGER NOT NULL, status_code INTEGER, "
+        "fail_body TEXT, latency_ms BIGINT, ttft_ms BIGINT, input_tokens BIGINT NOT NULL, "
+        "cache_read_tokens BIGINT NOT NULL, cache_write_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, "
+        "reasoning_tokens BIGINT NOT NULL, unclassified_tokens BIGINT NOT NULL, total_tokens BIGINT NOT NULL, "
+        "token_family TEXT NOT NULL, token_quality TEXT NOT NULL, raw_input_tokens BIGINT NOT NULL, "
+        "raw_output_tokens BIGINT NOT NULL, raw_reasoning_tokens BIGINT NOT NULL, "
+        "raw_cached_tokens BIGINT NOT NULL, raw_cache_read_tokens BIGINT, raw_cache_creation_tokens BIGINT, "
+        "raw_total_tokens BIGINT NOT NULL, token_breakdown TEXT, generate INTEGER, reasoning_effort TEXT, "
+        "service_tier TEXT, response_service_tier TEXT, client_ip TEXT, x_forwarded_for TEXT, user_agent TEXT, "
+        "access_token_sha256 TEXT, accounting_version INTEGER, response_headers TEXT, extra TEXT)",
         # Identity and time order in one index: event_key alone is a random hash, and
         # inserting random keys dirtied a page per row (45 us/row at 300k rows, 11 with
         # the time first). The key already implies ts_ms, so uniqueness is the same.
         "CREATE UNIQUE INDEX usage_events_identity ON usage_events (ts_ms, event_key)",
-        "CREATE TABLE usage_rollup ("
-        "bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, source TEXT NOT NULL, auth_index TEXT NOT NULL, "
-        "api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
-        + ", ".join(f"{m} BIGINT NOT NULL" for m in ROLLUP_MEASURES)
-        + ", first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL, "
-        "PRIMARY KEY (bucket_ms, " + ", ".join(FULL_DIMENSIONS_V1) + "))",
+        "CREATE TABLE usage_rollup (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, PRIMARY KEY (bucket_ms, model, source, auth_index, api_key, provider, failed))",
         "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, received_ms BIGINT NOT NULL, via TEXT NOT NULL, "
         "reason TEXT NOT NULL, payload BLOB NOT NULL)",
         "CREATE INDEX dead_letters_received ON dead_letters (received_ms)",
@@ -1476,14 +1474,96 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 2: coarser rollups for fast ranges, built from the 5-minute one; api key aliases
         "ALTER TABLE usage_rollup ADD COLUMN last_status INTEGER",
-        *(statement for rollup in ROLLUPS_V1[1:] for statement in (
-            _create_rollup_sql(rollup),
-            f"INSERT INTO {rollup.table} SELECT bucket_ms - bucket_ms % {rollup.bucket_ms}, "
-            f"{', '.join(rollup.dimensions)}, {', '.join(f'SUM({m})' for m in ROLLUP_MEASURES)}, "
-            f"MIN(first_ms), MAX(last_ms), NULL FROM usage_rollup "
-            f"GROUP BY bucket_ms - bucket_ms % {rollup.bucket_ms}, {', '.join(rollup.dimensions)}")),
-        *(f"CREATE INDEX {table}_{column} ON {table} ({column}, bucket_ms)"
-          for table, columns in FILTER_INDEXES.items() for column in columns),
+        "CREATE TABLE usage_rollup_hourly (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, source, auth_index, api_key, "
+        "provider, failed))",
+        "INSERT INTO usage_rollup_hourly SELECT bucket_ms - bucket_ms % 3600000, model, source, auth_index, "
+        f"api_key, provider, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 3600000, model, source, auth_index, api_key, "
+        "provider, failed",
+        "CREATE TABLE usage_rollup_daily (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, source, auth_index, api_key, "
+        "provider, failed))",
+        "INSERT INTO usage_rollup_daily SELECT bucket_ms - bucket_ms % 86400000, model, source, auth_index, "
+        f"api_key, provider, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 86400000, model, source, auth_index, api_key, "
+        "provider, failed",
+        f"CREATE TABLE usage_timeline (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, "
+        "last_status INTEGER, PRIMARY KEY (bucket_ms, failed))",
+        f"INSERT INTO usage_timeline SELECT bucket_ms - bucket_ms % 300000, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 300000, failed",
+        "CREATE TABLE usage_timeline_quarterly (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed))",
+        f"INSERT INTO usage_timeline_quarterly SELECT bucket_ms - bucket_ms % 900000, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 900000, failed",
+        "CREATE TABLE usage_timeline_hourly (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed))",
+        f"INSERT INTO usage_timeline_hourly SELECT bucket_ms - bucket_ms % 3600000, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 3600000, failed",
+        "CREATE TABLE usage_timeline_daily (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed))",
+        f"INSERT INTO usage_timeline_daily SELECT bucket_ms - bucket_ms % 86400000, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 86400000, failed",
+        "CREATE TABLE usage_series (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, failed))",
+        f"INSERT INTO usage_series SELECT bucket_ms - bucket_ms % 900000, model, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 900000, model, failed",
+        "CREATE TABLE usage_series_hourly (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, "
+        "failed))",
+        "INSERT INTO usage_series_hourly SELECT bucket_ms - bucket_ms % 3600000, model, failed, "
+        f"{_V1_MEASURE_SUMS}, NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 3600000, model, failed",
+        "CREATE TABLE usage_series_daily (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, "
+        "failed))",
+        "INSERT INTO usage_series_daily SELECT bucket_ms - bucket_ms % 86400000, model, failed, "
+        f"{_V1_MEASURE_SUMS}, NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 86400000, model, failed",
+        "CREATE TABLE usage_keys (bucket_ms BIGINT NOT NULL, api_key TEXT NOT NULL, model TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, api_key, "
+        "model, failed))",
+        "INSERT INTO usage_keys SELECT bucket_ms - bucket_ms % 900000, api_key, model, failed, "
+        f"{_V1_MEASURE_SUMS}, NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 900000, api_key, model, "
+        "failed",
+        "CREATE TABLE usage_keys_hourly (bucket_ms BIGINT NOT NULL, api_key TEXT NOT NULL, model TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, api_key, "
+        "model, failed))",
+        "INSERT INTO usage_keys_hourly SELECT bucket_ms - bucket_ms % 3600000, api_key, model, failed, "
+        f"{_V1_MEASURE_SUMS}, NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 3600000, api_key, model, "
+        "failed",
+        "CREATE TABLE usage_keys_daily (bucket_ms BIGINT NOT NULL, api_key TEXT NOT NULL, model TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, api_key, "
+        "model, failed))",
+        "INSERT INTO usage_keys_daily SELECT bucket_ms - bucket_ms % 86400000, api_key, model, failed, "
+        f"{_V1_MEASURE_SUMS}, NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 86400000, api_key, model, "
+        "failed",
+        "CREATE TABLE usage_credentials (bucket_ms BIGINT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, source, auth_index, provider, model, "
+        "failed))",
+        "INSERT INTO usage_credentials SELECT bucket_ms - bucket_ms % 900000, source, auth_index, provider, "
+        f"model, failed, {_V1_MEASURE_SUMS}, NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 900000, "
+        "source, auth_index, provider, model, failed",
+        "CREATE TABLE usage_credentials_hourly (bucket_ms BIGINT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, source, auth_index, provider, model, "
+        "failed))",
+        "INSERT INTO usage_credentials_hourly SELECT bucket_ms - bucket_ms % 3600000, source, auth_index, "
+        f"provider, model, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 3600000, source, auth_index, provider, model, "
+        "failed",
+        "CREATE TABLE usage_credentials_daily (bucket_ms BIGINT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, source, auth_index, provider, model, "
+        "failed))",
+        "INSERT INTO usage_credentials_daily SELECT bucket_ms - bucket_ms % 86400000, source, auth_index, "
+        f"provider, model, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup GROUP BY bucket_ms - bucket_ms % 86400000, source, auth_index, provider, model, "
+        "failed",
+        "CREATE INDEX usage_keys_api_key ON usage_keys (api_key, bucket_ms)",
+        "CREATE INDEX usage_credentials_source ON usage_credentials (source, bucket_ms)",
+        "CREATE INDEX usage_credentials_auth_index ON usage_credentials (auth_index, bucket_ms)",
         "CREATE TABLE api_key_aliases (api_key TEXT PRIMARY KEY, alias TEXT NOT NULL, updated_ms BIGINT NOT NULL)",
     ),
     (  # 3: the user's prices, USD per million tokens; model may be a pattern with *
@@ -1497,76 +1577,172 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
        # indexes on the hourly and daily grains too (one key's month in hours)
         "CREATE TABLE rollup_changes (seq INTEGER PRIMARY KEY, lo_ms BIGINT NOT NULL, hi_ms BIGINT NOT NULL, "
         "changed_ms BIGINT NOT NULL)",
-        *(f"CREATE INDEX {table}{suffix}_{column} ON {table}{suffix} ({column}, bucket_ms)"
-          for table, columns in FILTER_INDEXES.items() for column in columns for suffix in ("_hourly", "_daily")),
+        "CREATE INDEX usage_keys_hourly_api_key ON usage_keys_hourly (api_key, bucket_ms)",
+        "CREATE INDEX usage_keys_daily_api_key ON usage_keys_daily (api_key, bucket_ms)",
+        "CREATE INDEX usage_credentials_hourly_source ON usage_credentials_hourly (source, bucket_ms)",
+        "CREATE INDEX usage_credentials_daily_source ON usage_credentials_daily (source, bucket_ms)",
+        "CREATE INDEX usage_credentials_hourly_auth_index ON usage_credentials_hourly (auth_index, bucket_ms)",
+        "CREATE INDEX usage_credentials_daily_auth_index ON usage_credentials_daily (auth_index, bucket_ms)",
     ),
     (  # 6: budgets per client key, and the alerts raised (once per key, period and condition)
         "CREATE TABLE budgets (api_key TEXT PRIMARY KEY, daily_usd REAL, monthly_usd REAL, daily_tokens BIGINT, "
         "monthly_tokens BIGINT, updated_ms BIGINT NOT NULL)",
         "CREATE TABLE alerts (id INTEGER PRIMARY KEY, api_key TEXT NOT NULL, kind TEXT NOT NULL, "
         "period TEXT NOT NULL, condition TEXT NOT NULL, value REAL NOT NULL, threshold REAL NOT NULL, "
-        "unit TEXT NOT NULL, created_ms BIGINT NOT NULL, delivered_ms BIGINT, attempts INTEGER NOT NULL DEFAULT 0, "
-        "next_attempt_ms BIGINT NOT NULL DEFAULT 0, last_error TEXT, UNIQUE (api_key, period, condition))",
+        "unit TEXT NOT NULL, created_ms BIGINT NOT NULL, delivered_ms BIGINT, "
+        "attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms BIGINT NOT NULL DEFAULT 0, last_error TEXT, "
+        "UNIQUE (api_key, period, condition))",
         "CREATE INDEX alerts_created ON alerts (created_ms)",
     ),
     (  # 7: the CPA host of each event, a dimension of the full rollups (several CPAs, one store).
        # What was stored before came from this instance: {instance} is its name.
         "ALTER TABLE usage_events ADD COLUMN instance TEXT NOT NULL DEFAULT {instance}",
-        *(statement for old, new in zip(ROLLUPS_V1, ROLLUPS_V7) if old.dimensions != new.dimensions
-          for statement in (
-              f"ALTER TABLE {old.table} RENAME TO {old.table}_v6",
-              _create_rollup_sql(new),
-              f"INSERT INTO {new.table} SELECT bucket_ms, {', '.join(old.dimensions)}, {{instance}}, "
-              f"{', '.join(ROLLUP_MEASURES)}, first_ms, last_ms, last_status FROM {old.table}_v6",
-              f"DROP TABLE {old.table}_v6")),
+        "ALTER TABLE usage_rollup RENAME TO usage_rollup_v6",
+        "CREATE TABLE usage_rollup (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"instance TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, "
+        "source, auth_index, api_key, provider, failed, instance))",
+        "INSERT INTO usage_rollup SELECT bucket_ms, model, source, auth_index, api_key, provider, failed, "
+        f"{{instance}}, {_V1_MEASURES}, last_status FROM usage_rollup_v6",
+        "DROP TABLE usage_rollup_v6",
+        "ALTER TABLE usage_rollup_hourly RENAME TO usage_rollup_hourly_v6",
+        "CREATE TABLE usage_rollup_hourly (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"instance TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, "
+        "source, auth_index, api_key, provider, failed, instance))",
+        "INSERT INTO usage_rollup_hourly SELECT bucket_ms, model, source, auth_index, api_key, provider, failed, "
+        f"{{instance}}, {_V1_MEASURES}, last_status FROM usage_rollup_hourly_v6",
+        "DROP TABLE usage_rollup_hourly_v6",
+        "ALTER TABLE usage_rollup_daily RENAME TO usage_rollup_daily_v6",
+        "CREATE TABLE usage_rollup_daily (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, source TEXT NOT NULL, "
+        "auth_index TEXT NOT NULL, api_key TEXT NOT NULL, provider TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"instance TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, "
+        "source, auth_index, api_key, provider, failed, instance))",
+        "INSERT INTO usage_rollup_daily SELECT bucket_ms, model, source, auth_index, api_key, provider, failed, "
+        f"{{instance}}, {_V1_MEASURES}, last_status FROM usage_rollup_daily_v6",
+        "DROP TABLE usage_rollup_daily_v6",
     ),
     (  # 8: the CPA host in the timeline too, so that requests per host (a filter's values)
        # are counted from a narrow rollup, not the full one (40 ms for a month at 1M events).
        # Summed again from the full 5-minute rollup, each grain from its oldest kept bucket
        # on: retention removes a coarse bucket whole, and what it removed stays removed.
-        *(statement for old, new in zip(ROLLUPS_V7, ROLLUPS) if old.dimensions != new.dimensions
-          for statement in (
-              f"ALTER TABLE {old.table} RENAME TO {old.table}_v7",
-              _create_rollup_sql(new),
-              f"INSERT INTO {new.table} SELECT bucket_ms - bucket_ms % {new.bucket_ms}, {', '.join(new.dimensions)}, "
-              f"{', '.join(f'SUM({m})' for m in ROLLUP_MEASURES)}, MIN(first_ms), MAX(last_ms), NULL "
-              f"FROM usage_rollup WHERE bucket_ms >= (SELECT COALESCE(MIN(bucket_ms), 0) FROM {old.table}_v7) "
-              f"GROUP BY bucket_ms - bucket_ms % {new.bucket_ms}, {', '.join(new.dimensions)}",
-              f"DROP TABLE {old.table}_v7")),
+        "ALTER TABLE usage_timeline RENAME TO usage_timeline_v7",
+        "CREATE TABLE usage_timeline (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, instance TEXT NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed, instance))",
+        f"INSERT INTO usage_timeline SELECT bucket_ms - bucket_ms % 300000, failed, instance, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_rollup WHERE bucket_ms >= (SELECT COALESCE(MIN(bucket_ms), "
+        "0) FROM usage_timeline_v7) GROUP BY bucket_ms - bucket_ms % 300000, failed, instance",
+        "DROP TABLE usage_timeline_v7",
+        "ALTER TABLE usage_timeline_quarterly RENAME TO usage_timeline_quarterly_v7",
+        "CREATE TABLE usage_timeline_quarterly (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, "
+        f"instance TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed, "
+        "instance))",
+        "INSERT INTO usage_timeline_quarterly SELECT bucket_ms - bucket_ms % 900000, failed, instance, "
+        f"{_V1_MEASURE_SUMS}, NULL FROM usage_rollup WHERE bucket_ms >= (SELECT COALESCE(MIN(bucket_ms), "
+        "0) FROM usage_timeline_quarterly_v7) GROUP BY bucket_ms - bucket_ms % 900000, failed, instance",
+        "DROP TABLE usage_timeline_quarterly_v7",
+        "ALTER TABLE usage_timeline_hourly RENAME TO usage_timeline_hourly_v7",
+        "CREATE TABLE usage_timeline_hourly (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, "
+        f"instance TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed, "
+        "instance))",
+        "INSERT INTO usage_timeline_hourly SELECT bucket_ms - bucket_ms % 3600000, failed, instance, "
+        f"{_V1_MEASURE_SUMS}, NULL FROM usage_rollup WHERE bucket_ms >= (SELECT COALESCE(MIN(bucket_ms), "
+        "0) FROM usage_timeline_hourly_v7) GROUP BY bucket_ms - bucket_ms % 3600000, failed, instance",
+        "DROP TABLE usage_timeline_hourly_v7",
+        "ALTER TABLE usage_timeline_daily RENAME TO usage_timeline_daily_v7",
+        "CREATE TABLE usage_timeline_daily (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, "
+        f"instance TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed, "
+        "instance))",
+        "INSERT INTO usage_timeline_daily SELECT bucket_ms - bucket_ms % 86400000, failed, instance, "
+        f"{_V1_MEASURE_SUMS}, NULL FROM usage_rollup WHERE bucket_ms >= (SELECT COALESCE(MIN(bucket_ms), "
+        "0) FROM usage_timeline_daily_v7) GROUP BY bucket_ms - bucket_ms % 86400000, failed, instance",
+        "DROP TABLE usage_timeline_daily_v7",
     ),
     (  # 9: one client key's counts (the 15-minute grid of a member's overview, the failures
        # of its hours) read from its index alone, not from a table row per bucket, model and
        # outcome: one key's month of quarter hours at 1M events 26 -> 10 ms.
-        *(statement for suffix in ("", "_hourly", "_daily") for statement in (
-            f"DROP INDEX usage_keys{suffix}_api_key",
-            f"CREATE INDEX usage_keys{suffix}_api_key ON usage_keys{suffix} (api_key, bucket_ms, failed, requests)")),
+        "DROP INDEX usage_keys_api_key",
+        "CREATE INDEX usage_keys_api_key ON usage_keys (api_key, bucket_ms, failed, requests)",
+        "DROP INDEX usage_keys_hourly_api_key",
+        "CREATE INDEX usage_keys_hourly_api_key ON usage_keys_hourly (api_key, bucket_ms, failed, requests)",
+        "DROP INDEX usage_keys_daily_api_key",
+        "CREATE INDEX usage_keys_daily_api_key ON usage_keys_daily (api_key, bucket_ms, failed, requests)",
     ),
     (  # 10: one client key's hours, with every measure, read from its index alone: a month of a
        # key's hourly series (its overview) from rows in one place, not a table row looked up
        # for each hour, model and outcome (26 -> 17 ms at 1M events; the index holds the row)
         "DROP INDEX usage_keys_hourly_api_key",
         "CREATE INDEX usage_keys_hourly_api_key ON usage_keys_hourly (api_key, bucket_ms, model, failed, "
-        + ", ".join(ROLLUP_MEASURES) + ", first_ms, last_ms)",
+        f"{_V1_MEASURES})",
     ),
     (  # 11: the timeline and the series in the order of their key (CLUSTERED_FAMILIES): the cost
        # of a month's hours at 1M events 9 -> 4 ms, its counts per quarter hour 5 -> 4 ms.
        # PostgreSQL has no such tables; it copies these small tables as they were.
-        *(statement for rollup in ROLLUPS if rollup.table.startswith(CLUSTERED_FAMILIES) for statement in (
-            f"ALTER TABLE {rollup.table} RENAME TO {rollup.table}_v10",
-            _create_rollup_sql(rollup, clustered=True),
-            f"INSERT INTO {rollup.table} SELECT * FROM {rollup.table}_v10",
-            f"DROP TABLE {rollup.table}_v10")),
+        "ALTER TABLE usage_timeline RENAME TO usage_timeline_v10",
+        "CREATE TABLE usage_timeline (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, instance TEXT NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed, instance)) WITHOUT ROWID",
+        "INSERT INTO usage_timeline SELECT * FROM usage_timeline_v10",
+        "DROP TABLE usage_timeline_v10",
+        "ALTER TABLE usage_timeline_quarterly RENAME TO usage_timeline_quarterly_v10",
+        "CREATE TABLE usage_timeline_quarterly (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, "
+        f"instance TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed, "
+        "instance)) WITHOUT ROWID",
+        "INSERT INTO usage_timeline_quarterly SELECT * FROM usage_timeline_quarterly_v10",
+        "DROP TABLE usage_timeline_quarterly_v10",
+        "ALTER TABLE usage_timeline_hourly RENAME TO usage_timeline_hourly_v10",
+        "CREATE TABLE usage_timeline_hourly (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, "
+        f"instance TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed, "
+        "instance)) WITHOUT ROWID",
+        "INSERT INTO usage_timeline_hourly SELECT * FROM usage_timeline_hourly_v10",
+        "DROP TABLE usage_timeline_hourly_v10",
+        "ALTER TABLE usage_timeline_daily RENAME TO usage_timeline_daily_v10",
+        "CREATE TABLE usage_timeline_daily (bucket_ms BIGINT NOT NULL, failed INTEGER NOT NULL, "
+        f"instance TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, failed, "
+        "instance)) WITHOUT ROWID",
+        "INSERT INTO usage_timeline_daily SELECT * FROM usage_timeline_daily_v10",
+        "DROP TABLE usage_timeline_daily_v10",
+        "ALTER TABLE usage_series RENAME TO usage_series_v10",
+        "CREATE TABLE usage_series (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, failed INTEGER NOT NULL, "
+        f"{_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, failed)) WITHOUT ROWID",
+        "INSERT INTO usage_series SELECT * FROM usage_series_v10",
+        "DROP TABLE usage_series_v10",
+        "ALTER TABLE usage_series_hourly RENAME TO usage_series_hourly_v10",
+        "CREATE TABLE usage_series_hourly (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, "
+        "failed)) WITHOUT ROWID",
+        "INSERT INTO usage_series_hourly SELECT * FROM usage_series_hourly_v10",
+        "DROP TABLE usage_series_hourly_v10",
+        "ALTER TABLE usage_series_daily RENAME TO usage_series_daily_v10",
+        "CREATE TABLE usage_series_daily (bucket_ms BIGINT NOT NULL, model TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, model, "
+        "failed)) WITHOUT ROWID",
+        "INSERT INTO usage_series_daily SELECT * FROM usage_series_daily_v10",
+        "DROP TABLE usage_series_daily_v10",
     ),
     (  # 12: the key timeline (see ROLLUP_FAMILIES), in key order, summed from usage_keys grain by
        # grain; one key's rows are read from an index that holds every measure. A member's
        # 30-day overview at 1M events: its grid reads 5,700 index entries instead of 39,000.
-        *(statement for rollup in ROLLUPS if rollup.table.startswith("usage_key_timeline") for statement in (
-            _create_rollup_sql(rollup, clustered=True),
-            f"INSERT INTO {rollup.table} SELECT bucket_ms, api_key, failed, "
-            f"{', '.join(f'SUM({m})' for m in ROLLUP_MEASURES)}, MIN(first_ms), MAX(last_ms), NULL "
-            f"FROM {rollup.table.replace('usage_key_timeline', 'usage_keys')} GROUP BY bucket_ms, api_key, failed",
-            f"CREATE INDEX {rollup.table}_api_key ON {rollup.table} (api_key, bucket_ms, failed, "
-            f"{', '.join(ROLLUP_MEASURES)}, first_ms, last_ms)")),
+        "CREATE TABLE usage_key_timeline (bucket_ms BIGINT NOT NULL, api_key TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, api_key, "
+        "failed)) WITHOUT ROWID",
+        f"INSERT INTO usage_key_timeline SELECT bucket_ms, api_key, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_keys GROUP BY bucket_ms, api_key, failed",
+        "CREATE INDEX usage_key_timeline_api_key ON usage_key_timeline (api_key, bucket_ms, failed, "
+        f"{_V1_MEASURES})",
+        "CREATE TABLE usage_key_timeline_hourly (bucket_ms BIGINT NOT NULL, api_key TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, api_key, "
+        "failed)) WITHOUT ROWID",
+        f"INSERT INTO usage_key_timeline_hourly SELECT bucket_ms, api_key, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_keys_hourly GROUP BY bucket_ms, api_key, failed",
+        "CREATE INDEX usage_key_timeline_hourly_api_key ON usage_key_timeline_hourly (api_key, bucket_ms, failed, "
+        f"{_V1_MEASURES})",
+        "CREATE TABLE usage_key_timeline_daily (bucket_ms BIGINT NOT NULL, api_key TEXT NOT NULL, "
+        f"failed INTEGER NOT NULL, {_V1_MEASURE_COLUMNS}, last_status INTEGER, PRIMARY KEY (bucket_ms, api_key, "
+        "failed)) WITHOUT ROWID",
+        f"INSERT INTO usage_key_timeline_daily SELECT bucket_ms, api_key, failed, {_V1_MEASURE_SUMS}, "
+        "NULL FROM usage_keys_daily GROUP BY bucket_ms, api_key, failed",
+        "CREATE INDEX usage_key_timeline_daily_api_key ON usage_key_timeline_daily (api_key, bucket_ms, failed, "
+        f"{_V1_MEASURES})",
     ),
     (  # 13: CPA v8's record fields; credential error events (CPA's errors channel), kept like
        # raw events; CPA's lists per CPA (CPA_INSTANCES: each CPA's own credentials and keys)
@@ -1586,13 +1762,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE cpa_metadata RENAME TO cpa_metadata_v12",
         "CREATE TABLE cpa_metadata (instance TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, "
         "fetched_ms BIGINT NOT NULL, PRIMARY KEY (instance, name))",
-        "INSERT INTO cpa_metadata (instance, name, body, fetched_ms) SELECT {instance}, name, body, fetched_ms "
-        "FROM cpa_metadata_v12",
+        "INSERT INTO cpa_metadata (instance, name, body, fetched_ms) SELECT {instance}, name, body, "
+        "fetched_ms FROM cpa_metadata_v12",
         "DROP TABLE cpa_metadata_v12",
         # sessions signed out before they expire (a logout ends a session everywhere)
         "CREATE TABLE revoked_sessions (sid TEXT PRIMARY KEY, expires_ms BIGINT NOT NULL)",
     ),
 )
+
+
+# -- writing: the statements, the rows of a batch ----------------------------------------
+
 
 # Rows per INSERT statement. A few fixed sizes, because the sqlite3 module keeps every
 # distinct statement it prepared, and one statement per batch length (subscriptions
@@ -1750,6 +1930,9 @@ def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
     return rows
 
 
+# -- reading: queries, measures, read plans ----------------------------------------------
+
+
 class Query(NamedTuple):
     """Which events a question is about: the range [start_ms, end_ms) and filters
     (each tuple: any of these values; empty: no filter)."""
@@ -1868,6 +2051,9 @@ class Read(NamedTuple):
     params: list
 
 
+# -- the two databases: their errors, PostgreSQL's connection, the dialects --------------
+
+
 def is_transient_db_error(exc: BaseException) -> bool:
     """A database error that waiting can cure: locked, busy, full disk, I/O trouble;
     with PostgreSQL, a lost connection, a deadlock or a serialization failure."""
@@ -1945,10 +2131,148 @@ class PostgresConnection:
         self.raw.close()
 
 
-def postgres_ddl(statement: str) -> str:
-    """A schema statement of MIGRATIONS in PostgreSQL's words."""
-    return (statement.replace("INTEGER PRIMARY KEY", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
-            .replace(" BLOB", " BYTEA").replace(" REAL", " DOUBLE PRECISION").replace(" WITHOUT ROWID", ""))
+class SqliteDialect:
+    """What the store does SQLite's way: one file in WAL mode, one writer (so a lookup
+    inside the transaction says exactly which events are new), the schema version in
+    ``PRAGMA user_version``, freed pages given back by an incremental vacuum, and the
+    prices of a priced read in a temporary table of each reader's connection."""
+
+    postgres = False
+    begin = "BEGIN IMMEDIATE"  # the write lock at once, not at the first write
+    keeps_reads = True  # commits come in sequence order: RollupCache sees every change
+    BUSY_TIMEOUT_MS = 1000  # short: a refused write is retried by the ingest writer, which keeps the batch
+    LOOKUP_CHUNK = 400
+    _lookup_sql = (f"SELECT event_key FROM usage_events WHERE ts_ms IN ({', '.join('?' * LOOKUP_CHUNK)}) "
+                   f"AND event_key IN ({', '.join('?' * LOOKUP_CHUNK)})")
+
+    def __init__(self, path: str):
+        self.path = path
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        self._local = threading.local()  # the prices each reader's connection holds
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=self.BUSY_TIMEOUT_MS / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @contextlib.contextmanager
+    def migrating(self, conn: Any) -> Iterable[None]:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect before the first table
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+            log.warning("SQLite did not switch %s to WAL; readers may wait for the writer", self.path)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        yield
+
+    def schema_version(self, conn: Any) -> int:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def set_schema_version(self, conn: Any, number: int) -> None:
+        conn.execute(f"PRAGMA user_version = {number}")
+
+    def ddl(self, statement: str) -> str:
+        return statement
+
+    def insert_new(self, conn: Any, events: list[UsageEvent]) -> list[UsageEvent]:
+        """Insert those of ``events`` (distinct keys) not stored yet and return them."""
+        fresh = {ev.event_key: ev for ev in events}
+        for start in range(0, len(events), self.LOOKUP_CHUNK):
+            chunk = events[start:start + self.LOOKUP_CHUNK]
+            chunk += chunk[-1:] * (self.LOOKUP_CHUNK - len(chunk))  # padded: one statement shape only
+            for (key,) in conn.execute(self._lookup_sql, [ev.ts_ms for ev in chunk] + [ev.event_key for ev in chunk]):
+                fresh.pop(key, None)
+        new_events = list(fresh.values())
+        for chunk in fixed_chunks(new_events):
+            conn.execute(_insert_events_sql(len(chunk)), [value for ev in chunk for value in ev])
+        return new_events
+
+    def add_to_rollup(self, conn: Any, rollup: Rollup, rows: list[tuple]) -> None:
+        conn.executemany(_upsert_rollup_sql(rollup), rows)
+
+    def price_join(self, conn: Any, prices: list[tuple]) -> tuple[str, str, list]:
+        """(head, join, head parameters) that join each row to its model's price
+        (p_<field> columns; price_model NULL for a model without a price).
+
+        The prices go into ``conn`` as a temporary table, unless it holds them already,
+        named in the statement by a digest (kept reads of other prices differ). SQLite
+        joins a table through its key, where it scans a VALUES list for every row: a
+        month of hourly cost at 10 models 18 -> 10 ms, and without building an index for
+        every statement at 50."""
+        rows = tuple(prices)
+        local = self._local
+        if getattr(local, "prices", None) != (conn, rows):
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS usage_prices (price_model TEXT PRIMARY KEY, "
+                         f"{', '.join(f'p_{field} REAL' for field in PRICE_FIELDS)}) WITHOUT ROWID")
+            conn.execute("DELETE FROM temp.usage_prices")
+            conn.executemany("INSERT OR REPLACE INTO temp.usage_prices VALUES (?, ?, ?, ?, ?, ?)", rows)
+            local.prices = (conn, rows)
+            local.digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+        return f"/* prices {local.digest} */ ", " LEFT JOIN temp.usage_prices ON price_model = model", []
+
+
+class PostgresDialect:
+    """What the store does PostgreSQL's way: several writers may share the database (one
+    per CPA host), so the INSERT itself says which events were new (RETURNING), a row
+    another writer is inserting waits for that writer's commit, rollup rows are added
+    in one lock order, and nothing read is kept (commits do not come in sequence
+    order); one migrating instance at a time (an advisory lock); the schema version in
+    a table; autovacuum gives space back; the prices of a priced read as a VALUES list."""
+
+    postgres = True
+    begin = "BEGIN"
+    keeps_reads = False
+    MIGRATION_LOCK = 7302611
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def connect(self) -> PostgresConnection:
+        return PostgresConnection(self.url)
+
+    @contextlib.contextmanager
+    def migrating(self, conn: Any) -> Iterable[None]:
+        conn.execute(f"SELECT pg_advisory_lock({self.MIGRATION_LOCK})")
+        try:
+            yield
+        finally:
+            conn.execute(f"SELECT pg_advisory_unlock({self.MIGRATION_LOCK})")
+
+    def schema_version(self, conn: Any) -> int:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        return conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+
+    def set_schema_version(self, conn: Any, number: int) -> None:
+        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+
+    def ddl(self, statement: str) -> str:
+        """A schema statement of MIGRATIONS in PostgreSQL's words."""
+        return (statement.replace("INTEGER PRIMARY KEY", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+                .replace(" BLOB", " BYTEA").replace(" REAL", " DOUBLE PRECISION").replace(" WITHOUT ROWID", ""))
+
+    def insert_new(self, conn: Any, events: list[UsageEvent]) -> list[UsageEvent]:
+        ordered = sorted(events, key=lambda ev: (ev.ts_ms, ev.event_key))
+        if not ordered:
+            return []
+        inserted = set(conn.execute(_insert_events_arrays_sql(), [list(column) for column in zip(*ordered)]))
+        return [ev for ev in ordered if (ev.ts_ms, ev.event_key) in inserted]
+
+    def add_to_rollup(self, conn: Any, rollup: Rollup, rows: list[tuple]) -> None:
+        rows.sort(key=operator.itemgetter(*range(len(rollup.dimensions) + 1)))  # one lock order
+        conn.execute(_upsert_rollup_sql(rollup, arrays=True), [list(c) for c in zip(*rows)])
+
+    def price_join(self, conn: Any, prices: list[tuple]) -> tuple[str, str, list]:
+        rows = prices or [(None, *[0] * len(PRICE_FIELDS))]  # PostgreSQL joins a list of values by hash
+        typed = "(CAST(? AS TEXT), " + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * len(PRICE_FIELDS)) + ")"
+        head = (f"WITH prices (price_model, {', '.join(f'p_{field}' for field in PRICE_FIELDS)}) AS (VALUES "
+                f"{', '.join([typed] * len(rows))}) ")
+        return head, " LEFT JOIN prices ON price_model = model", [value for row in rows for value in row]
+
+
+# -- the store, and the reads it keeps ---------------------------------------------------
 
 
 class RollupCache:
@@ -2054,60 +2378,26 @@ class RollupCache:
 
 class Store:
     """All SQL of cpa-usage, over SQLite (stdlib sqlite3, WAL) or PostgreSQL (psycopg 3,
-    when ``target`` is a postgresql:// URL): the same statements, with the few
-    differences (transactions, schema version, vacuum, finding new rows) kept here."""
-
-    LOOKUP_CHUNK = 400
-    _lookup_sql = (f"SELECT event_key FROM usage_events WHERE ts_ms IN ({', '.join('?' * LOOKUP_CHUNK)}) "
-                   f"AND event_key IN ({', '.join('?' * LOOKUP_CHUNK)})")
-    BUSY_TIMEOUT_MS = 1000  # short: a refused write is retried by the ingest writer, which keeps the batch
+    when ``target`` is a postgresql:// URL). The statements are the same; what the two
+    do differently (connecting, transactions, the schema version, finding new rows,
+    adding to rollups, joining prices, keeping reads) is the dialect's."""
 
     def __init__(self, target: str, instance: str = ""):
-        self.postgres = is_postgres_url(target)
+        self.dialect = PostgresDialect(target) if is_postgres_url(target) else SqliteDialect(target)
         self.path, self.instance = target, instance
         self.name = re.sub(r"//[^@/]*@", "//", target)  # for messages: without a password
-        directory = "" if self.postgres else os.path.dirname(target)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
         self._local = threading.local()
         self._salt: str | None = None
         self.write_lock = threading.Lock()
-        # Several writers commit in PostgreSQL, not in sequence order: a reader could
-        # miss a change, so rollup reads are not kept there.
-        self.cache = None if self.postgres else RollupCache()
-        self._begin = "BEGIN" if self.postgres else "BEGIN IMMEDIATE"
-        self._writer = self._connect()
+        self.cache = RollupCache() if self.dialect.keeps_reads else None
+        self._writer = self.dialect.connect()
         self._migrate()
-
-    def _connect(self) -> Any:
-        if self.postgres:
-            return PostgresConnection(self.path)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                               timeout=self.BUSY_TIMEOUT_MS / 1000)
-        conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-
-    def _schema_version(self) -> int:
-        if not self.postgres:
-            return self._writer.execute("PRAGMA user_version").fetchone()[0]
-        self._writer.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = self._writer.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        return row[0] or 0
 
     def _migrate(self) -> None:
         """Bring the schema to the newest version, each step in one transaction."""
-        conn = self._writer
-        if not self.postgres:
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect before the first table
-            if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-                log.warning("SQLite did not switch %s to WAL; readers may wait for the writer", self.path)
-            conn.execute("PRAGMA synchronous = NORMAL")
-        else:  # one migrating instance at a time when several share the database
-            conn.execute("SELECT pg_advisory_lock(7302611)")
-        try:
-            version = self._schema_version()
+        conn, dialect = self._writer, self.dialect
+        with dialect.migrating(conn):
+            version = dialect.schema_version(conn)
             if version > len(MIGRATIONS):
                 raise RuntimeError(f"{self.name} has schema version {version}, newer than this program "
                                    f"({len(MIGRATIONS)}); upgrade cpa-usage")
@@ -2115,14 +2405,10 @@ class Store:
                 with self.transaction():
                     for statement in statements:
                         statement = statement.replace("{instance}", "'" + self.instance.replace("'", "''") + "'")
-                        conn.execute(postgres_ddl(statement) if self.postgres else statement)
-                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,)) if self.postgres \
-                        else conn.execute(f"PRAGMA user_version = {number}")
+                        conn.execute(dialect.ddl(statement))
+                    dialect.set_schema_version(conn, number)
                 log.info("database %s migrated to schema version %d", self.name, number)
-        finally:
-            if self.postgres:
-                conn.execute("SELECT pg_advisory_unlock(7302611)")
-        if 0 < version < len(MIGRATIONS) and not self.postgres:  # rebuilt tables and indexes leave free pages
+        if 0 < version < len(MIGRATIONS) and not dialect.postgres:  # rebuilt tables and indexes leave free pages
             freed = self.compact()  # leaves free pages: 734 MB at 3.2M events; given back before ingest
             if freed:
                 log.info("the upgrade gave back %.0f MB", freed / 1e6)
@@ -2132,7 +2418,7 @@ class Store:
         """One transaction on the writer connection (hold ``write_lock``): committed whole,
         or rolled back when anything in it fails. A COMMIT the disk refuses may have rolled
         back already (SQLITE_FULL): then the first error is the one that counts."""
-        self._writer.execute(self._begin)
+        self._writer.execute(self.dialect.begin)
         try:
             yield self._writer
             self._writer.execute("COMMIT")
@@ -2146,7 +2432,7 @@ class Store:
         """This thread's read connection (WAL lets readers run beside the writer)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            conn = self._local.conn = self.dialect.connect()
         return conn
 
     def close(self) -> None:
@@ -2169,11 +2455,7 @@ class Store:
                 new_events = self._insert_new(events)
                 if new_events:
                     for rollup, rows in rollup_rows(new_events).items():
-                        if not self.postgres:
-                            conn.executemany(_upsert_rollup_sql(rollup), rows)
-                            continue
-                        rows.sort(key=operator.itemgetter(*range(len(rollup.dimensions) + 1)))  # one lock order
-                        conn.execute(_upsert_rollup_sql(rollup, arrays=True), [list(c) for c in zip(*rows)])
+                        self.dialect.add_to_rollup(conn, rollup, rows)
                     times = [ev.ts_ms for ev in new_events]
                     self._note_rollup_change(min(times), max(times) + 1)
                 if dead_letters:
@@ -2255,27 +2537,7 @@ class Store:
         fresh: dict[str, UsageEvent] = {}
         for ev in events:
             fresh.setdefault(ev.event_key, ev)
-        if not self.postgres:
-            new_events = self._unseen(list(fresh.values()))
-            for chunk in fixed_chunks(new_events):
-                self._writer.execute(_insert_events_sql(len(chunk)), [value for ev in chunk for value in ev])
-            return new_events
-        ordered = sorted(fresh.values(), key=lambda ev: (ev.ts_ms, ev.event_key))
-        if not ordered:
-            return []
-        inserted = set(self._writer.execute(_insert_events_arrays_sql(), [list(column) for column in zip(*ordered)]))
-        return [ev for ev in ordered if (ev.ts_ms, ev.event_key) in inserted]
-
-    def _unseen(self, candidates: list[UsageEvent]) -> list[UsageEvent]:
-        """Those of ``candidates`` (distinct keys) whose event_key is not stored yet."""
-        fresh = {ev.event_key: ev for ev in candidates}
-        for start in range(0, len(candidates), self.LOOKUP_CHUNK):
-            chunk = candidates[start:start + self.LOOKUP_CHUNK]
-            chunk += chunk[-1:] * (self.LOOKUP_CHUNK - len(chunk))  # padded: one statement shape only
-            found = self._writer.execute(self._lookup_sql, [ev.ts_ms for ev in chunk] + [ev.event_key for ev in chunk])
-            for (key,) in found:
-                fresh.pop(key, None)
-        return list(fresh.values())
+        return self.dialect.insert_new(self._writer, list(fresh.values()))
 
     def set_meta(self, key: str, value: str) -> None:
         with self.write_lock:
@@ -2352,7 +2614,7 @@ class Store:
         An incremental vacuum instead of a full VACUUM, and a sampled ANALYZE: both of
         the latter read or rewrite the whole file while holding the write lock, for
         minutes on a big database, while CPA's queue keeps records for about a minute."""
-        if self.postgres:  # autovacuum returns space; statistics now, for the planner
+        if self.dialect.postgres:  # autovacuum returns space; statistics now, for the planner
             with self.write_lock:
                 self._writer.execute("ANALYZE")
             return 0
@@ -2510,7 +2772,7 @@ class Store:
         more = ["total_tokens > 0"] if cost_only else []  # rows without tokens cost nothing and are not
         extra = (more, "", "", [])  # unpriced: skip their join (half the rows: failures mostly have none)
         if prices is not None:
-            extra = (more, *self._price_join(prices))
+            extra = (more, *self.dialect.price_join(self.reader, prices))
 
         def sums(rollup: Rollup | None) -> list[str]:
             measures = [] if cost_only else list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
@@ -2538,34 +2800,6 @@ class Store:
                 into[key] = values
             else:
                 acc.merge(values)
-
-    def _price_join(self, prices: list[tuple]) -> tuple[str, str, list]:
-        """(head, join, head parameters) that join each row to its model's price
-        (p_<field> columns; price_model NULL for a model without a price)."""
-        if not self.postgres:  # the digest names the prices in the statement: kept reads of other prices differ
-            digest = self._prices_table(prices)
-            return f"/* prices {digest} */ ", " LEFT JOIN temp.usage_prices ON price_model = model", []
-        rows = prices or [(None, *[0] * len(PRICE_FIELDS))]  # PostgreSQL joins a list of values by hash
-        typed = "(CAST(? AS TEXT), " + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * len(PRICE_FIELDS)) + ")"
-        head = (f"WITH prices (price_model, {', '.join(f'p_{field}' for field in PRICE_FIELDS)}) AS (VALUES "
-                f"{', '.join([typed] * len(rows))}) ")
-        return head, " LEFT JOIN prices ON price_model = model", [value for row in rows for value in row]
-
-    def _prices_table(self, prices: list[tuple]) -> str:
-        """Load ``prices`` into this thread's connection as a temporary table, unless it
-        holds them already, and name them by a digest. SQLite joins a table through its
-        key, where it scans a VALUES list for every row: a month of hourly cost at 10
-        models 18 -> 10 ms, and without building an index for every statement at 50."""
-        rows = tuple(prices)
-        conn = self.reader
-        if getattr(self._local, "prices", None) != (conn, rows):
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS usage_prices (price_model TEXT PRIMARY KEY, "
-                         f"{', '.join(f'p_{field} REAL' for field in PRICE_FIELDS)}) WITHOUT ROWID")
-            conn.execute("DELETE FROM temp.usage_prices")
-            conn.executemany("INSERT OR REPLACE INTO temp.usage_prices VALUES (?, ?, ?, ?, ?, ?)", rows)
-            self._local.prices = (conn, rows)
-            self._local.prices_digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
-        return self._local.prices_digest
 
     def list_events(self, query: "Query", page: int, page_size: int) -> tuple[list[dict], int]:
         """One page of raw events, newest first, and how many there are in all.
@@ -5490,7 +5724,7 @@ class Analytics:
 
     def prices_of_seen_models(self) -> list[tuple]:
         """The price of every model ever seen: the same list for every question, which
-        SQLite loads into a connection once (Store._prices_table)."""
+        SQLite loads into a connection once (SqliteDialect.price_join)."""
         return self.pricing.rows(self.store.distinct_values("model"))
 
     def with_cost(self, query: Query, group: tuple[str, ...], step_ms: int | None = None,

@@ -9,7 +9,7 @@ import pytest
 
 from backends import wait_for
 from conftest import FAST, base_env, database_env, encode, payload_lines, record, wsgi_call
-from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ROLLUPS_V1, ROLLUPS_V7, ConfigError, Query, Service,
+from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ConfigError, Query, Service,
                        Store, decode_payload, default_instance_name, load_config)
 from test_drain import stored
 
@@ -80,11 +80,12 @@ def test_schema_7_names_the_cpa_of_what_was_stored_before(new_database):
                             + ", ".join("?" * len(columns)) + ")",
                             ["k1", RECEIVED, "", 0, RECEIVED, "r", "m", "m", "p", "e", "", "oauth", "s", "a", "sk-x", 0,
                              10, 0, 0, 5, 0, 0, 15, "openai", "complete", 10, 5, 0, 0, 15])
-        for rollup in ROLLUPS_V1[:3]:  # the full family, 5 minutes to days
-            old._writer.execute(f"INSERT INTO {rollup.table} (bucket_ms, model, source, auth_index, api_key, "
+        for table, bucket_ms in (("usage_rollup", 300_000), ("usage_rollup_hourly", 3_600_000),
+                                 ("usage_rollup_daily", 86_400_000)):  # the full family, 5 minutes to days
+            old._writer.execute(f"INSERT INTO {table} (bucket_ms, model, source, auth_index, api_key, "
                                 f"provider, failed, {', '.join(ROLLUP_MEASURES)}, first_ms, last_ms) VALUES "
                                 f"(?, 'm', 's', 'a', 'sk-x', 'p', 0, {', '.join('1' for _ in ROLLUP_MEASURES)}, ?, ?)",
-                                [RECEIVED - RECEIVED % rollup.bucket_ms, RECEIVED, RECEIVED])
+                                [RECEIVED - RECEIVED % bucket_ms, RECEIVED, RECEIVED])
     old.close()
     new = Store(target, instance="east")
     try:
@@ -115,14 +116,16 @@ def test_schema_8_counts_each_cpa_from_the_timeline(new_database):
                 f"instance, {', '.join(ROLLUP_MEASURES)}, first_ms, last_ms) VALUES "
                 f"(?, 'm', 's', 'a', 'sk-x', 'p', ?, ?, ?, {ones}, ?, ?)", [bucket, failed, instance, requests,
                                                                           bucket, bucket])
-            for rollup in ROLLUPS_V7[3:7]:  # the timeline, as schema 7 summed it: without the CPA
-                if rollup.bucket_ms == day and bucket < day_one + day:
+            for table, bucket_ms in (("usage_timeline", 300_000), ("usage_timeline_quarterly", 900_000),
+                                     ("usage_timeline_hourly", 3_600_000), ("usage_timeline_daily", day)):
+                # the timeline, as schema 7 summed it: without the CPA
+                if bucket_ms == day and bucket < day_one + day:
                     continue  # retention removed the first day's daily bucket (its cut-off fell inside the day)
                 old._writer.execute(
-                    f"INSERT INTO {rollup.table} (bucket_ms, failed, {', '.join(ROLLUP_MEASURES)}, first_ms, "
+                    f"INSERT INTO {table} (bucket_ms, failed, {', '.join(ROLLUP_MEASURES)}, first_ms, "
                     f"last_ms) VALUES (?, ?, ?, {ones}, ?, ?) ON CONFLICT (bucket_ms, failed) DO UPDATE SET "
-                    f"requests = {rollup.table}.requests + excluded.requests",
-                    [bucket - bucket % rollup.bucket_ms, failed, requests, bucket, bucket])
+                    f"requests = {table}.requests + excluded.requests",
+                    [bucket - bucket % bucket_ms, failed, requests, bucket, bucket])
     old.close()
     new = Store(target)
     try:

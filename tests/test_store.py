@@ -9,7 +9,7 @@ import pytest
 
 from backends import wait_for
 from conftest import encode, payload_lines, record
-from cpa_usage import (CLUSTERED_FAMILIES, HOUR_MS, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Piece, Query,
+from cpa_usage import (HOUR_MS, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Piece, Query,
                        Read, RollupCache, Store, decode_error_event, decode_payload, is_transient_db_error, iso_ms,
                        rollup_rows)
 from test_instances import store_at_schema
@@ -48,7 +48,7 @@ sqlite_only = pytest.mark.parametrize("new_database", ["sqlite"], indirect=True)
 
 def test_fresh_database_is_migrated(store):
     conn = store.reader
-    if store.postgres:
+    if store.dialect.postgres:
         assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
         tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables "
                                              "WHERE table_schema = current_schema()")}
@@ -87,7 +87,7 @@ def test_schema_11_keeps_every_timeline_and_series_row_and_adds_to_them(new_data
     """Schema 11 rebuilds the clustered families (SQLite: WITHOUT ROWID) with every row
     they had; the ingest then adds to them as before."""
     target = new_database()
-    clustered = [r for r in ROLLUPS if r.table.startswith(CLUSTERED_FAMILIES)]
+    clustered = [r for r in ROLLUPS if r.table.startswith(("usage_timeline", "usage_series"))]
     assert len(clustered) == 7
 
     def rows(store):
@@ -100,7 +100,7 @@ def test_schema_11_keeps_every_timeline_and_series_row_and_adds_to_them(new_data
     new = Store(target)
     try:
         assert rows(new) == before and all(before.values())
-        if not new.postgres:
+        if not new.dialect.postgres:
             definitions = dict(new.reader.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
             assert all(definitions[r.table].endswith("WITHOUT ROWID") for r in clustered)
             assert not any(sql.endswith("WITHOUT ROWID") for name, sql in definitions.items()
