@@ -292,6 +292,10 @@ def _base_path(text: str) -> str:
     return path
 
 
+def _optional_host_port(text: str) -> str:
+    return _host_port(text) if text.strip() else ""
+
+
 def _host_port(text: str) -> str:
     value = text.strip()
     if "://" in value:
@@ -388,7 +392,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CPA_INSTANCES", "", _cpa_instances, "name=url entries separated by commas, such as "
             "east=http://10.0.0.1:8317,west=http://10.0.0.2:8317",
             "Several CPAs drained by one process; NAME's key is CPA_MANAGEMENT_KEY_NAME, else CPA_MANAGEMENT_KEY."),
-    Setting("REDIS_QUEUE_ADDR", "", str.strip, "host:port, redis://host:port or rediss://host:port",
+    Setting("REDIS_QUEUE_ADDR", "", _optional_host_port, "host:port, redis://host:port or rediss://host:port",
             "CPA's RESP address; defaults to the host and port of CPA_BASE_URL (8317 when it has no port)."),
     Setting("REDIS_QUEUE_KEY", "usage", _queue_key, "a queue name without spaces (CPA v7.1.44+ accepts only usage)",
             "RESP channel / queue name."),
@@ -565,9 +569,8 @@ def read_env_file(path: str) -> dict[str, str]:
     return values
 
 
-def load_config(environ: dict[str, str] | None = None) -> Config:
-    """Build the Config from the environment and the .env file, or raise ConfigError."""
-    environ = dict(os.environ if environ is None else environ)
+def _merged_environment(environ: dict[str, str]) -> tuple[dict[str, str], str]:
+    """The .env file's variables under the environment's, and the file's path."""
     env_file = environ.get("ENV_FILE", "")
     path = env_file or "./.env"
     merged: dict[str, str] = {}
@@ -586,53 +589,69 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
         first_name, _, first_url = listed.split(",")[0].partition("=")
         merged["CPA_BASE_URL"] = first_url.strip()
         merged.setdefault("CPA_MANAGEMENT_KEY", merged.get(instance_key_variable(first_name.strip()), ""))
+    return merged, path
 
-    values: dict[str, Any] = {}
-    for setting in SETTINGS:
-        text = merged.get(setting.name)
-        if text is None or (text == "" and setting.default is None):
-            if setting.default is None:
-                raise ConfigError(f"{setting.name} is required but not set; expected {setting.expected}")
-            text = setting.default
-        try:
-            values[setting.name.lower()] = setting.parse(text)
-        except ValueError:
-            shown = "<hidden>" if setting.secret else repr(text)
-            raise ConfigError(f"{setting.name}={shown} is invalid; expected {setting.expected}") from None
-        if setting.name == "REDIS_QUEUE_ADDR" and text.strip():
-            try:
-                _host_port(text)
-            except ValueError:
-                raise ConfigError(f"REDIS_QUEUE_ADDR={text!r} is invalid; expected {setting.expected}") from None
-    usage_days, rollup_days = values["usage_retention_days"], values["rollup_retention_days"]
-    if rollup_days and (not usage_days or rollup_days < usage_days):  # ranges would miss kept raw events
-        raise ConfigError(f"ROLLUP_RETENTION_DAYS={rollup_days} is invalid; expected 0 (forever) or at least "
-                          f"USAGE_RETENTION_DAYS ({usage_days or 'forever'})")
-    if values["storage_driver"] == "postgres" and not values["database_url"]:
-        raise ConfigError("DATABASE_URL is required when STORAGE_DRIVER=postgres; expected a URL such as "
-                          "postgresql://user:password@host:5432/db")
-    if values["key_login_enabled"] and not values["auth_enabled"]:
-        raise ConfigError("KEY_LOGIN_ENABLED=true needs AUTH_ENABLED=true (and LOGIN_PASSWORD for the owner)")
-    if values["auth_enabled"] and not values["login_password"]:
-        raise ConfigError("LOGIN_PASSWORD is required when AUTH_ENABLED=true; expected a password")
-    instances = []
+
+def _setting_value(setting: Setting, merged: dict[str, str]) -> Any:
+    """One setting parsed from its text (or its default), or ConfigError naming it."""
+    text = merged.get(setting.name)
+    if text is None or (text == "" and setting.default is None):
+        if setting.default is None:
+            raise ConfigError(f"{setting.name} is required but not set; expected {setting.expected}")
+        text = setting.default
+    try:
+        return setting.parse(text)
+    except ValueError:
+        shown = "<hidden>" if setting.secret else repr(text)
+        raise ConfigError(f"{setting.name}={shown} is invalid; expected {setting.expected}") from None
+
+
+# Rules between settings, checked in this order: (broken when, what the error says).
+_SETTING_RULES: tuple[tuple[Callable[[dict], Any], Callable[[dict], str]], ...] = (
+    (lambda v: v["rollup_retention_days"] and (not v["usage_retention_days"]  # ranges would miss kept raw events
+                                               or v["rollup_retention_days"] < v["usage_retention_days"]),
+     lambda v: f"ROLLUP_RETENTION_DAYS={v['rollup_retention_days']} is invalid; expected 0 (forever) or at least "
+               f"USAGE_RETENTION_DAYS ({v['usage_retention_days'] or 'forever'})"),
+    (lambda v: v["storage_driver"] == "postgres" and not v["database_url"],
+     lambda v: "DATABASE_URL is required when STORAGE_DRIVER=postgres; expected a URL such as "
+               "postgresql://user:password@host:5432/db"),
+    (lambda v: v["key_login_enabled"] and not v["auth_enabled"],
+     lambda v: "KEY_LOGIN_ENABLED=true needs AUTH_ENABLED=true (and LOGIN_PASSWORD for the owner)"),
+    (lambda v: v["auth_enabled"] and not v["login_password"],
+     lambda v: "LOGIN_PASSWORD is required when AUTH_ENABLED=true; expected a password"),
+    (lambda v: v["cpa_instances"] and (v["redis_queue_addr"] or v["instance_name"]),
+     lambda v: "with CPA_INSTANCES, REDIS_QUEUE_ADDR and INSTANCE_NAME are not used; each CPA's name and address "
+               "come from its CPA_INSTANCES entry"),
+)
+
+
+def _cpa_instances(values: dict[str, Any], merged: dict[str, str]) -> tuple[CpaInstance, ...]:
+    """The CPAs to drain: CPA_INSTANCES (each with its own key, or the common one), or the one CPA."""
     if values["cpa_instances"]:
-        for name, url in values["cpa_instances"]:
-            key = merged.get(instance_key_variable(name)) or values["cpa_management_key"]
-            instances.append(CpaInstance(name, url, key))
-        if values["redis_queue_addr"] or values["instance_name"]:
-            raise ConfigError("with CPA_INSTANCES, REDIS_QUEUE_ADDR and INSTANCE_NAME are not used; each CPA's "
-                              "name and address come from its CPA_INSTANCES entry")
+        common_key = values["cpa_management_key"]
+        instances = tuple(CpaInstance(name, url, merged.get(instance_key_variable(name)) or common_key)
+                          for name, url in values["cpa_instances"])
     else:
-        instances.append(CpaInstance(values["instance_name"] or default_instance_name(values["cpa_base_url"]),
-                                     values["cpa_base_url"], values["cpa_management_key"], values["redis_queue_addr"]))
+        instances = (CpaInstance(values["instance_name"] or default_instance_name(values["cpa_base_url"]),
+                                 values["cpa_base_url"], values["cpa_management_key"], values["redis_queue_addr"]),)
+    transport = values["redis_queue_transport"]
     for instance in instances:
-        if values["redis_queue_transport"] in ("subscribe", "lpop") and instance.queue_endpoint() is None:
-            raise ConfigError(f"REDIS_QUEUE_TRANSPORT={values['redis_queue_transport']} needs RESP, which is not "
-                              f"tried behind a URL with a path ({instance.base_url}); set REDIS_QUEUE_ADDR to CPA's "
-                              "RESP address, or REDIS_QUEUE_TRANSPORT=auto or http")
-    return Config(env_file=os.path.abspath(path) if os.path.exists(path) else "", instances=tuple(instances),
-                  **values)
+        if transport in ("subscribe", "lpop") and instance.queue_endpoint() is None:
+            raise ConfigError(f"REDIS_QUEUE_TRANSPORT={transport} needs RESP, which is not tried behind a URL with a "
+                              f"path ({instance.base_url}); set REDIS_QUEUE_ADDR to CPA's RESP address, or "
+                              "REDIS_QUEUE_TRANSPORT=auto or http")
+    return instances
+
+
+def load_config(environ: dict[str, str] | None = None) -> Config:
+    """Build the Config from the environment and the .env file, or raise ConfigError."""
+    merged, path = _merged_environment(dict(os.environ if environ is None else environ))
+    values = {setting.name.lower(): _setting_value(setting, merged) for setting in SETTINGS}
+    for broken, message in _SETTING_RULES:
+        if broken(values):
+            raise ConfigError(message(values))
+    return Config(env_file=os.path.abspath(path) if os.path.exists(path) else "",
+                  instances=_cpa_instances(values, merged), **values)
 
 
 def instance_key_variable(name: str) -> str:
@@ -1034,22 +1053,24 @@ def _event_key(strings: dict[str, str], tokens: dict[str, int], latency: int | N
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
-def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> UsageEvent | ControlMessage:
-    """Decode one payload from CPA's queue (of CPA ``instance``), or raise DecodeError saying
-    why not. Whatever the bytes, this returns or raises DecodeError: nothing else escapes
-    (a property test feeds it arbitrary JSON and bytes)."""
-    record = parse_json(payload)
-    if not isinstance(record, dict):
-        raise DecodeError(f"not a JSON object but {type(record).__name__}")
-    if record and record.keys() <= CONTROL_KEYS and all(isinstance(v, bool) for v in record.values()):
-        return ControlMessage(refresh=bool(record.get("refresh")))
-    raw_tokens = record.get("tokens")
-    if not isinstance(raw_tokens, dict):
-        raise DecodeError("not a usage record: no tokens object" if raw_tokens is None
-                          else f"tokens must be an object, got {type(raw_tokens).__name__}")
+# What a text field CPA leaves out (or sends empty) reads as; the alias is the model's.
+_STRING_DEFAULTS = (("model", "unknown"), ("provider", "unknown"), ("executor_type", "unknown"),
+                    ("auth_type", "unknown"), ("request_id", ""), ("endpoint", ""), ("source", ""),
+                    ("auth_index", ""), ("api_key", ""))
 
-    strings: dict[str, str] = {}
-    truncated: list[str] = []  # the fields cut to their limit
+
+def _optional_object(record: dict, name: str) -> dict | None:
+    value = record.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise DecodeError(f"{name} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _decode_strings(record: dict, truncated: list[str]) -> dict[str, Any]:
+    """The text fields of a record: strings or absent; names (identity and dimensions)
+    kept whole up to MAX_NAME_CHARS or refused, other text cut at MAX_TEXT_CHARS
+    (flagged in ``truncated``); the defaults of _STRING_DEFAULTS filled in."""
+    strings: dict[str, Any] = {}
     for name in _STRING_FIELDS:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
@@ -1060,49 +1081,44 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
             raise DecodeError(f"{name} is {len(strings[name]):,} characters long, more than {MAX_NAME_CHARS:,}")
     for name in _TEXT_FIELDS:
         strings[name] = _cut_text(strings[name], name, MAX_TEXT_CHARS, truncated)
-    for name, default in (("model", "unknown"), ("provider", "unknown"), ("executor_type", "unknown"),
-                          ("auth_type", "unknown")):
+    for name, default in _STRING_DEFAULTS:
         strings[name] = strings[name] or default
-    for name in ("request_id", "endpoint", "source", "auth_index", "api_key"):
-        strings[name] = strings[name] or ""
     strings["alias"] = strings["alias"] or strings["model"]
+    return strings
 
+
+def _decode_tokens(raw_tokens: dict) -> tuple[dict[str, int], set[str]]:
+    """CPA's token counts (absent: 0) and the names of those it sent."""
     tokens = {name: 0 if raw_tokens.get(name) is None else _check_int(raw_tokens[name], label)
               for name, label in _TOKEN_LABELS}
     present = {name for name in raw_tokens.keys() & _KNOWN_TOKEN_FIELDS if raw_tokens[name] is not None}
-    if raw_tokens.get("cache_read_tokens_present") not in (None, True, False):
+    cache_read_present = raw_tokens.get("cache_read_tokens_present")
+    if cache_read_present not in (None, True, False):
         raise DecodeError("tokens.cache_read_tokens_present must be true or false")
-    if raw_tokens.get("cache_read_tokens_present") is False:
+    if cache_read_present is False:
         present.discard("cache_read_tokens_present")
+    return tokens, present
 
+
+def _decode_failure(record: dict, truncated: list[str]) -> tuple[bool, int | None, str | None]:
+    """(failed, the status code, the body cut at MAX_BODY_CHARS) of a record."""
     failed = record.get("failed", False)
     if not isinstance(failed, bool):
         raise DecodeError(f"failed must be true or false, got {type(failed).__name__}")
-    fail = record.get("fail")
-    status_code, fail_body = None, None
-    if fail is not None:
-        if not isinstance(fail, dict):
-            raise DecodeError(f"fail must be an object, got {type(fail).__name__}")
-        status_code = _optional_int(fail, "status_code", 999)
-        fail_body = fail.get("body")
-        if fail_body is not None and not isinstance(fail_body, str):
-            raise DecodeError(f"fail.body must be a string, got {type(fail_body).__name__}")
-        fail_body = _cut_text(fail_body, "fail.body", MAX_BODY_CHARS, truncated)
-    latency = _optional_int(record, "latency_ms", MAX_DURATION_MS)
-    ttft = _optional_int(record, "ttft_ms", MAX_DURATION_MS)
-    accounting_version = _optional_int(record, "accounting_version", 1000)
-    generate = _optional_bool(record, "generate")
-    stream = _optional_bool(record, "stream")
+    fail = _optional_object(record, "fail")
+    if fail is None:
+        return failed, None, None
+    status_code = _optional_int(fail, "status_code", 999)
+    body = fail.get("body")
+    if body is not None and not isinstance(body, str):
+        raise DecodeError(f"fail.body must be a string, got {type(body).__name__}")
+    return failed, status_code, _cut_text(body, "fail.body", MAX_BODY_CHARS, truncated)
 
-    headers = record.get("response_headers")
-    if headers is not None:
-        if not isinstance(headers, dict):
-            raise DecodeError(f"response_headers must be an object, got {type(headers).__name__}")
-        headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
-    breakdown = record.get("token_breakdown")
-    if breakdown is not None and not isinstance(breakdown, dict):
-        raise DecodeError(f"token_breakdown must be an object, got {type(breakdown).__name__}")
 
+def _decode_timestamp(record: dict, received_ms: int) -> tuple[str, int, bool]:
+    """(the timestamp as sent, its instant, estimated): a time that is missing, not RFC
+    3339 or not plausible (before MIN_USABLE_MS, more than a day after receipt) is
+    estimated as the moment of receipt."""
     ts_raw = record.get("timestamp")
     if ts_raw is not None and not isinstance(ts_raw, str):
         raise DecodeError(f"timestamp must be a string, got {type(ts_raw).__name__}")
@@ -1110,24 +1126,58 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
     if len(ts_raw) > MAX_NAME_CHARS:  # part of the identity
         raise DecodeError(f"timestamp is {len(ts_raw):,} characters long, more than {MAX_NAME_CHARS:,}")
     ts_ms = parse_rfc3339_ms(ts_raw)
-    ts_estimated = ts_ms is None or not MIN_USABLE_MS <= ts_ms <= received_ms + DAY_MS
-    if ts_estimated:
-        ts_ms = received_ms
+    if ts_ms is None or not MIN_USABLE_MS <= ts_ms <= received_ms + DAY_MS:
+        return ts_raw, received_ms, True
+    return ts_raw, ts_ms, False
 
-    family = token_family(strings["provider"], strings["executor_type"])
-    normalized = normalize_tokens(tokens, present, family, breakdown)
 
+def _extra_fields(record: dict, raw_tokens: dict) -> dict | None:
+    """What a record holds beyond the known fields (kept as ``extra``: a newer CPA's)."""
     extra = {k: record[k] for k in record.keys() - _KNOWN_FIELDS}
     unknown_token_fields = raw_tokens.keys() - _KNOWN_TOKEN_FIELDS
     if unknown_token_fields:
         extra["tokens"] = {k: raw_tokens[k] for k in unknown_token_fields}
-    if isinstance(fail, dict) and fail.keys() - {"status_code", "body"}:
+    fail = record.get("fail")
+    if fail and fail.keys() - {"status_code", "body"}:
         extra["fail"] = {k: v for k, v in fail.items() if k not in ("status_code", "body")}
+    return extra or None
 
+
+def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> UsageEvent | ControlMessage:
+    """Decode one payload from CPA's queue (of CPA ``instance``), or raise DecodeError saying
+    why not. Whatever the bytes, this returns or raises DecodeError: nothing else escapes
+    (a property test feeds it arbitrary JSON and bytes). The fields are judged in a fixed
+    order, so a record with several faults is always refused for the same one."""
+    record = parse_json(payload)
+    if not isinstance(record, dict):
+        raise DecodeError(f"not a JSON object but {type(record).__name__}")
+    if record and record.keys() <= CONTROL_KEYS and all(isinstance(v, bool) for v in record.values()):
+        return ControlMessage(refresh=bool(record.get("refresh")))
+    raw_tokens = record.get("tokens")
+    if not isinstance(raw_tokens, dict):
+        raise DecodeError("not a usage record: no tokens object" if raw_tokens is None
+                          else f"tokens must be an object, got {type(raw_tokens).__name__}")
+    truncated: list[str] = []  # the fields cut to their limit
+    strings = _decode_strings(record, truncated)
+    tokens, present = _decode_tokens(raw_tokens)
+    failed, status_code, fail_body = _decode_failure(record, truncated)
+    latency = _optional_int(record, "latency_ms", MAX_DURATION_MS)
+    ttft = _optional_int(record, "ttft_ms", MAX_DURATION_MS)
+    accounting_version = _optional_int(record, "accounting_version", 1000)
+    generate = _optional_bool(record, "generate")
+    stream = _optional_bool(record, "stream")
+    headers = _optional_object(record, "response_headers")
+    if headers is not None:
+        headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
+    breakdown = _optional_object(record, "token_breakdown")
+    ts_raw, ts_ms, ts_estimated = _decode_timestamp(record, received_ms)
+
+    family = token_family(strings["provider"], strings["executor_type"])
+    normalized = normalize_tokens(tokens, present, family, breakdown)
     kept_breakdown = None if normalized.quality in ("complete", "unclassified") and breakdown \
         else _kept_json(breakdown, "token_breakdown", truncated)
     kept_headers = _kept_json(headers, "response_headers", truncated)
-    kept_extra = _kept_json(extra or None, "extra", truncated)
+    kept_extra = _kept_json(_extra_fields(record, raw_tokens), "extra", truncated)
     key_stamp = ts_raw if not ts_estimated else f"{ts_raw}@{received_ms}"
     # Positional, in UsageEvent's field order: keyword construction cost 2 us a record,
     # 5% of the ingest rate (the decoder tests check every field by name).
