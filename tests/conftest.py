@@ -1,9 +1,12 @@
-"""Shared test helpers: the project root on sys.path, payload fixtures, small factories."""
+"""Shared test helpers: the project root on sys.path, payload fixtures, small factories,
+and the dashboard's browser (one chromium for the whole run)."""
 
 import json
 import os
 import pathlib
+import shutil
 import sys
+import threading
 import uuid
 
 import pytest
@@ -156,6 +159,10 @@ def new_database(request, tmp_path):
                 conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+# A test whose store is SQLite's alone: what it checks is the SQLite file (or a lock on it).
+sqlite_only = pytest.mark.parametrize("new_database", ["sqlite"], indirect=True)
+
+
 def database_env(target: str) -> dict[str, str]:
     """The settings that make a Service open ``target`` (a SQLite path or a PostgreSQL URL)."""
     if cpa_usage.is_postgres_url(target):
@@ -205,3 +212,63 @@ def wsgi_call(app, method: str, path: str, body: bytes = b"", headers: dict | No
     if hasattr(chunks, "close"):
         chunks.close()
     return WsgiResponse(captured["status"], captured["headers"], data)
+
+
+# -- the dashboard in a real browser ------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "tests" / "artifacts"  # the dashboard tests' screenshots
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, driven by Playwright (which never downloads a browser of its
+    own): launched once, by the first test that needs it, for the whole run."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def browser(chromium):
+    """The run's chromium; the contexts a test opens are closed after it, so that no page
+    of one test goes on polling (a server on the same port) in the next."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
+
+
+def serve(service):
+    """The service's app behind waitress on a free port: (server, url of the dashboard)."""
+    from cpa_usage import create_http_server
+
+    server = create_http_server(service.app, "127.0.0.1", 0, service.config.app_base_path, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    base = service.config.app_base_path
+    return server, f"http://127.0.0.1:{server.effective_port}{base}/"
+
+
+def open_page(browser, url, width=1280, height=900, scheme="light", wait_for="true", **context):
+    """A new browser context on ``url``; returns the page, once painted, and the list that
+    collects its console errors and uncaught exceptions."""
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme, **context)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.goto(url)
+    page.wait_for_selector(f"body[data-loaded={wait_for}]", timeout=10_000)
+    return page, errors
+
+
+def painted(page, name):
+    """Wait until the page ``name`` has been painted with fresh data."""
+    page.wait_for_function("name => document.body.dataset.loaded === 'true' && document.body.dataset.page === name",
+                           arg=name, timeout=10_000)

@@ -3,27 +3,14 @@ which never downloads a browser of its own): the status page, the events table, 
 sign-in and sign-out, the one-click recording fix, base paths. The other pages are in
 test_dashboard_pages.py. Screenshots land in tests/artifacts/."""
 
-import shutil
 import threading
 
 import pytest
 
-from conftest import ROOT, payload_lines
+from conftest import ARTIFACTS, open_page, painted, payload_lines, serve
 from cpa_usage import DeadLetter, Service, decode_payload
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = ROOT / "tests" / "artifacts"
 RECEIVED = 1_790_000_000_000
-
-
-def serve(service):
-    """The service's app behind waitress on a free port: (server, url of the dashboard)."""
-    from cpa_usage import create_http_server
-
-    server = create_http_server(service.app, "127.0.0.1", 0, service.config.app_base_path, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    base = service.config.app_base_path
-    return server, f"http://127.0.0.1:{server.effective_port}{base}/"
 
 
 @pytest.fixture
@@ -36,39 +23,6 @@ def served(config_factory):
     yield service, url
     server.close()
     service.store.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    ARTIFACTS.mkdir(exist_ok=True)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield instance
-        instance.close()
-
-
-def open_page(browser, url, width=1280, height=900, scheme="light", wait_for="true", **context):
-    """A new browser context on ``url``; returns the page, once painted, and the list that
-    collects its console errors and uncaught exceptions."""
-    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme, **context)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.goto(url)
-    page.wait_for_selector(f"body[data-loaded={wait_for}]", timeout=10_000)
-    return page, errors
-
-
-def painted(page, name):
-    """Wait until the page ``name`` has been painted with fresh data."""
-    page.wait_for_function("name => document.body.dataset.loaded === 'true' && document.body.dataset.page === name",
-                           arg=name, timeout=10_000)
 
 
 @pytest.mark.parametrize("scheme, width", [("light", 1280), ("dark", 1280), ("light", 390), ("dark", 390)])

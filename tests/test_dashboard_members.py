@@ -14,9 +14,8 @@ import zoneinfo
 
 import pytest
 
-from conftest import FIXTURES, encode, payload_lines, record
+from conftest import ARTIFACTS, FIXTURES, encode, open_page, painted, payload_lines, record, serve
 from cpa_usage import Service, decode_payload, iso_ms, now_ms
-from test_dashboard import ARTIFACTS, browser, open_page, painted, serve  # noqa: F401 (browser: a fixture)
 from test_dashboard_pages import BROWSER_ZONE, local, text
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")  # the service's TZ (its default)

@@ -14,8 +14,8 @@ import zoneinfo
 import pytest
 
 from backends import wait_for
+from conftest import ARTIFACTS, open_page, painted, serve
 from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms
-from test_dashboard import ARTIFACTS, browser, open_page, painted, serve  # noqa: F401 (browser: a fixture)
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 BROWSER_ZONE = "America/New_York"
