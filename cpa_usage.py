@@ -483,7 +483,8 @@ class Config:
     log_dir: str
     log_retention_days: int
     env_file: str = ""
-    instances: tuple[CpaInstance, ...] = ()  # every CPA drained; the first is CPA_BASE_URL's
+    # every CPA drained, built from CPA_INSTANCES (its (name, url) pairs, above) or the one CPA
+    cpas: tuple[CpaInstance, ...] = ()  # the first is the primary: CPA_BASE_URL's
 
     @property
     def database(self) -> str:
@@ -496,8 +497,8 @@ class Config:
 
     def queue_endpoint(self) -> tuple[str, int, bool] | None:
         """(host, port, tls) of the first CPA's RESP listener (None: HTTP only)."""
-        if self.instances:
-            return self.instances[0].queue_endpoint()
+        if self.cpas:
+            return self.cpas[0].queue_endpoint()
         return queue_endpoint(self.cpa_base_url, self.redis_queue_addr)
 
     def describe(self) -> list[tuple[str, str]]:
@@ -625,7 +626,7 @@ _SETTING_RULES: tuple[tuple[Callable[[dict], Any], Callable[[dict], str]], ...] 
 )
 
 
-def _cpa_instances(values: dict[str, Any], merged: dict[str, str]) -> tuple[CpaInstance, ...]:
+def _drained_cpas(values: dict[str, Any], merged: dict[str, str]) -> tuple[CpaInstance, ...]:
     """The CPAs to drain: CPA_INSTANCES (each with its own key, or the common one), or the one CPA."""
     if values["cpa_instances"]:
         common_key = values["cpa_management_key"]
@@ -651,7 +652,7 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
         if broken(values):
             raise ConfigError(message(values))
     return Config(env_file=os.path.abspath(path) if os.path.exists(path) else "",
-                  instances=_cpa_instances(values, merged), **values)
+                  cpas=_drained_cpas(values, merged), **values)
 
 
 def instance_key_variable(name: str) -> str:
@@ -3284,10 +3285,10 @@ class KeyGate:
     """
 
     RETRY_DELAYS = (600.0, 1800.0, 11100.0)
-    META_KEY = "key_gate"
-
-    def __init__(self, key: str, store: Store, clock: Callable[[], float] = time.time, meta_key: str = META_KEY):
-        self._store, self.META_KEY = store, meta_key  # one saved state per CPA
+    def __init__(self, key: str, store: Store, clock: Callable[[], float] = time.time, cpa: str | None = None):
+        """``cpa``: the name of a CPA other than the primary one, whose state is saved apart."""
+        self._store = store
+        self.meta_key = "key_gate" if cpa is None else f"key_gate.{cpa}"  # where the state is saved
         self._clock = clock
         self._lock = threading.Condition()
         self._probe = threading.Lock()
@@ -3296,7 +3297,7 @@ class KeyGate:
         self.rejections = 0  # in this process, for /metrics
         self.rejected_at: float | None = None
         self.next_attempt_at: float | None = None
-        saved = json.loads(store.get_meta(self.META_KEY) or "{}")
+        saved = json.loads(store.get_meta(self.meta_key) or "{}")
         if saved.get("fingerprint") == self._fingerprint and saved.get("state") == "rejected":
             self.state, self.reason, self.failures = "rejected", saved["reason"], saved["failures"]
             self.rejected_at, self.next_attempt_at = saved["rejected_at"], saved["next_attempt_at"]
@@ -3354,7 +3355,7 @@ class KeyGate:
             self._lock.notify_all()
         if was_rejected:
             log.info("CPA accepted the management key again")
-            self._store.set_meta(self.META_KEY, json.dumps({"fingerprint": self._fingerprint, "state": "ok"}))
+            self._store.set_meta(self.meta_key, json.dumps({"fingerprint": self._fingerprint, "state": "ok"}))
 
     def _rejected(self, reason: str) -> None:
         now = self._clock()
@@ -3370,7 +3371,7 @@ class KeyGate:
             self.rejected_at, self.next_attempt_at = now, now + delay
             saved = {"fingerprint": self._fingerprint, "state": "rejected", "reason": reason,
                      "failures": self.failures, "rejected_at": now, "next_attempt_at": self.next_attempt_at}
-        self._store.set_meta(self.META_KEY, json.dumps(saved))
+        self._store.set_meta(self.meta_key, json.dumps(saved))
         log.error("CPA rejected the management key: %s. Everything that uses the key pauses; next single "
                   "attempt at %s. Fix CPA_MANAGEMENT_KEY and restart cpa-usage to try a new key at once.",
                   reason, iso_ms(int(self.next_attempt_at * 1000)))
@@ -4122,7 +4123,7 @@ class IngestWriter(Worker):
         self._spool_damaged: list[DeadLetter] = []  # unreadable spool lines, for the next commit
         self._stopped = False  # the writer has ended: what is received now is spooled
         self._room = threading.Condition()
-        self._draining = threading.Event()   # no more input: commit what is there, then end
+        self._finishing = threading.Event()   # no more input: commit what is there, then end
         self._abandon = threading.Event()    # the shutdown deadline has passed: spool the rest
 
     @property
@@ -4201,7 +4202,7 @@ class IngestWriter(Worker):
         """Commit what is in memory; past ``timeout`` spool the rest to the file. What
         waits in the spool stays there for the next start. Returns whether everything
         received was committed."""
-        self._draining.set()
+        self._finishing.set()
         self.join(timeout)
         if self._thread is not None and self._thread.is_alive():
             self._abandon.set()
@@ -4213,7 +4214,7 @@ class IngestWriter(Worker):
             # A subscription reader may hand over a last record after the writer ended:
             # from now on everything received goes to the spool, for the next start.
             self._stopped = True
-        late = self._in_hand + _drain(self._queue) if self.crashed else _drain(self._queue)
+        late = self._in_hand + _take_all(self._queue) if self.crashed else _take_all(self._queue)
         if late:
             self._spool(late, [])
         return not self._abandon.is_set() and self._pending == 0
@@ -4231,7 +4232,7 @@ class IngestWriter(Worker):
                 self._in_hand = []
                 if self._abandon.is_set():  # the spool was long: stop() keeps the rest for the next start
                     return
-            elif self._draining.is_set():
+            elif self._finishing.is_set():
                 return
             elif not self._pending:
                 self.progress_ms = now_ms()
@@ -4240,12 +4241,12 @@ class IngestWriter(Worker):
         if self._spooled and not self._in_memory:
             return self._read_spool()  # memory is empty: the spool's turn (its records are newer)
         try:
-            batch = [self._queue.get(timeout=0.05 if self._draining.is_set() else 0.25)]
+            batch = [self._queue.get(timeout=0.05 if self._finishing.is_set() else 0.25)]
         except queue.Empty:
             return []
         deadline = time.monotonic() + self.flush_interval
         while len(batch) < self.batch_size:
-            remaining = 0 if self._draining.is_set() else deadline - time.monotonic()
+            remaining = 0 if self._finishing.is_set() else deadline - time.monotonic()
             try:
                 batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
             except queue.Empty:
@@ -4296,7 +4297,7 @@ class IngestWriter(Worker):
                 else:
                     log.warning("database refuses writes (%s); %d records wait", exc, self._pending)
                 if self._abandon.wait(pause):
-                    self._spool(batch + _drain(self._queue), dead[:damaged])
+                    self._spool(batch + _take_all(self._queue), dead[:damaged])
                     return False
                 pause = min(pause * 2, 5.0)
         if self.stalled:
@@ -4466,7 +4467,7 @@ class IngestWriter(Worker):
                         len(items), self.spool_path)
 
 
-def _drain(source: queue.SimpleQueue) -> list:
+def _take_all(source: queue.SimpleQueue) -> list:
     """Everything a queue holds right now, without waiting."""
     items = []
     while True:
@@ -4518,7 +4519,7 @@ class Drainer(Worker):
                  instance: CpaInstance | None = None, ping_after: float = 30.0, pong_timeout: float = 10.0,
                  backlog_every: float = 10.0, resubscribe_every: float = 300.0, socket_timeout: float = 15.0,
                  probe_timeout: float = 5.0):
-        self.instance = instance or config.instances[0]
+        self.instance = instance or config.cpas[0]
         self.endpoint = self.instance.queue_endpoint()
         self.key = self.instance.management_key
         self.transport = config.redis_queue_transport
@@ -6067,7 +6068,7 @@ def prometheus_metrics(service: "Service") -> str:
         family(f"cpa_usage_{name}_total", "counter", help_text, [({}, value)])
     # Per CPA (the label is "cpa": Prometheus keeps "instance" for the scraped target).
     drains = [(instance.name, status.snapshot(), gate) for instance, status, gate in
-              zip(service.config.instances, service.statuses, service.gates)]
+              zip(service.config.cpas, service.statuses, service.gates)]
     family("cpa_usage_reconnects_total", "counter", "Reconnections to CPA since the start.",
            [({"cpa": name}, drain["reconnects"]) for name, drain, _ in drains])
     family("cpa_usage_auth_rejections_total", "counter", "Management key rejections by CPA since the start.",
@@ -7163,7 +7164,7 @@ def sync(service: Service) -> dict:
     several, each CPA's outcome is told beside the others'."""
     read_empty_body()
     outcomes: dict[str, Any] = {}
-    for instance, metadata in zip(service.config.instances, service.metadatas):
+    for instance, metadata in zip(service.config.cpas, service.metadatas):
         try:
             outcomes[instance.name] = metadata.sync(wait=False)
         except AuthRejected as exc:
@@ -7174,7 +7175,7 @@ def sync(service: Service) -> dict:
             if len(service.metadatas) == 1:
                 raise ApiError(409, str(exc)) from None
             outcomes[instance.name] = {"error": str(exc)}
-    return {"at": iso_ms(service.metadata.last_run_at), "results": outcomes[service.config.instances[0].name],
+    return {"at": iso_ms(service.metadata.last_run_at), "results": outcomes[service.config.cpas[0].name],
             "instances": outcomes}
 
 
@@ -7187,7 +7188,7 @@ def sync(service: Service) -> dict:
 def cpa_usage_statistics(service: Service) -> dict:
     """Turn usage-statistics-enabled on or off in every CPA, or in the one named."""
     body = read_json_body()
-    names = [instance.name for instance in service.config.instances]
+    names = [instance.name for instance in service.config.cpas]
     if not isinstance(body, dict) or not set(body) <= {"enabled", "instance"} \
             or not isinstance(body.get("enabled"), bool) or body.get("instance", names[0]) not in names:
         raise ApiError(400, 'expected {"enabled": true} or {"enabled": false}, and optionally "instance": one '
@@ -7552,7 +7553,7 @@ def auth_logout(service: Service) -> dict:
 
 @route("GET", API + "/openapi.json", MEMBER, doc=_operation("this document", {"type": "object"}))
 def openapi(service: Service) -> dict:
-    return openapi_document(service.config.app_base_path, [i.name for i in service.config.instances])
+    return openapi_document(service.config.app_base_path, [i.name for i in service.config.cpas])
 
 
 @route("GET", "/", PUBLIC, json=False)
@@ -7782,18 +7783,17 @@ class Service:
     def __init__(self, config: Config, **drainer_options: Any):
         self.config = config
         self.started_ms = now_ms()
-        self.store = Store(config.database, config.instances[0].name)
+        self.store = Store(config.database, config.cpas[0].name)
         # Each CPA has its own drain status, key gate (CPA bans per host), HTTP client
         # and metadata sync; the first one's are also the top level of /status.
-        self.statuses = [DrainStatus(config.redis_queue_transport) for _ in config.instances]
-        self.gates = [KeyGate(instance.management_key, self.store,
-                              meta_key=KeyGate.META_KEY if i == 0 else f"{KeyGate.META_KEY}.{instance.name}")
-                      for i, instance in enumerate(config.instances)]
-        self.cpas = [CpaHttp(instance.base_url, instance.management_key, gate)
-                     for instance, gate in zip(config.instances, self.gates)]
+        self.statuses = [DrainStatus(config.redis_queue_transport) for _ in config.cpas]
+        self.gates = [KeyGate(instance.management_key, self.store, cpa=None if i == 0 else instance.name)
+                      for i, instance in enumerate(config.cpas)]
+        self.cpa_clients = [CpaHttp(instance.base_url, instance.management_key, gate)
+                     for instance, gate in zip(config.cpas, self.gates)]
         self.metadatas = [MetadataSync(self.store, http, config.metadata_sync_interval, instance.name, status)
-                          for instance, http, status in zip(config.instances, self.cpas, self.statuses)]
-        self.status, self.gate, self.cpa, self.metadata = self.statuses[0], self.gates[0], self.cpas[0], \
+                          for instance, http, status in zip(config.cpas, self.cpa_clients, self.statuses)]
+        self.status, self.gate, self.cpa, self.metadata = self.statuses[0], self.gates[0], self.cpa_clients[0], \
             self.metadatas[0]
         self.pricing = Pricing(self.store)
         self.analytics = Analytics(self.store, self.pricing, config.zone)
@@ -7804,20 +7804,20 @@ class Service:
                                  f"{config.app_host}: anyone who reaches port {config.app_port} sees every usage "
                                  "record and can change prices. Set AUTH_ENABLED=true and LOGIN_PASSWORD, or "
                                  "APP_HOST=127.0.0.1.")
-        by_name = {instance.name: metadata for instance, metadata in zip(config.instances, self.metadatas)}
+        by_name = {instance.name: metadata for instance, metadata in zip(config.cpas, self.metadatas)}
         self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
                                    spool_path=config.sqlite_path + ".spool",
                                    on_refresh=lambda name: by_name[name].wake() if name in by_name else None)
         self.drainers = [Drainer(config, self.writer, gate, status, http, instance=instance, **drainer_options)
-                         for instance, gate, status, http in zip(config.instances, self.gates, self.statuses,
-                                                                  self.cpas)]
+                         for instance, gate, status, http in zip(config.cpas, self.gates, self.statuses,
+                                                                  self.cpa_clients)]
         self.drainer = self.drainers[0]
         self.maintenance = Maintenance(self.store, config.zone, config.usage_retention_days,
                                        config.rollup_retention_days)
         self.alerts = Alerts(self.analytics, config.alert_webhook_url, config.alert_anomaly_factor)
         self.workers: list[Worker] = [self.writer, *self.drainers, *self.metadatas, self.maintenance, self.alerts]
         self.watchdog = Watchdog(self.writer, self.workers,
-                                 [(instance.name, status) for instance, status in zip(config.instances, self.statuses)])
+                                 [(instance.name, status) for instance, status in zip(config.cpas, self.statuses)])
         self.app = PrefixMount(build_app(self), config.app_base_path, config.trusted_proxies)
 
     def start(self) -> None:
@@ -7853,7 +7853,7 @@ class Service:
 
     def status_report(self) -> dict:
         instances = []
-        for instance, status, gate, metadata in zip(self.config.instances, self.statuses, self.gates,
+        for instance, status, gate, metadata in zip(self.config.cpas, self.statuses, self.gates,
                                                     self.metadatas):
             endpoint = instance.queue_endpoint()
             instances.append({"name": instance.name, "base_url": instance.base_url,
@@ -7862,7 +7862,7 @@ class Service:
         endpoint = self.config.queue_endpoint()
         return {
             "version": __version__, "started_at": iso_ms(self.started_ms), "warnings": self.warnings,
-            "tz": self.config.tz, "instance": self.config.instances[0].name, "instances": instances,
+            "tz": self.config.tz, "instance": self.config.cpas[0].name, "instances": instances,
             **self.status.snapshot(), **self.gate.snapshot(),
             "queue": {"addr": endpoint_text(endpoint), "tls": bool(endpoint and endpoint[2]),
                       "key": self.config.redis_queue_key},
@@ -7960,7 +7960,7 @@ def serve(config: Config) -> int:
     log.info("cpa-usage %s: dashboard and API on http://%s:%d%s/, draining %s (REDIS_QUEUE_TRANSPORT=%s)",
              __version__, config.app_host, config.app_port, config.app_base_path,
              ", ".join(f"CPA {i.name} at {i.base_url} (RESP: {endpoint_text(i.queue_endpoint())})"
-                       for i in config.instances), config.redis_queue_transport)
+                       for i in config.cpas), config.redis_queue_transport)
     log.info("configuration: %s", " ".join(f"{name}={value}" for name, value in config.describe()))
     while not stop.wait(0.5):
         pass

@@ -287,7 +287,7 @@ def test_metrics_count_the_drain_and_usage_by_model_and_key(drained):
     assert samples(families["cpa_usage_records_received"])[0].value == totals["received"]
     assert {s.labels["mode"]: s.value for s in families["cpa_usage_queue_mode"].samples} == \
         {"subscribe": 0, "http": 0, "lpop": 0, "down": 1}  # the drain was stopped
-    assert {s.labels["cpa"] for s in families["cpa_usage_queue_mode"].samples} == {drained.config.instances[0].name}
+    assert {s.labels["cpa"] for s in families["cpa_usage_queue_mode"].samples} == {drained.config.cpas[0].name}
     assert samples(families["cpa_usage_last_event_age_seconds"])[0].value > 0
     requests = families["cpa_usage_requests"]
     assert sum(s.value for s in requests.samples) == stored(drained)

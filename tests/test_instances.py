@@ -29,10 +29,10 @@ def rollup_totals(store) -> dict:
 # -- the instance of an event ----------------------------------------------------------
 
 def test_instance_name_defaults_to_the_cpa_host(tmp_path):
-    assert load_config(base_env(tmp_path, CPA_BASE_URL="http://cpa-east.lan:8317")).instances[0].name == "cpa-east.lan"
+    assert load_config(base_env(tmp_path, CPA_BASE_URL="http://cpa-east.lan:8317")).cpas[0].name == "cpa-east.lan"
     assert default_instance_name("http://127.0.0.1:8317") not in ("", "127.0.0.1")  # this machine's name
     config = load_config(base_env(tmp_path, INSTANCE_NAME="east"))
-    assert [i.name for i in config.instances] == ["east"]
+    assert [i.name for i in config.cpas] == ["east"]
     with pytest.raises(ConfigError, match="INSTANCE_NAME='east coast' is invalid"):
         load_config(base_env(tmp_path, INSTANCE_NAME="east coast"))
 
@@ -212,9 +212,9 @@ def test_cpa_instances_need_unique_names_and_read_each_key(tmp_path):
     env = base_env(tmp_path, CPA_INSTANCES="east=http://10.0.0.1:8317, west=https://cpa-west:8443",
                    CPA_MANAGEMENT_KEY_WEST="west-key")
     config = load_config(env)
-    assert [(i.name, i.base_url, i.management_key) for i in config.instances] == \
+    assert [(i.name, i.base_url, i.management_key) for i in config.cpas] == \
         [("east", "http://10.0.0.1:8317", env["CPA_MANAGEMENT_KEY"]), ("west", "https://cpa-west:8443", "west-key")]
-    assert config.instances[1].queue_endpoint() == ("cpa-west", 8443, True)
+    assert config.cpas[1].queue_endpoint() == ("cpa-west", 8443, True)
     listed_first = load_config({**env, "CPA_BASE_URL": "http://elsewhere:8317"})
     assert listed_first.queue_endpoint() == ("10.0.0.1", 8317, False)  # the first listed CPA is the first
     for bad in ("east=http://a:1,east=http://b:1", "east", "two words=http://a:1", "east=ftp://a"):

@@ -165,7 +165,7 @@ def test_usage_statistics_off_is_reported_and_can_be_turned_on(fake_cpa, make_se
     cpa_status = api(service, "GET", "/status")["cpa"]
     assert cpa_status["usage_statistics_enabled"] is False and "usage-statistics-enabled" in cpa_status["fix"]
     assert api(service, "POST", "/cpa/usage-statistics", {"enabled": True}) == {
-        "usage_statistics_enabled": True, "instances": {service.config.instances[0].name: True}}
+        "usage_statistics_enabled": True, "instances": {service.config.cpas[0].name: True}}
     assert cpa.usage_statistics_enabled is True
     assert api(service, "GET", "/status")["cpa"]["fix"] is None
     api(service, "POST", "/cpa/usage-statistics", {"enabled": "yes"}, status=400)

@@ -229,7 +229,7 @@ def test_v8_recording_switch_takes_the_raw_value(fake_cpa, make_service):
 def test_the_v8_queue_retention_is_read_and_a_long_stop_is_reported(fake_cpa, make_service):
     cpa = fake_cpa(version="8.0.5", retention_seconds=600)
     service = make_service(cpa.url, start=False)
-    name = service.config.instances[0].name
+    name = service.config.cpas[0].name
     service.store.set_meta(f"drain.last_contact.{name}", str(int(time.time() * 1000) - 2 * 3600 * 1000))
     service.store.close()
     service = make_service(cpa.url)  # the next start: two hours after the last contact
@@ -242,7 +242,7 @@ def test_the_v8_queue_retention_is_read_and_a_long_stop_is_reported(fake_cpa, ma
 def test_a_short_stop_loses_nothing(fake_cpa, make_service):
     cpa = fake_cpa(retention_seconds=3600)
     service = make_service(cpa.url, start=False)
-    service.store.set_meta(f"drain.last_contact.{service.config.instances[0].name}",
+    service.store.set_meta(f"drain.last_contact.{service.config.cpas[0].name}",
                            str(int(time.time() * 1000) - 600 * 1000))
     service.store.close()
     service = make_service(cpa.url)
