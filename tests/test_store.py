@@ -7,8 +7,8 @@ import pytest
 
 from conftest import encode, payload_lines, record, sqlite_only
 from cpa_usage import (HOUR_MS, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Piece, Query,
-                       Read, RollupCache, Store, decode_error_event, decode_payload, is_transient_db_error, iso_ms,
-                       rollup_rows)
+                       Read, RollupCache, Store, UsageEvent, decode_error_event, decode_payload, is_transient_db_error,
+                       iso_ms, rollup_rows)
 from test_instances import store_at_schema
 
 RECEIVED = 1_790_000_000_000
@@ -52,6 +52,16 @@ def test_fresh_database_is_migrated(store):
         assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"usage_events", "usage_rollup", "dead_letters", "meta", "budgets", "alerts", "rollup_changes"} <= tables
+
+
+def test_the_frozen_migrations_make_the_schema_the_code_writes(store):
+    """Migrations are frozen SQL: a field of UsageEvent or a rollup measure added without
+    a migration of its own would be written into columns no migration made."""
+    columns = lambda table: [d[0] for d in store.reader.execute(f"SELECT * FROM {table} LIMIT 0").description]
+    assert columns("usage_events") == ["id", *UsageEvent._fields]
+    for rollup in ROLLUPS:
+        assert columns(rollup.table) == ["bucket_ms", *rollup.dimensions, *ROLLUP_MEASURES, "first_ms", "last_ms",
+                                         "last_status"], rollup.table
 
 
 def test_reopening_keeps_rows_and_does_not_migrate_again(new_database):
