@@ -1060,10 +1060,10 @@ _STRING_DEFAULTS = (("model", "unknown"), ("provider", "unknown"), ("executor_ty
                     ("auth_index", ""), ("api_key", ""))
 
 
-def _optional_object(record: dict, name: str) -> dict | None:
+def _optional_object(record: dict, name: str, label: str | None = None) -> dict | None:
     value = record.get(name)
     if value is not None and not isinstance(value, dict):
-        raise DecodeError(f"{name} must be an object, got {type(value).__name__}")
+        raise DecodeError(f"{label or name} must be an object, got {type(value).__name__}")
     return value
 
 
@@ -1246,6 +1246,20 @@ def _field(record: dict, name: str, kind: type, label: str | None = None, limit:
     return valid_text(value, label or name)[:limit] if isinstance(value, str) else value
 
 
+def _flag(record: dict, name: str, label: str) -> int | None:
+    """A true/false field of an error event as 1/0, or None when absent."""
+    value = _field(record, name, bool, label)
+    return None if value is None else int(value)
+
+
+def _http_status(record: dict) -> int:
+    """An error event's status_code: 500 when absent, as CPA's default."""
+    code = record.get("status_code", 500)
+    if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 999:
+        raise DecodeError("status_code must be an HTTP status")
+    return code
+
+
 def decode_error_event(payload: bytes, received_ms: int, instance: str = "") -> CredentialError:
     """Decode one ``errors`` channel event (sdk/cliproxy/auth/error_events.go), or raise
     DecodeError saying why not. Fields CPA omits when empty are optional; status_code
@@ -1258,30 +1272,21 @@ def decode_error_event(payload: bytes, received_ms: int, instance: str = "") -> 
     if "status_code" not in record and "auth_status" not in record:
         raise DecodeError("not a credential error event: no status_code and no auth_status")
     ts_ms = _optional_time(record.get("timestamp"), "timestamp") or received_ms
-    status = {} if record.get("auth_status") is None else record["auth_status"]
-    if not isinstance(status, dict):
-        raise DecodeError(f"auth_status must be an object, got {type(status).__name__}")
-    quota = {} if status.get("quota") is None else status["quota"]
-    if not isinstance(quota, dict):
-        raise DecodeError(f"auth_status.quota must be an object, got {type(quota).__name__}")
-    code = record.get("status_code", 500)
-    if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 999:
-        raise DecodeError("status_code must be an HTTP status")
-    retryable = _field(record, "retryable", bool)
-    flags = {name: _field(status, name, bool, f"auth_status.{name}") for name in ("disabled", "unavailable")}
-    exceeded = _field(quota, "exceeded", bool, "auth_status.quota.exceeded")
+    status = _optional_object(record, "auth_status") or {}
+    quota = _optional_object(status, "quota", "auth_status.quota") or {}
+    code = _http_status(record)
+    retryable = int(bool(_field(record, "retryable", bool)))
+    disabled, unavailable = (_flag(status, name, f"auth_status.{name}") for name in ("disabled", "unavailable"))
+    exceeded = _flag(quota, "exceeded", "auth_status.quota.exceeded")
     return CredentialError(
-        hashlib.sha256(payload if isinstance(payload, bytes) else payload.encode()).hexdigest()[:32],
-        ts_ms, received_ms, instance,
+        hashlib.sha256(text.encode()).hexdigest()[:32], ts_ms, received_ms, instance,  # the payload's bytes
         _field(record, "provider", str) or "", _field(record, "model", str) or "",
         _field(record, "auth_id", str) or "", _field(record, "auth_index", str) or "", code,
-        _field(record, "code", str) or None, int(bool(retryable)),
+        _field(record, "code", str) or None, retryable,
         _field(status, "status", str, "auth_status.status") or None,
-        _field(status, "status_message", str, "auth_status.status_message") or None,
-        None if flags["disabled"] is None else int(flags["disabled"]),
-        None if flags["unavailable"] is None else int(flags["unavailable"]),
+        _field(status, "status_message", str, "auth_status.status_message") or None, disabled, unavailable,
         _optional_time(status.get("next_retry_after"), "auth_status.next_retry_after"),
-        None if exceeded is None else int(exceeded), _field(quota, "reason", str, "auth_status.quota.reason") or None,
+        exceeded, _field(quota, "reason", str, "auth_status.quota.reason") or None,
         _optional_time(quota.get("next_recover_at"), "auth_status.quota.next_recover_at"),
         _field(record, "body", str, limit=MAX_BODY_CHARS), text[:MAX_JSON_CHARS])
 
