@@ -901,44 +901,67 @@ def normalize_tokens(tokens: dict[str, int], present: set[str], family: str, bre
         parsed = _breakdown_tokens(breakdown)
         if parsed and parsed.quality != "inconsistent":
             return parsed
+    rule = _FAMILY_RULES.get(family)
+    if rule is None:  # unknown: the total kept, not guessed
+        total = tokens["total_tokens"] or tokens["input_tokens"] + tokens["output_tokens"]
+        return Tokens(0, 0, 0, 0, 0, total, "complete" if total == 0 else "unclassified")
     has_breakdown = isinstance(breakdown, dict)
-    inp, out, reasoning = tokens["input_tokens"], tokens["output_tokens"], tokens["reasoning_tokens"]
-    cached, raw_total = tokens["cached_tokens"], tokens["total_tokens"]
     if "cache_read_tokens_present" in present or tokens["cache_read_tokens"]:
         read = tokens["cache_read_tokens"]
     else:
-        read = cached  # before v7.2.67 OpenAI/Gemini styles left cache_read_tokens at 0
-    write = tokens["cache_creation_tokens"]
-    quality = "inconsistent" if has_breakdown else "derived"
-    extra = 0  # what the upstream total holds beyond the buckets
-
-    if family == "claude":
-        if "cache_read_tokens" in present or "cache_creation_tokens" in present:
-            read = tokens["cache_read_tokens"]
-        elif cached:
-            quality = "ambiguous"  # v7.0.2 and older: cached_tokens is the read OR the write count
-        new_input, output = inp, out  # Claude's total is ignored: before v7.1.26 it left cache out
-    elif family == "gemini":
-        new_input, output = inp - read - write, out + reasoning
-        missing = raw_total - (inp + out + reasoning)
-        if missing > 0 and has_breakdown:
-            extra = missing
-        elif missing > 0:
-            new_input += missing  # tool-use prompt tokens, absent from input before v7.2.97
-    elif family == "devin":  # cache reads inside the input, cache writes beside it
-        new_input, output = inp - read, out
-    elif family == "openai":
-        new_input, output = inp - read - write, out
-        # CPA <= v7.2.96 filled a missing total with input + output + reasoning.
-        if raw_total not in (0, inp + out, inp + out + reasoning):
-            extra = raw_total - (inp + out)
-    else:
-        total = raw_total or inp + out
-        return Tokens(0, 0, 0, 0, 0, total, "complete" if total == 0 else "unclassified")
-
+        read = tokens["cached_tokens"]  # before v7.2.67 OpenAI/Gemini styles left cache_read_tokens at 0
+    write, reasoning = tokens["cache_creation_tokens"], tokens["reasoning_tokens"]
+    new_input, output, read, extra, ambiguous = rule(tokens, present, read, write, has_breakdown)
     if new_input < 0 or reasoning > output or extra:
         quality = "inconsistent"
+    else:
+        quality = "ambiguous" if ambiguous else "inconsistent" if has_breakdown else "derived"
     return Tokens(max(new_input, 0), read, write, output, min(reasoning, output), max(extra, 0), quality)
+
+
+# The family rules of normalize_tokens: each gives (new input, output, cache read, what
+# the upstream total holds beyond the buckets, whether the cache count is ambiguous)
+# from CPA's raw counts, the cache read and write found so far, and whether a
+# token_breakdown came (and was inconsistent).
+
+def _claude_buckets(tokens: dict[str, int], present: set[str], read: int, write: int,
+                    has_breakdown: bool) -> tuple[int, int, int, int, bool]:
+    """Claude's total is ignored: before v7.1.26 it left the cache out."""
+    if "cache_read_tokens" in present or "cache_creation_tokens" in present:
+        read = tokens["cache_read_tokens"]
+        return tokens["input_tokens"], tokens["output_tokens"], read, 0, False
+    # v7.0.2 and older: cached_tokens is the read OR the write count
+    return tokens["input_tokens"], tokens["output_tokens"], read, 0, bool(tokens["cached_tokens"])
+
+
+def _gemini_buckets(tokens: dict[str, int], present: set[str], read: int, write: int,
+                    has_breakdown: bool) -> tuple[int, int, int, int, bool]:
+    inp, out, reasoning = tokens["input_tokens"], tokens["output_tokens"], tokens["reasoning_tokens"]
+    new_input, extra = inp - read - write, 0
+    missing = tokens["total_tokens"] - (inp + out + reasoning)
+    if missing > 0 and has_breakdown:
+        extra = missing
+    elif missing > 0:
+        new_input += missing  # tool-use prompt tokens, absent from input before v7.2.97
+    return new_input, out + reasoning, read, extra, False
+
+
+def _devin_buckets(tokens: dict[str, int], present: set[str], read: int, write: int,
+                   has_breakdown: bool) -> tuple[int, int, int, int, bool]:
+    """Cache reads inside the input, cache writes beside it."""
+    return tokens["input_tokens"] - read, tokens["output_tokens"], read, 0, False
+
+
+def _openai_buckets(tokens: dict[str, int], present: set[str], read: int, write: int,
+                    has_breakdown: bool) -> tuple[int, int, int, int, bool]:
+    inp, out, raw_total = tokens["input_tokens"], tokens["output_tokens"], tokens["total_tokens"]
+    # CPA <= v7.2.96 filled a missing total with input + output + reasoning.
+    extra = 0 if raw_total in (0, inp + out, inp + out + tokens["reasoning_tokens"]) else raw_total - (inp + out)
+    return inp - read - write, out, read, extra, False
+
+
+_FAMILY_RULES = {"claude": _claude_buckets, "gemini": _gemini_buckets, "devin": _devin_buckets,
+                 "openai": _openai_buckets}
 
 
 def _check_int(value: Any, name: str, high: int = MAX_TOKENS) -> int:
