@@ -1958,11 +1958,23 @@ def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
     summed that hold its dimensions in buckets dividing its own (a family's hours from
     its quarter hours: at high cardinality, nearly every event is a group of its own
     in the finest rollup, and far fewer in a narrow one)."""
-    base, measures = ROLLUPS[0], len(ROLLUP_MEASURES)
-    dimensions = operator.attrgetter(*base.dimensions)
+    base = ROLLUPS[0]
+    summed: list[tuple[Rollup, dict[tuple, list]]] = [(base, _sum_events(events, base))]
+    for rollup in ROLLUPS[1:]:
+        source, groups = min(((r, g) for r, g in summed if set(rollup.dimensions) <= set(r.dimensions)
+                              and rollup.bucket_ms % r.bucket_ms == 0), key=lambda summed: len(summed[1]))
+        summed.append((rollup, _regroup(groups, source, rollup)))
+    return {rollup: [key + tuple(acc) for key, acc in groups.items()] for rollup, groups in summed}
+
+
+def _sum_events(events: Iterable[UsageEvent], rollup: Rollup) -> dict[tuple, list]:
+    """Events summed per bucket and dimensions of ``rollup``: {key: [measures..., first
+    seen, last seen, the last one's status code]}."""
+    dimensions = operator.attrgetter(*rollup.dimensions)
+    measures = len(ROLLUP_MEASURES)
     groups: dict[tuple, list] = {}
     for ev in events:
-        key = (ev.ts_ms - ev.ts_ms % base.bucket_ms, *dimensions(ev))
+        key = (ev.ts_ms - ev.ts_ms % rollup.bucket_ms, *dimensions(ev))
         acc = groups.get(key)
         if acc is None:
             acc = groups[key] = [0] * measures + [ev.ts_ms, ev.ts_ms, ev.status_code]
@@ -1986,27 +1998,27 @@ def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
             acc[13] = ev.ts_ms
         if ev.ts_ms >= acc[14]:
             acc[14], acc[15] = ev.ts_ms, ev.status_code
-    rows = {base: [key + tuple(acc) for key, acc in groups.items()]}
-    summed: list[tuple[Rollup, dict[tuple, list]]] = [(base, groups)]
-    for rollup in ROLLUPS[1:]:
-        source, source_groups = min(((r, g) for r, g in summed if set(rollup.dimensions) <= set(r.dimensions)
-                                     and rollup.bucket_ms % r.bucket_ms == 0), key=lambda summed: len(summed[1]))
-        positions = [1 + source.dimensions.index(d) for d in rollup.dimensions]
-        coarse: dict[tuple, list] = {}
-        for key, acc in source_groups.items():
-            target_key = (key[0] - key[0] % rollup.bucket_ms, *(key[i] for i in positions))
-            target = coarse.get(target_key)
-            if target is None:
-                coarse[target_key] = list(acc)
-                continue
-            for i in range(measures):
-                target[i] += acc[i]
-            target[measures] = min(target[measures], acc[measures])
-            if acc[measures + 1] >= target[measures + 1]:
-                target[measures + 1], target[measures + 2] = acc[measures + 1], acc[measures + 2]
-        summed.append((rollup, coarse))
-        rows[rollup] = [key + tuple(acc) for key, acc in coarse.items()]
-    return rows
+    return groups
+
+
+def _regroup(groups: dict[tuple, list], source: Rollup, rollup: Rollup) -> dict[tuple, list]:
+    """The groups of ``source`` summed again into the coarser buckets and fewer
+    dimensions of ``rollup``."""
+    measures = len(ROLLUP_MEASURES)
+    positions = [1 + source.dimensions.index(d) for d in rollup.dimensions]
+    coarse: dict[tuple, list] = {}
+    for key, acc in groups.items():
+        target_key = (key[0] - key[0] % rollup.bucket_ms, *(key[i] for i in positions))
+        target = coarse.get(target_key)
+        if target is None:
+            coarse[target_key] = list(acc)
+            continue
+        for i in range(measures):
+            target[i] += acc[i]
+        target[measures] = min(target[measures], acc[measures])
+        if acc[measures + 1] >= target[measures + 1]:
+            target[measures + 1], target[measures + 2] = acc[measures + 1], acc[measures + 2]
+    return coarse
 
 
 # -- reading: queries, measures, read plans ----------------------------------------------
