@@ -2802,32 +2802,18 @@ class Store:
         grains = sorted({r for r in usable if r.dimensions == narrowest} | {ROLLUPS[0]},
                         key=lambda r: (-r.bucket_ms, len(r.dimensions)))
         pieces: list[Piece] = []
-
-        def cover(lo: int, hi: int, level: int) -> None:
-            if lo >= hi:
-                return
-            if level == len(grains):
-                pieces.append(Piece(None, lo, hi))
-                return
-            size = grains[level].bucket_ms
-            first, last = -(-lo // size) * size, hi // size * size
-            if first >= last:
-                cover(lo, hi, level + 1)
-                return
-            cover(lo, first, level + 1)
-            pieces.append(Piece(grains[level], first, last))
-            cover(last, hi, level + 1)
-
-        cover(query.start_ms, query.end_ms, 0)
-        if self.cache is not None:  # a month of hours cut at UTC midnights, each day kept on its
-            pieces = [Piece(rollup, cut_lo, cut_hi)  # own: a range that slides re-reads only its ends
-                      for rollup, lo, hi in pieces
-                      for cut_lo, cut_hi in (_day_cuts(lo, hi) if rollup and rollup.bucket_ms < DAY_MS
-                                             and hi - lo <= SERIES_WINDOW_MS + DAY_MS else [(lo, hi)])]
+        _cover(pieces, grains, query.start_ms, query.end_ms)
+        if self.cache is not None:
+            pieces = _cut_at_days(pieces)
         since, base = self.raw_events_since(), ROLLUPS[0]
+
+        def from_rollup(lo: int, hi: int) -> bool:
+            """An edge the 5-minute rollup answers the same: before raw retention began, or
+            the open bucket at the end of a range that ends now."""
+            return lo < since or (query.open_end and hi == query.end_ms and lo % base.bucket_ms == 0)
+
         return [Piece(base, lo - lo % base.bucket_ms, -(-hi // base.bucket_ms) * base.bucket_ms)
-                if rollup is None and (lo < since or (query.open_end and hi == query.end_ms and lo % base.bucket_ms == 0))
-                else Piece(rollup, lo, hi) for rollup, lo, hi in pieces]
+                if rollup is None and from_rollup(lo, hi) else Piece(rollup, lo, hi) for rollup, lo, hi in pieces]
 
     @staticmethod
     def _reads(pieces: list[Piece], query: "Query", group: tuple[str, ...], step_ms: int | None,
@@ -3257,6 +3243,33 @@ def copy_store(source: Store, target: Store, progress: Callable[[str, int, int],
     if since:
         target.set_meta("raw_events_since", str(since))
     return report
+
+
+def _cover(pieces: list[Piece], grains: list[Rollup], lo: int, hi: int, level: int = 0) -> None:
+    """Add the pieces that cover [lo, hi): the longest aligned run of the coarsest grain,
+    its unaligned ends covered by the next grains in turn; what no grain covers is read
+    from raw events (rollup None)."""
+    if lo >= hi:
+        return
+    if level == len(grains):
+        pieces.append(Piece(None, lo, hi))
+        return
+    size = grains[level].bucket_ms
+    first, last = -(-lo // size) * size, hi // size * size
+    if first >= last:
+        _cover(pieces, grains, lo, hi, level + 1)
+        return
+    _cover(pieces, grains, lo, first, level + 1)
+    pieces.append(Piece(grains[level], first, last))
+    _cover(pieces, grains, last, hi, level + 1)
+
+
+def _cut_at_days(pieces: list[Piece]) -> list[Piece]:
+    """Pieces finer than a day cut at UTC midnights (up to a series window long), each day
+    kept by RollupCache on its own: a range that slides re-reads only its ends."""
+    return [Piece(rollup, cut_lo, cut_hi) for rollup, lo, hi in pieces
+            for cut_lo, cut_hi in (_day_cuts(lo, hi) if rollup and rollup.bucket_ms < DAY_MS
+                                   and hi - lo <= SERIES_WINDOW_MS + DAY_MS else [(lo, hi)])]
 
 
 def _day_cuts(lo: int, hi: int) -> list[tuple[int, int]]:
