@@ -2413,25 +2413,30 @@ class RollupCache:
                 if entry is None:
                     missing.append(i)
                     continue
-                self._entries[(read.sql, tuple(read.params))] = entry
+                self._entries[(read.sql, tuple(read.params))] = entry  # the most recently used now
                 answers[i] = entry[2]
             before = self._seen
         for i, rows in zip(missing, self._fetch(conn, [reads[i] for i in missing])):
             answers[i] = rows
-        keepable = [i for i in missing if self.keeps(reads[i])]
+        keepable = [(reads[i], answers[i]) for i in missing if self.keeps(reads[i])]
         if keepable:
-            with self._lock:
-                self._replay(conn)
-                missed = not self._recent or self._recent[0][0] > before + 1
-                for i in keepable:
-                    _, lo, hi = reads[i].piece
-                    if missed or any(seq > before and c_lo < hi and c_hi > lo for seq, c_lo, c_hi in self._recent):
-                        continue
-                    self._entries[(reads[i].sql, tuple(reads[i].params))] = (lo, hi, answers[i])
-                    self._rows += len(answers[i])
-                while self._rows > self.MAX_ROWS:
-                    self._rows -= len(self._entries.pop(next(iter(self._entries)))[2])
+            self._keep(conn, keepable, before)
         return answers  # type: ignore[return-value]
+
+    def _keep(self, conn: sqlite3.Connection, fetched: list[tuple[Read, list[tuple]]], before: int) -> None:
+        """Keep the rows just read, unless a change committed since change ``before``
+        (while they were read) touched their span; the least recently used go past MAX_ROWS."""
+        with self._lock:
+            self._replay(conn)
+            missed = not self._recent or self._recent[0][0] > before + 1
+            for read, rows in fetched:
+                _, lo, hi = read.piece
+                if missed or any(seq > before and c_lo < hi and c_hi > lo for seq, c_lo, c_hi in self._recent):
+                    continue
+                self._entries[(read.sql, tuple(read.params))] = (lo, hi, rows)
+                self._rows += len(rows)
+            while self._rows > self.MAX_ROWS:
+                self._rows -= len(self._entries.pop(next(iter(self._entries)))[2])
 
     @staticmethod
     def _fetch(conn: sqlite3.Connection, reads: list[Read]) -> list[list[tuple]]:
