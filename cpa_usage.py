@@ -3194,60 +3194,91 @@ def copy_store(source: Store, target: Store, progress: Callable[[str, int, int],
     touching rollups; rollup rows are added to the target's, each table in one
     transaction that also records it as done for this source, so no table is added
     twice; settings the target already has win."""
-    done_key = f"migrated.{source.get_meta('install_salt') or source.name}"
-    done = set(json.loads(target.get_meta(done_key) or "[]"))
-    report: dict[str, int] = {}
-
-    def mark(conn: Any, name: str) -> None:
-        done.add(name)
-        conn.execute(_UPSERT_META, (done_key, json.dumps(sorted(done))))
-
-    total = source.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]
-    copied = added = 0
-    for chunk in _chunks(source.iter_events(Query(-2**62, 2**62), chunk=5000), 5000):
-        events = [UsageEvent(**row) for row in chunk]
-        with target.write_lock:
-            for rows in fixed_chunks(events):
-                added += target._writer.execute(_insert_events_sql(len(rows)),
-                                                [value for ev in rows for value in ev]).rowcount
-        copied += len(chunk)
-        if progress:
-            progress("usage_events", copied, total)
-    report["usage_events"] = added
-    for rollup in ROLLUPS:
-        if rollup.table in done:
-            continue
-        columns = ["bucket_ms", *rollup.dimensions, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status"]
-        rows = source.reader.execute(f"SELECT {', '.join(columns)} FROM {rollup.table}").fetchall()
-        with target.write_lock:
-            with target.transaction():
-                target._writer.executemany(_upsert_rollup_sql(rollup), rows)
-                target._note_rollup_change(-2**62, 2**62)
-                mark(target._writer, rollup.table)
-        report[rollup.table] = len(rows)
-        if progress:
-            progress(rollup.table, len(rows), len(rows))
-    if "dead_letters+totals" not in done:
-        letters = source.reader.execute("SELECT received_ms, via, reason, payload, size FROM dead_letters").fetchall()
-        totals = source.load_totals()
-        with target.write_lock:
-            with target.transaction():
-                target._writer.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload, size) "
-                                           "VALUES (?, ?, ?, ?, ?)", letters)
-                target._writer.executemany(_ADD_TO_TOTAL, [(f"totals.{k}", str(v)) for k, v in totals.items() if v])
-                mark(target._writer, "dead_letters+totals")
-        report["dead_letters"] = len(letters)
-    for table, keys in _SETTINGS_TABLES.items():
-        columns = [c for c in _columns(source, table) if c != "id"]
-        rows = source.reader.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
-        with target.write_lock:
-            report[table] = sum(target._writer.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO NOTHING", row).rowcount for row in rows)
+    copy = _StoreCopy(source, target, progress)
+    report = {"usage_events": copy.events(), **copy.rollups()}
+    if "dead_letters+totals" not in copy.done:
+        report["dead_letters"] = copy.dead_letters_and_totals()
+    report.update(copy.settings())
     since = max(source.raw_events_since(), target.raw_events_since())
     if since:
         target.set_meta("raw_events_since", str(since))
     return report
+
+
+class _StoreCopy:
+    """The steps of copy_store, and what of ``source`` is already done in ``target``
+    (the tables a transaction recorded as copied)."""
+
+    def __init__(self, source: Store, target: Store, progress: Callable[[str, int, int], None] | None):
+        self.source, self.target, self.progress = source, target, progress
+        self.done_key = f"migrated.{source.get_meta('install_salt') or source.name}"
+        self.done = set(json.loads(target.get_meta(self.done_key) or "[]"))
+
+    def _mark(self, name: str) -> None:
+        """Record ``name`` as copied, in the transaction that copies it."""
+        self.done.add(name)
+        self.target._writer.execute(_UPSERT_META, (self.done_key, json.dumps(sorted(self.done))))
+
+    def _tell(self, table: str, done: int, total: int) -> None:
+        if self.progress:
+            self.progress(table, done, total)
+
+    def events(self) -> int:
+        """The raw events with their identity (a second copy adds nothing); how many were new."""
+        source, target = self.source, self.target
+        total = source.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]
+        copied = added = 0
+        for chunk in _chunks(source.iter_events(Query(-2**62, 2**62), chunk=5000), 5000):
+            events = [UsageEvent(**row) for row in chunk]
+            with target.write_lock:
+                for rows in fixed_chunks(events):
+                    added += target._writer.execute(_insert_events_sql(len(rows)),
+                                                    [value for ev in rows for value in ev]).rowcount
+            copied += len(chunk)
+            self._tell("usage_events", copied, total)
+        return added
+
+    def rollups(self) -> dict[str, int]:
+        """Every rollup not copied yet, added to the target's rows, each in one transaction."""
+        report = {}
+        for rollup in ROLLUPS:
+            if rollup.table in self.done:
+                continue
+            columns = ["bucket_ms", *rollup.dimensions, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status"]
+            rows = self.source.reader.execute(f"SELECT {', '.join(columns)} FROM {rollup.table}").fetchall()
+            with self.target.write_lock:
+                with self.target.transaction() as conn:
+                    conn.executemany(_upsert_rollup_sql(rollup), rows)
+                    self.target._note_rollup_change(-2**62, 2**62)
+                    self._mark(rollup.table)
+            report[rollup.table] = len(rows)
+            self._tell(rollup.table, len(rows), len(rows))
+        return report
+
+    def dead_letters_and_totals(self) -> int:
+        """The dead letters and the running totals, added in one transaction; how many letters."""
+        letters = self.source.reader.execute("SELECT received_ms, via, reason, payload, size FROM dead_letters"
+                                             ).fetchall()
+        totals = self.source.load_totals()
+        with self.target.write_lock:
+            with self.target.transaction() as conn:
+                conn.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload, size) "
+                                 "VALUES (?, ?, ?, ?, ?)", letters)
+                conn.executemany(_ADD_TO_TOTAL, [(f"totals.{k}", str(v)) for k, v in totals.items() if v])
+                self._mark("dead_letters+totals")
+        return len(letters)
+
+    def settings(self) -> dict[str, int]:
+        """Prices, aliases, budgets, alerts and CPA metadata: what the target has already wins."""
+        report = {}
+        for table, keys in _SETTINGS_TABLES.items():
+            columns = [c for c in _columns(self.source, table) if c != "id"]
+            rows = self.source.reader.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+            with self.target.write_lock:
+                report[table] = sum(self.target._writer.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                    f"ON CONFLICT ({', '.join(keys)}) DO NOTHING", row).rowcount for row in rows)
+        return report
 
 
 def _cover(pieces: list[Piece], grains: list[Rollup], lo: int, hi: int, level: int = 0) -> None:
