@@ -1345,29 +1345,52 @@ def legacy_export_payloads(document: Any) -> Iterable[tuple[str, bytes]]:
     apis = document["usage"].get("apis") or {}
     if not isinstance(apis, dict):
         raise ValueError("usage.apis must be an object")
+    for api, model, i, detail in _legacy_details(apis):
+        where = f"usage.apis[{api!r}].models[{model!r}].details[{i}]"
+        if not isinstance(detail, dict):
+            yield where, _COMPACT_JSON.encode(detail).encode()
+            continue
+        no_key = bool(_HTTP_METHOD_KEY.match(api))
+        record = {**detail, "model": model, "api_key": "" if no_key else api,
+                  "endpoint": api if no_key else "", "imported_from": "cpa-usage-export"}
+        record["provider"] = legacy_provider(model, str(detail.get("source") or ""))
+        if isinstance(record.get("auth_index"), int) and not isinstance(record["auth_index"], bool):
+            record["auth_index"] = str(record["auth_index"])  # a number before v6.6.56
+        yield where, _COMPACT_JSON.encode(record).encode()
+
+
+def _legacy_details(apis: dict) -> Iterable[tuple[str, str, int, Any]]:
+    """(api, model, position, detail) of every detail of a legacy export, or ValueError
+    naming the first part that is not the shape of one."""
     for api, entry in apis.items():
         models = entry.get("models") if isinstance(entry, dict) else None
         if not isinstance(models, dict):
             raise ValueError(f"usage.apis[{api!r}].models must be an object")
-        no_key = bool(_HTTP_METHOD_KEY.match(api))
         for model, stats in models.items():
             details = stats.get("details") if isinstance(stats, dict) else None
             if not isinstance(details, list):
                 raise ValueError(f"usage.apis[{api!r}].models[{model!r}].details must be a list")
             for i, detail in enumerate(details):
-                where = f"usage.apis[{api!r}].models[{model!r}].details[{i}]"
-                if not isinstance(detail, dict):
-                    yield where, _COMPACT_JSON.encode(detail).encode()
-                    continue
-                record = {**detail, "model": model, "api_key": "" if no_key else api,
-                          "endpoint": api if no_key else "", "imported_from": "cpa-usage-export"}
-                record["provider"] = legacy_provider(model, str(detail.get("source") or ""))
-                if isinstance(record.get("auth_index"), int) and not isinstance(record["auth_index"], bool):
-                    record["auth_index"] = str(record["auth_index"])  # a number before v6.6.56
-                yield where, _COMPACT_JSON.encode(record).encode()
+                yield api, model, i, detail
 
 
 _FIELDS_SINCE_V13 = frozenset({"resolved_client_ip", "stream", "execution_id", "truncated"})
+
+
+def _export_value(name: str, value: Any) -> Any:
+    """A column of an exported event, checked against the column's type."""
+    kind = _event_column(name).split(" ", 1)[1]
+    if value is None:
+        if "NOT NULL" in kind:
+            raise DecodeError(f"{name} must not be null")
+    elif ("INT" in kind) != (isinstance(value, int) and not isinstance(value, bool)) \
+            or ("TEXT" in kind and not isinstance(value, str)):
+        raise DecodeError(f"{name} must be {'an integer' if 'INT' in kind else 'a string'}")
+    elif isinstance(value, int) and not -2**63 <= value < 2**63:
+        raise DecodeError(f"{name} is out of range")
+    elif isinstance(value, str):
+        valid_text(value, name)
+    return value
 
 
 def event_from_export_row(row: dict) -> UsageEvent:
@@ -1377,21 +1400,10 @@ def event_from_export_row(row: dict) -> UsageEvent:
     for name in UsageEvent._fields:
         if name not in row and name in _FIELDS_SINCE_V13:
             values.append(None)  # an export of an older release
-            continue
-        if name not in row:
+        elif name not in row:
             raise DecodeError(f"an exported event without {name}")
-        value, kind = row[name], _event_column(name).split(" ", 1)[1]
-        if value is None:
-            if "NOT NULL" in kind:
-                raise DecodeError(f"{name} must not be null")
-        elif ("INT" in kind) != (isinstance(value, int) and not isinstance(value, bool)) \
-                or ("TEXT" in kind and not isinstance(value, str)):
-            raise DecodeError(f"{name} must be {'an integer' if 'INT' in kind else 'a string'}")
-        elif isinstance(value, int) and not -2**63 <= value < 2**63:
-            raise DecodeError(f"{name} is out of range")
-        elif isinstance(value, str):
-            valid_text(value, name)
-        values.append(value)
+        else:
+            values.append(_export_value(name, row[name]))
     event = UsageEvent._make(values)
     kinds = (event.input_tokens, event.cache_read_tokens, event.cache_write_tokens, event.output_tokens,
              event.unclassified_tokens)
