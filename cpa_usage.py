@@ -3606,6 +3606,12 @@ def probe_resp(endpoint: tuple[str, int, bool], timeout: float) -> RespProbe:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
         return RespProbe("unreachable", f"cannot connect to {host}:{port} ({exc.strerror or exc})")
+    data, closed = _probe_answer(sock, host, tls, timeout)
+    return _judge_probe(f"{host}:{port}", data, closed)
+
+
+def _probe_answer(sock: socket.socket, host: str, tls: bool, timeout: float) -> tuple[bytes, bool]:
+    """(the first line or so of what answers RESP_PROBE, whether the other side closed)."""
     data, closed = b"", False
     try:
         if tls:
@@ -3625,21 +3631,26 @@ def probe_resp(endpoint: tuple[str, int, bool], timeout: float) -> RespProbe:
         closed = True
     finally:
         sock.close()
+    return data, closed
+
+
+def _judge_probe(where: str, data: bytes, closed: bool) -> RespProbe:
+    """What the answer to RESP_PROBE at ``where`` (host:port) says the other side is."""
     first_line = data.split(b"\n", 1)[0].strip().decode("utf-8", "replace")[:120]
     if data.startswith(b"HTTP/"):
-        return RespProbe("http", f"{host}:{port} answers RESP with HTTP ({first_line}): an HTTP-only reverse "
+        return RespProbe("http", f"{where} answers RESP with HTTP ({first_line}): an HTTP-only reverse "
                                  "proxy, or a CPA whose RESP output is off")
     if data[:1] in (b"-", b"+", b"*", b"$", b":"):
         text = first_line.lower()
         if "home mode" in text or "resp auth disabled" in text or "disabled" in text:
-            return RespProbe("disabled", f"CPA at {host}:{port} refuses RESP ({first_line})")
-        return RespProbe("resp", f"RESP answers at {host}:{port}")
+            return RespProbe("disabled", f"CPA at {where} refuses RESP ({first_line})")
+        return RespProbe("resp", f"RESP answers at {where}")
     if data:
-        return RespProbe("other", f"{host}:{port} does not speak RESP (it answered {first_line!r})")
+        return RespProbe("other", f"{where} does not speak RESP (it answered {first_line!r})")
     if closed:
-        return RespProbe("closed", f"{host}:{port} closes the connection at once (RESP off, or management "
+        return RespProbe("closed", f"{where} closes the connection at once (RESP off, or management "
                                    "disabled in CPA)")
-    return RespProbe("silent", f"{host}:{port} never answers RESP")
+    return RespProbe("silent", f"{where} never answers RESP")
 
 
 class CpaHttpError(Exception):
@@ -3701,20 +3712,19 @@ def _v8_entries(spec: MetadataList, answer: Any) -> list:
     if spec.shape == "keys":
         return [item if isinstance(item, str) else item.get("api-key") or item.get("key")
                 for item in answer if isinstance(item, str) or isinstance(item, dict)]
-    entries = []
-    for group in answer:
-        if not isinstance(group, dict):
-            continue
-        keys = group.get("keys") if isinstance(group.get("keys"), list) else None
-        shared = {k: v for k, v in group.items() if k != "keys"}
-        if spec.shape == "compat":
-            entries.append({**shared, "api-key-entries": keys if keys is not None
-                            else group.get("api-key-entries", [])})
-        elif keys is None:
-            entries.append(shared)
-        else:
-            entries.extend({**shared, **key} for key in keys if isinstance(key, dict))
-    return entries
+    return [entry for group in answer if isinstance(group, dict) for entry in _v8_group_entries(spec, group)]
+
+
+def _v8_group_entries(spec: MetadataList, group: dict) -> list[dict]:
+    """The v0 entries of one v8 provider group: the group as one entry with its keys
+    (OpenAI-compatible providers), or each key beside the group's fields."""
+    keys = group.get("keys") if isinstance(group.get("keys"), list) else None
+    shared = {k: v for k, v in group.items() if k != "keys"}
+    if spec.shape == "compat":
+        return [{**shared, "api-key-entries": keys if keys is not None else group.get("api-key-entries", [])}]
+    if keys is None:
+        return [shared]
+    return [{**shared, **key} for key in keys if isinstance(key, dict)]
 
 
 _RAW_DECODER = json.JSONDecoder()
