@@ -366,11 +366,24 @@ class Setting:
     expected: str
     help: str
     secret: bool = False
+    show: Callable[[Any], str] | None = None  # how --check-config shows the value (else by its type)
+
+
+def _shown_instances(value: tuple[tuple[str, str], ...]) -> str:
+    return ",".join(f"{name}={shown_url(url)}" for name, url in value)
+
+
+def _shown_webhook(value: str) -> str:
+    return shown_url(value, keep_path=False) if value else ""  # its path and query are often the token itself
+
+
+def _shown_networks(value: tuple) -> str:
+    return ",".join(str(network) for network in value)
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("CPA_BASE_URL", None, _http_url, "an http(s) URL such as http://127.0.0.1:8317",
-            "CPA's address (required)."),
+            "CPA's address (required).", show=lambda value: shown_url(value)),
     Setting("CPA_MANAGEMENT_KEY", None, _secret, "CPA's management key without control characters",
             "CPA's management key, used for RESP AUTH and the management API (required).", secret=True),
     Setting("APP_HOST", "0.0.0.0", str.strip, "a listen address such as 127.0.0.1 or 0.0.0.0",
@@ -391,7 +404,8 @@ SETTINGS: tuple[Setting, ...] = (
             "This CPA's name on every event (default: CPA's host; this machine's name when CPA runs here)."),
     Setting("CPA_INSTANCES", "", _cpa_instances, "name=url entries separated by commas, such as "
             "east=http://10.0.0.1:8317,west=http://10.0.0.2:8317",
-            "Several CPAs drained by one process; NAME's key is CPA_MANAGEMENT_KEY_NAME, else CPA_MANAGEMENT_KEY."),
+            "Several CPAs drained by one process; NAME's key is CPA_MANAGEMENT_KEY_NAME, else CPA_MANAGEMENT_KEY.",
+            show=_shown_instances),
     Setting("REDIS_QUEUE_ADDR", "", _optional_host_port, "host:port, redis://host:port or rediss://host:port",
             "CPA's RESP address; defaults to the host and port of CPA_BASE_URL (8317 when it has no port)."),
     Setting("REDIS_QUEUE_KEY", "usage", _queue_key, "a queue name without spaces (CPA v7.1.44+ accepts only usage)",
@@ -422,13 +436,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Lifetime of a login session."),
     Setting("TRUSTED_PROXIES", "", _networks, "addresses or networks separated by commas, such as "
             "127.0.0.1,10.0.0.0/8", "Reverse proxies in front of cpa-usage whose X-Forwarded-For and "
-            "X-Forwarded-Proto are believed (the login limit counts the client, a cookie over HTTPS is Secure)."),
+            "X-Forwarded-Proto are believed (the login limit counts the client, a cookie over HTTPS is Secure).",
+            show=_shown_networks),
     Setting("METRICS_PUBLIC", "false", parse_bool, "true or false",
             "Serve /metrics without login (for a Prometheus that cannot send the password)."),
     Setting("KEY_LOGIN_ENABLED", "false", parse_bool, "true or false (needs AUTH_ENABLED=true)",
             "Let each member sign in with their own CPA client API key and see only that key's usage."),
     Setting("ALERT_WEBHOOK_URL", "", _optional_http_url, 'an http(s) URL, or "" for none',
-            "Where budget and anomaly alerts are POSTed as JSON (retried with backoff)."),
+            "Where budget and anomaly alerts are POSTed as JSON (retried with backoff).", show=_shown_webhook),
     Setting("ALERT_ANOMALY_FACTOR", "3", _factor, "a number above 1, such as 3",
             "An alert when a key's last-hour spend exceeds this many times its usual hourly spend."),
     Setting("IDLE_KEY_DAYS", "14", _int_between(1, 3650), "a number of days 1-3650",
@@ -508,22 +523,16 @@ class Config:
             value = getattr(self, setting.name.lower())
             if setting.secret:
                 shown = "<set>" if value else "<not set>"
-            elif setting.name == "CPA_INSTANCES":
-                shown = ",".join(f"{name}={shown_url(url)}" for name, url in value)
-            elif setting.name == "TRUSTED_PROXIES":
-                shown = ",".join(str(network) for network in value)
-            elif setting.name == "ALERT_WEBHOOK_URL":  # its path and query are often the token itself
-                shown = shown_url(value, keep_path=False) if value else ""
-            elif setting.name == "CPA_BASE_URL":
-                shown = shown_url(value)
+            elif setting.name == "REDIS_QUEUE_ADDR" and not value:
+                shown = f"{endpoint_text(self.queue_endpoint())} (from CPA_BASE_URL)"
+            elif setting.show:
+                shown = setting.show(value)
             elif isinstance(value, bool):
                 shown = "true" if value else "false"
             elif isinstance(value, float):
                 shown = format_duration(value)
             else:
                 shown = str(value)
-            if setting.name == "REDIS_QUEUE_ADDR" and not value:
-                shown = f"{endpoint_text(self.queue_endpoint())} (from CPA_BASE_URL)"
             rows.append((setting.name, shown))
         rows.append(("ENV_FILE", self.env_file or "<none>"))
         return rows
