@@ -3774,45 +3774,42 @@ def split_json_array(data: bytes) -> list[bytes] | None:
             return None
 
 
+_STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*"', re.S)  # the rest of a JSON string, its closing quote included
+
+
 def _scan_json_array(data: bytes) -> list[bytes] | None:
-    """split_json_array by scanning bytes: strings, escapes and brackets only."""
+    """split_json_array by scanning bytes: strings (skipped whole), brackets and commas only."""
     text = data.strip()
     if not text.startswith(b"[") or not text.endswith(b"]"):
         return None
     elements: list[bytes] = []
-    depth, start, in_string, escaped = 0, None, False, False
-    for position in range(1, len(text) - 1):
+    depth, start, position, end = 0, None, 1, len(text) - 1
+    while position < end:
         byte = text[position]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-            continue
-        if byte in b" \t\r\n" and depth == 0:
-            continue
-        if byte == 0x2C and depth == 0:  # a comma between elements
-            if start is None:
-                return None
-            elements.append(text[start:position].rstrip())
-            start = None
+        if depth == 0 and byte in b" \t\r\n,":
+            if byte == 0x2C:  # a comma between elements
+                if start is None:
+                    return None
+                elements.append(text[start:position].rstrip())
+                start = None
+            position += 1
             continue
         if start is None:
             start = position
         if byte == 0x22:
-            in_string = True
-        elif byte in b"[{":
-            depth += 1
-        elif byte in b"]}":
-            depth -= 1
-            if depth < 0:
-                return None
-    if in_string or depth:
+            string = _STRING_REST.match(text, position + 1, end)
+            if string is None:
+                return None  # not closed before the array ends
+            position = string.end()
+            continue
+        depth += (byte in b"[{") - (byte in b"]}")
+        if depth < 0:
+            return None
+        position += 1
+    if depth:
         return None
     if start is not None:
-        elements.append(text[start:len(text) - 1].rstrip())
+        elements.append(text[start:end].rstrip())
     elif elements:
         return None  # a trailing comma
     return elements
