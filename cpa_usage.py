@@ -839,20 +839,23 @@ def token_family(provider: str, executor_type: str) -> str:
     value = f"{provider} {executor}".strip()
     if value in ("", "unknown", "unknown unknown"):
         return "unknown"
-    if provider == "devin" or executor == "devinexecutor":
-        return "devin"
-    if provider == "meta" or executor == "metaexecutor":
-        return "openai"
-    if executor == "openaicompatexecutor" or provider == "openai-compatibility" \
-            or provider.startswith("openai-compatible-"):
-        return "openai"
-    if "claude" in value or "anthropic" in value:
-        return "claude"
-    if any(marker in value for marker in ("gemini", "aistudio", "antigravity", "vertex", "interaction")):
-        return "gemini"
-    if any(marker in value for marker in ("openai", "codex", "xai", "grok", "kimi", "qwen", "deepseek", "openrouter")):
-        return "openai"
+    for family, providers, prefixes, executors, markers in _FAMILY_MARKERS:
+        if provider in providers or provider.startswith(prefixes) or executor in executors \
+                or any(marker in value for marker in markers):
+            return family
     return "unknown"
+
+
+# token_family's tests in their order: (family, providers, provider prefixes, executors,
+# markers anywhere in "provider executor").
+_FAMILY_MARKERS = (
+    ("devin", {"devin"}, (), {"devinexecutor"}, ()),
+    ("openai", {"meta"}, (), {"metaexecutor"}, ()),
+    ("openai", {"openai-compatibility"}, ("openai-compatible-",), {"openaicompatexecutor"}, ()),
+    ("claude", (), (), (), ("claude", "anthropic")),
+    ("gemini", (), (), (), ("gemini", "aistudio", "antigravity", "vertex", "interaction")),
+    ("openai", (), (), (), ("openai", "codex", "xai", "grok", "kimi", "qwen", "deepseek", "openrouter")),
+)
 
 
 class Tokens(NamedTuple):
