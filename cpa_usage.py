@@ -568,15 +568,18 @@ def read_env_file(path: str) -> dict[str, str]:
             key = key.strip()
             if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 raise ConfigError(f"ENV_FILE {path}: line {number} is not KEY=VALUE")
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                quote, value = value[0], value[1:-1]
-                if quote == '"':
-                    value = value.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
-            else:
-                value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
-            values[key] = value
+            values[key] = _env_value(value.strip())
     return values
+
+
+def _env_value(value: str) -> str:
+    """A .env value: quoted (double quotes take \\", \\n and \\\\), or bare up to a `` #`` comment."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        quote, value = value[0], value[1:-1]
+        if quote == '"':
+            value = value.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+        return value
+    return re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
 
 
 def _merged_environment(environ: dict[str, str]) -> tuple[dict[str, str], str]:
