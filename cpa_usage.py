@@ -1284,6 +1284,16 @@ def _field(record: dict, name: str, kind: type, label: str | None = None, limit:
     return valid_text(value, label or name)[:limit] if isinstance(value, str) else value
 
 
+def _named(record: dict, name: str) -> str:
+    """A text field of an error event that names something (provider, model, credential): "" when absent."""
+    return _field(record, name, str) or ""
+
+
+def _said(record: dict, name: str, label: str | None = None) -> str | None:
+    """A text field of an error event that says something (a code, a state): None when absent or empty."""
+    return _field(record, name, str, label) or None
+
+
 def _flag(record: dict, name: str, label: str) -> int | None:
     """A true/false field of an error event as 1/0, or None when absent."""
     value = _field(record, name, bool, label)
@@ -1318,13 +1328,11 @@ def decode_error_event(payload: bytes, received_ms: int, instance: str = "") -> 
     exceeded = _flag(quota, "exceeded", "auth_status.quota.exceeded")
     return CredentialError(
         hashlib.sha256(text.encode()).hexdigest()[:32], ts_ms, received_ms, instance,  # the payload's bytes
-        _field(record, "provider", str) or "", _field(record, "model", str) or "",
-        _field(record, "auth_id", str) or "", _field(record, "auth_index", str) or "", code,
-        _field(record, "code", str) or None, retryable,
-        _field(status, "status", str, "auth_status.status") or None,
-        _field(status, "status_message", str, "auth_status.status_message") or None, disabled, unavailable,
+        _named(record, "provider"), _named(record, "model"), _named(record, "auth_id"), _named(record, "auth_index"),
+        code, _said(record, "code"), retryable, _said(status, "status", "auth_status.status"),
+        _said(status, "status_message", "auth_status.status_message"), disabled, unavailable,
         _optional_time(status.get("next_retry_after"), "auth_status.next_retry_after"),
-        exceeded, _field(quota, "reason", str, "auth_status.quota.reason") or None,
+        exceeded, _said(quota, "reason", "auth_status.quota.reason"),
         _optional_time(quota.get("next_recover_at"), "auth_status.quota.next_recover_at"),
         _field(record, "body", str, limit=MAX_BODY_CHARS), text[:MAX_JSON_CHARS])
 
