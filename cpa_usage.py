@@ -1362,24 +1362,33 @@ def legacy_export_payloads(document: Any) -> Iterable[tuple[str, bytes]]:
     identity of any other record, so a second import adds nothing. The ``apis`` key
     is the client API key, or the endpoint when the request had none. Raises
     ValueError when the document is not such an export."""
+    for api, model, i, detail in _legacy_details(_legacy_apis(document)):
+        if isinstance(detail, dict):  # anything else goes on as it is, to be refused by decode_payload
+            detail = _legacy_record(api, model, detail)
+        yield f"usage.apis[{api!r}].models[{model!r}].details[{i}]", _COMPACT_JSON.encode(detail).encode()
+
+
+def _legacy_apis(document: Any) -> dict:
+    """The ``usage.apis`` object of a legacy export, or ValueError when the document is not one."""
     if not isinstance(document, dict) or document.get("version", 1) not in (0, 1) \
             or not isinstance(document.get("usage"), dict):
         raise ValueError('not a CPA usage export: expected {"version": 1, "usage": {"apis": ...}}')
     apis = document["usage"].get("apis") or {}
     if not isinstance(apis, dict):
         raise ValueError("usage.apis must be an object")
-    for api, model, i, detail in _legacy_details(apis):
-        where = f"usage.apis[{api!r}].models[{model!r}].details[{i}]"
-        if not isinstance(detail, dict):
-            yield where, _COMPACT_JSON.encode(detail).encode()
-            continue
-        no_key = bool(_HTTP_METHOD_KEY.match(api))
-        record = {**detail, "model": model, "api_key": "" if no_key else api,
-                  "endpoint": api if no_key else "", "imported_from": "cpa-usage-export"}
-        record["provider"] = legacy_provider(model, str(detail.get("source") or ""))
-        if isinstance(record.get("auth_index"), int) and not isinstance(record["auth_index"], bool):
-            record["auth_index"] = str(record["auth_index"])  # a number before v6.6.56
-        yield where, _COMPACT_JSON.encode(record).encode()
+    return apis
+
+
+def _legacy_record(api: str, model: str, detail: dict) -> dict:
+    """A legacy detail as the queue record it stands for: its model, its key or endpoint
+    (from the ``apis`` key) and a provider, which the detail itself does not carry."""
+    no_key = bool(_HTTP_METHOD_KEY.match(api))
+    record = {**detail, "model": model, "api_key": "" if no_key else api,
+              "endpoint": api if no_key else "", "imported_from": "cpa-usage-export"}
+    record["provider"] = legacy_provider(model, str(detail.get("source") or ""))
+    if isinstance(record.get("auth_index"), int) and not isinstance(record["auth_index"], bool):
+        record["auth_index"] = str(record["auth_index"])  # a number before v6.6.56
+    return record
 
 
 def _legacy_details(apis: dict) -> Iterable[tuple[str, str, int, Any]]:
