@@ -912,15 +912,14 @@ def normalize_tokens(tokens: dict[str, int], present: set[str], family: str, bre
     * devin: input includes cache reads but not cache writes; output includes reasoning.
     * unknown: the total is kept as unclassified rather than guessed.
     """
-    if isinstance(breakdown, dict):
+    has_breakdown = isinstance(breakdown, dict)
+    if has_breakdown:
         parsed = _breakdown_tokens(breakdown)
         if parsed and parsed.quality != "inconsistent":
             return parsed
     rule = _FAMILY_RULES.get(family)
-    if rule is None:  # unknown: the total kept, not guessed
-        total = tokens["total_tokens"] or tokens["input_tokens"] + tokens["output_tokens"]
-        return Tokens(0, 0, 0, 0, 0, total, "complete" if total == 0 else "unclassified")
-    has_breakdown = isinstance(breakdown, dict)
+    if rule is None:
+        return _unknown_family_tokens(tokens)
     if "cache_read_tokens_present" in present or tokens["cache_read_tokens"]:
         read = tokens["cache_read_tokens"]
     else:
@@ -928,10 +927,20 @@ def normalize_tokens(tokens: dict[str, int], present: set[str], family: str, bre
     write, reasoning = tokens["cache_creation_tokens"], tokens["reasoning_tokens"]
     new_input, output, read, extra, ambiguous = rule(tokens, present, read, write, has_breakdown)
     if new_input < 0 or reasoning > output or extra:
-        quality = "inconsistent"
+        quality = "inconsistent"  # the counts contradict each other
+    elif ambiguous:
+        quality = "ambiguous"
+    elif has_breakdown:
+        quality = "inconsistent"  # the counts hold, CPA's own breakdown did not
     else:
-        quality = "ambiguous" if ambiguous else "inconsistent" if has_breakdown else "derived"
+        quality = "derived"
     return Tokens(max(new_input, 0), read, write, output, min(reasoning, output), max(extra, 0), quality)
+
+
+def _unknown_family_tokens(tokens: dict[str, int]) -> Tokens:
+    """An unknown family's counts: the total kept as unclassified, not guessed."""
+    total = tokens["total_tokens"] or tokens["input_tokens"] + tokens["output_tokens"]
+    return Tokens(0, 0, 0, 0, 0, total, "complete" if total == 0 else "unclassified")
 
 
 # The family rules of normalize_tokens: each gives (new input, output, cache read, what
