@@ -2850,28 +2850,29 @@ class Store:
         after 5 minutes at 1,000 events/s, a second and a half to sum). A filter no
         rollup holds (``stream``) is answered from raw events alone, within their retention."""
         needed = set(group) | query.filtered_dimensions
-        usable = [r for r in ROLLUPS if needed <= set(r.dimensions) and (step_ms is None or step_ms % r.bucket_ms == 0)]
+        usable = [r for r in ROLLUPS
+                  if needed <= set(r.dimensions) and (step_ms is None or step_ms % r.bucket_ms == 0)]
         if not usable:
             start = max(query.start_ms, self.raw_events_since())
             return [Piece(None, start, query.end_ms)] if start < query.end_ms else []
-        # Fewer rows per bucket beats everything: the family with the fewest dimensions
-        # (of two alike, the one listed first: the timeline's instance adds few rows).
-        narrowest = min(usable, key=lambda r: len(r.dimensions)).dimensions
-        grains = sorted({r for r in usable if r.dimensions == narrowest} | {ROLLUPS[0]},
-                        key=lambda r: (-r.bucket_ms, len(r.dimensions)))
         pieces: list[Piece] = []
-        _cover(pieces, grains, query.start_ms, query.end_ms)
+        _cover(pieces, _plan_grains(usable), query.start_ms, query.end_ms)
         if self.cache is not None:
             pieces = _cut_at_days(pieces)
+        return self._edges_from_rollup(pieces, query)
+
+    def _edges_from_rollup(self, pieces: list[Piece], query: "Query") -> list[Piece]:
+        """The pieces of a plan, with each raw edge that the 5-minute rollup answers the
+        same read from it, whole buckets: an edge before raw retention began, or the open
+        bucket at the end of a range that ends now."""
         since, base = self.raw_events_since(), ROLLUPS[0]
-
-        def from_rollup(lo: int, hi: int) -> bool:
-            """An edge the 5-minute rollup answers the same: before raw retention began, or
-            the open bucket at the end of a range that ends now."""
-            return lo < since or (query.open_end and hi == query.end_ms and lo % base.bucket_ms == 0)
-
-        return [Piece(base, lo - lo % base.bucket_ms, -(-hi // base.bucket_ms) * base.bucket_ms)
-                if rollup is None and from_rollup(lo, hi) else Piece(rollup, lo, hi) for rollup, lo, hi in pieces]
+        size = base.bucket_ms
+        planned = []
+        for rollup, lo, hi in pieces:
+            if rollup is None and (lo < since or (query.open_end and hi == query.end_ms and lo % size == 0)):
+                rollup, lo, hi = base, lo - lo % size, -(-hi // size) * size
+            planned.append(Piece(rollup, lo, hi))
+        return planned
 
     @staticmethod
     def _reads(pieces: list[Piece], query: "Query", group: tuple[str, ...], step_ms: int | None,
@@ -2918,17 +2919,28 @@ class Store:
             return measures
 
         width = len(group) + (1 if step_ms else 0)
-        for row in itertools.chain.from_iterable(self._read(self._reads(pieces, query, group, step_ms, sums,
-                                                                        extra))):
-            if cost_only:
-                acc = into.setdefault(row[:width], [0.0, 0])
-                acc[0] += row[width] or 0.0
-                acc[1] += row[width + 1] or 0
-                continue
+        rows = itertools.chain.from_iterable(self._read(self._reads(pieces, query, group, step_ms, sums, extra)))
+        if cost_only:
+            self._add_costs(rows, width, into)
+        else:
+            self._add_measures(rows, width, prices is not None, into)
+
+    @staticmethod
+    def _add_costs(rows: Iterable[tuple], width: int, into: dict[tuple, list]) -> None:
+        """Add rows of (key..., cost, unpriced requests) to {key: [cost, unpriced requests]}."""
+        for row in rows:
+            acc = into.setdefault(row[:width], [0.0, 0])
+            acc[0] += row[width] or 0.0
+            acc[1] += row[width + 1] or 0
+
+    @staticmethod
+    def _add_measures(rows: Iterable[tuple], width: int, priced: bool, into: dict[tuple, Measures]) -> None:
+        """Add rows of (key..., measures...) to {key: Measures}; a priced row's cost of nothing is 0, not NULL."""
+        for row in rows:
             if not row[width]:  # an ungrouped aggregate of nothing is one row of NULLs
                 continue
             key, values = row[:width], Measures(row[width:])
-            if prices is not None:
+            if priced:
                 values[-2] = values[-2] or 0.0
             acc = into.get(key)
             if acc is None:
@@ -2945,9 +2957,24 @@ class Store:
         since = self.raw_events_since()
         retained = query._replace(start_ms=max(query.start_ms, since))
         total = self.count(retained).get((), 0) if retained.start_ms < retained.end_ms else 0
-        offset, start, end = (page - 1) * page_size, retained.start_ms, query.end_ms
+        offset = (page - 1) * page_size
         if offset >= total:
             return [], total
+        offset, end = self._page_end(retained, offset)
+        clauses, params = retained.conditions()
+        cursor = self.reader.execute(
+            f"SELECT id, {', '.join(UsageEvent._fields)} FROM usage_events "
+            f"WHERE {' AND '.join(['ts_ms >= ?', 'ts_ms < ?', *clauses])} "
+            "ORDER BY ts_ms DESC, event_key DESC LIMIT ? OFFSET ?",
+            [retained.start_ms, end, *params, page_size, offset])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()], total
+
+    def _page_end(self, retained: "Query", offset: int) -> tuple[int, int]:
+        """(offset, end) that find the rows of a page ``offset`` rows down from the newest:
+        for a deep page, the end of the hour and then of the 5-minute bucket it starts
+        in, found by walking rollup counts back from the newest, and the offset within."""
+        start, end = retained.start_ms, retained.end_ms
         for step in (HOUR_MS, ROLLUPS[0].bucket_ms):
             if offset < 2000:
                 break
@@ -2960,14 +2987,7 @@ class Store:
                     start, end = max(start, bucket), min(end, bucket + step)
                     break
                 offset -= requests
-        clauses, params = retained.conditions()
-        cursor = self.reader.execute(
-            f"SELECT id, {', '.join(UsageEvent._fields)} FROM usage_events "
-            f"WHERE {' AND '.join(['ts_ms >= ?', 'ts_ms < ?', *clauses])} "
-            "ORDER BY ts_ms DESC, event_key DESC LIMIT ? OFFSET ?",
-            [retained.start_ms, end, *params, page_size, offset])
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()], total
+        return offset, end
 
     def iter_events(self, query: "Query", chunk: int = 2000) -> Iterable[dict]:
         """Every raw event of ``query``, oldest first, read in chunks after the last one
@@ -3033,7 +3053,8 @@ class Store:
     def _smallest_rollup(column: str) -> str:
         """The table with the fewest rows that holds every value of a dimension: the
         narrowest family, in days."""
-        return min((r for r in ROLLUPS if column in r.dimensions), key=lambda r: (len(r.dimensions), -r.bucket_ms)).table
+        return min((r for r in ROLLUPS if column in r.dimensions),
+                   key=lambda r: (len(r.dimensions), -r.bucket_ms)).table
 
     def distinct_values(self, column: str) -> list[str]:
         """Every value a dimension ever took."""
@@ -3112,20 +3133,27 @@ class Store:
         """(fetched_ms, body) of one list: one CPA's, or (``instance`` None) every CPA's
         together. Several CPAs' lists are joined, each entry naming its CPA (``cpa``),
         repeated strings (a client key two CPAs accept) once; the time is the oldest."""
-        sql = "SELECT instance, fetched_ms, body FROM cpa_metadata WHERE name = ?"
-        rows = self.reader.execute(sql + (" AND instance = ?" if instance is not None else "") + " ORDER BY instance",
-                                   (name,) if instance is None else (name, instance)).fetchall()
+        sql, params = "SELECT instance, fetched_ms, body FROM cpa_metadata WHERE name = ?", [name]
+        if instance is not None:
+            sql, params = sql + " AND instance = ?", [name, instance]
+        rows = self.reader.execute(sql + " ORDER BY instance", params).fetchall()
         if not rows:
             return None
         if len(rows) == 1:
             return rows[0][1], json.loads(rows[0][2])
+        return min(row[1] for row in rows), self._joined_lists(rows)
+
+    @staticmethod
+    def _joined_lists(rows: list[tuple]) -> list:
+        """Several CPAs' (instance, fetched_ms, body) of one list as one list: each entry
+        naming its CPA (``cpa``), a string two CPAs both list once."""
         joined: list = []
         for cpa, _, body in rows:
             for entry in json.loads(body):
                 entry = {**entry, "cpa": cpa} if isinstance(entry, dict) else entry
                 if isinstance(entry, dict) or entry not in joined:
                     joined.append(entry)
-        return min(row[1] for row in rows), joined
+        return joined
 
     def metadata_times(self, instance: str | None = None) -> dict[str, int]:
         """{list: fetched_ms} of one CPA (the store's own by default)."""
@@ -3332,6 +3360,16 @@ class _StoreCopy:
                     f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                     f"ON CONFLICT ({', '.join(keys)}) DO NOTHING", row).rowcount for row in rows)
         return report
+
+
+def _plan_grains(usable: list[Rollup]) -> list[Rollup]:
+    """The rollups a plan covers a range with, coarsest first: the grains of the usable
+    family with the fewest dimensions, then the 5-minute base. Fewer rows per bucket
+    beats everything (of two families alike, the one listed first: the timeline's
+    instance adds few rows)."""
+    narrowest = min(usable, key=lambda r: len(r.dimensions)).dimensions
+    return sorted({r for r in usable if r.dimensions == narrowest} | {ROLLUPS[0]},
+                  key=lambda r: (-r.bucket_ms, len(r.dimensions)))
 
 
 def _cover(pieces: list[Piece], grains: list[Rollup], lo: int, hi: int, level: int = 0) -> None:
