@@ -2443,8 +2443,16 @@ class RollupCache:
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
-            self._rows = 0
+            self._drop_all()
+
+    def _drop_all(self) -> None:
+        """Forget every entry (hold ``_lock``)."""
+        self._entries.clear()
+        self._rows = 0
+
+    def _drop(self, key: tuple) -> None:
+        """Forget one entry, and its rows from the count (hold ``_lock``)."""
+        self._rows -= len(self._entries.pop(key)[2])
 
     def keeps(self, read: Read) -> bool:
         """Whether rows of this read are worth keeping: a rollup's, over an hour or more
@@ -2456,25 +2464,28 @@ class RollupCache:
         once before the reads of a plan and once after, not around each read: a
         dashboard's month is a hundred reads, and under ingest every statement waits
         for the GIL again when it returns."""
-        answers: list[list[tuple] | None] = [None] * len(reads)
-        missing: list[int] = []
         with self._lock:
             if any(map(self.keeps, reads)):
                 self._replay(conn)
-            for i, read in enumerate(reads):
-                entry = self._entries.pop((read.sql, tuple(read.params)), None) if self.keeps(read) else None
-                if entry is None:
-                    missing.append(i)
-                    continue
-                self._entries[(read.sql, tuple(read.params))] = entry  # the most recently used now
-                answers[i] = entry[2]
+            answers = [self._kept_rows(read) for read in reads]
             before = self._seen
+        missing = [i for i, rows in enumerate(answers) if rows is None]
         for i, rows in zip(missing, self._fetch(conn, [reads[i] for i in missing])):
             answers[i] = rows
         keepable = [(reads[i], answers[i]) for i in missing if self.keeps(reads[i])]
         if keepable:
             self._keep(conn, keepable, before)
         return answers  # type: ignore[return-value]
+
+    def _kept_rows(self, read: Read) -> list[tuple] | None:
+        """The rows kept for a read, now the most recently used; None when there are none (hold ``_lock``)."""
+        if not self.keeps(read):
+            return None
+        entry = self._entries.pop((read.sql, tuple(read.params)), None)
+        if entry is None:
+            return None
+        self._entries[(read.sql, tuple(read.params))] = entry
+        return entry[2]
 
     def _keep(self, conn: sqlite3.Connection, fetched: list[tuple[Read, list[tuple]]], before: int) -> None:
         """Keep the rows just read, unless a change committed since change ``before``
@@ -2489,7 +2500,7 @@ class RollupCache:
                 self._entries[(read.sql, tuple(read.params))] = (lo, hi, rows)
                 self._rows += len(rows)
             while self._rows > self.MAX_ROWS:
-                self._rows -= len(self._entries.pop(next(iter(self._entries)))[2])
+                self._drop(next(iter(self._entries)))
 
     @staticmethod
     def _fetch(conn: sqlite3.Connection, reads: list[Read]) -> list[list[tuple]]:
@@ -2516,11 +2527,10 @@ class RollupCache:
         if not changes:
             return
         if changes[0][0] != self._seen + 1:  # pruned before this process saw them: trust nothing
-            self._entries.clear()
-            self._rows = 0
+            self._drop_all()
         for _, lo, hi in changes:
             for key in [k for k, (e_lo, e_hi, _) in self._entries.items() if lo < e_hi and hi > e_lo]:
-                self._rows -= len(self._entries.pop(key)[2])
+                self._drop(key)
         self._seen = changes[-1][0]
         self._recent = (self._recent + changes)[-self.RECENT_CHANGES:]
 
@@ -2598,27 +2608,34 @@ class Store:
         """Store one batch in ONE transaction: new events, their rollups, dead letters,
         credential errors and the running totals. Duplicates (same event_key) are
         skipped and counted; rollups see only the rows that were really inserted."""
-        conn = self._writer
         with self.write_lock:
             with self.transaction():
                 new_events = self._insert_new(events)
                 if new_events:
-                    for rollup, rows in rollup_rows(new_events).items():
-                        self.dialect.add_to_rollup(conn, rollup, rows)
-                    times = [ev.ts_ms for ev in new_events]
-                    self._note_rollup_change(min(times), max(times) + 1)
+                    self._add_to_rollups(new_events)
                 if dead_letters:
-                    conn.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload, size) "
-                                     "VALUES (?, ?, ?, ?, ?)", [dead_letter_row(letter) for letter in dead_letters])
+                    self._writer.executemany("INSERT INTO dead_letters (received_ms, via, reason, payload, size) "
+                                             "VALUES (?, ?, ?, ?, ?)", [dead_letter_row(d) for d in dead_letters])
                 new_errors = self._insert_credential_errors(errors)
                 result = BatchResult(len(new_events), len(events) - len(new_events), len(dead_letters))
-                increments = {"received": received, "control_messages": control, "inserted": result.inserted,
-                              "duplicates": result.duplicates, "dead_letters": result.dead_letters,
-                              "credential_errors": len(new_errors)}
-                conn.executemany(_ADD_TO_TOTAL, [(f"totals.{k}", str(v)) for k, v in increments.items() if v])
-                by_kind = collections.Counter(f"errors_total.{e.provider}|{e.status_code}" for e in new_errors)
-                conn.executemany(_ADD_TO_TOTAL, [(key, str(n)) for key, n in sorted(by_kind.items())])
+                self._add_to_totals({"received": received, "control_messages": control, "inserted": result.inserted,
+                                     "duplicates": result.duplicates, "dead_letters": result.dead_letters,
+                                     "credential_errors": len(new_errors)}, new_errors)
         return result
+
+    def _add_to_rollups(self, new_events: list[UsageEvent]) -> None:
+        """Add the new events of a batch to every rollup, and note the time span they changed."""
+        for rollup, rows in rollup_rows(new_events).items():
+            self.dialect.add_to_rollup(self._writer, rollup, rows)
+        times = [ev.ts_ms for ev in new_events]
+        self._note_rollup_change(min(times), max(times) + 1)
+
+    def _add_to_totals(self, increments: dict[str, int], new_errors: list[CredentialError]) -> None:
+        """Add a batch to the running totals (``totals.<counter>``) and its new credential
+        errors to the counts per provider and status (``errors_total.<provider>|<status>``)."""
+        self._writer.executemany(_ADD_TO_TOTAL, [(f"totals.{k}", str(v)) for k, v in increments.items() if v])
+        by_kind = collections.Counter(f"errors_total.{e.provider}|{e.status_code}" for e in new_errors)
+        self._writer.executemany(_ADD_TO_TOTAL, [(key, str(n)) for key, n in sorted(by_kind.items())])
 
     def write_isolating(self, items: list[tuple[UsageEvent | CredentialError, DeadLetter]],
                         dead_letters: list[DeadLetter], *, received: int, control: int = 0
