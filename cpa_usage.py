@@ -3806,9 +3806,13 @@ def _v8_entries(spec: MetadataList, answer: Any) -> list:
     if not isinstance(answer, list):
         raise CpaHttpError(f"unexpected answer from /v8/management{spec.v8}")
     if spec.shape == "keys":
-        return [item if isinstance(item, str) else item.get("api-key") or item.get("key")
-                for item in answer if isinstance(item, str) or isinstance(item, dict)]
+        return [_v8_client_key(item) for item in answer if isinstance(item, (str, dict))]
     return [entry for group in answer if isinstance(group, dict) for entry in _v8_group_entries(spec, group)]
+
+
+def _v8_client_key(item: str | dict) -> str | None:
+    """One client key of v8's list: a string, or an object with its api-key (or key)."""
+    return item if isinstance(item, str) else item.get("api-key") or item.get("key")
 
 
 def _v8_group_entries(spec: MetadataList, group: dict) -> list[dict]:
@@ -3986,15 +3990,20 @@ class CpaHttp:
                    **({"Content-Type": "application/json"} if data is not None else {})}
         status, answer_headers, payload = self._exchange(method, path, headers, data)
         if management:
-            version = answer_headers.get("X-CPA-VERSION")
-            if version and self.version and version != self.version:
-                self.api = None  # upgraded or downgraded: which API it speaks is asked again
-            self.version = version or self.version
-            if status in (401, 403):
-                message = _error_text(payload)
-                if is_rejection(message):
-                    raise AuthRejected(message)
+            self._note_management_answer(status, answer_headers, payload)
         return status, answer_headers, payload
+
+    def _note_management_answer(self, status: int, headers: Any, payload: bytes) -> None:
+        """Note the CPA version a management answer names (another one: which API it
+        speaks is asked again), and raise AuthRejected where it is a verdict on the key."""
+        version = headers.get("X-CPA-VERSION")
+        if version and self.version and version != self.version:
+            self.api = None  # upgraded or downgraded
+        self.version = version or self.version
+        if status in (401, 403):
+            message = _error_text(payload)
+            if is_rejection(message):
+                raise AuthRejected(message)
 
     def client(self, path: str, client_key: str) -> Any:
         """A client route (not management), with one of CPA's client keys."""
@@ -4036,25 +4045,29 @@ class CpaHttp:
         is not a failure: the list is newer than this CPA)."""
         api, status, payload = self._management((f"/{spec.name}", spec.v8), stop, wait=wait)
         if status == 404:
-            if api == "v8" and spec.shape != "files" and _error_text(payload, "") == "not_found":
-                return []  # a config node nobody set: nothing configured
-            if spec.required:
-                if api == "v0":
-                    self.api = None  # /v0 removed after an upgrade? asked again next time
-                raise CpaHttpError(f"HTTP 404 from /{api}/management{spec.v8 if api == 'v8' else '/' + spec.name}: "
-                                   "is CPA's management API enabled (a secret key set)?", 404)
-            return None
+            return self._missing_list(spec, api, payload)
         answer = _json_answer(status, spec.name, payload)
         return _v8_entries(spec, answer) if api == "v8" else _v0_entries(spec, answer)
+
+    def _missing_list(self, spec: MetadataList, api: str, payload: bytes) -> list | None:
+        """What a 404 for a list means: nothing configured ([]: a v8 config node nobody
+        set), a list newer than this CPA (None), or for a list every CPA has, a failure."""
+        if api == "v8" and spec.shape != "files" and _not_set(404, payload):
+            return []
+        if not spec.required:
+            return None
+        if api == "v0":
+            self.api = None  # /v0 removed after an upgrade? asked again next time
+        raise CpaHttpError(f"HTTP 404 from /{api}/management{spec.v8 if api == 'v8' else '/' + spec.name}: "
+                           "is CPA's management API enabled (a secret key set)?", 404)
 
     def recording(self, stop: threading.Event, wait: bool = True) -> bool:
         """CPA's usage-statistics-enabled: whether it produces usage records at all."""
         api, status, payload = self._management(MANAGEMENT_ROUTES["recording"], stop, wait=wait)
-        if api == "v8" and status == 404 and _error_text(payload, "") == "not_found":
-            return False  # not set: CPA's default
+        if api == "v8" and _not_set(status, payload):
+            return False  # CPA's default
         answer = _json_answer(status, "usage-statistics-enabled", payload)
-        enabled = answer if api == "v8" else answer.get("usage-statistics-enabled") \
-            if isinstance(answer, dict) else None
+        enabled = _config_value(api, answer, "usage-statistics-enabled")
         if not isinstance(enabled, bool):
             raise CpaHttpError("unexpected answer from usage-statistics-enabled")
         return enabled
@@ -4070,12 +4083,10 @@ class CpaHttp:
         """How long CPA keeps an undrained record (redis-usage-queue-retention-seconds),
         as CPA applies it: at most 3600 s, and 60 for nothing or a value <= 0."""
         api, status, payload = self._management(MANAGEMENT_ROUTES["retention"], stop, wait=wait)
-        if status == 404 and _error_text(payload, "") == "not_found":
-            value: Any = None
-        else:
-            answer = _json_answer(status, "the queue retention", payload)
-            value = answer if api == "v8" else answer.get("redis-usage-queue-retention-seconds") \
-                if isinstance(answer, dict) else None
+        if _not_set(status, payload):
+            return DEFAULT_QUEUE_RETENTION_S
+        answer = _json_answer(status, "the queue retention", payload)
+        value = _config_value(api, answer, "redis-usage-queue-retention-seconds")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             return DEFAULT_QUEUE_RETENTION_S
         return int(min(value, 3600))
@@ -4105,6 +4116,20 @@ def _error_text(payload: bytes, default: str | None = None) -> str:
     if isinstance(value, dict) and isinstance(value.get("error"), str):
         return value["error"]
     return text if default is None else default
+
+
+def _not_set(status: int, payload: bytes) -> bool:
+    """Whether an answer is CPA's JSON ``not_found`` 404: a config node nobody set (a
+    bare 404 is a route this CPA does not have)."""
+    return status == 404 and _error_text(payload, "") == "not_found"
+
+
+def _config_value(api: str, answer: Any, field: str) -> Any:
+    """A setting in a management answer: v8's config node is the value itself, v0 wraps
+    it as ``{field: value}`` (None when the answer is not that)."""
+    if api == "v8":
+        return answer
+    return answer.get(field) if isinstance(answer, dict) else None
 
 
 def _json_answer(status: int, what: str, payload: bytes) -> Any:
