@@ -156,7 +156,7 @@ def format_duration(seconds: float) -> str:
         return f"{seconds:g}s"
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
-    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    text = "".join(f"{number}{unit}" for number, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if number)
     return text or "0s"
 
 
@@ -231,15 +231,20 @@ def queue_endpoint(base_url: str, addr: str = "") -> tuple[str, int, bool] | Non
     (``https://example.com/cpa``) is a reverse proxy's, which passes HTTP only: there
     RESP is tried only at an address REDIS_QUEUE_ADDR names."""
     if addr:
-        if "://" in addr:
-            parts = urllib.parse.urlsplit(addr)
-            return parts.hostname or "", parts.port or 8317, parts.scheme == "rediss"
-        host, _, port = addr.rpartition(":")
-        return host.strip("[]"), int(port), False
+        return _queue_addr_endpoint(addr)
     parts = urllib.parse.urlsplit(base_url)
     if parts.path.strip("/"):
         return None
     return parts.hostname or "", parts.port or 8317, parts.scheme == "https" and parts.port is not None
+
+
+def _queue_addr_endpoint(addr: str) -> tuple[str, int, bool]:
+    """(host, port, tls) of REDIS_QUEUE_ADDR: a redis:// or rediss:// URL, or host:port."""
+    if "://" in addr:
+        parts = urllib.parse.urlsplit(addr)
+        return parts.hostname or "", parts.port or 8317, parts.scheme == "rediss"
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]"), int(port), False
 
 
 def endpoint_text(endpoint: tuple[str, int, bool] | None) -> str:
@@ -525,23 +530,36 @@ class Config:
                 shown = "<set>" if value else "<not set>"
             elif setting.name == "REDIS_QUEUE_ADDR" and not value:
                 shown = f"{endpoint_text(self.queue_endpoint())} (from CPA_BASE_URL)"
-            elif setting.show:
-                shown = setting.show(value)
-            elif isinstance(value, bool):
-                shown = "true" if value else "false"
-            elif isinstance(value, float):
-                shown = format_duration(value)
             else:
-                shown = str(value)
+                shown = (setting.show or _shown_by_type)(value)
             rows.append((setting.name, shown))
         rows.append(("ENV_FILE", self.env_file or "<none>"))
         return rows
+
+
+def _shown_by_type(value: Any) -> str:
+    """A value as --check-config shows it when its setting says nothing (Setting.show):
+    true or false, a float as a duration, anything else as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format_duration(value)
+    return str(value)
 
 
 def shown_url(url: str, keep_path: bool = True) -> str:
     """A URL as logs and --check-config show it: without user and password, and (for a
     webhook, whose path or query is often its token) without path and query."""
     parts = urllib.parse.urlsplit(url)
+    if keep_path:
+        rest = parts.path + ("?…" if parts.query else "")
+    else:
+        rest = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{_shown_netloc(parts)}{rest}"
+
+
+def _shown_netloc(parts: urllib.parse.SplitResult) -> str:
+    """The host and port of a URL as shown_url shows them, a user or password as ``…@``."""
     netloc = parts.hostname or ""
     if ":" in netloc:
         netloc = f"[{netloc}]"
@@ -549,9 +567,7 @@ def shown_url(url: str, keep_path: bool = True) -> str:
         netloc += f":{parts.port}"
     if parts.username or parts.password:
         netloc = "…@" + netloc
-    rest = (parts.path + ("?…" if parts.query else "")) if keep_path else ("/…" if parts.path.strip("/") or parts.query
-                                                                         else "")
-    return f"{parts.scheme}://{netloc}{rest}"
+    return netloc
 
 
 def read_env_file(path: str) -> dict[str, str]:
@@ -586,16 +602,7 @@ def _merged_environment(environ: dict[str, str]) -> tuple[dict[str, str], str]:
     """The .env file's variables under the environment's, and the file's path."""
     env_file = environ.get("ENV_FILE", "")
     path = env_file or "./.env"
-    merged: dict[str, str] = {}
-    if os.path.exists(path):
-        try:
-            merged.update(read_env_file(path))
-        except OSError as exc:
-            raise ConfigError(f"ENV_FILE={path!r}: cannot be read ({exc.strerror})") from exc
-        except UnicodeDecodeError:
-            raise ConfigError(f"ENV_FILE={path!r}: is not UTF-8 text; expected a .env file") from None
-    elif env_file:
-        raise ConfigError(f"ENV_FILE={env_file!r}: no such file; expected the path of a .env file")
+    merged = _env_file_values(path, env_file)
     merged.update(environ)
     listed = merged.get("CPA_INSTANCES", "").strip()
     if listed and not merged.get("CPA_BASE_URL"):  # the first listed CPA is the primary one
@@ -603,6 +610,21 @@ def _merged_environment(environ: dict[str, str]) -> tuple[dict[str, str], str]:
         merged["CPA_BASE_URL"] = first_url.strip()
         merged.setdefault("CPA_MANAGEMENT_KEY", merged.get(instance_key_variable(first_name.strip()), ""))
     return merged, path
+
+
+def _env_file_values(path: str, env_file: str) -> dict[str, str]:
+    """The variables of the .env file at ``path``: none where there is no file, unless
+    ENV_FILE (``env_file``) named one; ConfigError where it cannot be read."""
+    if not os.path.exists(path):
+        if env_file:
+            raise ConfigError(f"ENV_FILE={env_file!r}: no such file; expected the path of a .env file")
+        return {}
+    try:
+        return read_env_file(path)
+    except OSError as exc:
+        raise ConfigError(f"ENV_FILE={path!r}: cannot be read ({exc.strerror})") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"ENV_FILE={path!r}: is not UTF-8 text; expected a .env file") from None
 
 
 def _setting_value(setting: Setting, merged: dict[str, str]) -> Any:
