@@ -669,13 +669,20 @@ def _drained_cpas(values: dict[str, Any], merged: dict[str, str]) -> tuple[CpaIn
     else:
         instances = (CpaInstance(values["instance_name"] or default_instance_name(values["cpa_base_url"]),
                                  values["cpa_base_url"], values["cpa_management_key"], values["redis_queue_addr"]),)
-    transport = values["redis_queue_transport"]
+    _check_resp_addresses(instances, values["redis_queue_transport"])
+    return instances
+
+
+def _check_resp_addresses(instances: tuple[CpaInstance, ...], transport: str) -> None:
+    """ConfigError where a transport that is RESP only (subscribe, lpop) has a CPA at
+    which RESP is not tried (behind a URL with a path, without REDIS_QUEUE_ADDR)."""
+    if transport not in ("subscribe", "lpop"):
+        return
     for instance in instances:
-        if transport in ("subscribe", "lpop") and instance.queue_endpoint() is None:
+        if instance.queue_endpoint() is None:
             raise ConfigError(f"REDIS_QUEUE_TRANSPORT={transport} needs RESP, which is not tried behind a URL with a "
                               f"path ({instance.base_url}); set REDIS_QUEUE_ADDR to CPA's RESP address, or "
                               "REDIS_QUEUE_TRANSPORT=auto or http")
-    return instances
 
 
 def load_config(environ: dict[str, str] | None = None) -> Config:
@@ -1467,10 +1474,14 @@ def event_from_export_row(row: dict) -> UsageEvent:
             raise DecodeError(f"an exported event without {name}")
         else:
             values.append(_export_value(name, row[name]))
-    event = UsageEvent._make(values)
+    return _check_export_tokens(UsageEvent._make(values))
+
+
+def _check_export_tokens(event: UsageEvent) -> UsageEvent:
+    """An imported event whose token columns hold what decoding guarantees and the
+    analytics rely on (a row without tokens costs nothing), or DecodeError."""
     kinds = (event.input_tokens, event.cache_read_tokens, event.cache_write_tokens, event.output_tokens,
              event.unclassified_tokens)
-    # What decoding guarantees and the analytics rely on (a row without tokens costs nothing)
     if min(kinds) < 0 or not 0 <= event.reasoning_tokens <= event.output_tokens or event.total_tokens != sum(kinds):
         raise DecodeError("token counts must not be negative, reasoning_tokens must be part of output_tokens, "
                           "and total_tokens the sum of input, cache_read, cache_write, output and unclassified")
@@ -2472,6 +2483,11 @@ class RollupCache:
         self._entries.clear()
         self._rows = 0
 
+    def _drop_overlapping(self, lo: int, hi: int) -> None:
+        """Forget the entries whose span overlaps [lo, hi) (hold ``_lock``)."""
+        for key in [k for k, (e_lo, e_hi, _) in self._entries.items() if lo < e_hi and hi > e_lo]:
+            self._drop(key)
+
     def _drop(self, key: tuple) -> None:
         """Forget one entry, and its rows from the count (hold ``_lock``)."""
         self._rows -= len(self._entries.pop(key)[2])
@@ -2517,12 +2533,16 @@ class RollupCache:
             missed = not self._recent or self._recent[0][0] > before + 1
             for read, rows in fetched:
                 _, lo, hi = read.piece
-                if missed or any(seq > before and c_lo < hi and c_hi > lo for seq, c_lo, c_hi in self._recent):
+                if missed or self._changed_since(before, lo, hi):
                     continue
                 self._entries[(read.sql, tuple(read.params))] = (lo, hi, rows)
                 self._rows += len(rows)
             while self._rows > self.MAX_ROWS:
                 self._drop(next(iter(self._entries)))
+
+    def _changed_since(self, before: int, lo: int, hi: int) -> bool:
+        """Whether a change replayed after change ``before`` touched [lo, hi) (hold ``_lock``)."""
+        return any(seq > before and c_lo < hi and c_hi > lo for seq, c_lo, c_hi in self._recent)
 
     @staticmethod
     def _fetch(conn: sqlite3.Connection, reads: list[Read]) -> list[list[tuple]]:
@@ -2551,8 +2571,7 @@ class RollupCache:
         if changes[0][0] != self._seen + 1:  # pruned before this process saw them: trust nothing
             self._drop_all()
         for _, lo, hi in changes:
-            for key in [k for k, (e_lo, e_hi, _) in self._entries.items() if lo < e_hi and hi > e_lo]:
-                self._drop(key)
+            self._drop_overlapping(lo, hi)
         self._seen = changes[-1][0]
         self._recent = (self._recent + changes)[-self.RECENT_CHANGES:]
 
@@ -2667,10 +2686,9 @@ class Store:
         trouble, which is raised, to be waited out) the batch is written in halves, and
         what it refuses goes to dead_letters with the reason: nothing is retried for ever.
         Returns the result and the records refused."""
+        events, errors = _batch_parts(items)
         try:
-            return self.write_batch([v for v, _ in items if isinstance(v, UsageEvent)], dead_letters,
-                                    received=received, control=control,
-                                    errors=[v for v, _ in items if isinstance(v, CredentialError)]), []
+            return self.write_batch(events, dead_letters, received=received, control=control, errors=errors), []
         except Exception as exc:  # noqa: BLE001 - sorted out below
             if not is_record_fault(exc):
                 raise
@@ -2684,9 +2702,9 @@ class Store:
 
     def _write_apart(self, items: list[tuple[Any, DeadLetter]], refused: list[DeadLetter]) -> BatchResult:
         """Write ``items`` without totals, halving around what the database refuses."""
+        events, errors = _batch_parts(items)
         try:
-            return self.write_batch([v for v, _ in items if isinstance(v, UsageEvent)], [], received=0,
-                                    errors=[v for v, _ in items if isinstance(v, CredentialError)])
+            return self.write_batch(events, [], received=0, errors=errors)
         except Exception as exc:  # noqa: BLE001 - sorted out below
             if not is_record_fault(exc):
                 raise
@@ -3399,6 +3417,12 @@ class _StoreCopy:
                     f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                     f"ON CONFLICT ({', '.join(keys)}) DO NOTHING", row).rowcount for row in rows)
         return report
+
+
+def _batch_parts(items: list[tuple[Any, DeadLetter]]) -> tuple[list[UsageEvent], list[CredentialError]]:
+    """The usage events and the credential errors of write_isolating's items, each in order."""
+    return ([v for v, _ in items if isinstance(v, UsageEvent)],
+            [v for v, _ in items if isinstance(v, CredentialError)])
 
 
 def _plan_grains(usable: list[Rollup]) -> list[Rollup]:
