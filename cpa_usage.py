@@ -1220,6 +1220,19 @@ def _extra_fields(record: dict, raw_tokens: dict) -> dict | None:
     return extra or None
 
 
+def _response_headers(record: dict) -> dict | None:
+    """A record's response headers without the SENSITIVE_HEADERS (cookies, keys), or None."""
+    headers = _optional_object(record, "response_headers")
+    if headers is None:
+        return None
+    return {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
+
+
+def _is_control(record: dict) -> bool:
+    """Whether a record is a cue from CPA (CONTROL_KEYS, each true or false), not usage."""
+    return bool(record) and record.keys() <= CONTROL_KEYS and all(isinstance(v, bool) for v in record.values())
+
+
 def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> UsageEvent | ControlMessage:
     """Decode one payload from CPA's queue (of CPA ``instance``), or raise DecodeError saying
     why not. Whatever the bytes, this returns or raises DecodeError: nothing else escapes
@@ -1228,7 +1241,7 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
     record = parse_json(payload)
     if not isinstance(record, dict):
         raise DecodeError(f"not a JSON object but {type(record).__name__}")
-    if record and record.keys() <= CONTROL_KEYS and all(isinstance(v, bool) for v in record.values()):
+    if _is_control(record):
         return ControlMessage(refresh=bool(record.get("refresh")))
     raw_tokens = record.get("tokens")
     if not isinstance(raw_tokens, dict):
@@ -1243,9 +1256,7 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
     accounting_version = _optional_int(record, "accounting_version", 1000)
     generate = _optional_bool(record, "generate")
     stream = _optional_bool(record, "stream")
-    headers = _optional_object(record, "response_headers")
-    if headers is not None:
-        headers = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
+    headers = _response_headers(record)
     breakdown = _optional_object(record, "token_breakdown")
     ts_raw, ts_ms, ts_estimated = _decode_timestamp(record, received_ms)
 
