@@ -1459,18 +1459,20 @@ _FIELDS_SINCE_V13 = frozenset({"resolved_client_ip", "stream", "execution_id", "
 
 
 def _export_value(name: str, value: Any) -> Any:
-    """A column of an exported event, checked against the column's type."""
+    """A column of an exported event, checked against the column's type (an integer type or TEXT)."""
     kind = _event_column(name).split(" ", 1)[1]
     if value is None:
         if "NOT NULL" in kind:
             raise DecodeError(f"{name} must not be null")
-    elif ("INT" in kind) != (isinstance(value, int) and not isinstance(value, bool)) \
-            or ("TEXT" in kind and not isinstance(value, str)):
-        raise DecodeError(f"{name} must be {'an integer' if 'INT' in kind else 'a string'}")
-    elif isinstance(value, int) and not -2**63 <= value < 2**63:
+        return None
+    if "INT" not in kind:
+        if not isinstance(value, str):
+            raise DecodeError(f"{name} must be a string")
+        return valid_text(value, name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise DecodeError(f"{name} must be an integer")
+    if not -2**63 <= value < 2**63:
         raise DecodeError(f"{name} is out of range")
-    elif isinstance(value, str):
-        valid_text(value, name)
     return value
 
 
