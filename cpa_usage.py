@@ -4546,10 +4546,28 @@ class IngestWriter(Worker):
     def _commit(self, batch: list[tuple[bytes, str, int, str]]) -> bool:
         """Decode and write one batch, waiting out a refusing database. False when the
         shutdown deadline passed first: then everything uncommitted is spooled."""
-        decoded: list[tuple[UsageEvent | CredentialError, DeadLetter]] = []  # with what each becomes if refused
         dead, self._spool_damaged = self._spool_damaged, []
         damaged = len(dead)
-        control, refresh = 0, set()  # the CPAs that asked for a metadata sync
+        decoded, control, refresh = self._decode(batch, dead)
+        if len(dead) > damaged:
+            log.warning("%d malformed record(s) kept in dead_letters; first: %s", len(dead) - damaged,
+                        dead[damaged].reason)
+        received = len(batch) + damaged - control - sum(isinstance(v, CredentialError) for v, _ in decoded)
+        if not self._write_until_accepted(decoded, dead, received, control):
+            self._spool(batch + _take_all(self._queue), dead[:damaged])
+            return False
+        self._committed(len(batch) + damaged)
+        self._ask_for_refresh(refresh)
+        return True
+
+    def _decode(self, batch: list[tuple[bytes, str, int, str]], dead: list[DeadLetter]
+                ) -> tuple[list[tuple[UsageEvent | CredentialError, DeadLetter]], int, set[str]]:
+        """The records of a batch decoded, each with the dead letter it becomes if the
+        database refuses it; what cannot be decoded goes to ``dead``. Also the number of
+        control messages and the CPAs that asked for a metadata sync. One loop over the
+        batch, no call per record beyond the decoder: this is the ingest's hot path."""
+        decoded: list[tuple[UsageEvent | CredentialError, DeadLetter]] = []
+        control, refresh = 0, set()
         for payload, via, received_ms, instance in batch:
             try:
                 value = decode_error_event(payload, received_ms, instance) if via == "errors" \
@@ -4568,10 +4586,13 @@ class IngestWriter(Worker):
                     refresh.add(instance)
             else:
                 decoded.append((value, DeadLetter(received_ms, via, "", bytes(payload))))
-        if len(dead) > damaged:
-            log.warning("%d malformed record(s) kept in dead_letters; first: %s", len(dead) - damaged,
-                        dead[damaged].reason)
-        received = len(batch) + damaged - control - sum(isinstance(v, CredentialError) for v, _ in decoded)
+        return decoded, control, refresh
+
+    def _write_until_accepted(self, decoded: list[tuple[UsageEvent | CredentialError, DeadLetter]],
+                              dead: list[DeadLetter], received: int, control: int) -> bool:
+        """Write a decoded batch, retrying with a growing pause while the database refuses
+        (nothing received is dropped meanwhile). False when the shutdown deadline passed
+        first."""
         pause = 0.1
         while True:
             try:
@@ -4585,14 +4606,19 @@ class IngestWriter(Worker):
                 else:
                     log.warning("database refuses writes (%s); %d records wait", exc, self._pending)
                 if self._abandon.wait(pause):
-                    self._spool(batch + _take_all(self._queue), dead[:damaged])
                     return False
                 pause = min(pause * 2, 5.0)
         if self.stalled:
             self.stalled = False
             log.info("database accepts writes again")
+        return True
+
+    def _committed(self, count: int) -> None:
+        """``count`` records (and unreadable spool lines) are stored: they no longer wait,
+        the spool error is forgotten once memory suffices, a spool read to its end is
+        removed, and whoever waits for room (polling) goes on."""
         with self._room:
-            self._pending -= len(batch) + damaged
+            self._pending -= count
             self.progress_ms = now_ms()
             if self.spool_error is not None and self._in_memory < self.MEMORY_RECORDS:
                 self.spool_error = None  # memory needs no spool now; the next need tries it again
@@ -4600,12 +4626,16 @@ class IngestWriter(Worker):
             if not self._spooled and self._spool_read:  # every spooled line is committed now
                 self._remove_spool()
             self._room.notify_all()
-        if refresh:
-            self.status.set(last_refresh_hint_at=now_ms())
-            for instance in sorted(refresh):
-                if self.on_refresh:
-                    self.on_refresh(instance)
-        return True
+
+    def _ask_for_refresh(self, instances: set[str]) -> None:
+        """The CPAs that published {"refresh":true} get their metadata synced now, once
+        the batch that said so is stored."""
+        if not instances:
+            return
+        self.status.set(last_refresh_hint_at=now_ms())
+        for instance in sorted(instances):
+            if self.on_refresh:
+                self.on_refresh(instance)
 
     # -- the spool file: one JSON line per record (payload in hex), oldest first --------
 
