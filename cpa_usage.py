@@ -6369,70 +6369,106 @@ def prometheus_metrics(service: "Service") -> str:
     named, by requests; the others are summed under "other", so cardinality is
     bounded whatever CPA serves. A key without an alias is its masked form and the
     start of its id (masked forms alone can be alike)."""
-    families: list[str] = []
+    return "\n".join([*_totals_families(service.store), *_drain_families(service),
+                      *_credential_and_ingest_families(service), *_usage_families(service)]) + "\n"
 
-    def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict, float]]) -> None:
-        families.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}")
-        for labels, value in samples:
-            shown = ",".join(f'{k}="{prometheus_escape(v)}"' for k, v in labels.items())
-            families.append(f"{name}{{{shown}}} {value}" if shown else f"{name} {value}")
 
-    totals = service.store.load_totals()
-    for name, help_text, value in (
-            ("records_received", "Records received from CPA's queue.", totals["received"]),
-            ("events_inserted", "Usage events stored (imports included).", totals["inserted"]),
-            ("duplicates", "Records already stored, skipped.", totals["duplicates"]),
-            ("dead_letters", "Records that could not be decoded, kept aside.", totals["dead_letters"])):
-        family(f"cpa_usage_{name}_total", "counter", help_text, [({}, value)])
-    # Per CPA (the label is "cpa": Prometheus keeps "instance" for the scraped target).
+def prometheus_family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict, float]]) -> str:
+    """One metric family of the text format: its HELP and TYPE lines, then a line per sample."""
+    lines = [f"# HELP {name} {help_text}\n# TYPE {name} {kind}"]
+    for labels, value in samples:
+        shown = ",".join(f'{k}="{prometheus_escape(v)}"' for k, v in labels.items())
+        lines.append(f"{name}{{{shown}}} {value}" if shown else f"{name} {value}")
+    return "\n".join(lines)
+
+
+def _totals_families(store: Store) -> list[str]:
+    """The running totals of what the drain took in."""
+    totals = store.load_totals()
+    return [prometheus_family(f"cpa_usage_{name}_total", "counter", help_text, [({}, value)])
+            for name, help_text, value in (
+                ("records_received", "Records received from CPA's queue.", totals["received"]),
+                ("events_inserted", "Usage events stored (imports included).", totals["inserted"]),
+                ("duplicates", "Records already stored, skipped.", totals["duplicates"]),
+                ("dead_letters", "Records that could not be decoded, kept aside.", totals["dead_letters"]))]
+
+
+def _drain_families(service: "Service") -> list[str]:
+    """Per CPA (the label is "cpa": Prometheus keeps "instance" for the scraped target)."""
     drains = [(instance.name, status.snapshot(), gate) for instance, status, gate in
               zip(service.config.cpas, service.statuses, service.gates)]
-    family("cpa_usage_reconnects_total", "counter", "Reconnections to CPA since the start.",
-           [({"cpa": name}, drain["reconnects"]) for name, drain, _ in drains])
-    family("cpa_usage_auth_rejections_total", "counter", "Management key rejections by CPA since the start.",
-           [({"cpa": name}, gate.rejections) for name, _, gate in drains])
-    family("cpa_usage_subscription_drops_total", "counter",
-           "Subscriptions CPA closed while it kept running (a full 256-message buffer): records were lost.",
-           [({"cpa": name}, drain["subscription_drops"]) for name, drain, _ in drains])
-    family("cpa_usage_queue_mode", "gauge", "How each CPA is drained (1 for the current mode).",
-           [({"cpa": name, "mode": mode}, int(drain["mode"] == mode)) for name, drain, _ in drains
-            for mode in ("subscribe", "http", "lpop", "down")])
-    family("cpa_usage_credential_errors_total", "counter",
-           "Credential errors CPA reported (its errors channel), by provider and HTTP status.",
-           [({"provider": provider, "status": status}, n)
-            for (provider, status), n in sorted(service.store.credential_error_counts().items())])
+    return [
+        prometheus_family("cpa_usage_reconnects_total", "counter", "Reconnections to CPA since the start.",
+                          [({"cpa": name}, drain["reconnects"]) for name, drain, _ in drains]),
+        prometheus_family("cpa_usage_auth_rejections_total", "counter",
+                          "Management key rejections by CPA since the start.",
+                          [({"cpa": name}, gate.rejections) for name, _, gate in drains]),
+        prometheus_family("cpa_usage_subscription_drops_total", "counter",
+                          "Subscriptions CPA closed while it kept running (a full 256-message buffer): records "
+                          "were lost.", [({"cpa": name}, drain["subscription_drops"]) for name, drain, _ in drains]),
+        prometheus_family("cpa_usage_queue_mode", "gauge", "How each CPA is drained (1 for the current mode).",
+                          [({"cpa": name, "mode": mode}, int(drain["mode"] == mode)) for name, drain, _ in drains
+                           for mode in ("subscribe", "http", "lpop", "down")])]
+
+
+def _credential_and_ingest_families(service: "Service") -> list[str]:
+    """The credential errors CPA reported, the age of the newest event (when there is
+    one) and what waits for its commit."""
+    families = [prometheus_family(
+        "cpa_usage_credential_errors_total", "counter",
+        "Credential errors CPA reported (its errors channel), by provider and HTTP status.",
+        [({"provider": provider, "status": status}, n)
+         for (provider, status), n in sorted(service.store.credential_error_counts().items())])]
     newest = service.store.newest_event_ms()
     if newest is not None:
-        family("cpa_usage_last_event_age_seconds", "gauge", "Seconds since the newest stored event.",
-               [({}, round(max(0, now_ms() - newest) / 1000, 3))])
-    family("cpa_usage_pending_records", "gauge", "Records received but not committed yet.",
-           [({}, service.writer.pending)])
+        families.append(prometheus_family("cpa_usage_last_event_age_seconds", "gauge",
+                                          "Seconds since the newest stored event.",
+                                          [({}, round(max(0, now_ms() - newest) / 1000, 3))]))
+    families.append(prometheus_family("cpa_usage_pending_records", "gauge", "Records received but not committed yet.",
+                                      [({}, service.writer.pending)]))
+    return families
 
+
+def _usage_by_model_and_key(service: "Service") -> list[tuple[tuple[str, str], Totals]]:
+    """Every event summed by (model, client key label), in label order: the METRICS_TOP
+    models and keys by requests are named, the others summed as "other"."""
     rows = service.analytics.with_cost(Query(0, now_ms() + 1), ("api_key", "model", "failed"))
     aliases = service.store.aliases()
-    top: dict[str, set[str]] = {}
-    for position, dimension in ((0, "api_key"), (1, "model")):
-        requests: dict[str, int] = {}
-        for key, acc in rows.items():
-            requests[key[position]] = requests.get(key[position], 0) + acc.requests
-        top[dimension] = set(sorted(requests, key=lambda value: -requests[value])[:METRICS_TOP])
+    key_labels = {api_key: aliases.get(api_key)
+                  or (f"{mask_key(api_key)}#{service.store.fingerprint(api_key)[:8]}" if api_key else "none")
+                  for api_key in _most_requested(rows, 0)}
+    models = _most_requested(rows, 1)
     summed: dict[tuple[str, str], Totals] = {}
     for (api_key, model, failed), acc in rows.items():
-        key_label = ("other" if api_key not in top["api_key"] else aliases.get(api_key)
-                     or (f"{mask_key(api_key)}#{service.store.fingerprint(api_key)[:8]}" if api_key else "none"))
-        summed.setdefault((model if model in top["model"] else "other", key_label), Totals()).add(failed, acc)
-    usage = sorted(summed.items())
-    family("cpa_usage_requests_total", "counter", "Requests by model and client key.",
-           [({"model": m, "api_key": k}, v.requests) for (m, k), v in usage])
-    family("cpa_usage_failed_requests_total", "counter", "Failed requests by model and client key.",
-           [({"model": m, "api_key": k}, v.failed) for (m, k), v in usage])
+        summed.setdefault((model if model in models else "other", key_labels.get(api_key, "other")),
+                          Totals()).add(failed, acc)
+    return sorted(summed.items())
+
+
+def _usage_families(service: "Service") -> list[str]:
+    """Requests, failures, tokens and cost by model and client key, for rate()."""
+    usage = _usage_by_model_and_key(service)
     kinds = ("input", "cache_read", "cache_write", "output", "reasoning", "unclassified")
-    family("cpa_usage_tokens_total", "counter", "Tokens by model, client key and kind (reasoning is part of output).",
-           [({"model": m, "api_key": k, "kind": kind}, getattr(v.measures, f"{kind}_tokens"))
-            for (m, k), v in usage for kind in kinds])
-    family("cpa_usage_cost_usd_total", "counter", "Cost in USD at the current prices, by model and client key.",
-           [({"model": m, "api_key": k}, round(v.cost, 8)) for (m, k), v in usage])
-    return "\n".join(families) + "\n"
+    return [
+        prometheus_family("cpa_usage_requests_total", "counter", "Requests by model and client key.",
+                          [({"model": m, "api_key": k}, v.requests) for (m, k), v in usage]),
+        prometheus_family("cpa_usage_failed_requests_total", "counter", "Failed requests by model and client key.",
+                          [({"model": m, "api_key": k}, v.failed) for (m, k), v in usage]),
+        prometheus_family("cpa_usage_tokens_total", "counter",
+                          "Tokens by model, client key and kind (reasoning is part of output).",
+                          [({"model": m, "api_key": k, "kind": kind}, getattr(v.measures, f"{kind}_tokens"))
+                           for (m, k), v in usage for kind in kinds]),
+        prometheus_family("cpa_usage_cost_usd_total", "counter",
+                          "Cost in USD at the current prices, by model and client key.",
+                          [({"model": m, "api_key": k}, round(v.cost, 8)) for (m, k), v in usage])]
+
+
+def _most_requested(rows: dict[tuple, Measures], position: int) -> set[str]:
+    """The METRICS_TOP values of the dimension at ``position`` of ``rows``' keys, by requests."""
+    requests: dict[str, int] = {}
+    for key, acc in rows.items():
+        requests[key[position]] = requests.get(key[position], 0) + acc.requests
+    return set(sorted(requests, key=lambda value: -requests[value])[:METRICS_TOP])
 
 
 def prometheus_escape(value: str) -> str:
