@@ -6837,6 +6837,17 @@ def read_empty_body() -> None:
         raise ApiError(400, "this route takes no fields: send {}", {"got": body})
 
 
+@contextlib.contextmanager
+def errors_at_index(position: int) -> Iterable[None]:
+    """A refusal of one entry of a list in a body names the entry: its index comes
+    first in the detail."""
+    try:
+        yield
+    except ApiError as exc:
+        exc.detail = {"index": position, **(exc.detail or {})}
+        raise
+
+
 def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
     if not isinstance(api_key, str) or blank(api_key) or len(api_key) > 500:
         raise ApiError(400, "invalid api_key", {"field": "api_key", "expected": "a non-empty string"})
@@ -7625,31 +7636,44 @@ def aliases_import(service: Service) -> dict:
     mode = query_single("mode") or "merge"
     if mode not in ("merge", "replace"):
         raise bad_parameter("mode", mode, "merge or replace")
-    body = read_json_body()
+    wanted = imported_aliases(read_json_body())  # validate everything before changing anything
+    before = service.store.aliases()
+    service.store.set_aliases(wanted, replace=mode == "replace")
+    return {"mode": mode, **alias_changes(before, wanted, replace=mode == "replace")}
+
+
+def imported_aliases(body: Any) -> dict[str, str]:
+    """The aliases of an export document, {api_key: alias}, each entry checked (and
+    each key once): a document with one bad entry changes nothing."""
     if not isinstance(body, dict) or body.get("version") != ALIAS_EXPORT_VERSION \
             or not isinstance(body.get("aliases"), list):
         raise ApiError(400, f"expected an alias export document (version {ALIAS_EXPORT_VERSION})",
                        {"expected": {"version": ALIAS_EXPORT_VERSION, "aliases": [{"api_key": "", "alias": ""}]}})
     wanted: dict[str, str] = {}
-    for position, entry in enumerate(body["aliases"]):  # validate everything before changing anything
-        if not isinstance(entry, dict) or not set(entry) <= {"api_key", "alias"}:
-            raise ApiError(400, 'each alias must be an object {"api_key": "...", "alias": "..."}',
-                           {"index": position})
-        try:
+    for position, entry in enumerate(body["aliases"]):
+        with errors_at_index(position):
+            if not isinstance(entry, dict) or not set(entry) <= {"api_key", "alias"}:
+                raise ApiError(400, 'each alias must be an object {"api_key": "...", "alias": "..."}')
             api_key, alias = validate_alias(entry.get("api_key"), entry.get("alias"))
-        except ApiError as exc:
-            exc.detail = {"index": position, **exc.detail}
-            raise
-        if api_key in wanted:
-            raise ApiError(400, "the same api_key appears twice", {"index": position, "with": ["aliases"]})
+            if api_key in wanted:
+                raise ApiError(400, "the same api_key appears twice", {"with": ["aliases"]})
         wanted[api_key] = alias
-    before = service.store.aliases()
-    service.store.set_aliases(wanted, replace=mode == "replace")
-    return {"mode": mode,
-            "added": sum(1 for k in wanted if k not in before),
-            "updated": sum(1 for k, v in wanted.items() if k in before and before[k] != v),
-            "unchanged": sum(1 for k, v in wanted.items() if before.get(k) == v),
-            "removed": sum(1 for k in before if k not in wanted) if mode == "replace" else 0}
+    return wanted
+
+
+def alias_changes(before: dict[str, str], wanted: dict[str, str], replace: bool) -> dict[str, int]:
+    """How many aliases an import adds, changes, leaves as they were and (replacing) removes."""
+    changes = {"added": 0, "updated": 0, "unchanged": 0, "removed": 0}
+    for api_key, alias in wanted.items():
+        if api_key not in before:
+            changes["added"] += 1
+        elif before[api_key] == alias:
+            changes["unchanged"] += 1
+        else:
+            changes["updated"] += 1
+    if replace:
+        changes["removed"] = len(before.keys() - wanted.keys())
+    return changes
 
 
 @route("GET", API + "/budgets", MEMBER, doc=_operation(
@@ -7753,11 +7777,8 @@ def pricing_put_many(service: Service) -> dict:
         raise ApiError(400, "expected a non-empty list of prices", {"got": type(entries).__name__})
     rows = []
     for position, entry in enumerate(entries):
-        try:
+        with errors_at_index(position):
             rows.append(parse_price(entry))
-        except ApiError as exc:
-            exc.detail = {"index": position, **(exc.detail or {})}
-            raise
     service.store.upsert_prices(rows)
     service.pricing.reload()
     return {"saved": [row[0] for row in rows]}
