@@ -6109,49 +6109,17 @@ class Analytics:
         range, the daily series its last DAILY_WINDOW_MS (whole local days) of one
         longer still; the summary covers all of it. ``since_first_event`` (range=all): rpm and tpm count from the first
         event, not from the start of the range."""
-        summary = Totals()
         prices = self.prices_of_seen_models()  # one read of the models for both priced questions
-        by_model = self.with_cost(query, ("model", "failed"), prices=prices)
-        for (model, failed), acc in by_model.items():
-            summary.add(failed, acc, model)
-        window = max(query.start_ms, query.end_ms - SERIES_WINDOW_MS)
-        window -= window % QUARTER_MS
-        recent = query._replace(start_ms=max(window, query.start_ms))
-        series = query._replace(start_ms=max(query.start_ms, self.time.day_start(
-            max(query.start_ms, query.end_ms - DAILY_WINDOW_MS))))
-        # Hours are summed whole, not per (hour, failed): in index order, with no sort,
-        # which halves the cost of a month's hours. Their failures come from the grid
-        # when it spans the range (else from a count), read first, so that the sums
-        # read after it hold at least those events.
+        summary = self._summary(query, prices)
+        window, recent, series = self._series_windows(query)
+        # The grid is read before the hourly sums: their failures may come from it, and
+        # the sums read after it then hold at least those events.
         quarters = self.store.count(recent, (), QUARTER_MS, failures=True)
-        step = self.time.hourly_step(series.start_ms, series.end_ms)
-        failures = quarters if recent.start_ms == series.start_ms else self.store.count(series, (), step, failures=True)
-        failed_by_hour: dict[int, int] = {}
-        for (start,), (_, failed) in failures.items():
-            if failed:
-                hour = self.time.hour_start(start)
-                failed_by_hour[hour] = failed_by_hour.get(hour, 0) + failed
-        hours: dict[int, Totals] = {}
-        for (start,), acc in self.with_cost(series, (), step, prices).items():
-            hour = self.time.hour_start(start)
-            if hour not in hours:
-                hours[hour] = Totals()
-                hours[hour].failed = failed_by_hour.get(hour, 0)
-            hours[hour].add(0, acc)
-        days: dict[int, Totals] = {}
-        for start, totals in hours.items():
-            day = self.time.day_start(start)
-            if day not in days:
-                days[day] = Totals()
-            days[day].merge(totals)
+        hours = self._hours(series, recent, quarters, prices)
+        days = self._days(hours)
         nothing = Totals().json()  # the hours and days without events: one answer, shared
-        first = summary.first_ms if since_first_event and summary.first_ms is not None else query.start_ms
-        minutes = (query.end_ms - first) / 60000
-        summary_json = summary.json()
-        summary_json["rpm"] = round(summary.requests / minutes, 4) if minutes > 0 else 0
-        summary_json["tpm"] = round(summary.measures.total_tokens / minutes, 2) if minutes > 0 else 0
         return {
-            "summary": summary_json,
+            "summary": self._summary_json(summary, query, since_first_event),
             "hourly": [{"start": self.time.label(h), "start_ms": h, **(hours[h].json() if h in hours else nothing)}
                        for h in self.time.hours(recent.start_ms, query.end_ms)],
             "daily": [{"date": self.time.local(d).date().isoformat(), "start_ms": d,
@@ -6160,6 +6128,70 @@ class Analytics:
             "health_grid": [grid_cell(q, *quarters.get((q,), (0, 0)))
                             for q in range(window, query.end_ms, QUARTER_MS)],
         }
+
+    def _summary(self, query: Query, prices: list[tuple]) -> Totals:
+        """The whole range summed, read by model so that unpriced models are named."""
+        summary = Totals()
+        for (model, failed), acc in self.with_cost(query, ("model", "failed"), prices=prices).items():
+            summary.add(failed, acc, model)
+        return summary
+
+    def _summary_json(self, summary: Totals, query: Query, since_first_event: bool) -> dict:
+        """The summary as the overview shows it, with requests and tokens a minute."""
+        first = summary.first_ms if since_first_event and summary.first_ms is not None else query.start_ms
+        minutes = (query.end_ms - first) / 60000
+        summary_json = summary.json()
+        summary_json["rpm"] = round(summary.requests / minutes, 4) if minutes > 0 else 0
+        summary_json["tpm"] = round(summary.measures.total_tokens / minutes, 2) if minutes > 0 else 0
+        return summary_json
+
+    def _series_windows(self, query: Query) -> tuple[int, Query, Query]:
+        """Where the 15-minute grid starts, the query of the hourly series and grid (the
+        last SERIES_WINDOW_MS, from a quarter hour) and that of the daily series (the last
+        DAILY_WINDOW_MS, from a local midnight): bounded answers for any range."""
+        window = max(query.start_ms, query.end_ms - SERIES_WINDOW_MS)
+        window -= window % QUARTER_MS
+        recent = query._replace(start_ms=max(window, query.start_ms))
+        series = query._replace(start_ms=max(query.start_ms, self.time.day_start(
+            max(query.start_ms, query.end_ms - DAILY_WINDOW_MS))))
+        return window, recent, series
+
+    def _hours(self, series: Query, recent: Query, quarters: dict[tuple, tuple[int, int]],
+               prices: list[tuple]) -> dict[int, Totals]:
+        """The local hours of ``series``, summed whole, not per (hour, failed): in index
+        order, with no sort, which halves the cost of a month's hours. Their failures come
+        from the grid's ``quarters`` when it spans the series (else from a count), read
+        before the sums."""
+        step = self.time.hourly_step(series.start_ms, series.end_ms)
+        failures = quarters if recent.start_ms == series.start_ms else self.store.count(series, (), step, failures=True)
+        failed_by_hour = self._failed_by_hour(failures)
+        hours: dict[int, Totals] = {}
+        for (start,), acc in self.with_cost(series, (), step, prices).items():
+            hour = self.time.hour_start(start)
+            if hour not in hours:
+                hours[hour] = Totals()
+                hours[hour].failed = failed_by_hour.get(hour, 0)
+            hours[hour].add(0, acc)
+        return hours
+
+    def _failed_by_hour(self, counts: dict[tuple, tuple[int, int]]) -> dict[int, int]:
+        """Failed requests by local hour, from counts of any step."""
+        failed_by_hour: dict[int, int] = {}
+        for (start,), (_, failed) in counts.items():
+            if failed:
+                hour = self.time.hour_start(start)
+                failed_by_hour[hour] = failed_by_hour.get(hour, 0) + failed
+        return failed_by_hour
+
+    def _days(self, hours: dict[int, Totals]) -> dict[int, Totals]:
+        """The local days the hours fall in, each the sum of its hours."""
+        days: dict[int, Totals] = {}
+        for start, totals in hours.items():
+            day = self.time.day_start(start)
+            if day not in days:
+                days[day] = Totals()
+            days[day].merge(totals)
+        return days
 
     def health(self, query: Query, day: dt.date | None) -> dict:
         """The last 365 local days, one cell each; with ``day``, its 5-minute cells."""
