@@ -5110,36 +5110,60 @@ class Drainer(Worker):
         """Read a subscription socket continuously; prove a quiet link alive by PING.
         On stop, UNSUBSCRIBE and keep reading until CPA confirms, so that nothing
         already on its way is lost; later records wait in CPA's queue for the next start."""
-        quiet_since, ping_sent_at = time.monotonic(), None
         try:
-            while not self._stop.is_set() and not (until is not None and until.is_set()):
-                message = subscription.read_message(0.25)
-                now = time.monotonic()
-                if message is None:
-                    if ping_sent_at is not None and now - ping_sent_at > self.pong_timeout:
-                        raise SubscriptionLost(f"no pong within {format_duration(self.pong_timeout)}")
-                    if ping_sent_at is None and now - quiet_since > self.ping_after:
-                        subscription.ping()
-                        ping_sent_at = now
-                    continue
-                quiet_since, ping_sent_at = now, None
-                self._take(message, via)
+            self._read_until_stopped(subscription, via, until)
             if self._stop.is_set():
-                subscription.unsubscribe()
-                deadline = time.monotonic() + 1.0
-                while time.monotonic() < deadline:
-                    message = subscription.read_message(0.1)
-                    if message and message[0] == "unsubscribe":
-                        break
-                    if message:
-                        self._take(message, via)
+                self._unsubscribe(subscription, via)
         except Exception as exc:  # noqa: BLE001 - reported to the drainer, which reconnects
-            if not self._stop.is_set() and via == "subscribe":
-                self._lost_reason = exc
-            elif not self._stop.is_set():
-                log.warning("CPA %s's errors channel ended (%s)", self.instance.name, exc)
+            self._reader_failed(exc, via)
         finally:
             ended.set()
+
+    def _read_until_stopped(self, subscription: QueueConnection, via: str, until: threading.Event | None) -> None:
+        """Hand every message over until the drainer stops (or ``until`` is set). Each
+        message costs one read and one hand-over: a busy CPA publishes thousands a second."""
+        quiet_since, ping_sent_at = time.monotonic(), None
+        while not self._stop.is_set() and not (until is not None and until.is_set()):
+            message = subscription.read_message(0.25)
+            now = time.monotonic()
+            if message is None:
+                ping_sent_at = self._prove_alive(subscription, now - quiet_since, ping_sent_at, now)
+                continue
+            quiet_since, ping_sent_at = now, None
+            self._take(message, via)
+
+    def _prove_alive(self, subscription: QueueConnection, quiet_for: float, ping_sent_at: float | None,
+                     now: float) -> float | None:
+        """A link quiet for ping_after gets a PING; one whose PING went unanswered for
+        pong_timeout is lost (SubscriptionLost). Returns when the waiting PING was sent."""
+        if ping_sent_at is not None and now - ping_sent_at > self.pong_timeout:
+            raise SubscriptionLost(f"no pong within {format_duration(self.pong_timeout)}")
+        if ping_sent_at is None and quiet_for > self.ping_after:
+            subscription.ping()
+            return now
+        return ping_sent_at
+
+    def _unsubscribe(self, subscription: QueueConnection, via: str) -> None:
+        """At a stop: UNSUBSCRIBE, and take what CPA still sends until it confirms (a
+        second at most)."""
+        subscription.unsubscribe()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            message = subscription.read_message(0.1)
+            if message and message[0] == "unsubscribe":
+                break
+            if message:
+                self._take(message, via)
+
+    def _reader_failed(self, exc: Exception, via: str) -> None:
+        """A subscription read failed: the usage subscription's reason goes to the drainer
+        (which reconnects), the errors channel's to the log; at a stop, neither matters."""
+        if self._stop.is_set():
+            return
+        if via == "subscribe":
+            self._lost_reason = exc
+        else:
+            log.warning("CPA %s's errors channel ended (%s)", self.instance.name, exc)
 
     def _take(self, message: tuple[str, bytes | None], via: str) -> None:
         kind, payload = message
