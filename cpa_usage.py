@@ -5538,46 +5538,66 @@ class Importer:
 
     def _records(self, stream: Any, name: str) -> Iterable[tuple[str, bytes]]:
         """(where, payload) of every record, after checking that the file is valid as a whole."""
-        first = b""
-        for line in stream:
-            if line.strip():
-                first = line
-                break
+        first = self._first_line(stream)
         if not first:
             return []  # nothing in it: nothing to import (read 0), as for any other file
-        try:
-            json.loads(first)
-            whole_lines = True
-        except RecursionError:
-            whole_lines = True  # a whole value, nested too deep to read: a record to reject, not the file
-        except ValueError:
-            whole_lines = False  # the first line is not a whole value: one (legacy) document
         stream.seek(0)
-        if not whole_lines:
-            try:
-                document = json.load(stream)
-            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                raise ImportFileError(f"neither JSON Lines nor a JSON document ({exc})") from None
-            try:
-                return list(legacy_export_payloads(document))
-            except ValueError as exc:
-                raise ImportFileError(str(exc)) from None
-        for number, line in enumerate(stream, 1):
-            if line.strip():
-                try:
-                    value = json.loads(line)
-                except RecursionError:
-                    continue  # a record nested too deep to read: rejected with its reason when imported
-                except ValueError as exc:
-                    raise ImportFileError(f"line {number} is not JSON ({exc})") from None
-                if self._is_legacy_export(value):
-                    try:
-                        for _ in legacy_export_payloads(value):
-                            pass
-                    except ValueError as exc:
-                        raise ImportFileError(f"line {number}: {exc}") from None
+        if not self._is_json_lines(first):
+            return self._legacy_document(stream)
+        self._check_lines(stream)
         stream.seek(0)
         return self._lines(stream, name)
+
+    @staticmethod
+    def _first_line(stream: Any) -> bytes:
+        """The first line that is not blank (empty when there is none)."""
+        for line in stream:
+            if line.strip():
+                return line
+        return b""
+
+    @staticmethod
+    def _is_json_lines(first: bytes) -> bool:
+        """Whether a file whose first line is ``first`` is JSON Lines: that line is a whole
+        JSON value. Else the file is one (legacy) document."""
+        try:
+            json.loads(first)
+        except RecursionError:
+            return True  # a whole value, nested too deep to read: a record to reject, not the file
+        except ValueError:
+            return False  # the first line is not a whole value: one (legacy) document
+        return True
+
+    @staticmethod
+    def _legacy_document(stream: Any) -> list[tuple[str, bytes]]:
+        """The records of a file that is one JSON document: CPA's legacy usage export."""
+        try:
+            document = json.load(stream)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise ImportFileError(f"neither JSON Lines nor a JSON document ({exc})") from None
+        try:
+            return list(legacy_export_payloads(document))
+        except ValueError as exc:
+            raise ImportFileError(str(exc)) from None
+
+    def _check_lines(self, stream: Any) -> None:
+        """The first pass over JSON Lines: every line is JSON, and a legacy export on one
+        line is a valid one (else ImportFileError, naming the line)."""
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except RecursionError:
+                continue  # a record nested too deep to read: rejected with its reason when imported
+            except ValueError as exc:
+                raise ImportFileError(f"line {number} is not JSON ({exc})") from None
+            if self._is_legacy_export(value):
+                try:
+                    for _ in legacy_export_payloads(value):
+                        pass
+                except ValueError as exc:
+                    raise ImportFileError(f"line {number}: {exc}") from None
 
     @staticmethod
     def _is_legacy_export(value: Any) -> bool:
