@@ -7010,27 +7010,37 @@ def mask_secrets(text: str) -> str:
     """A payload as the API shows it (dead letters): the client key, an upstream key named
     as the source, and every key-like field masked where they stand, the rest as received.
     What cannot be read as JSON gets key-like tokens masked."""
-    secrets: set[str] = set()
     try:
         value = parse_json(text, "payload")
     except DecodeError:
         value = None
+    for secret in sorted(_secrets_in(value), key=len, reverse=True):
+        text = text.replace(json.dumps(secret, ensure_ascii=False)[1:-1], mask_key(secret) or "")
+    return _KEY_LIKE.sub(lambda match: mask_key(match.group()) or "", text)
+
+
+def _secrets_in(value: Any) -> set[str]:
+    """The secret strings of a decoded payload (see _is_secret_field), a thousand at most,
+    found without recursion: a dead letter may be nested deep."""
+    secrets: set[str] = set()
     stack = [value]
-    while stack and len(secrets) < 1000:  # without recursion: a dead letter may be nested deep
+    while stack and len(secrets) < 1000:
         item = stack.pop()
         if isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, dict):
             for key, child in item.items():
-                if isinstance(child, str) and child and (
-                        key in ("api_key", "source") and (key == "api_key" or looks_like_secret(child))
-                        or _SECRET_FIELD.search(key)):
+                if isinstance(child, str) and child and _is_secret_field(key, child):
                     secrets.add(child)
                 elif isinstance(child, (dict, list)):
                     stack.append(child)
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(json.dumps(secret, ensure_ascii=False)[1:-1], mask_key(secret) or "")
-    return _KEY_LIKE.sub(lambda match: mask_key(match.group()) or "", text)
+    return secrets
+
+
+def _is_secret_field(key: str, value: str) -> bool:
+    """Whether a field of a payload holds a secret: the client key, an upstream key named
+    as the source (looks_like_secret), or any field named like a key, token or password."""
+    return key == "api_key" or (key == "source" and looks_like_secret(value)) or bool(_SECRET_FIELD.search(key))
 
 
 def range_json(query: Query, name: str) -> dict:
