@@ -5256,31 +5256,47 @@ class MetadataSync(Worker):
         if not self._lock.acquire(timeout=-1 if wait else 30):
             raise SyncBusy("a sync is already running")
         try:
-            results: dict[str, str] = {}
-            for spec in METADATA_LISTS:
-                results[spec.name] = self._fetch(spec.name, lambda: self.http.metadata_list(spec, self._stop, wait))
-            results["usage-statistics-enabled"] = self._check_recording(wait)
-            results["queue-retention"] = self._check_retention(wait)
-            results["models"] = self._fetch("models", self._models)
-            now = now_ms()
-            self.last_run_at = now
-            self.absent = [name for name, result in results.items() if result == "absent"]
-            failures = {name: result for name, result in results.items() if result not in ("ok", "absent")}
-            error = "; ".join(f"{k}: {v}" for k, v in failures.items()) or None
-            if error:
-                self.last_error, self.last_error_at = error, now
-            else:
-                self.last_success_at = now
-            if error != self._logged_error:  # a change is news; the same failure every 30 s is not
-                if error:
-                    log.warning("metadata sync of CPA %s incomplete (the last good copies stay): %s", self.instance,
-                                error)
-                elif self._logged_error:
-                    log.info("metadata sync of CPA %s complete again", self.instance)
-                self._logged_error = error
+            results = self._fetch_all(wait)
+            self._note_results(results)
             return results
         finally:
             self._lock.release()
+
+    def _fetch_all(self, wait: bool) -> dict[str, str]:
+        """Every list of METADATA_LISTS, whether CPA records usage, how long it keeps a
+        record, then the models (asked with one of the client keys just fetched)."""
+        results: dict[str, str] = {}
+        for spec in METADATA_LISTS:
+            results[spec.name] = self._fetch(spec.name, lambda: self.http.metadata_list(spec, self._stop, wait))
+        results["usage-statistics-enabled"] = self._check_recording(wait)
+        results["queue-retention"] = self._check_retention(wait)
+        results["models"] = self._fetch("models", self._models)
+        return results
+
+    def _note_results(self, results: dict[str, str]) -> None:
+        """What /status tells of this sync: when it ran, the lists this CPA lacks, and
+        the failures (or the time of the last complete sync)."""
+        now = now_ms()
+        self.last_run_at = now
+        self.absent = [name for name, result in results.items() if result == "absent"]
+        failures = {name: result for name, result in results.items() if result not in ("ok", "absent")}
+        error = "; ".join(f"{k}: {v}" for k, v in failures.items()) or None
+        if error:
+            self.last_error, self.last_error_at = error, now
+        else:
+            self.last_success_at = now
+        self._log_change(error)
+
+    def _log_change(self, error: str | None) -> None:
+        """Log a sync that became incomplete, or complete again: a change is news; the
+        same failure every 30 s is not."""
+        if error == self._logged_error:
+            return
+        if error:
+            log.warning("metadata sync of CPA %s incomplete (the last good copies stay): %s", self.instance, error)
+        elif self._logged_error:
+            log.info("metadata sync of CPA %s complete again", self.instance)
+        self._logged_error = error
 
     def _fetch(self, name: str, fetch: Callable[[], Any]) -> str:
         try:
