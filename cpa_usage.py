@@ -8587,32 +8587,42 @@ def import_files(store: Store, paths: list[str]) -> int:
 def export_rows(analytics: Analytics, args: argparse.Namespace) -> int:
     """The export command: the API's export routes, written to a file or stdout. The
     filters are read by the same code as the routes' query strings."""
-    pairs = [(name, value) for name in ("range", "start", "end", "auth_index", "api_key", "result", "group", "sort",
-                                        "order") if (value := getattr(args, name, None)) is not None]
-    pairs += [("model", m) for m in args.model or []] + [("source", v) for v in args.source or []]
-    bottle.request.bind({"QUERY_STRING": urllib.parse.urlencode(pairs), "REQUEST_METHOD": "GET", "PATH_INFO": "/"})
+    bottle.request.bind({"QUERY_STRING": export_query_string(args), "REQUEST_METHOD": "GET", "PATH_INFO": "/"})
     try:
-        if args.what == "events":
-            query, _ = parse_query(analytics, "all")
-            chunks = analytics.export_events(query, args.format)
-        else:
-            query, _ = parse_query(analytics, "24h")
-            if args.format != "csv":
-                raise bad_parameter("format", args.format, "csv")
-            chunks = analytics.export_analysis(query, *analysis_parameters())
-        out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
-        try:
-            for chunk in chunks:
-                out.write(chunk)
-        finally:
-            if args.output:
-                out.close()
+        write_export(export_chunks(analytics, args), args.output)
     except BrokenPipeError:  # `export ... | head`: the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except ApiError as exc:
         print(f"cpa-usage: {exc.message} ({exc.detail.get('expected', '') if exc.detail else ''})", file=sys.stderr)
         return 2
     return 0
+
+
+def export_query_string(args: argparse.Namespace) -> str:
+    """The export command's filters as the query string of the export routes."""
+    pairs = [(name, value) for name in ("range", "start", "end", "auth_index", "api_key", "result", "group", "sort",
+                                        "order") if (value := getattr(args, name, None)) is not None]
+    pairs += [("model", m) for m in args.model or []] + [("source", v) for v in args.source or []]
+    return urllib.parse.urlencode(pairs)
+
+
+def export_chunks(analytics: Analytics, args: argparse.Namespace) -> Iterable[str]:
+    """What the export command writes, in pieces of text: the events, or the analysis as
+    CSV (ApiError for filters the routes would refuse)."""
+    if args.what == "events":
+        query, _ = parse_query(analytics, "all")
+        return analytics.export_events(query, args.format)
+    query, _ = parse_query(analytics, "24h")
+    if args.format != "csv":
+        raise bad_parameter("format", args.format, "csv")
+    return analytics.export_analysis(query, *analysis_parameters())
+
+
+def write_export(chunks: Iterable[str], output: str | None) -> None:
+    """Write the pieces to the file ``output`` (closed after), else to standard output."""
+    with open(output, "w", encoding="utf-8", newline="") if output else contextlib.nullcontext(sys.stdout) as out:
+        for chunk in chunks:
+            out.write(chunk)
 
 
 def main(argv: list[str] | None = None) -> int:
