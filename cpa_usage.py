@@ -6851,6 +6851,15 @@ def query_single(name: str) -> str | None:
     return values[0] if values else None
 
 
+def query_choice(name: str, choices: Sequence[str | None], expected: str, default: str | None = None) -> str | None:
+    """A parameter that takes one of ``choices`` (``default`` when it is absent); any
+    other value is a 400 that says what is ``expected``."""
+    value = query_single(name) or default
+    if value not in choices:
+        raise bad_parameter(name, value, expected)
+    return value
+
+
 def parse_instant(name: str, text: str | None) -> int | None:
     """RFC 3339 text or epoch milliseconds."""
     if text is None:
@@ -6864,32 +6873,33 @@ def parse_instant(name: str, text: str | None) -> int | None:
 def parse_range(analytics: "Analytics", default_range: str) -> tuple[int, int, bool, str]:
     """range, start and end, validated: [start, end), whether it ends now, and its name."""
     start, end = parse_instant("start", query_single("start")), parse_instant("end", query_single("end"))
-    name = query_single("range") or ("custom" if start is not None or end is not None else default_range)
-    if name not in RANGE_NAMES:
-        raise bad_parameter("range", name, " | ".join(RANGE_NAMES))
+    bounded = start is not None or end is not None
+    name = query_choice("range", RANGE_NAMES, " | ".join(RANGE_NAMES), "custom" if bounded else default_range)
     if name == "custom":
-        for parameter, value in (("start", start), ("end", end)):
-            if value is None:
-                raise bad_parameter(parameter, None, f"{parameter} is required with range=custom", ("range",))
-        if end <= start:
-            raise bad_parameter("end", query_single("end"), "a time after start", ("start",))
-        start, end = (min(max(instant, 0), MAX_INSTANT_MS) for instant in (start, end))  # may leave it empty
-    elif start is not None or end is not None:
+        start, end = custom_range(start, end)
+    elif bounded:
         raise bad_parameter("start" if start is not None else "end", query_single("start") or query_single("end"),
                             "start and end only with range=custom", ("range",))
     return (*analytics.resolve_range(name, start, end), name)
+
+
+def custom_range(start: int | None, end: int | None) -> tuple[int, int]:
+    """range=custom: start and end both given, end after start; both held to
+    [0, MAX_INSTANT_MS], which may leave the range empty."""
+    for parameter, value in (("start", start), ("end", end)):
+        if value is None:
+            raise bad_parameter(parameter, None, f"{parameter} is required with range=custom", ("range",))
+    if end <= start:
+        raise bad_parameter("end", query_single("end"), "a time after start", ("start",))
+    return min(max(start, 0), MAX_INSTANT_MS), min(max(end, 0), MAX_INSTANT_MS)
 
 
 def parse_query(analytics: "Analytics", default_range: str) -> tuple[Query, str]:
     """The shared filters of every usage endpoint, validated: (Query as asked, range
     name). What a member may ask of it is member_scoped's business."""
     start_ms, end_ms, open_end, name = parse_range(analytics, default_range)
-    stream = query_single("stream")
-    if stream not in (None, "true", "false"):
-        raise bad_parameter("stream", stream, "true or false")
-    result = query_single("result")
-    if result not in (None, "success", "failed"):
-        raise bad_parameter("result", result, "success or failed")
+    stream = query_choice("stream", (None, "true", "false"), "true or false")
+    result = query_choice("result", (None, "success", "failed"), "success or failed")
     sources = query_values("source")
     if sources:
         ids = analytics.key_ids("source")
@@ -7328,15 +7338,9 @@ def route(method: str, path: str, access: str, doc: dict | Callable[[list[str]],
 
 def analysis_parameters() -> tuple[str, str, bool]:
     """group, sort and descending of the analysis routes, validated."""
-    group = query_single("group") or "model"
-    if group not in ("api", "model", "both"):
-        raise bad_parameter("group", group, "api, model or both")
-    sort = query_single("sort") or "requests"
-    if sort not in ANALYSIS_SORTS:
-        raise bad_parameter("sort", sort, " | ".join(ANALYSIS_SORTS))
-    order = query_single("order") or ("asc" if sort == "name" else "desc")
-    if order not in ("asc", "desc"):
-        raise bad_parameter("order", order, "asc or desc")
+    group = query_choice("group", ("api", "model", "both"), "api, model or both", "model")
+    sort = query_choice("sort", ANALYSIS_SORTS, " | ".join(ANALYSIS_SORTS), "requests")
+    order = query_choice("order", ("asc", "desc"), "asc or desc", "asc" if sort == "name" else "desc")
     return group, sort, order == "desc"
 
 
@@ -7360,9 +7364,7 @@ def healthz(service: Service) -> dict:
     """Liveness: the process answers. With ready=1, readiness: 503 with the reasons
     while a worker is down, ingest stalls, the database or the spool refuses
     writes, or a CPA is not connected."""
-    ready = query_single("ready")
-    if ready not in (None, "1", "true"):
-        raise bad_parameter("ready", ready, "1 or true")
+    ready = query_choice("ready", (None, "1", "true"), "1 or true")
     if ready is None:
         return {"status": "ok"}
     health = service.health()
@@ -7488,8 +7490,7 @@ def usage_analysis_export(service: Service) -> Iterable[bytes]:
     analytics = service.analytics
     query, _ = parse_query(analytics, "24h")
     query = member_scoped(query)
-    if (query_single("format") or "csv") != "csv":
-        raise bad_parameter("format", query_single("format"), "csv")
+    query_choice("format", ("csv",), "csv", "csv")
     return download(analytics.export_analysis(query, *analysis_parameters()), "csv", "cpa-usage-analysis")
 
 
@@ -7562,9 +7563,7 @@ def usage_events_export(service: Service) -> Iterable[bytes]:
     query, _ = parse_query(analytics, "all")
     query = member_scoped(query)
     member = member_key()
-    fmt = query_single("format") or ("csv" if member else "jsonl")
-    if fmt not in ("csv", "jsonl"):
-        raise bad_parameter("format", fmt, "csv or jsonl")
+    fmt = query_choice("format", ("csv", "jsonl"), "csv or jsonl", "csv" if member else "jsonl")
     if member and fmt == "jsonl":
         raise ApiError(403, "a member's export is csv (jsonl has every column, credentials included)",
                        {"member": True})
@@ -7735,9 +7734,7 @@ def aliases_export(service: Service) -> dict:
                          "aliases": {"type": "array", "items": _ALIAS_INPUT,
                                      "description": "each api_key once"}}, ("version", "aliases"))))
 def aliases_import(service: Service) -> dict:
-    mode = query_single("mode") or "merge"
-    if mode not in ("merge", "replace"):
-        raise bad_parameter("mode", mode, "merge or replace")
+    mode = query_choice("mode", ("merge", "replace"), "merge or replace", "merge")
     wanted = imported_aliases(read_json_body())  # validate everything before changing anything
     before = service.store.aliases()
     service.store.set_aliases(wanted, replace=mode == "replace")
