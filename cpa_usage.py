@@ -6962,6 +6962,9 @@ def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
 # made every cost Infinity, which is no JSON). NaN fails the range check too.
 MAX_PRICE = 10_000
 MAX_BUDGET_USD, MAX_BUDGET_TOKENS = 10**9, 10**15
+# What a budget limit takes, by the unit its name ends in: (types, the most, what a refusal says is expected).
+BUDGET_UNITS = {"usd": ((int, float), MAX_BUDGET_USD, f"an amount of USD above 0, at most {MAX_BUDGET_USD:,}"),
+                "tokens": (int, MAX_BUDGET_TOKENS, f"a whole number of tokens from 1 to {MAX_BUDGET_TOKENS:,}")}
 
 
 _MODEL_NAME_TEXT = re.compile(f"[^{_SPACE_OR_CONTROL}]{{1,200}}")
@@ -6972,13 +6975,18 @@ def valid_model_name(name: Any) -> bool:
     return isinstance(name, str) and _MODEL_NAME_TEXT.fullmatch(name) is not None
 
 
+def reject_unknown_fields(body: dict, allowed: Iterable[str], what: str, known: list[str]) -> None:
+    """A body field not ``allowed`` is a 400 naming the first of them and the ``known`` ones."""
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError(400, f"unknown {what} field {unknown[0]}", {"field": unknown[0], "known": known})
+
+
 def parse_price(entry: Any, model: str | None = None) -> tuple:
     """One price from the API: (model, input, output, cache_read, cache_write, reasoning)."""
     if not isinstance(entry, dict):
         raise ApiError(400, "a price must be an object", {"got": type(entry).__name__})
-    unknown = sorted(set(entry) - set(PRICE_FIELDS) - {"model"})
-    if unknown:
-        raise ApiError(400, f"unknown price field {unknown[0]}", {"field": unknown[0], "known": list(PRICE_FIELDS)})
+    reject_unknown_fields(entry, {*PRICE_FIELDS, "model"}, "price", list(PRICE_FIELDS))
     name = entry.get("model", model)
     if model is not None and name != model:
         raise ApiError(400, "the model in the body differs from the one in the path",
@@ -6986,18 +6994,19 @@ def parse_price(entry: Any, model: str | None = None) -> tuple:
     if not valid_model_name(name):
         raise ApiError(400, "invalid model name", {"field": "model", "value": name,
                                                     "expected": "1-200 characters without spaces"})
-    values = []
-    for field in PRICE_FIELDS:
-        value = entry.get(field)
-        if value is None and field == "reasoning":
-            values.append(None)
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_PRICE:
-            raise ApiError(400, f"invalid price field {field}", {
-                "model": name, "field": field, "value": value,
-                "expected": f"a number from 0 to {MAX_PRICE:,} (USD per 1M tokens)"})
-        values.append(float(value))
-    return (name, *values)
+    return (name, *(price_value(name, field, entry.get(field)) for field in PRICE_FIELDS))
+
+
+def price_value(model: str, field: str, value: Any) -> float | None:
+    """One field of a price: USD per 1M tokens, from 0 to MAX_PRICE; reasoning may be
+    left out (None: reasoning tokens cost the output price)."""
+    if value is None and field == "reasoning":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_PRICE:
+        raise ApiError(400, f"invalid price field {field}", {
+            "model": model, "field": field, "value": value,
+            "expected": f"a number from 0 to {MAX_PRICE:,} (USD per 1M tokens)"})
+    return float(value)
 
 
 def price_json(model: str, price: Price, source: str, updated_ms: int | None = None) -> dict:
@@ -7788,21 +7797,10 @@ def budgets_put(service: Service) -> dict:
     body = read_json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
-    unknown = sorted(set(body) - {"api_key", *Store.BUDGET_LIMITS})
-    if unknown:
-        raise ApiError(400, f"unknown budget field {unknown[0]}",
-                       {"field": unknown[0], "known": ["api_key", *Store.BUDGET_LIMITS]})
+    fields = ["api_key", *Store.BUDGET_LIMITS]
+    reject_unknown_fields(body, fields, "budget", fields)
     key = one_client_key(service, body.get("api_key"))
-    limits = {}
-    for name in Store.BUDGET_LIMITS:
-        value = body.get(name)
-        tokens = name.endswith("_tokens")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int if tokens else (int, float))
-                                  or not 0 < value <= (MAX_BUDGET_TOKENS if tokens else MAX_BUDGET_USD)):
-            raise ApiError(400, f"invalid budget field {name}", {"field": name, "value": value, "expected":
-                           f"a whole number of tokens from 1 to {MAX_BUDGET_TOKENS:,}" if tokens
-                           else f"an amount of USD above 0, at most {MAX_BUDGET_USD:,}"})
-        limits[name] = value
+    limits = {name: budget_limit(name, body.get(name)) for name in Store.BUDGET_LIMITS}
     if not any(limits.values()):
         raise ApiError(400, "a budget needs at least one limit", {"fields": list(Store.BUDGET_LIMITS)})
     service.store.set_budget(key, limits)
@@ -7818,6 +7816,15 @@ def budgets_delete(service: Service) -> dict:
     if not service.store.delete_budget(key):
         raise ApiError(404, "this key has no budget", analytics.named("api_key", key))
     return {"deleted": analytics.named("api_key", key)}
+
+
+def budget_limit(name: str, value: Any) -> int | float | None:
+    """One limit of a budget, as BUDGET_UNITS has it for the unit its name ends in; None:
+    no limit of that kind."""
+    types, most, expected = BUDGET_UNITS[name.rsplit("_", 1)[1]]
+    if value is not None and (isinstance(value, bool) or not isinstance(value, types) or not 0 < value <= most):
+        raise ApiError(400, f"invalid budget field {name}", {"field": name, "value": value, "expected": expected})
+    return value
 
 
 def one_client_key(service: Service, wanted: Any) -> str:
