@@ -4875,12 +4875,7 @@ class Drainer(Worker):
         failures = 0  # connection attempts in a row that did not even get through AUTH
         while not self._stop.is_set():
             try:
-                transport, reason = self._choose()
-                self.status.set(transport_reason=reason)
-                if transport == "http":
-                    self._http_session(reason)
-                else:
-                    self._resp_session(subscribe=transport == "subscribe")
+                self._session()
             except TransportChange as change:
                 self._next_choice = (change.transport, change.reason)
                 continue
@@ -4894,28 +4889,47 @@ class Drainer(Worker):
                 log.error("CPA refused a queue command: %s (REDIS_QUEUE_KEY=%s)", exc, self.queue_key)
                 self._stop.wait(self.error_backoff)
             except (redis.RedisError, OSError, SubscriptionLost, CpaHttpError) as exc:
-                message = str(exc) or type(exc).__name__
-                self.status.error(message)
-                # CPA answered before and dropped us (a restart, a full subscriber
-                # buffer): reconnect at once, its queue holds records for only ~60 s.
-                # CPA unreachable: once quickly, then every REDIS_QUEUE_ERROR_BACKOFF.
-                failures = 0 if self.status.connected else failures + 1
-                pause = 0.5 if failures <= 1 else self.error_backoff
-                if not self._stop.is_set():
-                    log.warning("connection to CPA %s lost or refused (%s); retrying in %s", self.instance.name,
-                                message, format_duration(pause))
-                self._stop.wait(pause)
+                failures = self._connection_lost(exc, failures)
             except Exception as exc:  # noqa: BLE001 - the drain must outlive any surprise
                 self.status.error(f"unexpected drain error: {exc}")
                 log.exception("unexpected drain error; retrying")
                 self._stop.wait(self.error_backoff)
             finally:
-                self._close_all()
-                self.http.close()
-                self.status.set(mode="down", connected=False, subscribed_since=None, errors_subscribed=False)
-                self._gap_open = True
+                self._session_ended()
             if not self._stop.is_set():
                 self.status.set(reconnects=self.status.reconnects + 1)
+
+    def _session(self) -> None:
+        """One session with CPA, over the transport chosen for it, until it ends."""
+        transport, reason = self._choose()
+        self.status.set(transport_reason=reason)
+        if transport == "http":
+            self._http_session(reason)
+        else:
+            self._resp_session(subscribe=transport == "subscribe")
+
+    def _connection_lost(self, exc: Exception, failures: int) -> int:
+        """Wait before the next session. CPA answered before and dropped us (a restart, a
+        full subscriber buffer): reconnect at once, its queue holds records for only
+        ~60 s. CPA unreachable: once quickly, then every REDIS_QUEUE_ERROR_BACKOFF.
+        Returns the attempts in a row that did not get through."""
+        message = str(exc) or type(exc).__name__
+        self.status.error(message)
+        failures = 0 if self.status.connected else failures + 1
+        pause = 0.5 if failures <= 1 else self.error_backoff
+        if not self._stop.is_set():
+            log.warning("connection to CPA %s lost or refused (%s); retrying in %s", self.instance.name,
+                        message, format_duration(pause))
+        self._stop.wait(pause)
+        return failures
+
+    def _session_ended(self) -> None:
+        """However a session ended: its connections closed, the drain down until the next
+        one, which ends a stretch without contact."""
+        self._close_all()
+        self.http.close()
+        self.status.set(mode="down", connected=False, subscribed_since=None, errors_subscribed=False)
+        self._gap_open = True
 
     def _choose(self) -> tuple[str, str]:
         """(transport, why) for the next session."""
@@ -5459,10 +5473,18 @@ class Watchdog(Worker):
 
     def problems(self) -> dict[str, str]:
         """{what: the problem in words}, empty when all is well."""
-        writer, now = self.writer, now_ms()
-        found = {f"worker:{w.name}": f"{w.name} is not running ({w.last_crash or 'it ended'}); "
-                 f"{'it starts again' if w.crashed else 'restart cpa-usage'}"
-                 for w in self.workers if w.started and not w.alive}
+        return {**self._worker_problems(), **self._writer_problems(), **self._drain_problems()}
+
+    def _worker_problems(self) -> dict[str, str]:
+        """Workers started and not running: crashed (and being started again) or ended."""
+        return {f"worker:{w.name}": f"{w.name} is not running ({w.last_crash or 'it ended'}); "
+                f"{'it starts again' if w.crashed else 'restart cpa-usage'}"
+                for w in self.workers if w.started and not w.alive}
+
+    def _writer_problems(self) -> dict[str, str]:
+        """The ingest writer's: a database refusing writes, ingest that does not move, a
+        spool that cannot be written, records dropped lately."""
+        writer, now, found = self.writer, now_ms(), {}
         if writer.stalled:
             found["database"] = f"the database refuses writes ({writer.stall_reason}); {writer.pending:,} records wait"
         since = writer.stalled_since()
@@ -5474,10 +5496,12 @@ class Watchdog(Worker):
         if writer.last_drop_at is not None and now - writer.last_drop_at < self.DROP_NEWS_MS:
             found["dropped"] = (f"{writer.dropped:,} records taken from CPA were dropped (memory and spool full), "
                                 f"the last at {iso_ms(writer.last_drop_at)}")
-        for name, status in self.drains:
-            if status.mode == "down":
-                found[f"cpa:{name}"] = f"CPA {name} is not connected ({status.last_error or 'connecting'})"
         return found
+
+    def _drain_problems(self) -> dict[str, str]:
+        """Every CPA not connected."""
+        return {f"cpa:{name}": f"CPA {name} is not connected ({status.last_error or 'connecting'})"
+                for name, status in self.drains if status.mode == "down"}
 
     def run(self) -> None:
         known: set[str] = set()
