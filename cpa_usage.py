@@ -8654,6 +8654,33 @@ def write_export(chunks: Iterable[str], output: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = command_line_parser().parse_args(argv)
+    if args.command == "migrate":
+        return migrate(args)
+    if args.command in ("backup", "import", "export") and args.db:
+        return offline_command(args, args.db, zoneinfo.ZoneInfo(os.environ.get("TZ") or SETTING_DEFAULTS["TZ"]))
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"cpa-usage: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        for name, value in config.describe():
+            print(f"{name}={value}")
+        return 0
+    if args.command in ("backup", "import", "export"):
+        return offline_command(args, config.database, config.zone)
+    try:
+        setup_logging(config)
+    except OSError as exc:
+        print(f"cpa-usage: configuration error: LOG_DIR={config.log_dir!r} cannot be used ({exc.strerror}); "
+              "expected a writable directory, or LOG_FILE_ENABLED=false", file=sys.stderr)
+        return 2
+    return serve(config)
+
+
+def command_line_parser() -> argparse.ArgumentParser:
+    """The commands and their options; the help ends with every setting and its default."""
     settings = "\n".join(f"  {s.name:<26} {('(required)' if s.default is None else repr(s.default)):<16} {s.help}"
                          for s in SETTINGS)
     parser = argparse.ArgumentParser(
@@ -8709,29 +8736,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate_command.add_argument("--to", dest="target", required=True, metavar="sqlite:PATH|postgres:URL")
     migrate_command.add_argument("--instance", help="the name of the CPA whose events an older database "
                                  "holds (default: INSTANCE_NAME, else this machine's name)")
-    args = parser.parse_args(argv)
-    if args.command == "migrate":
-        return migrate(args)
-    if args.command in ("backup", "import", "export") and args.db:
-        return offline_command(args, args.db, zoneinfo.ZoneInfo(os.environ.get("TZ") or SETTING_DEFAULTS["TZ"]))
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        print(f"cpa-usage: configuration error: {exc}", file=sys.stderr)
-        return 2
-    if args.check_config:
-        for name, value in config.describe():
-            print(f"{name}={value}")
-        return 0
-    if args.command in ("backup", "import", "export"):
-        return offline_command(args, config.database, config.zone)
-    try:
-        setup_logging(config)
-    except OSError as exc:
-        print(f"cpa-usage: configuration error: LOG_DIR={config.log_dir!r} cannot be used ({exc.strerror}); "
-              "expected a writable directory, or LOG_FILE_ENABLED=false", file=sys.stderr)
-        return 2
-    return serve(config)
+    return parser
 
 
 if __name__ == "__main__":
