@@ -8443,13 +8443,8 @@ def serve(config: Config) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    try:
-        service = Service(config)
-    except Exception as exc:  # noqa: BLE001 - sorted out below
-        if not isinstance(exc, (sqlite3.Error, OSError, RuntimeError)) \
-                and not type(exc).__module__.startswith("psycopg"):
-            raise
-        log.error("cannot open the database %s: %s", re.sub(r"//[^@/]*@", "//", config.database), exc)
+    service = open_service(config)
+    if service is None:
         return 1
     raise_open_files_limit(HTTP_LIMITS.connections + 256)
     try:
@@ -8458,6 +8453,33 @@ def serve(config: Config) -> int:
         log.error("cannot listen on %s:%d: %s", config.app_host, config.app_port, exc.strerror or exc)
         service.store.close()
         return 1
+    start_serving(service, server)
+    while not stop.wait(0.5):
+        pass
+    log.info("stopping: committing what was received")
+    flushed = service.stop()
+    server.close()
+    log.info("stopped%s", "" if flushed else " (uncommitted records were spooled for the next start)")
+    return 0
+
+
+def open_service(config: Config) -> Service | None:
+    """The Service, or None when its database cannot be opened (said in one line of the
+    log, with the password of a database URL left out); any other error is raised."""
+    try:
+        return Service(config)
+    except Exception as exc:  # noqa: BLE001 - sorted out below
+        if not isinstance(exc, (sqlite3.Error, OSError, RuntimeError)) \
+                and not type(exc).__module__.startswith("psycopg"):
+            raise
+        log.error("cannot open the database %s: %s", re.sub(r"//[^@/]*@", "//", config.database), exc)
+        return None
+
+
+def start_serving(service: Service, server: Any) -> None:
+    """Tell the service's warnings, start its workers and the HTTP server, and log what runs
+    with which configuration."""
+    config = service.config
     for warning in service.warnings:
         log.warning("%s", warning)
     service.start()
@@ -8467,13 +8489,6 @@ def serve(config: Config) -> int:
              ", ".join(f"CPA {i.name} at {i.base_url} (RESP: {endpoint_text(i.queue_endpoint())})"
                        for i in config.cpas), config.redis_queue_transport)
     log.info("configuration: %s", " ".join(f"{name}={value}" for name, value in config.describe()))
-    while not stop.wait(0.5):
-        pass
-    log.info("stopping: committing what was received")
-    flushed = service.stop()
-    server.close()
-    log.info("stopped%s", "" if flushed else " (uncommitted records were spooled for the next start)")
-    return 0
 
 
 def backup(database: str, target: str) -> int:
