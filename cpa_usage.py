@@ -5708,8 +5708,13 @@ class Alerts(Worker):
 
     def check(self, now: int) -> int:
         """Raise the alerts due at ``now``; returns how many are new."""
-        new = 0
         periods = self.analytics.periods(now)
+        return self._budget_alerts(now, periods) + self._anomaly_alerts(now, periods)
+
+    def _budget_alerts(self, now: int, periods: dict[str, tuple[int, int, str]]) -> int:
+        """An alert for every threshold of every budget limit reached in this local day
+        or month; returns how many are new."""
+        new = 0
         for key, limits in self.store.budgets().items():
             status = self.analytics.budget_status(key, limits, now)
             for period, (_, _, label) in periods.items():
@@ -5719,12 +5724,14 @@ class Alerts(Worker):
                         if limit and spent >= limit * percent / 100:
                             new += self.store.add_alert(key, "budget", f"{period}:{label}", f"{unit}_{percent}",
                                                         spent, limit * percent / 100, unit, now)
-        hour = now - now % HOUR_MS
-        history: dict[str, list[float]] = {}
-        for (_, key), acc in self.analytics.with_cost(Query(hour - 7 * DAY_MS - HOUR_MS, hour - HOUR_MS),
-                                                      ("api_key",), HOUR_MS).items():
-            if acc.cost_usd > 0:
-                history.setdefault(key, []).append(acc.cost_usd)
+        return new
+
+    def _anomaly_alerts(self, now: int, periods: dict[str, tuple[int, int, str]]) -> int:
+        """An alert for every key whose spend in the last hour exceeds ``factor`` times the
+        median of its active hours (at least MIN_ACTIVE_HOURS) in the week before; returns
+        how many are new (one per key and local day)."""
+        history = self._active_hours(now - now % HOUR_MS)
+        new = 0
         for (key,), acc in self.analytics.with_cost(Query(now - HOUR_MS, now, open_end=True), ("api_key",)).items():
             past = sorted(history.get(key, []))
             if len(past) < self.MIN_ACTIVE_HOURS:
@@ -5734,6 +5741,16 @@ class Alerts(Worker):
                 new += self.store.add_alert(key, "anomaly", f"day:{periods['daily'][2]}", "last_hour_usd",
                                             round(acc.cost_usd, 6), round(self.factor * usual, 6), "usd", now)
         return new
+
+    def _active_hours(self, hour: int) -> dict[str, list[float]]:
+        """Each key's spend in every hour it spent anything, over the seven days that end
+        an hour before ``hour`` (the start of this hour)."""
+        history: dict[str, list[float]] = {}
+        for (_, key), acc in self.analytics.with_cost(Query(hour - 7 * DAY_MS - HOUR_MS, hour - HOUR_MS),
+                                                      ("api_key",), HOUR_MS).items():
+            if acc.cost_usd > 0:
+                history.setdefault(key, []).append(acc.cost_usd)
+        return history
 
     def json(self, alert: dict, aliases: dict[str, str] | None = None) -> dict:
         """An alert as the API and the webhook show it."""
