@@ -8306,26 +8306,42 @@ class Service:
         self.config = config
         self.started_ms = now_ms()
         self.store = Store(config.database, config.cpas[0].name)
-        # Each CPA has its own drain status, key gate (CPA bans per host), HTTP client
-        # and metadata sync; the first one's are also the top level of /status.
+        self._open_cpas()
+        self.pricing = Pricing(self.store)
+        self.analytics = Analytics(self.store, self.pricing, config.zone)
+        self.auth = Auth(config, self.store)
+        self.warnings = self._exposure_warnings(config)
+        self._make_workers(drainer_options)
+        self.app = PrefixMount(build_app(self), config.app_base_path, config.trusted_proxies)
+
+    def _open_cpas(self) -> None:
+        """Each CPA has its own drain status, key gate (CPA bans per host), HTTP client
+        and metadata sync; the first one's are also the top level of /status."""
+        config = self.config
         self.statuses = [DrainStatus(config.redis_queue_transport) for _ in config.cpas]
         self.gates = [KeyGate(instance.management_key, self.store, cpa=None if i == 0 else instance.name)
                       for i, instance in enumerate(config.cpas)]
         self.cpa_clients = [CpaHttp(instance.base_url, instance.management_key, gate)
-                     for instance, gate in zip(config.cpas, self.gates)]
+                            for instance, gate in zip(config.cpas, self.gates)]
         self.metadatas = [MetadataSync(self.store, http, config.metadata_sync_interval, instance.name, status)
                           for instance, http, status in zip(config.cpas, self.cpa_clients, self.statuses)]
         self.status, self.gate, self.cpa, self.metadata = self.statuses[0], self.gates[0], self.cpa_clients[0], \
             self.metadatas[0]
-        self.pricing = Pricing(self.store)
-        self.analytics = Analytics(self.store, self.pricing, config.zone)
-        self.auth = Auth(config, self.store)
-        self.warnings = []
-        if not config.auth_enabled and config.app_host not in ("127.0.0.1", "::1", "localhost"):
-            self.warnings.append(f"login is off (AUTH_ENABLED=false) and the dashboard listens on "
-                                 f"{config.app_host}: anyone who reaches port {config.app_port} sees every usage "
-                                 "record and can change prices. Set AUTH_ENABLED=true and LOGIN_PASSWORD, or "
-                                 "APP_HOST=127.0.0.1.")
+
+    @staticmethod
+    def _exposure_warnings(config: Config) -> list[str]:
+        """What the start warns of: login off on an address others can reach."""
+        if config.auth_enabled or config.app_host in ("127.0.0.1", "::1", "localhost"):
+            return []
+        return [f"login is off (AUTH_ENABLED=false) and the dashboard listens on {config.app_host}: anyone who "
+                f"reaches port {config.app_port} sees every usage record and can change prices. Set "
+                "AUTH_ENABLED=true and LOGIN_PASSWORD, or APP_HOST=127.0.0.1."]
+
+    def _make_workers(self, drainer_options: dict[str, Any]) -> None:
+        """The background workers: the writer, a drainer per CPA (a CPA's refresh cue
+        wakes its metadata sync), the daily maintenance, the alerts, and the watchdog over
+        them all."""
+        config = self.config
         by_name = {instance.name: metadata for instance, metadata in zip(config.cpas, self.metadatas)}
         self.writer = IngestWriter(self.store, self.status, config.redis_queue_batch_size,
                                    spool_path=config.sqlite_path + ".spool",
@@ -8340,7 +8356,6 @@ class Service:
         self.workers: list[Worker] = [self.writer, *self.drainers, *self.metadatas, self.maintenance, self.alerts]
         self.watchdog = Watchdog(self.writer, self.workers,
                                  [(instance.name, status) for instance, status in zip(config.cpas, self.statuses)])
-        self.app = PrefixMount(build_app(self), config.app_base_path, config.trusted_proxies)
 
     def start(self) -> None:
         self.writer.start()
