@@ -6700,6 +6700,19 @@ class Auth:
         it was signed out (its id is revoked, checked at every request: several processes
         may share the database), when the password changes; a member's also when key
         login is turned off or CPA no longer lists the key."""
+        claims = self._live_claims(token)
+        if claims is None:
+            return None
+        if claims.get("sub") == "owner":
+            return Session(claims["exp"], sid=claims["sid"])
+        if claims.get("sub") == "member" and self.key_login:
+            key = self.member_keys().get(claims.get("kid"))
+            return Session(claims["exp"], key, claims["sid"]) if key else None
+        return None
+
+    def _live_claims(self, token: str | None) -> dict | None:
+        """The claims of a token we signed (with the key of this password), not expired
+        and not signed out; else None."""
         if not token or len(token) > 4096:
             return None
         try:
@@ -6710,12 +6723,7 @@ class Auth:
         sid = claims["sid"]
         if claims["exp"] <= self.clock() or not isinstance(sid, str) or self.store.session_revoked(sid):
             return None
-        if claims.get("sub") == "owner":
-            return Session(claims["exp"], sid=sid)
-        if claims.get("sub") == "member" and self.key_login:
-            key = self.member_keys().get(claims.get("kid"))
-            return Session(claims["exp"], key, sid) if key else None
-        return None
+        return claims
 
     def revoke(self, session: Session) -> None:
         """Sign a session out for good: its cookie no longer works, wherever it is kept."""
@@ -7705,23 +7713,31 @@ def cpa_usage_statistics(service: Service) -> dict:
     """Turn usage-statistics-enabled on or off in every CPA, or in the one named."""
     body = read_json_body()
     names = [instance.name for instance in service.config.cpas]
+    check_recording_switch(body, names)
+    chosen = [(name, metadata) for name, metadata in zip(names, service.metadatas)
+              if body.get("instance", name) == name]
+    states = {name: set_cpa_recording(name, metadata, body["enabled"]) for name, metadata in chosen}
+    return {"usage_statistics_enabled": states[chosen[0][0]], "instances": states}
+
+
+def check_recording_switch(body: Any, names: list[str]) -> None:
+    """The body of the recording switch: {"enabled": true or false}, and optionally
+    "instance", one of the CPAs ``names``; else a 400."""
     if not isinstance(body, dict) or not set(body) <= {"enabled", "instance"} \
             or not isinstance(body.get("enabled"), bool) or body.get("instance", names[0]) not in names:
         raise ApiError(400, 'expected {"enabled": true} or {"enabled": false}, and optionally "instance": one '
                        "of the CPAs", {"got": body, "instances": names})
-    chosen = [(name, metadata) for name, metadata in zip(names, service.metadatas)
-              if body.get("instance", name) == name]
-    states = {}
-    for name, metadata in chosen:
-        try:
-            states[name] = metadata.set_recording(body["enabled"])
-        except AuthRejected as exc:
-            raise ApiError(409, "CPA rejected the management key", {"instance": name, "reason": str(exc)}) \
-                from None
-        except CpaHttpError as exc:
-            raise ApiError(502, "CPA did not accept the change", {"instance": name, "reason": str(exc)}) \
-                from None
-    return {"usage_statistics_enabled": states[chosen[0][0]], "instances": states}
+
+
+def set_cpa_recording(name: str, metadata: MetadataSync, enabled: bool) -> bool:
+    """Turn one CPA's usage-statistics-enabled on or off; its state after. A rejected
+    key is a 409, a change CPA does not accept a 502."""
+    try:
+        return metadata.set_recording(enabled)
+    except AuthRejected as exc:
+        raise ApiError(409, "CPA rejected the management key", {"instance": name, "reason": str(exc)}) from None
+    except CpaHttpError as exc:
+        raise ApiError(502, "CPA did not accept the change", {"instance": name, "reason": str(exc)}) from None
 
 
 # -- Client keys: aliases, budgets, alerts -------------------------------------------------
@@ -8036,25 +8052,37 @@ def auth_login(service: Service) -> dict:
     body = read_json_body(limit=HTTP_LIMITS.login_body_bytes)
     body = body if isinstance(body, dict) else {}
     if "api_key" in body and auth.key_login:  # a member, with their own CPA client key
-        member = auth.check_member_key(body["api_key"]) if isinstance(body["api_key"], str) else None
-        if member is None:
-            auth.failed(address)
-            log.warning("failed key login from %s", address)
-            raise ApiError(401, "this is not one of CPA's client API keys")
-        token, expires = auth.issue(member)
-        log.info("key login from %s (%s)", address, mask_key(member))
+        token, expires, member = member_login(auth, address, body["api_key"])
     else:
-        password = body.get("password")
-        if not isinstance(password, str) or not auth.check_password(password):
-            auth.failed(address)
-            log.warning("failed login from %s", address)
-            raise ApiError(401, "wrong password")
-        token, expires = auth.issue()
-        member = None
-        log.info("login from %s", address)
+        token, expires, member = owner_login(auth, address, body.get("password"))
     bottle.response.set_header("Set-Cookie", auth.cookie(token, int(auth.ttl)))
     return {"signed_in": True, "expires_at": iso_ms(expires * 1000),
             "member": service.analytics.named("api_key", member) if member else None}
+
+
+def member_login(auth: Auth, address: str, candidate: Any) -> tuple[str, int, str]:
+    """A member's session, for one of CPA's client keys: (token, expiry, the key). Any
+    other key is a 401, counted against the login limit."""
+    member = auth.check_member_key(candidate) if isinstance(candidate, str) else None
+    if member is None:
+        auth.failed(address)
+        log.warning("failed key login from %s", address)
+        raise ApiError(401, "this is not one of CPA's client API keys")
+    token, expires = auth.issue(member)
+    log.info("key login from %s (%s)", address, mask_key(member))
+    return token, expires, member
+
+
+def owner_login(auth: Auth, address: str, password: Any) -> tuple[str, int, None]:
+    """The owner's session, for the login password: (token, expiry, None). A wrong one is
+    a 401, counted against the login limit."""
+    if not isinstance(password, str) or not auth.check_password(password):
+        auth.failed(address)
+        log.warning("failed login from %s", address)
+        raise ApiError(401, "wrong password")
+    token, expires = auth.issue()
+    log.info("login from %s", address)
+    return token, expires, None
 
 
 @route("POST", API + "/auth/logout", MEMBER, ignores_query=True, doc=_operation(
