@@ -4444,16 +4444,21 @@ class IngestWriter(Worker):
                     self._pending += 1
                     return True
                 if self._stopped or self._in_memory >= self.OVERFLOW_RECORDS:
-                    self.dropped += 1
-                    self.last_drop_at = now_ms()
-                    if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
-                        log.error("%d records taken from CPA were dropped: memory holds %d and the spool cannot "
-                                  "be written (%s)", self.dropped, self._in_memory, self.spool_error)
+                    self._drop()
                     return False
             self._in_memory += 1
             self._pending += 1
         self._queue.put(item)
         return True
+
+    def _drop(self) -> None:
+        """A record is dropped (holding ``_room``): counted, and told at the 1st, 10th,
+        100th and every 1000th, so that a flood of them does not flood the log."""
+        self.dropped += 1
+        self.last_drop_at = now_ms()
+        if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+            log.error("%d records taken from CPA were dropped: memory holds %d and the spool cannot "
+                      "be written (%s)", self.dropped, self._in_memory, self.spool_error)
 
     def wait_for_room(self, limit: int, stop: threading.Event) -> None:
         """Backpressure for polling: wait while more than ``limit`` records await their
@@ -5771,26 +5776,33 @@ class Alerts(Worker):
                 k: v for k, v in shown.items() if k not in ("delivered_at", "attempts", "last_error")},
                 "text": alert_text(shown)}
             try:
-                url, credentials = webhook_target(self.webhook_url)
-                request = urllib.request.Request(
-                    url, data=json.dumps(body).encode(), method="POST",
-                    headers={"Content-Type": "application/json", "User-Agent": f"cpa-usage/{__version__}",
-                             **({"Authorization": f"Basic {credentials}"} if credentials else {})})
-                with urllib.request.urlopen(request, timeout=self.timeout):
-                    pass
+                self._post(body)
             except (urllib.error.URLError, OSError, ValueError) as exc:
-                attempt = alert["attempts"]
-                retry = (now + self.RETRY_DELAYS_MS[attempt] if attempt < len(self.RETRY_DELAYS_MS)
-                         else self.GIVEN_UP)
-                error = str(getattr(exc, "reason", exc)) if not isinstance(exc, urllib.error.HTTPError) \
-                    else f"HTTP {exc.code}"
-                self.store.alert_attempted(alert["id"], None, retry, error)
-                log.warning("alert %d not delivered to the webhook (%s); %s", alert["id"], error,
-                            "given up" if retry == self.GIVEN_UP else f"next attempt at {iso_ms(retry)}")
+                self._not_delivered(alert, exc, now)
                 continue
             self.store.alert_attempted(alert["id"], now, now, None)
             delivered += 1
         return delivered
+
+    def _post(self, body: dict) -> None:
+        """POST one alert to the webhook (its userinfo sent as Basic auth)."""
+        url, credentials = webhook_target(self.webhook_url)
+        request = urllib.request.Request(
+            url, data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": f"cpa-usage/{__version__}",
+                     **({"Authorization": f"Basic {credentials}"} if credentials else {})})
+        with urllib.request.urlopen(request, timeout=self.timeout):
+            pass
+
+    def _not_delivered(self, alert: dict, exc: Exception, now: int) -> None:
+        """Note a failed delivery and when to try again (RETRY_DELAYS_MS, then given up)."""
+        attempt = alert["attempts"]
+        retry = now + self.RETRY_DELAYS_MS[attempt] if attempt < len(self.RETRY_DELAYS_MS) else self.GIVEN_UP
+        error = str(getattr(exc, "reason", exc)) if not isinstance(exc, urllib.error.HTTPError) \
+            else f"HTTP {exc.code}"
+        self.store.alert_attempted(alert["id"], None, retry, error)
+        log.warning("alert %d not delivered to the webhook (%s); %s", alert["id"], error,
+                    "given up" if retry == self.GIVEN_UP else f"next attempt at {iso_ms(retry)}")
 
     def run(self) -> None:
         next_check = 0
