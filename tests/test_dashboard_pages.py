@@ -481,6 +481,8 @@ def test_aliases_edit_import_export(browser, site, tmp_path):
     import_file("replace.json", json.dumps({"version": 1, "aliases": [{"api_key": BETA, "alias": "Team Beta"}]}), "replace")
     page.wait_for_selector("#notice:has-text('Imported: 0 added, 0 updated, 1 unchanged, 1 removed.')")
     assert site.service.store.aliases() == {BETA: "Team Beta"}
+    # the page is painted again after an import, its form too: the next file goes to the new one
+    page.wait_for_function("() => ![...document.querySelectorAll('#aliases input')].some(i => i.value === 'Team Alpha')")
 
     import_file("wrong.json", json.dumps({"version": 2, "aliases": []}), "merge")
     page.wait_for_selector("#alias-result:has-text('expected an alias export document')")
