@@ -1082,14 +1082,12 @@ def valid_text(value: str, name: str) -> str:
 
 def deeper_than(value: Any, limit: int) -> bool:
     """Whether containers nest in ``value`` more than ``limit`` levels (counted without recursion)."""
-    stack = [(value, 1)]
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []  # only containers are stacked
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
         if depth > limit:
             return True
+        children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
 
@@ -1325,9 +1323,9 @@ def _optional_time(value: Any, name: str) -> int | None:
 
 
 def _field(record: dict, name: str, kind: type, label: str | None = None, limit: int = MAX_NAME_CHARS) -> Any:
-    """A field of an error event: of ``kind`` or absent; text valid Unicode, cut at ``limit``."""
+    """A field of an error event: of ``kind`` (str or bool) or absent; text valid Unicode, cut at ``limit``."""
     value = record.get(name)
-    if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+    if value is not None and not isinstance(value, kind):
         raise DecodeError(f"{label or name} must be {'a string' if kind is str else kind.__name__}, "
                           f"got {type(value).__name__}")
     return valid_text(value, label or name)[:limit] if isinstance(value, str) else value
@@ -2223,6 +2221,7 @@ class Measures(list):
 for _position, _name in enumerate(MEASURE_FIELDS + PRICED_FIELDS):  # acc.requests is acc[0], and so on
     setattr(Measures, _name, property(operator.itemgetter(_position)))
 del _position, _name
+_COST_AT = len(MEASURE_FIELDS)  # where a priced read's cost_usd is
 
 
 class Piece(NamedTuple):
@@ -3011,7 +3010,7 @@ class Store:
                 continue
             key, values = row[:width], Measures(row[width:])
             if priced:
-                values[-2] = values[-2] or 0.0
+                values[_COST_AT] = values[_COST_AT] or 0.0
             acc = into.get(key)
             if acc is None:
                 into[key] = values
