@@ -8562,14 +8562,26 @@ def start_serving(service: Service, server: Any) -> None:
     log.info("configuration: %s", " ".join(f"{name}={value}" for name, value in config.describe()))
 
 
+def database_missing(database: str) -> bool:
+    """Whether ``database`` is a SQLite file that is not there (and said so): a command that
+    reads one must not start an empty one instead."""
+    if is_postgres_url(database) or os.path.isfile(database):
+        return False
+    print(f"cpa-usage: no database at {database}", file=sys.stderr)
+    return True
+
+
 def backup(database: str, target: str) -> int:
     """Write a consistent copy of the database to ``target`` while the service runs.
 
     SQLite's online backup API copies every page inside one read transaction: a
     snapshot, and in WAL mode the service keeps writing meanwhile. The copy is a
-    single self-contained file (no -wal beside it), checked before it is named."""
-    if not os.path.isfile(database):
-        print(f"cpa-usage: no database at {database}", file=sys.stderr)
+    single self-contained file (no -wal beside it), checked before it is named. A
+    PostgreSQL database is backed up with pg_dump."""
+    if is_postgres_url(database):
+        print("cpa-usage: the database is PostgreSQL: back it up with pg_dump", file=sys.stderr)
+        return 1
+    if database_missing(database):
         return 1
     if os.path.exists(target):
         print(f"cpa-usage: {target} exists; choose a new name for the backup", file=sys.stderr)
@@ -8601,18 +8613,13 @@ def backup(database: str, target: str) -> int:
 def offline_command(args: argparse.Namespace, database: str, zone: zoneinfo.ZoneInfo) -> int:
     """backup, import and export: work on the database beside (or without) the service."""
     if args.command == "backup":
-        if is_postgres_url(database):
-            print("cpa-usage: the database is PostgreSQL: back it up with pg_dump", file=sys.stderr)
-            return 1
         return backup(database, args.path)
-    if args.command == "export" and not is_postgres_url(database) and not os.path.isfile(database):
-        print(f"cpa-usage: no database at {database}", file=sys.stderr)
+    if args.command == "export" and database_missing(database):
         return 1
     store = Store(database)  # an import may start a new one
     try:
         if args.command == "import":
             return import_files(store, args.files)
-        args.format = args.format or ("jsonl" if args.what == "events" else "csv")
         return export_rows(Analytics(store, Pricing(store), zone), args)
     finally:
         store.close()
@@ -8635,8 +8642,7 @@ def migrate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"cpa-usage: {exc} is not sqlite:PATH or postgres:postgresql://...", file=sys.stderr)
         return 2
-    if not is_postgres_url(source_target) and not os.path.isfile(source_target):
-        print(f"cpa-usage: no database at {source_target}", file=sys.stderr)
+    if database_missing(source_target):
         return 1
     instance = args.instance or os.environ.get("INSTANCE_NAME") or default_instance_name("")
     try:
@@ -8698,9 +8704,13 @@ def import_files(store: Store, paths: list[str]) -> int:
     return 1 if failed else 0
 
 
+EXPORT_FORMATS = {"events": "jsonl", "analysis": "csv"}  # what the export command writes without --format
+
+
 def export_rows(analytics: Analytics, args: argparse.Namespace) -> int:
     """The export command: the API's export routes, written to a file or stdout. The
     filters are read by the same code as the routes' query strings."""
+    args.format = args.format or EXPORT_FORMATS[args.what]
     bottle.request.bind({"QUERY_STRING": export_query_string(args), "REQUEST_METHOD": "GET", "PATH_INFO": "/"})
     try:
         write_export(export_chunks(analytics, args), args.output)
