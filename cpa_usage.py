@@ -8651,6 +8651,16 @@ def migrate(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - a wrong URL, a refused login: say which, briefly
         print(f"cpa-usage: cannot open the database: {exc}", file=sys.stderr)
         return 1
+    report = copy_with_progress(source, target)
+    print(f"copied {source.name} into {target.name}:")
+    for table, count in report.items():
+        print(f"  {table}: {count:,} added")
+    return 0
+
+
+def copy_with_progress(source: Store, target: Store) -> dict[str, int]:
+    """copy_store with a progress bar of each table on a terminal (cleared after); both
+    stores are closed after. Returns what was added to each table."""
     shown: dict[str, Callable[[int], None] | None] = {}
 
     def progress(table: str, done: int, total: int) -> None:
@@ -8666,10 +8676,7 @@ def migrate(args: argparse.Namespace) -> int:
         target.close()
     if any(shown.values()):
         sys.stderr.write("\r\x1b[K")
-    print(f"copied {source.name} into {target.name}:")
-    for table, count in report.items():
-        print(f"  {table}: {count:,} added")
-    return 0
+    return report
 
 
 def terminal_progress(name: str, size: int) -> Callable[[int], None] | None:
@@ -8686,25 +8693,31 @@ def terminal_progress(name: str, size: int) -> Callable[[int], None] | None:
 
 
 def import_files(store: Store, paths: list[str]) -> int:
-    """The import command: each file whole or not at all, a summary of each."""
-    failed = False
-    for path in paths:
-        try:
-            with open(path, "rb") as stream:
-                progress = terminal_progress(os.path.basename(path), os.path.getsize(path))
-                report = Importer(store).run(stream, path, progress)
-        except OSError as exc:
-            print(f"{path}: cannot be read ({exc.strerror})", file=sys.stderr)
-            failed = True
-            continue
-        if progress:
-            sys.stderr.write("\r\x1b[K")
-        print(report.summary(), file=sys.stderr if report.error else sys.stdout)
-        failed = failed or bool(report.error)
-    return 1 if failed else 0
+    """The import command: each file whole or not at all, a summary of each (every file
+    is tried, whatever came of the one before)."""
+    imported = [import_file(store, path) for path in paths]
+    return 0 if all(imported) else 1
+
+
+def import_file(store: Store, path: str) -> bool:
+    """One file of the import command, with a progress bar on a terminal; whether it was
+    imported (its summary on stdout) or not (why on stderr)."""
+    try:
+        with open(path, "rb") as stream:
+            progress = terminal_progress(os.path.basename(path), os.path.getsize(path))
+            report = Importer(store).run(stream, path, progress)
+    except OSError as exc:
+        print(f"{path}: cannot be read ({exc.strerror})", file=sys.stderr)
+        return False
+    if progress:
+        sys.stderr.write("\r\x1b[K")
+    print(report.summary(), file=sys.stderr if report.error else sys.stdout)
+    return not report.error
 
 
 EXPORT_FORMATS = {"events": "jsonl", "analysis": "csv"}  # what the export command writes without --format
+EXPORT_FILTERS = ("range", "start", "end", "auth_index", "api_key", "result", "group", "sort", "order")
+EXPORT_REPEATED_FILTERS = ("model", "source")  # --model and --source may be given more than once
 
 
 def export_rows(analytics: Analytics, args: argparse.Namespace) -> int:
@@ -8724,9 +8737,8 @@ def export_rows(analytics: Analytics, args: argparse.Namespace) -> int:
 
 def export_query_string(args: argparse.Namespace) -> str:
     """The export command's filters as the query string of the export routes."""
-    pairs = [(name, value) for name in ("range", "start", "end", "auth_index", "api_key", "result", "group", "sort",
-                                        "order") if (value := getattr(args, name, None)) is not None]
-    pairs += [("model", m) for m in args.model or []] + [("source", v) for v in args.source or []]
+    pairs = [(name, value) for name in EXPORT_FILTERS if (value := getattr(args, name, None)) is not None]
+    pairs += [(name, value) for name in EXPORT_REPEATED_FILTERS for value in getattr(args, name) or []]
     return urllib.parse.urlencode(pairs)
 
 
@@ -8749,23 +8761,42 @@ def write_export(chunks: Iterable[str], output: str | None) -> None:
             out.write(chunk)
 
 
+OFFLINE_COMMANDS = ("backup", "import", "export")  # they work on the database, beside or without the service
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command of the command line, or the service."""
     args = command_line_parser().parse_args(argv)
     if args.command == "migrate":
         return migrate(args)
-    if args.command in ("backup", "import", "export") and args.db:
-        return offline_command(args, args.db, zoneinfo.ZoneInfo(os.environ.get("TZ") or SETTING_DEFAULTS["TZ"]))
+    if args.command in OFFLINE_COMMANDS and args.db:  # the database is given: no configuration is read
+        return offline_command(args, args.db, environment_zone())
     try:
         config = load_config()
     except ConfigError as exc:
         print(f"cpa-usage: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.check_config:
-        for name, value in config.describe():
-            print(f"{name}={value}")
-        return 0
-    if args.command in ("backup", "import", "export"):
+        return print_config(config)
+    if args.command in OFFLINE_COMMANDS:
         return offline_command(args, config.database, config.zone)
+    return run_service(config)
+
+
+def environment_zone() -> zoneinfo.ZoneInfo:
+    """The zone of TZ in the environment (or its default), for a command that reads no configuration."""
+    return zoneinfo.ZoneInfo(os.environ.get("TZ") or SETTING_DEFAULTS["TZ"])
+
+
+def print_config(config: Config) -> int:
+    """--check-config: the effective configuration, a setting a line (secrets masked)."""
+    for name, value in config.describe():
+        print(f"{name}={value}")
+    return 0
+
+
+def run_service(config: Config) -> int:
+    """The service, once its log is set up: a LOG_DIR that cannot be used is a configuration error."""
     try:
         setup_logging(config)
     except OSError as exc:
