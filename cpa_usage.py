@@ -5060,11 +5060,12 @@ class Drainer(Worker):
                 return
 
     def _stay_subscribed(self, poll: QueueConnection, subscription: QueueConnection) -> None:
+        """Subscribed: readers of their own hand the usage and the errors channel over, while
+        this thread drains the LPOP backlog every backlog_every, until the subscription ends
+        (SubscriptionLost) or the drainer stops."""
         ended = threading.Event()
         self._lost_reason = None
-        if self._closed_by_cpa_at is not None and time.monotonic() - self._closed_by_cpa_at < self.DROP_WINDOW_S:
-            self._dropped()
-        self._closed_by_cpa_at = None
+        self._note_drop()
         reader = threading.Thread(target=self._read_subscription, args=(subscription, ended, "subscribe"),
                                   name="subscription-reader", daemon=True)
         reader.start()
@@ -5085,13 +5086,23 @@ class Drainer(Worker):
             reader.join(2.0)
             errors.join(2.0)
         if not self._stop.is_set():
-            if isinstance(self._lost_reason, redis.ConnectionError) and "closed" in str(self._lost_reason).lower():
-                self._closed_by_cpa_at = time.monotonic()
-            raise SubscriptionLost(f"subscription ended: {self._lost_reason or 'closed by CPA'}")
+            raise self._subscription_lost()
 
-    def _dropped(self) -> None:
-        """CPA closed our subscription while it kept running: it drops a subscriber whose
-        256-message buffer is full, and what it published meanwhile is lost for us."""
+    def _subscription_lost(self) -> SubscriptionLost:
+        """Why the subscription ended. When CPA closed it, the time is kept: subscribed again
+        that soon, CPA is still running, so it dropped us (_note_drop)."""
+        reason = self._lost_reason
+        if isinstance(reason, redis.ConnectionError) and "closed" in str(reason).lower():
+            self._closed_by_cpa_at = time.monotonic()
+        return SubscriptionLost(f"subscription ended: {reason or 'closed by CPA'}")
+
+    def _note_drop(self) -> None:
+        """At a new subscription: CPA closed the last one less than DROP_WINDOW_S ago, while
+        it kept running. It drops a subscriber whose 256-message buffer is full, and what it
+        published meanwhile is lost for us: counted and told."""
+        closed_at, self._closed_by_cpa_at = self._closed_by_cpa_at, None
+        if closed_at is None or time.monotonic() - closed_at >= self.DROP_WINDOW_S:
+            return
         self.status.set(subscription_drops=self.status.subscription_drops + 1, last_subscription_drop_at=now_ms())
         log.warning("CPA %s closed the subscription while it kept running (its 256-message buffer for us was "
                     "full?): records published meanwhile are lost for us (%d times since the start)",
@@ -5197,7 +5208,7 @@ class Drainer(Worker):
         """Poll CPA's HTTP usage queue until stopped, or (auto) until RESP answers again."""
         log.info("draining CPA %s through its HTTP usage queue at %s (%s)", self.instance.name, self.http.base_url,
                  reason)
-        next_probe = time.monotonic() + self.resubscribe_every
+        next_probe = self._next_resp_probe()
         while not self._stop.is_set():
             self.writer.wait_for_room(self.batch_size, self._stop)
             if self._stop.is_set():
@@ -5210,14 +5221,26 @@ class Drainer(Worker):
             self._hand_over(records, "http")
             self._contact()
             self._save_contact()
-            if self.transport == "auto" and self.endpoint is not None and time.monotonic() >= next_probe:
-                probe = probe_resp(self.endpoint, self.probe_timeout)
-                if probe.speaks_resp:
-                    log.info("CPA %s: %s again; moving to SUBSCRIBE", self.instance.name, probe.detail)
-                    raise TransportChange("subscribe", probe.detail)
-                next_probe = time.monotonic() + self.resubscribe_every
+            if time.monotonic() >= next_probe:
+                self._subscribe_if_resp_answers()
+                next_probe = self._next_resp_probe()
             if len(records) < self.batch_size:
                 self._stop.wait(self.idle_interval)
+
+    def _next_resp_probe(self) -> float:
+        """When the HTTP session asks whether RESP works again: resubscribe_every from now
+        with REDIS_QUEUE_TRANSPORT=auto and a RESP address, else never."""
+        if self.transport != "auto" or self.endpoint is None:
+            return math.inf
+        return time.monotonic() + self.resubscribe_every
+
+    def _subscribe_if_resp_answers(self) -> None:
+        """RESP answers again (CPA upgraded, a proxy reconfigured): SUBSCRIBE takes over
+        (TransportChange)."""
+        probe = probe_resp(self.endpoint, self.probe_timeout)
+        if probe.speaks_resp:
+            log.info("CPA %s: %s again; moving to SUBSCRIBE", self.instance.name, probe.detail)
+            raise TransportChange("subscribe", probe.detail)
 
 
 class SyncBusy(Exception):
