@@ -5320,8 +5320,8 @@ class MetadataSync(Worker):
         now = now_ms()
         self.last_run_at = now
         self.absent = [name for name, result in results.items() if result == "absent"]
-        failures = {name: result for name, result in results.items() if result not in ("ok", "absent")}
-        error = "; ".join(f"{k}: {v}" for k, v in failures.items()) or None
+        error = "; ".join(f"{name}: {result}" for name, result in results.items()
+                          if result not in ("ok", "absent")) or None
         if error:
             self.last_error, self.last_error_at = error, now
         else:
@@ -5741,16 +5741,15 @@ class Alerts(Worker):
     def _budget_alerts(self, now: int, periods: dict[str, tuple[int, int, str]]) -> int:
         """An alert for every threshold of every budget limit reached in this local day
         or month; returns how many are new."""
+        conditions = list(itertools.product(periods.items(), ("usd", "tokens"), self.THRESHOLDS))
         new = 0
         for key, limits in self.store.budgets().items():
             status = self.analytics.budget_status(key, limits, now)
-            for period, (_, _, label) in periods.items():
-                for unit in ("usd", "tokens"):
-                    limit, spent = limits.get(f"{period}_{unit}"), status[period][unit]["spent"]
-                    for percent in self.THRESHOLDS:
-                        if limit and spent >= limit * percent / 100:
-                            new += self.store.add_alert(key, "budget", f"{period}:{label}", f"{unit}_{percent}",
-                                                        spent, limit * percent / 100, unit, now)
+            for (period, (_, _, label)), unit, percent in conditions:
+                limit, spent = limits.get(f"{period}_{unit}"), status[period][unit]["spent"]
+                if limit and spent >= limit * percent / 100:
+                    new += self.store.add_alert(key, "budget", f"{period}:{label}", f"{unit}_{percent}",
+                                                spent, limit * percent / 100, unit, now)
         return new
 
     def _anomaly_alerts(self, now: int, periods: dict[str, tuple[int, int, str]]) -> int:
