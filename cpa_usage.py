@@ -4512,30 +4512,50 @@ class IngestWriter(Worker):
         return not self._abandon.is_set() and self._pending == 0
 
     def run(self) -> None:
-        if self._in_hand:  # the batch a crash interrupted: committed again (identity keeps it single)
-            if not self._commit(self._in_hand):
-                return
-        while True:
+        """Commit batch after batch (the spool's in their turn) until a stop finds nothing
+        left, or its deadline passes."""
+        # the batch a crash interrupted: committed again (identity keeps it single)
+        going_on = not self._in_hand or self._commit(self._in_hand)
+        while going_on:
             batch = self._collect()
-            if batch or self._spool_damaged:
-                self._in_hand = batch
-                if not self._commit(batch):
-                    return
-                self._in_hand = []
-                if self._abandon.is_set():  # the spool was long: stop() keeps the rest for the next start
-                    return
-            elif self._finishing.is_set():
-                return
-            elif not self._pending:
-                self.progress_ms = now_ms()
+            going_on = self._commit_in_hand(batch) if batch or self._spool_damaged else self._idle()
+
+    def _commit_in_hand(self, batch: list[tuple[bytes, str, int, str]]) -> bool:
+        """Commit a batch, kept in hand meanwhile (a crash leaves it to the restart); whether
+        the writer goes on: not when the shutdown deadline passed (the spool was long:
+        stop() keeps the rest for the next start)."""
+        self._in_hand = batch
+        if not self._commit(batch):
+            return False
+        self._in_hand = []
+        return not self._abandon.is_set()
+
+    def _idle(self) -> bool:
+        """Nothing came: whether to wait for more (not at a stop). With nothing waiting
+        either, ingest has not stalled."""
+        if self._finishing.is_set():
+            return False
+        if not self._pending:
+            self.progress_ms = now_ms()
+        return True
 
     def _collect(self) -> list[tuple[bytes, str, int, str]]:
+        """The next batch: from memory, or from the spool once memory is empty (the
+        spool's records are newer); empty when nothing came within a quarter second."""
         if self._spooled and not self._in_memory:
-            return self._read_spool()  # memory is empty: the spool's turn (its records are newer)
+            return self._read_spool()
         try:
-            batch = [self._queue.get(timeout=0.05 if self._finishing.is_set() else 0.25)]
+            first = self._queue.get(timeout=0.05 if self._finishing.is_set() else 0.25)
         except queue.Empty:
             return []
+        batch = self._fill([first])
+        with self._room:
+            self._in_memory -= len(batch)
+        return batch
+
+    def _fill(self, batch: list[tuple[bytes, str, int, str]]) -> list[tuple[bytes, str, int, str]]:
+        """Add to ``batch`` what comes within flush_interval, up to batch_size (at a stop,
+        only what is there already). One get a record and no other call: the hot path."""
         deadline = time.monotonic() + self.flush_interval
         while len(batch) < self.batch_size:
             remaining = 0 if self._finishing.is_set() else deadline - time.monotonic()
@@ -4543,8 +4563,6 @@ class IngestWriter(Worker):
                 batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
             except queue.Empty:
                 break
-        with self._room:
-            self._in_memory -= len(batch)
         return batch
 
     def _commit(self, batch: list[tuple[bytes, str, int, str]]) -> bool:
