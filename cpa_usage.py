@@ -4682,15 +4682,10 @@ class IngestWriter(Worker):
         Whole lines or nothing: a write the disk refuses halfway is cut back, so that no
         half line is read back later."""
         lines = list(lines)
-        data = b"".join([json.dumps({"received_ms": received_ms, "via": via, "instance": instance,
-                                     "payload": bytes(payload).hex()}).encode() + b"\n"
-                         for payload, via, received_ms, instance in items] + [line + b"\n" for line in lines])
+        data = self._spool_lines(items, lines)
         if not data:
             return
-        if self._spool_out is None:
-            self._spool_out = open(self.spool_path, "ab", buffering=0)  # noqa: SIM115 - kept open while records come
-        if self._spool_in is None:
-            self._spool_in = open(self.spool_path, "rb")  # noqa: SIM115 - kept open while lines wait
+        self._open_spool()
         end = os.fstat(self._spool_out.fileno()).st_size
         try:
             written = 0
@@ -4701,6 +4696,21 @@ class IngestWriter(Worker):
                 self._spool_out.truncate(end)
             raise
         self._spooled += len(items) + len(lines)
+
+    @staticmethod
+    def _spool_lines(items: list[tuple[bytes, str, int, str]], lines: list[bytes]) -> bytes:
+        """Records as lines of the spool (their payload in hex), then ``lines`` as they are."""
+        return b"".join([json.dumps({"received_ms": received_ms, "via": via, "instance": instance,
+                                     "payload": bytes(payload).hex()}).encode() + b"\n"
+                         for payload, via, received_ms, instance in items] + [line + b"\n" for line in lines])
+
+    def _open_spool(self) -> None:
+        """The spool open for appending (unbuffered) and for reading back, each kept open
+        while records wait."""
+        if self._spool_out is None:
+            self._spool_out = open(self.spool_path, "ab", buffering=0)  # noqa: SIM115 - kept open while records come
+        if self._spool_in is None:
+            self._spool_in = open(self.spool_path, "rb")  # noqa: SIM115 - kept open while lines wait
 
     def _read_spool(self) -> list[tuple[bytes, str, int, str]]:
         """Up to a batch of the oldest spooled records; unreadable lines (cut short by a
@@ -4747,19 +4757,32 @@ class IngestWriter(Worker):
         end of whatever is at its place now."""
         if not self._spool_read or self._spool_in is None:  # nothing read back, or kept by an earlier stop
             return
+        if self._spool_replaced():
+            self._copy_unread_part()
+        else:
+            self._note_read_offset()
+
+    def _spool_replaced(self) -> bool:
+        """Whether the spool file was removed or replaced (by hand) since it was opened for
+        reading back."""
         try:
-            same_file = os.path.samestat(os.fstat(self._spool_in.fileno()), os.stat(self.spool_path))
+            return not os.path.samestat(os.fstat(self._spool_in.fileno()), os.stat(self.spool_path))
         except FileNotFoundError:
-            same_file = False
-        if same_file:
-            try:
-                with open(self.spool_path + ".offset.tmp", "w") as target:
-                    target.write(str(self._spool_read))
-                os.replace(self.spool_path + ".offset.tmp", self.spool_path + ".offset")
-            except OSError as exc:  # the stop goes on: the spool is whole, only read again from its start
-                log.warning("could not note how far %s was read (%s); the next start reads it from its start, "
-                            "and records already stored are recognised and skipped", self.spool_path, exc)
-            return
+            return True
+
+    def _note_read_offset(self) -> None:
+        """Write down how far the spool was read, for the next start (_read_offset)."""
+        try:
+            with open(self.spool_path + ".offset.tmp", "w") as target:
+                target.write(str(self._spool_read))
+            os.replace(self.spool_path + ".offset.tmp", self.spool_path + ".offset")
+        except OSError as exc:  # the stop goes on: the spool is whole, only read again from its start
+            log.warning("could not note how far %s was read (%s); the next start reads it from its start, "
+                        "and records already stored are recognised and skipped", self.spool_path, exc)
+
+    def _copy_unread_part(self) -> None:
+        """The spool was replaced: copy its unread part from the handle to the end of what is
+        at its place now, which the next start reads from its start."""
         try:
             with open(self.spool_path, "ab") as target:
                 self._spool_in.seek(self._spool_read)
