@@ -5692,20 +5692,24 @@ class Importer:
         """The first pass over JSON Lines: every line is JSON, and a legacy export on one
         line is a valid one (else ImportFileError, naming the line)."""
         for number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except RecursionError:
-                continue  # a record nested too deep to read: rejected with its reason when imported
-            except ValueError as exc:
-                raise ImportFileError(f"line {number} is not JSON ({exc})") from None
-            if self._is_legacy_export(value):
-                try:
-                    for _ in legacy_export_payloads(value):
-                        pass
-                except ValueError as exc:
-                    raise ImportFileError(f"line {number}: {exc}") from None
+            if line.strip():
+                self._check_line(number, line)
+
+    def _check_line(self, number: int, line: bytes) -> None:
+        """Line ``number`` of JSON Lines is JSON, and valid if it is a legacy export."""
+        try:
+            value = json.loads(line)
+        except RecursionError:
+            return  # a record nested too deep to read: rejected with its reason when imported
+        except ValueError as exc:
+            raise ImportFileError(f"line {number} is not JSON ({exc})") from None
+        if not self._is_legacy_export(value):
+            return
+        try:
+            for _ in legacy_export_payloads(value):
+                pass
+        except ValueError as exc:
+            raise ImportFileError(f"line {number}: {exc}") from None
 
     @staticmethod
     def _is_legacy_export(value: Any) -> bool:
@@ -5731,13 +5735,7 @@ class Importer:
         for where, payload in batch:
             report.read += 1
             try:
-                value = parse_json(payload) if b'"event_key"' in payload else None
-                if isinstance(value, dict) and "event_key" in value:
-                    event = event_from_export_row(value)
-                else:
-                    event = decode_payload(payload, received)
-                if isinstance(event, ControlMessage):
-                    raise DecodeError("a control message, not a usage record")
+                event = self._event_of(payload, received)
             except DecodeError as exc:
                 report.reject(str(exc))
                 dead.append(DeadLetter(received, "import", f"{where}: {exc}", payload))
@@ -5749,6 +5747,18 @@ class Importer:
             report.duplicates += result.duplicates
             for letter in refused:  # refused by the database: told as rejected
                 report.reject(letter.reason.split(": ", 1)[1])
+
+    @staticmethod
+    def _event_of(payload: bytes, received: int) -> UsageEvent | CredentialError:
+        """A record as the event it is: a row of our JSONL export (it has an event_key), else
+        a queue payload of any era. DecodeError for a control message: no usage record."""
+        value = parse_json(payload) if b'"event_key"' in payload else None
+        if isinstance(value, dict) and "event_key" in value:
+            return event_from_export_row(value)
+        event = decode_payload(payload, received)
+        if isinstance(event, ControlMessage):
+            raise DecodeError("a control message, not a usage record")
+        return event
 
 
 class Alerts(Worker):
