@@ -5895,11 +5895,11 @@ def webhook_target(url: str) -> tuple[str, str | None]:
     None): a URL with userinfo (https://user:pass@host/hook) sends it as Basic auth, which
     urllib would not."""
     parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
+    if parts.username is None:  # no userinfo at all (a password comes only after a user, even an empty one)
         return url, None
-    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    pair = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}"
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), base64.b64encode(pair.encode()).decode()
 
 
