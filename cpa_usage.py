@@ -6088,8 +6088,7 @@ class Totals:
         self.measures = Measures(mine + theirs for mine, theirs in zip(self.measures, acc))  # zip: the sums only
         if failed:
             self.failed += acc.requests
-        self.first_ms = acc.first_ms if self.first_ms is None else min(self.first_ms, acc.first_ms)
-        self.last_ms = acc.last_ms if self.last_ms is None else max(self.last_ms, acc.last_ms)
+        self._seen(acc.first_ms, acc.last_ms)
         if len(acc) > len(MEASURE_FIELDS):
             self.cost += acc.cost_usd
             self.unpriced_requests += acc.unpriced_requests
@@ -6097,15 +6096,19 @@ class Totals:
                 self.unpriced_models.add(model)
 
     def merge(self, other: "Totals") -> None:
+        """Add another Totals of the same answer (a row into the sum over every row)."""
         self.measures = Measures(mine + theirs for mine, theirs in zip(self.measures, other.measures))
         self.failed += other.failed
-        if other.first_ms is not None and (self.first_ms is None or other.first_ms < self.first_ms):
-            self.first_ms = other.first_ms
-        if other.last_ms is not None and (self.last_ms is None or other.last_ms > self.last_ms):
-            self.last_ms = other.last_ms
+        if other.first_ms is not None:  # it holds events: first and last seen are both known (add sets both)
+            self._seen(other.first_ms, other.last_ms)
         self.cost += other.cost
         self.unpriced_requests += other.unpriced_requests
         self.unpriced_models |= other.unpriced_models
+
+    def _seen(self, first_ms: int, last_ms: int) -> None:
+        """Widen first and last seen to hold events seen from ``first_ms`` to ``last_ms``."""
+        self.first_ms = first_ms if self.first_ms is None else min(self.first_ms, first_ms)
+        self.last_ms = last_ms if self.last_ms is None else max(self.last_ms, last_ms)
 
     @property
     def requests(self) -> int:
