@@ -6150,6 +6150,11 @@ def csv_line(values: Iterable[Any]) -> str:
     return out.getvalue()
 
 
+def cpa_client_keys(store: Store) -> list[str]:
+    """CPA's client API keys as its metadata sync last listed them (what is not text left out)."""
+    return [key for key in (store.get_metadata("api-keys") or (None, []))[1] if isinstance(key, str)]
+
+
 def shown_source(row: dict) -> str:
     """A credential's name as shown: masked when it is an upstream API key."""
     source = row["source"]
@@ -6258,9 +6263,7 @@ class Analytics:
         also listed by CPA, given a budget or an alias before any use."""
         values = set(self.store.distinct_values(column))
         if column == "api_key":
-            listed = (self.store.get_metadata("api-keys") or (None, []))[1]
-            values |= {key for key in listed if isinstance(key, str)} | set(self.store.budgets()) \
-                | set(self.store.aliases())
+            values |= set(cpa_client_keys(self.store)) | set(self.store.budgets()) | set(self.store.aliases())
         return {self.store.fingerprint(value): value for value in values}
 
     def resolve_keys(self, wanted: str) -> list[str]:
@@ -6505,12 +6508,18 @@ class Analytics:
         """Client keys CPA knows or that were ever used, unused for ``days``: oldest use first."""
         now, aliases = self.clock(), self.store.aliases()
         last_used = self.store.keys_last_used()
-        configured = (self.store.get_metadata("api-keys") or (None, []))[1]
-        keys = set(last_used) | {k for k in configured if isinstance(k, str)}
-        idle = [(last_used.get(key), key) for key in keys if (last_used.get(key) or 0) < now - days * DAY_MS]
+        configured = cpa_client_keys(self.store)
         return [{**self.named("api_key", key, aliases), "last_used_at": iso_ms(last),
                  "idle_days": None if last is None else (now - last) // DAY_MS, "configured_in_cpa": key in configured}
-                for last, key in sorted(idle, key=lambda item: (item[0] is not None, item[0] or 0))]
+                for last, key in self._unused_since(now - days * DAY_MS, last_used, configured)]
+
+    @staticmethod
+    def _unused_since(cutoff: int, last_used: dict[str, int], configured: list[str]) -> list[tuple[int | None, str]]:
+        """(last use, key) of every key used or configured but not used since ``cutoff``:
+        those never used first, then the oldest use first."""
+        idle = [(last_used.get(key), key) for key in set(last_used) | set(configured)
+                if (last_used.get(key) or 0) < cutoff]
+        return sorted(idle, key=lambda item: (item[0] is not None, item[0] or 0))
 
     # -- exports -------------------------------------------------------------
 
@@ -6764,8 +6773,7 @@ class Auth:
 
     def member_keys(self) -> dict[str, str]:
         """CPA's client API keys (from the metadata sync) by their id."""
-        keys = (self.store.get_metadata("api-keys") or (None, []))[1]
-        return {self.store.fingerprint(key, 32): key for key in keys if isinstance(key, str) and key}
+        return {self.store.fingerprint(key, 32): key for key in cpa_client_keys(self.store) if key}
 
     def check_member_key(self, candidate: str) -> str | None:
         """The CPA client key equal to ``candidate``, compared in constant time with each."""
