@@ -6057,6 +6057,10 @@ DAILY_WINDOW_MS = 3660 * DAY_MS  # the daily series, at most ten years (a range 
 # Query instants are held to [0, this] (year 5138): a local calendar can still be
 # computed at either end, and no event lies outside it.
 MAX_INSTANT_MS = 10**14
+# What the event filters list (Analytics.event_filters): {field of the answer: column}, in this order.
+EVENT_FILTERS = {"models": "model", "sources": "source", "auth_indexes": "auth_index", "api_keys": "api_key",
+                 "instances": "instance"}
+ANALYSIS_GROUPS = {"api": ("api_key",), "model": ("model",), "both": ("api_key", "model")}  # group=: the dimensions
 ANALYSIS_SORTS = ("requests", "success", "failed", "success_rate", "tokens", "input", "output", "cost",
                   "avg_latency", "avg_ttft", "first_seen", "last_seen", "name")
 
@@ -6408,33 +6412,51 @@ class Analytics:
         return answer
 
     def analysis(self, query: Query, group: str, sort: str, descending: bool, page: int, page_size: int) -> dict:
-        dimensions = {"api": ("api_key",), "model": ("model",), "both": ("api_key", "model")}[group]
-        grouping = tuple(dict.fromkeys(dimensions + ("model", "failed")))  # the model names unpriced ones
-        rows: dict[tuple, Totals] = {}
-        for key, acc in self.with_cost(query, grouping).items():
-            values = dict(zip(grouping, key))
-            rows.setdefault(tuple(values[d] for d in dimensions), Totals()).add(values["failed"], acc, values["model"])
+        """Totals by client key, model or both (``group``): one page of the rows in the
+        order asked for, and the totals over every row."""
+        dimensions = ANALYSIS_GROUPS[group]
+        rows = self._analysis_rows(query, dimensions)
         aliases = self.store.aliases()
-
-        def name_of(key: tuple) -> str:
-            return " ".join(aliases.get(k, k) if d == "api_key" else k for d, k in zip(dimensions, key)).lower()
-
-        ordered = sorted(rows.items(), key=lambda item: name_of(item[0]))  # ties, and sort=name, by name
-        if sort != "name":
-            ordered.sort(key=lambda item: item[1].sort_key(sort), reverse=descending)
-        elif descending:
-            ordered.reverse()
-        items = []
-        for key, totals in ordered[(page - 1) * page_size:page * page_size]:
-            item: dict[str, Any] = {}
-            for dimension, value in zip(dimensions, key):
-                item.update(self.named("api_key", value, aliases) if dimension == "api_key" else {"model": value})
-            items.append({**item, **totals.json()})
+        ordered = self._analysis_order(rows, dimensions, aliases, sort, descending)
+        items = [{**self._analysis_names(dimensions, key, aliases), **totals.json()}
+                 for key, totals in ordered[(page - 1) * page_size:page * page_size]]
         totals = Totals()
         for row in rows.values():
             totals.merge(row)
         return {"group": group, "sort": sort, "order": "desc" if descending else "asc", "items": items,
                 "total": len(rows), "totals": totals.json(), "page": page, "page_size": page_size}
+
+    def _analysis_rows(self, query: Query, dimensions: tuple[str, ...]) -> dict[tuple, Totals]:
+        """The range summed by the values of ``dimensions``, read by model as well (so
+        that unpriced models are named) and by failed."""
+        grouping = tuple(dict.fromkeys(dimensions + ("model", "failed")))
+        rows: dict[tuple, Totals] = {}
+        for key, acc in self.with_cost(query, grouping).items():
+            values = dict(zip(grouping, key))
+            rows.setdefault(tuple(values[d] for d in dimensions), Totals()).add(values["failed"], acc, values["model"])
+        return rows
+
+    @staticmethod
+    def _analysis_order(rows: dict[tuple, Totals], dimensions: tuple[str, ...], aliases: dict[str, str], sort: str,
+                        descending: bool) -> list[tuple[tuple, Totals]]:
+        """The rows in the order asked for; ties, and sort=name, by name (a key's alias
+        where it has one), whatever the order."""
+        def name_of(key: tuple) -> str:
+            return " ".join(aliases.get(k, k) if d == "api_key" else k for d, k in zip(dimensions, key)).lower()
+
+        ordered = sorted(rows.items(), key=lambda item: name_of(item[0]))
+        if sort != "name":
+            ordered.sort(key=lambda item: item[1].sort_key(sort), reverse=descending)
+        elif descending:
+            ordered.reverse()
+        return ordered
+
+    def _analysis_names(self, dimensions: tuple[str, ...], key: tuple, aliases: dict[str, str]) -> dict:
+        """What names a row of the analysis: its client key as named() shows it, its model."""
+        item: dict[str, Any] = {}
+        for dimension, value in zip(dimensions, key):
+            item.update(self.named("api_key", value, aliases) if dimension == "api_key" else {"model": value})
+        return item
 
     def credentials(self, query: Query) -> dict:
         rows: dict[tuple, Totals] = {}
@@ -6461,14 +6483,14 @@ class Analytics:
         """The values each filter can take within the range, with their request counts."""
         aliases = self.store.aliases()
         found = {column: sorted((key[0], n) for key, n in self.store.count(query, (column,)).items())
-                 for column in ("model", "source", "auth_index", "api_key", "instance")}
-        return {
-            "models": [{"model": value, "requests": n} for value, n in found["model"]],
-            "sources": [{**self.named("source", value), "requests": n} for value, n in found["source"]],
-            "auth_indexes": [{"auth_index": value, "requests": n} for value, n in found["auth_index"]],
-            "api_keys": [{**self.named("api_key", value, aliases), "requests": n} for value, n in found["api_key"]],
-            "instances": [{"instance": value, "requests": n} for value, n in found["instance"]],
-        }
+                 for column in EVENT_FILTERS.values()}
+        return {field: [{**self._filter_value(column, value, aliases), "requests": n} for value, n in found[column]]
+                for field, column in EVENT_FILTERS.items()}
+
+    def _filter_value(self, column: str, value: str, aliases: dict[str, str]) -> dict:
+        """A value a filter can take: a credential or a client key as named() shows it,
+        a model, auth index or instance as it is."""
+        return self.named(column, value, aliases) if column in ("source", "api_key") else {column: value}
 
     # -- budgets and idle keys -------------------------------------------------
 
@@ -7489,7 +7511,7 @@ def route(method: str, path: str, access: str, doc: dict | Callable[[list[str]],
 
 def analysis_parameters() -> tuple[str, str, bool]:
     """group, sort and descending of the analysis routes, validated."""
-    group = query_choice("group", ("api", "model", "both"), "api, model or both", "model")
+    group = query_choice("group", tuple(ANALYSIS_GROUPS), "api, model or both", "model")
     sort = query_choice("sort", ANALYSIS_SORTS, " | ".join(ANALYSIS_SORTS), "requests")
     order = query_choice("order", ("asc", "desc"), "asc or desc", "asc" if sort == "name" else "desc")
     return group, sort, order == "desc"
