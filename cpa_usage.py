@@ -7082,9 +7082,7 @@ def read_json_body(when_empty: Any = None, limit: int | None = None) -> Any:
     bytes (HTTP_LIMITS.json_body_bytes). Only application/json is accepted, so that a
     plain HTML form on another site cannot post to a state-changing route."""
     limit = limit or HTTP_LIMITS.json_body_bytes
-    content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise ApiError(415, "the body must be application/json", {"content_type": content_type or None})
+    require_media_type(("application/json",), "the body must be application/json")
     # The server refuses more before reading it (create_http_server); this is the same rule here.
     data = bottle.request.body.read(limit + 1)
     if len(data) > limit or bottle.request.content_length > limit:
@@ -7093,6 +7091,14 @@ def read_json_body(when_empty: Any = None, limit: int | None = None) -> Any:
         return parse_json(data, "body") if data else when_empty
     except DecodeError as exc:
         raise ApiError(400, "the body is not valid JSON", {"error": str(exc)}) from None
+
+
+def require_media_type(accepted: Sequence[str], refusal: str) -> None:
+    """A body of a media type not ``accepted`` is a 415 that says ``refusal``: never a
+    form, which a plain HTML page on another site could post."""
+    content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
+    if content_type not in accepted:
+        raise ApiError(415, refusal, {"content_type": content_type or None})
 
 
 def read_empty_body() -> None:
@@ -8107,10 +8113,7 @@ def pricing_delete_one(service: Service, model: str) -> dict:
     body={"description": "the file (any JSON document, or JSON Lines): what is not a record is counted "
                          "in rejected, with its reason"}, consumes=IMPORT_TYPES))
 def import_records(service: Service) -> dict:
-    content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
-    if content_type not in IMPORT_TYPES:  # never a form: another site must not post here
-        raise ApiError(415, "the body must be the file, as application/json or application/x-ndjson",
-                       {"content_type": content_type or None})
+    require_media_type(IMPORT_TYPES, "the body must be the file, as application/json or application/x-ndjson")
     length = bottle.request.content_length  # -1 without the header: no body (a chunked one is read whole)
     if length > IMPORT_MAX_BYTES:
         raise ApiError(413, "the file is too big for an upload; use the import command on the host",
