@@ -7201,11 +7201,16 @@ def redact(value: Any, secret: bool = False) -> Any:
     """A copy of CPA metadata with every key-like value masked (and every custom
     header value, which can carry credentials)."""
     if isinstance(value, dict):
-        return {k: redact(v, secret or k.lower() == "headers"
-                          or (bool(_SECRET_FIELD.search(k)) and isinstance(v, str))) for k, v in value.items()}
+        return {k: redact(v, secret or _secret_metadata_field(k, v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(item, secret) for item in value]
     return mask_key(value) if secret and isinstance(value, str) else value
+
+
+def _secret_metadata_field(key: str, value: Any) -> bool:
+    """Whether a field of CPA metadata is masked, whatever it holds: custom headers (they
+    can carry credentials), and text in a field named like a key, token or password."""
+    return key.lower() == "headers" or (bool(_SECRET_FIELD.search(key)) and isinstance(value, str))
 
 
 _KEY_LIKE = re.compile(r"\b(?:sk-|AIza|xai-)[A-Za-z0-9_\-.]{6,}")
@@ -7234,12 +7239,20 @@ def _secrets_in(value: Any) -> set[str]:
         if isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, dict):
-            for key, child in item.items():
-                if isinstance(child, str) and child and _is_secret_field(key, child):
-                    secrets.add(child)
-                elif isinstance(child, (dict, list)):
-                    stack.append(child)
+            stack.extend(_take_secrets(item, secrets))
     return secrets
+
+
+def _take_secrets(fields: dict, secrets: set[str]) -> list:
+    """The secret strings among one object's fields added to ``secrets``; the objects and
+    lists it holds returned, in their order, for the walk to visit."""
+    nested = []
+    for key, child in fields.items():
+        if isinstance(child, str) and child and _is_secret_field(key, child):
+            secrets.add(child)
+        elif isinstance(child, (dict, list)):
+            nested.append(child)
+    return nested
 
 
 def _is_secret_field(key: str, value: str) -> bool:
