@@ -7769,15 +7769,14 @@ def usage_events_export(service: Service) -> Iterable[bytes]:
     _list_of({"type": "object"}, **_WITH_RANGE, fetched_at=_TIME), FILTER_DOCS))
 def auth_files(service: Service) -> dict:
     query, name = parse_query(service.analytics, "24h")
-    cached = service.store.get_metadata("auth-files")
+    fetched_ms, files = service.store.get_metadata("auth-files") or (None, [])
     usage = service.store.count(query, ("auth_index",), failures=True)
     items = []
-    for entry in (cached[1] if cached else []):
+    for entry in files:
         index = entry.get("auth_index", "") if isinstance(entry, dict) else ""
         requests, failed = usage.get((index,), (0, 0))
         items.append({**redact(entry), "usage": {"requests": requests, "failed": failed}})
-    return {"range": range_json(query, name), "fetched_at": iso_ms(cached[0]) if cached else None,
-            "items": items}
+    return {"range": range_json(query, name), "fetched_at": iso_ms(fetched_ms), "items": items}
 
 
 @route("GET", API + "/provider-metadata", OWNER, doc=_operation(
@@ -7786,9 +7785,9 @@ def auth_files(service: Service) -> dict:
 def provider_metadata(service: Service) -> dict:
     providers, fetched = {}, {}
     for list_name in PROVIDER_LISTS:
-        cached = service.store.get_metadata(list_name)
-        providers[list_name] = redact(cached[1]) if cached else None
-        fetched[list_name] = iso_ms(cached[0]) if cached else None
+        fetched_ms, listed = service.store.get_metadata(list_name) or (None, None)
+        providers[list_name] = redact(listed)
+        fetched[list_name] = iso_ms(fetched_ms)
     return {"providers": providers, "fetched_at": fetched}
 
 
@@ -7799,18 +7798,17 @@ def provider_metadata(service: Service) -> dict:
              **_WITH_RANGE), FILTER_DOCS))
 def models_used(service: Service) -> dict:
     query, name = parse_query(service.analytics, "all")
-    cached = service.store.get_metadata("models")
-    offered = {m.get("id"): m for m in (cached[1] if cached else []) if isinstance(m, dict)}
+    fetched_ms, listed = service.store.get_metadata("models") or (None, [])
+    offered = {m.get("id"): m for m in listed if isinstance(m, dict)}
     seen = {key[0]: requests for key, requests in service.store.count(query, ("model",)).items()}
     items = []
     for model in sorted(set(offered) | set(seen)):
         price = service.pricing.lookup(model)
+        _, price_source, price_pattern = price or (None, None, None)
         items.append({"model": model, "in_cpa": model in offered, "in_events": model in seen,
                       "owned_by": offered.get(model, {}).get("owned_by"), "requests": seen.get(model, 0),
-                      "priced": price is not None, "price_source": price[1] if price else None,
-                      "price_pattern": price[2] if price else None})
-    return {"range": range_json(query, name), "cpa_models_fetched_at": iso_ms(cached[0]) if cached else None,
-            "items": items}
+                      "priced": price is not None, "price_source": price_source, "price_pattern": price_pattern})
+    return {"range": range_json(query, name), "cpa_models_fetched_at": iso_ms(fetched_ms), "items": items}
 
 
 @route("POST", API + "/sync", OWNER, ignores_query=True, doc=_operation(
@@ -7886,11 +7884,11 @@ def aliases_list(service: Service) -> dict:
     items = []
     for api_key in sorted(set(seen) | {(k,) for k in aliases}):
         measures = seen.get(api_key)
+        requests, first_ms, last_ms = ((measures.requests, measures.first_ms, measures.last_ms) if measures
+                                       else (0, None, None))  # a key with an alias, never used
         items.append({"api_key": api_key[0], "alias": aliases.get(api_key[0]),
                       "api_key_id": service.store.fingerprint(api_key[0]),
-                      "requests": measures.requests if measures else 0,
-                      "first_seen": iso_ms(measures.first_ms) if measures else None,
-                      "last_seen": iso_ms(measures.last_ms) if measures else None})
+                      "requests": requests, "first_seen": iso_ms(first_ms), "last_seen": iso_ms(last_ms)})
     return {"items": items}
 
 
