@@ -8339,17 +8339,27 @@ class PrefixMount:
         return any(ip in network for network in self.trusted)
 
     def _forwarded(self, environ: dict) -> None:
+        """Every X-Forwarded-* header taken out of ``environ``; from a trusted proxy, the
+        client and the scheme they tell put in its place."""
         headers = {name: environ.pop(name) for name in FORWARDED_HEADERS & environ.keys()}
         if not headers or not self.trusted or not self._trusted(environ.get("REMOTE_ADDR", "")):
             return
-        chain = [part.strip() for part in headers.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        for address in reversed(chain):
-            environ[CLIENT_ENVIRON] = address
-            if not self._trusted(address):
-                break
+        client = self._forwarded_client(headers.get("HTTP_X_FORWARDED_FOR", ""))
+        if client is not None:
+            environ[CLIENT_ENVIRON] = client
         proto = headers.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
         if proto in ("http", "https"):
             environ["wsgi.url_scheme"] = proto
+
+    def _forwarded_client(self, forwarded_for: str) -> str | None:
+        """The client a trusted proxy forwarded for: the right-most address of
+        X-Forwarded-For that is not itself a trusted proxy (the left-most when they all
+        are); None when it names none."""
+        chain = [part.strip() for part in forwarded_for.split(",") if part.strip()]
+        for address in reversed(chain):
+            if not self._trusted(address):
+                return address
+        return chain[0] if chain else None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         def with_headers(status: str, headers: list, exc_info: Any = None) -> Any:
