@@ -8163,7 +8163,7 @@ def auth_session(service: Service) -> dict:
             "tz": service.config.tz,
             "signed_in": not service.auth.enabled or session is not None,
             "expires_at": iso_ms(session.expires * 1000) if session else None,
-            "member": service.analytics.named("api_key", member) if member else None}
+            "member": member_json(service, member)}
 
 
 @route("POST", API + "/auth/login", PUBLIC, ignores_query=True, doc=_operation(
@@ -8186,7 +8186,12 @@ def auth_login(service: Service) -> dict:
         token, expires, member = owner_login(auth, address, body.get("password"))
     bottle.response.set_header("Set-Cookie", auth.cookie(token, int(auth.ttl)))
     return {"signed_in": True, "expires_at": iso_ms(expires * 1000),
-            "member": service.analytics.named("api_key", member) if member else None}
+            "member": member_json(service, member)}
+
+
+def member_json(service: Service, member: str | None) -> dict | None:
+    """A member's client key as the session answers show it (named); None for the owner."""
+    return service.analytics.named("api_key", member) if member else None
 
 
 def member_login(auth: Auth, address: str, candidate: Any) -> tuple[str, int, str]:
