@@ -7121,11 +7121,18 @@ def errors_at_index(position: int) -> Iterable[None]:
 
 
 def validate_alias(api_key: Any, alias: Any) -> tuple[str, str]:
-    if not isinstance(api_key, str) or blank(api_key) or len(api_key) > 500:
+    """A client key (up to 500 characters) and its alias (up to 100, kept without the
+    spaces around it), neither of them blank."""
+    if not visible_text(api_key, 500):
         raise ApiError(400, "invalid api_key", {"field": "api_key", "expected": "a non-empty string"})
-    if not isinstance(alias, str) or blank(alias) or len(alias) > 100:
+    if not visible_text(alias, 100):
         raise ApiError(400, "invalid alias", {"field": "alias", "expected": "1-100 characters"})
     return api_key, alias.strip()
+
+
+def visible_text(value: Any, most: int) -> bool:
+    """Text of at most ``most`` characters that is not blank."""
+    return isinstance(value, str) and not blank(value) and len(value) <= most
 
 
 # The dearest models cost hundreds of USD per 1M tokens; more than this is a typo (and 1e308
@@ -7949,13 +7956,18 @@ def imported_aliases(body: Any) -> dict[str, str]:
     wanted: dict[str, str] = {}
     for position, entry in enumerate(body["aliases"]):
         with errors_at_index(position):
-            if not isinstance(entry, dict) or not set(entry) <= {"api_key", "alias"}:
-                raise ApiError(400, 'each alias must be an object {"api_key": "...", "alias": "..."}')
-            api_key, alias = validate_alias(entry.get("api_key"), entry.get("alias"))
+            api_key, alias = imported_alias(entry)
             if api_key in wanted:
                 raise ApiError(400, "the same api_key appears twice", {"with": ["aliases"]})
         wanted[api_key] = alias
     return wanted
+
+
+def imported_alias(entry: Any) -> tuple[str, str]:
+    """One entry of an alias export document: (api_key, alias), checked by validate_alias."""
+    if not isinstance(entry, dict) or not set(entry) <= {"api_key", "alias"}:
+        raise ApiError(400, 'each alias must be an object {"api_key": "...", "alias": "..."}')
+    return validate_alias(entry.get("api_key"), entry.get("alias"))
 
 
 def alias_changes(before: dict[str, str], wanted: dict[str, str], replace: bool) -> dict[str, int]:
@@ -8066,8 +8078,7 @@ def pricing_list(service: Service) -> dict:
     "set prices, all or none", _schema_object({"saved": {"type": "array", "items": _STR}}),
     body=_list_or_items("items", _ref("PriceInput"), min_items=1)))
 def pricing_put_many(service: Service) -> dict:
-    body = read_json_body()
-    entries = body.get("items") if isinstance(body, dict) and set(body) == {"items"} else body
+    entries = listed_in_body(read_json_body(), "items")
     if not isinstance(entries, list) or not entries:
         raise ApiError(400, "expected a non-empty list of prices", {"got": type(entries).__name__})
     rows = []
@@ -8077,6 +8088,12 @@ def pricing_put_many(service: Service) -> dict:
     service.store.upsert_prices(rows)
     service.pricing.reload()
     return {"saved": [row[0] for row in rows]}
+
+
+def listed_in_body(body: Any, field: str) -> Any:
+    """What a body that is a list, or an object holding it under ``field`` alone
+    (_list_or_items), holds: the list; any other body as it is, for the caller to refuse."""
+    return body.get(field) if isinstance(body, dict) and set(body) == {field} else body
 
 
 @route("PUT", API + "/pricing/<model:path>", OWNER, ignores_query=True, doc=_operation(
@@ -8095,7 +8112,7 @@ def pricing_put_one(service: Service, model: str) -> dict:
     body=_list_or_items("models", _MODEL_NAME)))
 def pricing_delete_many(service: Service) -> dict:
     body = read_json_body()
-    models = body.get("models") if isinstance(body, dict) and set(body) == {"models"} else body
+    models = listed_in_body(body, "models")
     if not isinstance(models, list) or not all(valid_model_name(m) for m in models):
         raise ApiError(400, "expected a list of model names", {"got": body})
     deleted = service.store.delete_prices(models)
