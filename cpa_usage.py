@@ -6276,6 +6276,14 @@ class Analytics:
         aliased = [key for key, alias in self.store.aliases().items() if alias == wanted]
         return aliased or [self.key_ids("api_key").get(wanted, wanted)]
 
+    def resolve_sources(self, wanted: list[str]) -> list[str]:
+        """The credentials texts name: each the source itself or the source_id the API
+        shows (the ids are worked out only when a source is asked for)."""
+        if not wanted:
+            return wanted
+        ids = self.key_ids("source")
+        return [ids.get(value, value) for value in wanted]
+
     def named(self, column: str, value: str, ids: dict[str, str] | None = None) -> dict:
         """How the API shows an api_key or source: masked when secret, with id and alias."""
         secret = column == "api_key" or looks_like_secret(value)
@@ -7062,19 +7070,21 @@ def parse_query(analytics: "Analytics", default_range: str) -> tuple[Query, str]
     """The shared filters of every usage endpoint, validated: (Query as asked, range
     name). What a member may ask of it is member_scoped's business."""
     start_ms, end_ms, open_end, name = parse_range(analytics, default_range)
-    stream = query_choice("stream", (None, "true", "false"), "true or false")
-    result = query_choice("result", (None, "success", "failed"), "success or failed")
-    sources = query_values("source")
-    if sources:
-        ids = analytics.key_ids("source")
-        sources = [ids.get(value, value) for value in sources]
+    stream = query_switch("stream", ("true", "false"), "true")
+    failed = query_switch("result", ("success", "failed"), "failed")
+    sources = analytics.resolve_sources(query_values("source"))
     api_keys = [key for wanted in query_values("api_key") for key in analytics.resolve_keys(wanted)]
     auth_index = query_single("auth_index")
     return Query(start_ms, end_ms, models=tuple(query_values("model")), sources=tuple(sources),
                  auth_indexes=(auth_index,) if auth_index else (), api_keys=tuple(dict.fromkeys(api_keys)),
-                 failed=None if result is None else int(result == "failed"),
-                 instances=tuple(query_values("instance")), open_end=open_end,
-                 stream=None if stream is None else int(stream == "true")), name
+                 failed=failed, instances=tuple(query_values("instance")), open_end=open_end, stream=stream), name
+
+
+def query_switch(name: str, choices: tuple[str, str], yes: str) -> int | None:
+    """A parameter that takes one of two ``choices`` (query_choice), as a flag of the
+    Query: 1 for ``yes``, 0 for the other, None when it is absent."""
+    value = query_choice(name, (None, *choices), " or ".join(choices))
+    return None if value is None else int(value == yes)
 
 
 def read_json_body(when_empty: Any = None, limit: int | None = None) -> Any:
