@@ -6851,24 +6851,30 @@ class Auth:
     def revoke(self, session: Session) -> None:
         """Sign a session out for good: its cookie no longer works, wherever it is kept."""
         self.store.revoke_session(session.sid, session.expires * 1000)
+
     def retry_after(self, address: str) -> int:
         """Seconds until this address may try again (0: now): LOGIN_LIMIT failures a
         minute per address, and LOGIN_LIMIT_ALL from all addresses together (however many
         addresses a guesser has)."""
         with self._lock:
-            cutoff = self.clock() - LOGIN_WINDOW_S
-            recent = [t for t in self._failures.get(address, []) if t > cutoff]
-            self._failures[address] = recent
-            self._failures_all = [t for t in self._failures_all if t > cutoff]
+            now = self.clock()
+            recent = self._failures[address] = self._in_window(self._failures.get(address, []), now)
+            self._failures_all = self._in_window(self._failures_all, now)
             for times, limit in ((recent, LOGIN_LIMIT), (self._failures_all, LOGIN_LIMIT_ALL)):
                 if len(times) >= limit:
                     return max(1, math.ceil(times[-limit] + LOGIN_WINDOW_S - self.clock()))
             return 0
 
+    @staticmethod
+    def _in_window(times: list[float], now: float) -> list[float]:
+        """The failed logins of ``times`` that count at ``now``: those of the last LOGIN_WINDOW_S."""
+        return [t for t in times if t > now - LOGIN_WINDOW_S]
+
     def failed(self, address: str) -> None:
+        """A failed login from ``address``, counted for it and for all addresses together."""
         with self._lock:
             now = self.clock()
-            self._failures[address] = [t for t in self._failures.get(address, []) if t > now - LOGIN_WINDOW_S]
+            self._failures[address] = self._in_window(self._failures.get(address, []), now)
             self._failures[address].append(now)
             self._failures_all.append(now)
             if len(self._failures) > 10_000:  # forget idle addresses rather than grow without end
