@@ -119,8 +119,7 @@ def test_a_stop_keeps_the_spool_whole_and_the_next_start_reads_each_record_once(
         assert len(spool.splitlines()) == 60
     store, writer = spool_writer(tmp_path, memory_records=0)
     try:
-        writer.start()
-        assert writer.pending == 50
+        writer.start()  # (what is pending is not asserted: the writer may have committed it already)
         assert writer.stop(10.0)
         totals = store.load_totals()
         assert totals["inserted"] == 50 and totals["duplicates"] == 0 and totals["received"] == 50
@@ -141,10 +140,10 @@ def test_a_stop_that_cannot_note_its_offset_still_ends_and_loses_nothing(tmp_pat
     store, writer = spool_writer(tmp_path, memory_records=0)
     try:
         writer.start()
-        assert writer.pending == 61  # read again from its start
         assert writer.stop(10.0)
         totals = store.load_totals()
-        assert totals["inserted"] == 51 and totals["duplicates"] == 10
+        # read again from its start: 61 received, the 10 committed before the stop duplicates
+        assert totals["received"] == 61 and totals["inserted"] == 51 and totals["duplicates"] == 10
     finally:
         store.close()
 
@@ -158,9 +157,8 @@ def test_an_offset_that_is_not_the_start_of_a_line_reads_the_whole_spool(tmp_pat
     (tmp_path / "spool.db.spool.offset").write_text(offset)
     store, writer = spool_writer(tmp_path, memory_records=0)
     try:
-        writer.start()
-        assert writer.pending == 5
-        assert writer.stop(10.0) and store.load_totals()["inserted"] == 5
+        writer.start()  # (what is pending is not asserted here: the writer may have committed it already)
+        assert writer.stop(10.0) and store.load_totals()["inserted"] == 5  # all five: read from the start
         assert not (tmp_path / "spool.db.spool").exists() and not (tmp_path / "spool.db.spool.offset").exists()
     finally:
         store.close()
