@@ -101,6 +101,21 @@ def config_factory(tmp_path, monkeypatch):
     return make
 
 
+def find_python(version: str) -> tuple[str | None, str]:
+    """A CPython ``version`` ("3.10") of this machine: pyenv's newest build of it, else one
+    installed as python3.X. Returns (its path or None, where it was looked for)."""
+    versions = pathlib.Path(os.environ.get("PYENV_ROOT") or "/root/.pyenv") / "versions"
+    places = [f"{versions}/{version}.*/bin/python{version}", f"/usr/local/bin/python{version}",
+              f"/usr/bin/python{version}"]
+    builds = sorted(versions.glob(f"{version}.*/bin/python{version}"),
+                    key=lambda path: [int(part) if part.isdigit() else -1
+                                      for part in path.parent.parent.name.split(".")])
+    for candidate in [*reversed(builds), *map(pathlib.Path, places[1:])]:
+        if os.access(candidate, os.X_OK):
+            return str(candidate), ", ".join(places)
+    return None, ", ".join(places)
+
+
 @pytest.fixture(scope="session")
 def zipapp(tmp_path_factory):
     """dist/cpa-usage.pyz built by build.py, once per test session."""

@@ -50,18 +50,21 @@ def no_leftover_processes():
 
 class Running:
     """One cpa-usage process started from the zipapp with an isolated interpreter
-    (-I -S: no site-packages, so only what the archive vendors can be imported)."""
+    (-I -S: no site-packages, so only what the archive vendors can be imported): this
+    test run's Python, another ``python``, or instead ``command`` as it is (an installed
+    cpa-usage)."""
 
-    def __init__(self, zipapp, directory, cpa, **env):
+    def __init__(self, zipapp, directory, cpa, python=sys.executable, command=None, **env):
         self.port = free_port()
         self.db = directory / "app.db"
-        self.log = open(directory / "process.log", "ab")
+        self.log_path = directory / "process.log"
+        self.log = open(self.log_path, "ab")
         environment = {"PATH": os.environ["PATH"], "CPA_BASE_URL": cpa.url, "CPA_MANAGEMENT_KEY": cpa.key,
                        "APP_HOST": "127.0.0.1", "APP_PORT": str(self.port), "SQLITE_PATH": str(self.db),
                        "LOG_FILE_ENABLED": "false", "REDIS_QUEUE_IDLE_INTERVAL": "50ms",
                        "REDIS_QUEUE_ERROR_BACKOFF": "200ms", **env}
-        self.process = subprocess.Popen([sys.executable, "-I", "-S", str(zipapp)], cwd=directory, env=environment,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command or [python, "-I", "-S", str(zipapp)], cwd=directory,
+                                        env=environment, stdout=self.log, stderr=subprocess.STDOUT)
         _started.append(self)
         wait_for(self.healthy, timeout=20, what="the process to answer /healthz")
 
@@ -71,7 +74,8 @@ class Running:
 
     def healthy(self):
         if self.process.poll() is not None:
-            raise AssertionError(f"cpa-usage exited with {self.process.returncode}")
+            last = self.log_path.read_text(errors="replace").splitlines()[-5:]
+            raise AssertionError(f"cpa-usage exited with {self.process.returncode}: " + "\n".join(last))
         try:
             return self.get("/healthz") == {"status": "ok"}
         except OSError:
