@@ -18,7 +18,7 @@
 #   --user NAME    user of the service (default cliproxy, the user CPA's installer creates;
 #                  a system user with home /home/NAME is created when it does not exist)
 #   --dir DIR      install folder (default: the user's home + /cpa-usage)
-#   --python PATH  Python 3.11 or later that runs the service (default /usr/bin/python3)
+#   --python PATH  Python 3.10 or later that runs the service (default /usr/bin/python3)
 #   --no-start     install and enable, but do not (re)start the service
 #   --uninstall    stop, disable and remove the service and the releases; keep .env, data/, logs/
 #   --purge        --uninstall, and remove DIR with .env, data/ and logs/ (the user stays)
@@ -152,7 +152,7 @@ install_service() {
     die "cpa-usage.service and .env.example must be next to install.sh"
   fi
   [ -x "$python" ] || die "--python $python: not found"
-  "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "$python is older than Python 3.11"
+  "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || die "$python is older than Python 3.10"
   local own_version
   own_version=$("$python" -I "$pyz" --version 2>/dev/null) || die "$pyz does not run with $python"
   case "$own_version" in

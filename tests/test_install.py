@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, find_python
 
 USER, UID = "cliproxy", 4321
 DIR = "/home/cliproxy/cpa-usage"
@@ -196,6 +196,29 @@ def test_the_folder_follows_the_users_home_and_options_override_it(installer):
     assert unit["ExecStart"] == [f"{python} -I /srv/cpa/current/cpa-usage.pyz"]
     assert unit["WorkingDirectory"] == ["/srv/cpa"] and unit["EnvironmentFile"] == ["/srv/cpa/.env"]
     assert sorted(" ".join(unit["ReadWritePaths"]).split()) == ["/srv/cpa/data", "/srv/cpa/logs"]
+
+
+def machine_python(version: str) -> str:
+    python, places = find_python(version)
+    if python is None:
+        pytest.skip(f"no CPython {version} on this machine (looked for {places})")
+    return python
+
+
+def test_python_3_10_runs_the_service(installer):
+    """The oldest Python the zipapp runs on (tests/test_pythons.py) is one install.sh takes."""
+    python = machine_python("3.10")
+    installer.passwd()
+    installer.run("--python", python)
+    assert unit_settings(installer.unit.read_text())["ExecStart"] == [f"{python} -I {DIR}/current/cpa-usage.pyz"]
+
+
+def test_python_3_9_is_refused_before_anything_is_written(installer):
+    python = machine_python("3.9")
+    installer.passwd()
+    result = installer.run("--python", python, ok=False)
+    assert result.returncode == 1 and f"{python} is older than Python 3.10" in result.stderr, result.stderr
+    assert sorted(p.name for p in installer.root.iterdir()) == ["etc"]
 
 
 def test_a_missing_user_is_not_created_under_root(installer):
