@@ -1,17 +1,20 @@
-"""The Pythons cpa-usage runs on: the one zipapp on every other CPython from 3.10 up that the
-machine has (a drain, start to SIGTERM), and a Python older than 3.10 told in one line what
-it needs."""
+"""The Pythons cpa-usage runs on, and the ways it is installed: the one zipapp on every
+other CPython from 3.10 up that the machine has (a drain, start to SIGTERM), a Python older
+than 3.10 told in one line what it needs, and pyproject.toml's package, pip-installed into a
+fresh venv, as a `cpa-usage` command that does what the zipapp does (dashboard included)."""
 
 import signal
 import subprocess
 import sys
+import tomllib
+import urllib.request
 import zipfile
 
 import pytest
 
 import cpa_usage
 from backends import wait_for
-from conftest import find_python
+from conftest import ROOT, find_python
 from test_process import Running, fake_cpa, no_leftover_processes, payload  # noqa: F401 (fixtures)
 
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13", "3.14")
@@ -82,3 +85,51 @@ def test_the_archives_entry_point_checks_the_version_first(zipapp, tmp_path, ver
         assert (result.returncode, result.stdout, result.stderr) == (0, f"cpa-usage {cpa_usage.__version__}\n", "")
     else:
         assert (result.returncode, result.stdout, result.stderr) == (2, "", the_line(version, sys.executable))
+
+
+def pins(requirements: list[str]) -> dict[str, str]:
+    """name (normalized) -> the version pinned, from requirement lines (markers left aside)."""
+    found = {}
+    for line in requirements:
+        line = line.split("#", 1)[0].split(";", 1)[0].strip()
+        if line and not line.startswith("-"):
+            name, _, version = line.partition("==")
+            found[name.strip().lower().replace("_", "-")] = version.strip()
+    return found
+
+
+def test_the_package_pins_what_the_zipapp_vendors():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    vendored = pins((ROOT / "requirements.txt").read_text().splitlines())
+    assert pins(project["dependencies"]) == vendored and all(vendored.values())
+    assert project["requires-python"] == ">=3.10" and project["scripts"] == {"cpa-usage": "cpa_usage:main"}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The checkout pip-installed (pyproject.toml, built in pip's isolated environment) into
+    a fresh venv of this Python: the path of its cpa-usage command."""
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=60)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    str(ROOT)], check=True, timeout=110, capture_output=True)
+    return venv / "bin" / "cpa-usage"
+
+
+def test_pip_installs_a_cpa_usage_command(installed, tmp_path, fake_cpa):
+    version = subprocess.run([str(installed), "--version"], capture_output=True, text=True, timeout=30)
+    assert (version.returncode, version.stdout) == (0, f"cpa-usage {cpa_usage.__version__}\n")
+    proc = Running(None, tmp_path, fake_cpa, command=[str(installed)], ENV_FILE="")
+    base = f"http://127.0.0.1:{proc.port}/usage"
+    with urllib.request.urlopen(f"{base}/", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert response.read() == (ROOT / "static" / "index.html").read_bytes()
+    served = 0
+    for path in sorted((ROOT / "static").rglob("*")):
+        name = path.relative_to(ROOT / "static").as_posix()
+        if path.is_file() and cpa_usage.read_static(name) is not None:  # what the checkout serves
+            with urllib.request.urlopen(f"{base}/static/{name}", timeout=5) as response:
+                assert response.read() == path.read_bytes(), name
+            served += 1
+    assert served >= 20
+    drain_a_hundred(proc, fake_cpa)
