@@ -4,6 +4,7 @@ SIGTERM without losing a record, and loses at most what was in memory on SIGKILL
 import datetime as dt
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -16,7 +17,12 @@ import urllib.request
 import pytest
 
 from backends import wait_for
-from conftest import record
+from conftest import ROOT, record
+
+# A stop must end before systemd gives up waiting and kills the service (the unit's
+# TimeoutStopSec): the service means to take at most about 5 s, which a loaded machine can
+# pass by a little, so that is not the bound a test can hold it to.
+STOP_LIMIT_S = int(re.search(r"^TimeoutStopSec=(\d+)", (ROOT / "cpa-usage.service").read_text(), re.M).group(1))
 
 
 @pytest.fixture
@@ -134,7 +140,7 @@ def test_zipapp_runs_with_nothing_but_python(zipapp, tmp_path, fake_cpa):
     wait_for(lambda: proc.status()["mode"] == "subscribe", what="subscribe mode")
     fake_cpa.publish(payload(1))
     wait_for(lambda: proc.status()["totals"]["inserted"] == 1, what="one record stored")
-    assert proc.signal(signal.SIGTERM) < 5 and proc.process.returncode == 0
+    assert proc.signal(signal.SIGTERM) < STOP_LIMIT_S and proc.process.returncode == 0
     log = (tmp_path / "process.log").read_text()
     started = [line for line in log.splitlines() if " INFO [MainThread] configuration: " in line]
     assert len(started) == 1 and f"SQLITE_PATH={proc.db}" in started[0] and "USAGE_RETENTION_DAYS=30" in started[0]
@@ -148,7 +154,7 @@ def test_sigterm_commits_everything_in_subscribe_mode(zipapp, tmp_path, fake_cpa
     publisher = Publisher(fake_cpa, per_second=1500)
     wait_for(lambda: proc.status()["totals"]["inserted"] > 300, what="records flowing")
     elapsed = proc.signal(signal.SIGTERM)
-    assert proc.process.returncode == 0 and elapsed < 5
+    assert proc.process.returncode == 0 and elapsed < STOP_LIMIT_S
     time.sleep(0.2)  # records published after the stop wait in CPA's queue
     published = publisher.stop()
     assert fake_cpa.lost == [] and fake_cpa.dropped_subscribers == 0
@@ -192,7 +198,7 @@ def test_sigterm_with_a_locked_database_spools_and_recovers(zipapp, tmp_path, fa
         fake_cpa.publish(payload(i))
     wait_for(lambda: proc.status()["pending"] == 30, what="records waiting for the database")
     elapsed = proc.signal(signal.SIGTERM)
-    assert proc.process.returncode == 0 and elapsed < 5
+    assert proc.process.returncode == 0 and elapsed < STOP_LIMIT_S
     assert (tmp_path / "app.db.spool").exists()
     blocker.rollback()
     blocker.close()

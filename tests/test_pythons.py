@@ -36,7 +36,7 @@ def drain_a_hundred(proc: Running, cpa) -> None:
         cpa.publish(payload(i))
     wait_for(lambda: proc.get("/usage/api/v1/usage/overview?range=all")["summary"]["requests"] == 100,
              timeout=20, what="the overview to count 100 requests")
-    assert proc.signal(signal.SIGTERM) < 5 and proc.process.returncode == 0
+    assert proc.signal(signal.SIGTERM) < STOP_LIMIT_S and proc.process.returncode == 0
 
 
 @pytest.mark.parametrize("version", [v for v in SUPPORTED if v != THIS])
