@@ -3527,6 +3527,84 @@ def is_rejection(message: str) -> bool:
     return any(marker in text for marker in _REJECTION_MARKERS)
 
 
+class RepeatedCondition:
+    """One line when a condition that repeats starts, a short one at most every 10
+    minutes while it lasts, one when it ends: CPA unreachable, its key rejected, a
+    metadata list failing. A retry loop sees the same failure at every attempt (every
+    10 s while CPA is down: 8,640 warnings a day, each as long as CPA's error body
+    may be); the log should say that it began, that it goes on, and when it ended.
+
+    ``failed(error)`` at every failed attempt, ``recovered()`` at a success (nothing
+    while the condition is not on). The first line is ``before`` + the error +
+    ``after`` (the caller's own words: what, where, why, what next); a summary is
+    "<what> for 20m, 120 attempts: <the last error>"; the end, at INFO, is "<again>
+    after 23m, 138 attempts". Every line is at most LINE_LIMIT characters, control
+    characters counted as LineFormatter shows them: the error is cut with an ellipsis.
+    ``clock`` (seconds) is injectable for tests."""
+
+    SUMMARY_EVERY = 600.0
+    LINE_LIMIT = 300
+
+    def __init__(self, what: str, again: str, level: int = logging.WARNING, count: str = "attempts",
+                 clock: Callable[[], float] = time.monotonic, logger: logging.Logger | None = None):
+        self.what, self.again, self.level, self.count, self._clock = what, again, level, count, clock
+        self._log = logger or log
+        self._lock = threading.Lock()
+        self.since: float | None = None  # when the condition started; None while it is not on
+        self.attempts = 0
+        self._logged_at = 0.0
+
+    def failed(self, error: str, before: str | None = None, after: str = "") -> None:
+        """One more failed attempt: logged when it starts the condition, or as a summary
+        when the last line is SUMMARY_EVERY old."""
+        now = self._clock()
+        with self._lock:
+            self.attempts += 1
+            if self.since is None:
+                self.since = self._logged_at = now
+                line = self._fit(f"{self.what}: " if before is None else before, error, after)
+            elif now - self._logged_at >= self.SUMMARY_EVERY:
+                self._logged_at = now
+                line = self._fit(f"{self.what} for {self._lasted(now)}, {self._attempts()}: ", error)
+            else:
+                return
+        self._log.log(self.level, "%s", line)
+
+    def recovered(self) -> bool:
+        """The condition ended (logged at INFO); False when it was not on."""
+        if self.since is None:
+            return False
+        now = self._clock()
+        with self._lock:
+            if self.since is None:
+                return False
+            line = self._fit(f"{self.again} after {self._lasted(now)}, {self._attempts()}", "")
+            self.since, self.attempts = None, 0
+        self._log.info("%s", line)
+        return True
+
+    def _attempts(self) -> str:
+        return f"{self.attempts} {self.count if self.attempts != 1 else self.count.removesuffix('s')}"
+
+    def _lasted(self, now: float) -> str:
+        return format_duration(max(0, round(now - (self.since or now))))
+
+    @classmethod
+    def _fit(cls, before: str, error: str, after: str = "") -> str:
+        """before + error + after in LINE_LIMIT characters as shown (control characters
+        escaped as LineFormatter does): the error cut with an ellipsis, the line too if
+        even that is not enough."""
+        def shown(text: str) -> str:
+            return _CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+        before, error, after = shown(before), shown(error), shown(after)
+        room = cls.LINE_LIMIT - len(before) - len(after)
+        if len(error) > room:
+            error = error[:max(room - 1, 0)] + "…"
+        line = before + error + after
+        return line if len(line) <= cls.LINE_LIMIT else line[:cls.LINE_LIMIT - 1] + "…"
+
+
 class KeyGate:
     """One key, one pause: every use of CPA's management key asks here first.
 
@@ -3552,6 +3630,10 @@ class KeyGate:
         self.rejections = 0  # in this process, for /metrics
         self.rejected_at: float | None = None
         self.next_attempt_at: float | None = None
+        named = "CPA" if cpa is None else f"CPA {cpa}"
+        self._rejection = RepeatedCondition(f"{named} rejects the management key",
+                                            f"{named} accepts the management key again", logging.ERROR,
+                                            clock=clock)
         saved = json.loads(store.get_meta(self.meta_key) or "{}")
         if saved.get("fingerprint") == self._fingerprint and saved.get("state") == "rejected":
             self.state, self.reason, self.failures = "rejected", saved["reason"], saved["failures"]
@@ -3609,7 +3691,8 @@ class KeyGate:
             self.rejected_at = self.next_attempt_at = None
             self._lock.notify_all()
         if was_rejected:
-            log.info("CPA accepted the management key again")
+            if not self._rejection.recovered():  # rejected by an earlier run
+                log.info("CPA accepted the management key again")
             self._store.set_meta(self.meta_key, json.dumps({"fingerprint": self._fingerprint, "state": "ok"}))
 
     def _rejected(self, reason: str) -> None:
@@ -3627,9 +3710,10 @@ class KeyGate:
             saved = {"fingerprint": self._fingerprint, "state": "rejected", "reason": reason,
                      "failures": self.failures, "rejected_at": now, "next_attempt_at": self.next_attempt_at}
         self._store.set_meta(self.meta_key, json.dumps(saved))
-        log.error("CPA rejected the management key: %s. Everything that uses the key pauses; next single "
-                  "attempt at %s. Fix CPA_MANAGEMENT_KEY and restart cpa-usage to try a new key at once.",
-                  reason, iso_ms(int(self.next_attempt_at * 1000)))
+        self._rejection.failed(reason, "CPA rejected the management key: ",
+                               f". Everything that uses the key pauses; next single attempt at "
+                               f"{iso_ms(int(self.next_attempt_at * 1000))}. Fix CPA_MANAGEMENT_KEY and restart "
+                               "cpa-usage to try a new key at once.")
 
     def snapshot(self) -> dict:
         with self._lock:
