@@ -4990,6 +4990,12 @@ class Drainer(Worker):
         self._contact_ms: int | None = int(saved) if saved else None  # the last sign of life of the drain
         self._contact_saved_ms = self._contact_ms or 0
         self._gap_open = True  # the next contact ends a stretch without one (this start, or an outage)
+        name = self.instance.name
+        self._unreachable = RepeatedCondition(f"CPA {name} unreachable", f"CPA {name} reachable again")
+        self._refused = RepeatedCondition(f"CPA {name} refuses queue commands", f"CPA {name} takes queue commands "
+                                          "again", logging.ERROR)
+        self._errors_failing = RepeatedCondition(f"CPA {name}'s errors channel fails",
+                                                 f"CPA {name}'s errors channel works again")
 
     def close(self, timeout: float) -> None:
         """After stop(): wait for the unsubscribe (reading what CPA sends until it
@@ -5015,7 +5021,7 @@ class Drainer(Worker):
                 continue  # the gate decides when the next attempt may happen
             except QueueError as exc:
                 self.status.error(f"CPA refused a queue command: {exc}")
-                log.error("CPA refused a queue command: %s (REDIS_QUEUE_KEY=%s)", exc, self.queue_key)
+                self._refused.failed(str(exc), "CPA refused a queue command: ", f" (REDIS_QUEUE_KEY={self.queue_key})")
                 self._stop.wait(self.error_backoff)
             except (redis.RedisError, OSError, SubscriptionLost, CpaHttpError) as exc:
                 failures = self._connection_lost(exc, failures)
@@ -5047,8 +5053,8 @@ class Drainer(Worker):
         failures = 0 if self.status.connected else failures + 1
         pause = 0.5 if failures <= 1 else self.error_backoff
         if not self._stop.is_set():
-            log.warning("connection to CPA %s lost or refused (%s); retrying in %s", self.instance.name,
-                        message, format_duration(pause))
+            self._unreachable.failed(message, f"connection to CPA {self.instance.name} lost or refused (",
+                                     f"); retrying in {format_duration(pause)}")
         self._stop.wait(pause)
         return failures
 
@@ -5080,6 +5086,7 @@ class Drainer(Worker):
     def _contact(self) -> None:
         """CPA answered: the drain is alive. The first contact after a stretch without
         one (a stop, an outage) ends that stretch, kept for /status and the log."""
+        self._unreachable.recovered()
         now = now_ms()
         if self._gap_open and self._contact_ms is not None:
             gap = (self._contact_ms, now)
@@ -5170,6 +5177,7 @@ class Drainer(Worker):
             self._stop.wait(self.idle_interval)
 
     def _hand_over(self, records: list[bytes], via: str) -> None:
+        self._refused.recovered()  # a pop worked
         received = now_ms()
         for record in records:
             self.writer.put(record, via, received, self.instance.name)
@@ -5248,10 +5256,11 @@ class Drainer(Worker):
             except (Stopping, AuthRejected):
                 return
             except (redis.RedisError, OSError) as exc:
-                log.warning("CPA %s's errors channel: %s; trying again in %s", self.instance.name, exc,
-                            format_duration(self.error_backoff))
+                self._errors_failing.failed(str(exc), f"CPA {self.instance.name}'s errors channel: ",
+                                            f"; trying again in {format_duration(self.error_backoff)}")
                 usage_ended.wait(self.error_backoff)
                 continue
+            self._errors_failing.recovered()
             self.status.set(errors_subscribed=True)
             lost = threading.Event()
             self._read_subscription(subscription, lost, "errors", until=usage_ended)
@@ -5330,10 +5339,9 @@ class Drainer(Worker):
     # -- the HTTP usage queue ----------------------------------------------------------
 
     def _http_session(self, reason: str) -> None:
-        """Poll CPA's HTTP usage queue until stopped, or (auto) until RESP answers again."""
-        log.info("draining CPA %s through its HTTP usage queue at %s (%s)", self.instance.name, self.http.base_url,
-                 reason)
-        next_probe = self._next_resp_probe()
+        """Poll CPA's HTTP usage queue until stopped, or (auto) until RESP answers again
+        (told once the queue answers: a CPA that is down is told by _connection_lost)."""
+        next_probe, told = self._next_resp_probe(), False
         while not self._stop.is_set():
             self.writer.wait_for_room(self.batch_size, self._stop)
             if self._stop.is_set():
@@ -5343,6 +5351,10 @@ class Drainer(Worker):
                 raise CpaHttpError(f"CPA {self.instance.name} has no HTTP usage queue (older than v6.10.8), and "
                                    f"RESP does not work ({reason})")
             self.status.set(connected=True, mode="http")
+            if not told:
+                log.info("draining CPA %s through its HTTP usage queue at %s (%s)", self.instance.name,
+                         self.http.base_url, reason)
+                told = True
             self._hand_over(records, "http")
             self._contact()
             self._save_contact()

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from backends import wait_for
 from cpa_usage import AuthRejected, KeyGate, RepeatedCondition
 
 
@@ -151,3 +152,34 @@ def test_a_key_rejected_by_an_earlier_run_is_told_accepted_too(store, lines):
     again = KeyGate("a-key", store, clock=clock, cpa="east")  # a restart: the rejection read back
     again.use(threading.Event(), lambda: "ok")
     assert lines()[-1] == ("INFO", "CPA accepted the management key again")
+
+
+# -- services ---------------------------------------------------------------------------
+
+
+def test_a_stopped_cpa_is_one_warning_not_one_per_attempt_then_the_end(fake_cpa, service_factory, lines):
+    cpa = fake_cpa(version="7.2.140")
+    cpa.stop()
+    service = service_factory(cpa.url, key=cpa.key)
+    wait_for(lambda: service.status.reconnects >= 20, what="twenty attempts")
+    unreachable = [line for line in lines() if line[0] == "WARNING" and f"CPA {service.config.cpas[0].name} " in
+                   line[1] and "lost or refused" in line[1]]
+    assert len(unreachable) == 1 and "Connection refused" in unreachable[0][1] and len(unreachable[0][1]) <= 300
+    assert lines("through its HTTP usage queue") == []  # not told while nothing answers there
+    assert service.status.last_error and service.status.mode == "down"  # /status tells it as before
+    attempts = service.status.reconnects
+    cpa.start()
+    wait_for(lambda: lines("reachable again"), what="the end of the outage told")
+    (level, message), = lines("reachable again")
+    assert level == "INFO" and message.startswith(f"CPA {service.config.cpas[0].name} reachable again after ")
+    told = int(message.rsplit(", ", 1)[1].split()[0])
+    assert told >= attempts
+
+
+def test_a_queue_command_refused_again_and_again_is_one_error(fake_cpa, service_factory, lines):
+    cpa = fake_cpa(version="7.2.140")
+    service = service_factory(cpa.url, key=cpa.key, REDIS_QUEUE_KEY="not-usage", REDIS_QUEUE_TRANSPORT="lpop")
+    wait_for(lambda: service.drainer._refused.attempts >= 10, what="ten refused commands")
+    refused = lines("queue command")  # the first line says "refused a queue command", a summary "queue commands"
+    assert len(refused) == 1 and refused[0][0] == "ERROR" and "REDIS_QUEUE_KEY=not-usage" in refused[0][1]
+    assert "not-usage" in service.status.last_error
