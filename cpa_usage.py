@@ -5380,6 +5380,23 @@ class Drainer(Worker):
             raise TransportChange("subscribe", probe.detail)
 
 
+def _failures_text(results: dict[str, str]) -> str:
+    """The failures of a metadata sync for the log, the lists that fail alike together:
+    "auth-files, api-keys and 11 more: <error>" (a CPA that is down fails them all)."""
+    by_error: dict[str, list[str]] = {}
+    for name, result in results.items():
+        if result not in ("ok", "absent"):
+            by_error.setdefault(result, []).append(name)
+    return "; ".join(f"{_some_names(names)}: {error}" for error, names in by_error.items())
+
+
+def _some_names(names: list[str]) -> str:
+    """"a", "a and b", "a, b and 11 more"."""
+    if len(names) <= 2:
+        return " and ".join(names)
+    return f"{names[0]}, {names[1]} and {len(names) - 2} more"
+
+
 class SyncBusy(Exception):
     """A metadata sync is already under way."""
 
@@ -5404,7 +5421,8 @@ class MetadataSync(Worker):
         self.usage_statistics_enabled: bool | None = None
         self.usage_statistics_checked_at: int | None = None
         self.queue_retention_s: int | None = None
-        self._logged_error: str | None = None
+        self._incomplete = RepeatedCondition(f"metadata sync of CPA {instance} incomplete",
+                                             f"metadata sync of CPA {instance} complete again", count="syncs")
         self._lock = threading.Lock()
         super().__init__(f"metadata-sync-{instance}")
 
@@ -5461,20 +5479,11 @@ class MetadataSync(Worker):
                           if result not in ("ok", "absent")) or None
         if error:
             self.last_error, self.last_error_at = error, now
+            self._incomplete.failed(_failures_text(results), f"metadata sync of CPA {self.instance} incomplete "
+                                    "(the last good copies stay): ")
         else:
             self.last_success_at = now
-        self._log_change(error)
-
-    def _log_change(self, error: str | None) -> None:
-        """Log a sync that became incomplete, or complete again: a change is news; the
-        same failure every 30 s is not."""
-        if error == self._logged_error:
-            return
-        if error:
-            log.warning("metadata sync of CPA %s incomplete (the last good copies stay): %s", self.instance, error)
-        elif self._logged_error:
-            log.info("metadata sync of CPA %s complete again", self.instance)
-        self._logged_error = error
+            self._incomplete.recovered()
 
     def _fetch(self, name: str, fetch: Callable[[], Any]) -> str:
         try:

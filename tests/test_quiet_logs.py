@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from backends import wait_for
-from cpa_usage import AuthRejected, KeyGate, RepeatedCondition
+from cpa_usage import AuthRejected, KeyGate, RepeatedCondition, _failures_text
 
 
 class Clock:
@@ -112,6 +112,14 @@ def test_control_characters_count_as_the_log_shows_them(lines):
     assert len(message) == 300 and "\n" not in message and message.startswith("CPA east unreachable: \\x0a\\x0a")
 
 
+def test_metadata_failures_alike_are_told_together():
+    results = {"auth-files": "refused", "api-keys": "refused", "gemini-api-key": "refused", "xai-api-key": "absent",
+               "claude-api-key": "ok", "models": "HTTP 500 from /v1/models", "queue-retention": "refused"}
+    assert _failures_text(results) == ("auth-files, api-keys and 2 more: refused; "
+                                       "models: HTTP 500 from /v1/models")
+    assert _failures_text({"a": "x", "b": "x"}) == "a and b: x"
+
+
 # -- the key gate -----------------------------------------------------------------------
 
 
@@ -160,20 +168,26 @@ def test_a_key_rejected_by_an_earlier_run_is_told_accepted_too(store, lines):
 def test_a_stopped_cpa_is_one_warning_not_one_per_attempt_then_the_end(fake_cpa, service_factory, lines):
     cpa = fake_cpa(version="7.2.140")
     cpa.stop()
-    service = service_factory(cpa.url, key=cpa.key)
+    service = service_factory(cpa.url, key=cpa.key, METADATA_SYNC_INTERVAL="100ms")
     wait_for(lambda: service.status.reconnects >= 20, what="twenty attempts")
+    wait_for(lambda: service.metadata._incomplete.attempts >= 5, what="five metadata syncs")
     unreachable = [line for line in lines() if line[0] == "WARNING" and f"CPA {service.config.cpas[0].name} " in
                    line[1] and "lost or refused" in line[1]]
     assert len(unreachable) == 1 and "Connection refused" in unreachable[0][1] and len(unreachable[0][1]) <= 300
+    incomplete = [line for line in lines("metadata sync") if line[0] == "WARNING"]
+    assert len(incomplete) == 1 and len(incomplete[0][1]) <= 300
+    assert "auth-files, api-keys and " in incomplete[0][1]
     assert lines("through its HTTP usage queue") == []  # not told while nothing answers there
     assert service.status.last_error and service.status.mode == "down"  # /status tells it as before
     attempts = service.status.reconnects
     cpa.start()
     wait_for(lambda: lines("reachable again"), what="the end of the outage told")
+    wait_for(lambda: lines("complete again"), what="the metadata sync complete again")
     (level, message), = lines("reachable again")
     assert level == "INFO" and message.startswith(f"CPA {service.config.cpas[0].name} reachable again after ")
     told = int(message.rsplit(", ", 1)[1].split()[0])
     assert told >= attempts
+    assert len([line for line in lines() if line[0] == "WARNING"]) == 2
 
 
 def test_a_queue_command_refused_again_and_again_is_one_error(fake_cpa, service_factory, lines):
