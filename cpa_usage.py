@@ -3540,15 +3540,18 @@ class RepeatedCondition:
     "<what> for 20m, 120 attempts: <the last error>"; the end, at INFO, is "<again>
     after 23m, 138 attempts". Every line is at most LINE_LIMIT characters, control
     characters counted as LineFormatter shows them: the error is cut with an ellipsis.
-    ``clock`` (seconds) is injectable for tests."""
+    ``end_after``: the end is told only after so many failed attempts (2 for a
+    connection: one that the first retry restores is told by the session that follows,
+    and a link that drops now and then gets no second line per drop). ``clock``
+    (seconds) is injectable for tests."""
 
     SUMMARY_EVERY = 600.0
     LINE_LIMIT = 300
 
     def __init__(self, what: str, again: str, level: int = logging.WARNING, count: str = "attempts",
-                 clock: Callable[[], float] = time.monotonic, logger: logging.Logger | None = None):
+                 end_after: int = 1, clock: Callable[[], float] = time.monotonic):
         self.what, self.again, self.level, self.count, self._clock = what, again, level, count, clock
-        self._log = logger or log
+        self.end_after = end_after
         self._lock = threading.Lock()
         self.since: float | None = None  # when the condition started; None while it is not on
         self.attempts = 0
@@ -3568,20 +3571,22 @@ class RepeatedCondition:
                 line = self._fit(f"{self.what} for {self._lasted(now)}, {self._attempts()}: ", error)
             else:
                 return
-        self._log.log(self.level, "%s", line)
+        log.log(self.level, "%s", line)
 
     def recovered(self) -> bool:
-        """The condition ended (logged at INFO); False when it was not on."""
+        """The condition ended; whether that was logged (at INFO)."""
         if self.since is None:
             return False
         now = self._clock()
         with self._lock:
             if self.since is None:
                 return False
+            told = self.attempts >= self.end_after
             line = self._fit(f"{self.again} after {self._lasted(now)}, {self._attempts()}", "")
             self.since, self.attempts = None, 0
-        self._log.info("%s", line)
-        return True
+        if told:
+            log.info("%s", line)
+        return told
 
     def _attempts(self) -> str:
         return f"{self.attempts} {self.count if self.attempts != 1 else self.count.removesuffix('s')}"
@@ -4991,7 +4996,7 @@ class Drainer(Worker):
         self._contact_saved_ms = self._contact_ms or 0
         self._gap_open = True  # the next contact ends a stretch without one (this start, or an outage)
         name = self.instance.name
-        self._unreachable = RepeatedCondition(f"CPA {name} unreachable", f"CPA {name} reachable again")
+        self._unreachable = RepeatedCondition(f"CPA {name} unreachable", f"CPA {name} reachable again", end_after=2)
         self._refused = RepeatedCondition(f"CPA {name} refuses queue commands", f"CPA {name} takes queue commands "
                                           "again", logging.ERROR)
         self._errors_failing = RepeatedCondition(f"CPA {name}'s errors channel fails",

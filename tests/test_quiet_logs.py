@@ -90,6 +90,22 @@ def test_a_new_start_after_the_end_is_told_in_full_again(lines):
     assert lines()[-1] == ("WARNING", "CPA east unreachable for 10m5s, 3 attempts: no route to host")
 
 
+def test_a_connection_the_first_retry_restores_ends_without_a_line_of_its_own(lines):
+    clock = Clock()
+    link = condition(clock, end_after=2)
+    link.failed("subscription ended: closed by CPA")
+    clock.now += 1
+    assert not link.recovered()
+    link.failed("subscription ended: closed by CPA")  # a new start, told again
+    clock.now += 1
+    link.failed("connection refused")
+    clock.now += 1
+    assert link.recovered()
+    assert lines() == [("WARNING", "CPA east unreachable: subscription ended: closed by CPA"),
+                       ("WARNING", "CPA east unreachable: subscription ended: closed by CPA"),
+                       ("INFO", "CPA east reachable again after 2s, 2 attempts")]
+
+
 def test_every_line_is_at_most_300_characters_the_error_cut_with_an_ellipsis(lines):
     clock = Clock()
     down = condition(clock, level=logging.ERROR)
