@@ -4483,6 +4483,7 @@ class IngestWriter(Worker):
         self.flush_interval = flush_interval
         self.on_refresh = on_refresh
         self.stalled = False  # True while the database refuses writes
+        self._refusing = RepeatedCondition("the database refuses writes", "database accepts writes again")
         self.stall_reason: str | None = None  # what it said
         self.spool_error: str | None = None  # why the spool cannot be written now (a full disk)
         self.dropped = 0  # records taken from CPA and dropped: memory and spool both full
@@ -4715,13 +4716,14 @@ class IngestWriter(Worker):
                 if not is_transient_db_error(exc):
                     log.exception("unexpected error writing a batch; it is kept and retried")
                 else:
-                    log.warning("database refuses writes (%s); %d records wait", exc, self._pending)
+                    self._refusing.failed(str(exc), "database refuses writes (", f"); {self._pending} records wait")
                 if self._abandon.wait(pause):
                     return False
                 pause = min(pause * 2, 5.0)
         if self.stalled:
             self.stalled = False
-            log.info("database accepts writes again")
+            if not self._refusing.recovered():  # refused only by surprises, logged with their tracebacks
+                log.info("database accepts writes again")
         return True
 
     def _committed(self, count: int) -> None:

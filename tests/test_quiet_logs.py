@@ -1,15 +1,19 @@
 """Quiet when things go wrong: a condition that repeats (CPA unreachable, the key
-rejected, a metadata list failing, a queue command refused) is logged when it starts,
-as a short summary at most every 10 minutes while it lasts, and when it ends; one line
-each, at most 300 characters. RepeatedCondition on a fake clock, then services against
-a stopped fake CPA and one that refuses the queue name."""
+rejected, a metadata list failing, a queue command refused, the database refusing
+writes) is logged when it starts, as a short summary at most every 10 minutes while it
+lasts, and when it ends; one line each, at most 300 characters. RepeatedCondition on a
+fake clock, then services against a stopped fake CPA, one that refuses the queue name,
+and a database that refuses a few writes."""
 
+import json
 import logging
+import sqlite3
 import threading
 
 import pytest
 
 from backends import wait_for
+from conftest import record
 from cpa_usage import AuthRejected, KeyGate, RepeatedCondition, _failures_text
 
 
@@ -213,3 +217,28 @@ def test_a_queue_command_refused_again_and_again_is_one_error(fake_cpa, service_
     refused = lines("queue command")  # the first line says "refused a queue command", a summary "queue commands"
     assert len(refused) == 1 and refused[0][0] == "ERROR" and "REDIS_QUEUE_KEY=not-usage" in refused[0][1]
     assert "not-usage" in service.status.last_error
+
+
+def test_a_database_that_refuses_writes_again_and_again_is_one_warning(fake_cpa, service_factory, lines):
+    cpa = fake_cpa(version="7.2.140")
+    service = service_factory(cpa.url, key=cpa.key)
+    wait_for(lambda: cpa.subscriber_count() == 1, what="the subscription")
+    original, refusals = service.store.write_isolating, []
+
+    def refusing(*args, **kwargs):
+        if len(refusals) < 5:  # paused 0.1 s, 0.2, 0.4, 0.8 and 1.6 s after them
+            refusals.append(1)
+            raise sqlite3.OperationalError("database is locked")
+        return original(*args, **kwargs)
+
+    service.store.write_isolating = refusing
+    cpa.publish(json.dumps(record(request_id="0badcafe")).encode())
+    wait_for(lambda: lines("accepts writes again"), what="the database accepting writes again")
+    assert len(refusals) == 5
+    (level, message), = lines("refuses writes")  # one line, not one per refusal
+    assert level == "WARNING" and message.startswith("database refuses writes (database is locked); ")
+    assert message.endswith(" records wait")
+    (level, message), = lines("accepts writes again")
+    assert level == "INFO" and message.startswith("database accepts writes again after ")
+    assert message.endswith(", 5 attempts")
+    assert service.store.reader.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0] == 1
