@@ -15,7 +15,7 @@ import pytest
 import cpa_usage
 from backends import wait_for
 from conftest import ROOT, find_python
-from test_process import Running, fake_cpa, no_leftover_processes, payload  # noqa: F401 (fixtures)
+from test_process import STOP_LIMIT_S, Running, fake_cpa, no_leftover_processes, payload  # noqa: F401 (fixtures)
 
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13", "3.14")
 THIS = f"{sys.version_info.major}.{sys.version_info.minor}"  # tests/test_process.py runs the zipapp on it
