@@ -372,6 +372,7 @@ class Setting:
     help: str
     secret: bool = False
     show: Callable[[Any], str] | None = None  # how --check-config shows the value (else by its type)
+    worked_out: str = ""  # what an empty default stands for, as --help and README say it
 
 
 def _shown_instances(value: tuple[tuple[str, str], ...]) -> str:
@@ -391,8 +392,9 @@ SETTINGS: tuple[Setting, ...] = (
             "CPA's address (required).", show=lambda value: shown_url(value)),
     Setting("CPA_MANAGEMENT_KEY", None, _secret, "CPA's management key without control characters",
             "CPA's management key, used for RESP AUTH and the management API (required).", secret=True),
-    Setting("APP_HOST", "0.0.0.0", str.strip, "a listen address such as 127.0.0.1 or 0.0.0.0",
-            "Address the HTTP server listens on."),
+    Setting("APP_HOST", "", str.strip, "a listen address such as 127.0.0.1 or 0.0.0.0",
+            "Address the HTTP server listens on; unset: loopback only while login is off.",
+            worked_out="127.0.0.1 with login off, 0.0.0.0 with login on"),
     Setting("APP_PORT", "8318", _int_between(1, 65535), "a port number 1-65535",
             "Port the HTTP server listens on."),
     Setting("APP_BASE_PATH", "/usage", _base_path, 'a path such as /usage, or "" for the root',
@@ -406,13 +408,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "", _optional_postgres_url, "a URL such as postgresql://user:password@host:5432/db",
             "The PostgreSQL database (STORAGE_DRIVER=postgres).", secret=True),
     Setting("INSTANCE_NAME", "", _instance_name, "1-64 letters, digits, dots, dashes or underscores",
-            "This CPA's name on every event (default: CPA's host; this machine's name when CPA runs here)."),
+            "This CPA's name on every event (default: CPA's host; this machine's name when CPA runs here).",
+            worked_out="CPA's host, or this machine's name"),
     Setting("CPA_INSTANCES", "", _cpa_instances, "name=url entries separated by commas, such as "
             "east=http://10.0.0.1:8317,west=http://10.0.0.2:8317",
             "Several CPAs drained by one process; NAME's key is CPA_MANAGEMENT_KEY_NAME, else CPA_MANAGEMENT_KEY.",
             show=_shown_instances),
     Setting("REDIS_QUEUE_ADDR", "", _optional_host_port, "host:port, redis://host:port or rediss://host:port",
-            "CPA's RESP address; defaults to the host and port of CPA_BASE_URL (8317 when it has no port)."),
+            "CPA's RESP address; defaults to the host and port of CPA_BASE_URL (8317 when it has no port).",
+            worked_out="CPA_BASE_URL's host:port"),
     Setting("REDIS_QUEUE_KEY", "usage", _queue_key, "a queue name without spaces (CPA v7.1.44+ accepts only usage)",
             "RESP channel / queue name."),
     Setting("REDIS_QUEUE_TRANSPORT", "auto", _one_of(*QUEUE_TRANSPORTS), "auto, subscribe, lpop or http",
@@ -463,6 +467,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 SETTING_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -515,6 +520,12 @@ class Config:
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.tz)
 
+    @property
+    def listen_host(self) -> str:
+        """Where the HTTP server listens: APP_HOST, or without it loopback while login is
+        off (safe by default: nobody else reads the records) and every address with login on."""
+        return self.app_host or ("0.0.0.0" if self.auth_enabled else "127.0.0.1")
+
     def queue_endpoint(self) -> tuple[str, int, bool] | None:
         """(host, port, tls) of the first CPA's RESP listener (None: HTTP only)."""
         if self.cpas:
@@ -522,29 +533,44 @@ class Config:
         return queue_endpoint(self.cpa_base_url, self.redis_queue_addr)
 
     def describe(self) -> list[tuple[str, str]]:
-        """(variable, effective value) pairs with every secret masked, for --check-config."""
+        """(variable, value as the program uses it) pairs with every secret masked, for
+        --check-config and the start's log: an empty setting shows what it stands for."""
+        worked_out = self._worked_out()
         rows = []
         for setting in SETTINGS:
             value = getattr(self, setting.name.lower())
             if setting.secret:
                 shown = "<set>" if value else "<not set>"
-            elif setting.name == "REDIS_QUEUE_ADDR" and not value:
-                shown = f"{endpoint_text(self.queue_endpoint())} (from CPA_BASE_URL)"
+            elif setting.name in worked_out:
+                shown = worked_out[setting.name]
             else:
-                shown = (setting.show or _shown_by_type)(value)
+                shown = (setting.show or _shown_by_type(setting))(value)
             rows.append((setting.name, shown))
         rows.append(("ENV_FILE", self.env_file or "<none>"))
         return rows
 
+    def _worked_out(self) -> dict[str, str]:
+        """What this configuration uses for the settings whose value is worked out."""
+        reach = "every address, login is on" if self.auth_enabled else "loopback only, login is off"
+        worked_out = {"APP_HOST": self.listen_host if self.app_host else f"{self.listen_host} (unset: {reach})"}
+        if not self.redis_queue_addr:
+            worked_out["REDIS_QUEUE_ADDR"] = f"{endpoint_text(self.queue_endpoint())} (from CPA_BASE_URL)"
+        if not self.instance_name and not self.cpa_instances:
+            worked_out["INSTANCE_NAME"] = f"{self.cpas[0].name} (unset: {SETTINGS_BY_NAME['INSTANCE_NAME'].worked_out})"
+        return worked_out
 
-def _shown_by_type(value: Any) -> str:
-    """A value as --check-config shows it when its setting says nothing (Setting.show):
-    true or false, a float as a duration, anything else as text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return format_duration(value)
-    return str(value)
+
+def _shown_by_type(setting: Setting) -> Callable[[Any], str]:
+    """How --check-config shows a value whose setting says nothing (Setting.show): true or
+    false, a duration as one (10s), another number as a number (3), anything else as text."""
+    if setting.parse is _positive_duration:
+        return format_duration
+
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return shown
 
 
 def shown_url(url: str, keep_path: bool = True) -> str:
@@ -8648,9 +8674,9 @@ class Service:
     @staticmethod
     def _exposure_warnings(config: Config) -> list[str]:
         """What the start warns of: login off on an address others can reach."""
-        if config.auth_enabled or config.app_host in ("127.0.0.1", "::1", "localhost"):
+        if config.auth_enabled or config.listen_host in ("127.0.0.1", "::1", "localhost"):
             return []
-        return [f"login is off (AUTH_ENABLED=false) and the dashboard listens on {config.app_host}: anyone who "
+        return [f"login is off (AUTH_ENABLED=false) and the dashboard listens on {config.listen_host}: anyone who "
                 f"reaches port {config.app_port} sees every usage record and can change prices. Set "
                 "AUTH_ENABLED=true and LOGIN_PASSWORD, or APP_HOST=127.0.0.1."]
 
@@ -8797,9 +8823,9 @@ def serve(config: Config) -> int:
         return 1
     raise_open_files_limit(HTTP_LIMITS.connections + 256)
     try:
-        server = create_http_server(service.app, config.app_host, config.app_port, config.app_base_path)
+        server = create_http_server(service.app, config.listen_host, config.app_port, config.app_base_path)
     except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", config.app_host, config.app_port, exc.strerror or exc)
+        log.error("cannot listen on %s:%d: %s", config.listen_host, config.app_port, exc.strerror or exc)
         service.store.close()
         return 1
     start_serving(service, server)
@@ -8834,7 +8860,7 @@ def start_serving(service: Service, server: Any) -> None:
     service.start()
     threading.Thread(target=server.run, name="http", daemon=True).start()
     log.info("cpa-usage %s: dashboard and API on http://%s:%d%s/, draining %s (REDIS_QUEUE_TRANSPORT=%s)",
-             __version__, config.app_host, config.app_port, config.app_base_path,
+             __version__, config.listen_host, config.app_port, config.app_base_path,
              ", ".join(f"CPA {i.name} at {i.base_url} (RESP: {endpoint_text(i.queue_endpoint())})"
                        for i in config.cpas), config.redis_queue_transport)
     log.info("configuration: %s", " ".join(f"{name}={value}" for name, value in config.describe()))
@@ -9084,10 +9110,18 @@ def run_service(config: Config) -> int:
     return serve(config)
 
 
+def _default_text(setting: Setting) -> str:
+    """A setting's default as --help says it: what an empty one stands for, not ''."""
+    if setting.default is None:
+        return "(required)"
+    if not setting.default:
+        return f"({setting.worked_out or 'none'})"
+    return repr(setting.default)
+
+
 def command_line_parser() -> argparse.ArgumentParser:
     """The commands and their options; the help ends with every setting and its default."""
-    settings = "\n".join(f"  {s.name:<26} {('(required)' if s.default is None else repr(s.default)):<16} {s.help}"
-                         for s in SETTINGS)
+    settings = "\n".join(f"  {s.name:<26} {_default_text(s):<16} {s.help}" for s in SETTINGS)
     parser = argparse.ArgumentParser(
         prog="cpa-usage", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Persistent usage analytics for CLIProxyAPI: drains CPA's usage queue into SQLite "

@@ -2,6 +2,7 @@
 
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -23,7 +24,8 @@ def test_defaults_match_the_specification(config_factory, tmp_path):
     del env["USAGE_RETENTION_DAYS"]  # the tests' own setting: here the default is the point
     config_factory()  # for its working directory
     config = load_config(env)
-    assert config.app_port == 8318 and config.app_host == "0.0.0.0" and config.app_base_path == "/usage"
+    assert config.app_port == 8318 and config.app_host == "" and config.app_base_path == "/usage"
+    assert config.listen_host == "127.0.0.1"  # login is off by default: loopback only
     assert config.tz == "Asia/Shanghai" and config.storage_driver == "sqlite"
     assert config.sqlite_path == str(tmp_path / "data" / "app.db")
     assert config.log_dir == str(tmp_path / "logs")
@@ -182,6 +184,38 @@ def test_check_config_prints_everything_with_secrets_masked(tmp_path):
     assert lines["REDIS_QUEUE_ADDR"] == "127.0.0.1:8317 (from CPA_BASE_URL)"
 
 
+@pytest.mark.parametrize("settings, host", [
+    ({}, "127.0.0.1"),
+    ({"AUTH_ENABLED": "true", "LOGIN_PASSWORD": "pw"}, "0.0.0.0"),
+    ({"APP_HOST": "0.0.0.0"}, "0.0.0.0"),  # said explicitly: it listens there, and the start warns
+    ({"APP_HOST": "10.1.2.3", "AUTH_ENABLED": "true", "LOGIN_PASSWORD": "pw"}, "10.1.2.3"),
+    ({"APP_HOST": " "}, "127.0.0.1"),
+])
+def test_the_listen_address_is_loopback_unless_login_is_on_or_app_host_says(tmp_path, settings, host):
+    assert load_config(base_env(tmp_path, **settings)).listen_host == host
+
+
+def test_check_config_shows_each_value_as_it_is_used(tmp_path):
+    result = run_cli(tmp_path, "--check-config", CPA_BASE_URL="http://127.0.0.1:8317", CPA_MANAGEMENT_KEY="k",
+                     SQLITE_PATH="./data/app.db")
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert lines["ALERT_ANOMALY_FACTOR"] == "3"  # a number, not a duration
+    assert lines["REDIS_QUEUE_IDLE_INTERVAL"] == "1s" and lines["METADATA_SYNC_INTERVAL"] == "30s"
+    assert lines["INSTANCE_NAME"] == f"{socket.gethostname()} (unset: CPA's host, or this machine's name)"
+    assert lines["APP_HOST"] == "127.0.0.1 (unset: loopback only, login is off)"
+    assert lines["SQLITE_PATH"] == str(tmp_path / "data" / "app.db")
+    named = run_cli(tmp_path, "--check-config", CPA_BASE_URL="http://cpa.lan:8317", CPA_MANAGEMENT_KEY="k",
+                    ALERT_ANOMALY_FACTOR="2.5", INSTANCE_NAME="east", APP_HOST="0.0.0.0")
+    lines = dict(line.split("=", 1) for line in named.stdout.splitlines())
+    assert lines["ALERT_ANOMALY_FACTOR"] == "2.5" and lines["INSTANCE_NAME"] == "east"
+    assert lines["APP_HOST"] == "0.0.0.0"
+    from_url = run_cli(tmp_path, "--check-config", CPA_BASE_URL="http://cpa.lan:8317", CPA_MANAGEMENT_KEY="k",
+                       AUTH_ENABLED="true", LOGIN_PASSWORD="pw")
+    lines = dict(line.split("=", 1) for line in from_url.stdout.splitlines())
+    assert lines["INSTANCE_NAME"] == "cpa.lan (unset: CPA's host, or this machine's name)"
+    assert lines["APP_HOST"] == "0.0.0.0 (unset: every address, login is on)"
+
+
 def test_check_config_hides_urls_tokens(tmp_path):
     """A webhook's path and query are its token; a URL's user and password are secrets."""
     result = run_cli(tmp_path, "--check-config", CPA_BASE_URL="https://ops:proxy-pass@example.com/cpa",
@@ -202,6 +236,13 @@ def test_version_and_help(tmp_path):
     for setting in SETTINGS:
         assert setting.name in help_text.stdout
     assert "--check-config" in help_text.stdout
+    defaults = {line.split()[0]: line.split(None, 1)[1] for line in help_text.stdout.splitlines()
+                if line.startswith("  ") and line.split()[0] in {s.name for s in SETTINGS}}
+    assert defaults["APP_HOST"].startswith("(127.0.0.1 with login off, 0.0.0.0 with login on)")
+    assert defaults["INSTANCE_NAME"].startswith("(CPA's host, or this machine's name)")
+    assert defaults["APP_PORT"].startswith("'8318'") and defaults["CPA_BASE_URL"].startswith("(required)")
+    assert defaults["DATABASE_URL"].startswith("(none)")
+    assert not any(text.startswith("''") for text in defaults.values())
 
 
 def test_an_env_file_that_is_not_text_is_a_configuration_error(tmp_path):

@@ -4,6 +4,7 @@ SIGTERM without losing a record, and loses at most what was in memory on SIGKILL
 import datetime as dt
 import json
 import os
+import pathlib
 import re
 import signal
 import socket
@@ -146,6 +147,28 @@ def test_zipapp_runs_with_nothing_but_python(zipapp, tmp_path, fake_cpa):
     assert len(started) == 1 and f"SQLITE_PATH={proc.db}" in started[0] and "USAGE_RETENTION_DAYS=30" in started[0]
     assert fake_cpa.key not in log  # the effective configuration, minus its secrets
     assert "maintenance: removed 0 raw events" in log  # a first start sweeps once
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a socket listens on at ``port``, read from /proc/net/tcp."""
+    addresses = set()
+    for line in pathlib.Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, _, hex_port = local.partition(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            addresses.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return addresses
+
+
+def test_without_app_host_it_listens_on_loopback_only_while_login_is_off(zipapp, tmp_path, fake_cpa):
+    (tmp_path / "off").mkdir()
+    (tmp_path / "on").mkdir()
+    login_off = Running(zipapp, tmp_path / "off", fake_cpa, APP_HOST="")
+    assert listening_addresses(login_off.port) == {"127.0.0.1"}
+    login_on = Running(zipapp, tmp_path / "on", fake_cpa, APP_HOST="", AUTH_ENABLED="true", LOGIN_PASSWORD="pw")
+    assert listening_addresses(login_on.port) == {"0.0.0.0"}
+    for proc in (login_off, login_on):
+        assert proc.signal(signal.SIGTERM) < STOP_LIMIT_S and proc.process.returncode == 0
 
 
 def test_sigterm_commits_everything_in_subscribe_mode(zipapp, tmp_path, fake_cpa):
