@@ -624,6 +624,150 @@ def _env_value(value: str) -> str:
     return re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
 
 
+_SHELL_ESCAPED = '"\\`$'  # what a backslash escapes inside double quotes, for systemd as for a shell
+
+
+def read_systemd_env_file(path: str) -> dict[str, tuple[int, str]]:
+    """A .env file as systemd's ``EnvironmentFile=`` reads it, as {key: (line, value)}.
+
+    The unit gives the service both readings: systemd's in the environment, which wins,
+    and read_env_file's through ENV_FILE. They agree on KEY=value and KEY='value'; they
+    part where systemd follows shell rules (systemd's env-file parser, v252 and later):
+    an unquoted value keeps a `` # comment`` and loses its backslashes (each escapes the
+    character after it), a double-quoted one keeps a backslash before anything but
+    ``"\\`$``, quotes may open and close anywhere in a value and may span lines. Lines
+    beginning with # or ; are comments; a key systemd takes as not a variable name (such
+    as ``export KEY``) is left out of its environment."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    values: dict[str, tuple[int, str]] = {}
+    position, line = 0, 1
+    while position < len(text):
+        char = text[position]
+        if char in "\r\n":
+            line += 1
+            position += 1
+        elif char in " \t":
+            position += 1
+        elif char in "#;":
+            position = _systemd_line_end(text, position)
+        else:
+            key_line = line
+            key, value, position, line = _systemd_assignment(text, position, line)
+            if value is not None and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                values[key] = (key_line, value)
+    return values
+
+
+def _systemd_line_end(text: str, position: int) -> int:
+    """Where the line at ``position`` ends (its newline, or the end of the text)."""
+    ends = [end for end in (text.find("\n", position), text.find("\r", position)) if end >= 0]
+    return min(ends, default=len(text))
+
+
+def _systemd_assignment(text: str, position: int, line: int) -> tuple[str, str | None, int, int]:
+    """One KEY=value of read_systemd_env_file from ``position``: (key, value or None for
+    a line without =, where it ends, the line number there). The value opens with blanks
+    skipped and quoted parts (each may follow the last after blanks); the first other
+    character starts its bare rest, where quotes are plain characters and trailing blanks
+    are dropped."""
+    end = _systemd_line_end(text, position)
+    key, equals, _ = text[position:end].partition("=")
+    if not equals:
+        return key, None, end, line
+    position += len(key) + 1
+    value = ""
+    while position < len(text) and text[position] not in "\r\n":
+        char = text[position]
+        if char in " \t":
+            position += 1
+        elif char in "'\"":
+            quoted, position, line = _systemd_quoted(text, position, line)
+            value += quoted
+        else:
+            rest, position, line = _systemd_bare(text, position, line)
+            value += rest
+    return key.strip(), value, position, line
+
+
+def _systemd_bare(text: str, position: int, line: int) -> tuple[str, int, int]:
+    """The bare rest of a value from ``position`` to the end of its line: a backslash
+    escapes the next character (a newline: the value goes on in the next line); trailing
+    blanks that no backslash escaped are dropped."""
+    chars: list[str] = []
+    kept = 0  # the length without the trailing blanks
+    while position < len(text) and text[position] not in "\r\n":
+        char = text[position]
+        if char == "\\":
+            position += 1
+            if position < len(text) and text[position] in "\r\n":
+                line += 1
+            elif position < len(text):
+                chars.append(text[position])
+            kept = len(chars)
+        else:
+            chars.append(char)
+            if char not in " \t":
+                kept = len(chars)
+        position += 1
+    return "".join(chars[:kept]), position, line
+
+
+def _systemd_quoted(text: str, position: int, line: int) -> tuple[str, int, int]:
+    """A quoted part of a value from its opening quote at ``position``: (what it holds,
+    where it ends, the line number there). It may span lines; unterminated, it runs on to
+    the end of the file."""
+    quote, position, chars = text[position], position + 1, []
+    while position < len(text) and text[position] != quote:
+        char = text[position]
+        if char == "\\" and quote == '"' and position + 1 < len(text):
+            position += 1
+            escaped = text[position]
+            if escaped in _SHELL_ESCAPED:
+                chars.append(escaped)
+            elif escaped != "\n":
+                chars.append("\\" + escaped)
+            char = escaped
+        else:
+            chars.append(char)
+        line += char == "\n"
+        position += 1
+    return "".join(chars), position + 1, line
+
+
+def systemd_env_differences(path: str) -> list[str]:
+    """The lines of a .env file that systemd and read_env_file take differently, as
+    ``line N: KEY`` (values are never shown: they are often secrets): under systemd the
+    service would run with systemd's reading, not the one --check-config approved."""
+    ours: dict[str, str] | None
+    try:
+        ours = read_env_file(path)
+    except ConfigError:
+        ours = None
+    differences = {line: key for key, (line, value) in read_systemd_env_file(path).items()
+                   if ours is None or ours.get(key) != value}
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    for number, (before, line) in enumerate(zip(lines, lines[1:]), 2):
+        comment = before.strip()
+        if comment[:1] in ("#", ";") and comment.endswith("\\") and "=" in line:
+            differences[number] = line.partition("=")[0].strip()  # systemd before v254 takes it as comment
+    return [f"line {line}: {key}" for line, key in sorted(differences.items())]
+
+
+def systemd_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The environment systemd gives the service: ``environ`` with the variables of its
+    .env file (ENV_FILE, else ./.env) as EnvironmentFile= reads them over it."""
+    path = environ.get("ENV_FILE") or "./.env"
+    merged = dict(environ)
+    if os.path.exists(path):
+        try:
+            merged.update((key, value) for key, (_, value) in read_systemd_env_file(path).items())
+        except (OSError, UnicodeDecodeError):
+            pass  # load_config says why the file cannot be read
+    return merged
+
+
 def _merged_environment(environ: dict[str, str]) -> tuple[dict[str, str], str]:
     """The .env file's variables under the environment's, and the file's path."""
     env_file = environ.get("ENV_FILE", "")
@@ -9075,13 +9219,16 @@ def main(argv: list[str] | None = None) -> int:
         return migrate(args)
     if args.command in OFFLINE_COMMANDS and args.db:  # the database is given: no configuration is read
         return offline_command(args, args.db, environment_zone())
+    if args.systemd and not args.check_config:
+        command_line_parser().error("--systemd goes with --check-config")
     try:
-        config = load_config()
+        config = load_config(systemd_environment(dict(os.environ)) if args.systemd else None)
     except ConfigError as exc:
         print(f"cpa-usage: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.check_config:
-        return print_config(config)
+        print_config(config)
+        return check_systemd_reading(config) if args.systemd else 0
     if args.command in OFFLINE_COMMANDS:
         return offline_command(args, config.database, config.zone)
     return run_service(config)
@@ -9092,11 +9239,23 @@ def environment_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(os.environ.get("TZ") or SETTING_DEFAULTS["TZ"])
 
 
-def print_config(config: Config) -> int:
+def print_config(config: Config) -> None:
     """--check-config: the effective configuration, a setting a line (secrets masked)."""
     for name, value in config.describe():
         print(f"{name}={value}")
-    return 0
+
+
+def check_systemd_reading(config: Config) -> int:
+    """--check-config --systemd: 3 where systemd would read lines of .env differently
+    from cpa-usage (install.sh then refuses an upgrade), each named on stderr."""
+    differences = systemd_env_differences(config.env_file) if config.env_file else []
+    if not differences:
+        return 0
+    print(f"cpa-usage: systemd (EnvironmentFile=) and cpa-usage read these lines of {config.env_file} differently; "
+          "write them as KEY=value or KEY='value', without a trailing # comment:", file=sys.stderr)
+    for difference in differences:
+        print(f"  {difference}", file=sys.stderr)
+    return 3
 
 
 def run_service(config: Config) -> int:
@@ -9131,6 +9290,9 @@ def command_line_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cpa-usage {__version__}")
     parser.add_argument("--check-config", action="store_true",
                         help="print the effective configuration (secrets masked) and exit")
+    parser.add_argument("--systemd", action="store_true",
+                        help="with --check-config: read .env as systemd's EnvironmentFile= does, and exit with 3 "
+                             "where that differs from cpa-usage's own reading (install.sh's upgrade check)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="run the service (the default)")
     backup_command = commands.add_parser(

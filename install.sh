@@ -6,12 +6,14 @@
 #
 # Lays out  DIR/releases/V/cpa-usage.pyz   one folder per version (kept: roll back with the link)
 #           DIR/current -> releases/V       what the service runs, switched in one step
-#           DIR/.env  DIR/data/  DIR/logs/   created once (.env from .env.example, mode 0600)
-#                                           and kept as they are by every upgrade
+#           DIR/.env  DIR/data/  DIR/logs/   created once (.env from .env.example, mode 0600,
+#                                           with login on and a generated password, printed
+#                                           once) and kept as they are by every upgrade
 #           /etc/systemd/system/cpa-usage.service   from cpa-usage.service
 # with DIR = /home/cliproxy/cpa-usage by default, enables the service and restarts it.
-# An upgrade that the new version's configuration check rejects changes nothing; a new
-# .env lacks CPA_MANAGEMENT_KEY, so a first install enables the service without starting it.
+# An upgrade that the new version's configuration check rejects (or whose .env systemd
+# would read otherwise than cpa-usage does) changes nothing; a new .env lacks
+# CPA_MANAGEMENT_KEY, so a first install enables the service without starting it.
 #
 #   --version V    release name (default: what `python3 PYZ --version` prints)
 #   --pyz PATH     the zipapp (default: dist/cpa-usage.pyz, built with build.py when missing)
@@ -116,29 +118,6 @@ make_dir() { install -d -m "$2" "$1"; give "$1"; }
 
 systemd_running() { [ -z "$root" ] && [ -d /run/systemd/system ]; }
 
-# Lines of a .env that systemd (EnvironmentFile=) and cpa-usage's own reader take
-# differently: systemd keeps an unquoted value's " # comment", drops or keeps backslashes
-# by shell rules, and joins or continues quotes that do not enclose the whole value.
-env_differences() {
-  awk '
-    /^[[:space:]]*([#;]|$)/ { next }
-    {
-      line = $0; sub(/\r$/, "", line); sub(/^[[:space:]]+/, "", line)
-      if (line ~ /^export[[:space:]]/) next  # systemd skips it, cpa-usage reads it alone
-      eq = index(line, "="); if (eq == 0) next
-      key = substr(line, 1, eq - 1); sub(/[[:space:]]+$/, "", key)
-      value = substr(line, eq + 1); sub(/^[[:space:]]+/, "", value); sub(/[[:space:]]+$/, "", value)
-      q = substr(value, 1, 1); n = length(value)
-      if (q == "\"" || q == "\047") {
-        inner = substr(value, 2, n - 2)
-        odd = n < 2 || substr(value, n, 1) != q || index(inner, q) > 0 || (q == "\"" && index(inner, "\\") > 0)
-      } else {
-        odd = index(value, "\\") > 0 || value ~ /[[:space:]]#/
-      }
-      if (odd) printf "  line %d: %s\n", NR, key
-    }' "$1"
-}
-
 install_service() {
   if [ -z "$pyz" ]; then
     pyz=$here/dist/cpa-usage.pyz
@@ -182,8 +161,12 @@ install_service() {
   mv -f -- "$release/.cpa-usage.pyz.new" "$release/cpa-usage.pyz"
   [ -d "$target/data" ] || make_dir "$target/data" 0700
   [ -d "$target/logs" ] || make_dir "$target/logs" 0750
+  local password=""
   if [ ! -e "$target/.env" ]; then
+    # Login on from the first start: 24 characters of [A-Za-z0-9_-], plain for both readers of .env.
+    password=$("$python" -c 'import secrets; print(secrets.token_urlsafe(18))')
     (umask 077 && sed -e "s|^SQLITE_PATH=.*|SQLITE_PATH=$dir/data/app.db|" -e "s|^LOG_DIR=.*|LOG_DIR=$dir/logs|" \
+      -e "s|^AUTH_ENABLED=.*|AUTH_ENABLED=true|" -e "s|^LOGIN_PASSWORD=.*|LOGIN_PASSWORD=$password|" \
       "$here/.env.example" > "$target/.env.new")
     chmod 0600 "$target/.env.new"
     give "$target/.env.new"
@@ -191,10 +174,14 @@ install_service() {
     fresh_env=yes
   fi
 
-  # The new version must accept .env before the service is switched to it.
-  local problem config_ok=yes
+  # The new version must accept .env, read as systemd will read it, before the service is
+  # switched to it (--systemd: exit 3 names lines systemd reads otherwise than cpa-usage).
+  local problem config_ok=yes check=(--check-config)
+  if "$python" -I "$release/cpa-usage.pyz" --help 2>/dev/null | grep -q -- '--systemd'; then
+    check+=(--systemd)  # a version older than that option is checked as it checks itself
+  fi
   problem=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ENV_FILE="$target/.env" \
-            "$python" -I "$release/cpa-usage.pyz" --check-config 2>&1 >/dev/null) || config_ok=no
+            "$python" -I "$release/cpa-usage.pyz" "${check[@]}" 2>&1 >/dev/null) || config_ok=no
   if [ "$config_ok" = no ] && [ "$fresh_env" = no ] && [ -n "$previous" ] && [ "$previous" != "$version" ]; then
     [ "$new_release" = no ] || rm -rf -- "$release"
     die "cpa-usage $version rejects $dir/.env: ${problem:-its configuration check failed}
@@ -218,12 +205,9 @@ nothing was changed: $dir/current still points to releases/$previous; fix .env a
   else
     echo "upgraded cpa-usage $previous -> $version in $dir (unit: $unit); .env and data kept"
   fi
-  local odd
-  odd=$(env_differences "$target/.env")
-  if [ -n "$odd" ]; then
-    warn "systemd (EnvironmentFile=) and cpa-usage would read these lines of $dir/.env differently;" \
-         "write them as KEY=value or KEY='value', without a trailing # comment:"
-    echo "$odd" >&2
+  if [ -n "$password" ]; then
+    echo "login is on: the dashboard's password is $password"
+    echo "  (shown only now; it is LOGIN_PASSWORD in $dir/.env, readable by root and $user only)"
   fi
 
   if [ -n "$root" ]; then
@@ -265,12 +249,16 @@ uninstall_service() {
     systemctl daemon-reload
     systemctl reset-failed "$unit_name" 2>/dev/null || true
   fi
-  if [ "$purge" = yes ]; then
+  if [ "$purge" = yes ] && [ -e "$target" ]; then
     rm -rf -- "$target"
     echo "purged $dir (.env, data and logs)"
-  else
+  elif [ "$purge" = yes ]; then
+    echo "nothing to purge: $dir does not exist"
+  elif [ -e "$target/releases" ] || [ -L "$target/current" ]; then
     rm -rf -- "$target/releases" "$target/current"
     echo "removed the releases; kept $dir/.env, data/ and logs/ (--purge removes them)"
+  else
+    echo "no releases to remove in $dir"
   fi
   echo "user $user is kept (CPA runs as it too)"
 }

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import cpa_usage
 from conftest import ROOT, base_env
 from cpa_usage import SETTINGS, ConfigError, format_duration, load_config, parse_bool, parse_duration
 
@@ -301,3 +302,62 @@ def test_readme_and_env_example_name_every_setting():
     undocumented = [s.name for s in SETTINGS if f"| `{s.name}` |" not in readme]
     unexampled = [s.name for s in SETTINGS if not re.search(rf"^#? ?{s.name}=", example, re.M)]
     assert undocumented == [] and unexampled == []
+
+
+# .env lines, and the value systemd's EnvironmentFile= reader (src/basic/env-file.c) gives
+# each (None: it sets no variable).
+SYSTEMD_READINGS = [
+    ("X_PLAIN=value", "X_PLAIN", "value"),
+    ("X_SPACES = spaced value  ", "X_SPACES", "spaced value"),
+    ("X_HASH=a#b", "X_HASH", "a#b"),
+    ("X_SINGLE='a b \\ c'", "X_SINGLE", "a b \\ c"),
+    ('X_DOUBLE="a b"', "X_DOUBLE", "a b"),
+    ("export X_EXPORT=a # b", "X_EXPORT", None),  # "export X_EXPORT" is no variable name
+    ("X_EMPTY=", "X_EMPTY", ""),
+    ("X_COMMENT=secret-one # the key", "X_COMMENT", "secret-one # the key"),
+    ("X_BACKSLASH=secret\\two", "X_BACKSLASH", "secrettwo"),
+    ("X_ESCAPED_BLANK=a\\ ", "X_ESCAPED_BLANK", "a "),
+    ('X_ESCAPE="a\\$b"', "X_ESCAPE", "a$b"),
+    ('X_KEPT="a\\qb"', "X_KEPT", "a\\qb"),
+    ("X_TAIL='a'b", "X_TAIL", "ab"),
+    ("X_INNER='it's'", "X_INNER", "its'"),
+    ("X_MID=a'b c'", "X_MID", "a'b c'"),
+    ('X_AFTER="x" # c', "X_AFTER", "x# c"),
+    ("; X_SEMICOLON=1", "X_SEMICOLON", None),
+    ("X_NO_EQUALS", "X_NO_EQUALS", None),
+]
+
+
+def test_env_files_are_read_as_systemd_reads_them(tmp_path):
+    path = tmp_path / "systemd.env"
+    path.write_text("".join(f"{line}\n" for line, _, _ in SYSTEMD_READINGS)
+                    + "X_CONTINUED=one\\\ntwo\nX_LINES=\"a\nb\"\nX_LAST=1\nX_OPEN='runs\nX_SWALLOWED=2\n")
+    read = cpa_usage.read_systemd_env_file(str(path))
+    for line, key, value in SYSTEMD_READINGS:
+        assert read.get(key, (0, None))[1] == value, line
+    assert read["X_CONTINUED"][1] == "onetwo" and read["X_LINES"][1] == "a\nb"
+    assert read["X_LAST"] == (len(SYSTEMD_READINGS) + 5, "1")  # the line numbers count every line
+    assert read["X_OPEN"][1] == "runs\nX_SWALLOWED=2\n" and "X_SWALLOWED" not in read
+
+
+def test_check_config_systemd_names_each_line_systemd_reads_differently(tmp_path):
+    env_file = tmp_path / ".env"
+    lines = ["CPA_BASE_URL=http://127.0.0.1:8317", "CPA_MANAGEMENT_KEY='same-for-both'",
+             "LOGIN_PASSWORD=secret-pass # the owner's", "X_BACKSLASH=a\\b", "# a comment \\", "X_AFTER=1",
+             "X_PLAIN=plain"]
+    env_file.write_text("\n".join(lines) + "\n")
+    result = run_cli(tmp_path, "--check-config", "--systemd", ENV_FILE=str(env_file))
+    assert result.returncode == 3, result.stderr
+    named = re.findall(r"(?m)^  line (\d+): (\S+)$", result.stderr)
+    assert named == [("3", "LOGIN_PASSWORD"), ("4", "X_BACKSLASH"), ("6", "X_AFTER")]  # X_AFTER: systemd < v254
+    assert "secret-pass" not in result.stdout + result.stderr
+    assert run_cli(tmp_path, "--check-config", ENV_FILE=str(env_file)).returncode == 0  # its own reading is fine
+
+    env_file.write_text("\n".join(lines[:2] + ["APP_PORT=8318  # the dashboard"]) + "\n")
+    broken = run_cli(tmp_path, "--check-config", "--systemd", ENV_FILE=str(env_file))
+    assert broken.returncode == 2 and "APP_PORT='8318  # the dashboard' is invalid" in broken.stderr
+
+    env_file.write_text("\n".join(lines[:2] + ["APP_PORT='8318'"]) + "\n")
+    agreed = run_cli(tmp_path, "--check-config", "--systemd", ENV_FILE=str(env_file))
+    assert agreed.returncode == 0 and agreed.stderr == "" and "APP_PORT=8318" in agreed.stdout
+    assert run_cli(tmp_path, "--systemd", ENV_FILE=str(env_file)).returncode == 2  # only with --check-config

@@ -133,14 +133,20 @@ def test_install_lays_out_every_file_with_its_mode_and_owner(installer, zipapp):
                           capture_output=True, text=True)
     assert runs.stdout.strip() == f"cpa-usage {version}"
 
-    # .env is .env.example with absolute data and log folders
+    # .env is .env.example with absolute data and log folders, and login on with a new password
     example = (ROOT / ".env.example").read_text()
     env_text = (app / ".env").read_text()
+    env = env_values(env_text)
+    password = env["LOGIN_PASSWORD"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", password)
     expected_env = re.sub(r"(?m)^SQLITE_PATH=.*$", f"SQLITE_PATH={DIR}/data/app.db", example)
     expected_env = re.sub(r"(?m)^LOG_DIR=.*$", f"LOG_DIR={DIR}/logs", expected_env)
+    expected_env = re.sub(r"(?m)^AUTH_ENABLED=.*$", "AUTH_ENABLED=true", expected_env)
+    expected_env = re.sub(r"(?m)^LOGIN_PASSWORD=.*$", f"LOGIN_PASSWORD={password}", expected_env)
     assert env_text == expected_env
-    env = env_values(env_text)
     assert env["SQLITE_PATH"] == f"{DIR}/data/app.db" and env["LOG_DIR"] == f"{DIR}/logs"
+    assert env["APP_HOST"] == ""  # with login on: every address, as before
+    assert result.stdout.count(password) == 1 and f"the dashboard's password is {password}" in result.stdout
 
     text = installer.unit.read_text()
     unit = unit_settings(text)
@@ -176,6 +182,12 @@ def test_install_lays_out_every_file_with_its_mode_and_owner(installer, zipapp):
     assert check.returncode == 0, check.stderr
     assert f"SQLITE_PATH={DIR}/data/app.db" in check.stdout.splitlines()
     assert f"LOG_DIR={DIR}/logs" in check.stdout.splitlines()
+    assert "AUTH_ENABLED=true" in check.stdout.splitlines() and "LOGIN_PASSWORD=<set>" in check.stdout.splitlines()
+    assert "APP_HOST=0.0.0.0 (unset: every address, login is on)" in check.stdout.splitlines()
+
+    # a second install keeps .env, its password included, and shows no password
+    again = installer.run()
+    assert (app / ".env").read_text() == env_text and "password" not in again.stdout
 
 
 def test_the_folder_follows_the_users_home_and_options_override_it(installer):
@@ -294,38 +306,29 @@ def test_an_upgrade_the_new_version_rejects_changes_nothing(installer):
     assert os.readlink(app / "current") == "releases/2.0.0"
 
 
-# .env lines and whether systemd's EnvironmentFile= reader (src/basic/env-file.c) and
-# cpa-usage's read_env_file take them differently, so that install.sh must warn.
-ENV_LINES = [
-    ("X_PLAIN=value", False),
-    ("X_SPACES = spaced value  ", False),
-    ("X_HASH=a#b", False),  # both: a#b
-    ("X_SINGLE='a b \\ c'", False),  # both: a b \ c
-    ("X_DOUBLE=\"a b\"", False),
-    ("export X_EXPORT=a # b", False),  # systemd skips the line, cpa-usage alone reads it
-    ("X_EMPTY=", False),
-    ("X_COMMENT=secret-one # the key", True),  # systemd keeps "# the key", cpa-usage drops it
-    ("X_BACKSLASH=secret\\two", True),  # systemd: secrettwo, cpa-usage: secret\two
-    ("X_ESCAPE=\"a\\$b\"", True),  # systemd: a$b, cpa-usage: a\$b
-    ("X_TAIL='a'b", True),  # systemd: ab, cpa-usage: 'a'b
-    ("X_INNER='it's'", True),  # systemd: its', cpa-usage: it's
-    ("X_OPEN=\"unterminated", True),  # systemd reads on into the next lines
-]
-
-
-def test_warns_about_env_lines_that_systemd_reads_differently(installer):
+def test_an_upgrade_whose_env_systemd_reads_differently_changes_nothing(installer):
+    """systemd's reading wins under the unit; the new version checks .env as systemd reads it
+    (--check-config --systemd; the reader itself is tested in test_config)."""
     installer.passwd()
-    installer.run()
-    env_path = installer.app() / ".env"
+    installer.run("--version", "1.0.0")
+    app = installer.app()
     installer.set_env(CPA_MANAGEMENT_KEY="mine")
+    env_path = app / ".env"
     start = len(env_path.read_text().splitlines())
-    env_path.write_text(env_path.read_text() + "".join(f"{line}\n" for line, _ in ENV_LINES))
-    result = installer.run()
-    assert "would read these lines of" in result.stderr
-    flagged = re.findall(r"(?m)^  line (\d+): (\S+)$", result.stderr)
-    expected = [(str(start + i + 1), line.split("=")[0]) for i, (line, odd) in enumerate(ENV_LINES) if odd]
-    assert flagged == expected
+    env_path.write_text(env_path.read_text() + "X_PLAIN=same\nX_COMMENT=secret-one # the key\nX_SINGLE='a b'\n"
+                        "X_BACKSLASH=secret\\two\n")
+    env_before = env_path.read_bytes()
+    result = installer.run("--version", "2.0.0", ok=False)
+    assert result.returncode == 1 and "cpa-usage 2.0.0 rejects" in result.stderr
+    assert "read these lines of" in result.stderr
+    assert re.findall(r"(?m)^  line (\d+): (\S+)$", result.stderr) == [(str(start + 2), "X_COMMENT"),
+                                                                      (str(start + 4), "X_BACKSLASH")]
     assert "secret" not in result.stderr  # values are never shown
+    assert os.readlink(app / "current") == "releases/1.0.0" and env_path.read_bytes() == env_before
+
+    installer.set_env(X_COMMENT="'secret-one'", X_BACKSLASH="'secret\\two'")
+    installer.run("--version", "2.0.0")
+    assert os.readlink(app / "current") == "releases/2.0.0"
 
 
 def test_uninstall_keeps_data_and_purge_removes_it(installer):
@@ -347,7 +350,8 @@ def test_uninstall_keeps_data_and_purge_removes_it(installer):
     assert (app / "logs" / "cpa-usage.log").read_text() == "a log line\n"
 
     again = installer.run("--uninstall", pyz=False)
-    assert "no service to remove" in again.stdout
+    assert "no service to remove" in again.stdout and f"no releases to remove in {DIR}" in again.stdout
+    assert "removed" not in again.stdout
 
     reinstalled = installer.run()  # over the kept .env and data
     assert "installed cpa-usage" in reinstalled.stdout and "not started" not in reinstalled.stdout
@@ -359,6 +363,10 @@ def test_uninstall_keeps_data_and_purge_removes_it(installer):
     assert not installer.unit.exists() and not app.exists()
     assert (installer.root / "home" / "cliproxy").is_dir()
     assert (installer.root / "etc" / "passwd").read_bytes() == passwd
+
+    nothing = installer.run("--purge", pyz=False)
+    assert "no service to remove" in nothing.stdout and f"nothing to purge: {DIR} does not exist" in nothing.stdout
+    assert "removed" not in nothing.stdout and "purged" not in nothing.stdout
 
 
 def test_purge_refuses_folders_that_are_not_cpa_usage(installer):
