@@ -4485,7 +4485,7 @@ class Worker:
 
     A run that dies of a surprise is logged with its traceback and started again after
     a pause that grows (RESTART_DELAYS): one bad moment never leaves a job undone for
-    the life of the process, and meanwhile /status, /healthz?ready=1 and the log say so."""
+    the life of the process, and meanwhile /status, /readyz and the log say so."""
 
     RESTART_DELAYS = (1.0, 5.0, 30.0)
 
@@ -5811,7 +5811,7 @@ class Maintenance(Worker):
 class Watchdog(Worker):
     """Watches the others: a worker that died (and is being started again), ingest that
     does not move, a database or spool that refuses writes, records dropped, a CPA not
-    connected. ``problems()`` is what /status and /healthz?ready=1 tell; each problem is
+    connected. ``problems()`` is what /status and /readyz tell; each problem is
     logged when it begins and when it ends (a CPA's connection is logged by its drainer)."""
 
     EVERY_S = 5.0
@@ -7752,14 +7752,18 @@ PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1, "max
 def _operation(summary: str, response: dict, parameters: list | None = None, body: dict | None = None,
                produces: tuple[str, ...] = ("application/json",),
                consumes: tuple[str, ...] = ("application/json",),
-               errors: dict[str, tuple[str, str]] | None = None) -> dict:
+               errors: dict[str, tuple[str, str]] | None = None,
+               named_errors: dict[str, str] | None = None) -> dict:
     """An operation: its answer, and errors as JSON (``errors``: {status: (description,
-    media type)} for those that are not, with a text body)."""
+    media type)} for those that are not, with a text body; ``named_errors``: {status:
+    description} for JSON errors a client acts on, such as readiness's 503)."""
     operation: dict[str, Any] = {
         "summary": summary, "parameters": parameters or [],
         "responses": {"200": {"description": "OK", "content": {media: {"schema": response} for media in produces}},
                       **{status: {"description": text, "content": {media: {"schema": {"type": "string"}}}}
                          for status, (text, media) in (errors or {}).items()},
+                      **{status: {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
+                         for status, text in (named_errors or {}).items()},
                       "default": {"description": "error",
                                   "content": {"application/json": {"schema": _ref("Error")}}}}}
     if body is not None:
@@ -7852,18 +7856,30 @@ def download(chunks: Iterable[str], fmt: str, stem: str) -> Iterable[bytes]:
 
 # -- Health and status ---------------------------------------------------------------------
 
+_NOT_READY = {"503": "not ready: detail.problems says why (a worker down, ingest stalled, the database or the "
+                     "spool refusing writes, a CPA not connected)"}
+
+
 @route("GET", "/healthz", PUBLIC, doc=_operation(
-    "liveness, also at the root; with ready=1 readiness: 503 with the reasons while a worker is down, "
-    "ingest stalls, the database or the spool refuses writes, or a CPA is not connected",
+    "liveness, also at the root; with ready=1 readiness, as /readyz",
     _schema_object({"status": {"type": "string", "enum": ["ok", "ready"]}}),
-    [_parameter("ready", "1: answer readiness", {"type": "string", "enum": ["1", "true"]})]))
+    [_parameter("ready", "1: answer readiness", {"type": "string", "enum": ["1", "true"]})],
+    named_errors=_NOT_READY))
 def healthz(service: Service) -> dict:
-    """Liveness: the process answers. With ready=1, readiness: 503 with the reasons
-    while a worker is down, ingest stalls, the database or the spool refuses
-    writes, or a CPA is not connected."""
-    ready = query_choice("ready", (None, "1", "true"), "1 or true")
-    if ready is None:
+    """Liveness: the process answers (a restart would not help otherwise). With
+    ready=1, readiness as /readyz answers it."""
+    if query_choice("ready", (None, "1", "true"), "1 or true") is None:
         return {"status": "ok"}
+    return readyz(service)
+
+
+@route("GET", "/readyz", PUBLIC, ignores_query=True, doc=_operation(
+    "readiness, also at the root: 503 with the reasons while the service does not do its job",
+    _schema_object({"status": {"type": "string", "enum": ["ready"]}}), named_errors=_NOT_READY))
+def readyz(service: Service) -> dict:
+    """Readiness: records reach the database now. 503 with the reasons while a worker
+    is down, ingest stalls, the database or the spool refuses writes, or a CPA is not
+    connected (for a load balancer or a monitor; systemd restarts on liveness only)."""
     health = service.health()
     if not health["ready"]:
         raise ApiError(503, "not ready", {"problems": health["problems"]})
@@ -8637,7 +8653,7 @@ FORWARDED_HEADERS = frozenset({"HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
 
 
 class PrefixMount:
-    """Serves ``app`` under ``base_path``; ``/healthz`` answers at the root as well,
+    """Serves ``app`` under ``base_path``; ``/healthz`` and ``/readyz`` answer at the root as well,
     ``/`` and the bare base path redirect to the dashboard. Adds the security headers
     to every response, whoever wrote it.
 
@@ -8693,7 +8709,7 @@ class PrefixMount:
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + base
             environ["PATH_INFO"] = path[len(base):]
             return self.app(environ, with_headers)
-        if not base or path == "/healthz":
+        if not base or path in ("/healthz", "/readyz"):
             return self.app(environ, with_headers)
         if path in ("/", base):
             with_headers("302 Found", [("Location", base + "/"), ("Content-Length", "0")])
@@ -8871,7 +8887,7 @@ class Service:
         return flushed
 
     def health(self) -> dict:
-        """Whether the service does its job now (/healthz?ready=1), and if not, why."""
+        """Whether the service does its job now (/readyz), and if not, why."""
         problems = self.watchdog.problems()
         return {"ready": not problems, "problems": list(problems.values())}
 

@@ -208,13 +208,22 @@ def test_readiness_while_cpa_is_down(fake_cpa, service_factory):
     cpa = fake_cpa()
     service = service_factory(cpa.url)
     wait_for(lambda: service.status.mode == "subscribe", what="subscribed")
-    assert wsgi_call(service.app, "GET", "/healthz?ready=1").json() == {"status": "ready"}
+    readiness = ("/healthz?ready=1", "/readyz", "/usage/readyz", "/usage/healthz?ready=true")
+    for path in readiness:
+        assert wsgi_call(service.app, "GET", path).json() == {"status": "ready"}, path
     assert wsgi_call(service.app, "GET", "/healthz").json() == {"status": "ok"}
     cpa.stop()
     wait_for(lambda: service.status.mode == "down", what="down")
-    answer = wsgi_call(service.app, "GET", "/healthz?ready=1")
-    assert answer.status == 503 and any("is not connected" in p for p in answer.json()["detail"]["problems"])
+    for path in readiness:
+        answer = wsgi_call(service.app, "GET", path)
+        assert answer.status == 503 and answer.json()["error"] == "not ready", path
+        assert any("is not connected" in p for p in answer.json()["detail"]["problems"]), path
     assert wsgi_call(service.app, "GET", "/healthz").status == 200  # liveness stays
+    assert wsgi_call(service.app, "GET", "/usage/healthz").status == 200
+    paths = wsgi_call(service.app, "GET", "/usage/api/v1/openapi.json").json()["paths"]
+    for path in ("/healthz", "/readyz"):
+        documented = next(item["get"] for name, item in paths.items() if name.endswith(path))
+        assert "not ready" in documented["responses"]["503"]["description"], path
 
 
 def test_credential_error_events_that_are_not_go_aside():
