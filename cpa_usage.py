@@ -8838,7 +8838,7 @@ class Service:
             return []
         return [f"login is off (AUTH_ENABLED=false) and the dashboard listens on {config.listen_host}: anyone who "
                 f"reaches port {config.app_port} sees every usage record and can change prices. Set "
-                "AUTH_ENABLED=true and LOGIN_PASSWORD, or APP_HOST=127.0.0.1."]
+                "AUTH_ENABLED=true and LOGIN_PASSWORD, or leave APP_HOST unset (127.0.0.1 while login is off)."]
 
     def _make_workers(self, drainer_options: dict[str, Any]) -> None:
         """The background workers: the writer, a drainer per CPA (a CPA's refresh cue
