@@ -40,14 +40,16 @@ FAMILIES = {"codex": ["gpt-5.4", "gpt-5.4-mini", "gpt-image-1", "gpt-5.3-codex"]
             "gemini": ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-3-pro-preview"]}
 
 
-def synthetic_events(count: int, seed: int = 7):
+def synthetic_events(count: int, seed: int = 7, end_ms: int = NOW, span_ms: int = SPAN):
+    """``count`` events of a team (25 credentials, 12 keys, 10 models) spread evenly over
+    the ``span_ms`` before ``end_ms``."""
     rnd = random.Random(seed)
     credentials = [(f"user{i}@example.com", f"{i:016x}", list(FAMILIES)[i % 3]) for i in range(25)]
     keys = [f"sk-team-{i:02d}-{rnd.getrandbits(32):08x}" for i in range(12)]
     key_weights = [1 / (i + 1) for i in range(12)]
     credential_weights = [1 / (i + 1) ** 0.7 for i in range(25)]
     for i in range(count):
-        ts = NOW - SPAN + i * SPAN // count
+        ts = end_ms - span_ms + i * span_ms // count
         source, auth_index, provider = rnd.choices(credentials, credential_weights)[0]
         model = rnd.choice(FAMILIES[provider])
         failed = rnd.random() < 0.04
