@@ -114,7 +114,8 @@ def test_overview_cards_charts_and_grid(browser, site):
     assert text(page, "#card-tpm .value") == "32.4"  # 46,600 tokens in 1440 minutes
     assert text(page, "#card-latency .value") == "3s"  # (2 + 3 + 1 + 4 + 5) / 5 seconds
     assert page.locator(".stat .spark canvas").count() == 6
-    assert page.locator("#hourly-chart canvas").count() == 1 and page.locator("#daily-chart canvas").count() == 1
+    assert page.locator("#hourly-chart canvas").count() == 1
+    assert page.locator("#daily-chart").count() == 0  # 24 hours are two part-days: the hours show them
 
     grid = page.locator("#health-grid .cellgrid")
     assert grid.locator(".cell:not(.c-empty)").count() == 5  # one 15-minute cell per recent event
@@ -128,6 +129,71 @@ def test_overview_cards_charts_and_grid(browser, site):
 
     page.click("#chart-metric button[data-value=cost]")  # the charts switch metric without a reload
     assert page.locator("#hourly-chart .u-legend").inner_text().strip().startswith("Cost")
+    assert errors == []
+    page.context.close()
+
+
+def overview_of(page, query: str) -> dict:
+    return page.evaluate("query => fetch('api/v1/usage/overview?' + query).then((r) => r.json())", query)
+
+
+def hover_in_bar(page, chart: str, starts: list[int], step_ms: int, index: int, fraction: float) -> str:
+    """Point at ``fraction`` of the width of bar ``index`` (bars span [start, start + step)
+    of the x scale, which runs from the first start to the last start + step); the legend."""
+    page.locator(chart).scroll_into_view_if_needed()
+    box = page.locator(f"{chart} .u-over").bounding_box()
+    low, high = starts[0], starts[-1] + step_ms
+    x = box["x"] + (starts[index] + fraction * step_ms - low) / (high - low) * box["width"]
+    page.mouse.move(x, box["y"] + box["height"] - 3)
+    return page.locator(f"{chart} .u-legend").inner_text()
+
+
+def test_charts_show_the_bar_under_the_pointer_and_say_what_they_show(browser, site):
+    page, errors = site.open(browser, "#/overview?range=24h")
+    painted(page, "overview")
+    hours = [hour["start_ms"] for hour in overview_of(page, "range=24h")["hourly"]]
+    busy = next(i for i, start in enumerate(hours) if start <= site.events[1].ts_ms < start + 3_600_000)
+    for fraction in (0.15, 0.5, 0.85):  # the right half of a bar used to show the next hour
+        legend = hover_in_bar(page, "#hourly-chart", hours, 3_600_000, busy, fraction)
+        assert local(hours[busy], "%m/%d/%Y, %H:%M") in legend, (fraction, legend)
+    assert errors == []
+    page.context.close()
+    page, errors = site.open(browser, "#/overview?range=7d")
+    painted(page, "overview")
+    hours = [hour["start_ms"] for hour in overview_of(page, "range=7d")["hourly"]]
+    days = [day["start_ms"] for day in overview_of(page, "range=7d")["daily"]]
+    legend = hover_in_bar(page, "#daily-chart", days, 86_400_000, len(days) - 1, 0.9)
+    assert local(days[-1], "%b %-d") in legend, legend
+
+    alt = page.get_attribute("#hourly-chart", "aria-label")
+    assert page.get_attribute("#hourly-chart", "role") == "img"
+    assert alt.startswith(f"By hour: Requests, {len(hours)} bars from ") and "Success 5, Failed 2" in alt, alt
+    assert page.get_attribute("#daily-chart", "aria-label").startswith(f"By day: Requests, {len(days)} bars")
+
+    # a 7-day hourly axis writes each date once, at local midnight
+    ticks = page.evaluate("""async (hours) => {
+        const { timeAxis } = await import('./static/js/charts.js');
+        const seconds = hours.map((ms) => ms / 1000);
+        const axis = timeAxis(seconds, 3600);
+        const splits = axis.splits({ bbox: { width: 1200 * devicePixelRatio } });
+        return { splits, labels: axis.values(null, splits) };
+    }""", hours)
+    assert len(set(ticks["labels"])) == len(ticks["labels"]) >= 6, ticks
+    assert all(dt.datetime.fromtimestamp(s, ZONE).strftime("%H:%M") == "00:00" for s in ticks["splits"]), ticks
+    assert ticks["labels"][-1] == local(ticks["splits"][-1] * 1000, "%b %-d")
+    assert errors == []
+    page.context.close()
+
+
+def test_a_chart_of_nothing_is_said_not_drawn(browser, site):
+    page, errors = site.open(browser, "#/overview?range=24h&model=mystery-model-x")  # requests, but no price
+    painted(page, "overview")
+    assert page.locator("#hourly-chart canvas").count() == 1
+    page.click("#chart-metric button[data-value=cost]")
+    page.wait_for_selector("text=No cost in this range.")
+    assert page.locator("#hourly-chart").count() == 0
+    page.click("#chart-metric button[data-value=requests]")
+    page.wait_for_selector("#hourly-chart canvas")
     assert errors == []
     page.context.close()
 

@@ -77,25 +77,47 @@ function barSeries(one, format, paths) {
   };
 }
 
-/** Axis labels: hours (dates at midnight) for short ranges, dates for long ones. */
-function timeLabels(step) {
-  return (u, splits) => {
-    const span = u.scales.x.max - u.scales.x.min;
-    return splits.map((s) => {
-      const ms = s * 1000;
-      if (step >= 86400 || span > 3 * 86400) return fmt.shortDate(ms);
-      const { hour, minute } = fmt.localParts(ms);
-      return hour === 0 && minute === 0 ? fmt.shortDate(ms) : fmt.time(ms);
-    });
+const DAY_S = 86400;
+
+function isMidnight(seconds) {
+  const { hour, minute } = fmt.localParts(seconds * 1000);
+  return hour === 0 && minute === 0;
+}
+
+/** Ticks thinned to one label per ~70 px, counted back from the newest. */
+function thinned(ticks) {
+  return (u) => {
+    const every = Math.max(1, Math.ceil((ticks.length * 70) / Math.max(u.bbox.width / devicePixelRatio, 1)));
+    return ticks.filter((_, i) => (ticks.length - 1 - i) % every === 0);
   };
 }
 
-/** Daily bars get one tick per day, thinned to one label per ~70 px. */
-function daySplits(seconds) {
-  return (u) => {
-    const every = Math.max(1, Math.ceil((seconds.length * 70) / Math.max(u.bbox.width / devicePixelRatio, 1)));
-    return seconds.filter((_, i) => (seconds.length - 1 - i) % every === 0);
-  };
+/**
+ * The time axis of bars starting at ``seconds``, ``step`` wide: {values, splits}. Up to
+ * three days, uPlot's ticks labelled by the hour (the date at midnight); beyond, and for
+ * daily bars, ticks at local midnights labelled by the date, so that a date is written
+ * once ("Dec 1 Dec 1 Dec 1" was each 8 hours of one day).
+ */
+export function timeAxis(seconds, step) {
+  const span = seconds.length ? seconds[seconds.length - 1] - seconds[0] + step : 0;
+  const byDate = step >= DAY_S || span > 3 * DAY_S;
+  const values = (u, splits) => splits.map((s) => (byDate || isMidnight(s) ? fmt.shortDate(s * 1000) : fmt.time(s * 1000)));
+  if (!byDate) return { values };
+  return { values, splits: thinned(step >= DAY_S ? seconds : seconds.filter(isMidnight)) };
+}
+
+/** The bucket under ``x`` (seconds): the last of ``starts`` at or before it. A bar spans
+ * [start, start + step), so the nearest start, uPlot's default, is the next bucket's
+ * over the right half of a bar. */
+export function bucketAt(starts, x) {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (starts[middle] <= x) low = middle;
+    else high = middle - 1;
+  }
+  return starts.length ? low : null;
 }
 
 /** Steps of a count axis: whole numbers only. */
@@ -112,21 +134,42 @@ const idleLegend = { setLegend: [(u) => u.root.classList.toggle("idle", u.legend
  * Stacked bars over time. xs: bucket starts in epoch ms; step: bucket width in seconds;
  * series: [{label, values, color}] from the bottom of the stack up; format: values as text.
  */
-export function timeBars(element, { xs, step, series, format, axisFormat = format, integer = false, height = 220 }) {
+export function timeBars(element, { xs, step, series, format, axisFormat = format, integer = false, height = 220, label }) {
   const seconds = xs.map((x) => x / 1000);
   const drawn = stack(series);
+  const { values, splits } = timeAxis(seconds, step);
+  describeChart(element, label, xs, step, series, format);
   return mount(element, {
     height,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), fmt.zoneName()),
-    cursor: { points: { show: false }, drag: { x: false, y: false } },
+    cursor: { points: { show: false }, drag: { x: false, y: false }, dataIdx: (u, si, closest, x) => bucketAt(seconds, x) },
     select: { show: false },
     scales: { x: { time: true, range: (u, min, max) => [min, max + step] }, y: { range: (u, min, max) => [0, Math.max(max, 1)] } },
-    axes: [axis(timeLabels(step), step >= 86400 ? { splits: daySplits(seconds) } : {}),
-      valueAxis(axisFormat, integer)],
+    axes: [axis(values, splits ? { splits } : {}), valueAxis(axisFormat, integer)],
     hooks: idleLegend,
     series: [{ label: t("time"), value: (u, v) => (v == null ? "—" : step >= 86400 ? fmt.shortDate(v * 1000) : fmt.dateTime(v * 1000, false)) },
       ...drawn.map((one) => barSeries(one, format, uPlot.paths.bars({ size: [0.8, 48, 1], align: 1, gap: 1 })))],
   }, [seconds, ...drawn.map((one) => one.drawn)]);
+}
+
+/** The chart's text alternative (a canvas says nothing to a screen reader): what it
+ * shows, over which buckets, each series' total and the busiest bucket. */
+function describeChart(element, label, xs, step, series, format) {
+  const when = (ms) => (step >= DAY_S ? fmt.shortDate(ms) : `${fmt.shortDate(ms)} ${fmt.time(ms)}`);
+  const totals = series.map((one) => ({ label: one.label, sum: one.values.reduce((a, b) => a + (b ?? 0), 0) }));
+  const sums = xs.map((_, i) => series.reduce((a, one) => a + (one.values[i] ?? 0), 0));
+  const busiest = sums.indexOf(Math.max(...sums));
+  element.setAttribute("role", "img");
+  element.setAttribute("aria-label", t("chart_alt", {
+    chart: label, n: xs.length, first: xs.length ? when(xs[0]) : "—", last: xs.length ? when(xs[xs.length - 1]) : "—",
+    totals: totals.map((one) => `${one.label} ${format(one.sum)}`).join(", "),
+    busiest: busiest >= 0 && sums[busiest] > 0 ? when(xs[busiest]) : "—",
+  }));
+}
+
+/** Whether every value of every series is zero or missing: a chart of nothing. */
+export function allZero(series) {
+  return series.every((one) => one.values.every((value) => !value));
 }
 
 function textWidth(texts) {
@@ -136,9 +179,12 @@ function textWidth(texts) {
 }
 
 /** Horizontal bars, one per named row (the top rows of a table), stacked like timeBars. */
-export function categoryBars(element, { labels, series, format, axisFormat = format, integer = false }) {
+export function categoryBars(element, { labels, series, format, axisFormat = format, integer = false, label }) {
   const xs = labels.map((_, i) => i);
   const drawn = stack(series);
+  element.setAttribute("role", "img");
+  element.setAttribute("aria-label", t("bars_alt", { chart: label, rows: labels.map((name, i) =>
+    `${name}: ${series.map((one) => `${one.label} ${format(one.values[i] ?? 0)}`).join(", ")}`).join("; ") }));
   const short = (text) => (text.length > 22 ? `${text.slice(0, 21)}…` : text);
   const names = labels.map(short);
   return mount(element, {

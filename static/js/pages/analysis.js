@@ -45,7 +45,8 @@ export default {
     );
     if (data.items.length) {
       const top = data.items.slice(0, TOP);
-      categoryBars(chart, { labels: top.map((row) => rowName(row, data.group)), ...metricSeries(chartMetric(data.sort), top) });
+      const metric = chartMetric(data.sort);
+      categoryBars(chart, { labels: top.map((row) => rowName(row, data.group)), label: t(metric), ...metricSeries(metric, top) });
     }
   },
 };

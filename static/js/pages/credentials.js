@@ -52,7 +52,7 @@ export default {
     );
     if (used.length) {
       const top = used.slice(0, 10);
-      categoryBars(chart, { labels: top.map(label), ...metricSeries("requests", top) });
+      categoryBars(chart, { labels: top.map(label), label: t("requests_by_credential"), ...metricSeries("requests", top) });
     }
   },
 };

@@ -30,7 +30,8 @@ export default {
     root.append(card(fmt.calendarDate(data.day.date), [daySummary(data.day.cells), dayGrid(data.day.cells), legend(), chart],
       { wide: true, id: "day", actions: close }));
     const cells = data.day.cells.map((cell) => ({ ...cell, success: cell.requests - cell.failed }));
-    timeBars(chart, { xs: cells.map((cell) => cell.start_ms), step: 300, height: 180, ...metricSeries("requests", cells) });
+    timeBars(chart, { xs: cells.map((cell) => cell.start_ms), step: 300, height: 180,
+      label: `${fmt.calendarDate(data.day.date)}: ${t("requests")}`, ...metricSeries("requests", cells) });
     document.getElementById("day").scrollIntoView({ block: "nearest" });
   },
 };

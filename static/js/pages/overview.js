@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { alertTable, budgetMeters } from "../budget.js";
-import { color, metricSeries, METRICS, sparkline, timeBars } from "../charts.js";
+import { allZero, color, metricSeries, METRICS, sparkline, timeBars } from "../charts.js";
 import { segmented } from "../controls.js";
 import { card, h, note } from "../dom.js";
 import * as fmt from "../format.js";
@@ -60,23 +60,32 @@ export default {
 };
 
 /** The hourly and daily charts, one metric at a time (switched without a reload); draw()
- * once the cards are in the page: a chart takes its container's width. */
+ * once the cards are in the page: a chart takes its container's width. By day only from
+ * three days on: a shorter range is one or two part-days, which the hours show. A metric
+ * that is zero throughout is said, not drawn. */
 function seriesCards(data) {
-  const hourlyChart = h("div", { class: "chart", id: "hourly-chart" });
-  const dailyChart = h("div", { class: "chart", id: "daily-chart" });
-  let charts = [];
+  const charts = [{ title: t("hourly"), rows: data.hourly, step: HOUR, id: "hourly-chart" }];
+  if (data.daily.length >= 3) charts.push({ title: t("daily"), rows: data.daily, step: DAY, id: "daily-chart" });
+  for (const chart of charts) chart.box = h("div", { class: "chart-box" });
+  let drawn = [];
   const draw = (metric) => {
-    for (const chart of charts) chart.destroy();
-    charts = [
-      timeBars(hourlyChart, { xs: data.hourly.map((hour) => hour.start_ms), step: HOUR, ...metricSeries(metric, data.hourly) }),
-      timeBars(dailyChart, { xs: data.daily.map((day) => day.start_ms), step: DAY, ...metricSeries(metric, data.daily) }),
-    ];
+    for (const chart of drawn) chart.destroy();
+    drawn = [];
+    for (const { title, rows, step, id, box } of charts) {
+      const series = metricSeries(metric, rows);
+      if (allZero(series.series)) {
+        box.replaceChildren(note(t("nothing_to_chart", { metric: t(metric).toLowerCase() })));
+        continue;
+      }
+      const element = h("div", { class: "chart", id });
+      box.replaceChildren(element);
+      drawn.push(timeBars(element, { xs: rows.map((row) => row.start_ms), step, label: `${title}: ${t(metric)}`, ...series }));
+    }
     picker.set(metric);
   };
   const picker = segmented({ id: "chart-metric", label: t("chart_metric"),
     options: METRICS.map((name) => ({ value: name, text: t(name) })), onChange: draw });
-  return { draw, cards: [card(t("hourly"), hourlyChart, { wide: true, actions: picker.element }),
-    card(t("daily"), dailyChart, { wide: true })] };
+  return { draw, cards: charts.map(({ title, box }, i) => card(title, box, { wide: true, actions: i ? null : picker.element })) };
 }
 
 function stat(id, label, value, exact, notes, values, colorName) {
