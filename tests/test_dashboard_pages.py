@@ -472,6 +472,42 @@ def test_status_tells_the_transport_and_why(browser, config_factory, fake_cpa):
         service.stop()
 
 
+SPILLING = """() => [...document.querySelectorAll('main .card')].flatMap((card) => {
+    const edge = card.getBoundingClientRect().right;
+    return [...card.querySelectorAll('dd, dd *, .note, h2')].filter((el) => el.getBoundingClientRect().right > edge + 1)
+        .map((el) => el.textContent.slice(0, 60));
+})"""
+
+
+def test_status_in_trouble_stays_inside_its_cards(browser, config_factory, fake_cpa):
+    """Two CPAs with long names, one rejecting the key, one stopped behind a long proxy path:
+    long errors wrap inside their cards (a pill of an error once widened the page to 1,534
+    px at 1,440 and 868 at 390)."""
+    east, west = fake_cpa(), fake_cpa()
+    service = Service(config_factory(
+        CPA_INSTANCES=f"east-datacenter-primary={east.url},west-backup-behind-a-long-proxy={west.url}/a/long/path/prefix",
+        CPA_MANAGEMENT_KEY_EAST_DATACENTER_PRIMARY="wrong-key", APP_HOST="127.0.0.1", REDIS_QUEUE_ERROR_BACKOFF="200ms"))
+    west.stop()
+    service.start()
+    server, url = serve(service)
+    try:
+        wait_for(lambda: service.statuses[1].last_error and service.gates[0].state == "rejected",
+                 what="both CPAs in trouble")
+        for width in (1440, 390):
+            page, errors = open_page(browser, url + "#/status", width=width)
+            painted(page, "status")
+            assert "rejected the management key" in page.locator("main").inner_text()
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            assert page.evaluate(SPILLING) == [], width
+            assert not {"NaN", "undefined", "null"} & set(page.locator("main").inner_text().split())
+            page.screenshot(path=str(ARTIFACTS / f"status-trouble-light-{width}.png"), full_page=True)
+            assert errors == []
+            page.context.close()
+    finally:
+        server.close()
+        service.stop()
+
+
 def test_price_editor(browser, site):
     page, errors = site.open(browser, "#/models")
     painted(page, "models")

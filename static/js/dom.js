@@ -29,11 +29,15 @@ export function pill(text, kind = "") {
   return h("span", { class: `pill ${kind}` }, text);
 }
 
-/** A definition list of [label, value, kind?]; a kind shows the value as a pill. */
+/** A definition list of [label, value, kind?]; a kind shows the value as a pill, or a
+ * long one (an error's text) in the kind's colour: a pill does not wrap. */
 export function facts(rows, id) {
+  const shown = (value, kind) => (String(value).length > PILL_CHARS ? h("span", { class: kind }, value) : pill(value, kind));
   return h("dl", { class: "facts", id }, rows.map(([label, value, kind]) => [
-    h("dt", {}, label), h("dd", {}, kind ? pill(value, kind) : value)]));
+    h("dt", {}, label), h("dd", {}, kind ? shown(value, kind) : value)]));
 }
+
+const PILL_CHARS = 32;
 
 export function note(text, kind = "muted") {
   return h("p", { class: `note ${kind}` }, text);
