@@ -6,7 +6,7 @@
 import { act, api, SignInNeeded } from "./js/api.js";
 import { destroyCharts } from "./js/charts.js";
 import { multiSelect, rangePicker, segmented } from "./js/controls.js";
-import { dialogOpen, errorNote, h, hideTip } from "./js/dom.js";
+import { dialogOpen, errorNote, errorView, h, hideTip, skeleton } from "./js/dom.js";
 import * as fmt from "./js/format.js";
 import { language, setLanguage, t, translateStatic } from "./js/i18n.js";
 import analysis from "./js/pages/analysis.js";
@@ -225,6 +225,8 @@ function paint() {
   const { page, params, data } = current;
   const view = $("view");
   view.replaceChildren();
+  view.classList.remove("stale");
+  view.removeAttribute("aria-busy");
   PAGES[page].render(view, data, {
     params,
     reload: () => show(true),
@@ -244,7 +246,10 @@ async function show(quiet = false) {
     return;
   }
   const ticket = ++shown;
-  if (!quiet) document.body.dataset.loaded = "false";
+  if (!quiet) {
+    document.body.dataset.loaded = "false";
+    waitingFor(page);
+  }
   syncShell();
   try {
     const [data] = await Promise.all([PAGES[page].load(params), statusReady]);
@@ -259,10 +264,32 @@ async function show(quiet = false) {
     }
     current = null;
     destroyCharts();
-    $("view").replaceChildren(errorNote(error));
+    const view = $("view");
+    view.classList.remove("stale");
+    view.removeAttribute("aria-busy");
+    view.replaceChildren(errorView(error, {
+      retry: () => show(),
+      dropParameter: (name) => navigate(page, withChanges(params, { [name]: null }, true)),
+    }));
     document.body.dataset.loaded = "error";
   }
   scheduleRefresh(params);
+}
+
+/** While a page loads: another page's content goes at once (a skeleton stands in for it,
+ * the first time too); the same page's stays, dimmed, until the new answer replaces it. */
+function waitingFor(page) {
+  const view = $("view");
+  if (current?.page === page) {
+    view.classList.add("stale");
+    view.setAttribute("aria-busy", "true");
+    return;
+  }
+  current = null;
+  destroyCharts();
+  hideTip();
+  view.classList.remove("stale");
+  view.replaceChildren(skeleton());
 }
 
 /** Auto-refresh waits while a dialog is open or a field (a price, a custom range) is being edited. */

@@ -612,13 +612,86 @@ def test_aliases_edit_import_export(browser, site, tmp_path):
     page.context.close()
 
 
-def test_a_bad_link_shows_the_api_error(browser, site):
-    page, errors = site.open(browser, "#/overview?range=3w", wait_for="error")
-    assert text(page, "#view").startswith("invalid query parameter range: all | today | 4h")
-    page.click("#reset-filters")  # one click back to a working view
+def test_a_bad_link_says_which_value_and_offers_a_way_out(browser, site):
+    page, errors = site.open(browser, "#/overview?range=3w&model=gpt-5.4", wait_for="error")
+    said = text(page, "#load-error")
+    assert "This link asks for range = “3w”, which the dashboard cannot show." in said
+    assert "Expected: one of all, today, 4h, 8h" in said and " | " not in said
+    page.click("#drop-parameter")  # one click back to a working view, the other filters kept
+    painted(page, "overview")
+    assert "range=" not in page.url and "model=gpt-5.4" in page.url
+    assert text(page, "#card-requests .value") == "3"
+    page.goto(site.url + "#/overview?range=3w")
+    page.wait_for_selector("#load-error")
+    page.click("#reset-filters")  # the filter bar's reset works too
     painted(page, "overview")
     assert text(page, "#card-requests .value") == "5"
     assert [e for e in errors if "400" not in e] == []
+    page.context.close()
+
+
+def test_a_failed_answer_shows_the_servers_words_and_a_retry(browser, site):
+    page, errors = site.open(browser, "#/analysis", wait_for="true")
+    painted(page, "analysis")
+    failing = {"left": 1}
+
+    def once(route):
+        if failing["left"]:
+            failing["left"] -= 1
+            route.fulfill(status=503, content_type="application/json",
+                          body=json.dumps({"error": "not ready", "detail": {"problems": ["the database refuses writes"]}}))
+        else:
+            route.continue_()
+    page.route("**/api/v1/usage/overview*", once)
+    page.click("#nav a[href*='overview']")
+    page.wait_for_selector("#load-error")
+    said = text(page, "#load-error")
+    assert "The server could not answer (503): not ready" in said and "the database refuses writes" in said
+    page.click("#retry")
+    painted(page, "overview")
+    assert text(page, "#card-requests .value") == "5"
+
+    page.route("**/api/v1/usage/analysis*", lambda route: route.abort())
+    page.click("#nav a[href*='analysis']")
+    page.wait_for_selector("#load-error")
+    assert text(page, "#load-error").startswith("cpa-usage did not answer (Failed to fetch).")
+    page.unroute("**/api/v1/usage/analysis*")
+    page.click("#retry")
+    painted(page, "analysis")
+    assert [e for e in errors if "503" not in e and "ERR_FAILED" not in e] == []
+    page.context.close()
+
+
+def until(page, predicate, what: str, timeout_ms: int = 10_000) -> None:
+    """Wait for ``predicate`` while letting the page run: a route handler is called only
+    while a Playwright call is in progress."""
+    for _ in range(timeout_ms // 20):
+        if predicate():
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_page_on_its_way_shows_a_skeleton_not_the_last_page(browser, site):
+    page, errors = site.open(browser)
+    painted(page, "overview")
+    held = []
+    page.route("**/api/v1/usage/analysis*", lambda route: held.append(route))
+    page.click("#nav a[href*='analysis']")
+    until(page, lambda: held, "the analysis request")
+    assert page.locator("#skeleton[aria-busy=true]").count() == 1
+    assert page.locator("#card-requests").count() == 0  # the overview's cards are gone at once
+    held[0].continue_()
+    painted(page, "analysis")
+    assert page.locator("#skeleton").count() == 0
+
+    page.route("**/api/v1/usage/analysis*", lambda route: held.append(route))  # the same page, new filters
+    page.click("#result button[data-value=failed]")
+    until(page, lambda: len(held) == 2, "the filtered request")
+    assert page.locator("#view.stale[aria-busy=true] #analysis").count() == 1  # kept, dimmed, until it is replaced
+    held[1].continue_()
+    page.wait_for_function("() => !document.getElementById('view').classList.contains('stale')")
+    assert errors == []
     page.context.close()
 
 

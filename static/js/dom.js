@@ -49,6 +49,45 @@ export function errorNote(error) {
   return h("p", { class: "note bad", role: "alert" }, expected ? `${error.message}: ${expected}` : error.message);
 }
 
+/** What an answer's ``expected`` says, readable: "a | b | c" is a list of choices. */
+export function expectedText(expected) {
+  return expected.includes(" | ") ? t("one_of", { choices: expected.split(" | ").join(", ") }) : expected;
+}
+
+/**
+ * A page that could not be loaded, in words a person can act on: what went wrong (the
+ * server's own words and details, a value of the link it cannot use, or that it did not
+ * answer at all), with Retry, and, for a bad value in the link, a way to drop it.
+ */
+export function errorView(error, { retry, dropParameter }) {
+  const detail = error.detail;
+  const parameter = detail?.parameter;
+  let title;
+  if (error.status === undefined) title = t("did_not_answer", { error: error.message });
+  else if (parameter) title = t("bad_link_value", { parameter, value: detail.value ?? "" });
+  else title = t("server_said", { status: error.status, error: error.message });
+  const lines = [];
+  if (parameter && detail.expected) lines.push(t("expected_is", { expected: expectedText(detail.expected) }));
+  else if (typeof detail === "string") lines.push(detail);
+  else if (Array.isArray(detail?.problems)) lines.push(...detail.problems);
+  else if (detail?.expected) lines.push(t("expected_is", { expected: expectedText(detail.expected) }));
+  const actions = [h("button", { type: "button", id: "retry", onclick: retry }, t("retry"))];
+  if (parameter && dropParameter) {
+    actions.push(h("button", { type: "button", class: "link", id: "drop-parameter", onclick: () => dropParameter(parameter) },
+      t("drop_parameter", { parameter })));
+  }
+  return h("section", { class: "card wide load-error", role: "alert", id: "load-error" },
+    h("h2", {}, title), lines.map((line) => h("p", { class: "muted" }, line)), h("div", { class: "actions" }, actions));
+}
+
+/** Grey blocks in the shape of a page, while its first answer is on its way. */
+export function skeleton() {
+  const block = (cls) => h("div", { class: `skeleton-block ${cls}`, "aria-hidden": "true" });
+  return h("div", { class: "skeleton", id: "skeleton", role: "status", "aria-busy": "true" },
+    h("span", { class: "sr-only" }, t("loading")),
+    h("div", { class: "stats" }, [1, 2, 3, 4].map(() => block("stat card"))), block("card wide tall"), block("card wide"));
+}
+
 /**
  * A table. columns: [{label, value(row) -> text|node, num, wrap, sort, cls(row)}]; ``sort`` names the
  * server sort key of a column; ``sorting`` = {sort, order, onSort}; ``footer``: a row object
