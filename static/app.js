@@ -138,6 +138,8 @@ function syncShell() {
   filterBar.instance.element.hidden = session.instances.length < 2 && !params.has("instance");
   filterBar.reset.hidden = !["range", "model", "source", "api_key", "instance", "result", "stream"].some((key) => params.has(key));
   $("refresh").value = params.get("refresh") || "";
+  $("zone").hidden = !fmt.zoneKnown(); // every time on every page is in the server's zone: say which
+  if (fmt.zoneKnown()) $("zone").textContent = t("times_in", { zone: fmt.zoneLabel() });
   $("who").hidden = !isMember();
   if (isMember()) $("who").replaceChildren(h("span", { class: "sr-only" }, t("signed_in_as")), " ", memberName());
 }

@@ -7,6 +7,7 @@ and screenshots of every page (light and dark, desktop and phone) in tests/artif
 The service runs in Asia/Shanghai (its default TZ) and the browser in New York, so every
 time checked here proves that the dashboard shows the server's time zone."""
 
+import dataclasses
 import datetime as dt
 import json
 import zoneinfo
@@ -695,6 +696,27 @@ def test_a_page_on_its_way_shows_a_skeleton_not_the_last_page(browser, site):
     page.context.close()
 
 
+def test_every_page_names_the_time_zone_of_its_times(browser, site):
+    """The browser is in New York, the times are Shanghai's: the header says so on every page."""
+    page, errors = site.open(browser)
+    for name, query in PAGES:
+        page.goto(f"{site.url}#/{name}")
+        painted(page, name)
+        assert page.locator("#zone").is_visible() and text(page, "#zone") == "Times in Asia/Shanghai, UTC+8", name
+    assert errors == []
+    page.context.close()
+    utc = Service(dataclasses.replace(site.service.config, tz="UTC"))
+    server, url = serve(utc)
+    try:
+        page, errors = open_page(browser, url, timezone_id=BROWSER_ZONE)
+        painted(page, "overview")
+        assert text(page, "#zone") == "Times in UTC"
+        page.context.close()
+    finally:
+        server.close()
+        utc.store.close()
+
+
 def test_chinese(browser, site):
     page, errors = site.open(browser)
     painted(page, "overview")
@@ -703,6 +725,7 @@ def test_chinese(browser, site):
     assert text(page, "#nav a[aria-current=page]") == "概览"
     assert text(page, "#card-requests h2") == "请求"
     assert text(page, "#card-tokens .value") == "4.7万"  # 46,600 the Chinese way
+    assert text(page, "#zone") == "时间按 Asia/Shanghai, UTC+8"
     view = text(page, "#view")
     assert "Requests" not in view and "By hour" not in view and "success" not in view
     page.reload()

@@ -18,6 +18,14 @@ export function zoneName() {
   return zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
+/** The zone times are shown in, named with its offset now: "Asia/Shanghai, UTC+8". */
+export function zoneLabel(when = Date.now()) {
+  const offset = new Intl.DateTimeFormat("en-US", { timeZone: zoneName(), timeZoneName: "shortOffset" })
+    .formatToParts(when).find((part) => part.type === "timeZoneName")?.value ?? "";
+  const utc = offset.replace("GMT", "UTC").replace(/^UTC\+0$/, "UTC").replace("-", "−");
+  return utc === zoneName() ? utc : `${zoneName()}, ${utc}`;
+}
+
 const formatters = new Map();
 
 function cached(kind, options) {
