@@ -226,7 +226,9 @@ def test_owner_budgets_alerts_and_idle_keys(browser, shared):
     assert sorted(cells) == sorted([
         ["80% of the USD limit", "alice (sk-al…0001)", f"Day {day}", "$2.00 / $1.28"],
         ["USD limit reached", "alice (sk-al…0001)", f"Day {day}", "$2.00 / $1.60"],
-        ["80% of the token limit", "alice (sk-al…0001)", f"Month {month}", "1,350,000 / 1,200,000"]])
+        ["80% of the token limit", "alice (sk-al…0001)", f"Month {month}", "1.4M / 1.2M tokens"]])
+    token_alert = alerts.filter(has_text="80% of the token limit").locator("td").nth(3).locator("span")
+    assert token_alert.get_attribute("title") == "1,350,000 / 1,200,000"  # exact on hover
     assert "USD limit reached" in alerts.locator(".pill.bad").all_inner_texts()
     assert "No webhook is set" in text(page, "#alerts-card")
 

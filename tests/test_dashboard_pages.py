@@ -717,6 +717,22 @@ def test_every_page_names_the_time_zone_of_its_times(browser, site):
         utc.store.close()
 
 
+def test_numbers_say_what_they_are(browser, site):
+    page, errors = site.open(browser, "#/analysis?range=24h&group=api")
+    painted(page, "analysis")
+    alpha = page.locator("#analysis tbody tr", has_text="sk-te…7f3c")  # gpt-5.4 priced, mystery-model-x not
+    cost = alpha.locator(".unpriced-part")
+    assert cost.inner_text().strip() == "+ 1 unpriced" and "1 request without a price" in cost.get_attribute("title")
+    assert "*" not in page.locator("#analysis").inner_text()
+    durations = page.evaluate("""async () => {
+        const fmt = await import('./static/js/format.js');
+        return [850, 1100, 59_940, 66_000, 600_000, 3_600_000, 3_900_000].map(fmt.duration);
+    }""")
+    assert durations == ["850ms", "1.1s", "59.9s", "1m 6s", "10m", "1h", "1h 5m"]
+    assert errors == []
+    page.context.close()
+
+
 def test_chinese(browser, site):
     page, errors = site.open(browser)
     painted(page, "overview")

@@ -38,7 +38,8 @@ const ALERT_KINDS = { usd_80: "warn", tokens_80: "warn", usd_100: "bad", tokens_
 /** The alerts of an answer of /alerts (a member's: their own), newest first. */
 export function alertTable({ items, webhook }) {
   if (!items.length) return note(t("no_alerts"));
-  const amount = (alert, value) => (alert.unit === "usd" ? fmt.usd(value) : fmt.int(value));
+  const amounts = (alert) => (alert.unit === "usd" ? `${fmt.usd(alert.value)} / ${fmt.usd(alert.threshold)}`
+    : `${fmt.compact(alert.value)} / ${fmt.compact(alert.threshold)} ${t("tokens_unit")}`);
   const columns = [
     { label: t("alert"), value: (alert) => pill(t(`alert_${alert.condition}`), ALERT_KINDS[alert.condition]) },
     ...(isMember() ? [] : [{ label: t("api_key"), value: (alert) => fmt.keyLabel(alert) }]), // a member's are theirs
@@ -46,7 +47,8 @@ export function alertTable({ items, webhook }) {
       const [kind, label] = alert.period.split(":");
       return t(`period_${kind}`, { label });
     } },
-    { label: t("value_threshold"), num: true, value: (alert) => `${amount(alert, alert.value)} / ${amount(alert, alert.threshold)}` },
+    { label: t("value_threshold"), num: true, value: (alert) => h("span", {
+      title: alert.unit === "usd" ? null : `${fmt.int(alert.value)} / ${fmt.int(alert.threshold)}` }, amounts(alert)) },
     { label: t("created"), value: (alert) => fmt.dateTime(alert.created_at, false) },
     ...(isMember() ? [] : [{ label: t("delivery"), wrap: true, value: (alert) => delivery(alert, webhook) }]), // the owner's
   ];

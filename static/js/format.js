@@ -78,11 +78,17 @@ export function percent(ratio) {
   return missing(ratio) ? DASH : cached("number", { style: "percent", maximumFractionDigits: 1 }).format(ratio);
 }
 
+/** 850ms, 3.2s, then whole units: 1m 6s, 1h 5m (not "1.1m"). */
 export function duration(ms) {
   if (missing(ms)) return DASH;
-  const [value, unit] = ms < 1000 ? [ms, "millisecond"] : ms < 60_000 ? [ms / 1000, "second"] : [ms / 60_000, "minute"];
-  return cached("number", { style: "unit", unit, unitDisplay: "narrow", maximumFractionDigits: ms < 1000 ? 0 : 1 })
-    .format(value);
+  const unit = (value, name, digits = 0) => cached("number", { style: "unit", unit: name, unitDisplay: "narrow",
+    maximumFractionDigits: digits }).format(value);
+  if (ms < 1000) return unit(ms, "millisecond");
+  if (ms < 60_000) return unit(ms / 1000, "second", 1);
+  const seconds = Math.round(ms / 1000);
+  const [big, small, bigName, smallName] = seconds < 3600 ? [Math.floor(seconds / 60), seconds % 60, "minute", "second"]
+    : [Math.floor(seconds / 3600), Math.floor((seconds % 3600) / 60), "hour", "minute"];
+  return small ? `${unit(big, bigName)} ${unit(small, smallName)}` : unit(big, bigName);
 }
 
 const asMs = (when) => (typeof when === "number" ? when : Date.parse(when));

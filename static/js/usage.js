@@ -26,12 +26,14 @@ export function usageColumns() {
   ];
 }
 
-/** The cost; requests without a price are marked, and a row with no price at all says so. */
+/** The cost; requests without a price are said in words beside the priced part's cost (an
+ * asterisk after "$0.00" read as free), and a row with no price at all says so. */
 function cost(row) {
   const unpriced = row.cost.unpriced_requests;
   if (unpriced && unpriced === row.requests) return h("span", { class: "warn" }, t("unpriced"));
   return h("span", {}, fmt.usd(row.cost.usd), unpriced
-    ? h("span", { class: "warn", title: t("unpriced_requests", { n: fmt.int(unpriced), count: unpriced }) }, " *") : null);
+    ? h("span", { class: "warn unpriced-part", title: t("unpriced_requests", { n: fmt.int(unpriced), count: unpriced }) },
+      ` ${t("plus_unpriced", { n: fmt.int(unpriced) })}`) : null);
 }
 
 /** The sum of rows of totals; averages are left out (the rows do not carry their counts). */
