@@ -263,10 +263,23 @@ def test_health_year_and_day(browser, site):
     assert f"7 requests, 2 failed, on {len(days)} active days." in text(page, "#year .summary")
     assert page.locator("#year .cellgrid .cell:not(.v0)").count() == len(days)
 
+    grid_width = page.evaluate("document.querySelector('#year .cellgrid').getBoundingClientRect().width")
+    card_width = page.evaluate("document.querySelector('#year').clientWidth")
+    assert grid_width >= 0.9 * (card_width - 32)  # the year fills its card (it took 60% of it)
+
     page.focus("#year .cellgrid")  # the keyboard reaches the days: focus starts on today
+    page.keyboard.press("ArrowLeft")  # a week before (the columns are weeks)
     page.keyboard.press("Enter")
+    page.wait_for_selector("#day")
     painted(page, "health")
     today = dt.datetime.fromtimestamp(now_ms() / 1000, ZONE).date()
+    assert f"day={(today - dt.timedelta(days=7)).isoformat()}" in page.url
+    # the focus stays on the year, on the picked day (it fell to <body>): the arrows go on from there
+    assert page.evaluate("document.activeElement.closest('#year .cellgrid') !== null")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.wait_for_function("day => location.hash.includes('day=' + day)", arg=today.isoformat())
+    painted(page, "health")
     assert f"day={today.isoformat()}" in page.url
     today_events = [e for e in site.events if dt.datetime.fromtimestamp(e.ts_ms / 1000, ZONE).date() == today]
     summary = text(page, "#day .summary")

@@ -24,14 +24,16 @@ export function cellTip(when, requests, failed) {
 
 /**
  * cells: [{row, col, cls, tip: () => Node}] placed on a grid of ``rows`` (labels) by
- * ``columns``; colLabels: [{col, text, span}] above; onPick(cell) on click or Enter.
+ * ``columns``; colLabels: [{col, text, span}] above; onPick(cell) on click or Enter;
+ * focusOn(cell): the cell that focus starts on (else the last). ``fixed``: square cells
+ * of at least --cell that grow to fill the width (scrolled sideways where it is too narrow).
  */
-export function cellGrid({ label, rows, columns, cells, colLabels = [], onPick, fixed = false }) {
+export function cellGrid({ label, rows, columns, cells, colLabels = [], onPick, fixed = false, focusOn }) {
   const grid = h("div", {
     class: `cellgrid${fixed ? " fixed" : ""}${onPick ? " pickable" : ""}`, tabindex: "0", role: "group",
     "aria-label": `${label}. ${t("grid_keys")}`,
   });
-  grid.style.gridTemplateColumns = `max-content repeat(${columns}, ${fixed ? "var(--cell)" : "minmax(2px, 1fr)"})`;
+  grid.style.gridTemplateColumns = `max-content repeat(${columns}, ${fixed ? "minmax(var(--cell), var(--cell-max, 1fr))" : "minmax(2px, 1fr)"})`;
   for (const { col, text, span } of colLabels) {
     const element = h("span", { class: "col-label" }, text);
     element.style.gridArea = `1 / ${col + 2} / 2 / span ${span}`;
@@ -66,7 +68,7 @@ export function cellGrid({ label, rows, columns, cells, colLabels = [], onPick, 
   });
   grid.addEventListener("mouseleave", () => activate(null));
   grid.addEventListener("blur", () => activate(null));
-  grid.addEventListener("focus", () => activate(cells[cells.length - 1] || null));
+  grid.addEventListener("focus", () => activate((focusOn && cells.find(focusOn)) || cells[cells.length - 1] || null));
   grid.addEventListener("click", (event) => {
     const cell = cellOf(event.target);
     if (cell && onPick) onPick(cell);

@@ -9,6 +9,7 @@ import { t } from "../i18n.js";
 import { apiParams } from "../state.js";
 
 const FIVE_MINUTES_MS = 300_000;
+let pickedDay = null; // the day just picked: the new heatmap takes the focus back on it
 
 export default {
   range: null,
@@ -17,10 +18,17 @@ export default {
     return api.get("usage/health", apiParams(params, this, { day: params.get("day") }));
   },
   render(root, data, { go }) {
-    const pick = (date) => go({ day: date }, true);
-    const heatmap = yearHeatmap(data.year, pick);
+    const pick = (date) => {
+      pickedDay = date;
+      go({ day: date }, true);
+    };
+    const heatmap = yearHeatmap(data.year, pick, pickedDay);
     root.append(card(t("year"), [yearSummary(data.year), heatmap, yearLegend()], { wide: true, id: "year" }));
     heatmap.scrollLeft = heatmap.scrollWidth; // on a phone, the recent months first
+    if (pickedDay) { // the grid that had the focus was painted again: the focus goes on from the picked day
+      heatmap.querySelector(".cellgrid").focus({ preventScroll: true });
+      pickedDay = null;
+    }
     if (!data.day) {
       root.append(note(t("pick_a_day")));
       return;
@@ -57,7 +65,7 @@ function daySummary(cells) {
 }
 
 /** Weeks as columns, Monday on top (like a contribution calendar); volume is colour. */
-function yearHeatmap(days, pick) {
+function yearHeatmap(days, pick, focusDay) {
   const offset = (new Date(`${days[0].date}T00:00:00Z`).getUTCDay() + 6) % 7;
   const busiest = Math.max(1, ...days.map((day) => day.requests));
   const colLabels = [];
@@ -72,7 +80,7 @@ function yearHeatmap(days, pick) {
   });
   const weekdays = [0, 1, 2, 3, 4, 5, 6].map((i) => (i % 2 ? "" : fmt.weekday(Date.UTC(2024, 0, 1 + i))));
   const grid = cellGrid({ label: t("year"), rows: weekdays, columns: Math.ceil((days.length + offset) / 7), cells,
-    colLabels, fixed: true, onPick: (cell) => pick(cell.date) });
+    colLabels, fixed: true, onPick: (cell) => pick(cell.date), focusOn: focusDay && ((cell) => cell.date === focusDay) });
   return h("div", { class: "scroll-x" }, grid);
 }
 
