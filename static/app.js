@@ -6,6 +6,7 @@
 import { act, api, SignInNeeded } from "./js/api.js";
 import { destroyCharts } from "./js/charts.js";
 import { multiSelect, rangePicker, segmented } from "./js/controls.js";
+import { activeAlerts } from "./js/budget.js";
 import { dialogOpen, errorNote, errorView, h, hideTip, skeleton } from "./js/dom.js";
 import * as fmt from "./js/format.js";
 import { language, setLanguage, t, translateStatic } from "./js/i18n.js";
@@ -37,6 +38,7 @@ let refreshTimer = null;
 let statusReady = Promise.resolve();
 let filterBar = null;
 let keyLogin = false; // members may sign in with their CPA client key (KEY_LOGIN_ENABLED)
+let activeAlertCount = 0; // the owner's alerts of today and this month
 
 // -- theme and language ----------------------------------------------------------------------
 
@@ -121,7 +123,9 @@ function syncShell() {
   const { page, params } = route();
   const definition = PAGES[page];
   $("nav").replaceChildren(...offered().map((id) => h("a", {
-    href: hrefFor(id, withChanges(params, {})), "aria-current": id === page ? "page" : null }, t(`page_${id}`))));
+    href: hrefFor(id, withChanges(params, {})), "aria-current": id === page ? "page" : null, dataset: { page: id } },
+  t(`page_${id}`))));
+  paintAlertBadge();
   $("filters").hidden = !definition.range && !definition.filters;
   filterBar.range.element.hidden = !definition.range;
   filterBar.others.hidden = !definition.filters;
@@ -181,16 +185,30 @@ function unreachable(error) {
   $("conn").hidden = true;
 }
 
-/** /status feeds the header (live) and the banners; the first answer also gives the zone. */
+/** /status feeds the header (live) and the banners; the first answer also gives the zone.
+ * The alerts of today and this month are counted on the navigation's budgets link. */
 async function refreshStatus() {
   try {
-    const report = await api.get("status");
+    const [report, alerts] = await Promise.all([api.get("status"), api.get("alerts", new URLSearchParams({ limit: "1000" }))]);
     if (!fmt.zoneKnown()) fmt.setZone(report.tz);
     paintConnection(report);
     paintBanners(report);
+    activeAlertCount = activeAlerts(alerts.items).length;
+    paintAlertBadge();
   } catch (error) {
     unreachable(error);
   }
+}
+
+/** The number of active alerts beside "Budgets & alerts" (none: no badge). */
+function paintAlertBadge() {
+  const link = $("nav").querySelector("a[data-page=budgets]");
+  if (!link) return;
+  link.querySelector(".badge")?.remove();
+  if (!activeAlertCount) return;
+  link.append(h("span", { class: "badge", title: t("active_alerts_n", { n: activeAlertCount, count: activeAlertCount }) },
+    h("span", { "aria-hidden": "true" }, fmt.int(activeAlertCount)),
+    h("span", { class: "sr-only" }, t("active_alerts_n", { n: activeAlertCount, count: activeAlertCount }))));
 }
 
 /** A member's header: /status is the owner's, so the version comes from /ping and the

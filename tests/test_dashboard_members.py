@@ -124,7 +124,8 @@ def alpha_meters():
 
 
 def nav(page):
-    return [link.inner_text() for link in page.locator("#nav a").all()]
+    """The navigation's links, without a badge's count."""
+    return [link.evaluate("a => a.firstChild.textContent") for link in page.locator("#nav a").all()]
 
 
 def csv_rows(page, href):
@@ -209,6 +210,23 @@ def test_a_member_sees_only_their_own_usage(browser, shared):
     page.context.close()
 
 
+def test_the_owner_sees_the_active_alerts_where_they_look(browser, shared):
+    last_month = (shared.today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    shared.service.store.add_alert(ALPHA, "budget", f"monthly:{last_month}", "usd_100", 30.0, 20.0, "usd",
+                                   shared.now - 40 * DAY_MS)  # over and done: not active
+    page, errors = shared.open(browser, "#/overview")
+    sign_in(page, PASSWORD)
+    painted(page, "overview")
+    assert page.locator("#active-alerts tbody tr").count() == 3  # today's two and this month's one
+    assert "Month " + last_month not in text(page, "#active-alerts")
+    assert page.locator("#nav a[data-page=budgets] .badge [aria-hidden]").inner_text() == "3"
+    page.click("#active-alerts .card-head a")
+    painted(page, "budgets")
+    assert page.locator("#alerts tbody tr").count() == 4  # every alert is on the budgets page
+    assert errors == []
+    page.context.close()
+
+
 def test_owner_budgets_alerts_and_idle_keys(browser, shared):
     page, errors = shared.open(browser, "#/budgets")
     sign_in(page, PASSWORD)
@@ -231,6 +249,8 @@ def test_owner_budgets_alerts_and_idle_keys(browser, shared):
     assert token_alert.get_attribute("title") == "1,350,000 / 1,200,000"  # exact on hover
     assert "USD limit reached" in alerts.locator(".pill.bad").all_inner_texts()
     assert "No webhook is set" in text(page, "#alerts-card")
+    badge = page.locator("#nav a[data-page=budgets] .badge")  # today's and this month's, on every page
+    assert badge.get_attribute("title") == "3 active alerts" and badge.locator("[aria-hidden]").inner_text() == "3"
 
     idle = page.locator("#idle-keys tbody tr")
     assert text(page, "#idle-card h2") == "Idle keys (unused for 14 days)"
@@ -413,7 +433,8 @@ def test_chinese_for_the_new_pages(browser, shared):
     assert text(page, "#login-mode") == "管理员密码\n你的 CPA API 密钥"
     sign_in(page, PASSWORD)
     painted(page, "budgets")
-    assert text(page, "#nav a[aria-current=page]") == "预算与告警"
+    assert page.locator("#nav a[aria-current=page]").evaluate("a => a.firstChild.textContent") == "预算与告警"
+    assert text(page, "#nav a[aria-current=page] .badge .sr-only") == "3 条当前告警"
     view = text(page, "#view")
     assert "达到美元限额" in view and "闲置密钥（14 天未使用）" in view and "今天" in view
     for english in ("Budget", "limit", "Alert", "Idle", "never", "Today", "webhook is"):

@@ -35,6 +35,17 @@ export function budgetMeters(budget) {
 
 const ALERT_KINDS = { usd_80: "warn", tokens_80: "warn", usd_100: "bad", tokens_100: "bad", last_hour_usd: "warn" };
 
+/** The alerts whose period is now: today's and this month's (local days of the server's
+ * zone), what the owner still has to act on. */
+export function activeAlerts(items, now = Date.now()) {
+  const { year, month, day } = fmt.localParts(now);
+  const two = (number) => String(number).padStart(2, "0");
+  const thisMonth = `${year}-${two(month)}`;
+  const today = `${thisMonth}-${two(day)}`;
+  const current = new Set([`daily:${today}`, `day:${today}`, `monthly:${thisMonth}`]);
+  return items.filter((alert) => current.has(alert.period));
+}
+
 /** The alerts of an answer of /alerts (a member's: their own), newest first. */
 export function alertTable({ items, webhook }) {
   if (!items.length) return note(t("no_alerts"));

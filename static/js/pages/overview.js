@@ -2,7 +2,7 @@
 // the 15-minute health grid.
 
 import { api } from "../api.js";
-import { alertTable, budgetMeters } from "../budget.js";
+import { activeAlerts, alertTable, budgetMeters } from "../budget.js";
 import { allZero, color, metricSeries, METRICS, sparkline, timeBars } from "../charts.js";
 import { segmented } from "../controls.js";
 import { card, h, note } from "../dom.js";
@@ -20,10 +20,10 @@ export default {
   range: "24h",
   filters: true,
   async load(params) {
-    // A member sees their own alerts here; the owner's are on the budgets page.
+    // A member sees their own alerts here, the owner the active ones (all on the budgets page).
     const [overview, alerts] = await Promise.all([api.get("usage/overview", apiParams(params, this)),
-      isMember() ? api.get("alerts", new URLSearchParams({ limit: "20" })) : null]);
-    return { ...overview, alerts };
+      api.get("alerts", new URLSearchParams({ limit: isMember() ? "20" : "1000" }))]);
+    return { ...overview, alerts: isMember() ? alerts : { ...alerts, items: activeAlerts(alerts.items) } };
   },
   render(root, data, { params }) {
     const { summary, hourly } = data;
@@ -50,8 +50,9 @@ export default {
     root.append(h("div", { class: "stats" }, cards.map((one) => one.element)),
       ...(data.budget ? [card(t(isMember() ? "your_budget" : "key_budget"), budgetMeters(data.budget),
         { wide: true, id: "budget" })] : []),
-      ...(data.alerts?.items.length ? [card(t("your_alerts"), alertTable(data.alerts), { wide: true, id: "your-alerts" })]
-        : []),
+      ...(data.alerts.items.length ? [isMember() ? card(t("your_alerts"), alertTable(data.alerts), { wide: true, id: "your-alerts" })
+        : card(t("active_alerts"), alertTable(data.alerts), { wide: true, id: "active-alerts",
+          actions: h("a", { href: hrefFor("budgets", params) }, t("all_alerts")) })] : []),
       ...(series ? series.cards : [card(t("hourly"), note(t("no_data")), { wide: true })]),
       card(t("health_grid"), healthGrid(data.health_grid), { wide: true, id: "health-grid" }));
     for (const one of cards) sparkline(one.spark, xs.map((x) => x / 1000), one.values, color(one.color));
