@@ -126,6 +126,10 @@ function syncShell() {
     href: hrefFor(id, withChanges(params, {})), "aria-current": id === page ? "page" : null, dataset: { page: id } },
   t(`page_${id}`))));
   paintAlertBadge();
+  const here = $("nav").querySelector("[aria-current=page]"); // a phone's one row of tabs shows the current one
+  if (here && (here.offsetLeft < $("nav").scrollLeft || here.offsetLeft + here.offsetWidth > $("nav").scrollLeft + $("nav").clientWidth)) {
+    $("nav").scrollLeft = here.offsetLeft - 10;
+  }
   $("filters").hidden = !definition.range && !definition.filters;
   filterBar.range.element.hidden = !definition.range;
   filterBar.others.hidden = !definition.filters;

@@ -730,6 +730,19 @@ def test_every_page_names_the_time_zone_of_its_times(browser, site):
         utc.store.close()
 
 
+def test_a_phone_reaches_the_data_soon_and_sees_its_tab(browser, site):
+    page, errors = site.open(browser, "#/status", width=390, height=844)
+    painted(page, "status")
+    assert len(set(page.evaluate("[...document.querySelectorAll('#nav a')].map((a) => a.offsetTop)"))) == 1  # one row
+    nav_box, here = page.locator("#nav").bounding_box(), page.locator("#nav a[aria-current=page]").bounding_box()
+    assert nav_box["x"] <= here["x"] and here["x"] + here["width"] <= nav_box["x"] + nav_box["width"]  # scrolled to it
+    page.goto(site.url + "#/overview")
+    painted(page, "overview")
+    assert page.locator("#card-requests").bounding_box()["y"] < 280  # the header took 370 px (nav in 3 rows)
+    assert errors == []
+    page.context.close()
+
+
 def test_numbers_say_what_they_are(browser, site):
     page, errors = site.open(browser, "#/analysis?range=24h&group=api")
     painted(page, "analysis")
