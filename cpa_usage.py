@@ -7354,6 +7354,12 @@ def custom_range(start: int | None, end: int | None) -> tuple[int, int]:
     return min(max(start, 0), MAX_INSTANT_MS), min(max(end, 0), MAX_INSTANT_MS)
 
 
+# What the instance filter calls the events without an instance: rows imported from CPA's
+# legacy export, which does not say which CPA made them (an empty value is refused, and no
+# instance name can hold a ~).
+NO_INSTANCE = "~"
+
+
 def parse_query(analytics: "Analytics", default_range: str) -> tuple[Query, str]:
     """The shared filters of every usage endpoint, validated: (Query as asked, range
     name). What a member may ask of it is member_scoped's business."""
@@ -7365,7 +7371,9 @@ def parse_query(analytics: "Analytics", default_range: str) -> tuple[Query, str]
     auth_index = query_single("auth_index")
     return Query(start_ms, end_ms, models=tuple(query_values("model")), sources=tuple(sources),
                  auth_indexes=(auth_index,) if auth_index else (), api_keys=tuple(dict.fromkeys(api_keys)),
-                 failed=failed, instances=tuple(query_values("instance")), open_end=open_end, stream=stream), name
+                 failed=failed, instances=tuple("" if value == NO_INSTANCE else value for value in query_values("instance")),
+                 open_end=open_end, stream=stream), name
+
 
 
 def query_switch(name: str, choices: tuple[str, str], yes: str) -> int | None:
@@ -7740,7 +7748,8 @@ FILTER_DOCS = [
     _parameter("source", "credential (or its source_id)", repeat=True),
     _parameter("auth_index", "CPA's credential id"),
     _parameter("api_key", "client key, its alias, or its api_key_id", repeat=True),
-    _parameter("instance", "the CPA (INSTANCE_NAME or a CPA_INSTANCES name)", repeat=True),
+    _parameter("instance", f"the CPA (INSTANCE_NAME or a CPA_INSTANCES name; {NO_INSTANCE} for events without one, "
+                           "imported from CPA's legacy export)", repeat=True),
     _parameter("result", "success or failed", {"type": "string", "enum": ["success", "failed"]}),
     _parameter("stream", "streamed requests (true) or not (false), as CPA v8 records say; counted from raw "
                          "events (within USAGE_RETENTION_DAYS)", {"type": "string", "enum": ["true", "false"]}),

@@ -26,6 +26,7 @@ import { apiParams, hrefFor, navigate, route, withChanges } from "./js/state.js"
 // Pages marked ``owner`` are not offered to a member (their routes answer 403).
 const PAGES = { overview, health, analysis, events, credentials, models, aliases, budgets, import: importPage, status };
 const STATUS_EVERY_MS = 10_000;
+const NO_INSTANCE = "~"; // the filter's value for events without an instance (the API's NO_INSTANCE)
 const THEME_KEY = "cpa-usage-theme";
 const LOGIN_MODE_KEY = "cpa-usage-login";
 const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
@@ -93,7 +94,7 @@ function buildFilterBar() {
   const apiKey = select("filter-api_key", t("api_key"), (answer) => answer.api_keys.map((item) => (
     { value: item.api_key_id, label: fmt.keyLabel(item), count: item.requests })));
   const instance = select("filter-instance", t("instance"), (answer) => answer.instances.map((item) => (
-    { value: item.instance, label: item.instance, count: item.requests })));
+    { value: item.instance || NO_INSTANCE, label: fmt.instanceName(item.instance), count: item.requests })));
   const result = segmented({ id: "result", label: t("result"),
     options: [{ value: "", text: t("all") }, { value: "success", text: t("success") }, { value: "failed", text: t("failed") }],
     onChange: (value) => goWith({ result: value || null }) });

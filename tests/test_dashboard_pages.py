@@ -199,6 +199,28 @@ def test_a_chart_of_nothing_is_said_not_drawn(browser, site):
     page.context.close()
 
 
+def test_imported_events_are_an_instance_with_a_name(browser, site):
+    """The site's events have no instance (as those imported from CPA's legacy export); one
+    more comes from CPA east: the filter names both, and picks the imported ones too."""
+    east = site.events[0]._replace(event_key="f" * 32, request_id="req-east", instance="east")
+    site.service.store.write_batch([east], [], received=1)
+    page, errors = site.open(browser)
+    painted(page, "overview")
+    page.click("#filter-instance")
+    options = page.locator(".ms-panel:not([hidden]) .ms-option")
+    options.first.wait_for()
+    assert sorted(o.split("\n")[0] for o in options.all_inner_texts()) == ["east", "imported (no instance)"]
+    options.filter(has_text="imported (no instance)").locator("input").check()
+    painted(page, "overview")
+    assert "instance=~" in page.url or "instance=%7E" in page.url
+    assert text(page, "#card-requests .value") == "5"  # the site's five of the last 24 hours, not east's
+    page.goto(site.url + "#/events")
+    painted(page, "events")
+    assert "imported (no instance)" in text(page, "#events") and "east" in text(page, "#events")
+    assert errors == []
+    page.context.close()
+
+
 def test_filters_live_in_the_url(browser, site):
     page, errors = site.open(browser)
     painted(page, "overview")

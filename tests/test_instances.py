@@ -51,6 +51,10 @@ def test_every_answer_can_be_filtered_by_instance(tmp_path, new_database):
         assert get("/events/filters?range=all")["instances"] == [{"instance": "east", "requests": 3},
                                                                  {"instance": "west", "requests": 2}]
         assert get("/credentials?range=all&instance=east")["items"][0]["requests"] == 3
+        service.store.write_batch(events("", 4, start=10), [], received=4)  # imported: no instance
+        assert get("/overview?range=all&instance=~")["summary"]["requests"] == 4
+        assert get("/overview?range=all&instance=~&instance=west")["summary"]["requests"] == 6
+        assert {e["instance"] for e in get("/events?instance=~")["items"]} == {""}
     finally:
         service.store.close()
 

@@ -18,6 +18,11 @@ export function zoneName() {
   return zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
+/** A CPA instance's name; events imported from CPA's legacy export have none. */
+export function instanceName(name) {
+  return name || t("instance_none");
+}
+
 /** The zone times are shown in, named with its offset now: "Asia/Shanghai, UTC+8". */
 export function zoneLabel(when = Date.now()) {
   const offset = new Intl.DateTimeFormat("en-US", { timeZone: zoneName(), timeZoneName: "shortOffset" })

@@ -24,7 +24,7 @@ export default {
       { label: t("model"), value: modelName },
       { label: t("api_key"), value: (event) => event.api_key_alias || event.api_key || "—" },
       isMember() ? null : { label: t("credential"), value: (event) => event.source || event.auth_index || "—" },
-      session.instances.length > 1 ? { label: t("instance"), value: (event) => event.instance } : null,
+      session.instances.length > 1 ? { label: t("instance"), value: (event) => fmt.instanceName(event.instance) } : null,
       { label: t("input"), num: true, value: (event) => fmt.int(event.tokens.input) },
       { label: t("cache_read"), num: true, value: (event) => fmt.int(event.tokens.cache_read) },
       { label: t("output"), num: true, value: (event) => fmt.int(event.tokens.output) },
