@@ -765,6 +765,23 @@ def test_a_phone_reaches_the_data_soon_and_sees_its_tab(browser, site):
     page.context.close()
 
 
+def test_a_large_cost_fits_its_card_in_chinese(browser, site):
+    big = site.events[0]._replace(event_key="e" * 32, request_id="req-big", input_tokens=6_223_776_000,
+                                  cache_read_tokens=0, output_tokens=0, reasoning_tokens=0, total_tokens=6_223_776_000)
+    site.service.store.write_batch([big], [], received=1)  # $7,779.72 of gpt-5.4 input
+    for width in (1440, 390):
+        page, errors = site.open(browser, "#/overview", width=width)
+        page.select_option("#lang", "zh-CN")
+        painted(page, "overview")
+        value = page.locator("#card-cost .value")
+        assert value.inner_text().startswith("US$7,77"), value.inner_text()
+        assert value.evaluate("el => el.scrollWidth <= el.clientWidth && el.getBoundingClientRect().right <= "
+                              "el.closest('.card').getBoundingClientRect().right"), width
+        page.screenshot(path=str(ARTIFACTS / f"overview-big-cost-zh-{width}.png"))
+        assert errors == []
+        page.context.close()
+
+
 def test_numbers_say_what_they_are(browser, site):
     page, errors = site.open(browser, "#/analysis?range=24h&group=api")
     painted(page, "analysis")

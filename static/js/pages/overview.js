@@ -91,9 +91,11 @@ function seriesCards(data) {
 
 function stat(id, label, value, exact, notes, values, colorName) {
   const spark = h("div", { class: "spark", "aria-hidden": "true" });
+  const number = h("div", { class: "value", title: exact }, value);
+  number.style.setProperty("--chars", String(Math.max(7, value.length))); // a long one is set smaller, not cut
   const element = h("section", { class: "stat card", id: `card-${id}` },
     h("h2", {}, label),
-    h("div", { class: "value", title: exact }, value),
+    number,
     h("div", { class: "sub" }, notes.filter(Boolean).map((part) => h("span", {}, part))),
     spark);
   return { element, spark, values, color: colorName };
