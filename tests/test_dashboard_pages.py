@@ -765,6 +765,37 @@ def test_a_phone_reaches_the_data_soon_and_sees_its_tab(browser, site):
     page.context.close()
 
 
+def test_cards_and_charts_compare_with_the_previous_period(browser, site):
+    earlier = event(site.now, 90, 30 * 60, "gpt-5.4", ALPHA, ALICE, False, 2_000, 0, 500, 8_000)  # 30 hours ago
+    site.service.store.write_batch([earlier], [], received=1)
+    page, errors = site.open(browser)
+    painted(page, "overview")
+    page.wait_for_function("() => document.querySelector('#card-requests .delta').textContent !== ''")
+    assert text(page, "#card-requests .delta") == "▲ 400% vs the previous 24 hours"  # 5 against 1
+    assert page.get_attribute("#card-requests .delta", "title") == "the previous 24 hours: 1"
+    assert text(page, "#card-latency .delta") == f"▼ {100 - 100 * 3 / 8:.1f}% vs the previous 24 hours"  # 3 s against 8
+    assert text(page, "#card-cost .delta").startswith("▲ ")
+
+    page.click("#compare")
+    assert page.get_attribute("#compare", "aria-pressed") == "true"
+    legend = page.locator("#hourly-chart .u-legend").inner_text()
+    assert "Previous period" in legend
+    hours = [hour["start_ms"] for hour in overview_of(page, "range=24h")["hourly"]]
+    before = next(i for i, start in enumerate(hours) if start <= earlier.ts_ms + 86_400_000 < start + 3_600_000)
+    legend = hover_in_bar(page, "#hourly-chart", hours, 3_600_000, before, 0.5)
+    assert "Previous period\t1" in legend or "Previous period\n1" in legend or "Previous period1" in legend, legend
+    page.click("#chart-metric button[data-value=tokens]")  # the comparison stays on with another metric
+    assert "Previous period" in page.locator("#hourly-chart .u-legend").inner_text()
+    page.click("#compare")
+    assert "Previous period" not in page.locator("#hourly-chart .u-legend").inner_text()
+
+    page.goto(site.url + "#/overview?range=all")
+    painted(page, "overview")
+    assert text(page, "#card-requests .delta") == "" and page.locator("#compare").is_disabled()  # all time: nothing before
+    assert errors == []
+    page.context.close()
+
+
 def test_a_large_cost_fits_its_card_in_chinese(browser, site):
     big = site.events[0]._replace(event_key="e" * 32, request_id="req-big", input_tokens=6_223_776_000,
                                   cache_read_tokens=0, output_tokens=0, reasoning_tokens=0, total_tokens=6_223_776_000)

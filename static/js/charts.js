@@ -134,7 +134,8 @@ const idleLegend = { setLegend: [(u) => u.root.classList.toggle("idle", u.legend
  * Stacked bars over time. xs: bucket starts in epoch ms; step: bucket width in seconds;
  * series: [{label, values, color}] from the bottom of the stack up; format: values as text.
  */
-export function timeBars(element, { xs, step, series, format, axisFormat = format, integer = false, height = 220, label }) {
+export function timeBars(element, { xs, step, series, format, axisFormat = format, integer = false, height = 220, label,
+  compare = null }) {
   const seconds = xs.map((x) => x / 1000);
   const drawn = stack(series);
   const { values, splits } = timeAxis(seconds, step);
@@ -148,8 +149,11 @@ export function timeBars(element, { xs, step, series, format, axisFormat = forma
     axes: [axis(values, splits ? { splits } : {}), valueAxis(axisFormat, integer)],
     hooks: idleLegend,
     series: [{ label: t("time"), value: (u, v) => (v == null ? "—" : step >= 86400 ? fmt.shortDate(v * 1000) : fmt.dateTime(v * 1000, false)) },
-      ...drawn.map((one) => barSeries(one, format, uPlot.paths.bars({ size: [0.8, 48, 1], align: 1, gap: 1 })))],
-  }, [seconds, ...drawn.map((one) => one.drawn)]);
+      ...drawn.map((one) => barSeries(one, format, uPlot.paths.bars({ size: [0.8, 48, 1], align: 1, gap: 1 }))),
+      ...(compare ? [{ label: compare.label, stroke: compare.color, width: 2, dash: [5, 3], points: { show: false },
+        paths: uPlot.paths.stepped({ align: 1 }), value: (u, v, si, index) => (index == null ? "—" : format(compare.values[index])) }]
+        : [])],
+  }, [seconds, ...drawn.map((one) => one.drawn), ...(compare ? [compare.values] : [])]);
 }
 
 /** The chart's text alternative (a canvas says nothing to a screen reader): what it

@@ -47,6 +47,7 @@ export default {
         hourly.map((hour) => hour.avg_latency_ms), "chart-6"),
     ];
     const series = summary.requests ? seriesCards(data) : null;
+    comparePrevious(data, params, this, cards, series);
     root.append(h("div", { class: "stats" }, cards.map((one) => one.element)),
       ...(data.budget ? [card(t(isMember() ? "your_budget" : "key_budget"), budgetMeters(data.budget),
         { wide: true, id: "budget" })] : []),
@@ -65,14 +66,18 @@ export default {
  * three days on: a shorter range is one or two part-days, which the hours show. A metric
  * that is zero throughout is said, not drawn. */
 function seriesCards(data) {
-  const charts = [{ title: t("hourly"), rows: data.hourly, step: HOUR, id: "hourly-chart" }];
-  if (data.daily.length >= 3) charts.push({ title: t("daily"), rows: data.daily, step: DAY, id: "daily-chart" });
+  const charts = [{ title: t("hourly"), rows: data.hourly, step: HOUR, id: "hourly-chart", key: "hourly" }];
+  if (data.daily.length >= 3) charts.push({ title: t("daily"), rows: data.daily, step: DAY, id: "daily-chart", key: "daily" });
   for (const chart of charts) chart.box = h("div", { class: "chart-box" });
   let drawn = [];
-  const draw = (metric) => {
+  let metric = METRICS[0];
+  let previous = null; // the previous period's answer, once it came
+  let comparing = false;
+  const draw = (chosen) => {
+    metric = chosen;
     for (const chart of drawn) chart.destroy();
     drawn = [];
-    for (const { title, rows, step, id, box } of charts) {
+    for (const { title, rows, step, id, box, key } of charts) {
       const series = metricSeries(metric, rows);
       if (allZero(series.series)) {
         box.replaceChildren(note(t("nothing_to_chart", { metric: t(metric).toLowerCase() })));
@@ -80,25 +85,104 @@ function seriesCards(data) {
       }
       const element = h("div", { class: "chart", id });
       box.replaceChildren(element);
-      drawn.push(timeBars(element, { xs: rows.map((row) => row.start_ms), step, label: `${title}: ${t(metric)}`, ...series }));
+      const compare = comparing && previous ? previousLine(metricSeries(metric, previous[key]), rows.length) : null;
+      drawn.push(timeBars(element, { xs: rows.map((row) => row.start_ms), step, label: `${title}: ${t(metric)}`, compare,
+        ...series }));
     }
     picker.set(metric);
   };
   const picker = segmented({ id: "chart-metric", label: t("chart_metric"),
     options: METRICS.map((name) => ({ value: name, text: t(name) })), onChange: draw });
-  return { draw, cards: charts.map(({ title, box }, i) => card(title, box, { wide: true, actions: i ? null : picker.element })) };
+  const toggle = h("button", { type: "button", id: "compare", "aria-pressed": "false", disabled: true, onclick: () => {
+    comparing = !comparing;
+    toggle.setAttribute("aria-pressed", String(comparing));
+    draw(metric);
+  } }, t("compare_previous"));
+  const offerPrevious = (answer) => {
+    previous = answer;
+    toggle.disabled = false;
+  };
+  return { draw, offerPrevious, cards: charts.map(({ title, box }, i) => card(title, box, { wide: true,
+    actions: i ? null : h("div", { class: "actions" }, toggle, picker.element) })) };
+}
+
+/** The previous period's totals per bucket, as a line beside the bars: bucket i of this
+ * period against bucket i of that one, counted from the end (their lengths may differ by
+ * a DST hour or a part-day). */
+function previousLine({ series, format }, length) {
+  const totals = series[0].values.map((_, i) => series.reduce((sum, one) => sum + (one.values[i] ?? 0), 0));
+  const values = Array.from({ length }, (_, i) => totals[totals.length - length + i] ?? null);
+  return { label: t("previous_period"), values, color: color("muted"), format };
 }
 
 function stat(id, label, value, exact, notes, values, colorName) {
   const spark = h("div", { class: "spark", "aria-hidden": "true" });
   const number = h("div", { class: "value", title: exact }, value);
   number.style.setProperty("--chars", String(Math.max(7, value.length))); // a long one is set smaller, not cut
+  const delta = h("div", { class: "delta muted" });
   const element = h("section", { class: "stat card", id: `card-${id}` },
     h("h2", {}, label),
     number,
+    delta,
     h("div", { class: "sub" }, notes.filter(Boolean).map((part) => h("span", {}, part))),
     spark);
-  return { element, spark, values, color: colorName };
+  return { id, element, spark, delta, values, color: colorName };
+}
+
+// What each card compares with the previous period (a summary's figure by card id).
+const COMPARED = {
+  requests: (summary) => summary.requests, tokens: (summary) => summary.tokens.total, cost: (summary) => summary.cost.usd,
+  rpm: (summary) => summary.rpm, tpm: (summary) => summary.tpm, latency: (summary) => summary.avg_latency_ms,
+};
+
+/**
+ * "Compared with what": the period of the same length just before this one (not for all
+ * time), asked for once this one is painted, then told on each card (its change) and
+ * offered on the charts (one click draws it beside this period's bars).
+ */
+async function comparePrevious(data, params, page, cards, series) {
+  const { start_ms: start, end_ms: end, name } = data.range;
+  if (name === "all") return;
+  // today so far against yesterday's same hours; any other range against the one before it
+  const shift = name === "today" ? 86_400_000 : end - start;
+  const period = name === "today" ? t("yesterday_so_far") : t("previous_span", { span: spanText(end - start) });
+  const query = apiParams(params, page);
+  query.set("range", "custom");
+  query.set("start", String(start - shift));
+  query.set("end", String(end - shift));
+  query.delete("refresh");
+  let previous;
+  try {
+    previous = await api.get("usage/overview", query);
+  } catch {
+    return; // the comparison is extra: the page stands without it
+  }
+  if (!cards[0].element.isConnected) return; // painted again meanwhile
+  for (const card of cards) {
+    const [now, before] = [COMPARED[card.id](data.summary), COMPARED[card.id](previous.summary)];
+    card.delta.textContent = changeText(now, before, period);
+    card.delta.title = t("previous_was", { value: card.id === "cost" ? fmt.usd(before) : card.id === "latency"
+      ? fmt.duration(before) : fmt.decimal(before), period });
+  }
+  series?.offerPrevious(previous);
+}
+
+/** A period's length in words: "24 hours", "7 days", "90 minutes" (days from three on, as
+ * the range picker names them). */
+function spanText(ms) {
+  const [n, unit] = ms % 86_400_000 === 0 && ms > 2 * 86_400_000 ? [ms / 86_400_000, "span_days"] : ms % 3_600_000 === 0
+    ? [ms / 3_600_000, "span_hours"] : [Math.round(ms / 60_000), "span_minutes"];
+  return t(unit, { n: fmt.int(n), count: n });
+}
+
+/** "▲ 12% vs the previous 24 hours", "no change", or "none in the previous 24 hours". */
+function changeText(now, before, period) {
+  if (now == null || before == null) return "";
+  if (!before) return now ? t("none_before", { period }) : t("no_change");
+  const change = (now - before) / before;
+  if (Math.abs(change) < 0.0005) return t("no_change");
+  const size = Math.abs(change) >= 1 ? Math.round(Math.abs(change) * 100) / 100 : Math.abs(change); // 1,764%, 62.5%
+  return t("vs_previous", { change: `${change > 0 ? "▲" : "▼"} ${fmt.percent(size)}`, period });
 }
 
 function tokenKinds(summary) {
