@@ -2114,6 +2114,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # sessions signed out before they expire (a logout ends a session everywhere)
         "CREATE TABLE revoked_sessions (sid TEXT PRIMARY KEY, expires_ms BIGINT NOT NULL)",
     ),
+    (  # 14: dated prices: several per model, each in force from its effective_from_ms (0: since
+       # always) until the next one; the prices of before were in force since always
+        "ALTER TABLE model_prices RENAME TO model_prices_v13",
+        "CREATE TABLE model_prices (model TEXT NOT NULL, effective_from_ms BIGINT NOT NULL, input REAL NOT NULL, "
+        "output REAL NOT NULL, cache_read REAL NOT NULL, cache_write REAL NOT NULL, reasoning REAL, "
+        "updated_ms BIGINT NOT NULL, PRIMARY KEY (model, effective_from_ms))",
+        "INSERT INTO model_prices (model, effective_from_ms, input, output, cache_read, cache_write, reasoning, "
+        "updated_ms) SELECT model, 0, input, output, cache_read, cache_write, reasoning, updated_ms "
+        "FROM model_prices_v13",
+        "DROP TABLE model_prices_v13",
+    ),
 )
 
 
@@ -2360,6 +2371,19 @@ def _cost_sql() -> str:
 
 
 COST_SQL = _cost_sql()
+# Dated prices: a priced read joins each row to the price of its model in force at the
+# start of its bucket (or at the event's time), from one row per model and price segment
+# [price_from, price_to) (PRICE_ROW, Pricing.rows), so one statement sums rows of several
+# prices and the rollups stay as they are (no price in them). That is exact while no
+# bucket straddles a price change. Buckets of every grain (a day at most) begin at UTC
+# midnights, so a change at one (a dated price) needs nothing more; a plan is cut at any
+# other change inside its range (Store.aggregate), which falls on whole 5 minutes
+# (parse_effective_from), where the 5-minute base's buckets begin and raw edges round
+# out to. Measured (1M events, bench/queries.py; cold p50 of 30 days' analysis by key
+# and model): 23 ms without dated prices, as before them; 25 ms with 4 dated prices per
+# model at midnights; 38 ms when one of the 4 is at 12:35 (that day read in hours, 15
+# and 5 minutes, for every key and model: twice the rows).
+PRICE_JOIN_ON = "price_model = model AND price_from <= {time} AND {time} < price_to"
 
 
 def tokens_cost(tokens: Callable[[str], int], price: "Price") -> float:
@@ -2564,13 +2588,15 @@ class SqliteDialect:
         rows = tuple(prices)
         local = self._local
         if getattr(local, "prices", None) != (conn, rows):
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS usage_prices (price_model TEXT PRIMARY KEY, "
-                         f"{', '.join(f'p_{field} REAL' for field in PRICE_FIELDS)}) WITHOUT ROWID")
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS usage_prices (price_model TEXT, price_from BIGINT, "
+                         f"price_to BIGINT, {', '.join(f'p_{field} REAL' for field in PRICE_FIELDS)}, "
+                         "PRIMARY KEY (price_model, price_from)) WITHOUT ROWID")
             conn.execute("DELETE FROM temp.usage_prices")
-            conn.executemany("INSERT OR REPLACE INTO temp.usage_prices VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany(f"INSERT OR REPLACE INTO temp.usage_prices VALUES ({', '.join('?' * len(PRICE_ROW))})",
+                             rows)
             local.prices = (conn, rows)
             local.digest = hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
-        return f"/* prices {local.digest} */ ", " LEFT JOIN temp.usage_prices ON price_model = model", []
+        return f"/* prices {local.digest} */ ", f" LEFT JOIN temp.usage_prices ON {PRICE_JOIN_ON}", []
 
 
 class PostgresDialect:
@@ -2624,11 +2650,11 @@ class PostgresDialect:
         conn.execute(_upsert_rollup_sql(rollup, arrays=True), [list(c) for c in zip(*rows)])
 
     def price_join(self, conn: Any, prices: list[tuple]) -> tuple[str, str, list]:
-        rows = prices or [(None, *[0] * len(PRICE_FIELDS))]  # PostgreSQL joins a list of values by hash
-        typed = "(CAST(? AS TEXT), " + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * len(PRICE_FIELDS)) + ")"
-        head = (f"WITH prices (price_model, {', '.join(f'p_{field}' for field in PRICE_FIELDS)}) AS (VALUES "
-                f"{', '.join([typed] * len(rows))}) ")
-        return head, " LEFT JOIN prices ON price_model = model", [value for row in rows for value in row]
+        rows = prices or [(None, 0, 0, *[0] * len(PRICE_FIELDS))]  # PostgreSQL joins a list of values by hash
+        typed = ("(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), "
+                 + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * len(PRICE_FIELDS)) + ")")
+        head = (f"WITH prices ({', '.join(PRICE_ROW)}) AS (VALUES {', '.join([typed] * len(rows))}) ")
+        return head, f" LEFT JOIN prices ON {PRICE_JOIN_ON}", [value for row in rows for value in row]
 
 
 # -- the store, and the reads it keeps ---------------------------------------------------
@@ -3041,19 +3067,21 @@ class Store:
         events, so the answer is exact and fast for any range."""
         result: dict[tuple, Measures] = {}
         measured = self.plan(query, group, step_ms)
+        # Price changes that a bucket may straddle (see PRICE_JOIN_ON): not at a UTC midnight.
+        changes = () if prices is None else {instant for row in prices for instant in row[1:3] if instant % DAY_MS}
         if prices is not None and any(piece.rollup and "model" not in piece.rollup.dimensions for piece in measured):
             # The cost needs the model, the measures do not: summing the measures from
             # a rollup without models and only the cost per model is three times
             # faster than summing everything per model (30 days of hours at 50 models).
             self._aggregate(measured, query, group, step_ms, None, result)
             costs: dict[tuple, list] = {}
-            self._aggregate(self.plan(query, group + ("model",), step_ms), query, group, step_ms, prices, costs,
-                            cost_only=True)
+            self._aggregate(self.plan(query, group + ("model",), step_ms, changes), query, group, step_ms, prices,
+                            costs, cost_only=True)
             for key, acc in result.items():
                 acc.extend(costs.get(key, (0.0, 0)))
             return result
-        self._aggregate(self.plan(query, group + (("model",) if prices is not None else ()), step_ms), query, group,
-                        step_ms, prices, result)
+        self._aggregate(self.plan(query, group + (("model",) if prices is not None else ()), step_ms, changes), query,
+                        group, step_ms, prices, result)
         return result
 
     def count(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None,
@@ -3080,8 +3108,10 @@ class Store:
                 result[key] = [row[width], row[width + 1]]
         return result
 
-    def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None) -> list[Piece]:
-        """Cut [start, end) into pieces, each read from one rollup (None: raw events).
+    def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None,
+             cuts: Iterable[int] = ()) -> list[Piece]:
+        """Cut [start, end) into pieces, each read from one rollup (None: raw events),
+        none of them across an instant of ``cuts`` (the price changes of a priced read).
 
         Raw events fill only the unaligned edges, and not even those where rollups say
         the same: before raw retention began, and at the end of a range that ends now
@@ -3095,7 +3125,10 @@ class Store:
             start = max(query.start_ms, self.raw_events_since())
             return [Piece(None, start, query.end_ms)] if start < query.end_ms else []
         pieces: list[Piece] = []
-        _cover(pieces, _plan_grains(usable), query.start_ms, query.end_ms)
+        grains = _plan_grains(usable)
+        bounds = [query.start_ms, *sorted(c for c in set(cuts) if query.start_ms < c < query.end_ms), query.end_ms]
+        for lo, hi in zip(bounds, bounds[1:]):
+            _cover(pieces, grains, lo, hi)
         if self.cache is not None:
             pieces = _cut_at_days(pieces)
         return self._edges_from_rollup(pieces, query)
@@ -3129,7 +3162,8 @@ class Store:
             keys = ([time_column if rollup and step_ms == rollup.bucket_ms  # already the bucket: index order
                      else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
             sql = (f"{head}SELECT {', '.join(keys + sums(rollup))} FROM {rollup.table if rollup else 'usage_events'}"
-                   f"{join} WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses, *more])}"
+                   f"{join.format(time=time_column)} "
+                   f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses, *more])}"
                    + (f" GROUP BY {', '.join(keys)}" if keys else ""))
             reads.append(Read(piece, sql, [*head_params, piece.lo, piece.hi, *params]))
         return reads
@@ -3461,27 +3495,38 @@ class Store:
     # -- prices ------------------------------------------------------------
 
     def load_prices(self) -> list[tuple]:
-        return self.reader.execute("SELECT model, input, output, cache_read, cache_write, reasoning, updated_ms "
-                                   "FROM model_prices ORDER BY model").fetchall()
+        """(model, effective_from_ms, input, output, cache_read, cache_write, reasoning,
+        updated_ms) rows, each model's in the order they took effect."""
+        return self.reader.execute("SELECT model, effective_from_ms, input, output, cache_read, cache_write, "
+                                   "reasoning, updated_ms FROM model_prices ORDER BY model, effective_from_ms"
+                                   ).fetchall()
 
-    def upsert_prices(self, rows: list[tuple]) -> None:
-        """(model, input, output, cache_read, cache_write, reasoning) rows, all or none."""
+    def upsert_prices(self, rows: list[tuple], replace_history: Iterable[str] = ()) -> None:
+        """(model, effective_from_ms, input, output, cache_read, cache_write, reasoning)
+        rows, all or none; the models of ``replace_history`` lose their other prices
+        first (re-priced since always)."""
         stamp = now_ms()
         with self.write_lock:
             with self.transaction():
+                for model in replace_history:
+                    self._writer.execute("DELETE FROM model_prices WHERE model = ?", (model,))
                 self._writer.executemany(
-                    "INSERT INTO model_prices (model, input, output, cache_read, cache_write, reasoning, updated_ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model) DO UPDATE SET input = excluded.input, "
-                    "output = excluded.output, cache_read = excluded.cache_read, "
-                    "cache_write = excluded.cache_write, reasoning = excluded.reasoning, "
-                    "updated_ms = excluded.updated_ms", [(*row, stamp) for row in rows])
+                    "INSERT INTO model_prices (model, effective_from_ms, input, output, cache_read, cache_write, "
+                    "reasoning, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, effective_from_ms) "
+                    "DO UPDATE SET input = excluded.input, output = excluded.output, "
+                    "cache_read = excluded.cache_read, cache_write = excluded.cache_write, "
+                    "reasoning = excluded.reasoning, updated_ms = excluded.updated_ms",
+                    [(*row, stamp) for row in rows])
 
-    def delete_prices(self, models: list[str]) -> list[str]:
-        """Remove these prices, all or none; returns the models that had one."""
+    def delete_prices(self, models: list[str], effective_from_ms: int | None = None) -> list[str]:
+        """Remove these models' prices (with ``effective_from_ms``: only the one from
+        then), all or none; returns the models that had one."""
+        where, extra = ("", ()) if effective_from_ms is None else (" AND effective_from_ms = ?", (effective_from_ms,))
         with self.write_lock:
             with self.transaction():
                 deleted = [m for m in models
-                           if self._writer.execute("DELETE FROM model_prices WHERE model = ?", (m,)).rowcount]
+                           if self._writer.execute(f"DELETE FROM model_prices WHERE model = ?{where}",
+                                                   (m, *extra)).rowcount]
         return deleted
 
     def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -3494,7 +3539,8 @@ class Store:
 
 # Tables copied row by row, by their keys: a row the target already has (a newer setting
 # there, a credential error both hold) is kept.
-_SETTINGS_TABLES = {"model_prices": ("model",), "api_key_aliases": ("api_key",), "budgets": ("api_key",),
+_SETTINGS_TABLES = {"model_prices": ("model", "effective_from_ms"), "api_key_aliases": ("api_key",),
+                    "budgets": ("api_key",),
                     "cpa_metadata": ("instance", "name"), "alerts": ("api_key", "period", "condition"),
                     "credential_errors": ("ts_ms", "event_key")}
 
@@ -6204,10 +6250,13 @@ def alert_text(alert: dict) -> str:
 # 6. Pricing ###################################################################
 ###############################################################################
 #
-# Cost is computed when asked, from the normalized token sums and the current price
-# table, so a price change re-prices history (visibly). Prices are USD per million
-# tokens. A built-in, dated table covers the common models CPA serves; the user's
-# own prices always win. A model without any price is shown as unpriced, not free.
+# Cost is computed when asked, from the normalized token sums and the prices in force
+# when each event happened: a price has an effective date (effective_from, 0: since
+# always), and a model may have several, so a price cut applies from its date on and
+# last year keeps last year's price; a price set since always re-prices all history.
+# Prices are USD per million tokens. A built-in, dated table covers the common models
+# CPA serves; where and when the user's own prices are in force, they win. A model
+# without any price is shown as unpriced, not free.
 
 
 class Price(NamedTuple):
@@ -6225,6 +6274,9 @@ class Price(NamedTuple):
 
 
 PRICE_FIELDS = Price._fields
+# The columns of a price segment as a priced read joins it (PRICE_JOIN_ON).
+PRICE_ROW = ("price_model", "price_from", "price_to", *(f"p_{field}" for field in PRICE_FIELDS))
+PRICE_FOREVER_MS = 2**62  # the end of the segment of a price in force now
 
 
 DEFAULT_PRICES_DATE = "2025-11-15"
@@ -6269,52 +6321,89 @@ def specificity(pattern: str) -> tuple[int, int]:
     return ("*" not in pattern, len(pattern.replace("*", "")) * 100 - pattern.count("*"))
 
 
+class DatedPrice(NamedTuple):
+    """One of the user's prices of a pattern: in force from ``effective_from_ms`` until
+    the pattern's next one."""
+
+    effective_from_ms: int
+    price: Price
+    updated_ms: int
+
+
 class Pricing:
-    """The effective price table: the user's prices over the built-in defaults."""
+    """The effective price table: the user's dated prices over the built-in defaults.
+
+    At an instant, a model is priced by the most specific of the user's patterns that
+    match it and have a price in force then (one from that instant or before), else by
+    the most specific default: before a pattern's first dated price, the defaults (or
+    a less specific pattern of the user's) still price its models."""
 
     def __init__(self, store: Store):
         self.store = store
-        self.user: dict[str, Price] = {}
-        self.updated: dict[str, int] = {}
+        self.user: dict[str, list[DatedPrice]] = {}  # pattern: its prices, in the order they took effect
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[Price, str, str] | None] = {}
+        self._cache: dict[str, list[tuple[int, tuple[Price, str, str] | None]]] = {}
         self.reload()
 
     def reload(self) -> None:
         with self._lock:
-            rows = self.store.load_prices()
-            self.user = {row[0]: Price(*row[1:6]) for row in rows}
-            self.updated = {row[0]: row[6] for row in rows}
+            user: dict[str, list[DatedPrice]] = {}
+            for model, effective_from_ms, *fields, updated_ms in self.store.load_prices():
+                user.setdefault(model, []).append(DatedPrice(effective_from_ms, Price(*fields), updated_ms))
+            self.user = user
             self._cache = {}
 
-    def lookup(self, model: str) -> tuple[Price, str, str] | None:
-        """(price, "user" or "default", the pattern that matched), or None."""
-        cached = self._cache.get(model, False)
-        if cached is not False:
+    def history(self, model: str) -> list[tuple[int, tuple[Price, str, str] | None]]:
+        """The segments of a model's price: [(from_ms, (price, "user" or "default",
+        the pattern) or None unpriced)], the first from 0, each until the next."""
+        cached = self._cache.get(model)
+        if cached is not None:
             return cached
+        mine = {pattern: dated for pattern, dated in self.user.items() if pattern_matches(pattern, model)}
+        defaults = [pattern for pattern in DEFAULT_PRICES if pattern_matches(pattern, model)]
+        default = (DEFAULT_PRICES[max(defaults, key=specificity)], "default", max(defaults, key=specificity)) \
+            if defaults else None
+        segments: list[tuple[int, tuple[Price, str, str] | None]] = []
+        for start in sorted({0} | {d.effective_from_ms for dated in mine.values() for d in dated}):
+            in_force = [(pattern, [d for d in dated if d.effective_from_ms <= start][-1])
+                        for pattern, dated in mine.items() if dated[0].effective_from_ms <= start]
+            if in_force:
+                pattern, dated = max(in_force, key=lambda item: specificity(item[0]))
+                found = (dated.price, "user", pattern)
+            else:
+                found = default
+            if not segments or segments[-1][1] != found:
+                segments.append((start, found))
+        self._cache[model] = segments
+        return segments
+
+    def lookup(self, model: str, at_ms: int | None = None) -> tuple[Price, str, str] | None:
+        """(price, "user" or "default", the pattern that matched) in force at ``at_ms``
+        (None: now), or None."""
+        at = now_ms() if at_ms is None else at_ms
         found = None
-        for source, table in (("user", self.user), ("default", DEFAULT_PRICES)):
-            matches = [pattern for pattern in table if pattern_matches(pattern, model)]
-            if matches:
-                best = max(matches, key=specificity)
-                found = (table[best], source, best)
+        for start, segment in self.history(model):
+            if start > at:
                 break
-        self._cache[model] = found
+            found = segment
         return found
 
     def rows(self, models: Iterable[str]) -> list[tuple]:
-        """(model, *PRICE_FIELDS) of the models that have a price, for the SQL that
-        computes cost (COST_SQL)."""
+        """(model, from_ms, until_ms, *PRICE_FIELDS) of each price segment of the models
+        (PRICE_ROW), for the SQL that computes cost (COST_SQL, PRICE_JOIN_ON); a time
+        without a price has no row."""
         rows = []
         for model in models:
-            found = self.lookup(model)
-            if found is not None:
-                rows.append((model, *map(found[0].rate, PRICE_FIELDS)))
+            segments = self.history(model)
+            for (start, found), (until, _) in zip(segments, [*segments[1:], (PRICE_FOREVER_MS, None)]):
+                if found is not None:
+                    rows.append((model, start, until, *map(found[0].rate, PRICE_FIELDS)))
         return rows
 
     def event_cost(self, row: dict) -> float | None:
-        """USD of one raw event (COST_TERMS over its token columns), or None unpriced."""
-        found = self.lookup(row["model"])
+        """USD of one raw event (COST_TERMS over its token columns) at the price in force
+        at its time, or None unpriced."""
+        found = self.lookup(row["model"], row["ts_ms"])
         return None if found is None else round(tokens_cost(row.__getitem__, found[0]), 8)
 
 
@@ -6998,7 +7087,7 @@ def _usage_families(service: "Service") -> list[str]:
                           [({"model": m, "api_key": k, "kind": kind}, getattr(v.measures, f"{kind}_tokens"))
                            for (m, k), v in usage for kind in kinds]),
         prometheus_family("cpa_usage_cost_usd_total", "counter",
-                          "Cost in USD at the current prices, by model and client key.",
+                          "Cost in USD at the prices in force at each event's time, by model and client key.",
                           [({"model": m, "api_key": k}, round(v.cost, 8)) for (m, k), v in usage])]
 
 
@@ -7465,11 +7554,13 @@ def reject_unknown_fields(body: dict, allowed: Iterable[str], what: str, known: 
         raise ApiError(400, f"unknown {what} field {unknown[0]}", {"field": unknown[0], "known": known})
 
 
-def parse_price(entry: Any, model: str | None = None) -> tuple:
-    """One price from the API: (model, input, output, cache_read, cache_write, reasoning)."""
+def parse_price(entry: Any, model: str | None = None) -> tuple[tuple, bool]:
+    """One price from the API: ((model, effective_from_ms, input, output, cache_read,
+    cache_write, reasoning), whether it replaces the model's other prices)."""
     if not isinstance(entry, dict):
         raise ApiError(400, "a price must be an object", {"got": type(entry).__name__})
-    reject_unknown_fields(entry, {*PRICE_FIELDS, "model"}, "price", list(PRICE_FIELDS))
+    reject_unknown_fields(entry, {*PRICE_FIELDS, "model", "effective_from", "replace_history"}, "price",
+                          [*PRICE_FIELDS, "effective_from", "replace_history"])
     name = entry.get("model", model)
     if model is not None and name != model:
         raise ApiError(400, "the model in the body differs from the one in the path",
@@ -7477,7 +7568,28 @@ def parse_price(entry: Any, model: str | None = None) -> tuple:
     if not valid_model_name(name):
         raise ApiError(400, "invalid model name", {"field": "model", "value": name,
                                                     "expected": "1-200 characters without spaces"})
-    return (name, *(price_value(name, field, entry.get(field)) for field in PRICE_FIELDS))
+    replace = entry.get("replace_history", False)
+    if not isinstance(replace, bool):
+        raise ApiError(400, "invalid price field replace_history", {"model": name, "field": "replace_history",
+                                                                    "value": replace, "expected": "true or false"})
+    return (name, parse_effective_from(entry.get("effective_from")),
+            *(price_value(name, field, entry.get(field)) for field in PRICE_FIELDS)), replace
+
+
+def parse_effective_from(value: Any) -> int:
+    """When a price takes effect, as UTC epoch ms: a date from its UTC midnight (as
+    providers' bills count days), an RFC 3339 time from the start of its 5 minutes (where
+    rollup buckets begin: see PRICE_JOIN_ON; the answer shows it); absent, null or
+    before 1970: since always (0)."""
+    if value is None:
+        return 0
+    at = None
+    if isinstance(value, str):
+        at = parse_rfc3339_ms(value) if "T" in value.upper() else parse_rfc3339_ms(f"{value}T00:00:00Z")
+    if at is None:
+        raise ApiError(400, "invalid price field effective_from", {
+            "field": "effective_from", "value": value, "expected": "a date (YYYY-MM-DD) or an RFC 3339 time"})
+    return max(0, at - at % 300_000)
 
 
 def price_value(model: str, field: str, value: Any) -> float | None:
@@ -7492,8 +7604,11 @@ def price_value(model: str, field: str, value: Any) -> float | None:
     return float(value)
 
 
-def price_json(model: str, price: Price, source: str, updated_ms: int | None = None) -> dict:
-    return {"model": model, **price._asdict(), "source": source, "updated_at": iso_ms(updated_ms)}
+def price_json(model: str, price: Price, source: str, updated_ms: int | None = None,
+               effective_from_ms: int = 0) -> dict:
+    """A price as the API shows it; effective_from null: in force since always."""
+    return {"model": model, "effective_from": iso_ms(effective_from_ms or None), **price._asdict(),
+            "source": source, "updated_at": iso_ms(updated_ms)}
 
 
 def _json_column(text: str | None) -> Any:
@@ -7676,9 +7791,14 @@ def _list_of(schema: dict, **extra: dict) -> dict:
 
 
 # A price to set: in a list it names its model; PUT /pricing/{model} may leave it out.
+_EFFECTIVE_FROM = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 _PRICE_INPUT = {"model": _MODEL_NAME, **{
     f: {"type": "number", "minimum": 0, "maximum": MAX_PRICE, "nullable": f == "reasoning",
-        "description": "USD per 1M tokens"} for f in PRICE_FIELDS}}
+        "description": "USD per 1M tokens"} for f in PRICE_FIELDS},
+    "effective_from": {**_EFFECTIVE_FROM, "nullable": True, "description":
+                       "a date (from its UTC midnight) or an RFC 3339 time (from the start of its 5 minutes); "
+                       "absent or null: since always"},
+    "replace_history": {"type": "boolean", "description": "remove the model's other prices first"}}
 
 OPENAPI_SCHEMAS: dict[str, dict] = {
     "Error": _schema_object({"error": _STR, "detail": {}}, ("error",)),
@@ -7724,7 +7844,9 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
         "value": _NUM, "threshold": _NUM, "unit": {"type": "string", "enum": ["usd", "tokens"]}, "api_key": _STR,
         "api_key_id": _STR, "alias": {"type": "string", "nullable": True}, "created_at": _TIME,
         "delivered_at": _TIME, "attempts": _INT, "last_error": {"type": "string", "nullable": True}}),
-    "Price": _schema_object({"model": _STR, **{f: _NUM for f in PRICE_FIELDS}, "reasoning": {
+    "Price": _schema_object({"model": _STR, "effective_from": {
+        **_TIME, "description": "from when the price is in force, until the model's next one; null: since always"},
+        **{f: _NUM for f in PRICE_FIELDS}, "reasoning": {
         **_NUM, "nullable": True, "description": "null: reasoning tokens cost the output price"},
         "source": _STR, "updated_at": _TIME}),
     "PriceInput": _schema_object(_PRICE_INPUT, ("model", "input", "output", "cache_read", "cache_write"),
@@ -8390,9 +8512,8 @@ def idle_keys(service: Service) -> dict:
 @route("GET", API + "/pricing", MEMBER, ignores_query=True, doc=_operation(
     "the user's prices and the built-in defaults", _list_of(_ref("Price"), defaults={"type": "object"})))
 def pricing_list(service: Service) -> dict:
-    pricing = service.pricing
-    return {"items": [price_json(model, price, "user", pricing.updated.get(model))
-                      for model, price in sorted(pricing.user.items())],
+    return {"items": [price_json(model, dated.price, "user", dated.updated_ms, dated.effective_from_ms)
+                      for model, history in sorted(service.pricing.user.items()) for dated in history],
             "defaults": {"date": DEFAULT_PRICES_DATE,
                          "items": [price_json(model, price, "default") for model, price in DEFAULT_PRICES.items()]}}
 
@@ -8404,11 +8525,14 @@ def pricing_put_many(service: Service) -> dict:
     entries = listed_in_body(read_json_body(), "items")
     if not isinstance(entries, list) or not entries:
         raise ApiError(400, "expected a non-empty list of prices", {"got": type(entries).__name__})
-    rows = []
+    rows, replaced = [], set()
     for position, entry in enumerate(entries):
         with errors_at_index(position):
-            rows.append(parse_price(entry))
-    service.store.upsert_prices(rows)
+            row, replace = parse_price(entry)
+        rows.append(row)
+        if replace:
+            replaced.add(row[0])
+    service.store.upsert_prices(rows, replaced)
     service.pricing.reload()
     return {"saved": [row[0] for row in rows]}
 
@@ -8423,10 +8547,11 @@ def listed_in_body(body: Any, field: str) -> Any:
     "set one price", _ref("Price"), _MODEL_PATH, body=_schema_object(
         _PRICE_INPUT, ("input", "output", "cache_read", "cache_write"), closed=True)))
 def pricing_put_one(service: Service, model: str) -> dict:
-    row = parse_price(read_json_body(), model)
-    service.store.upsert_prices([row])
+    row, replace = parse_price(read_json_body(), model)
+    service.store.upsert_prices([row], [model] if replace else [])
     service.pricing.reload()
-    return price_json(model, Price(*row[1:]), "user", service.pricing.updated.get(model))
+    saved = next(dated for dated in service.pricing.user[model] if dated.effective_from_ms == row[1])
+    return price_json(model, saved.price, "user", saved.updated_ms, saved.effective_from_ms)
 
 
 @route("DELETE", API + "/pricing", OWNER, ignores_query=True, doc=_operation(
@@ -8443,11 +8568,21 @@ def pricing_delete_many(service: Service) -> dict:
     return {"deleted": deleted, "not_found": [m for m in models if m not in deleted]}
 
 
-@route("DELETE", API + "/pricing/<model:path>", OWNER, ignores_query=True, doc=_operation(
-    "remove one price", _schema_object({"deleted": {"type": "array", "items": _STR}}), _MODEL_PATH))
+@route("DELETE", API + "/pricing/<model:path>", OWNER, doc=_operation(
+    "remove a model's prices, or with effective_from only the one from then",
+    _schema_object({"deleted": {"type": "array", "items": _STR}}),
+    [*_MODEL_PATH, _parameter("effective_from", "the date or time of the one price to remove", _EFFECTIVE_FROM)]))
 def pricing_delete_one(service: Service, model: str) -> dict:
-    if not service.store.delete_prices([model]):
-        raise ApiError(404, "no price set for this model", {"model": model})
+    text = bottle.request.query.get("effective_from")
+    effective_from_ms = None
+    if text is not None:
+        try:
+            effective_from_ms = parse_effective_from(text)
+        except ApiError:
+            raise bad_parameter("effective_from", text, "a date (YYYY-MM-DD) or an RFC 3339 time") from None
+    if not service.store.delete_prices([model], effective_from_ms):
+        raise ApiError(404, "no price set for this model" + (" from then" if text is not None else ""),
+                       {"model": model, **({"effective_from": text} if text is not None else {})})
     service.pricing.reload()
     return {"deleted": [model]}
 

@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/queries.py [--sizes 1000000 10000000] [--repeat 20]
                                       [--driver sqlite|postgres] [--postgres-url URL]
+                                      [--price-changes N]
 
 Events are spread evenly over the 30 days before "now" (so range=30d holds all of
 them), with a skewed, realistic mix: 12 client API keys, 25 credentials of three
@@ -11,6 +12,9 @@ bench/.data/ (through Store.write_batch, so rollups are built as in production) 
 reused. Endpoints are called in-process through the WSGI app, JSON encoding included,
 twice over: cold (the rollup cache emptied before every call: a first look, or new
 filters) and warm (the same question again: auto-refresh, coming back to a page).
+With --price-changes N, every model gets N dated prices of the owner's inside the 30
+days (at UTC midnights, the last at 12:35 of a day: inside a 15-minute bucket), so
+that priced reads cut their plans there (PRICE_JOIN_ON); they are removed at the end.
 Targets: overview, analysis and credentials for 30d at 10M events p95 <= 150 ms; any
 events page p95 <= 30 ms; at 1M events everything <= 50 ms.
 """
@@ -147,6 +151,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--driver", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="a database to make schemas in")
+    parser.add_argument("--price-changes", type=int, default=0, help="dated prices per model inside the range")
     args = parser.parse_args()
     gc.set_threshold(*cpa_usage.GC_THRESHOLDS)  # as `serve` runs
     data = ROOT / "bench" / ".data"
@@ -160,6 +165,10 @@ def main() -> None:
                 target = schema_url(args.postgres_url, f"bench_events_{size}", fresh=True)
         build(target, size)
         service = service_for(target)
+        models = [model for family in FAMILIES.values() for model in family]
+        if args.price_changes:
+            service.store.upsert_prices(dated_prices(models, args.price_changes))
+            service.pricing.reload()
         key_id = service.analytics.named("api_key", service.store.distinct_values("api_key")[0])["api_key_id"]
         total = service.store.load_totals()["inserted"]
         last_page = (total + 49) // 50
@@ -183,7 +192,24 @@ def main() -> None:
             print(f"{endpoint[len(base):]:<60} {cold[0]:9.1f} {cold[1]:9.1f} {warm[0]:9.1f} {warm[1]:9.1f}",
                   flush=True)
         print(f"CPU check after the table: {cpu_check():.0f} ms")
+        if args.price_changes:
+            service.store.delete_prices(models)
         service.store.close()
+
+
+def dated_prices(models: list[str], changes: int) -> list[tuple]:
+    """``changes`` prices per model (model, effective_from_ms, input, output, cache_read,
+    cache_write, reasoning) inside the 30 days before NOW, the last at 12:35 of its day."""
+    day = 86_400_000
+    first_day = NOW - NOW % day - SPAN + day
+    rows = []
+    for index, model in enumerate(models):
+        for change in range(changes):
+            at = first_day + change * (SPAN // changes) // day * day
+            if change == changes - 1:
+                at += 12 * 3_600_000 + 35 * 60_000
+            rows.append((model, at, 1.0 + index + change, 4.0 + change, 0.1, 1.25, None))
+    return rows
 
 
 if __name__ == "__main__":

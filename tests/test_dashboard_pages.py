@@ -567,7 +567,7 @@ def test_price_editor(browser, site):
     page.click("#price-form button[type=submit]")
     page.wait_for_selector("#notice:has-text('Price saved for mystery-model-x.')")
     page.wait_for_selector("#prices tbody tr:has-text('mystery-model-x')")
-    saved = site.service.pricing.user["mystery-model-x"]
+    [(_, saved, _)] = site.service.pricing.user["mystery-model-x"]
     assert (saved.input, saved.output, saved.cache_read, saved.cache_write, saved.reasoning) == (1, 2, 0.1, 1, None)
     mystery = page.locator("#models-used tbody tr", has_text="mystery-model-x")
     assert "unpriced" not in mystery.get_attribute("class") and "yours" in mystery.inner_text()

@@ -262,7 +262,7 @@ def snapshot(store) -> dict:
                                        "ORDER BY event_key").fetchall(),
         "rollups": rollup_totals(store), "totals": store.load_totals(),
         "by_model": store.aggregate(query, ("model", "failed"), 3_600_000),
-        "dead": sorted(store.list_dead_letters()), "prices": [row[:6] for row in store.load_prices()],
+        "dead": sorted(store.list_dead_letters()), "prices": [row[:7] for row in store.load_prices()],
         "aliases": store.aliases(), "budgets": store.budgets(),
         "alerts": [(a["api_key"], a["condition"]) for a in store.alerts()],
         "metadata": store.get_metadata("api-keys")[1], "since": store.raw_events_since()}
@@ -277,7 +277,7 @@ def filled_sqlite(path, instance: str, count: int) -> None:
     batch += events(instance, count)
     store.write_batch(batch, [DeadLetter(RECEIVED, "lpop", f"bad {instance}", b"\x00")], received=len(batch) + 1)
     store.delete_events_before(min(ev.ts_ms for ev in batch) + 3_600_000)  # rollups outlive some raw events
-    store.upsert_prices([("mystery-model-x", 1.0, 2.0, 0.1, 0.2, None)])
+    store.upsert_prices([("mystery-model-x", 0, 1.0, 2.0, 0.1, 0.2, None)])
     store.set_aliases({"sk-team-alpha-7f3c": f"alpha-{instance}"}, replace=False)
     store.set_budget("sk-team-alpha-7f3c", {"daily_usd": 5.0})
     store.add_alert("sk-team-alpha-7f3c", "budget", "daily:2026-08-01", "usd_80", 4.0, 4.0, "usd", RECEIVED)

@@ -336,7 +336,8 @@ def test_a_range_that_ends_now_reads_its_open_bucket_from_the_rollup(store):
     assert store.count(Query(start + 3_600_000 + 60_000, end, open_end=True)) == {(): 1}
 
 
-PRICES = [("gpt-5.4", 1.25, 10.0, 0.125, 0.0, 10.0), ("claude-sonnet-4-5", 3.0, 15.0, 0.3, 3.75, 15.0)]
+PRICES = [("gpt-5.4", 0, 2**62, 1.25, 10.0, 0.125, 0.0, 10.0),  # (model, from, until, USD per 1M of each kind)
+          ("claude-sonnet-4-5", 0, 2**62, 3.0, 15.0, 0.3, 3.75, 15.0)]
 
 
 def test_a_priced_series_without_models_costs_what_its_models_cost(store):

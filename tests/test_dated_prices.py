@@ -1,0 +1,194 @@
+"""Dated prices: several prices per model, each event priced with the one in force at its
+time, in every answer (overview, its daily series, analysis, credentials, events and
+their export, budgets, /metrics), computed by hand, on SQLite and PostgreSQL; a change
+inside a 15-minute bucket; a model priced only from a date (unpriced before); a default
+price overridden from a date; removing one price and re-pricing all history."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from conftest import database_env, wsgi_call
+from cpa_usage import DEFAULT_PRICES, Price, Pricing, Store, parse_rfc3339_ms
+from test_analytics import event
+
+NOW = "2026-08-25T00:00:00Z"
+KEY = "sk-team-alpha-7f3c"
+
+# Each event: (time, model, input tokens, output tokens), and its cost by hand (USD per 1M tokens).
+EVENTS = {
+    "A": ("2026-08-01T10:00:00Z", "hand-model", 1000, 100),  # since always: 1 in, 2 out -> 0.0012
+    "B": ("2026-08-10T10:00:00Z", "hand-model", 2000, 200),  # from 08-10: 3 in, 6 out -> 0.0072
+    "H": ("2026-08-20T12:32:00Z", "hand-model", 1000, 100),  # still 3 / 6 -> 0.0036
+    "C": ("2026-08-20T12:40:00Z", "hand-model", 4000, 400),  # from 12:35, inside H's 15 minutes: 0.5 / 1 -> 0.0024
+    "D": ("2026-08-05T00:00:00Z", "late-model", 100, 10),    # late-model has a price only from 08-10: unpriced
+    "E": ("2026-08-15T00:00:00Z", "late-model", 100, 10),    # 10 in, 20 out -> 0.0012
+    "F": ("2026-08-11T00:00:00Z", "gpt-5.4", 1000, 100),     # the default gpt-5*: 1.25 in, 10 out -> 0.00225
+    "G": ("2026-08-13T00:00:00Z", "gpt-5.4", 1000, 100),     # the owner's from 08-12: 2 in, 20 out -> 0.004
+}
+COST = {"A": 0.0012, "B": 0.0072, "H": 0.0036, "C": 0.0024, "D": None, "E": 0.0012, "F": 0.00225, "G": 0.004}
+TOTAL = 0.02185  # A + B + H + C + E + F + G
+PRICES = [
+    {"model": "hand-model", "input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1},
+    {"model": "hand-model", "effective_from": "2026-08-10", "input": 3, "output": 6, "cache_read": 0.3,
+     "cache_write": 3},
+    {"model": "hand-model", "effective_from": "2026-08-20T14:35:00+02:00", "input": 0.5, "output": 1,
+     "cache_read": 0.05, "cache_write": 0.5},
+    {"model": "late-model", "effective_from": "2026-08-10T00:00:00Z", "input": 10, "output": 20, "cache_read": 1,
+     "cache_write": 10},
+    {"model": "gpt-5.4", "effective_from": "2026-08-12", "input": 2, "output": 20, "cache_read": 0.2,
+     "cache_write": 2},
+]
+
+
+def call(service, method, path, body=None, status=200):
+    data = b"" if body is None else json.dumps(body).encode()
+    response = wsgi_call(service.app, method, path if path == "/usage/metrics" else "/usage/api/v1" + path, data,
+                         {"Content-Type": "application/json"} if body is not None else {})
+    assert response.status == status, response.body[:500]
+    return response
+
+
+@pytest.fixture
+def priced(new_database, service_factory):
+    """A service (SQLite, then PostgreSQL) holding EVENTS and PRICES, its clock at NOW."""
+    service = service_factory(start=False, plain=True, TZ="UTC", **database_env(new_database()))
+    service.analytics.clock = lambda: parse_rfc3339_ms(NOW)
+    events = [event(ts, model=model, input_tokens=inp, output_tokens=out, api_key=KEY)
+              for ts, model, inp, out in EVENTS.values()]
+    service.store.write_batch(events, [], received=len(events))
+    call(service, "PUT", "/pricing", PRICES)
+    return service
+
+
+def test_every_answer_prices_each_event_at_the_price_of_its_time(priced):
+    overview = call(priced, "GET", "/usage/overview?range=30d").json()
+    summary = overview["summary"]
+    assert summary["cost"]["usd"] == pytest.approx(TOTAL)
+    assert (summary["cost"]["unpriced_requests"], summary["cost"]["unpriced_models"]) == (1, ["late-model"])
+
+    daily = {day["date"]: day["cost"]["usd"] for day in overview["daily"]}
+    assert daily["2026-08-20"] == pytest.approx(COST["H"] + COST["C"])  # a change inside one 15-minute bucket
+    assert daily["2026-08-10"] == pytest.approx(COST["B"]) and daily["2026-08-01"] == pytest.approx(COST["A"])
+
+    models = {item["model"]: item["cost"] for item in
+              call(priced, "GET", "/usage/analysis?range=30d&group=model").json()["items"]}
+    assert models["hand-model"]["usd"] == pytest.approx(COST["A"] + COST["B"] + COST["H"] + COST["C"])
+    assert models["late-model"] == {"usd": pytest.approx(COST["E"]), "unpriced_requests": 1,
+                                    "unpriced_models": ["late-model"]}
+    assert models["gpt-5.4"]["usd"] == pytest.approx(COST["F"] + COST["G"])
+
+    credentials = call(priced, "GET", "/usage/credentials?range=30d").json()["items"]
+    assert sum(item["cost"]["usd"] for item in credentials) == pytest.approx(TOTAL)
+
+    items = call(priced, "GET", "/usage/events?range=30d&page_size=100").json()["items"]
+    by_time = {item["timestamp"]: item["cost_usd"] for item in items}
+    for name, (ts, *_) in EVENTS.items():
+        assert by_time[ts.replace(":00Z", ":00.000Z")] == (pytest.approx(COST[name]) if COST[name] else None), name
+
+    exported = list(csv.DictReader(io.StringIO(call(priced, "GET", "/usage/events/export?range=30d&format=csv")
+                                               .body.decode())))
+    assert sum(float(row["cost_usd"] or 0) for row in exported) == pytest.approx(TOTAL)
+
+    call(priced, "PUT", "/budgets", {"api_key": KEY, "monthly_usd": 1})
+    budget = call(priced, "GET", "/budgets").json()["items"][0]
+    assert budget["monthly"]["usd"]["spent"] == pytest.approx(TOTAL)
+
+    metrics = call(priced, "GET", "/usage/metrics").body.decode()
+    costs = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+             if line.startswith("cpa_usage_cost_usd_total{")]
+    assert sum(costs) == pytest.approx(TOTAL)
+
+
+def test_a_range_that_starts_after_a_change_prices_only_what_it_holds(priced):
+    # 08-12 .. 08-20T12:45: F is out; G, E, H and C in, C at 12:40 after the change at 12:35
+    cost = call(priced, "GET", "/usage/overview?range=custom&start=2026-08-12T00:00:00Z"
+                "&end=2026-08-20T12:45:00Z").json()["summary"]["cost"]
+    assert cost == {"usd": pytest.approx(COST["G"] + COST["E"] + COST["H"] + COST["C"]), "unpriced_requests": 0,
+                    "unpriced_models": []}
+    # unaligned ends: 12:33 .. 12:41 holds C alone
+    cost = call(priced, "GET", "/usage/overview?range=custom&start=2026-08-20T12:33:00Z"
+                "&end=2026-08-20T12:41:00Z").json()["summary"]["cost"]
+    assert cost["usd"] == pytest.approx(COST["C"])
+
+
+def test_the_price_list_shows_each_models_history_and_one_price_can_go(priced):
+    items = call(priced, "GET", "/pricing").json()["items"]
+    hand = [(item["effective_from"], item["input"]) for item in items if item["model"] == "hand-model"]
+    assert hand == [(None, 1), ("2026-08-10T00:00:00.000Z", 3), ("2026-08-20T12:35:00.000Z", 0.5)]
+
+    call(priced, "DELETE", "/pricing/hand-model?effective_from=2026-08-20T12:35:00Z")
+    c_at_the_price_before = (4000 * 3 + 400 * 6) / 1e6  # 0.0144
+    summary = call(priced, "GET", "/usage/overview?range=30d").json()["summary"]
+    assert summary["cost"]["usd"] == pytest.approx(TOTAL - COST["C"] + c_at_the_price_before)
+    call(priced, "DELETE", "/pricing/hand-model?effective_from=2026-08-20T12:35:00Z", status=404)
+
+    # re-price everything: one price since always, the model's other prices gone
+    call(priced, "PUT", "/pricing/hand-model", {"input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1,
+                                                "replace_history": True})
+    hand = [item for item in call(priced, "GET", "/pricing").json()["items"] if item["model"] == "hand-model"]
+    assert [item["effective_from"] for item in hand] == [None]
+    models = {item["model"]: item["cost"]["usd"] for item in
+              call(priced, "GET", "/usage/analysis?range=30d&group=model").json()["items"]}
+    assert models["hand-model"] == pytest.approx((8000 * 1 + 800 * 2) / 1e6)  # 0.0096: every event at 1 / 2
+
+
+def test_a_time_takes_effect_from_the_start_of_its_five_minutes(service_factory):
+    service = service_factory(start=False, plain=True)
+    saved = call(service, "PUT", "/pricing/m", {"effective_from": "2026-08-20T14:34:59.999+02:00", "input": 1,
+                                                "output": 1, "cache_read": 0, "cache_write": 0}).json()
+    assert saved["effective_from"] == "2026-08-20T12:30:00.000Z"
+    old = call(service, "PUT", "/pricing/m", {"effective_from": "1969-12-31", "input": 2, "output": 2,
+                                              "cache_read": 0, "cache_write": 0}).json()
+    assert old["effective_from"] is None  # before any event: since always
+    call(service, "DELETE", "/pricing/m?effective_from=2026-08-20T12:33:00Z")
+    assert [item["effective_from"] for item in call(service, "GET", "/pricing").json()["items"]] == [None]
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2026-02-30", 20260820, "2026-08-20T12:35", ""])
+def test_an_effective_date_that_is_no_date_or_time_is_refused(service_factory, bad):
+    service = service_factory(start=False, plain=True)
+    body = call(service, "PUT", "/pricing", [{"model": "m", "effective_from": bad, "input": 1, "output": 1,
+                                              "cache_read": 0, "cache_write": 0}], status=400).json()
+    assert body["error"] == "invalid price field effective_from" and body["detail"]["value"] == bad
+    assert call(service, "GET", "/pricing").json()["items"] == []
+    body = call(service, "DELETE", "/pricing/m?effective_from=soon", status=400).json()
+    assert body["error"] == "invalid query parameter effective_from"
+    body = call(service, "PUT", "/pricing/m", {"input": 1, "output": 1, "cache_read": 0, "cache_write": 0,
+                                               "replace_history": "yes"}, status=400).json()
+    assert body["detail"]["field"] == "replace_history"
+
+
+def test_a_users_dated_pattern_wins_from_its_date_the_defaults_before(store):
+    store.upsert_prices([("gpt-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 9.0, 9.0, 0.0, 0.0, None),
+                         ("gpt-5.4", parse_rfc3339_ms("2026-03-01T00:00:00Z"), 4.0, 4.0, 0.0, 0.0, None)])
+    pricing = Pricing(store)
+    before, january, march = (parse_rfc3339_ms(f"2026-{m}-15T00:00:00Z") for m in ("01", "02", "03"))
+    assert pricing.lookup("gpt-5.4", before - 40 * 86_400_000) == (DEFAULT_PRICES["gpt-5*"], "default", "gpt-5*")
+    assert pricing.lookup("gpt-5.4", january) == (Price(9.0, 9.0, 0.0, 0.0), "user", "gpt-*")
+    assert pricing.lookup("gpt-5.4", march) == (Price(4.0, 4.0, 0.0, 0.0), "user", "gpt-5.4")
+    assert [row[:3] for row in pricing.rows(["gpt-5.4"])] == [
+        ("gpt-5.4", 0, parse_rfc3339_ms("2026-01-01T00:00:00Z")),
+        ("gpt-5.4", parse_rfc3339_ms("2026-01-01T00:00:00Z"), parse_rfc3339_ms("2026-03-01T00:00:00Z")),
+        ("gpt-5.4", parse_rfc3339_ms("2026-03-01T00:00:00Z"), 2**62)]
+    assert pricing.rows(["never-priced"]) == []
+
+
+def test_schema_14_keeps_the_prices_of_before_in_force_since_always(new_database):
+    from test_instances import store_at_schema
+
+    target = new_database()
+    old = store_at_schema(target, 13)
+    with old.write_lock:
+        old._writer.execute("INSERT INTO model_prices (model, input, output, cache_read, cache_write, reasoning, "
+                            "updated_ms) VALUES ('mine-*', 1.5, 2.5, 0.5, 0.75, NULL, 1234)")
+    old.close()
+    upgraded = Store(target)
+    try:
+        assert upgraded.load_prices() == [("mine-*", 0, 1.5, 2.5, 0.5, 0.75, None, 1234)]
+        upgraded.upsert_prices([("mine-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 3.0, 4.0, 0.0, 0.0, None)])
+        assert [row[:2] for row in upgraded.load_prices()] == [("mine-*", 0), ("mine-*", 1_767_225_600_000)]
+    finally:
+        upgraded.close()
