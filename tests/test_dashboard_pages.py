@@ -584,6 +584,24 @@ def test_price_editor(browser, site):
     page.wait_for_selector("#prices tbody tr:has-text('mystery-*')", state="detached")
     assert "mystery-*" not in site.service.pricing.user
 
+    # a new price from a date to come: the model's history shows both, the past keeps its price
+    later = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    page.locator("#prices tbody tr", has_text="mystery-model-x").locator("button", has_text="New price from").click()
+    assert page.evaluate("document.activeElement.id") == "price-from"
+    page.fill("#price-from", later)
+    page.fill("#price-input", "7")
+    page.click("#price-form button[type=submit]")
+    page.wait_for_selector(f"#prices tbody tr:has-text('{later}')")
+    history = page.locator("#prices tbody tr", has_text="mystery-model-x")
+    assert history.count() == 2 and "always" in history.nth(0).inner_text() and "↳" in history.nth(1).inner_text()
+    assert [dated.price.input for dated in site.service.pricing.user["mystery-model-x"]] == [1, 7]
+    # and back to one price for all history
+    history.nth(0).locator("button", has_text="Edit").click()
+    page.check("#price-replace")
+    page.click("#price-form button[type=submit]")
+    page.wait_for_selector(f"#prices tbody tr:has-text('{later}')", state="detached")
+    assert [dated.effective_from_ms for dated in site.service.pricing.user["mystery-model-x"]] == [0]
+
     page.click("#nav a[href^='#/overview']")  # a new price re-prices history
     painted(page, "overview")
     assert text(page, "#card-cost .value") == f"${COST_24H + (1_000 * 1 + 100 * 2) / 1e6:.4f}"

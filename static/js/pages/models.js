@@ -1,4 +1,5 @@
-// Models and pricing: the models in use (unpriced ones stand out) and the price editor.
+// Models and pricing: the models in use (unpriced ones stand out) and the price editor,
+// with each model's price history (a price is in force from its date until the next).
 
 import { act, api, modelPath } from "../api.js";
 import { card, confirmButton, dataTable, h, note, notify, pill } from "../dom.js";
@@ -48,19 +49,35 @@ function usedTable(models, editor) {
     caption: t("models_in_use") });
 }
 
+/** When a price took effect, in UTC as the API counts it: a date for a UTC midnight. */
+function effectiveFrom(iso) {
+  if (!iso) return t("since_always");
+  const [date, time] = iso.split("T");
+  return time.startsWith("00:00:00") ? date : `${date} ${time.slice(0, 5)} UTC`;
+}
+
 function priceTable(prices, editor, reload, id) {
+  const mine = id === "prices";
+  // a model's later prices under its first one: its history, oldest first
+  const later = new Set(prices.filter((price, index) => mine && index > 0 && prices[index - 1].model === price.model));
   const columns = [
-    { label: t("model_or_pattern"), value: (price) => h("code", {}, price.model) },
+    { label: t("model_or_pattern"), value: (price) => (later.has(price)
+      ? h("span", { class: "muted", title: price.model }, "↳ ", h("code", {}, price.model)) : h("code", {}, price.model)) },
+    mine ? { label: t("price_from"), value: (price) => effectiveFrom(price.effective_from) } : null,
     ...PRICE_FIELDS.map((field) => ({ label: t(`price_${field}`), num: true,
       value: (price) => (price[field] == null ? "—" : fmt.decimal(price[field], 4)) })),
     { label: t("actions"), value: (price) => h("span", { class: "actions" },
-      h("button", { type: "button", class: "small", onclick: () => editor.fill(price) }, t(id === "prices" ? "edit" : "override")),
-      id === "prices" ? confirmButton(t("delete"), t("confirm_delete"), () => act(async () => {
-        await api.del(modelPath(price.model));
+      h("button", { type: "button", class: "small", onclick: () => editor.fill(price) }, t(mine ? "edit" : "override")),
+      mine ? h("button", { type: "button", class: "small",
+        onclick: () => editor.fill({ ...price, effective_from: null }, true) }, t("price_from_date")) : null,
+      mine ? confirmButton(t("delete"), t("confirm_delete"), () => act(async () => {
+        // since always is from the epoch's date
+        const from = price.effective_from || "1970-01-01";
+        await api.del(modelPath(price.model), new URLSearchParams({ effective_from: from }));
         notify(t("price_deleted", { model: price.model }));
         reload();
       }, (error) => notify(error.message, "bad")), { class: "small danger" }) : null) },
-  ];
+  ].filter(Boolean);
   return dataTable(columns, prices, { id, caption: t("prices") });
 }
 
@@ -70,14 +87,17 @@ function priceEditor(reload) {
   const inputs = Object.fromEntries(PRICE_FIELDS.map((field) => [field,
     h("input", { id: `price-${field}`, type: "number", step: "any", inputmode: "decimal",
       placeholder: field === "reasoning" ? t("as_output") : "" })]));
+  const from = h("input", { id: "price-from", type: "date" });
+  const replace = h("input", { id: "price-replace", type: "checkbox" });
   const message = h("p", { id: "price-message", class: "note", role: "alert" });
   const field = (id, text, input) => h("label", { class: "field", for: id }, h("span", {}, text), input);
   const clearMarks = () => {
-    for (const input of [model, ...Object.values(inputs)]) input.removeAttribute("aria-invalid");
+    for (const input of [model, from, ...Object.values(inputs)]) input.removeAttribute("aria-invalid");
     message.textContent = "";
   };
   const fail = (error) => {
-    const bad = error.detail?.field ? inputs[error.detail.field] : model;
+    const fields = { ...inputs, effective_from: from, replace_history: replace };
+    const bad = error.detail?.field ? fields[error.detail.field] : model;
     bad?.setAttribute("aria-invalid", "true");
     message.className = "note bad";
     message.textContent = error.detail?.expected ? `${error.message}: ${error.detail.expected}` : error.message;
@@ -86,6 +106,8 @@ function priceEditor(reload) {
   const form = h("form", { class: "price-form", id: "price-form", novalidate: true },
     field("price-model", t("model_or_pattern"), model),
     PRICE_FIELDS.map((name) => field(`price-${name}`, t(`price_${name}`), inputs[name])),
+    field("price-from", t("price_effective_from"), from),
+    h("label", { class: "check", for: "price-replace" }, replace, h("span", {}, t("price_replace_history"))),
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, t("save_price")),
       h("button", { type: "reset" }, t("clear"))),
     message);
@@ -95,7 +117,7 @@ function priceEditor(reload) {
     clearMarks();
     const name = model.value.trim();
     if (!name) return fail({ message: t("model_required") });
-    const body = {};
+    const body = { effective_from: from.value || null, replace_history: replace.checked };
     for (const [key, input] of Object.entries(inputs)) {
       if (input.value.trim() !== "" || key !== "reasoning") body[key] = input.value.trim() === "" ? null : Number(input.value);
     }
@@ -107,12 +129,15 @@ function priceEditor(reload) {
   });
   return {
     element: form,
-    fill(price) {
+    /** ``newDate``: a new price of the model, from a date to choose. */
+    fill(price, newDate = false) {
       clearMarks();
       model.value = price.model;
       for (const [key, input] of Object.entries(inputs)) input.value = price[key] ?? "";
+      from.value = price.effective_from ? price.effective_from.slice(0, 10) : "";
+      replace.checked = false;
       form.scrollIntoView({ block: "nearest" });
-      (price.input == null ? inputs.input : model).focus();
+      (newDate ? from : price.input == null ? inputs.input : model).focus();
     },
   };
 }
