@@ -6377,13 +6377,11 @@ class Pricing:
         self._cache[model] = segments
         return segments
 
-    def lookup(self, model: str, at_ms: int | None = None) -> tuple[Price, str, str] | None:
-        """(price, "user" or "default", the pattern that matched) in force at ``at_ms``
-        (None: now), or None."""
-        at = now_ms() if at_ms is None else at_ms
+    def lookup(self, model: str, at_ms: int) -> tuple[Price, str, str] | None:
+        """(price, "user" or "default", the pattern that matched) in force at ``at_ms``, or None."""
         found = None
         for start, segment in self.history(model):
-            if start > at:
+            if start > at_ms:
                 break
             found = segment
         return found
@@ -8255,7 +8253,7 @@ def models_used(service: Service) -> dict:
     seen = {key[0]: requests for key, requests in service.store.count(query, ("model",)).items()}
     items = []
     for model in sorted(set(offered) | set(seen)):
-        price = service.pricing.lookup(model)
+        price = service.pricing.lookup(model, service.analytics.clock())  # the price in force now
         _, price_source, price_pattern = price or (None, None, None)
         items.append({"model": model, "in_cpa": model in offered, "in_events": model in seen,
                       "owned_by": offered.get(model, {}).get("owned_by"), "requests": seen.get(model, 0),

@@ -88,17 +88,17 @@ def test_event_cost(service):
 
 def test_most_specific_pattern_wins(service):
     pricing = Pricing(service.store)
-    assert pricing.lookup("gpt-5.4-mini")[2] == "gpt-5*-mini*"
-    assert pricing.lookup("gpt-5.4")[2] == "gpt-5*"
-    assert pricing.lookup("claude-opus-4-5-20251101")[2] == "claude-opus-4-5*"
-    assert pricing.lookup("claude-opus-4-1-20250805")[2] == "claude-opus-4*"
-    assert pricing.lookup("llama-3") is None
+    assert pricing.lookup("gpt-5.4-mini", RECEIVED)[2] == "gpt-5*-mini*"
+    assert pricing.lookup("gpt-5.4", RECEIVED)[2] == "gpt-5*"
+    assert pricing.lookup("claude-opus-4-5-20251101", RECEIVED)[2] == "claude-opus-4-5*"
+    assert pricing.lookup("claude-opus-4-1-20250805", RECEIVED)[2] == "claude-opus-4*"
+    assert pricing.lookup("llama-3", RECEIVED) is None
     call(service, "PUT", "/pricing", [{"model": "gpt-5.4", "input": 9, "output": 9, "cache_read": 9,
                                        "cache_write": 9}, {"model": "*", "input": 1, "output": 1,
                                                            "cache_read": 1, "cache_write": 1}])
     pricing = service.pricing
-    assert pricing.lookup("gpt-5.4")[1:] == ("user", "gpt-5.4")   # exact beats every pattern
-    assert pricing.lookup("gpt-5.4-mini")[1:] == ("user", "*")    # the user's prices beat the defaults
+    assert pricing.lookup("gpt-5.4", RECEIVED)[1:] == ("user", "gpt-5.4")   # exact beats every pattern
+    assert pricing.lookup("gpt-5.4-mini", RECEIVED)[1:] == ("user", "*")    # the user's prices beat the defaults
     assert pattern_matches("moonshotai/*:free", "moonshotai/kimi-k2:free")
     assert specificity("gpt-5*-mini*") > specificity("gpt-5*") and specificity("a") > specificity("a*")
 
