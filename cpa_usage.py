@@ -2576,12 +2576,14 @@ class SqliteDialect:
     def add_to_rollup(self, conn: Any, rollup: Rollup, rows: list[tuple]) -> None:
         conn.executemany(_upsert_rollup_sql(rollup), rows)
 
-    def price_join(self, conn: Any, prices: list[tuple]) -> tuple[str, str, list]:
+    def price_join(self, conn: Any, prices: list[tuple], span: tuple[int, int]) -> tuple[str, str, list]:
         """(head, join, head parameters) that join each row to its model's price
-        (p_<field> columns; price_model NULL for a model without a price).
+        (p_<field> columns; price_model NULL for a model without a price) for rows
+        inside ``span`` [lo, hi).
 
         The prices go into ``conn`` as a temporary table, unless it holds them already,
-        named in the statement by a digest (kept reads of other prices differ). SQLite
+        named in the statement by a digest (kept reads of other prices differ): all of
+        them whatever the span, so that every question loads the same list once. SQLite
         joins a table through its key, where it scans a VALUES list for every row: a
         month of hourly cost at 10 models 18 -> 10 ms, and without building an index for
         every statement at 50."""
@@ -2649,8 +2651,13 @@ class PostgresDialect:
         rows.sort(key=operator.itemgetter(*range(len(rollup.dimensions) + 1)))  # one lock order
         conn.execute(_upsert_rollup_sql(rollup, arrays=True), [list(c) for c in zip(*rows)])
 
-    def price_join(self, conn: Any, prices: list[tuple]) -> tuple[str, str, list]:
-        rows = prices or [(None, 0, 0, *[0] * len(PRICE_FIELDS))]  # PostgreSQL joins a list of values by hash
+    def price_join(self, conn: Any, prices: list[tuple], span: tuple[int, int]) -> tuple[str, str, list]:
+        """SqliteDialect.price_join as a VALUES list in the statement, of the price
+        segments that overlap ``span`` only: a model's one segment in a range without
+        a change: with all of them, 24 hours' overview took 19 ms instead of 12 (1M events,
+        10 models of 5 segments each; 12 ms with the overlapping ones)."""
+        rows = [row for row in prices if row[1] < span[1] and row[2] > span[0]]
+        rows = rows or [(None, 0, 0, *[0] * len(PRICE_FIELDS))]  # PostgreSQL joins a list of values by hash
         typed = ("(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), "
                  + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * len(PRICE_FIELDS)) + ")")
         head = (f"WITH prices ({', '.join(PRICE_ROW)}) AS (VALUES {', '.join([typed] * len(rows))}) ")
@@ -3181,7 +3188,8 @@ class Store:
         more = ["total_tokens > 0"] if cost_only else []  # rows without tokens cost nothing and are not
         extra = (more, "", "", [])  # unpriced: skip their join (half the rows: failures mostly have none)
         if prices is not None:
-            extra = (more, *self.dialect.price_join(self.reader, prices))
+            span = (min(piece.lo for piece in pieces), max(piece.hi for piece in pieces)) if pieces else (0, 0)
+            extra = (more, *self.dialect.price_join(self.reader, prices, span))
 
         def sums(rollup: Rollup | None) -> list[str]:
             measures = [] if cost_only else list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
