@@ -210,6 +210,26 @@ def test_a_member_sees_only_their_own_usage(browser, shared):
     page.context.close()
 
 
+def test_alerts_are_cards_on_a_phone(browser, shared):
+    """A member's alerts on a phone: each alert a card of label and value lines, nothing cut
+    off at the card's edge (the table was, with its values out of sight)."""
+    page, errors = shared.open(browser, "#/overview", width=390, height=844)
+    sign_in(page, ALPHA, member=True)
+    painted(page, "overview")
+    table = page.locator("#your-alerts table.cards")
+    assert table.locator("thead").bounding_box()["width"] <= 1  # kept for screen readers, not shown
+    wrap = page.locator("#your-alerts .table-wrap")
+    assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth")
+    first = table.locator("tbody tr").first
+    labels = first.locator("td").evaluate_all("cells => cells.map((td) => getComputedStyle(td, '::before').content)")
+    assert labels == ['"Alert"', '"Period"', '"Value / threshold"', '"Created"']
+    assert first.bounding_box()["width"] <= wrap.bounding_box()["width"] + 1
+    page.set_viewport_size({"width": 1280, "height": 900})  # a table again on a wide screen
+    assert table.locator("thead th").first.is_visible()
+    assert errors == []
+    page.context.close()
+
+
 def test_the_owner_sees_the_active_alerts_where_they_look(browser, shared):
     last_month = (shared.today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     shared.service.store.add_alert(ALPHA, "budget", f"monthly:{last_month}", "usd_100", 30.0, 20.0, "usd",

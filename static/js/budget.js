@@ -63,7 +63,7 @@ export function alertTable({ items, webhook }) {
     { label: t("created"), value: (alert) => fmt.dateTime(alert.created_at, false) },
     ...(isMember() ? [] : [{ label: t("delivery"), wrap: true, value: (alert) => delivery(alert, webhook) }]), // the owner's
   ];
-  return dataTable(columns, items, { id: "alerts", caption: t("alerts") });
+  return dataTable(columns, items, { id: "alerts", caption: t("alerts"), cards: true });
 }
 
 function delivery(alert, webhook) {

@@ -93,7 +93,12 @@ export function skeleton() {
  * server sort key of a column; ``sorting`` = {sort, order, onSort}; ``footer``: a row object
  * rendered with the same columns (totals); ``onOpen(row)`` makes rows open with click or Enter.
  */
-export function dataTable(columns, rows, { sorting, footer, onOpen, rowClass, caption, id } = {}) {
+/**
+ * A table of ``rows`` by ``columns`` [{label, value(row), num, wrap, sort, cls(row)}].
+ * ``cards``: on a phone each row becomes a card of label: value lines (a wide table is
+ * cut off there, and scrolling it sideways hides what a row is).
+ */
+export function dataTable(columns, rows, { sorting, footer, onOpen, rowClass, caption, id, cards = false } = {}) {
   const head = h("tr", {}, columns.map((column) => {
     const th = h("th", { class: column.num ? "num" : "", scope: "col" });
     if (sorting && column.sort) {
@@ -107,7 +112,8 @@ export function dataTable(columns, rows, { sorting, footer, onOpen, rowClass, ca
     return th;
   }));
   const cells = (row) => columns.map((column) => h("td", {
-    class: [column.num && "num", column.wrap && "wrap", column.cls?.(row)].filter(Boolean).join(" ") }, column.value(row)));
+    class: [column.num && "num", column.wrap && "wrap", column.cls?.(row)].filter(Boolean).join(" "),
+    dataset: cards && typeof column.label === "string" ? { label: column.label } : {} }, column.value(row)));
   const body = rows.map((row) => {
     const tr = h("tr", { class: rowClass?.(row) || "" }, cells(row));
     if (onOpen) {
@@ -123,7 +129,7 @@ export function dataTable(columns, rows, { sorting, footer, onOpen, rowClass, ca
     }
     return tr;
   });
-  return h("div", { class: "table-wrap" }, h("table", { id },
+  return h("div", { class: "table-wrap" }, h("table", { id, class: cards ? "cards" : null },
     caption && h("caption", { class: "sr-only" }, caption),
     h("thead", {}, head), h("tbody", {}, body), footer && h("tfoot", {}, h("tr", {}, cells(footer)))));
 }
