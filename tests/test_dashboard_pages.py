@@ -838,6 +838,11 @@ def test_numbers_say_what_they_are(browser, site):
     cost = alpha.locator(".unpriced-part")
     assert cost.inner_text().strip() == "+ 1 unpriced" and "1 request without a price" in cost.get_attribute("title")
     assert "*" not in page.locator("#analysis").inner_text()
+    amounts = page.evaluate("""async () => {
+        const fmt = await import('./static/js/format.js');
+        return [0, 0.05, 0.0275, 0.753, 1, 1234.5].map(fmt.usd);
+    }""")
+    assert amounts == ["$0.00", "$0.0500", "$0.0275", "$0.7530", "$1.00", "$1,234.50"]  # one number of decimals each
     durations = page.evaluate("""async () => {
         const fmt = await import('./static/js/format.js');
         return [850, 1100, 59_940, 66_000, 600_000, 3_600_000, 3_900_000].map(fmt.duration);

@@ -65,10 +65,12 @@ export function compact(value) {
   return decimal(value, size < 10 ? 2 : 1);
 }
 
+/** $12.35, and below a dollar always four decimals ($0.0500, $0.0275, $0.7530), so that
+ * amounts in a column line up and compare at a glance; $0.00 for nothing. */
 export function usd(value) {
   if (missing(value)) return DASH;
   const digits = value !== 0 && Math.abs(value) < 1 ? 4 : 2;
-  return cached("number", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: digits })
+  return cached("number", { style: "currency", currency: "USD", minimumFractionDigits: digits, maximumFractionDigits: digits })
     .format(value);
 }
 
