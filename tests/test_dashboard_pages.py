@@ -10,12 +10,13 @@ time checked here proves that the dashboard shows the server's time zone."""
 import dataclasses
 import datetime as dt
 import json
+import sys
 import zoneinfo
 
 import pytest
 
 from backends import wait_for
-from conftest import ARTIFACTS, open_page, painted, serve
+from conftest import ARTIFACTS, ROOT, open_page, painted, serve
 from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -869,11 +870,37 @@ def test_chinese(browser, site):
     same_keys = page.evaluate("""async () => {
         const { DICTIONARIES } = await import(new URL("static/js/i18n.js", document.baseURI).href);
         const keys = (name) => JSON.stringify(Object.keys(DICTIONARIES[name]).sort());
-        return keys("en") === keys("zh-CN");
+        return keys("en") === keys("zh-CN") && keys("en") === keys("zh-TW");
     }""")
     assert same_keys
     assert errors == []
     page.context.close()
+
+
+def test_traditional_chinese(browser, site):
+    page, errors = site.open(browser, locale="zh-TW")  # a browser in Taiwan starts in it
+    painted(page, "overview")
+    assert page.input_value("#lang") == "zh-TW" and page.evaluate("document.documentElement.lang") == "zh-TW"
+    assert text(page, "#nav a[aria-current=page]") == "概覽"
+    assert text(page, "#card-requests h2") == "請求"
+    assert text(page, "#card-tokens .value") == "4.7萬"  # 46,600 the Traditional Chinese way
+    assert text(page, "#zone") == "時間按 Asia/Shanghai, UTC+8"
+    view = text(page, "#view")
+    assert "Requests" not in view and "请求" not in view  # neither English nor Simplified
+    page.select_option("#lang", "zh-CN")
+    assert text(page, "#card-requests h2") == "请求"
+    assert errors == []
+    page.context.close()
+
+
+def test_the_traditional_chinese_is_made_from_the_simplified_now():
+    """static/js/zh-tw.js is what tools/zh_tw.py makes of i18n.js: a string changed in zh
+    without running the tool fails here."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import zh_tw
+
+    assert (ROOT / "static" / "js" / "zh-tw.js").read_text(encoding="utf-8") == \
+        zh_tw.traditional((ROOT / "static" / "js" / "i18n.js").read_text(encoding="utf-8"))
 
 
 def test_keyboard(browser, site):

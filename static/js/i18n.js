@@ -1,5 +1,8 @@
-// Every visible string, in English and Simplified Chinese. The choice is kept in
-// localStorage; "{name}" in a string is replaced by t(key, {name: ...}).
+// Every visible string, in English and Simplified Chinese, and Traditional Chinese made
+// from the Simplified by tools/zh_tw.py (zh-tw.js). The choice is kept in localStorage;
+// "{name}" in a string is replaced by t(key, {name: ...}).
+
+import zhTW from "./zh-tw.js";
 
 const en = {
   // shell
@@ -284,13 +287,15 @@ const zh = {
   export_csv: "下载 CSV", export_jsonl: "下载 JSONL", jsonl_help: "包含所有保存的字段，客户端密钥为明文：可无损导入回来。",
 };
 
-export const DICTIONARIES = { en, "zh-CN": zh }; // exported for the test that compares their keys
+export const DICTIONARIES = { en, "zh-CN": zh, "zh-TW": zhTW }; // exported for the test that compares their keys
 const STORAGE_KEY = "cpa-usage-lang";
 
 function initial() {
   const stored = localStorage.getItem(STORAGE_KEY);
   if (stored in DICTIONARIES) return stored;
-  return navigator.language?.toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+  const browser = navigator.language?.toLowerCase() ?? "";
+  if (/^zh-(tw|hk|mo|hant)/.test(browser)) return "zh-TW";
+  return browser.startsWith("zh") ? "zh-CN" : "en";
 }
 
 let current = initial();
