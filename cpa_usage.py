@@ -84,7 +84,7 @@ __version__ = "0.1.0"
 log = logging.getLogger("cpa_usage")
 
 
-HOUR_MS, DAY_MS = 3_600_000, 86_400_000
+MINUTE_MS, HOUR_MS, DAY_MS = 60_000, 3_600_000, 86_400_000
 
 
 def now_ms() -> int:
@@ -6773,6 +6773,23 @@ class Analytics:
             days[day].merge(totals)
         return days
 
+    REALTIME_MINUTES = 60
+
+    def realtime(self, query: Query) -> dict:
+        """The last hour minute by minute, the current minute last (still filling):
+        requests, failures and tokens, and their sums. Read from raw events (no rollup is
+        finer than 5 minutes): an hour of them, which a live panel asks for every few
+        seconds."""
+        end = self.clock() // MINUTE_MS * MINUTE_MS + MINUTE_MS
+        start = end - self.REALTIME_MINUTES * MINUTE_MS
+        window = query._replace(start_ms=start, end_ms=end)
+        counts = self.store.count(window, (), MINUTE_MS, failures=True)
+        tokens = {key: sums.total_tokens for key, sums in self.store.aggregate(window, (), MINUTE_MS).items()}
+        minutes = [{"start_ms": t, "requests": counts.get((t,), (0, 0))[0], "failed": counts.get((t,), (0, 0))[1],
+                    "tokens": tokens.get((t,), 0)} for t in range(start, end, MINUTE_MS)]
+        return {"start": iso_ms(start), "start_ms": start, "end": iso_ms(end), "end_ms": end, "minutes": minutes,
+                **{field: sum(minute[field] for minute in minutes) for field in ("requests", "failed", "tokens")}}
+
     def health(self, query: Query, day: dt.date | None) -> dict:
         """The last 365 local days, one cell each; with ``day``, its 5-minute cells."""
         now = self.clock()
@@ -8093,6 +8110,17 @@ def usage_overview(service: Service) -> dict:
     return {"range": range_json(query, name), **analytics.overview(query, name == "all"),
             "budget": analytics.budget_status(one_key, budgets[one_key], analytics.clock())
             if one_key in budgets else None}
+
+
+@route("GET", API + "/usage/realtime", MEMBER, doc=_operation(
+    "the last 60 minutes by the minute (the current one last): requests, failed, tokens; from raw events",
+    _schema_object({"start": _TIME, "start_ms": _INT, "end": _TIME, "end_ms": _INT, "requests": _INT, "failed": _INT,
+                    "tokens": _INT, "minutes": {"type": "array", "items": _schema_object(
+                        {"start_ms": _INT, "requests": _INT, "failed": _INT, "tokens": _INT})}}),
+    FILTER_DOCS[3:]))
+def usage_realtime(service: Service) -> dict:
+    query, _ = parse_query(service.analytics, "24h")
+    return service.analytics.realtime(member_scoped(query))
 
 
 @route("GET", API + "/usage/health", MEMBER, doc=_operation(

@@ -492,3 +492,26 @@ def test_ranges_before_the_retention_cut_off_use_whole_buckets(make_service):
 def test_iso_ms_renders_utc_with_milliseconds(ms_value):
     expected = (dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms_value)).strftime("%Y-%m-%dT%H:%M:%S")
     assert iso_ms(ms_value) == f"{expected}.{ms_value % 1000:03d}Z"
+
+
+def test_realtime_is_the_last_hour_by_the_minute(make_service):
+    service = make_service("Asia/Shanghai", "2026-03-02T04:00:30Z", [
+        event("2026-03-02T04:00:10Z", input_tokens=1000, output_tokens=100),  # the current minute
+        event("2026-03-02T03:59:59Z", input_tokens=2000, output_tokens=0),  # the minute before
+        event("2026-03-02T03:58:00Z", failed=True, input_tokens=0, output_tokens=0),
+        event("2026-03-02T03:01:00Z", input_tokens=5, output_tokens=5),  # the first minute of the hour
+        event("2026-03-02T03:00:59Z", input_tokens=7000, output_tokens=0),  # before it: not counted
+        event("2026-03-02T02:10:00Z", api_key="sk-team-beta-0000", input_tokens=9, output_tokens=0),
+    ])
+    answer = get(service, "/usage/realtime")
+    minutes = answer["minutes"]
+    assert len(minutes) == 60 and answer["start"] == "2026-03-02T03:01:00.000Z"
+    assert answer["end"] == "2026-03-02T04:01:00.000Z"  # the current minute, still filling, is the last
+    assert [m["start_ms"] for m in minutes] == list(range(ms("2026-03-02T03:01:00Z"), ms("2026-03-02T04:01:00Z"), 60_000))
+    assert minutes[-1] == {"start_ms": ms("2026-03-02T04:00:00Z"), "requests": 1, "failed": 0, "tokens": 1100}
+    assert minutes[-2] == {"start_ms": ms("2026-03-02T03:59:00Z"), "requests": 1, "failed": 0, "tokens": 2000}
+    assert minutes[-3]["failed"] == 1 and minutes[0]["tokens"] == 10
+    assert (answer["requests"], answer["failed"], answer["tokens"]) == (4, 1, 3110)
+    assert get(service, "/usage/realtime?api_key=sk-team-beta-0000")["requests"] == 0  # the filters apply
+    assert get(service, "/usage/realtime?result=failed")["requests"] == 1
+    get(service, "/usage/realtime?range=7d", status=400)  # always the last hour

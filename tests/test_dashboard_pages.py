@@ -815,6 +815,31 @@ def test_cards_and_charts_compare_with_the_previous_period(browser, site):
     page.context.close()
 
 
+def test_the_last_hour_is_live_on_the_overview(browser, site):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=BROWSER_ZONE)
+    page = context.new_page()
+    page.clock.install()  # the page's timers run when the test says (the server's clock is real)
+    page.goto(site.url + "#/overview?range=7d")  # whatever the range, the live card is the last hour
+    painted(page, "overview")
+    page.wait_for_function("() => document.getElementById('live-summary').textContent.includes('request')")
+    assert text(page, "#live-summary") == "1 request, 0 failed, 12.8K tokens"  # 30 minutes ago: 12,000 + 800
+    assert page.locator("#live-chart canvas").count() == 1
+    assert page.get_attribute("#live-chart", "aria-label").startswith("Last 60 minutes, live, 60 bars")
+    now = now_ms()
+    fresh = event(now, 91, 0, "gpt-5.4", BETA, BOB, True, 0, 0, 0, 900)._replace(ts_ms=now - 5_000)
+    site.service.store.write_batch([fresh], [], received=1)
+    page.clock.run_for(10_000)  # the card asks again every 10 s
+    page.wait_for_function("() => document.getElementById('live-summary').textContent.startsWith('2 requests')")
+    assert text(page, "#live-summary") == "2 requests, 1 failed, 12.8K tokens"
+    page.goto(site.url + "#/health")  # once the page is gone, it asks no more
+    painted(page, "health")
+    asked = []
+    page.on("request", lambda request: "usage/realtime" in request.url and asked.append(request.url))
+    page.clock.run_for(30_000)
+    assert asked == []
+    context.close()
+
+
 def test_a_large_cost_fits_its_card_in_chinese(browser, site):
     big = site.events[0]._replace(event_key="e" * 32, request_id="req-big", input_tokens=6_223_776_000,
                                   cache_read_tokens=0, output_tokens=0, reasoning_tokens=0, total_tokens=6_223_776_000)

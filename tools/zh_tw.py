@@ -24,7 +24,7 @@ I18N = ROOT / "static" / "js" / "i18n.js"
 TARGET = ROOT / "static" / "js" / "zh-tw.js"
 HEADER = ("// The dashboard's Traditional Chinese (Taiwan), made by tools/zh_tw.py from the Simplified\n"
           "// Chinese of i18n.js with OpenCC's s2twp. Do not edit: change zh in i18n.js and run the tool.\n\n")
-EXCEPTIONS = {"退出登入": "登出"}  # converted text -> what Taiwan says instead
+EXCEPTIONS = {"退出登入": "登出", "實時": "即時"}  # converted text -> what Taiwan says instead
 
 
 def simplified_block(source: str) -> str:

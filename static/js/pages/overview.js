@@ -47,6 +47,7 @@ export default {
         hourly.map((hour) => hour.avg_latency_ms), "chart-6"),
     ];
     const series = summary.requests ? seriesCards(data) : null;
+    const live = realtimeCard(params, this);
     comparePrevious(data, params, this, cards, series);
     root.append(h("div", { class: "stats" }, cards.map((one) => one.element)),
       ...(data.budget ? [card(t(isMember() ? "your_budget" : "key_budget"), budgetMeters(data.budget),
@@ -54,12 +55,50 @@ export default {
       ...(data.alerts.items.length ? [isMember() ? card(t("your_alerts"), alertTable(data.alerts), { wide: true, id: "your-alerts" })
         : card(t("active_alerts"), alertTable(data.alerts), { wide: true, id: "active-alerts",
           actions: h("a", { href: hrefFor("budgets", params) }, t("all_alerts")) })] : []),
+      live.element,
       ...(series ? series.cards : [card(t("hourly"), note(t("no_data")), { wide: true })]),
       card(t("health_grid"), healthGrid(data.health_grid), { wide: true, id: "health-grid" }));
     for (const one of cards) sparkline(one.spark, xs.map((x) => x / 1000), one.values, color(one.color));
     series?.draw(METRICS[0]);
+    live.start();
   },
 };
+
+const LIVE_EVERY_MS = 10_000;
+
+/**
+ * The last 60 minutes by the minute, whatever the range: requests (failed ones on top) and
+ * the hour's sums, asked for again every 10 s while the page shows it (not while the tab
+ * is hidden); the filters apply, the range does not.
+ */
+function realtimeCard(params, page) {
+  const summary = h("p", { class: "summary", id: "live-summary" }, t("loading"));
+  const chart = h("div", { class: "chart", id: "live-chart" });
+  const element = card(t("live_title"), [summary, chart], { wide: true, id: "live" });
+  const query = apiParams(params, page);
+  for (const key of ["range", "start", "end"]) query.delete(key);
+  let drawn = null;
+  const refresh = async () => {
+    if (!element.isConnected) return;
+    if (!document.hidden) {
+      try {
+        const answer = await api.get("usage/realtime", query);
+        if (!element.isConnected) return;
+        summary.textContent = t("live_summary", { requests: fmt.int(answer.requests), count: answer.requests,
+          failed: fmt.int(answer.failed), tokens: fmt.compact(answer.tokens) });
+        const rows = answer.minutes.map((minute) => ({ ...minute, success: minute.requests - minute.failed }));
+        drawn?.destroy();
+        drawn = timeBars(chart, { xs: rows.map((row) => row.start_ms), step: 60, height: 140, label: t("live_title"),
+          ...metricSeries("requests", rows) });
+      } catch (error) {
+        if (!element.isConnected) return;
+        summary.textContent = t("live_failed", { error: error.message });
+      }
+    }
+    setTimeout(refresh, LIVE_EVERY_MS);
+  };
+  return { element, start: refresh };
+}
 
 /** The hourly and daily charts, one metric at a time (switched without a reload); draw()
  * once the cards are in the page: a chart takes its container's width. By day only from
