@@ -40,7 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 import cpa_usage  # noqa: E402
 from capacity import free_port, http_get, process_cpu, process_memory  # noqa: E402
 from ingest import fake_cpa_process  # noqa: E402
-from queries import NOW, synthetic_events  # noqa: E402
+from queries import NOW, synthetic_events, write_in_batches  # noqa: E402
 
 DAY_MS = 86_400_000
 
@@ -144,14 +144,8 @@ def measure_disk(rate: int, directory: pathlib.Path) -> dict:
     store = cpa_usage.Store(str(path))
     empty = path.stat().st_size
     count = rate * 86_400
-    started, batch = time.monotonic(), []
-    for event in synthetic_events(count, end_ms=NOW, span_ms=DAY_MS):
-        batch.append(event)
-        if len(batch) == 5_000:
-            store.write_batch(batch, [], received=len(batch))
-            batch = []
-    if batch:
-        store.write_batch(batch, [], received=len(batch))
+    started = time.monotonic()
+    write_in_batches(store, synthetic_events(count, end_ms=NOW, span_ms=DAY_MS), 5_000)
     store.compact()
     store.close()
     size = path.stat().st_size - empty

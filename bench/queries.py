@@ -75,6 +75,18 @@ def synthetic_events(count: int, seed: int = 7, end_ms: int = NOW, span_ms: int 
             accounting_version=2, response_headers=None, extra=None, instance="bench")
 
 
+def write_in_batches(store: cpa_usage.Store, events, size: int = 10_000) -> None:
+    """Write ``events`` through Store.write_batch (the writer's path), ``size`` at a time."""
+    batch = []
+    for event in events:
+        batch.append(event)
+        if len(batch) == size:
+            store.write_batch(batch, [], received=len(batch))
+            batch = []
+    if batch:
+        store.write_batch(batch, [], received=len(batch))
+
+
 def build(target: str, count: int) -> None:
     """Write the synthetic events into ``target`` once (a SQLite path, built aside and
     renamed when whole; or a PostgreSQL schema URL, marked when whole)."""
@@ -85,14 +97,7 @@ def build(target: str, count: int) -> None:
     started = time.monotonic()
     partial = target if postgres else target + ".partial"
     store = cpa_usage.Store(partial)
-    batch = []
-    for event in synthetic_events(count):
-        batch.append(event)
-        if len(batch) == 10_000:
-            store.write_batch(batch, [], received=len(batch))
-            batch = []
-    if batch:
-        store.write_batch(batch, [], received=len(batch))
+    write_in_batches(store, synthetic_events(count))
     store.compact()
     store.set_meta("bench.built", str(count))
     store.close()
