@@ -8280,7 +8280,9 @@ def provider_metadata(service: Service) -> dict:
 @route("GET", API + "/models/used", OWNER, doc=_operation(
     "models CPA offers and models seen in events, with requests and whether they have a price",
     _list_of(_schema_object({"model": _STR, "in_cpa": _BOOL, "in_events": _BOOL, "requests": _INT,
-                             "priced": _BOOL, "price_source": {"type": "string", "nullable": True}}),
+                             "priced": _BOOL, "price_source": {"type": "string", "nullable": True},
+                             "price": {**_schema_object({f: {**_NUM, "nullable": True} for f in PRICE_FIELDS}),
+                                       "nullable": True, "description": "USD per 1M tokens, in force now"}}),
              **_WITH_RANGE), FILTER_DOCS))
 def models_used(service: Service) -> dict:
     query, name = parse_query(service.analytics, "all")
@@ -8290,10 +8292,11 @@ def models_used(service: Service) -> dict:
     items = []
     for model in sorted(set(offered) | set(seen)):
         price = service.pricing.lookup(model, service.analytics.clock())  # the price in force now
-        _, price_source, price_pattern = price or (None, None, None)
+        figures, price_source, price_pattern = price or (None, None, None)
         items.append({"model": model, "in_cpa": model in offered, "in_events": model in seen,
                       "owned_by": offered.get(model, {}).get("owned_by"), "requests": seen.get(model, 0),
-                      "priced": price is not None, "price_source": price_source, "price_pattern": price_pattern})
+                      "priced": price is not None, "price_source": price_source, "price_pattern": price_pattern,
+                      "price": figures._asdict() if figures else None})
     return {"range": range_json(query, name), "cpa_models_fetched_at": iso_ms(fetched_ms), "items": items}
 
 

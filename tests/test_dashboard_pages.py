@@ -10,6 +10,7 @@ time checked here proves that the dashboard shows the server's time zone."""
 import dataclasses
 import datetime as dt
 import json
+import re
 import sys
 import zoneinfo
 
@@ -551,6 +552,8 @@ def test_price_editor(browser, site):
     mystery = page.locator("#models-used tbody tr", has_text="mystery-model-x")
     assert "unpriced" in mystery.get_attribute("class") and "unpriced" in mystery.inner_text()
     assert page.locator("#unpriced-note").is_visible()
+    gpt = page.locator("#models-used tbody tr", has=page.locator("code", has_text=re.compile("^gpt-5.4$"))).locator(".price-now")
+    assert gpt.inner_text().startswith("$1.25 in · $10.00 out default") and "by gpt-5*" in gpt.inner_text()
 
     mystery.locator("button", has_text="Set price").click()
     assert page.input_value("#price-model") == "mystery-model-x"
@@ -572,6 +575,7 @@ def test_price_editor(browser, site):
     assert (saved.input, saved.output, saved.cache_read, saved.cache_write, saved.reasoning) == (1, 2, 0.1, 1, None)
     mystery = page.locator("#models-used tbody tr", has_text="mystery-model-x")
     assert "unpriced" not in mystery.get_attribute("class") and "yours" in mystery.inner_text()
+    assert mystery.locator(".price-now").inner_text().startswith("$1.00 in · $2.00 out")
 
     for field, value in (("model", "mystery-*"), ("input", "3"), ("output", "4"), ("cache_read", "0"), ("cache_write", "3")):
         page.fill(f"#price-{field}", value)  # a wildcard
@@ -996,7 +1000,9 @@ def test_every_page_screenshot(browser, site, scheme, width):
             page.locator("#events tbody tr").nth(2).click()
             page.screenshot(path=str(ARTIFACTS / f"event-detail-{scheme}-{width}.png"))
             page.keyboard.press("Escape")
-        if width < 400:  # readable at 375 px as well
+        if width < 400:  # readable at 375 px as well, and a table of cards does not scroll sideways
+            assert page.evaluate("[...document.querySelectorAll('table.cards')].every((table) => "
+                                 "table.parentElement.scrollWidth <= table.parentElement.clientWidth)"), name
             page.set_viewport_size({"width": 375, "height": 800})
             assert page.evaluate("document.documentElement.scrollWidth") <= 375, name
             page.set_viewport_size({"width": width, "height": 900})

@@ -15,6 +15,7 @@ export default {
   times_in: "時間按 {zone}", plus_unpriced: "+ {n} 個未定價", tokens_unit: "Token",
   active_alerts: "當前告警（今天和本月）", all_alerts: "全部告警和預算",
   instance_none: "匯入（無例項）",
+  price_per_m: "每百萬 Token 價格（當前）", price_in_out: "輸入 {input} · 輸出 {output}", matched_by: "匹配 {pattern}",
   live_title: "最近 60 分鐘（即時）", live_failed: "無法讀取即時資料：{error}",
   live_summary: "{requests} 次請求，{failed} 次失敗，{tokens} Token",
   vs_previous: "較{period} {change}", no_change: "與上一週期持平",

@@ -37,15 +37,17 @@ export default {
 function usedTable(models, editor) {
   const columns = [
     { label: t("model"), value: (model) => h("code", {}, model.model) },
-    { label: t("price"), value: (model) => (model.priced
-      ? h("span", {}, h("code", {}, model.price_pattern), " ", pill(t(`source_${model.price_source}`), model.price_source === "user" ? "ok" : ""))
+    { label: t("price_per_m"), value: (model) => (model.priced
+      ? h("span", { class: "price-now" }, h("span", {}, t("price_in_out", { input: fmt.usd(model.price.input),
+        output: fmt.usd(model.price.output) })), " ", pill(t(`source_${model.price_source}`), model.price_source === "user" ? "ok" : ""),
+      h("span", { class: "muted small" }, ` ${t("matched_by", { pattern: model.price_pattern })}`))
       : h("span", { class: "pills" }, pill(t("unpriced"), "warn"),
         h("button", { type: "button", class: "small", onclick: () => editor.fill({ model: model.model }) }, t("set_price")))) },
     { label: t("requests"), num: true, value: (model) => fmt.int(model.requests) },
     { label: t("owner"), value: (model) => model.owned_by || "—" },
     { label: t("offered_by_cpa"), value: (model) => (model.in_cpa ? t("yes") : t("no")) },
   ];
-  return dataTable(columns, models, { id: "models-used", rowClass: (model) => (model.priced ? "" : "unpriced"),
+  return dataTable(columns, models, { id: "models-used", rowClass: (model) => (model.priced ? "" : "unpriced"), cards: true,
     caption: t("models_in_use") });
 }
 
