@@ -19,7 +19,8 @@ Contents, in the order data flows through the program:
   3. Storage .............. the schema (Rollup families, MIGRATIONS), writing, reading (Query,
                             Measures, Piece, Read), SqliteDialect and PostgresDialect, Store
                             and its RollupCache, copy_store (the migrate command)
-  4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP), CpaHttp
+  4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP), CpaHttp; CPA's request
+                            logs (RequestLogParser, LogBody, RequestLogs: CPA_LOG_DIR or the API)
   5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Watchdog,
                             Importer, Alerts
   6. Pricing .............. Price, DEFAULT_PRICES, Pricing
@@ -64,6 +65,7 @@ import socket
 import sqlite3
 import ssl
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -339,6 +341,17 @@ def _path(text: str) -> str:
     return os.path.abspath(text.strip())
 
 
+def _optional_log_dir(text: str) -> str:
+    """"" (none), or a directory this process can list and read: one it cannot is a
+    configuration error at the start, not a "not found" at every log asked for."""
+    if not text.strip():
+        return ""
+    path = os.path.abspath(text.strip())
+    if not os.path.isdir(path) or not os.access(path, os.R_OK | os.X_OK):
+        raise ValueError(text)
+    return path
+
+
 def _secret(text: str) -> str:
     """A key or password: it travels in RESP AUTH and HTTP headers, so no control characters."""
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
@@ -451,6 +464,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Serve /metrics without login (for a Prometheus that cannot send the password)."),
     Setting("KEY_LOGIN_ENABLED", "false", parse_bool, "true or false (needs AUTH_ENABLED=true)",
             "Let each member sign in with their own CPA client API key and see only that key's usage."),
+    Setting("CPA_LOG_DIR", "", _optional_log_dir, 'a readable directory, or "" for none',
+            "CPA's log directory when CPA runs on this host: request logs are read from its files first "
+            "(else through CPA's management API)."),
+    Setting("REQUEST_LOG_MEMBERS", "false", parse_bool, "true or false",
+            "Let a member read CPA's request logs of their own key (prompts and answers); off: owner only."),
+    Setting("REQUEST_LOG_BODY_BYTES", "1048576", _int_between(1024, 64 * 2**20), "a number of bytes 1024-67108864",
+            "Bytes of each body (request, attempt, response) a parsed request log shows; the rest is cut."),
+    Setting("REQUEST_LOG_HEADER_BYTES", "65536", _int_between(1024, 2**20), "a number of bytes 1024-1048576",
+            "Bytes of each header block a parsed request log shows; the rest is cut."),
     Setting("ALERT_WEBHOOK_URL", "", _optional_http_url, 'an http(s) URL, or "" for none',
             "Where budget and anomaly alerts are POSTed as JSON (retried with backoff).", show=_shown_webhook),
     Setting("ALERT_ANOMALY_FACTOR", "3", _factor, "a number above 1, such as 3",
@@ -500,6 +522,10 @@ class Config:
     trusted_proxies: tuple
     metrics_public: bool
     key_login_enabled: bool
+    cpa_log_dir: str
+    request_log_members: bool
+    request_log_body_bytes: int
+    request_log_header_bytes: int
     alert_webhook_url: str
     alert_anomaly_factor: float
     idle_key_days: int
@@ -2125,6 +2151,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "FROM model_prices_v13",
         "DROP TABLE model_prices_v13",
     ),
+    (  # 15: an event found by its request_id (the request-log viewer)
+        "CREATE INDEX usage_events_request_id ON usage_events (request_id)",
+    ),
 )
 
 
@@ -3318,6 +3347,15 @@ class Store:
         with self.write_lock:
             return self._writer.execute("DELETE FROM api_key_aliases WHERE api_key = ?", (api_key,)).rowcount > 0
 
+    def request_events(self, request_id: str, limit: int = 50) -> list[dict]:
+        """The stored events of one client request (retries and extra models share its
+        request_id), oldest first."""
+        cursor = self.reader.execute(
+            f"SELECT id, {', '.join(UsageEvent._fields)} FROM usage_events WHERE request_id = ? "
+            "ORDER BY ts_ms, event_key LIMIT ?", [request_id, limit])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
     def first_event_ms(self) -> int | None:
         """When the first event happened that any rollup remembers."""
         row = self.reader.execute("SELECT MIN(first_ms) FROM usage_rollup_daily "
@@ -4475,6 +4513,48 @@ class CpaHttp:
             return [payload]
         return [queue_item_payload(element) for element in elements]
 
+    def request_log(self, request_id: str, sink: Any, limit: int) -> str | None:
+        """Copy CPA's log of one request into the binary file ``sink`` as it arrives (a
+        log can be hundreds of megabytes); its file name, or None where CPA has none (404).
+        A request someone waits for: the key's pause is not waited out."""
+        quoted = urllib.parse.quote(request_id, safe="")
+        paths = (f"/request-log-by-id/{quoted}", f"/observability/logs/requests/{quoted}")
+
+        def call() -> str | None:
+            api = self.api or self._detect()
+            path = f"/{api}/management{paths[1] if api == 'v8' else paths[0]}"
+            self.close()  # a fresh connection: a kept one the other side closed would fail midway
+            conn = self._connection()
+            try:
+                conn.request("GET", self._prefix + path, headers={"Authorization": f"Bearer {self.key}"})
+                response = conn.getresponse()
+                if response.status != 200:
+                    payload = response.read(64 * 1024)
+                    conn.close()
+                    self._note_management_answer(response.status, response.headers, payload)
+                    if response.status == 404:
+                        return None
+                    raise CpaHttpError(f"HTTP {response.status} from {path}: {_error_text(payload)}",
+                                       response.status)
+                self._note_management_answer(response.status, response.headers, b"")
+                copied = 0
+                while chunk := response.read(1024 * 1024):
+                    copied += len(chunk)
+                    if copied > limit:
+                        conn.close()
+                        raise CpaHttpError(f"{path}: the log is larger than {limit} bytes")
+                    sink.write(chunk)
+                if response.will_close:
+                    conn.close()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise CpaHttpError(f"{path}: {getattr(exc, 'reason', None) or exc or type(exc).__name__}") from None
+            disposition = response.headers.get("Content-Disposition", "")
+            named = re.search(r'filename="?([^";/\\]+)"?', disposition)
+            return named.group(1) if named else f"{request_id}.log"
+
+        return self.gate.use(threading.Event(), call, wait=False)
+
 
 def _error_text(payload: bytes, default: str | None = None) -> str:
     """The message of an error answer: its JSON "error", else its text (``default``:
@@ -4510,6 +4590,385 @@ def _json_answer(status: int, what: str, payload: bytes) -> Any:
         return json.loads(payload or b"null")
     except (ValueError, RecursionError):
         raise CpaHttpError(f"{what}: the answer is not JSON that can be read", status) from None
+
+
+# -- CPA's request logs ----------------------------------------------------------------------
+#
+# With request-log on (v8: observability.logs.request-log), CPA writes one file per client
+# request, named <url-path>-<YYYY-MM-DDTHHMMSS>-<request_id>.log (an "error-" prefix for
+# the logs it keeps of failures while request-log is off), in sections:
+#   === REQUEST INFO ===      Version, URL, Method, transports, Timestamp ("Key: value")
+#   === HEADERS ===           the client's headers (credentials masked by CPA)
+#   === REQUEST BODY ===      the client's body
+#   === WEBSOCKET TIMELINE === / === API WEBSOCKET TIMELINE ===   websocket transcripts
+#   === API REQUEST n ===     each upstream attempt: Timestamp, Upstream URL, HTTP Method,
+#                             Auth, then "Headers:" lines and "Body:"
+#   === API ERROR RESPONSE === HTTP Status and the error text of a failed attempt
+#   === API RESPONSE n ===    Timestamp, Status, "Headers:", "Body:" (SSE as it came) or Error
+#   === RESPONSE ===          what the client got: Status, headers, a blank line, the body
+#                             (the last section: its body runs to the end of the file)
+# A log can be hundreds of megabytes (images in prompts, long streams): it is read line by
+# line, each body kept up to REQUEST_LOG_BODY_BYTES, and inline images and PDFs (base64
+# in a body) noted by their place in the file instead of kept, for the asset route to
+# serve as bytes.
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+REQUEST_LOG_NAME = re.compile(
+    r"(?:error-)?(?P<path>.+)-(?P<time>\d{4}-\d{2}-\d{2}T\d{6})-(?P<id>[A-Za-z0-9_-]{1,128})\.log")
+REQUEST_LOG_NOT_FOUND = ("CPA writes a request's log only while its request logging is on (request-log: true; "
+                         "v8: observability.logs.request-log), and removes old ones")
+_LOG_SECTION = re.compile(rb"=== ([A-Z][A-Z ]*?)(?: (\d{1,6}))? ===\r?\n")
+_LOG_PIECE = 64 * 1024  # bytes read at most per line: a long line arrives in pieces
+# The base64 openings of what the asset route serves: PNG, JPEG, GIF, WebP (RIFF), PDF.
+_ASSET_RUN = re.compile(rb"(?<![A-Za-z0-9+/=])(?:iVBORw0KGgo|/9j/|R0lGOD|UklGR|JVBERi)[A-Za-z0-9+/]{40,}={0,2}")
+_BASE64_TAIL = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+ASSET_MARKER = "cpa-usage-asset:"
+ASSET_MAX_BYTES = 64 * 2**20  # base64 characters the asset route decodes at most
+
+
+def asset_type(head: bytes) -> str | None:
+    """The media type of decoded bytes by their magic numbers (images and PDF only: never
+    SVG or HTML, which a browser would run)."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    return None
+
+
+def _base64_type(run: bytes) -> str | None:
+    try:
+        return asset_type(base64.b64decode(run[:16], validate=True))
+    except ValueError:
+        return None
+
+
+def masked_log_text(text: str) -> str:
+    """A line of a log's metadata (an URL, Auth) with key-like tokens masked, whatever CPA did."""
+    return _KEY_LIKE.sub(lambda match: mask_key(match.group()) or "", text)
+
+
+def masked_header(name: str, value: str) -> str:
+    """A header's value as a log shows it: credentials masked again (the scheme of an
+    Authorization kept), whatever CPA did; other values with key-like tokens masked."""
+    lowered = name.lower()
+    if lowered in ("authorization", "proxy-authorization", "cookie", "set-cookie") \
+            or _SECRET_FIELD.search(lowered) or lowered.endswith("-key"):
+        scheme, space, token = value.partition(" ")
+        if space and scheme.lower() in ("bearer", "basic", "token"):
+            return f"{scheme} {mask_key(token.strip()) or ''}"
+        return mask_key(value.strip()) or ""
+    return masked_log_text(value)
+
+
+class LogBody:
+    """One body of a request log as it streams past: its first ``cap`` bytes kept, its
+    size counted, and inline images and PDFs (base64 runs that decode to one) noted by
+    offset and length in the file and replaced in the kept text by ``cpa-usage-asset:<n>``,
+    so that a prompt with a 20 MB image costs a few bytes here."""
+
+    def __init__(self, cap: int, assets: list[dict]):
+        self.cap, self.assets = cap, assets  # assets: the log's list, shared by its bodies
+        self.size, self.truncated = 0, False
+        self.kept = bytearray()
+        self._open: dict | None = None  # an asset whose run went on past the last piece
+
+    def add(self, piece: bytes, offset: int) -> None:
+        """The next ``piece`` of the body, which starts at ``offset`` in the file."""
+        self.size += len(piece)
+        start = 0
+        if self._open is not None:
+            start = _BASE64_TAIL.match(piece).end()
+            self._open["length"] += start
+            if start == len(piece):
+                return
+            self._open = None
+        for match in _ASSET_RUN.finditer(piece, start):
+            kind = _base64_type(match.group())
+            if kind is None:
+                continue
+            self._keep(piece[start:match.start()])
+            asset = {"index": len(self.assets), "offset": offset + match.start(),
+                     "length": match.end() - match.start(), "type": kind}
+            self.assets.append(asset)
+            self._keep(f"{ASSET_MARKER}{asset['index']}".encode())
+            start = match.end()
+            if start == len(piece):
+                self._open = asset
+                return
+        self._keep(piece[start:])
+
+    def _keep(self, data: bytes) -> None:
+        room = self.cap - len(self.kept)
+        if len(data) > room:
+            self.truncated = True
+        if room > 0:
+            self.kept += data[:room]
+
+    def json(self) -> dict:
+        """The body as the API shows it: text (CPA's section spacing removed), bytes in
+        the file, truncated."""
+        text = bytes(self.kept)
+        if not self.truncated:
+            text = text.rstrip(b"\r\n")
+            self.size -= len(self.kept) - len(text)
+        return {"text": text.decode("utf-8", "replace"), "bytes": self.size, "truncated": self.truncated}
+
+
+class _LogHeaders:
+    """A block of header lines, kept up to ``cap`` bytes, values masked."""
+
+    def __init__(self, cap: int):
+        self.cap, self.used, self.items, self.truncated = cap, 0, [], False
+
+    def add(self, line: str) -> None:
+        if line == "<none>":
+            return
+        name, _, value = line.partition(":")
+        self.used += len(line)
+        if self.used > self.cap:
+            self.truncated = True
+            return
+        self.items.append([name.strip(), masked_header(name.strip(), value.strip())])
+
+
+class RequestLogParser:
+    """Reads one of CPA's request logs (see the format above) from a binary stream, line
+    by line, into the answer of the log route: request info, headers and body, each
+    upstream attempt, the API errors, the final response, websocket timelines, the
+    inline assets, and ``truncated``, the names of what was cut."""
+
+    def __init__(self, body_cap: int, header_cap: int):
+        self.body_cap, self.header_cap = body_cap, header_cap
+
+    def parse(self, stream: Any, name: str, size: int) -> dict:
+        self._assets: list[dict] = []
+        self._bodies: list[tuple[str, dict, str, LogBody]] = []  # (path, owner, field, body)
+        self._headers: list[tuple[str, dict, str, _LogHeaders]] = []
+        self.log: dict[str, Any] = {"file": {"name": name, "size": size}, "info": {},
+                                    "request": {"headers": [], "body": None}, "attempts": [], "api_errors": [],
+                                    "response": None, "websocket": {}, "other_sections": [], "assets": self._assets}
+        self._section: dict | None = None
+        offset, line_start, final = 0, True, False
+        while piece := stream.readline(_LOG_PIECE):
+            if line_start and not final and (marker := _LOG_SECTION.fullmatch(piece)):
+                final = self._open(marker.group(1).decode(), marker.group(2))
+            elif self._section is not None:
+                self._feed(piece, offset, line_start)
+            offset += len(piece)
+            line_start = piece.endswith(b"\n")
+        return self._finish()
+
+    # -- sections --------------------------------------------------------------
+
+    def _open(self, title: str, number: bytes | None) -> bool:
+        """Start the section ``title`` (with its attempt ``number``); whether it is the last
+        one (RESPONSE: its body runs to the end, whatever it holds)."""
+        log = self.log
+        if title == "REQUEST INFO":
+            self._section = {"target": log["info"], "phase": "info", "path": "info"}
+        elif title == "HEADERS":
+            headers = self._new_headers("request.headers", log["request"], "headers")
+            self._section = {"phase": "headers", "headers": headers}
+        elif title == "REQUEST BODY":
+            self._section = {"phase": "body", "body": self._new_body("request.body", log["request"], "body")}
+        elif title in ("API REQUEST", "API RESPONSE"):
+            part = "request" if title == "API REQUEST" else "response"
+            attempt = self._attempt(int(number) if number else None, part)
+            target = attempt.setdefault(part, {"fields": {}, "headers": [], "body": None, "errors": []})
+            self._section = {"target": target, "phase": "fields", "path": f"attempts[{attempt['index']}].{part}"}
+        elif title == "API ERROR RESPONSE":
+            error = {"status": None, "body": None}
+            log["api_errors"].append(error)
+            self._section = {"target": error, "phase": "error", "path": f"api_errors[{len(log['api_errors'])}]"}
+        elif title == "RESPONSE":
+            log["response"] = response = {"status": None, "headers": [], "body": None}
+            headers = self._new_headers("response.headers", response, "headers")
+            self._section = {"target": response, "phase": "response", "headers": headers, "path": "response"}
+            return True
+        elif title in ("WEBSOCKET TIMELINE", "API WEBSOCKET TIMELINE"):
+            key = "downstream" if title == "WEBSOCKET TIMELINE" else "upstream"
+            self._section = {"phase": "body", "body": self._new_body(f"websocket.{key}", log["websocket"], key)}
+        else:  # a section this parser does not know (a newer CPA): kept as text
+            other = {"title": title, "body": None}
+            log["other_sections"].append(other)
+            self._section = {"phase": "body", "body": self._new_body(title.lower(), other, "body")}
+        return False
+
+    def _attempt(self, number: int | None, part: str) -> dict:
+        """The attempt ``number`` (unnumbered: a request starts the next one, a response
+        belongs to the last one without a response)."""
+        attempts = self.log["attempts"]
+        if number is None:
+            open_ones = [a for a in attempts if part not in a]
+            if part == "response" and open_ones:
+                return open_ones[0]
+            number = len(attempts) + 1
+        for attempt in attempts:
+            if attempt["index"] == number:
+                return attempt
+        attempts.append({"index": number})
+        return attempts[-1]
+
+    def _new_body(self, path: str, owner: dict, field: str) -> LogBody:
+        body = LogBody(self.body_cap, self._assets)
+        self._bodies.append((path, owner, field, body))
+        return body
+
+    def _new_headers(self, path: str, owner: dict, field: str) -> _LogHeaders:
+        headers = _LogHeaders(self.header_cap)
+        self._headers.append((path, owner, field, headers))
+        return headers
+
+    # -- lines -----------------------------------------------------------------
+
+    def _feed(self, piece: bytes, offset: int, line_start: bool) -> None:
+        section = self._section
+        phase = section["phase"]
+        if phase == "body":
+            section["body"].add(piece, offset)
+            return
+        if not line_start:  # the rest of an overlong metadata line: not kept
+            return
+        line = piece.decode("utf-8", "replace").rstrip("\r\n")
+        if phase == "info":
+            if line:
+                key, _, value = line.partition(":")
+                section["target"][key.strip().lower().replace(" ", "_")] = masked_log_text(value.strip())
+        elif phase == "headers":
+            if line:
+                section["headers"].add(line)
+            elif "target" in section:  # an attempt's headers end at a blank line
+                section["phase"] = "fields"
+        elif phase == "fields":
+            self._attempt_line(section, line)
+        elif phase == "error":
+            if line.startswith("HTTP Status:"):
+                section["target"]["status"] = _status_number(line)
+                section["phase"] = "body"
+                section["body"] = self._new_body(section["path"] + ".body", section["target"], "body")
+        elif phase == "response":
+            self._response_line(section, line)
+
+    def _attempt_line(self, section: dict, line: str) -> None:
+        target = section["target"]
+        if line == "Headers:":
+            section["phase"] = "headers"
+            section["headers"] = self._new_headers(section["path"] + ".headers", target, "headers")
+        elif line == "Body:":
+            section["phase"] = "body"
+            section["body"] = self._new_body(section["path"] + ".body", target, "body")
+        elif line.startswith("Error:"):
+            target["errors"].append(masked_log_text(line[6:].strip()))
+        elif line:
+            key, _, value = line.partition(":")
+            target["fields"][key.strip().lower().replace(" ", "_")] = masked_log_text(value.strip())
+
+    def _response_line(self, section: dict, line: str) -> None:
+        target = section["target"]
+        if not line:
+            section["phase"] = "body"
+            section["body"] = self._new_body("response.body", target, "body")
+        elif target["status"] is None and not section["headers"].items and line.startswith("Status:"):
+            target["status"] = _status_number(line)
+        else:
+            section["headers"].add(line)
+
+    def _finish(self) -> dict:
+        truncated = []
+        for path, owner, field, headers in self._headers:
+            owner[field] = headers.items
+            if headers.truncated:
+                truncated.append(path)
+        for path, owner, field, body in self._bodies:
+            owner[field] = body.json()
+            if body.truncated:
+                truncated.append(path)
+        log = self.log
+        for attempt in log["attempts"]:
+            for part in ("request", "response"):
+                if part in attempt:
+                    fields = attempt[part].pop("fields")
+                    attempt[part].update(fields)
+                    if "status" in fields:
+                        attempt[part]["status"] = _status_number("Status:" + fields["status"])
+        log["attempts"].sort(key=operator.itemgetter("index"))
+        log["truncated"] = truncated
+        return log
+
+
+def _status_number(line: str) -> int | None:
+    """The number of a ``Status: 429`` line (None when it is not one)."""
+    text = line.partition(":")[2].strip()
+    return int(text) if text.isdigit() and len(text) <= 3 else None
+
+
+class RequestLogNotFound(Exception):
+    """No log of this request where it was looked for (the message says where)."""
+
+
+class RequestLogs:
+    """Where a request's log is found, in order: a file in CPA_LOG_DIR when CPA runs on
+    this host (several: the newest by the time in its name), else CPA's management API
+    (downloaded to a temporary file, never held in memory). cpa-usage stores no log: each
+    read is a fresh look."""
+
+    DOWNLOAD_MAX_BYTES = 4 * 2**30
+
+    def __init__(self, log_dir: str, clients: dict[str, "CpaHttp"], body_cap: int, header_cap: int):
+        self.log_dir, self.clients = log_dir, clients
+        self.parser = RequestLogParser(body_cap, header_cap)
+
+    def local_file(self, request_id: str) -> str | None:
+        """The newest file of ``request_id`` in CPA_LOG_DIR, or None."""
+        if not self.log_dir:
+            return None
+        found = []
+        with os.scandir(self.log_dir) as entries:
+            for entry in entries:
+                match = REQUEST_LOG_NAME.fullmatch(entry.name)
+                if match and match["id"] == request_id and entry.is_file():
+                    found.append((match["time"], entry.stat().st_mtime, entry.path))
+        return max(found)[2] if found else None
+
+    @contextlib.contextmanager
+    def opened(self, request_id: str, instances: Sequence[str]) -> Iterable[tuple[Any, str, int]]:
+        """(binary stream, file name, size) of the log: the local file, else a download
+        from the CPAs named in ``instances`` (the event's), else from every CPA.
+        RequestLogNotFound when none has it; CpaHttpError when a CPA could not be asked."""
+        path = self.local_file(request_id)
+        if path is not None:
+            with open(path, "rb") as stream:
+                yield stream, os.path.basename(path), os.fstat(stream.fileno()).st_size
+            return
+        names = [name for name in instances if name in self.clients] or list(self.clients)
+        failures = []
+        for name in names:
+            spool = tempfile.TemporaryFile()
+            try:
+                file_name = self.clients[name].request_log(request_id, spool, self.DOWNLOAD_MAX_BYTES)
+            except CpaHttpError as exc:
+                spool.close()
+                failures.append(f"{name}: {exc}")
+                continue
+            if file_name is None:
+                spool.close()
+                continue
+            with spool:
+                size = spool.tell()
+                spool.seek(0)
+                yield spool, file_name, size
+            return
+        if failures:
+            raise CpaHttpError("; ".join(failures))
+        where = (f"in CPA_LOG_DIR ({self.log_dir}) nor " if self.log_dir else "") + "through CPA's management API"
+        raise RequestLogNotFound(f"no log of request {request_id} {where}")
 
 
 ###############################################################################
@@ -8248,6 +8707,131 @@ def usage_events_export(service: Service) -> Iterable[bytes]:
     return download(analytics.export_events(query, fmt, hide_credentials=bool(member)), fmt, "cpa-usage-events")
 
 
+# -- CPA's log of one request ------------------------------------------------------------
+
+_REQUEST_ID_PATH = [_parameter("request_id", "the event's request_id: 1-128 letters, digits, _ or -",
+                               {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"}, where="path")]
+_LOG_BODY = _schema_object({"text": _STR, "bytes": _INT, "truncated": _BOOL})
+_LOG_HEADERS = {"type": "array", "items": {"type": "array", "items": _STR}}
+
+
+
+def log_events(service: Service, request_id: str) -> list[dict]:
+    """The stored events of a request whose log is asked for, after the checks: a valid
+    request_id (400); a member only with REQUEST_LOG_MEMBERS and only for their own key
+    (403, else 404 as for a request that is not theirs: prompts are private)."""
+    if not REQUEST_ID.fullmatch(request_id):
+        raise ApiError(400, "request_id must be 1-128 letters, digits, _ or -", {"got": request_id[:200]})
+    events = service.store.request_events(request_id)
+    member = member_key()
+    if member is not None:
+        if not service.config.request_log_members:
+            raise ApiError(403, "CPA's request logs hold prompts and answers: only the owner reads them "
+                           "(REQUEST_LOG_MEMBERS=true lets a member read those of their own key)", {"member": True})
+        if not any(row["api_key"] == member for row in events):
+            raise ApiError(404, "no request of your key has this request_id", {"request_id": request_id})
+    return events
+
+
+def opened_log(service: Service, request_id: str, events: list[dict], stack: contextlib.ExitStack
+               ) -> tuple[Any, str, int]:
+    """The request's log, open in ``stack``; 404 with a hint, or 502 with CPA's reason."""
+    instances = list(dict.fromkeys(row["instance"] for row in events))
+    try:
+        return stack.enter_context(service.request_logs.opened(request_id, instances))
+    except RequestLogNotFound as exc:
+        raise ApiError(404, str(exc), {"request_id": request_id, "hint": REQUEST_LOG_NOT_FOUND}) from None
+    except (CpaHttpError, AuthRejected) as exc:
+        raise ApiError(502, "CPA's management API could not give the log", {"reason": str(exc)}) from None
+
+
+@route("GET", API + "/usage/events/<request_id>/log", MEMBER, doc=_operation(
+    "CPA's log of one request, parsed: request info, headers (credentials masked) and body, each upstream "
+    "attempt, the final response, inline assets; bodies capped (REQUEST_LOG_BODY_BYTES). Owner only, unless "
+    "REQUEST_LOG_MEMBERS=true (a member's own key), else 403. Read from CPA_LOG_DIR, else CPA's management API; "
+    "nothing is stored. A request_id not of 1-128 letters, digits, _ or - is a 400; no log, a 404 with a "
+    "hint; a CPA that cannot be asked, a 502 with the reason",
+    _schema_object({"file": _schema_object({"name": _STR, "size": _INT}), "info": {"type": "object"},
+                    "request": _schema_object({"headers": _LOG_HEADERS, "body": _LOG_BODY}),
+                    "attempts": {"type": "array", "items": {"type": "object"}},
+                    "api_errors": {"type": "array", "items": {"type": "object"}},
+                    "response": {"type": "object", "nullable": True}, "websocket": {"type": "object"},
+                    "other_sections": {"type": "array", "items": {"type": "object"}},
+                    "assets": {"type": "array", "items": _schema_object(
+                        {"index": _INT, "offset": _INT, "length": _INT, "type": _STR})},
+                    "truncated": {"type": "array", "items": _STR},
+                    "events": {"type": "array", "items": _ref("Event")}}),
+    _REQUEST_ID_PATH))
+def request_log(service: Service, request_id: str) -> dict:
+    events = log_events(service, request_id)
+    with contextlib.ExitStack() as stack:
+        stream, name, size = opened_log(service, request_id, events, stack)
+        answer = service.request_logs.parser.parse(stream, name, size)
+    shown = [event_json(row) for row in events]
+    if member_key() is not None:
+        for item in shown:
+            item.update(dict.fromkeys(MEMBER_HIDDEN_EVENT_FIELDS))
+    return {**answer, "events": shown}
+
+
+@route("GET", API + "/usage/events/<request_id>/log/raw", MEMBER, doc=_operation(
+    "CPA's log of one request as it is, as a download (same access as the parsed log)", {"type": "string"},
+    _REQUEST_ID_PATH, produces=("text/plain",)))
+def request_log_raw(service: Service, request_id: str) -> Iterable[bytes]:
+    events = log_events(service, request_id)
+    stack = contextlib.ExitStack()
+    stream, name, size = opened_log(service, request_id, events, stack)
+    bottle.response.content_type = "text/plain; charset=utf-8"
+    bottle.response.set_header("Content-Length", str(size))
+    bottle.response.set_header("Content-Disposition", f'attachment; filename="{_download_name(name, request_id)}"')
+    bottle.response.set_header("Cache-Control", "no-store")
+
+    def chunks() -> Iterable[bytes]:
+        with stack:
+            while chunk := stream.read(1024 * 1024):
+                yield chunk
+
+    return chunks()
+
+
+def _download_name(name: str, request_id: str) -> str:
+    """The log's file name for a Content-Disposition: CPA's, when it is a plain one."""
+    return name if re.fullmatch(r"[A-Za-z0-9._-]{1,255}", name) else f"{request_id}.log"
+
+
+@route("GET", API + "/usage/events/<request_id>/log/asset", MEMBER, doc=_operation(
+    "an image or PDF inlined in the request's log (base64 in a body), as bytes: offset and length as the "
+    "parsed log's assets give them; its type from its magic bytes (PNG, JPEG, GIF, WebP, PDF)",
+    {"type": "string", "format": "binary"},
+    _REQUEST_ID_PATH + [_required(_parameter("offset", "where the base64 starts in the file",
+                                             {"type": "integer", "minimum": 0})),
+                        _required(_parameter("length", "how many base64 characters",
+                                             {"type": "integer", "minimum": 16, "maximum": ASSET_MAX_BYTES}))],
+    produces=("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")))
+def request_log_asset(service: Service, request_id: str) -> bytes:
+    events = log_events(service, request_id)
+    offset, length = query_int("offset", -1, 0, 2**62), query_int("length", -1, 16, ASSET_MAX_BYTES)
+    if offset < 0 or length < 0:
+        raise ApiError(400, "offset and length are required", {"offset": offset, "length": length})
+    with contextlib.ExitStack() as stack:
+        stream, _, size = opened_log(service, request_id, events, stack)
+        if offset + length > size:
+            raise ApiError(400, "offset and length go past the end of the log", {"size": size})
+        stream.seek(offset)
+        text = stream.read(length)
+    try:
+        data = base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
+    except ValueError:
+        raise ApiError(400, "no base64 asset at this offset and length", {"offset": offset}) from None
+    kind = asset_type(data[:16])
+    if kind is None:
+        raise ApiError(400, "the data there is not an image or PDF", {"offset": offset})
+    bottle.response.content_type = kind
+    bottle.response.set_header("Content-Disposition", "inline")
+    bottle.response.set_header("Cache-Control", "private, max-age=3600")
+    return data
+
+
 # -- CPA's lists and its recording switch --------------------------------------------------
 
 @route("GET", API + "/auth-files", OWNER, doc=_operation(
@@ -8994,6 +9578,8 @@ class Service:
         self.pricing = Pricing(self.store)
         self.analytics = Analytics(self.store, self.pricing, config.zone)
         self.auth = Auth(config, self.store)
+        self.request_logs = RequestLogs(config.cpa_log_dir, {i.name: c for i, c in zip(config.cpas, self.cpa_clients)},
+                                        config.request_log_body_bytes, config.request_log_header_bytes)
         self.warnings = self._exposure_warnings(config)
         self._make_workers(drainer_options)
         self.app = PrefixMount(build_app(self), config.app_base_path, config.trusted_proxies)

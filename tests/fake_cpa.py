@@ -563,6 +563,11 @@ class FakeCPA:
         self.openai_compatibility: list[dict] = default_openai_compatibility()
         self.models: list[dict] = default_models()
         self.request_retry = 3
+        # Request logs by request_id (file name, content), served by v0 /request-log-by-id/<id>
+        # and v8 /observability/logs/requests/<id> as a download; request_log_failure: the
+        # (status, message) every such request answers instead (a CPA that cannot read its logs).
+        self.request_logs: dict[str, tuple[str, bytes]] = {}
+        self.request_log_failure: tuple[int, str] | None = None
         # What happened, for assertions.
         self.commands: list[CommandRecord] = []
         self.http_requests: list[HttpRecord] = []
@@ -1118,6 +1123,8 @@ class FakeCPA:
             return 200, go_json({"files": self.auth_files}), {}
         if method == "GET" and segments == ["observability", "usage", "queue"]:
             return *self._usage_queue(query), {}
+        if method == "GET" and segments[:3] == ["observability", "logs", "requests"] and len(segments) == 4:
+            return self.request_log(segments[3])
         if segments[:1] != ["config"]:
             return 404, go_json(V8_NOT_FOUND), {}
         path, no_store = segments[1:], {"Cache-Control": "no-store"}
@@ -1141,6 +1148,17 @@ class FakeCPA:
             self.usage_statistics_enabled = value
             return 200, go_json({"status": "ok", "config-version": 8}), {}
         return 404, go_json(V8_NOT_FOUND), {}
+
+    def request_log(self, request_id: str) -> tuple[int, bytes, dict]:
+        """A request log as CPA's handler sends it: the file as an attachment, else 404."""
+        if self.request_log_failure is not None:
+            status, message = self.request_log_failure
+            return status, go_json({"error": message}), {}
+        if request_id not in self.request_logs:
+            return 404, go_json({"error": "request log not found"}), {}
+        name, content = self.request_logs[request_id]
+        return 200, content, {"Content-Disposition": f'attachment; filename="{name}"',
+                              "Content-Type": "application/octet-stream"}
 
     def _management(self, method: str, route: str, query: dict, body: bytes) -> tuple[int, bytes]:
         if route == "/usage-statistics-enabled":
@@ -1285,11 +1303,17 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
     def _handle_management(self, method: str, route: str, query: dict, body: bytes) -> None:
         cpa = self.cpa
         known = method in cpa._management_routes().get(route, ())
+        log_route = method == "GET" and route.startswith("/request-log-by-id/")
+        known = known or log_route
         if not known and not cpa.at_least(7, 1, 47):
             return self._not_found()
         headers = self._authorized()
         if headers is None:
             return None
+        if log_route:
+            status, answer, extra = cpa.request_log(urllib.parse.unquote(route[len("/request-log-by-id/"):]))
+            return self._answer(status, answer, extra.pop("Content-Type", "application/json; charset=utf-8"),
+                                headers={**headers, **extra})
         if not known:
             return self._answer(404, headers=headers)
         status, answer = cpa._management(method, route, query, body)
@@ -1300,7 +1324,8 @@ class _HttpHandler(http.server.BaseHTTPRequestHandler):
         if headers is None:
             return None
         status, answer, extra = self.cpa._management_v8(method, route, query, body)
-        return self._answer(status, answer, headers={**headers, **extra})
+        content_type = extra.pop("Content-Type", "application/json; charset=utf-8")
+        return self._answer(status, answer, content_type, headers={**headers, **extra})
 
     def _handle_models(self, query: dict) -> None:
         cpa = self.cpa
