@@ -17,7 +17,7 @@ import zoneinfo
 import pytest
 
 from backends import wait_for
-from conftest import ARTIFACTS, ROOT, open_page, painted, serve
+from conftest import ARTIFACTS, FIXTURES, ROOT, open_page, painted, serve
 from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -1048,3 +1048,60 @@ def test_first_render_of_a_month_is_measured(browser, config_factory, fake_cpa, 
         server.close()
         service.store.close()
 
+
+
+def test_an_event_opens_cpas_log_of_its_request(browser, config_factory, fake_cpa, tmp_path):
+    """From an event's dialog to CPA's log: tabs, every attempt, an inline image from the
+    asset route, and a prompt's <script> and <img onerror> shown as the text they are."""
+    logs = tmp_path / "cpa-logs"
+    logs.mkdir()
+    for name in ("v1-chat-completions-2026-12-07T091500-a1b2c3d4.log", "v1-messages-2026-12-07T092010-b1c2d3e4.log",
+                 "v1-messages-2026-12-07T092130-f0e1d2c3.log"):
+        (logs / name).write_bytes((FIXTURES / "request_logs" / name).read_bytes())
+    cpa = fake_cpa()
+    service = Service(config_factory(CPA_BASE_URL=cpa.url, APP_HOST="127.0.0.1", CPA_LOG_DIR=str(logs)))
+    now = now_ms()
+    events = [event(now, i, 10 + i, "gpt-5.4", ALPHA, ALICE, i == 1, 100, 0, 10, 500)._replace(request_id=request_id)
+              for i, request_id in enumerate(("a1b2c3d4", "b1c2d3e4", "f0e1d2c3"))]
+    service.store.write_batch(events, [], received=len(events))
+    server, url = serve(service)
+    try:
+        page, errors = open_page(browser, url + "#/events", timezone_id=BROWSER_ZONE)
+        painted(page, "events")
+
+        def open_log(request_id):
+            page.locator("#events tbody tr", has=page.locator(f"text={local(next(e.ts_ms for e in events if e.request_id == request_id), '%m/%d/%Y, %H:%M:%S')}")).click()
+            page.click("#open-log")
+            page.wait_for_selector("#request-log")
+
+        open_log("a1b2c3d4")
+        assert "v1-chat-completions-2026-12-07T091500-a1b2c3d4.log" in text(page, "#log-panel")  # Info first
+        page.click("#log-tab-request")
+        body = text(page, "#log-panel .log-body")
+        assert "<script>window.__pwned=1</script>" in body  # the prompt, as text
+        assert page.evaluate("window.__pwned") is None and page.locator("#log-panel script").count() == 0
+        assert "0f3a9b8c7d6e5f4a3b2c1d0e9f8a7b6c" not in text(page, "#request-log")  # masked again
+        page.click("#log-tab-response")
+        assert "chatcmpl-9xYz" in text(page, "#log-panel")
+        assert page.get_attribute("#log-raw", "href").endswith("usage/events/a1b2c3d4/log/raw")
+        page.keyboard.press("Escape")
+
+        open_log("b1c2d3e4")
+        page.click("#log-tab-attempts")
+        assert text(page, "#log-tab-attempts") == "Attempts (2)"
+        assert page.locator("#log-panel .log-attempt summary .pill").all_inner_texts() == ["429", "529"]
+        assert page.locator("#log-panel .log-attempt summary .pill.bad").count() == 2
+        page.keyboard.press("Escape")
+
+        open_log("f0e1d2c3")
+        page.click("#log-tab-request")
+        image = page.locator("#log-panel img.log-asset").first
+        image.wait_for()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+        assert "/log/asset?offset=" in image.get_attribute("src")
+        page.screenshot(path=str(ARTIFACTS / "request-log-light-1280.png"))
+        assert errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.store.close()

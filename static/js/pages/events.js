@@ -5,6 +5,7 @@ import { card, dataTable, h, openDialog, pager, pill } from "../dom.js";
 import { eventExports } from "../exports.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
+import { showRequestLog } from "../requestlog.js";
 import { isMember, session } from "../session.js";
 import { apiParams } from "../state.js";
 
@@ -55,8 +56,13 @@ function showEvent(event) {
   const failure = event.failed ? h("section", { class: "failure" },
     h("h3", {}, pill(t("failed"), "bad"), " ", t("status_code_is", { code: event.status_code ?? "—" })),
     event.fail_body ? h("pre", { class: "raw" }, prettyJson(event.fail_body)) : h("p", { class: "muted" }, t("no_body"))) : null;
+  const log = h("div", { id: "log-box" });
+  const open = event.request_id ? h("button", { type: "button", id: "open-log", onclick: () => {
+    open.remove();
+    showRequestLog(event.request_id, log);
+  } }, t("log_open")) : null;
   openDialog(`${modelName(event)} · ${fmt.dateTime(event.ts_ms)}`,
-    h("div", { class: "event-detail", id: "event-detail" }, failure, fieldTable(event)));
+    h("div", { class: "event-detail", id: "event-detail" }, failure, open, log, fieldTable(event)));
 }
 
 function prettyJson(text) {
