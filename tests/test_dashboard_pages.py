@@ -1078,7 +1078,11 @@ def test_an_event_opens_cpas_log_of_its_request(browser, config_factory, fake_cp
             page.wait_for_selector("#request-log")
 
         open_log("a1b2c3d4")
-        assert "v1-chat-completions-2026-12-07T091500-a1b2c3d4.log" in text(page, "#log-panel")  # Info first
+        conversation = text(page, "#log-panel")  # the conversation first, the prompt's markup as its text
+        assert 'Render this: <script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">' in conversation
+        assert page.locator("#log-panel img").count() == 0
+        page.click("#log-tab-info")
+        assert "v1-chat-completions-2026-12-07T091500-a1b2c3d4.log" in text(page, "#log-panel")
         page.click("#log-tab-request")
         body = text(page, "#log-panel .log-body")
         assert "<script>window.__pwned=1</script>" in body  # the prompt, as text
@@ -1103,6 +1107,71 @@ def test_an_event_opens_cpas_log_of_its_request(browser, config_factory, fake_cp
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
         assert "/log/asset?offset=" in image.get_attribute("src")
         page.screenshot(path=str(ARTIFACTS / "request-log-light-1280.png"))
+        assert errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.store.close()
+
+
+CONVERSATIONS = {  # the sample logs of each request shape: request id, what the answer says, its tool call
+    "v1-messages-2026-12-07T091612-5e6f7a8b.log": ("5e6f7a8b", "Anthropic Messages", "It is 18°C and cloudy in Paris.",
+                                                   "The tool said 18°C; answer briefly.", ("get_weather", '"city": "Lyon"')),
+    "v1-chat-completions-2026-12-07T091730-9c0d1e2f.log": ("9c0d1e2f", "OpenAI Chat Completions", "Hi! Calling the adder.",
+                                                           None, ("add", '"b": 3')),
+    "v1-responses-2026-12-07T091845-3a4b5c6d.log": ("3a4b5c6d", "OpenAI Responses", "Running ls now.", "Need to run ls.",
+                                                    ("shell", '"ls"')),
+    "v1beta-models-gemini-2.5-pro-streamGenerateContent-2026-12-07T091902-7e8f9a0b.log": (
+        "7e8f9a0b", "Gemini", "Paris", "User wants the capital.", ("lookup", '"q": "Paris"')),
+}
+
+
+def test_a_log_shows_the_conversation_of_each_request_shape(browser, config_factory, fake_cpa, tmp_path):
+    """The request's turns and the answer put back together from its SSE deltas (text,
+    thinking, tool-call arguments), for the four shapes CPA serves; search steps through
+    the turns that match."""
+    logs = tmp_path / "cpa-logs"
+    logs.mkdir()
+    for name in CONVERSATIONS:
+        (logs / name).write_bytes((FIXTURES / "request_logs" / name).read_bytes())
+    cpa = fake_cpa()
+    service = Service(config_factory(CPA_BASE_URL=cpa.url, APP_HOST="127.0.0.1", CPA_LOG_DIR=str(logs)))
+    now = now_ms()
+    events = [event(now, i, 10 + i, "gpt-5.4", ALPHA, ALICE, False, 100, 0, 10, 500)._replace(request_id=spec[0])
+              for i, spec in enumerate(CONVERSATIONS.values())]
+    service.store.write_batch(events, [], received=len(events))
+    server, url = serve(service)
+    try:
+        page, errors = open_page(browser, url + "#/events", timezone_id=BROWSER_ZONE)
+        painted(page, "events")
+        for index, (request_id, shape, said, thought, (tool, argument)) in enumerate(CONVERSATIONS.values()):
+            row = page.locator("#events tbody tr").nth(index)  # newest first: 10, 11, 12 and 13 minutes ago
+            row.click()
+            page.click("#open-log")
+            page.wait_for_selector("#request-log")
+            assert page.get_attribute("#log-tab-conversation", "aria-selected") == "true", request_id  # first
+            assert shape in text(page, "#log-panel")
+            answer = page.locator("#log-panel .bubble.answer")
+            assert said in answer.locator(".bubble-text").all_inner_texts(), request_id
+            if thought:
+                assert answer.locator(".bubble-thinking pre").text_content() == thought  # folded
+            call = answer.locator(".bubble-tool_call")
+            assert call.locator("summary").inner_text() == f"Tool call: {tool}"
+            call.locator("summary").click()
+            assert argument in call.locator("pre").inner_text(), request_id
+            page.keyboard.press("Escape")
+
+        page.locator("#events tbody tr").first.click()  # Anthropic's: three turns and the answer
+        page.click("#open-log")
+        page.wait_for_selector("#request-log")
+        assert page.locator("#log-panel .bubble").count() == 4
+        page.fill("#log-search", "paris")
+        assert text(page, "#log-search-count") == "1 of 3"  # the question, the first tool call, the answer
+        page.click("#log-next")
+        page.click("#log-next")
+        assert text(page, "#log-search-count") == "3 of 3"
+        assert page.locator("#log-panel .bubble.current.answer").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "request-log-conversation-light-1280.png"))
         assert errors == []
         page.context.close()
     finally:

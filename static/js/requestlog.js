@@ -4,6 +4,7 @@
 // through the element builder, and the only URLs loaded are this page's asset route.
 
 import { apiUrl } from "./api.js";
+import { conversation } from "./conversation.js";
 import { h, note, pill } from "./dom.js";
 import * as fmt from "./format.js";
 import { t } from "./i18n.js";
@@ -65,7 +66,9 @@ async function fetchWithProgress(url, onProgress) {
 }
 
 function logView(requestId, log) {
+  const talk = conversation(log);
   const tabs = [
+    ...(talk ? [["conversation", t("log_conversation"), () => conversationTab(requestId, log, talk)]] : []),
     ["info", t("log_info"), () => infoTab(log)],
     ["request", t("log_request"), () => requestTab(requestId, log)],
     ["attempts", t("log_attempts", { n: log.attempts.length }), () => attemptsTab(requestId, log)],
@@ -153,6 +156,67 @@ function attemptsTab(requestId, log) {
     h("h3", {}, t("log_sent")), headersTable(attempt.request.headers), bodyBlock(requestId, log, attempt.request.body),
     attempt.response ? [h("h3", {}, t("log_received")), headersTable(attempt.response.headers),
       bodyBlock(requestId, log, attempt.response.body)] : null)));
+}
+
+/** The turns as bubbles by role; thinking and tool calls folded; images from the asset
+ * route; a copy button on each; a search that steps through the turns that match. */
+function conversationTab(requestId, log, talk) {
+  const bubbles = talk.turns.map((turn) => {
+    const plain = turn.parts.map((part) => part.text).filter(Boolean).join("\n\n");
+    const copy = h("button", { type: "button", class: "small link", onclick: () => navigator.clipboard?.writeText(plain) },
+      t("log_copy"));
+    return h("article", { class: `bubble role-${turn.role}${turn.answer ? " answer" : ""}`, dataset: { text: plain.toLowerCase() } },
+      h("header", {}, h("strong", {}, turn.role), copy), turn.parts.map((part) => partView(requestId, log, part)));
+  });
+  const counter = h("span", { class: "muted small", id: "log-search-count" });
+  let hits = [];
+  let at = -1;
+  const step = (direction) => {
+    if (!hits.length) return;
+    at = (at + direction + hits.length) % hits.length;
+    for (const bubble of bubbles) bubble.classList.toggle("current", bubble === hits[at]);
+    hits[at].scrollIntoView({ block: "nearest" });
+    counter.textContent = t("log_hit", { n: at + 1, total: hits.length });
+  };
+  const search = h("input", { type: "search", id: "log-search", placeholder: t("search"), "aria-label": t("search"),
+    oninput: () => {
+      const wanted = search.value.trim().toLowerCase();
+      hits = wanted ? bubbles.filter((bubble) => bubble.dataset.text.includes(wanted)) : [];
+      for (const bubble of bubbles) bubble.classList.toggle("hit", hits.includes(bubble));
+      at = -1;
+      counter.textContent = wanted ? t("log_hits", { n: hits.length, count: hits.length }) : "";
+      step(1);
+    },
+    onkeydown: (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        step(event.shiftKey ? -1 : 1);
+      }
+    } });
+  return h("div", { class: "conversation" },
+    h("div", { class: "actions" }, search,
+      h("button", { type: "button", class: "small", id: "log-prev", onclick: () => step(-1) }, t("previous")),
+      h("button", { type: "button", class: "small", id: "log-next", onclick: () => step(1) }, t("next")), counter),
+    h("p", { class: "muted small" }, t(`log_protocol_${talk.protocol}`)), bubbles);
+}
+
+function partView(requestId, log, part) {
+  if (part.kind === "image") {
+    const known = log.assets.find((one) => one.index === part.asset);
+    return known ? assetImages(requestId, log, `cpa-usage-asset:${known.index}`) : h("p", { class: "muted" }, t("log_image_elsewhere"));
+  }
+  if (part.kind === "text") return h("div", { class: "bubble-text" }, part.text);
+  const label = { thinking: t("log_thinking"), tool_call: t("log_tool_call", { name: part.name || "?" }),
+    tool_result: t("log_tool_result", { name: part.name || "" }) }[part.kind];
+  return h("details", { class: `bubble-${part.kind}` }, h("summary", {}, label), h("pre", { class: "raw" }, prettyText(part.text)));
+}
+
+function prettyText(value) {
+  try {
+    return JSON.stringify(JSON.parse(value), null, 2);
+  } catch {
+    return value;
+  }
 }
 
 function responseTab(requestId, log) {
