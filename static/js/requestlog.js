@@ -16,8 +16,9 @@ function logPath(requestId, tail = "") {
 
 /**
  * Read the log with a progress line (a log's answer can be megabytes: its bytes are
- * counted as they arrive), then show it in ``into``: tabs for Info, Request, Attempts
- * and Response, and the raw file as a download.
+ * counted as they arrive), then show it in ``into``: tabs for the Conversation, Info,
+ * Request, Attempts and Response, and the raw file as a download. Resolves to the log
+ * (null when it could not be read, which ``into`` then says).
  */
 export async function showRequestLog(requestId, into) {
   const progress = h("p", { class: "muted", id: "log-progress", role: "status" }, t("log_loading", { percent: "0%" }));
@@ -31,9 +32,10 @@ export async function showRequestLog(requestId, into) {
   } catch (error) {
     into.replaceChildren(h("div", { class: "note bad", id: "log-error", role: "alert" },
       error.message, error.hint ? h("p", { class: "muted" }, error.hint) : null));
-    return;
+    return null;
   }
   into.replaceChildren(logView(requestId, log));
+  return log;
 }
 
 async function fetchWithProgress(url, onProgress) {

@@ -23,6 +23,7 @@ export default {
   log_image: "請求中的圖片 {n}", log_headers: "請求頭", log_body: "正文", log_no_attempts: "沒有上游嘗試。",
   log_attempt: "第 {n} 次嘗試", log_auth: "憑據", log_method: "方法", log_sent: "發往上游",
   log_received: "上游回答", log_no_response: "沒有記錄響應。", log_status: "狀態",
+  request_id_search: "按 request_id 查詢請求", open_request_log: "開啟日誌", request_title: "請求 {id}",
   log_conversation: "對話", log_copy: "複製", log_hit: "第 {n} 個，共 {total} 個",
   log_hits: "{n} 條訊息匹配", log_thinking: "思考",
   log_tool_call: "工具呼叫：{name}", log_tool_result: "工具結果 {name}", log_image_elsewhere: "一張圖片（不在此日誌中）",

@@ -34,12 +34,18 @@ export default {
     ].filter(Boolean);
     const title = h("span", {}, t("page_events"), " ", h("span", { id: "events-total", class: "muted" },
       t("n_in_all", { n: fmt.int(data.total) })));
+    const search = h("input", { id: "request-id", type: "search", placeholder: "request_id", autocomplete: "off",
+      spellcheck: "false", "aria-label": t("request_id_search") });
+    const finder = h("form", { class: "inline-form", id: "request-search", onsubmit: (event) => {
+      event.preventDefault();
+      if (search.value.trim()) openRequest(search.value.trim());
+    } }, search, h("button", { type: "submit", class: "small" }, t("open_request_log")));
     root.append(card(title, [
       data.items.length
-        ? dataTable(columns, data.items, { id: "events", onOpen: showEvent, caption: t("page_events") })
+        ? dataTable(columns, data.items, { id: "events", onOpen: showEvent, caption: t("page_events"), cards: true })
         : h("p", { id: "events-empty", class: "note muted" }, t("no_events")),
       pager(data.page, data.page_size, data.total, (page) => go({ page }, true)),
-    ], { wide: true, actions: eventExports(apiParams(params, this)) }));
+    ], { wide: true, actions: h("div", { class: "actions" }, isMember() ? null : finder, eventExports(apiParams(params, this))) }));
   },
 };
 
@@ -49,6 +55,16 @@ function modelName(event) {
 
 function result(event) {
   return event.failed ? `${t("failed")} ${event.status_code ?? ""}`.trim() : t("ok");
+}
+
+/** A request found by its id (from a client's error message, a support ticket): CPA's log
+ * of it in the dialog, then the stored event's fields. */
+async function openRequest(requestId) {
+  const log = h("div", { id: "log-box" });
+  const fields = h("div", {});
+  openDialog(t("request_title", { id: requestId }), h("div", { class: "event-detail", id: "event-detail" }, log, fields));
+  const answer = await showRequestLog(requestId, log);
+  if (answer?.events?.length) fields.replaceChildren(fieldTable(answer.events[0]));
 }
 
 /** Every field of the event; the failure first when it failed. */
