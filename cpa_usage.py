@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import bisect
 import collections
 import contextlib
 import csv
@@ -3356,6 +3357,19 @@ class Store:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
+    def events_without_request_id(self) -> list[tuple[int, int, str]]:
+        """(id, ts_ms, model) of the events that have no request_id (imported from CPA's
+        legacy export), oldest first: what a backfill from request logs looks for."""
+        return self.reader.execute("SELECT id, ts_ms, model FROM usage_events WHERE request_id = '' "
+                                   "ORDER BY ts_ms, id").fetchall()
+
+    def set_request_ids(self, pairs: list[tuple[str, int]]) -> None:
+        """(request_id, event id) pairs, all or none: the ids a backfill matched."""
+        with self.write_lock:
+            with self.transaction():
+                self._writer.executemany("UPDATE usage_events SET request_id = ? WHERE id = ? AND request_id = ''",
+                                         pairs)
+
     def first_event_ms(self) -> int | None:
         """When the first event happened that any rollup remembers."""
         row = self.reader.execute("SELECT MIN(first_ms) FROM usage_rollup_daily "
@@ -4911,6 +4925,71 @@ def _status_number(line: str) -> int | None:
 
 class RequestLogNotFound(Exception):
     """No log of this request where it was looked for (the message says where)."""
+
+
+class LogOnDisk(NamedTuple):
+    """What a backfill knows of one file of CPA_LOG_DIR: its request, the time in its
+    name (CPA's host's local time), its own Timestamp line, and the model it asked for."""
+
+    request_id: str
+    named_ms: int
+    logged_ms: int | None
+    model: str
+
+
+_LOG_TIMESTAMP = re.compile(rb"^Timestamp: (\S+)", re.M)
+_LOG_URL = re.compile(rb"^URL: (\S+)", re.M)
+_BODY_MODEL = re.compile(rb'"model"\s*:\s*"([^"\\]{1,200})"')
+
+
+def log_on_disk(path: str, match: re.Match) -> LogOnDisk:
+    """The head of one log (its first 64 KiB: the request info and the start of the body)."""
+    named = dt.datetime.strptime(match["time"], "%Y-%m-%dT%H%M%S").astimezone()  # CPA's, the host's zone
+    with open(path, "rb") as stream:
+        head = stream.read(64 * 1024)
+    stamp, body = _LOG_TIMESTAMP.search(head), head.partition(b"=== REQUEST BODY ===")[2]
+    model = _BODY_MODEL.search(body) or re.search(rb"/models/([^:/?\s]+)", (_LOG_URL.search(head) or [b""])[0])
+    logged = None
+    if stamp:
+        with contextlib.suppress(ValueError):
+            logged = parse_rfc3339_ms(stamp[1].decode("ascii", "replace"))
+    return LogOnDisk(match["id"], int(named.timestamp() * 1000), logged,
+                     model[1].decode("utf-8", "replace") if model else "")
+
+
+def backfill_request_ids(store: Store, log_dir: str) -> dict:
+    """Give the events imported without a request_id the one of their log in CPA_LOG_DIR.
+
+    An event of time T takes the log whose name's time is within [T - 5 s, T + 10 min],
+    whose own Timestamp is within 1 s of T, and, among several, whose request body names
+    the event's model; one log is claimed once, an event with several such logs is left
+    as ambiguous. Returns {total, matched, ambiguous, missing, logs_indexed}."""
+    logs = []
+    with os.scandir(log_dir) as entries:
+        for entry in entries:
+            match = REQUEST_LOG_NAME.fullmatch(entry.name)
+            if match and entry.is_file():
+                with contextlib.suppress(OSError):
+                    logs.append(log_on_disk(entry.path, match))
+    logs.sort(key=lambda log: log.named_ms)
+    named = [log.named_ms for log in logs]
+    claimed: set[int] = set()
+    matched: list[tuple[str, int]] = []
+    counts = {"ambiguous": 0, "missing": 0}
+    events = store.events_without_request_id()
+    for event_id, ts_ms, model in events:
+        first, last = bisect.bisect_left(named, ts_ms - 5_000), bisect.bisect_right(named, ts_ms + 600_000)
+        near = [i for i in range(first, last) if i not in claimed and logs[i].logged_ms is not None
+                and abs(logs[i].logged_ms - ts_ms) <= 1_000]
+        if len(near) > 1:
+            near = [i for i in near if logs[i].model == model] or near
+        if len(near) == 1:
+            claimed.add(near[0])
+            matched.append((logs[near[0]].request_id, event_id))
+        else:
+            counts["ambiguous" if near else "missing"] += 1
+    store.set_request_ids(matched)
+    return {"total": len(events), "matched": len(matched), **counts, "logs_indexed": len(logs)}
 
 
 class RequestLogs:
@@ -8884,6 +8963,20 @@ def models_used(service: Service) -> dict:
     return {"range": range_json(query, name), "cpa_models_fetched_at": iso_ms(fetched_ms), "items": items}
 
 
+@route("POST", API + "/usage/events/backfill-logs", OWNER, ignores_query=True, doc=_operation(
+    "give the events imported without a request_id (CPA's legacy export) the one of their log in CPA_LOG_DIR: "
+    "the log named within [T-5 s, T+10 min] of the event, whose Timestamp is within 1 s, then by model; one log "
+    "claimed once. 409 without CPA_LOG_DIR",
+    _schema_object({k: _INT for k in ("total", "matched", "ambiguous", "missing", "logs_indexed")}),
+    body=_EMPTY_BODY))
+def backfill_logs(service: Service) -> dict:
+    read_empty_body()
+    if not service.config.cpa_log_dir:
+        raise ApiError(409, "CPA_LOG_DIR is not set: the backfill matches events to CPA's log files on this host",
+                       {"setting": "CPA_LOG_DIR"})
+    return backfill_request_ids(service.store, service.config.cpa_log_dir)
+
+
 @route("POST", API + "/sync", OWNER, ignores_query=True, doc=_operation(
     "refresh CPA's lists now", _schema_object({"at": _TIME, "results": {"type": "object"},
                                                "instances": {"type": "object"}}),
@@ -10014,6 +10107,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_systemd_reading(config) if args.systemd else 0
     if args.command in OFFLINE_COMMANDS:
         return offline_command(args, config.database, config.zone)
+    if args.command == "backfill-logs":
+        return backfill_command(config)
     return run_service(config)
 
 
@@ -10039,6 +10134,21 @@ def check_systemd_reading(config: Config) -> int:
     for difference in differences:
         print(f"  {difference}", file=sys.stderr)
     return 3
+
+
+def backfill_command(config: Config) -> int:
+    """backfill-logs: the request_ids of imported events from CPA_LOG_DIR, as POST
+    /usage/events/backfill-logs does; 2 without CPA_LOG_DIR."""
+    if not config.cpa_log_dir:
+        print("cpa-usage: backfill-logs needs CPA_LOG_DIR (CPA's log directory on this host)", file=sys.stderr)
+        return 2
+    store = Store(config.database)
+    try:
+        report = backfill_request_ids(store, config.cpa_log_dir)
+    finally:
+        store.close()
+    print(", ".join(f"{key.replace('_', ' ')} {value}" for key, value in report.items()))
+    return 0
 
 
 def run_service(config: Config) -> int:
@@ -10111,6 +10221,12 @@ def command_line_parser() -> argparse.ArgumentParser:
     export_command.add_argument("--order", choices=("asc", "desc"), help="analysis only")
     for command in (backup_command, import_command, export_command):
         command.add_argument("--db", help="the database (default: SQLITE_PATH of the configuration)")
+    commands.add_parser(
+        "backfill-logs", help="give imported events the request_id of their log in CPA_LOG_DIR",
+        description="Events imported from CPA's legacy export have no request_id. Each is matched to a log file "
+                    "of CPA_LOG_DIR: named within [T-5 s, T+10 min] of the event, its Timestamp within 1 s, then "
+                    "its model; one log is claimed once. Prints total, matched, ambiguous, missing and the logs "
+                    "indexed. Safe while the service runs, and to run again.")
     migrate_command = commands.add_parser(
         "migrate", help="copy a whole database into another (SQLite to PostgreSQL, or back)",
         description="Copy events, rollups, dead letters, totals, prices, aliases, budgets, alerts and CPA "

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from conftest import FIXTURES, encode, record
-from cpa_usage import ASSET_MARKER, ConfigError, RequestLogParser, decode_payload, load_config
+from cpa_usage import ASSET_MARKER, ConfigError, RequestLogParser, decode_payload, iso_ms, load_config
 from conftest import base_env
 from fake_cpa import FakeCPA
 from test_auth import PASSWORD, cookie_of, request
@@ -216,3 +216,72 @@ def test_members_never_read_a_log_unless_the_owner_lets_them_and_then_only_their
         if allowed == "true":
             shown = api(service, "a1b2c3d4/log", member).json()["events"][0]
             assert shown["source"] is None and shown["auth_index"] is None
+
+
+# -- matching imported history to logs -------------------------------------------------------
+
+def write_log(folder, request_id: str, at_ms: int, model: str, named_ms: int | None = None) -> None:
+    """A log as CPA names and starts it: the file name in the host's local time."""
+    import datetime as dt
+
+    named = dt.datetime.fromtimestamp((named_ms if named_ms is not None else at_ms) / 1000).strftime("%Y-%m-%dT%H%M%S")
+    stamp = dt.datetime.fromtimestamp(at_ms / 1000, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    (folder / f"v1-chat-completions-{named}-{request_id}.log").write_text(
+        f"=== REQUEST INFO ===\nVersion: 7.2.140\nURL: /v1/chat/completions\nMethod: POST\nTimestamp: {stamp}\n\n"
+        f'=== REQUEST BODY ===\n{{"model": "{model}", "messages": []}}\n\n=== RESPONSE ===\nStatus: 200\n\nok\n')
+
+
+def imported(at_ms: int, model: str):
+    """An event as a legacy export gives it: no request_id."""
+    return decode_payload(encode(record(request_id="", model=model, timestamp=iso_ms(at_ms))), at_ms)
+
+
+def test_imported_events_get_the_request_id_of_their_log(service_factory, tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    t0 = 1_796_000_000_000
+    write_log(folder, "one", t0 + 400, "gpt-5.4")  # within a second of the first event
+    write_log(folder, "two-a", t0 + 60_000 + 300, "gpt-5.4")  # two logs for the second: the model decides
+    write_log(folder, "two-b", t0 + 60_000 - 200, "claude-sonnet-4-5")
+    write_log(folder, "three-a", t0 + 120_000 + 100, "gpt-5.4")  # two alike for the third: ambiguous
+    write_log(folder, "three-b", t0 + 120_000 - 100, "gpt-5.4")
+    write_log(folder, "late", t0 + 180_000 + 5_000, "gpt-5.4")  # 5 s off: not this event's
+    write_log(folder, "drained", t0 + 240_000, "gpt-5.4")  # its event has a request_id already
+    service = service_factory(start=False, CPA_LOG_DIR=str(folder))
+    events = [imported(t0, "gpt-5.4"), imported(t0 + 60_000, "claude-sonnet-4-5"), imported(t0 + 120_000, "gpt-5.4"),
+              imported(t0 + 180_000, "gpt-5.4"),
+              decode_payload(encode(record(request_id="drained", timestamp=iso_ms(t0 + 240_000))), t0)]
+    service.store.write_batch(events, [], received=len(events))
+    answer = request(service, "POST", "/usage/events/backfill-logs", body={})
+    assert answer.status == 200, answer.body
+    assert answer.json() == {"total": 4, "matched": 2, "ambiguous": 1, "missing": 1, "logs_indexed": 7}
+    ids = dict(service.store.reader.execute("SELECT ts_ms, request_id FROM usage_events").fetchall())
+    assert ids == {t0: "one", t0 + 60_000: "two-b", t0 + 120_000: "", t0 + 180_000: "", t0 + 240_000: "drained"}
+    again = request(service, "POST", "/usage/events/backfill-logs", body={}).json()  # safe to run again
+    assert again["total"] == 2 and again["matched"] == 0
+    assert request(service_factory(start=False), "POST", "/usage/events/backfill-logs", body={}).status == 409
+
+
+def test_the_backfill_command(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    write_log(folder, "cli-1", 1_796_000_000_000 + 200, "gpt-5.4")
+    env = {**base_env(tmp_path, CPA_LOG_DIR=str(folder)), "PATH": os.environ["PATH"]}
+    store_env = load_config(env)
+    from cpa_usage import Store
+
+    store = Store(store_env.database)
+    store.write_batch([imported(1_796_000_000_000, "gpt-5.4")], [], received=1)
+    store.close()
+    done = subprocess.run([sys.executable, str(ROOT / "cpa_usage.py"), "backfill-logs"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "total 1, matched 1, ambiguous 0, missing 0, logs indexed 1"
+    without = subprocess.run([sys.executable, str(ROOT / "cpa_usage.py"), "backfill-logs"],
+                             env={**env, "CPA_LOG_DIR": ""}, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert without.returncode == 2 and "needs CPA_LOG_DIR" in without.stderr
