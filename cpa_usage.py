@@ -20,7 +20,8 @@ Contents, in the order data flows through the program:
                             Measures, Piece, Read), SqliteDialect and PostgresDialect, Store
                             and its RollupCache, copy_store (the migrate command)
   4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP), CpaHttp; CPA's request
-                            logs (RequestLogParser, LogBody, RequestLogs: CPA_LOG_DIR or the API)
+                            logs (RequestLogParser, LogBody, RequestLogs: CPA_LOG_DIR or the API;
+                            backfill_request_ids for imported history)
   5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Watchdog,
                             Importer, Alerts
   6. Pricing .............. Price, DEFAULT_PRICES, Pricing
@@ -28,7 +29,7 @@ Contents, in the order data flows through the program:
   8. Auth ................. Auth (owner and member sessions, login limit), security headers
   9. HTTP routes .......... query parsing, OpenAPI pieces, the route table (ROUTES, route) and its
                             handlers, openapi_document, build_app, PrefixMount, HTTP limits
- 10. Command line ......... Service, serve, backup, import, export, migrate, main
+ 10. Command line ......... Service, serve, backup, import, export, backfill-logs, migrate, main
 
 Times are UTC epoch milliseconds everywhere inside; they become text only at the
 edges (API responses, logs). See README.md for what each part is for.
