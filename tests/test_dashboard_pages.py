@@ -1190,3 +1190,39 @@ def test_a_log_shows_the_conversation_of_each_request_shape(browser, config_fact
     finally:
         server.close()
         service.store.close()
+
+
+def test_a_large_log_shows_its_progress_while_it_loads(browser, config_factory, fake_cpa, tmp_path):
+    """A 50 MB log (a long answer, kept whole: REQUEST_LOG_BODY_BYTES at 64 MiB) arrives in
+    many pieces: the progress line counts up to 100% before the log is shown."""
+    logs = tmp_path / "cpa-logs"
+    logs.mkdir()
+    answer = ("All work and no play. " * 2_400_000)[:50 * 2**20]
+    (logs / "v1-chat-completions-2026-12-07T101500-big00001.log").write_text(
+        "=== REQUEST INFO ===\nURL: /v1/chat/completions\nMethod: POST\nTimestamp: 2026-12-07T10:15:00Z\n\n"
+        '=== REQUEST BODY ===\n{"model": "gpt-5.4", "messages": [{"role": "user", "content": "Write a lot."}]}\n\n'
+        f"=== RESPONSE ===\nStatus: 200\nContent-Type: text/plain\n\n{answer}\n")
+    service = Service(config_factory(CPA_BASE_URL=fake_cpa().url, APP_HOST="127.0.0.1", CPA_LOG_DIR=str(logs),
+                                     REQUEST_LOG_BODY_BYTES=str(64 * 2**20)))
+    big = event(now_ms(), 1, 10, "gpt-5.4", ALPHA, ALICE, False, 100, 0, 10, 500)._replace(request_id="big00001")
+    service.store.write_batch([big], [], received=1)
+    server, url = serve(service)
+    try:
+        page, errors = open_page(browser, url + "#/events", timezone_id=BROWSER_ZONE)
+        painted(page, "events")
+        page.locator("#events tbody tr").first.click()
+        page.evaluate("""() => { window.progressSeen = [];
+            new MutationObserver(() => { const line = document.getElementById('log-progress');
+                if (line) window.progressSeen.push(line.textContent); })
+              .observe(document.getElementById('dialog'), { subtree: true, childList: true, characterData: true }); }""")
+        page.click("#open-log")
+        page.wait_for_selector("#request-log", timeout=60_000)
+        seen = page.evaluate("window.progressSeen")
+        percents = [float(s.rsplit(" ", 1)[1].rstrip("%").replace(",", "")) for s in seen if s.endswith("%")]
+        assert len(set(percents)) >= 3 and percents == sorted(percents) and percents[-1] == 100, seen[:5]
+        assert page.locator("#log-raw").inner_text().startswith("Download the file (52.4M bytes)")
+        assert errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.store.close()
