@@ -237,8 +237,8 @@ def test_version_and_help(tmp_path):
     for setting in SETTINGS:
         assert setting.name in help_text.stdout
     assert "--check-config" in help_text.stdout
-    defaults = {line.split()[0]: line.split(None, 1)[1] for line in help_text.stdout.splitlines()
-                if line.startswith("  ") and line.split()[0] in {s.name for s in SETTINGS}}
+    rows = (re.fullmatch(r"  ([A-Z][A-Z0-9_]+) +(.*)", line) for line in help_text.stdout.splitlines())
+    defaults = {row[1]: row[2] for row in rows if row and row[1] in {s.name for s in SETTINGS}}  # the epilog's rows
     assert defaults["APP_HOST"].startswith("(127.0.0.1 with login off, 0.0.0.0 with login on)")
     assert defaults["INSTANCE_NAME"].startswith("(CPA's host, or this machine's name)")
     assert defaults["APP_PORT"].startswith("'8318'") and defaults["CPA_BASE_URL"].startswith("(required)")
