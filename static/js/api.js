@@ -2,7 +2,8 @@
 
 export class SignInNeeded extends Error {}
 
-class ApiError extends Error {
+/** An answer other than 2xx: the API's words (``error``), its status and details. */
+export class ApiError extends Error {
   constructor(status, body) {
     super(body?.error || `HTTP ${status}`);
     this.status = status;

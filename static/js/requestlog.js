@@ -3,7 +3,7 @@
 // log is hostile input (prompts, model output, headers): it is only ever text here,
 // through the element builder, and the only URLs loaded are this page's asset route.
 
-import { apiUrl } from "./api.js";
+import { ApiError, apiUrl } from "./api.js";
 import { conversation } from "./conversation.js";
 import { h, note, pill } from "./dom.js";
 import * as fmt from "./format.js";
@@ -30,8 +30,9 @@ export async function showRequestLog(requestId, into) {
         : t("log_loading_bytes", { size: fmt.compact(done) });
     });
   } catch (error) {
+    const hint = error.detail?.hint;
     into.replaceChildren(h("div", { class: "note bad", id: "log-error", role: "alert" },
-      error.message, error.hint ? h("p", { class: "muted" }, error.hint) : null));
+      error.message, hint ? h("p", { class: "muted" }, hint) : null));
     return null;
   }
   into.replaceChildren(logView(requestId, log));
@@ -59,11 +60,7 @@ async function fetchWithProgress(url, onProgress) {
       return null;
     }
   })();
-  if (!response.ok) {
-    const error = new Error(body?.error || `HTTP ${response.status}`);
-    error.hint = typeof body?.detail === "string" ? body.detail : body?.detail?.hint;
-    throw error;
-  }
+  if (!response.ok) throw new ApiError(response.status, body);
   return body;
 }
 
