@@ -7159,9 +7159,24 @@ class LocalTime:
 class Analytics:
     """The answers behind the usage endpoints, computed from Store aggregates."""
 
+    ZONES_KEPT = 64
+
     def __init__(self, store: Store, pricing: "Pricing", zone: zoneinfo.ZoneInfo, clock: Callable[[], int] = now_ms):
         self.store, self.pricing, self.clock = store, pricing, clock
         self.time = LocalTime(zone)
+        self._zones: dict[str, Analytics] = {}
+
+    def in_zone(self, zone: zoneinfo.ZoneInfo) -> "Analytics":
+        """These answers in another zone's local hours and days (a viewer's): the same
+        store, prices and clock. Kept per zone (its LocalTime learns its hours and days)."""
+        if zone.key == self.time.zone.key:
+            return self
+        zoned = self._zones.get(zone.key)
+        if zoned is None:
+            if len(self._zones) >= self.ZONES_KEPT:
+                self._zones.clear()
+            zoned = self._zones[zone.key] = Analytics(self.store, self.pricing, zone, self.clock)
+        return zoned
 
     # -- ranges and filters --------------------------------------------------
 
@@ -8027,6 +8042,18 @@ def parse_query(analytics: "Analytics", default_range: str) -> tuple[Query, str]
 
 
 
+def viewer_analytics(service: Service) -> "Analytics":
+    """The analytics a usage answer is computed with: in the zone its tz parameter names
+    (the dashboard sends the viewer's own zone when they choose it), else in TZ."""
+    name = query_single("tz")
+    if name is None:
+        return service.analytics
+    try:
+        return service.analytics.in_zone(zoneinfo.ZoneInfo(_time_zone(name)))
+    except ValueError:
+        raise bad_parameter("tz", name, "an IANA time zone name, such as Europe/Berlin") from None
+
+
 def query_switch(name: str, choices: tuple[str, str], yes: str) -> int | None:
     """A parameter that takes one of two ``choices`` (query_choice), as a flag of the
     Query: 1 for ``yes``, 0 for the other, None when it is absent."""
@@ -8438,6 +8465,11 @@ FILTER_DOCS = [
     _parameter("stream", "streamed requests (true) or not (false), as CPA v8 records say; counted from raw "
                          "events (within USAGE_RETENTION_DAYS)", {"type": "string", "enum": ["true", "false"]}),
 ]
+# The zone of an answer's local hours and days (today, the hourly and daily series, the
+# year of days): the viewer's own when the dashboard is set to it. Budgets keep TZ.
+ZONE_DOC = _parameter("tz", "an IANA time zone for the answer's local hours and days (today, hourly, daily); "
+                            "default TZ", {"type": "string", "example": "America/New_York"})
+FILTER_DOCS.append(ZONE_DOC)
 PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1, "maximum": 10**9}),
              _parameter("page_size", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})]
 
@@ -8641,13 +8673,13 @@ def metrics_allowed(service: Service) -> bool:
         "daily": {"type": "array", "items": _ref("Totals")},
         "health_grid": {"type": "array", "items": _ref("Cell")}}), FILTER_DOCS))
 def usage_overview(service: Service) -> dict:
-    analytics = service.analytics
+    analytics = viewer_analytics(service)
     query, name = parse_query(analytics, "24h")
     query = member_scoped(query)
     budgets = service.store.budgets()
     one_key = query.api_keys[0] if len(query.api_keys) == 1 else None
     return {"range": range_json(query, name), **analytics.overview(query, name == "all"),
-            "budget": analytics.budget_status(one_key, budgets[one_key], analytics.clock())
+            "budget": service.analytics.budget_status(one_key, budgets[one_key], analytics.clock())
             if one_key in budgets else None}
 
 
@@ -8658,8 +8690,9 @@ def usage_overview(service: Service) -> dict:
                         {"start_ms": _INT, "requests": _INT, "failed": _INT, "tokens": _INT})}}),
     FILTER_DOCS[3:]))
 def usage_realtime(service: Service) -> dict:
-    query, _ = parse_query(service.analytics, "24h")
-    return service.analytics.realtime(member_scoped(query))
+    analytics = viewer_analytics(service)
+    query, _ = parse_query(analytics, "24h")
+    return analytics.realtime(member_scoped(query))
 
 
 @route("GET", API + "/usage/health", MEMBER, doc=_operation(
@@ -8668,7 +8701,7 @@ def usage_realtime(service: Service) -> dict:
         "day": {"type": "object", "nullable": True}}),
     FILTER_DOCS[3:] + [_parameter("day", "YYYY-MM-DD", {"type": "string", "format": "date"})]))
 def usage_health(service: Service) -> dict:
-    analytics = service.analytics
+    analytics = viewer_analytics(service)
     query, _ = parse_query(analytics, "24h")
     query = member_scoped(query)
     day_text = query_single("day")
@@ -8687,7 +8720,7 @@ def usage_health(service: Service) -> dict:
         _parameter("sort", "the order of rows", {"type": "string", "enum": list(ANALYSIS_SORTS)}),
         _parameter("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]})]))
 def usage_analysis(service: Service) -> dict:
-    analytics = service.analytics
+    analytics = viewer_analytics(service)
     query, name = parse_query(analytics, "24h")
     query = member_scoped(query)
     group, sort, descending = analysis_parameters()
@@ -8704,7 +8737,7 @@ def usage_analysis(service: Service) -> dict:
                    _parameter("format", "csv", {"type": "string", "enum": ["csv"]})],
     produces=("text/csv",)))
 def usage_analysis_export(service: Service) -> Iterable[bytes]:
-    analytics = service.analytics
+    analytics = viewer_analytics(service)
     query, _ = parse_query(analytics, "24h")
     query = member_scoped(query)
     query_choice("format", ("csv",), "csv", "csv")
@@ -8715,7 +8748,7 @@ def usage_analysis_export(service: Service) -> Iterable[bytes]:
     "totals per credential with last success and failure", _list_of(_ref("Totals"), **_WITH_RANGE),
     FILTER_DOCS))
 def usage_credentials(service: Service) -> dict:
-    analytics = service.analytics
+    analytics = viewer_analytics(service)
     query, name = parse_query(analytics, "24h")
     return {"range": range_json(query, name), **analytics.credentials(query)}
 
@@ -8723,13 +8756,13 @@ def usage_credentials(service: Service) -> dict:
 @route("GET", API + "/credential-errors", OWNER, doc=_operation(
     "credential errors CPA reported on its errors channel (RESP only), newest first; owner only",
     _list_of(_ref("CredentialError"), **_WITH_RANGE, total=_INT, page=_INT, page_size=_INT),
-    [*FILTER_DOCS[:3],
+    [*FILTER_DOCS[:3], ZONE_DOC,
      _parameter("auth_index", "CPA's credential id", repeat=True),
      _parameter("provider", "the provider", repeat=True),
      _parameter("model", "the model", repeat=True),
      _parameter("instance", "the CPA", repeat=True), *PAGE_DOCS]))
 def credential_errors(service: Service) -> dict:
-    start_ms, end_ms, _, name = parse_range(service.analytics, "24h")
+    start_ms, end_ms, _, name = parse_range(viewer_analytics(service), "24h")
     page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
     rows, total = service.store.credential_errors(
         start_ms, end_ms, {column: tuple(query_values(column))
@@ -8743,7 +8776,7 @@ def credential_errors(service: Service) -> dict:
     "raw events, newest first", _list_of(_ref("Event"), **_WITH_RANGE, total=_INT, page=_INT, page_size=_INT),
     FILTER_DOCS + PAGE_DOCS))
 def usage_events(service: Service) -> dict:
-    analytics = service.analytics
+    analytics = viewer_analytics(service)
     query, name = parse_query(analytics, "all")
     query = member_scoped(query)
     page, page_size = query_int("page", 1, 1, 10**9), query_int("page_size", 50, 1, 500)
@@ -8760,7 +8793,7 @@ def usage_events(service: Service) -> dict:
                          for k in ("models", "sources", "auth_indexes", "api_keys", "instances")}}),
     FILTER_DOCS))
 def usage_event_filters(service: Service) -> dict:
-    analytics = service.analytics
+    analytics = viewer_analytics(service)
     query, name = parse_query(analytics, "all")
     query = member_scoped(query)
     answer = analytics.event_filters(query)
@@ -8776,7 +8809,7 @@ def usage_event_filters(service: Service) -> dict:
                               {"type": "string", "enum": ["jsonl", "csv"]})],
     produces=("application/x-ndjson", "text/csv")))
 def usage_events_export(service: Service) -> Iterable[bytes]:
-    analytics = service.analytics
+    analytics = viewer_analytics(service)
     query, _ = parse_query(analytics, "all")
     query = member_scoped(query)
     member = member_key()
@@ -8918,7 +8951,7 @@ def request_log_asset(service: Service, request_id: str) -> bytes:
     "CPA's credential files (last good copy) with their usage in the range",
     _list_of({"type": "object"}, **_WITH_RANGE, fetched_at=_TIME), FILTER_DOCS))
 def auth_files(service: Service) -> dict:
-    query, name = parse_query(service.analytics, "24h")
+    query, name = parse_query(viewer_analytics(service), "24h")
     fetched_ms, files = service.store.get_metadata("auth-files") or (None, [])
     usage = service.store.count(query, ("auth_index",), failures=True)
     items = []
@@ -8949,7 +8982,7 @@ def provider_metadata(service: Service) -> dict:
                                        "nullable": True, "description": "USD per 1M tokens, in force now"}}),
              **_WITH_RANGE), FILTER_DOCS))
 def models_used(service: Service) -> dict:
-    query, name = parse_query(service.analytics, "all")
+    query, name = parse_query(viewer_analytics(service), "all")
     fetched_ms, listed = service.store.get_metadata("models") or (None, [])
     offered = {m.get("id"): m for m in listed if isinstance(m, dict)}
     seen = {key[0]: requests for key, requests in service.store.count(query, ("model",)).items()}

@@ -68,6 +68,11 @@ function setupPreferences() {
     paint();
   });
   $("refresh").addEventListener("change", (event) => goWith({ refresh: event.target.value || null }));
+  $("zone-switch").addEventListener("click", () => {
+    fmt.chooseZone(fmt.zoneChoice() === "viewer" ? "server" : "viewer");
+    syncShell();
+    show(true); // the answers' local hours and days are the zone's: asked again
+  });
 }
 
 // -- filters ---------------------------------------------------------------------------------
@@ -147,10 +152,22 @@ function syncShell() {
   filterBar.instance.element.hidden = session.instances.length < 2 && !params.has("instance");
   filterBar.reset.hidden = !["range", "model", "source", "api_key", "instance", "result", "stream"].some((key) => params.has(key));
   $("refresh").value = params.get("refresh") || "";
-  $("zone").hidden = !fmt.zoneKnown(); // every time on every page is in the server's zone: say which
+  $("zone").hidden = !fmt.zoneKnown(); // every time on every page is in one zone: say which
   if (fmt.zoneKnown()) $("zone").textContent = t("times_in", { zone: fmt.zoneLabel() });
+  syncZoneChoice();
   $("who").hidden = !isMember();
   if (isMember()) $("who").replaceChildren(h("span", { class: "sr-only" }, t("signed_in_as")), " ", memberName());
+}
+
+/** The server's zone or the viewer's own: the other one is offered beside the zone's name
+ * where the two differ (a browser in New York on a server in Shanghai). */
+function syncZoneChoice() {
+  const button = $("zone-switch");
+  button.hidden = !fmt.zoneKnown() || fmt.viewerZone() === fmt.serverZoneName();
+  if (button.hidden) return;
+  const toViewer = fmt.zoneChoice() === "server";
+  button.textContent = t(toViewer ? "zone_use_viewer" : "zone_use_server");
+  button.title = t("zone_switch_to", { zone: fmt.zoneLabel(toViewer ? fmt.viewerZone() : fmt.serverZoneName()) });
 }
 
 /** The header's pill: the state of the drain, of every CPA when there are several. */
@@ -231,7 +248,7 @@ async function memberHeader() {
 /** The CPAs the events came from: the instance filter is offered when there are several. */
 async function loadInstances() {
   await act(async () => {
-    const answer = await api.get("usage/events/filters", new URLSearchParams({ range: "all" }));
+    const answer = await api.get("usage/events/filters", apiParams(new URLSearchParams(), { range: "all" }));
     session.instances = answer.instances.map((item) => item.instance);
   }, () => {}); // without them the filter is just not offered; the page says what is wrong
 }

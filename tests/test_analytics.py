@@ -100,6 +100,35 @@ def test_daily_and_hourly_series_are_local_and_complete(make_service):
         ("2026-03-01T15:30:00.000Z", 1, 0), ("2026-03-01T16:00:00.000Z", 1, 0), ("2026-03-02T03:00:00.000Z", 1, 1)]
 
 
+def test_a_viewer_zone_gives_its_own_hours_and_days_and_keeps_budgets_in_tz(make_service):
+    """tz=America/New_York (EST, UTC-5) on a Shanghai service: the three events all fall on
+    Mar 1 in New York, where it is 23:00 on Mar 1; a budget's day stays Shanghai's."""
+    service = shanghai(make_service)
+    service.store.set_budget("sk-team-alpha-7f3c", {"daily_usd": 5.0})
+    body = get(service, "/usage/overview?range=today&tz=America/New_York&api_key=sk-team-alpha-7f3c")
+    assert body["range"]["start"] == "2026-03-01T05:00:00.000Z"  # 00:00 -05:00
+    assert (body["summary"]["requests"], body["summary"]["failed"]) == (3, 1)
+    assert body["budget"]["daily"]["period"] == "2026-03-02"  # Shanghai's day, as its alerts count it
+    body = get(service, "/usage/overview?range=2d&tz=America/New_York")
+    assert [(d["date"], d["requests"], d["failed"]) for d in body["daily"]] == [
+        ("2026-02-27", 0, 0), ("2026-02-28", 0, 0), ("2026-03-01", 3, 1)]
+    busy = {h["start"]: h["requests"] for h in body["hourly"] if h["requests"]}
+    assert busy == {"2026-03-01T10:00-05:00": 1, "2026-03-01T11:00-05:00": 1, "2026-03-01T22:00-05:00": 1}
+    health = get(service, "/usage/health?tz=America/New_York&day=2026-03-01")
+    assert health["tz"] == "America/New_York" and health["year"][-1]["date"] == "2026-03-01"
+    assert {d["date"]: d["requests"] for d in health["year"] if d["requests"]} == {"2026-03-01": 3}
+    assert health["day"]["cells"][0]["start"] == "2026-03-01T05:00:00.000Z"
+    # +05:45: the hours start at a quarter past; the server's own zone named is the server's answer
+    kathmandu = get(service, "/usage/overview?range=today&tz=Asia/Kathmandu")
+    assert kathmandu["range"]["start"] == "2026-03-01T18:15:00.000Z"
+    assert get(service, "/usage/overview?range=today&tz=Asia/Shanghai")["range"] == get(
+        service, "/usage/overview?range=today")["range"]
+    for bad in ("Mars/Olympus", "../../etc/passwd"):
+        error = get(service, f"/usage/overview?tz={bad}", 400)
+        assert error["detail"]["parameter"] == "tz" and "IANA" in error["detail"]["expected"]
+    assert get(service, "/usage/overview?tz=", 400)["detail"]["parameter"] == "tz"
+
+
 def test_failures_per_hour_and_day_in_a_range_longer_than_the_grid(make_service):
     """Beyond 31 days the grid covers the last 31 only; the failures of earlier days
     still count (from a count of their own, not from the grid)."""

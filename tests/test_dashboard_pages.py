@@ -778,6 +778,53 @@ def test_every_page_names_the_time_zone_of_its_times(browser, site):
         utc.store.close()
 
 
+def utc_offset(zone: str) -> str:
+    """A zone's offset now as the header names it: UTC+8, UTC−5."""
+    hours = dt.datetime.now(zoneinfo.ZoneInfo(zone)).utcoffset().total_seconds() / 3600
+    return f"UTC{'+' if hours >= 0 else '−'}{abs(hours):g}"
+
+
+def test_the_viewer_may_see_times_in_their_own_zone(browser, site):
+    """The header offers the server's zone and the browser's (New York); the browser's shows
+    every time in New York, asks the answers for New York's hours and days (tz), and is kept
+    in this browser; budgets still count Shanghai's days."""
+    new_york = f"America/New_York, {utc_offset(BROWSER_ZONE)}"
+    page, errors = site.open(browser, "#/events")
+    asked = []
+    page.on("request", lambda request: "/api/v1/usage/" in request.url and asked.append(request.url))
+    painted(page, "events")
+    first_time = "#events tbody tr:first-child td:first-child"
+    newest = site.events[0].ts_ms
+    assert text(page, "#zone") == "Times in Asia/Shanghai, UTC+8" and text(page, first_time) == local(newest)
+    assert text(page, "#zone-switch") == "Use my zone"
+    assert page.get_attribute("#zone-switch", "title") == f"Show every time in {new_york}"
+
+    page.click("#zone-switch")
+    wait_text(page, "#zone", f"Times in {new_york}")
+    in_new_york = dt.datetime.fromtimestamp(newest / 1000, zoneinfo.ZoneInfo(BROWSER_ZONE)).strftime("%m/%d/%Y, %H:%M:%S")
+    wait_text(page, first_time, in_new_york)
+    assert in_new_york != local(newest)
+    page.screenshot(path=ARTIFACTS / "zone-viewer-1280.png")
+    assert asked and all("tz=America%2FNew_York" in url for url in asked), asked
+
+    asked.clear()
+    page.reload()
+    painted(page, "events")
+    assert text(page, "#zone-switch") == "Use the server's" and text(page, first_time) == in_new_york
+    assert any("/usage/events?" in url for url in asked) and all("tz=America%2FNew_York" in url for url in asked), asked
+    page.goto(f"{site.url}#/budgets")
+    painted(page, "budgets")
+    assert "over the days and months of Asia/Shanghai" in text(page, "#view")
+
+    page.click("#zone-switch")
+    wait_text(page, "#zone", "Times in Asia/Shanghai, UTC+8")
+    page.goto(f"{site.url}#/events")
+    painted(page, "events")
+    assert text(page, first_time) == local(newest)
+    assert errors == []
+    page.context.close()
+
+
 def test_a_phone_reaches_the_data_soon_and_sees_its_tab(browser, site):
     page, errors = site.open(browser, "#/status", width=390, height=844)
     painted(page, "status")

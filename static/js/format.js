@@ -1,21 +1,49 @@
-// Numbers, money, durations and times for the chosen language; times in the server's TZ;
-// client keys as the API shows them.
+// Numbers, money, durations and times for the chosen language; times in the server's TZ
+// or, when the viewer chooses, in their own zone; client keys as the API shows them.
 
 import { locale, t } from "./i18n.js";
 
-let zone; // the server's time zone (TZ), once known; until then the browser's
+const ZONE_KEY = "cpa-usage-zone"; // "viewer": times in the browser's zone; else the server's
+let serverZone; // the server's time zone (TZ), once known; until then the browser's
+let choice = localStorage.getItem(ZONE_KEY) === "viewer" ? "viewer" : "server";
 
 export function setZone(name) {
-  zone = name;
+  serverZone = name;
   formatters.clear();
 }
 
 export function zoneKnown() {
-  return zone !== undefined;
+  return serverZone !== undefined;
 }
 
+export function viewerZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+export function serverZoneName() {
+  return serverZone || viewerZone();
+}
+
+/** "viewer" or "server": whose zone the times are shown in (kept in this browser). */
+export function zoneChoice() {
+  return choice;
+}
+
+export function chooseZone(which) {
+  choice = which === "viewer" ? "viewer" : "server";
+  localStorage.setItem(ZONE_KEY, choice);
+  formatters.clear();
+}
+
+/** The zone every time is shown in, and the answers' local hours and days are counted in. */
 export function zoneName() {
-  return zone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return zoneChoice() === "viewer" ? viewerZone() : serverZoneName();
+}
+
+/** The tz parameter of a usage answer: the viewer's zone when chosen (null: the server's;
+ * sent before the server's zone is known too, and harmless when the two are the same). */
+export function zoneParameter() {
+  return zoneChoice() === "viewer" ? viewerZone() : null;
 }
 
 /** A CPA instance's name; events imported from CPA's legacy export have none. */
@@ -23,23 +51,23 @@ export function instanceName(name) {
   return name || t("instance_none");
 }
 
-/** The zone times are shown in, named with its offset now: "Asia/Shanghai, UTC+8". */
-export function zoneLabel(when = Date.now()) {
-  const offset = new Intl.DateTimeFormat("en-US", { timeZone: zoneName(), timeZoneName: "shortOffset" })
+/** A zone (the one times are shown in) named with its offset now: "Asia/Shanghai, UTC+8". */
+export function zoneLabel(name = zoneName(), when = Date.now()) {
+  const offset = new Intl.DateTimeFormat("en-US", { timeZone: name, timeZoneName: "shortOffset" })
     .formatToParts(when).find((part) => part.type === "timeZoneName")?.value ?? "";
   const utc = offset.replace("GMT", "UTC").replace(/^UTC\+0$/, "UTC").replace("-", "−");
-  return utc === zoneName() ? utc : `${zoneName()}, ${utc}`;
+  return utc === name ? utc : `${name}, ${utc}`;
 }
 
 const formatters = new Map();
 
 function cached(kind, options) {
-  const key = `${kind}|${locale()}|${zone}|${JSON.stringify(options)}`;
+  const key = `${kind}|${locale()}|${zoneName()}|${JSON.stringify(options)}`;
   let formatter = formatters.get(key);
   if (!formatter) {
     formatter = kind === "number" ? new Intl.NumberFormat(locale(), options)
       : kind === "relative" ? new Intl.RelativeTimeFormat(locale(), options)
-        : new Intl.DateTimeFormat(locale(), { timeZone: zone, ...options });
+        : new Intl.DateTimeFormat(locale(), { timeZone: zoneName(), ...options });
     formatters.set(key, formatter);
   }
   return formatter;
@@ -142,7 +170,7 @@ export function whenAndAgo(when) {
   return missing(when) ? t("never") : `${dateTime(when)} (${ago(when)})`;
 }
 
-/** The wall-clock fields of an instant in the server's zone. */
+/** The wall-clock fields of an instant in the zone times are shown in. */
 export function localParts(when) {
   const parts = {};
   for (const { type, value } of cached("date", { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
@@ -157,7 +185,7 @@ function offsetAt(ms) {
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - (ms - (ms % 1000));
 }
 
-/** "YYYY-MM-DDTHH:MM" in the server's zone (a datetime-local value) as epoch ms. */
+/** "YYYY-MM-DDTHH:MM" in the zone times are shown in (a datetime-local value) as epoch ms. */
 export function instantOfLocal(text) {
   const [date, clock = "00:00"] = text.split("T");
   const [year, month, day] = date.split("-").map(Number);
@@ -167,7 +195,7 @@ export function instantOfLocal(text) {
   return wall - offsetAt(first);
 }
 
-/** Epoch ms as "YYYY-MM-DDTHH:MM" in the server's zone (for a datetime-local input). */
+/** Epoch ms as "YYYY-MM-DDTHH:MM" in the zone times are shown in (for a datetime-local input). */
 export function localInputValue(ms) {
   const p = localParts(ms);
   const two = (n) => String(n).padStart(2, "0");

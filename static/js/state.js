@@ -1,6 +1,7 @@
 // The view lives in the URL hash, "#/<page>?<filters>", so that it can be bookmarked and
 // shared, and works under any APP_BASE_PATH (the path itself never changes).
 
+import { zoneParameter } from "./format.js";
 import { isMember } from "./session.js";
 
 const FILTER_KEYS = ["range", "start", "end", "model", "source", "api_key", "instance", "result", "stream", "refresh"];
@@ -49,7 +50,7 @@ export function navigate(page, params, replace = false) {
 }
 
 /** The query of a usage endpoint: the filters a page uses, with its default range (a
- * member's session sends no key or credential filter). */
+ * member's session sends no key or credential filter), and the viewer's zone when chosen. */
 export function apiParams(params, page, extra = {}) {
   const query = new URLSearchParams();
   if (page.range) {
@@ -68,5 +69,6 @@ export function apiParams(params, page, extra = {}) {
     if (page.stream && params.get("stream")) query.set("stream", params.get("stream"));
   }
   for (const [key, value] of Object.entries(extra)) if (value != null && value !== "") query.set(key, value);
+  if (zoneParameter()) query.set("tz", zoneParameter());
   return query;
 }

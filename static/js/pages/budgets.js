@@ -19,7 +19,7 @@ export default {
   render(root, data, { reload }) {
     const editor = budgetEditor(data.keys, reload);
     root.append(
-      card(t("budgets"), [note(t("budgets_help", { zone: fmt.zoneName() })), editor.element,
+      card(t("budgets"), [note(t("budgets_help", { zone: fmt.serverZoneName() })), editor.element,
         data.budgets.length ? budgetList(data.budgets, editor, reload) : note(t("no_budgets"))],
       { wide: true, id: "budgets-card" }),
       card(t("alerts"), [note(t(data.alerts.webhook ? "webhook_on" : "webhook_off")), alertTable(data.alerts)],

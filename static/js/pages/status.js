@@ -29,7 +29,7 @@ export default {
       card(t("about"), facts([
         [t("version"), `cpa-usage ${status.version}`],
         [t("started"), fmt.whenAndAgo(status.started_at)],
-        [t("time_zone"), fmt.zoneName()],
+        [t("time_zone"), fmt.serverZoneName()],
         [t("api"), h("a", { href: "api/v1/openapi.json" }, "openapi.json")],
       ], "about-facts"), { id: "about" }),
       card(t("dead_letters_title", { n: fmt.int(deadLetters.total) }), deadLetterList(deadLetters), { wide: true, id: "dead-letters" }),
