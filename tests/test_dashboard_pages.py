@@ -387,6 +387,9 @@ def test_events_table_detail_and_pages(browser, site):
     assert dialog.is_visible()
     detail = dialog.inner_text()
     assert "status 429" in detail and '"message": "rate limited"' in detail
+    assert "event_key" not in detail  # every field is there, folded away
+    page.click("#all-fields summary")
+    detail = dialog.inner_text()
     for field in ("event_key", "request_id", "req-2", "auth_index", ALICE[1], "token_quality", "cost_usd"):
         assert field in detail
     page.keyboard.press("Escape")
@@ -404,6 +407,76 @@ def test_events_table_detail_and_pages(browser, site):
     page.click("#result button[data-value=failed]")  # a filter starts again at page 1
     painted(page, "events")
     assert "page=" not in page.url and rows.count() == 2 and text(page, "#events-total") == "(2 in all)"
+    assert errors == []
+    page.context.close()
+
+
+DEFAULT_EVENT_COLUMNS = ["Time", "Result", "Model", "API key", "Credential", "Input", "Cache read", "Output", "Cost",
+                         "Latency", "TTFT"]
+
+
+def test_events_columns_are_chosen_and_kept(browser, site):
+    """TTFT and cache writes are columns of their own (cache writes shown where the page has
+    some); the viewer picks the columns (20 to choose from), the choice outlives a reload,
+    and Reset brings the defaults back."""
+    page, errors = site.open(browser, "#/events")
+    painted(page, "events")
+    headers = lambda: page.locator("#events thead th").all_inner_texts()  # noqa: E731
+    first_row = page.locator("#events tbody tr").first
+    assert headers() == DEFAULT_EVENT_COLUMNS
+    assert first_row.locator("td").nth(10).inner_text() == "500ms"  # 2 s latency, first token at a quarter of it
+    page.click("#event-columns")
+    assert text(page, "#event-columns .ms-count") == "11 of 20"
+    page.check("#event-columns + .ms-panel input[value=speed]")
+    page.uncheck("#event-columns + .ms-panel input[value=credential]")
+    assert text(page, "#event-columns .ms-count") == "11 of 20"
+    assert headers() == [h for h in DEFAULT_EVENT_COLUMNS if h != "Credential"] + ["Output speed"]
+    assert first_row.locator("td").last.inner_text() == "533.3 tokens/s"  # 800 output tokens in 1.5 s after the first
+    assert page.evaluate("document.activeElement.value") == "credential"  # the panel stays where the viewer was
+    page.reload()
+    painted(page, "events")
+    assert headers() == [h for h in DEFAULT_EVENT_COLUMNS if h != "Credential"] + ["Output speed"]
+    page.click("#event-columns")
+    page.click("#event-columns + .ms-panel button.link")  # Reset
+    assert headers() == DEFAULT_EVENT_COLUMNS and text(page, "#event-columns .ms-count") == "11 of 20"
+    assert page.evaluate("localStorage.getItem('cpa-usage-event-columns')") is None
+
+    record = {"timestamp": iso_ms(site.now - MINUTE), "model": "gpt-5.4", "provider": "codex", "executor_type": "CodexExecutor",
+              "api_key": ALPHA, "source": ALICE[0], "auth_index": ALICE[1], "latency_ms": 900, "failed": False,
+              "tokens": {"input_tokens": 3_000, "cache_creation_tokens": 1_000, "output_tokens": 10, "total_tokens": 3_010}}
+    site.service.store.write_batch([decode_payload(json.dumps(record).encode(), site.now)], [], received=1)
+    page.reload()
+    painted(page, "events")
+    assert headers() == DEFAULT_EVENT_COLUMNS[:7] + ["Cache write"] + DEFAULT_EVENT_COLUMNS[7:]
+    assert first_row.locator("td").nth(7).inner_text() == "1,000"
+    assert errors == []
+    page.context.close()
+
+
+def test_an_event_reads_in_words_with_its_fields_below(browser, site):
+    """The dialog says what was asked, by whom, how it went and what it cost, every time in
+    the zone shown (Shanghai's, not the API's UTC); the raw fields are folded below."""
+    page, errors = site.open(browser, "#/events")
+    painted(page, "events")
+    page.locator("#events tbody tr").first.click()
+    summary = page.locator("#event-summary")
+    parts = summary.locator("section h3").all_inner_texts()
+    assert [part.lower() for part in parts] == ["request", "client", "credential", "outcome", "tokens"]
+    facts_of = lambda part: dict(zip(summary.locator("section", has=page.locator(f"h3:text-is('{part}')")).locator("dt").all_inner_texts(),  # noqa: E731
+                                     summary.locator("section", has=page.locator(f"h3:text-is('{part}')")).locator("dd").all_inner_texts()))
+    newest = site.events[0]
+    request = facts_of("Request")
+    assert request["Time"] == local(newest.ts_ms) and request["Received"] == local(newest.received_ms)
+    assert request["Model"] == "gpt-5.4" and request["Endpoint"] == "POST /v1/responses" and request["request_id"] == "req-0"
+    assert request["Provider"] == "codex · CodexExecutor"
+    assert facts_of("Client") == {"API key": "sk-te…7f3c"}
+    assert facts_of("Credential") == {"Credential": ALICE[0], "auth_index": ALICE[1], "Auth type": "oauth"}
+    assert facts_of("Outcome") == {"Result": "ok", "Latency": "2s", "TTFT": "500ms", "Output speed": "533.3 tokens/s"}
+    assert facts_of("Tokens") == {"Input": "8,000", "Cache read": "4,000", "Cache write": "0", "Output": "800", "Reasoning": "0",
+                                  "Total tokens": "12,800", "Token counts": "worked out from CPA's counts", "Cost": "$0.0185"}
+    assert "Z" not in summary.inner_text().replace("Tokens", "")  # no UTC ISO time among the words
+    assert not page.locator("#all-fields").evaluate("(details) => details.open")
+    page.screenshot(path=str(ARTIFACTS / "event-dialog-light-1280.png"))
     assert errors == []
     page.context.close()
 

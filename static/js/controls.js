@@ -1,5 +1,6 @@
 // The filter controls: range picker with custom range, multi-selects, a segmented toggle.
-// Each returns {element, set(...)}: the URL is the state, controls only show it.
+// Each returns {element, set(...)}: the URL is the state, controls only show it. And a
+// table's column chooser, whose choice a page keeps.
 
 import { act } from "./api.js";
 import { h, note } from "./dom.js";
@@ -142,4 +143,44 @@ export function segmented({ id, label, options, onChange }) {
       for (const button of buttons) button.setAttribute("aria-pressed", String(button.dataset.value === value));
     },
   };
+}
+
+/**
+ * "Columns": a button that opens checkboxes for a table's columns ([{id, label}], in table
+ * order); onChange(ids) with the ids chosen, [] for the default ones (``defaults``, which
+ * "Reset" brings back; so does unticking the last one).
+ */
+export function columnChooser({ id, columns, chosen, defaults, onChange }) {
+  const count = h("span", { class: "ms-count" });
+  const button = h("button", { type: "button", class: "ms-button small", id, "aria-haspopup": "true", "aria-expanded": "false" },
+    h("span", {}, t("columns")), count);
+  const inputs = columns.map((column) => h("input", { type: "checkbox", value: column.id, checked: chosen.includes(column.id),
+    onchange: () => choose(inputs.filter((input) => input.checked).map((input) => input.value)) }));
+  const choose = (ids) => {
+    const shown = ids.length ? ids : defaults;
+    for (const input of inputs) input.checked = shown.includes(input.value);
+    count.textContent = t("n_of_m", { n: shown.length, m: columns.length });
+    onChange(ids);
+  };
+  const reset = h("button", { type: "button", class: "link", onclick: () => choose([]) }, t("reset_columns"));
+  const panel = h("div", { class: "ms-panel end", hidden: true },
+    h("div", { class: "ms-list", role: "group", "aria-label": t("columns") },
+      columns.map((column, index) => h("label", { class: "ms-option" }, inputs[index], h("span", { class: "ms-label" }, column.label)))),
+    reset);
+  count.textContent = t("n_of_m", { n: chosen.length, m: columns.length });
+  const root = h("div", { class: "ms" }, button, panel);
+  const close = (focusButton) => {
+    panel.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    if (focusButton) button.focus();
+  };
+  button.addEventListener("click", () => {
+    if (!panel.hidden) return close(false);
+    panel.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    inputs[0]?.focus();
+  });
+  root.addEventListener("keydown", (event) => event.key === "Escape" && close(true));
+  root.addEventListener("focusout", (event) => !root.contains(event.relatedTarget) && close(false));
+  return root;
 }
