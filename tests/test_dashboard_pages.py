@@ -500,6 +500,41 @@ def test_credentials_joined_with_auth_files(browser, site):
     page.context.close()
 
 
+def test_config_keys_are_found_without_their_auth_index(browser, config_factory, fake_cpa):
+    """An OpenAI-compatible provider without key entries carries its auth-index itself; a key
+    listed without one (as v8's key groups may give it) is found by its key, which is an
+    API-key credential's source. Neither is "not in CPA's lists"."""
+    cpa = fake_cpa()
+    openrouter_key, other_key = "sk-or-v1-FAKE1111111111111111111111111111c0de", "sk-dk-FAKE22222222222222222222beef"
+    cpa.openai_compatibility = [
+        {"name": "openrouter", "base-url": "https://openrouter.ai/api/v1", "api-key-entries": [{"api-key": openrouter_key}]},
+        {"name": "deepseek", "base-url": "https://api.deepseek.com/v1", "auth-index": "d5e6f7a8b9c0d1e2"}]
+    service = Service(config_factory(CPA_BASE_URL=cpa.url, APP_HOST="127.0.0.1"))
+    service.metadata.sync()
+    now = now_ms()
+    records = [{"timestamp": iso_ms(now - MINUTE), "model": "qwen/qwen3-coder", "provider": "openrouter",
+                "executor_type": "OpenAICompatExecutor", "auth_type": "apikey", "source": source, "auth_index": index,
+                "api_key": ALPHA, "latency_ms": 800, "failed": False,
+                "tokens": {"input_tokens": 100, "output_tokens": 10, "total_tokens": 110}}
+               for source, index in ((openrouter_key, "0a1b2c3d4e5f6071"), (other_key, "d5e6f7a8b9c0d1e2"),
+                                     ("sk-unknown-FAKE333333333333333333", "9f8e7d6c5b4a3921"))]
+    service.store.write_batch([decode_payload(json.dumps(r).encode(), now) for r in records], [], received=3)
+    server, url = serve(service)
+    try:
+        page, errors = open_page(browser, url + "#/credentials", timezone_id=BROWSER_ZONE)
+        painted(page, "credentials")
+        state = lambda index: page.locator("#credentials tbody tr", has_text=index).locator("td").nth(1).inner_text()  # noqa: E731
+        name = lambda index: page.locator("#credentials tbody tr", has_text=index).locator("td").first.inner_text()  # noqa: E731
+        assert state("0a1b2c3d4e5f6071") == "config key" and "openrouter · sk-or…c0de" in name("0a1b2c3d4e5f6071")
+        assert state("d5e6f7a8b9c0d1e2") == "config key" and "deepseek · d5e6f7a8b9c0d1e2" in name("d5e6f7a8b9c0d1e2")
+        assert state("9f8e7d6c5b4a3921") == "not in CPA's lists"  # a key CPA does not list is still told apart
+        assert errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.store.close()
+
+
 def test_credentials_show_what_cpa_reported_with_their_errors(browser, site):
     """CPA's errors channel: carol's quota exhausted until a time ahead, and her errors on demand."""
     until = iso_ms(site.now + 90 * MINUTE)

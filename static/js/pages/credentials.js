@@ -57,21 +57,29 @@ export default {
   },
 };
 
-/** auth_index -> {kind, key, disabled} of the credentials in CPA's config (API keys). */
+/** The credentials in CPA's config (API keys) as {kind, key, disabled}, by auth_index and
+ * by their key as the API masks it. An OpenAI-compatible provider without key entries
+ * has its auth-index on the provider itself; v8's key groups may give keys without one,
+ * and then the key names the credential: an API-key credential's source is its key. */
 function configKeys(providers) {
-  const keys = new Map();
+  const byIndex = new Map();
+  const byKey = new Map(); // a masked key that two entries share names neither
+  const add = (index, config) => {
+    if (index) byIndex.set(index, config);
+    if (config.key) byKey.set(config.key, byKey.has(config.key) ? null : config);
+  };
   for (const [list, entries] of Object.entries(providers || {})) {
     for (const entry of entries || []) {
-      if (list === "openai-compatibility") {
-        for (const key of entry["api-key-entries"] || []) {
-          keys.set(key["auth-index"], { kind: entry.name, key: key["api-key"], disabled: entry.disabled });
-        }
-      } else {
-        keys.set(entry["auth-index"], { kind: list, key: entry["api-key"], disabled: entry.disabled });
+      if (list !== "openai-compatibility") {
+        add(entry["auth-index"], { kind: list, key: entry["api-key"], disabled: entry.disabled });
+        continue;
       }
+      const keys = entry["api-key-entries"] || [];
+      for (const key of keys) add(key["auth-index"], { kind: entry.name, key: key["api-key"], disabled: entry.disabled });
+      if (!keys.length && entry["auth-index"]) add(entry["auth-index"], { kind: entry.name, key: null, disabled: entry.disabled });
     }
   }
-  return keys;
+  return { get: (item) => byIndex.get(item.auth_index) || (item.source && byKey.get(item.source)) || undefined };
 }
 
 /** auth_index -> its credential errors in the range, newest first. */
@@ -89,7 +97,7 @@ function errorsOf(items) {
 function joined(items, files, keys, states, errors) {
   const fileOf = new Map(files.map((file) => [file.auth_index, file]));
   const extra = (index) => ({ reported: states[index] || null, errors: errors.get(index) || [] });
-  const rows = items.map((item) => ({ ...item, file: fileOf.get(item.auth_index), config: keys.get(item.auth_index),
+  const rows = items.map((item) => ({ ...item, file: fileOf.get(item.auth_index), config: keys.get(item),
     ...extra(item.auth_index) }));
   const seen = new Set(items.map((item) => item.auth_index));
   for (const file of files) {
@@ -104,7 +112,7 @@ function label(row) {
 
 function credentialName(row, params) {
   const name = label(row);
-  const detail = row.file?.name || (row.config ? `${row.config.kind} · ${row.config.key}` : null);
+  const detail = row.file?.name || (row.config ? [row.config.kind, row.config.key].filter(Boolean).join(" · ") : null);
   const title = row.source_id
     ? h("a", { class: "nowrap", href: hrefFor("events", withChanges(params, { source: [row.source_id] })) }, name)
     : h("span", { class: "nowrap" }, name);
