@@ -578,6 +578,8 @@ def test_events_stream_filter(browser, site):
     painted(page, "events")
     assert "stream=true" in page.url and text(page, "#events-total") == "(3 in all)"
     page.locator("#events tbody tr").first.click()
+    assert "Stream\nyes" in text(page, "#event-summary")
+    page.click("#all-fields summary")
     assert "execution_id" in page.locator("#dialog").inner_text()
     page.keyboard.press("Escape")
     page.goto(site.url + "#/overview?stream=true")
