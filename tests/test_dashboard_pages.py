@@ -40,11 +40,11 @@ ROWS = [
     (3 * DAY_MINUTES, "gpt-5.4", ALPHA, ALICE, False, 50_000, 0, 5_000, 6_000),  # outside the last 24 hours
     (4 * DAY_MINUTES, "gpt-5.4", BETA, BOB, True, 0, 0, 0, 7_000),
 ]
-# The built-in prices (USD per 1M tokens) of gpt-5* and claude-sonnet-4*: new input, cache read, output.
+# The built-in prices (USD per 1M tokens) of gpt-5.4 and claude-sonnet-4-5*: new input, cache read, output.
 # OpenAI-style counts (a Codex executor): the cached tokens are part of the input.
-COST_24H = (8_000 * 1.25 + 4_000 * 0.125 + 800 * 10  # gpt-5.4
-            + 8_000 * 1.25 + 1_200 * 10
-            + 500 * 1.25
+COST_24H = (8_000 * 2.5 + 4_000 * 0.25 + 800 * 15  # gpt-5.4
+            + 8_000 * 2.5 + 1_200 * 15
+            + 500 * 2.5
             + 5_000 * 3 + 15_000 * 0.30 + 3_000 * 15) / 1e6  # claude-sonnet-4-5; mystery-model-x has no price
 
 
@@ -111,7 +111,7 @@ def test_overview_cards_charts_and_grid(browser, site):
     tokens = text(page, "#card-tokens .sub")
     assert "Input 22.5K" in tokens and "Cache read 19K" in tokens and "Output 5.1K" in tokens
     assert f"cache hit {100 * cache_read / (new_input + cache_read):.1f}%" in tokens
-    assert text(page, "#card-cost .value") == f"${COST_24H:.4f}" == "$0.1056"
+    assert text(page, "#card-cost .value") == f"${COST_24H:.4f}" == "$0.1368"
     assert "+ 1 request without a price (mystery-model-x)" in text(page, "#card-cost .sub")
     assert text(page, "#card-rpm .value") == "0.0035"  # 5 requests in 1440 minutes
     assert text(page, "#card-tpm .value") == "32.4"  # 46,600 tokens in 1440 minutes
@@ -553,7 +553,7 @@ def test_price_editor(browser, site):
     assert "unpriced" in mystery.get_attribute("class") and "unpriced" in mystery.inner_text()
     assert page.locator("#unpriced-note").is_visible()
     gpt = page.locator("#models-used tbody tr", has=page.locator("code", has_text=re.compile("^gpt-5.4$"))).locator(".price-now")
-    assert gpt.inner_text().startswith("$1.25 in · $10.00 out default") and "by gpt-5*" in gpt.inner_text()
+    assert gpt.inner_text().startswith("$2.50 in · $15.00 out default") and "by gpt-5.4" in gpt.inner_text()
 
     mystery.locator("button", has_text="Set price").click()
     assert page.input_value("#price-model") == "mystery-model-x"
@@ -613,6 +613,54 @@ def test_price_editor(browser, site):
     assert "without a price" not in text(page, "#card-cost .sub")
     assert [e for e in errors if "400" not in e] == []  # the refused price answered 400, as it should
     page.context.close()
+
+
+def test_the_built_in_prices_say_where_they_come_from(browser, site):
+    about = site.service.pricing.defaults.about
+    page, errors = site.open(browser, "#/models")
+    painted(page, "models")
+    assert text(page, "#defaults-card h2") == f"Built-in prices (genai-prices {about['version']}, {about['date']})"
+    link = page.locator("#defaults-source a")
+    assert (link.inner_text(), link.get_attribute("href")) == (f"genai-prices {about['version']}",
+                                                               "https://github.com/pydantic/genai-prices")
+    assert "MIT licence" in text(page, "#defaults-source") and "not applied yet" in text(page, "#defaults-source")
+    page.click("#defaults-card summary")
+    rows = page.locator("#defaults tbody tr")
+    assert rows.count() == sum(len(model["prices"]) for model in site.service.pricing.defaults.models)
+    sonnet = rows.filter(has=page.locator("code", has_text=re.compile(r"^claude-sonnet-4-5\*$")))
+    assert sonnet.inner_text().split("\t")[:7] == ["claude-sonnet-4-5* claude-sonnet-4.5* anthropic", "always",
+                                                   "3", "15", "0.3", "3.75", "—"]
+    sonnet.locator("button", has_text="Override").click()  # the source's first name
+    assert page.input_value("#price-model") == "claude-sonnet-4-5*" and page.input_value("#price-input") == "3"
+    assert errors == []
+    page.context.close()
+    for scheme, width in (("light", 1440), ("dark", 390)):
+        page, errors = site.open(browser, "#/models", width=width, scheme=scheme)
+        painted(page, "models")
+        page.click("#defaults-card summary")
+        page.locator("#defaults-card").scroll_into_view_if_needed()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width and errors == []
+        page.screenshot(path=str(ARTIFACTS / f"models-defaults-{scheme}-{width}.png"))
+        page.context.close()
+
+
+def test_without_built_in_prices_the_models_page_says_why(browser, config_factory, fake_cpa, monkeypatch, tmp_path):
+    import cpa_usage
+
+    broken = cpa_usage.load_default_prices(str(tmp_path / "default_prices.json"))  # there is none
+    monkeypatch.setattr(cpa_usage, "default_prices", lambda: broken)
+    service = Service(config_factory(CPA_BASE_URL=fake_cpa().url, APP_HOST="127.0.0.1"))
+    server, url = serve(service)
+    try:
+        page, errors = open_page(browser, url + "#/models")
+        painted(page, "models")
+        assert text(page, "#defaults-error") == (f"No built-in prices ({broken.error}): every model you have not "
+                                                 "priced is unpriced, not free.")
+        assert errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.store.close()
 
 
 def test_aliases_edit_import_export(browser, site, tmp_path):
@@ -848,8 +896,8 @@ def test_the_last_hour_is_live_on_the_overview(browser, site):
 
 
 def test_a_large_cost_fits_its_card_in_chinese(browser, site):
-    big = site.events[0]._replace(event_key="e" * 32, request_id="req-big", input_tokens=6_223_776_000,
-                                  cache_read_tokens=0, output_tokens=0, reasoning_tokens=0, total_tokens=6_223_776_000)
+    big = site.events[0]._replace(event_key="e" * 32, request_id="req-big", input_tokens=3_111_888_000,
+                                  cache_read_tokens=0, output_tokens=0, reasoning_tokens=0, total_tokens=3_111_888_000)
     site.service.store.write_batch([big], [], received=1)  # $7,779.72 of gpt-5.4 input
     for width in (1440, 390):
         page, errors = site.open(browser, "#/overview", width=width)

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import database_env, wsgi_call
-from cpa_usage import DEFAULT_PRICES, Price, Pricing, Store, parse_rfc3339_ms
+from cpa_usage import Price, Pricing, Store, default_prices, parse_rfc3339_ms
 from test_analytics import event
 
 NOW = "2026-08-25T00:00:00Z"
@@ -25,11 +25,11 @@ EVENTS = {
     "C": ("2026-08-20T12:40:00Z", "hand-model", 4000, 400),  # from 12:35, inside H's 15 minutes: 0.5 / 1 -> 0.0024
     "D": ("2026-08-05T00:00:00Z", "late-model", 100, 10),    # late-model has a price only from 08-10: unpriced
     "E": ("2026-08-15T00:00:00Z", "late-model", 100, 10),    # 10 in, 20 out -> 0.0012
-    "F": ("2026-08-11T00:00:00Z", "gpt-5.4", 1000, 100),     # the default gpt-5*: 1.25 in, 10 out -> 0.00225
-    "G": ("2026-08-13T00:00:00Z", "gpt-5.4", 1000, 100),     # the owner's from 08-12: 2 in, 20 out -> 0.004
+    "F": ("2026-08-11T00:00:00Z", "gpt-5.4", 1000, 100),     # the default gpt-5.4: 2.5 in, 15 out -> 0.004
+    "G": ("2026-08-13T00:00:00Z", "gpt-5.4", 1000, 100),     # the owner's from 08-12: 2 in, 30 out -> 0.005
 }
-COST = {"A": 0.0012, "B": 0.0072, "H": 0.0036, "C": 0.0024, "D": None, "E": 0.0012, "F": 0.00225, "G": 0.004}
-TOTAL = 0.02185  # A + B + H + C + E + F + G
+COST = {"A": 0.0012, "B": 0.0072, "H": 0.0036, "C": 0.0024, "D": None, "E": 0.0012, "F": 0.004, "G": 0.005}
+TOTAL = 0.0246  # A + B + H + C + E + F + G
 PRICES = [
     {"model": "hand-model", "input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1},
     {"model": "hand-model", "effective_from": "2026-08-10", "input": 3, "output": 6, "cache_read": 0.3,
@@ -38,7 +38,7 @@ PRICES = [
      "cache_read": 0.05, "cache_write": 0.5},
     {"model": "late-model", "effective_from": "2026-08-10T00:00:00Z", "input": 10, "output": 20, "cache_read": 1,
      "cache_write": 10},
-    {"model": "gpt-5.4", "effective_from": "2026-08-12", "input": 2, "output": 20, "cache_read": 0.2,
+    {"model": "gpt-5.4", "effective_from": "2026-08-12", "input": 2, "output": 30, "cache_read": 0.2,
      "cache_write": 2},
 ]
 
@@ -166,7 +166,8 @@ def test_a_users_dated_pattern_wins_from_its_date_the_defaults_before(store):
                          ("gpt-5.4", parse_rfc3339_ms("2026-03-01T00:00:00Z"), 4.0, 4.0, 0.0, 0.0, None)])
     pricing = Pricing(store)
     before, january, march = (parse_rfc3339_ms(f"2026-{m}-15T00:00:00Z") for m in ("01", "02", "03"))
-    assert pricing.lookup("gpt-5.4", before - 40 * 86_400_000) == (DEFAULT_PRICES["gpt-5*"], "default", "gpt-5*")
+    assert pricing.lookup("gpt-5.4", before - 40 * 86_400_000) == (default_prices().prices["gpt-5.4"][0][1], "default",
+                                                                        "gpt-5.4")
     assert pricing.lookup("gpt-5.4", january) == (Price(9.0, 9.0, 0.0, 0.0), "user", "gpt-*")
     assert pricing.lookup("gpt-5.4", march) == (Price(4.0, 4.0, 0.0, 0.0), "user", "gpt-5.4")
     assert [row[:3] for row in pricing.rows(["gpt-5.4"])] == [

@@ -27,12 +27,24 @@ export default {
       card(t("your_prices"), [note(t("prices_help")), editor.element,
         data.prices.length ? priceTable(data.prices, editor, reload, "prices") : note(t("no_prices"))],
       { wide: true, id: "prices-card" }),
-      card(t("default_prices", { date: data.defaults.date }),
-        h("details", {}, h("summary", {}, t("show_defaults", { n: data.defaults.items.length })),
-          priceTable(data.defaults.items, editor, reload, "defaults")), { wide: true }),
+      defaultsCard(data.defaults, editor, reload),
     );
   },
 };
+
+/** The built-in prices: where they come from (source, version, date), or why there are none. */
+function defaultsCard(defaults, editor, reload) {
+  if (defaults.error) {
+    return card(t("default_prices_none"), h("p", { class: "note warn", id: "defaults-error" },
+      t("no_defaults", { error: defaults.error })), { wide: true, id: "defaults-card" });
+  }
+  return card(t("default_prices", defaults), [
+    h("p", { class: "note muted", id: "defaults-source" }, t("defaults_from"), " ",
+      h("a", { href: defaults.url, rel: "noopener noreferrer", target: "_blank" }, `${defaults.source} ${defaults.version}`),
+      ` ${t("defaults_help")}`),
+    h("details", {}, h("summary", {}, t("show_defaults", { n: defaults.models })),
+      priceTable(defaults.items, editor, reload, "defaults"))], { wide: true, id: "defaults-card" });
+}
 
 function usedTable(models, editor) {
   const columns = [
@@ -61,15 +73,20 @@ function effectiveFrom(iso) {
 function priceTable(prices, editor, reload, id) {
   const mine = id === "prices";
   // a model's later prices under its first one: its history, oldest first
-  const later = new Set(prices.filter((price, index) => mine && index > 0 && prices[index - 1].model === price.model));
+  const later = new Set(prices.filter((price, index) => index > 0 && prices[index - 1].model === price.model));
+  // a built-in price names the source's model and the names it matches; overriding it prices the first
+  const names = (price) => (mine ? [price.model] : price.match);
   const columns = [
-    { label: t("model_or_pattern"), value: (price) => (later.has(price)
-      ? h("span", { class: "muted", title: price.model }, "↳ ", h("code", {}, price.model)) : h("code", {}, price.model)) },
-    mine ? { label: t("price_from"), value: (price) => effectiveFrom(price.effective_from) } : null,
+    { label: t("model_or_pattern"), wrap: true, value: (price) => (later.has(price)
+      ? h("span", { class: "muted", title: names(price).join(" ") }, "↳ ", h("code", {}, names(price)[0]))
+      : h("span", { class: "names" }, names(price).map((name) => [h("code", {}, name), " "]),
+        mine ? null : h("span", { class: "muted small" }, price.provider))) },
+    { label: t("price_from"), value: (price) => effectiveFrom(price.effective_from) },
     ...PRICE_FIELDS.map((field) => ({ label: t(`price_${field}`), num: true,
       value: (price) => (price[field] == null ? "—" : fmt.decimal(price[field], 4)) })),
     { label: t("actions"), value: (price) => h("span", { class: "actions" },
-      h("button", { type: "button", class: "small", onclick: () => editor.fill(price) }, t(mine ? "edit" : "override")),
+      h("button", { type: "button", class: "small", onclick: () => editor.fill({ ...price, model: names(price)[0] }) },
+        t(mine ? "edit" : "override")),
       mine ? h("button", { type: "button", class: "small",
         onclick: () => editor.fill({ ...price, effective_from: null }, true) }, t("price_from_date")) : null,
       mine ? confirmButton(t("delete"), t("confirm_delete"), () => act(async () => {
