@@ -18,7 +18,7 @@ import pytest
 
 from backends import wait_for
 from conftest import ARTIFACTS, FIXTURES, ROOT, open_page, painted, serve
-from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms
+from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms, parse_effective_from
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 BROWSER_ZONE = "America/New_York"
@@ -615,6 +615,42 @@ def test_price_editor(browser, site):
     page.context.close()
 
 
+def test_the_cost_of_each_model_by_kind_of_token(browser, site):
+    """The owner's gpt-5.4 prices change two days ago (the event of three days ago keeps the old
+    ones); claude-sonnet-4-5 has the default's; the unpriced model has no bar."""
+    change = iso_ms(site.now - 2 * DAY_MINUTES * MINUTE)
+    site.service.store.upsert_prices([("gpt-5.4", 0, 2.0, 10.0, 0.5, 2.0, None),
+                                      ("gpt-5.4", parse_effective_from(change), 4.0, 20.0, 1.0, 4.0, 30.0)])
+    site.service.pricing.reload()
+    page, errors = site.open(browser, "#/models", width=1440)
+    painted(page, "models")
+    rows = page.locator("#cost-split tbody tr")
+    cells = [[cell.strip() for cell in rows.nth(i).inner_text().split("\t")] for i in range(rows.count())]
+    assert cells == [
+        # old: 50,000 x 2 in, 5,000 x 10 out; new: 16,500 x 4 in, 4,000 x 1 cache read, 2,000 x 20 out
+        ["gpt-5.4", "$0.2600", "$0.1660 63.8%", "$0.0040 1.5%", "$0.00 0%", "$0.0900 34.6%", "$0.00 0%"],
+        # 5,000 x 3 in, 15,000 x 0.3 cache read, 3,000 x 15 out; reasoning billed as output
+        ["claude-sonnet-4-5-20250929", "$0.0645", "$0.0150 23.3%", "$0.0045 7%", "$0.00 0%", "$0.0450 69.8%",
+         "in output"]]
+    assert page.get_attribute("#cost-kinds-chart", "role") == "img"
+    assert page.get_attribute("#cost-kinds-chart", "aria-label") == (
+        "Cost by kind of token: gpt-5.4: Input $0.1660, Cache read $0.0040, Cache write $0.00, Output $0.0900, "
+        "Reasoning $0.00; claude-sonnet-4-5-20250929: Input $0.0150, Cache read $0.0045, Cache write $0.00, "
+        "Output $0.0450, Reasoning $0.00.")
+    assert page.locator("#cost-kinds-chart canvas").count() == 1 and errors == []
+    page.context.close()
+    for scheme, width, language in (("light", 1440, "en"), ("dark", 1440, "en"), ("light", 390, "en"),
+                                    ("dark", 390, "zh-CN")):
+        page, errors = site.open(browser, "#/models", width=width, height=900 if width > 400 else 844, scheme=scheme)
+        if language != "en":
+            page.select_option("#lang", language)
+        painted(page, "models")
+        page.locator("#cost-kinds").scroll_into_view_if_needed()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width and errors == []
+        page.locator("#cost-kinds").screenshot(path=str(ARTIFACTS / f"models-cost-kinds-{scheme}-{width}-{language}.png"))
+        page.context.close()
+
+
 def test_the_built_in_prices_say_where_they_come_from(browser, site):
     about = site.service.pricing.defaults.about
     page, errors = site.open(browser, "#/models")
@@ -656,6 +692,7 @@ def test_without_built_in_prices_the_models_page_says_why(browser, config_factor
         painted(page, "models")
         assert text(page, "#defaults-error") == (f"No built-in prices ({broken.error}): every model you have not "
                                                  "priced is unpriced, not free.")
+        assert text(page, "#cost-kinds .note") == "No priced cost in this range."  # nothing at all here
         assert errors == []
         page.context.close()
     finally:

@@ -193,3 +193,65 @@ def test_schema_14_keeps_the_prices_of_before_in_force_since_always(new_database
         assert [row[:2] for row in upgraded.load_prices()] == [("mine-*", 0), ("mine-*", 1_767_225_600_000)]
     finally:
         upgraded.close()
+
+
+# The cost split by the kind of token it pays for: two models, each with a price change inside the range.
+SPLIT_PRICES = [
+    {"model": "split-a", "input": 1, "output": 10, "cache_read": 0.1, "cache_write": 2},
+    {"model": "split-a", "effective_from": "2026-08-10T12:35:00Z", "input": 2, "output": 20, "cache_read": 0.2,
+     "cache_write": 4, "reasoning": 40},  # inside a 15-minute bucket, and reasoning priced apart from then
+    {"model": "split-b", "input": 3, "output": 6, "cache_read": 0.3, "cache_write": 3.75},
+    {"model": "split-b", "effective_from": "2026-08-15", "input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1},
+]
+# time, model, new input, cache read, cache write, output (reasoning inside), reasoning
+SPLIT_EVENTS = [
+    ("2026-08-05T10:00:00Z", "split-a", 1000, 500, 200, 300, 100),  # 1000, 50, 400, 200 x 10, 100 x 10 (as output)
+    ("2026-08-10T12:32:00Z", "split-a", 1000, 0, 0, 100, 0),        # 1000, 0, 0, 1000, 0
+    ("2026-08-10T12:40:00Z", "split-a", 2000, 0, 0, 500, 200),      # 2000 x 2, 0, 0, 300 x 20, 200 x 40
+    ("2026-08-12T00:00:00Z", "split-b", 3000, 1000, 400, 1000, 400),  # 9000, 300, 1500, 600 x 6, 400 x 6
+    ("2026-08-16T00:00:00Z", "split-b", 1000, 0, 0, 100, 0),        # 1000 x 1, 0, 0, 100 x 2, 0
+    ("2026-08-16T00:00:00Z", "split-none", 1000, 0, 0, 100, 0),     # no price
+]
+
+
+def split_event(ts, model, new_input, cache_read, cache_write, output, reasoning):
+    return event(ts, model=model, api_key=KEY)._replace(
+        input_tokens=new_input, cache_read_tokens=cache_read, cache_write_tokens=cache_write, output_tokens=output,
+        reasoning_tokens=reasoning, total_tokens=new_input + cache_read + cache_write + output)
+
+
+def test_the_cost_of_each_model_is_split_by_kind_of_token_at_the_price_of_each_events_time(new_database,
+                                                                                        service_factory):
+    service = service_factory(start=False, plain=True, TZ="UTC", **database_env(new_database()))
+    service.analytics.clock = lambda: parse_rfc3339_ms(NOW)
+    events = [split_event(*row) for row in SPLIT_EVENTS]
+    service.store.write_batch(events, [], received=len(events))
+    call(service, "PUT", "/pricing", SPLIT_PRICES)
+
+    def split(query):
+        items = call(service, "GET", f"/models/used?{query}").json()["items"]
+        return {item["model"]: item["cost"] for item in items}
+
+    assert split("range=30d") == {
+        "split-a": {"usd": pytest.approx(0.02445), "unpriced_requests": 0, "by_kind": {
+            "input": pytest.approx(0.006), "cache_read": pytest.approx(0.00005), "cache_write": pytest.approx(0.0004),
+            "output": pytest.approx(0.009), "reasoning": pytest.approx(0.009)}},
+        "split-b": {"usd": pytest.approx(0.018), "unpriced_requests": 0, "by_kind": {  # reasoning inside output
+            "input": pytest.approx(0.01), "cache_read": pytest.approx(0.0003), "cache_write": pytest.approx(0.0015),
+            "output": pytest.approx(0.0062), "reasoning": None}},
+        "split-none": {"usd": 0.0, "unpriced_requests": 1, "by_kind": {
+            "input": 0.0, "cache_read": 0.0, "cache_write": 0.0, "output": 0.0, "reasoning": None}}}
+    # the same totals as the analysis
+    analysis = {item["model"]: item["cost"]["usd"] for item in
+                call(service, "GET", "/usage/analysis?range=30d&group=model").json()["items"]}
+    assert analysis == {"split-a": pytest.approx(0.02445), "split-b": pytest.approx(0.018), "split-none": 0.0}
+    # before split-a's change: reasoning is output there (its price then has none of its own)
+    before = split("range=custom&start=2026-08-01T00:00:00Z&end=2026-08-10T12:35:00Z")
+    assert before["split-a"]["by_kind"] == {"input": pytest.approx(0.002), "cache_read": pytest.approx(0.00005),
+                                            "cache_write": pytest.approx(0.0004), "output": pytest.approx(0.004),
+                                            "reasoning": None}
+    after = split("range=custom&start=2026-08-15T00:00:00Z&end=2026-08-25T00:00:00Z")
+    assert set(after) == {"split-b", "split-none"} and after["split-b"] == {
+        "usd": pytest.approx(0.0012), "unpriced_requests": 0, "by_kind": {
+            "input": pytest.approx(0.001), "cache_read": 0.0, "cache_write": 0.0, "output": pytest.approx(0.0002),
+            "reasoning": None}}

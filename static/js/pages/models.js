@@ -2,12 +2,16 @@
 // with each model's price history (a price is in force from its date until the next).
 
 import { act, api, modelPath } from "../api.js";
+import { categoryBars, color } from "../charts.js";
 import { card, confirmButton, dataTable, h, note, notify, pill } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { apiParams } from "../state.js";
 
 const PRICE_FIELDS = ["input", "output", "cache_read", "cache_write", "reasoning"];
+// The kinds of token a cost is split into (the API's cost.by_kind), bottom of a bar first.
+const COST_KINDS = ["input", "cache_read", "cache_write", "output", "reasoning"];
+const TOP = 12;
 
 export default {
   range: "all",
@@ -20,17 +24,52 @@ export default {
   render(root, data, { reload }) {
     const editor = priceEditor(reload);
     const unpriced = data.used.filter((model) => !model.priced);
+    const costly = data.used.filter((model) => model.cost.usd > 0).sort((a, b) => b.cost.usd - a.cost.usd);
+    const chart = h("div", { class: "chart", id: "cost-kinds-chart" });
     root.append(
       card(t("models_in_use"), [
         unpriced.length ? h("p", { class: "note warn", id: "unpriced-note" }, t("n_unpriced", { n: unpriced.length, count: unpriced.length })) : null,
         usedTable(data.used, editor)], { wide: true }),
+      card(t("cost_by_kind"), costly.length ? [note(t("cost_by_kind_help")), chart, costTable(costly)] : note(t("no_cost")),
+        { wide: true, id: "cost-kinds" }),
       card(t("your_prices"), [note(t("prices_help")), editor.element,
         data.prices.length ? priceTable(data.prices, editor, reload, "prices") : note(t("no_prices"))],
       { wide: true, id: "prices-card" }),
       defaultsCard(data.defaults, editor, reload),
     );
+    if (costly.length) costChart(chart, costly.slice(0, TOP));
   },
 };
+
+/** The kinds a split of these models shows: reasoning only where a price bills it apart. */
+function kindsOf(models) {
+  return COST_KINDS.filter((kind) => kind !== "reasoning" || models.some((model) => model.cost.by_kind.reasoning != null));
+}
+
+/** Each model's cost as a bar of its kinds of token (the costliest first); its text
+ * alternative names every model's split. */
+function costChart(element, models) {
+  const colors = { reasoning: color("chart-5") };
+  categoryBars(element, { labels: models.map((model) => model.model), label: t("cost_by_kind"), format: fmt.usd,
+    axisFormat: fmt.usdCompact, series: kindsOf(models).map((kind) => ({ label: t(`price_${kind}`),
+      values: models.map((model) => model.cost.by_kind[kind] ?? 0), color: colors[kind] || color(`k-${kind}`) })) });
+}
+
+/** The split in figures: each kind's USD and its share of the model's cost. */
+function costTable(models) {
+  const share = (model, kind) => {
+    const usd = model.cost.by_kind[kind];
+    if (usd == null) return h("span", { class: "muted" }, t("in_output"));
+    return [fmt.usd(usd), h("span", { class: "muted small" }, ` ${fmt.percent(usd / model.cost.usd)}`)];
+  };
+  const columns = [
+    { label: t("model"), value: (model) => h("code", {}, model.model) },
+    { label: t("cost"), num: true, value: (model) => [fmt.usd(model.cost.usd), model.cost.unpriced_requests
+      ? h("span", { class: "muted small" }, ` ${t("n_unpriced_requests", { n: fmt.int(model.cost.unpriced_requests) })}`) : null] },
+    ...kindsOf(models).map((kind) => ({ label: t(`price_${kind}`), num: true, value: (model) => share(model, kind) })),
+  ];
+  return dataTable(columns, models, { id: "cost-split", cards: true, caption: t("cost_by_kind") });
+}
 
 /** The built-in prices: where they come from (source, version, date), or why there are none. */
 function defaultsCard(defaults, editor, reload) {
