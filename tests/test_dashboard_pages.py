@@ -668,6 +668,11 @@ def test_the_built_in_prices_say_where_they_come_from(browser, site):
                                                    "3", "15", "0.3", "3.75", "—"]
     sonnet.locator("button", has_text="Override").click()  # the source's first name
     assert page.input_value("#price-model") == "claude-sonnet-4-5*" and page.input_value("#price-input") == "3"
+    page.click("#nav a[href^='#/status']")
+    painted(page, "status")
+    built_in = page.locator("#about-facts dd").last
+    assert text(page, "#about-facts dt:last-of-type") == "Built-in prices"
+    assert built_in.inner_text() == f"genai-prices {about['version']} ({about['date']})"
     assert errors == []
     page.context.close()
     for scheme, width in (("light", 1440), ("dark", 390)):
@@ -693,6 +698,10 @@ def test_without_built_in_prices_the_models_page_says_why(browser, config_factor
         assert text(page, "#defaults-error") == (f"No built-in prices ({broken.error}): every model you have not "
                                                  "priced is unpriced, not free.")
         assert text(page, "#cost-kinds .note") == "No priced cost in this range."  # nothing at all here
+        page.click("#nav a[href^='#/status']")
+        painted(page, "status")
+        assert page.locator("#about-facts dd .bad").last.inner_text() == broken.error
+        page.screenshot(path=str(ARTIFACTS / "status-no-default-prices-light-1440.png"), full_page=True)
         assert errors == []
         page.context.close()
     finally:

@@ -74,7 +74,7 @@ function costTable(models) {
 /** The built-in prices: where they come from (source, version, date), or why there are none. */
 function defaultsCard(defaults, editor, reload) {
   if (defaults.error) {
-    return card(t("default_prices_none"), h("p", { class: "note warn", id: "defaults-error" },
+    return card(t("built_in_prices"), h("p", { class: "note warn", id: "defaults-error" },
       t("no_defaults", { error: defaults.error })), { wide: true, id: "defaults-card" });
   }
   return card(t("default_prices", defaults), [
