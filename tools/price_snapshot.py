@@ -160,6 +160,7 @@ def patterns(clause: dict, skipped: list[str]) -> list[str]:
 
 
 def number(value: Decimal) -> float | int:
+    """A price as JSON writes it shortest: 15, not 15.0."""
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -182,6 +183,7 @@ def our_price(model_price: dict) -> dict | None:
 
 
 def active(constraint: dict | None, day: dt.date, minute: int) -> bool:
+    """Whether a conditional price's constraint holds on a UTC day at a minute of it."""
     if constraint is None:
         return True
     if constraint["_"] == "StartDateConstraint":
@@ -202,13 +204,11 @@ def dated_prices(prices: dict | list) -> list[tuple[dt.date | None, dict]]:
     dated = []
     for start in [None, *starts]:
         day = start or dt.date.min
-        minutes = collections.Counter()
+        minutes = collections.Counter()  # index of the price in force: minutes of the day
         for minute in range(DAY_MINUTES):
-            chosen = next((price for price in reversed(prices) if active(price.get("constraint"), day, minute)),
-                          prices[0])
-            minutes[id(chosen)] += 1
-        most = max(minutes, key=minutes.get)
-        dated.append((start, next(price for price in prices if id(price) == most)["prices"]))
+            minutes[next((index for index in reversed(range(len(prices)))
+                          if active(prices[index].get("constraint"), day, minute)), 0)] += 1
+        dated.append((start, prices[max(minutes, key=minutes.get)]["prices"]))
     return dated
 
 

@@ -11,7 +11,7 @@ import { apiParams } from "../state.js";
 const PRICE_FIELDS = ["input", "output", "cache_read", "cache_write", "reasoning"];
 // The kinds of token a cost is split into (the API's cost.by_kind), bottom of a bar first.
 const COST_KINDS = ["input", "cache_read", "cache_write", "output", "reasoning"];
-const TOP = 12;
+const TOP = 12; // the chart's bars: the costliest models (the table lists them all)
 
 export default {
   range: "all",
@@ -118,7 +118,7 @@ function priceTable(prices, editor, reload, id) {
   const columns = [
     { label: t("model_or_pattern"), wrap: true, value: (price) => (later.has(price)
       ? h("span", { class: "muted", title: names(price).join(" ") }, "↳ ", h("code", {}, names(price)[0]))
-      : h("span", { class: "names" }, names(price).map((name) => [h("code", {}, name), " "]),
+      : h("span", {}, names(price).map((name) => [h("code", {}, name), " "]),
         mine ? null : h("span", { class: "muted small" }, price.provider))) },
     { label: t("price_from"), value: (price) => effectiveFrom(price.effective_from) },
     ...PRICE_FIELDS.map((field) => ({ label: t(`price_${field}`), num: true,
