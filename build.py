@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Build dist/cpa-usage.pyz: cpa_usage.py, static/ and the pinned dependencies of
-requirements.txt in one file that runs with nothing installed but Python, any CPython
-from 3.10 up (the same file on each: what a package needs only below 3.11 is vendored
-too). An older Python prints which version it needs and exits with 2.
+"""Build dist/cpa-usage.pyz: cpa_usage.py, default_prices.json, static/ and the pinned
+dependencies of requirements.txt in one file that runs with nothing installed but Python,
+any CPython from 3.10 up (the same file on each: what a package needs only below 3.11 is
+vendored too). An older Python prints which version it needs and exits with 2.
 
     python3 build.py [--output dist/cpa-usage.pyz]
 
@@ -47,6 +47,7 @@ def build(output: pathlib.Path) -> pathlib.Path:
             for path in list(stage.rglob(unwanted)):
                 shutil.rmtree(path)
         shutil.copy2(ROOT / "cpa_usage.py", stage / "cpa_usage.py")
+        shutil.copy2(ROOT / "default_prices.json", stage / "default_prices.json")  # tools/price_snapshot.py
         shutil.copytree(ROOT / "static", stage / "static")
         (stage / "__main__.py").write_text(MAIN)
         output.parent.mkdir(parents=True, exist_ok=True)

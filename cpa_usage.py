@@ -24,7 +24,7 @@ Contents, in the order data flows through the program:
                             backfill_request_ids for imported history)
   5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Watchdog,
                             Importer, Alerts
-  6. Pricing .............. Price, DEFAULT_PRICES, Pricing
+  6. Pricing .............. Price, DefaultPrices (default_prices.json), Pricing
   7. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, exports), Prometheus
   8. Auth ................. Auth (owner and member sessions, login limit), security headers
   9. HTTP routes .......... query parsing, OpenAPI pieces, the route table (ROUTES, route) and its
@@ -2392,16 +2392,16 @@ _ROLLUP_SUMS = [_MEASURE_SUMS[name][0] for name in MEASURE_FIELDS]
 _RAW_SUMS = [_MEASURE_SUMS[name][1] for name in MEASURE_FIELDS]
 
 
-def _cost_sql() -> str:
-    """COST_TERMS as SQL over a row's token columns and the joined prices (p_<field>)."""
-    terms = []
-    for added, taken, rate in COST_TERMS:
-        tokens = " + ".join(added) + "".join(f" - {name}" for name in taken)
-        terms.append(f"{f'({tokens})' if len(added) + len(taken) > 1 else tokens} * p_{rate}")
-    return f"SUM(({' + '.join(terms)}) / 1000000.0)"
+def _cost_term_sql(added: tuple[str, ...], taken: tuple[str, ...], rate: str) -> str:
+    """One of COST_TERMS as SQL over a row's token columns and the joined prices (p_<field>)."""
+    tokens = " + ".join(added) + "".join(f" - {name}" for name in taken)
+    return f"{f'({tokens})' if len(added) + len(taken) > 1 else tokens} * p_{rate}"
 
 
-COST_SQL = _cost_sql()
+COST_SQL = f"SUM(({' + '.join(_cost_term_sql(*term) for term in COST_TERMS)}) / 1000000.0)"
+# The cost split by COST_TERMS (Store.cost_by_kind): one sum per term, in their order.
+COST_BY_KIND_SQL = tuple(f"SUM({_cost_term_sql(*term)} / 1000000.0)" for term in COST_TERMS)
+COST_KINDS = tuple(rate for *_, rate in COST_TERMS)
 # Dated prices: a priced read joins each row to the price of its model in force at the
 # start of its bucket (or at the event's time), from one row per model and price segment
 # [price_from, price_to) (PRICE_ROW, Pricing.rows), so one statement sums rows of several
@@ -3122,6 +3122,16 @@ class Store:
                         group, step_ms, prices, result)
         return result
 
+    def cost_by_kind(self, query: "Query", group: tuple[str, ...], prices: list[tuple]) -> dict[tuple, list]:
+        """The cost of ``query`` per ``group``, split by COST_TERMS, each event at the price
+        in force at its time (``prices`` as aggregate takes them): {key: [USD of each of
+        COST_KINDS..., requests of unpriced models that had tokens]}."""
+        result: dict[tuple, list] = {}
+        changes = {instant for row in prices for instant in row[1:3] if instant % DAY_MS}
+        self._aggregate(self.plan(query, group + ("model",), None, changes), query, group, None, prices, result,
+                        cost_only=True, costs=COST_BY_KIND_SQL)
+        return result
+
     def count(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None,
               failures: bool = False) -> dict[tuple, Any]:
         """Like aggregate, but only the number of events: {key: requests}, or with
@@ -3213,9 +3223,10 @@ class Store:
         return self.cache.rows(self.reader, reads)
 
     def _aggregate(self, pieces: list[Piece], query: "Query", group: tuple[str, ...], step_ms: int | None,
-                   prices: list[tuple] | None, into: dict[tuple, Any], cost_only: bool = False) -> None:
+                   prices: list[tuple] | None, into: dict[tuple, Any], cost_only: bool = False,
+                   costs: tuple[str, ...] = (COST_SQL,)) -> None:
         """Add the pieces of a plan to ``into``: {key: Measures (priced with ``prices``)},
-        or with ``cost_only`` {key: [cost, unpriced requests]}."""
+        or with ``cost_only`` {key: [each of ``costs``, unpriced requests]}."""
         more = ["total_tokens > 0"] if cost_only else []  # rows without tokens cost nothing and are not
         extra = (more, "", "", [])  # unpriced: skip their join (half the rows: failures mostly have none)
         if prices is not None:
@@ -3226,7 +3237,7 @@ class Store:
             measures = [] if cost_only else list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
             if prices is not None:
                 requests = "requests" if rollup else "1"
-                measures += [COST_SQL,
+                measures += [*costs,
                              f"SUM(CASE WHEN price_model IS NULL AND total_tokens > 0 THEN {requests} ELSE 0 END)"]
             return measures
 
@@ -3239,11 +3250,17 @@ class Store:
 
     @staticmethod
     def _add_costs(rows: Iterable[tuple], width: int, into: dict[tuple, list]) -> None:
-        """Add rows of (key..., cost, unpriced requests) to {key: [cost, unpriced requests]}."""
+        """Add rows of (key..., costs..., unpriced requests) to {key: [costs..., unpriced requests]}."""
         for row in rows:
-            acc = into.setdefault(row[:width], [0.0, 0])
-            acc[0] += row[width] or 0.0
-            acc[1] += row[width + 1] or 0
+            acc = into.get(row[:width])
+            if acc is None:
+                acc = into[row[:width]] = [0.0] * (len(row) - width - 1) + [0]
+            if len(acc) == 2:  # one cost, the overview's: unrolled (a loop was 60% slower on 200,000 rows)
+                acc[0] += row[width] or 0.0
+                acc[1] += row[width + 1] or 0
+            else:
+                for i, value in enumerate(row[width:]):
+                    acc[i] += value or 0
 
     @staticmethod
     def _add_measures(rows: Iterable[tuple], width: int, priced: bool, into: dict[tuple, Measures]) -> None:
@@ -6801,9 +6818,10 @@ def alert_text(alert: dict) -> str:
 # when each event happened: a price has an effective date (effective_from, 0: since
 # always), and a model may have several, so a price cut applies from its date on and
 # last year keeps last year's price; a price set since always re-prices all history.
-# Prices are USD per million tokens. A built-in, dated table covers the common models
-# CPA serves; where and when the user's own prices are in force, they win. A model
-# without any price is shown as unpriced, not free.
+# Prices are USD per million tokens. The built-in table (default_prices.json, a dated
+# snapshot of the open genai-prices data: tools/price_snapshot.py) covers the models of
+# the makers CPA serves, with their price history; where and when the user's own prices
+# are in force, they win. A model without any price is shown as unpriced, not free.
 
 
 class Price(NamedTuple):
@@ -6826,40 +6844,66 @@ PRICE_ROW = ("price_model", "price_from", "price_to", *(f"p_{field}" for field i
 PRICE_FOREVER_MS = 2**62  # the end of the segment of a price in force now
 
 
-DEFAULT_PRICES_DATE = "2025-11-15"
-DEFAULT_PRICES: dict[str, Price] = {
-    # OpenAI / Codex (cache writes are billed as plain input)
-    "gpt-5*": Price(1.25, 10.0, 0.125, 1.25),
-    "gpt-5*-codex*": Price(1.25, 10.0, 0.125, 1.25),
-    "gpt-5*-mini*": Price(0.25, 2.0, 0.025, 0.25),
-    "gpt-5*-nano*": Price(0.05, 0.40, 0.005, 0.05),
-    "gpt-4.1*": Price(2.0, 8.0, 0.50, 2.0),
-    "gpt-4.1-mini*": Price(0.40, 1.60, 0.10, 0.40),
-    "gpt-4.1-nano*": Price(0.10, 0.40, 0.025, 0.10),
-    "gpt-4o*": Price(2.50, 10.0, 1.25, 2.50),
-    "gpt-4o-mini*": Price(0.15, 0.60, 0.075, 0.15),
-    "o3*": Price(2.0, 8.0, 0.50, 2.0),
-    "o4-mini*": Price(1.10, 4.40, 0.275, 1.10),
-    "gpt-image-1*": Price(5.0, 40.0, 1.25, 5.0),
-    # Anthropic (cache writes at the 5-minute rate)
-    "claude-opus-4*": Price(15.0, 75.0, 1.50, 18.75),
-    "claude-opus-4-5*": Price(5.0, 25.0, 0.50, 6.25),
-    "claude-sonnet-4*": Price(3.0, 15.0, 0.30, 3.75),
-    "claude-3-7-sonnet*": Price(3.0, 15.0, 0.30, 3.75),
-    "claude-haiku-4*": Price(1.0, 5.0, 0.10, 1.25),
-    "claude-3-5-haiku*": Price(0.80, 4.0, 0.08, 1.0),
-    # Google (prompts up to 200k tokens)
-    "gemini-2.5-pro*": Price(1.25, 10.0, 0.31, 1.25),
-    "gemini-2.5-flash*": Price(0.30, 2.50, 0.075, 0.30),
-    "gemini-2.5-flash-lite*": Price(0.10, 0.40, 0.025, 0.10),
-    "gemini-2.0-flash*": Price(0.10, 0.40, 0.025, 0.10),
-    "gemini-3-pro*": Price(2.0, 12.0, 0.20, 2.0),
-}
+DEFAULT_PRICES_FILE = "default_prices.json"
+
+
+class DefaultPrices(NamedTuple):
+    """The built-in price table: a snapshot of an open, maintained price source, made by
+    tools/price_snapshot.py and shipped beside this module (in the zipapp too).
+
+    ``prices``: each pattern's dated prices [(from_ms, Price)], oldest first; ``models``:
+    the source's models as the API lists them; ``error``: why there are none (a missing or
+    broken file: the service runs on, every model without a price of the owner's
+    unpriced, never free)."""
+
+    about: dict  # source, version, url, date
+    prices: dict[str, list[tuple[int, Price]]]
+    models: list[dict]
+    error: str | None = None
+
+
+def load_default_prices(path: str) -> DefaultPrices:
+    """The snapshot at ``path`` (in the zipapp or the checkout: the loader reads both),
+    checked as the owner's prices are (parse_price), or an empty table that says what
+    is wrong with it."""
+    try:
+        table = json.loads(__loader__.get_data(path))  # type: ignore[name-defined]
+        prices: dict[str, list[tuple[int, Price]]] = {}
+        for model in table["models"]:
+            dated = [(parse_effective_from(entry["from"] and f"{entry['from']}T00:00:00Z"),
+                      Price(*(price_value(model["id"], field, entry.get(field)) for field in PRICE_FIELDS)))
+                     for entry in model["prices"]]
+            if not dated or [start for start, _ in dated] != sorted({start for start, _ in dated}):
+                raise ValueError(f"{model['id']}: its prices are not in the order they took effect")
+            for pattern in model["match"]:
+                if not valid_model_name(pattern) or pattern in prices:
+                    raise ValueError(f"{model['id']}: pattern {pattern!r} is no name, or another model's")
+                prices[pattern] = dated
+        about = {key: table[key] for key in ("source", "version", "url", "date")}
+    except ApiError as error:
+        return DefaultPrices({}, {}, [], f"no default prices: {path}: {error.message}: {error.detail}")
+    except (OSError, ValueError, LookupError, TypeError) as error:
+        return DefaultPrices({}, {}, [], f"no default prices: {path}: {error!r}")
+    return DefaultPrices(about, prices, table["models"])
+
+
+@functools.cache
+def default_prices() -> DefaultPrices:
+    """The table shipped with the program, read once."""
+    return load_default_prices(os.path.join(os.path.dirname(__file__), DEFAULT_PRICES_FILE))
 
 
 def pattern_matches(pattern: str, model: str) -> bool:
     """``*`` stands for any run of characters; everything else matches itself."""
-    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), model) is not None
+    return _pattern_regex(pattern).fullmatch(model) is not None
+
+
+@functools.lru_cache(maxsize=8192)
+def _pattern_regex(pattern: str) -> re.Pattern:
+    """A pattern compiled once: a model's price looks at each of the ~700 default
+    patterns, more than re's own cache keeps (measured: 14 ms a model uncached, 0.15 ms
+    compiled once)."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
 def specificity(pattern: str) -> tuple[int, int]:
@@ -6882,11 +6926,13 @@ class Pricing:
 
     At an instant, a model is priced by the most specific of the user's patterns that
     match it and have a price in force then (one from that instant or before), else by
-    the most specific default: before a pattern's first dated price, the defaults (or
-    a less specific pattern of the user's) still price its models."""
+    the most specific default pattern's price in force then: before a pattern's first
+    dated price, the defaults (or a less specific pattern of the user's) still price its
+    models."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, defaults: DefaultPrices | None = None):
         self.store = store
+        self.defaults = defaults or default_prices()
         self.user: dict[str, list[DatedPrice]] = {}  # pattern: its prices, in the order they took effect
         self._lock = threading.Lock()
         self._cache: dict[str, list[tuple[int, tuple[Price, str, str] | None]]] = {}
@@ -6907,18 +6953,20 @@ class Pricing:
         if cached is not None:
             return cached
         mine = {pattern: dated for pattern, dated in self.user.items() if pattern_matches(pattern, model)}
-        defaults = [pattern for pattern in DEFAULT_PRICES if pattern_matches(pattern, model)]
-        default = (DEFAULT_PRICES[max(defaults, key=specificity)], "default", max(defaults, key=specificity)) \
-            if defaults else None
+        defaults = [pattern for pattern in self.defaults.prices if pattern_matches(pattern, model)]
+        default_pattern = max(defaults, key=specificity) if defaults else None
+        default_dated = self.defaults.prices[default_pattern] if default_pattern else []
         segments: list[tuple[int, tuple[Price, str, str] | None]] = []
-        for start in sorted({0} | {d.effective_from_ms for dated in mine.values() for d in dated}):
+        for start in sorted({0} | {d.effective_from_ms for dated in mine.values() for d in dated}
+                            | {start for start, _ in default_dated}):
             in_force = [(pattern, [d for d in dated if d.effective_from_ms <= start][-1])
                         for pattern, dated in mine.items() if dated[0].effective_from_ms <= start]
             if in_force:
                 pattern, dated = max(in_force, key=lambda item: specificity(item[0]))
                 found = (dated.price, "user", pattern)
             else:
-                found = default
+                default = [price for since, price in default_dated if since <= start]
+                found = (default[-1], "default", default_pattern) if default else None
             if not segments or segments[-1][1] != found:
                 segments.append((start, found))
         self._cache[model] = segments
@@ -6932,6 +6980,14 @@ class Pricing:
                 break
             found = segment
         return found
+
+    def bills_reasoning_apart(self, model: str, start_ms: int, end_ms: int) -> bool:
+        """Whether a price of the model in force in [start_ms, end_ms) has a reasoning price
+        of its own (else reasoning tokens are output at the output price)."""
+        segments = self.history(model)
+        ends = [start for start, _ in segments[1:]] + [PRICE_FOREVER_MS]
+        return any(found is not None and found[0].reasoning is not None and start < end_ms and start_ms < end
+                   for (start, found), end in zip(segments, ends))
 
     def rows(self, models: Iterable[str]) -> list[tuple]:
         """(model, from_ms, until_ms, *PRICE_FIELDS) of each price segment of the models
@@ -7236,6 +7292,23 @@ class Analytics:
         when a caller asks several questions."""
         prices = self.prices_of_seen_models() if prices is None else prices
         return self.store.aggregate(query, group, step_ms, prices)
+
+    def cost_by_kind(self, query: Query) -> dict[str, dict]:
+        """Each model's cost in ``query``, each event at the price of its time, split by
+        the kind of token it pays for: {model: {"usd", "unpriced_requests", "by_kind":
+        {kind of COST_KINDS: USD}}}. Input includes the unclassified tokens; reasoning is a
+        kind of its own (else null, inside output) where a price in force in the range
+        bills it apart."""
+        answer = {}
+        for (model,), (*costs, unpriced) in self.store.cost_by_kind(query, ("model",),
+                                                                  self.prices_of_seen_models()).items():
+            by_kind = dict(zip(COST_KINDS, costs))
+            if not self.pricing.bills_reasoning_apart(model, query.start_ms, query.end_ms):
+                by_kind["output"] += by_kind["reasoning"]
+                by_kind["reasoning"] = None
+            answer[model] = {"usd": round(sum(costs), 8), "unpriced_requests": unpriced,
+                             "by_kind": {kind: None if usd is None else round(usd, 8) for kind, usd in by_kind.items()}}
+        return answer
 
     def overview(self, query: Query, since_first_event: bool) -> dict:
         """Summary, local hourly and daily series (with cost) and the 15-minute grid
@@ -8438,6 +8511,10 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
         **{f: _NUM for f in PRICE_FIELDS}, "reasoning": {
         **_NUM, "nullable": True, "description": "null: reasoning tokens cost the output price"},
         "source": _STR, "updated_at": _TIME}),
+    "DefaultPrices": _schema_object({
+        "source": _NULLABLE_STR, "version": _NULLABLE_STR, "url": _NULLABLE_STR,
+        "date": {**_NULLABLE_STR, "description": "when the snapshot was taken (YYYY-MM-DD)"}, "models": _INT,
+        "error": {**_NULLABLE_STR, "description": "why there are no default prices (a missing or broken snapshot)"}}),
     "PriceInput": _schema_object(_PRICE_INPUT, ("model", "input", "output", "cache_read", "cache_write"),
                                  closed=True),
 }
@@ -8629,7 +8706,7 @@ def ping(service: Service) -> dict:
         "workers": {"type": "array", "items": _schema_object({
             "name": _STR, "alive": _BOOL, "restarts": _INT, "last_crash": _NULLABLE_STR,
             "last_crash_at": _TIME})},
-        "totals": _schema_object({k: _INT for k in TOTAL_COUNTERS})})))
+        "totals": _schema_object({k: _INT for k in TOTAL_COUNTERS}), "default_prices": _ref("DefaultPrices")})))
 def status(service: Service) -> dict:
     return service.status_report()
 
@@ -8975,17 +9052,26 @@ def provider_metadata(service: Service) -> dict:
 
 
 @route("GET", API + "/models/used", OWNER, doc=_operation(
-    "models CPA offers and models seen in events, with requests and whether they have a price",
+    "models CPA offers and models seen in events, with requests, whether they have a price, and their cost in "
+    "the range split by the kind of token it pays for",
     _list_of(_schema_object({"model": _STR, "in_cpa": _BOOL, "in_events": _BOOL, "requests": _INT,
-                             "priced": _BOOL, "price_source": {"type": "string", "nullable": True},
+                             "priced": _BOOL, "price_source": _NULLABLE_STR, "price_pattern": _NULLABLE_STR,
                              "price": {**_schema_object({f: {**_NUM, "nullable": True} for f in PRICE_FIELDS}),
-                                       "nullable": True, "description": "USD per 1M tokens, in force now"}}),
+                                       "nullable": True, "description": "USD per 1M tokens, in force now"},
+                             "cost": _schema_object({
+                                 "usd": _NUM, "unpriced_requests": _INT, "by_kind": {**_schema_object(
+                                     {kind: {**_NUM, "nullable": True} for kind in COST_KINDS}), "description":
+                                     "USD of each kind of token, each event at the price of its time: input with "
+                                     "the unclassified tokens; reasoning null (inside output) unless a price in "
+                                     "force in the range bills it apart"}})}),
              **_WITH_RANGE), FILTER_DOCS))
 def models_used(service: Service) -> dict:
     query, name = parse_query(viewer_analytics(service), "all")
     fetched_ms, listed = service.store.get_metadata("models") or (None, [])
     offered = {m.get("id"): m for m in listed if isinstance(m, dict)}
     seen = {key[0]: requests for key, requests in service.store.count(query, ("model",)).items()}
+    costs = service.analytics.cost_by_kind(query)
+    nothing = {"usd": 0.0, "unpriced_requests": 0, "by_kind": {**dict.fromkeys(COST_KINDS, 0.0), "reasoning": None}}
     items = []
     for model in sorted(set(offered) | set(seen)):
         price = service.pricing.lookup(model, service.analytics.clock())  # the price in force now
@@ -8993,7 +9079,7 @@ def models_used(service: Service) -> dict:
         items.append({"model": model, "in_cpa": model in offered, "in_events": model in seen,
                       "owned_by": offered.get(model, {}).get("owned_by"), "requests": seen.get(model, 0),
                       "priced": price is not None, "price_source": price_source, "price_pattern": price_pattern,
-                      "price": figures._asdict() if figures else None})
+                      "price": figures._asdict() if figures else None, "cost": costs.get(model, nothing)})
     return {"range": range_json(query, name), "cpa_models_fetched_at": iso_ms(fetched_ms), "items": items}
 
 
@@ -9258,12 +9344,25 @@ def idle_keys(service: Service) -> dict:
 # -- Prices --------------------------------------------------------------------------------
 
 @route("GET", API + "/pricing", MEMBER, ignores_query=True, doc=_operation(
-    "the user's prices and the built-in defaults", _list_of(_ref("Price"), defaults={"type": "object"})))
+    "the user's prices and the built-in defaults (each of the source's models with its match patterns, one item "
+    "per dated price)", _list_of(_ref("Price"), defaults={"allOf": [_ref("DefaultPrices"), _schema_object({
+        "items": {"type": "array", "items": {"allOf": [_ref("Price"), _schema_object({
+            "provider": _STR, "match": {"type": "array", "items": _STR}})]}}})]})))
 def pricing_list(service: Service) -> dict:
     return {"items": [price_json(model, dated.price, "user", dated.updated_ms, dated.effective_from_ms)
                       for model, history in sorted(service.pricing.user.items()) for dated in history],
-            "defaults": {"date": DEFAULT_PRICES_DATE,
-                         "items": [price_json(model, price, "default") for model, price in DEFAULT_PRICES.items()]}}
+            "defaults": {**default_prices_about(service.pricing.defaults), "items": [
+                {**price_json(model["id"], price, "default", None, since), "provider": model["provider"],
+                 "match": model["match"]}
+                for model in service.pricing.defaults.models
+                for since, price in service.pricing.defaults.prices[model["match"][0]]]}}
+
+
+def default_prices_about(defaults: DefaultPrices) -> dict:
+    """Where the built-in prices come from (/pricing, /status): source, version, url,
+    date, how many models, and why there are none when there are none."""
+    return {**dict.fromkeys(("source", "version", "url", "date")), **defaults.about,
+            "models": len(defaults.models), "error": defaults.error}
 
 
 @route("PUT", API + "/pricing", OWNER, ignores_query=True, doc=_operation(
@@ -9708,6 +9807,8 @@ class Service:
         self.request_logs = RequestLogs(config.cpa_log_dir, {i.name: c for i, c in zip(config.cpas, self.cpa_clients)},
                                         config.request_log_body_bytes, config.request_log_header_bytes)
         self.warnings = self._exposure_warnings(config)
+        if self.pricing.defaults.error:  # the service runs on; what the owner has not priced is unpriced
+            self.warnings.append(self.pricing.defaults.error)
         self._make_workers(drainer_options)
         self.app = PrefixMount(build_app(self), config.app_base_path, config.trusted_proxies)
 
@@ -9805,7 +9906,7 @@ class Service:
             "spool_error": self.writer.spool_error, "dropped_records": self.writer.dropped,
             "ingest_stalled_since": iso_ms(self.writer.stalled_since()),
             "health": self.health(), "workers": [worker.worker_status() for worker in self.workers],
-            "totals": self.store.load_totals(),
+            "totals": self.store.load_totals(), "default_prices": default_prices_about(self.pricing.defaults),
             **self.maintenance.snapshot(),
         }
 

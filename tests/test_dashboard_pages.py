@@ -18,7 +18,7 @@ import pytest
 
 from backends import wait_for
 from conftest import ARTIFACTS, FIXTURES, ROOT, open_page, painted, serve
-from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms
+from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms, parse_effective_from
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 BROWSER_ZONE = "America/New_York"
@@ -40,11 +40,11 @@ ROWS = [
     (3 * DAY_MINUTES, "gpt-5.4", ALPHA, ALICE, False, 50_000, 0, 5_000, 6_000),  # outside the last 24 hours
     (4 * DAY_MINUTES, "gpt-5.4", BETA, BOB, True, 0, 0, 0, 7_000),
 ]
-# The built-in prices (USD per 1M tokens) of gpt-5* and claude-sonnet-4*: new input, cache read, output.
+# The built-in prices (USD per 1M tokens) of gpt-5.4 and claude-sonnet-4-5*: new input, cache read, output.
 # OpenAI-style counts (a Codex executor): the cached tokens are part of the input.
-COST_24H = (8_000 * 1.25 + 4_000 * 0.125 + 800 * 10  # gpt-5.4
-            + 8_000 * 1.25 + 1_200 * 10
-            + 500 * 1.25
+COST_24H = (8_000 * 2.5 + 4_000 * 0.25 + 800 * 15  # gpt-5.4
+            + 8_000 * 2.5 + 1_200 * 15
+            + 500 * 2.5
             + 5_000 * 3 + 15_000 * 0.30 + 3_000 * 15) / 1e6  # claude-sonnet-4-5; mystery-model-x has no price
 
 
@@ -111,7 +111,7 @@ def test_overview_cards_charts_and_grid(browser, site):
     tokens = text(page, "#card-tokens .sub")
     assert "Input 22.5K" in tokens and "Cache read 19K" in tokens and "Output 5.1K" in tokens
     assert f"cache hit {100 * cache_read / (new_input + cache_read):.1f}%" in tokens
-    assert text(page, "#card-cost .value") == f"${COST_24H:.4f}" == "$0.1056"
+    assert text(page, "#card-cost .value") == f"${COST_24H:.4f}" == "$0.1368"
     assert "+ 1 request without a price (mystery-model-x)" in text(page, "#card-cost .sub")
     assert text(page, "#card-rpm .value") == "0.0035"  # 5 requests in 1440 minutes
     assert text(page, "#card-tpm .value") == "32.4"  # 46,600 tokens in 1440 minutes
@@ -663,7 +663,7 @@ def test_price_editor(browser, site):
     assert "unpriced" in mystery.get_attribute("class") and "unpriced" in mystery.inner_text()
     assert page.locator("#unpriced-note").is_visible()
     gpt = page.locator("#models-used tbody tr", has=page.locator("code", has_text=re.compile("^gpt-5.4$"))).locator(".price-now")
-    assert gpt.inner_text().startswith("$1.25 in · $10.00 out default") and "by gpt-5*" in gpt.inner_text()
+    assert gpt.inner_text().startswith("$2.50 in · $15.00 out default") and "by gpt-5.4" in gpt.inner_text()
 
     mystery.locator("button", has_text="Set price").click()
     assert page.input_value("#price-model") == "mystery-model-x"
@@ -723,6 +723,100 @@ def test_price_editor(browser, site):
     assert "without a price" not in text(page, "#card-cost .sub")
     assert [e for e in errors if "400" not in e] == []  # the refused price answered 400, as it should
     page.context.close()
+
+
+def test_the_cost_of_each_model_by_kind_of_token(browser, site):
+    """The owner's gpt-5.4 prices change two days ago (the event of three days ago keeps the old
+    ones); claude-sonnet-4-5 has the default's; the unpriced model has no bar."""
+    change = iso_ms(site.now - 2 * DAY_MINUTES * MINUTE)
+    site.service.store.upsert_prices([("gpt-5.4", 0, 2.0, 10.0, 0.5, 2.0, None),
+                                      ("gpt-5.4", parse_effective_from(change), 4.0, 20.0, 1.0, 4.0, 30.0)])
+    site.service.pricing.reload()
+    page, errors = site.open(browser, "#/models", width=1440)
+    painted(page, "models")
+    rows = page.locator("#cost-split tbody tr")
+    cells = [[cell.strip() for cell in rows.nth(i).inner_text().split("\t")] for i in range(rows.count())]
+    assert cells == [
+        # old: 50,000 x 2 in, 5,000 x 10 out; new: 16,500 x 4 in, 4,000 x 1 cache read, 2,000 x 20 out
+        ["gpt-5.4", "$0.2600", "$0.1660 63.8%", "$0.0040 1.5%", "$0.00 0%", "$0.0900 34.6%", "$0.00 0%"],
+        # 5,000 x 3 in, 15,000 x 0.3 cache read, 3,000 x 15 out; reasoning billed as output
+        ["claude-sonnet-4-5-20250929", "$0.0645", "$0.0150 23.3%", "$0.0045 7%", "$0.00 0%", "$0.0450 69.8%",
+         "in output"]]
+    assert page.get_attribute("#cost-kinds-chart", "role") == "img"
+    assert page.get_attribute("#cost-kinds-chart", "aria-label") == (
+        "Cost by kind of token: gpt-5.4: Input $0.1660, Cache read $0.0040, Cache write $0.00, Output $0.0900, "
+        "Reasoning $0.00; claude-sonnet-4-5-20250929: Input $0.0150, Cache read $0.0045, Cache write $0.00, "
+        "Output $0.0450, Reasoning $0.00.")
+    assert page.locator("#cost-kinds-chart canvas").count() == 1 and errors == []
+    page.context.close()
+    for scheme, width, language in (("light", 1440, "en"), ("dark", 1440, "en"), ("light", 390, "en"),
+                                    ("dark", 390, "zh-CN")):
+        page, errors = site.open(browser, "#/models", width=width, height=900 if width > 400 else 844, scheme=scheme)
+        if language != "en":
+            page.select_option("#lang", language)
+        painted(page, "models")
+        page.locator("#cost-kinds").scroll_into_view_if_needed()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width and errors == []
+        page.locator("#cost-kinds").screenshot(path=str(ARTIFACTS / f"models-cost-kinds-{scheme}-{width}-{language}.png"))
+        page.context.close()
+
+
+def test_the_built_in_prices_say_where_they_come_from(browser, site):
+    about = site.service.pricing.defaults.about
+    page, errors = site.open(browser, "#/models")
+    painted(page, "models")
+    assert text(page, "#defaults-card h2") == f"Built-in prices (genai-prices {about['version']}, {about['date']})"
+    link = page.locator("#defaults-source a")
+    assert (link.inner_text(), link.get_attribute("href")) == (f"genai-prices {about['version']}",
+                                                               "https://github.com/pydantic/genai-prices")
+    assert "MIT licence" in text(page, "#defaults-source") and "not applied yet" in text(page, "#defaults-source")
+    page.click("#defaults-card summary")
+    rows = page.locator("#defaults tbody tr")
+    assert rows.count() == sum(len(model["prices"]) for model in site.service.pricing.defaults.models)
+    sonnet = rows.filter(has=page.locator("code", has_text=re.compile(r"^claude-sonnet-4-5\*$")))
+    assert sonnet.inner_text().split("\t")[:7] == ["claude-sonnet-4-5* claude-sonnet-4.5* anthropic", "always",
+                                                   "3", "15", "0.3", "3.75", "—"]
+    sonnet.locator("button", has_text="Override").click()  # the source's first name
+    assert page.input_value("#price-model") == "claude-sonnet-4-5*" and page.input_value("#price-input") == "3"
+    page.click("#nav a[href^='#/status']")
+    painted(page, "status")
+    built_in = page.locator("#about-facts dd").last
+    assert text(page, "#about-facts dt:last-of-type") == "Built-in prices"
+    assert built_in.inner_text() == f"genai-prices {about['version']} ({about['date']})"
+    assert errors == []
+    page.context.close()
+    for scheme, width in (("light", 1440), ("dark", 390)):
+        page, errors = site.open(browser, "#/models", width=width, scheme=scheme)
+        painted(page, "models")
+        page.click("#defaults-card summary")
+        page.locator("#defaults-card").scroll_into_view_if_needed()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width and errors == []
+        page.screenshot(path=str(ARTIFACTS / f"models-defaults-{scheme}-{width}.png"))
+        page.context.close()
+
+
+def test_without_built_in_prices_the_models_page_says_why(browser, config_factory, fake_cpa, monkeypatch, tmp_path):
+    import cpa_usage
+
+    broken = cpa_usage.load_default_prices(str(tmp_path / "default_prices.json"))  # there is none
+    monkeypatch.setattr(cpa_usage, "default_prices", lambda: broken)
+    service = Service(config_factory(CPA_BASE_URL=fake_cpa().url, APP_HOST="127.0.0.1"))
+    server, url = serve(service)
+    try:
+        page, errors = open_page(browser, url + "#/models")
+        painted(page, "models")
+        assert text(page, "#defaults-error") == (f"No built-in prices ({broken.error}): every model you have not "
+                                                 "priced is unpriced, not free.")
+        assert text(page, "#cost-kinds .note") == "No priced cost in this range."  # nothing at all here
+        page.click("#nav a[href^='#/status']")
+        painted(page, "status")
+        assert page.locator("#about-facts dd .bad").last.inner_text() == broken.error
+        page.screenshot(path=str(ARTIFACTS / "status-no-default-prices-light-1440.png"), full_page=True)
+        assert errors == []
+        page.context.close()
+    finally:
+        server.close()
+        service.store.close()
 
 
 def test_aliases_edit_import_export(browser, site, tmp_path):
@@ -1005,8 +1099,8 @@ def test_the_last_hour_is_live_on_the_overview(browser, site):
 
 
 def test_a_large_cost_fits_its_card_in_chinese(browser, site):
-    big = site.events[0]._replace(event_key="e" * 32, request_id="req-big", input_tokens=6_223_776_000,
-                                  cache_read_tokens=0, output_tokens=0, reasoning_tokens=0, total_tokens=6_223_776_000)
+    big = site.events[0]._replace(event_key="e" * 32, request_id="req-big", input_tokens=3_111_888_000,
+                                  cache_read_tokens=0, output_tokens=0, reasoning_tokens=0, total_tokens=3_111_888_000)
     site.service.store.write_batch([big], [], received=1)  # $7,779.72 of gpt-5.4 input
     for width in (1440, 390):
         page, errors = site.open(browser, "#/overview", width=width)

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import database_env, wsgi_call
-from cpa_usage import DEFAULT_PRICES, Price, Pricing, Store, parse_rfc3339_ms
+from cpa_usage import Price, Pricing, Store, default_prices, parse_rfc3339_ms
 from test_analytics import event
 
 NOW = "2026-08-25T00:00:00Z"
@@ -25,11 +25,11 @@ EVENTS = {
     "C": ("2026-08-20T12:40:00Z", "hand-model", 4000, 400),  # from 12:35, inside H's 15 minutes: 0.5 / 1 -> 0.0024
     "D": ("2026-08-05T00:00:00Z", "late-model", 100, 10),    # late-model has a price only from 08-10: unpriced
     "E": ("2026-08-15T00:00:00Z", "late-model", 100, 10),    # 10 in, 20 out -> 0.0012
-    "F": ("2026-08-11T00:00:00Z", "gpt-5.4", 1000, 100),     # the default gpt-5*: 1.25 in, 10 out -> 0.00225
-    "G": ("2026-08-13T00:00:00Z", "gpt-5.4", 1000, 100),     # the owner's from 08-12: 2 in, 20 out -> 0.004
+    "F": ("2026-08-11T00:00:00Z", "gpt-5.4", 1000, 100),     # the default gpt-5.4: 2.5 in, 15 out -> 0.004
+    "G": ("2026-08-13T00:00:00Z", "gpt-5.4", 1000, 100),     # the owner's from 08-12: 2 in, 30 out -> 0.005
 }
-COST = {"A": 0.0012, "B": 0.0072, "H": 0.0036, "C": 0.0024, "D": None, "E": 0.0012, "F": 0.00225, "G": 0.004}
-TOTAL = 0.02185  # A + B + H + C + E + F + G
+COST = {"A": 0.0012, "B": 0.0072, "H": 0.0036, "C": 0.0024, "D": None, "E": 0.0012, "F": 0.004, "G": 0.005}
+TOTAL = 0.0246  # A + B + H + C + E + F + G
 PRICES = [
     {"model": "hand-model", "input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1},
     {"model": "hand-model", "effective_from": "2026-08-10", "input": 3, "output": 6, "cache_read": 0.3,
@@ -38,7 +38,7 @@ PRICES = [
      "cache_read": 0.05, "cache_write": 0.5},
     {"model": "late-model", "effective_from": "2026-08-10T00:00:00Z", "input": 10, "output": 20, "cache_read": 1,
      "cache_write": 10},
-    {"model": "gpt-5.4", "effective_from": "2026-08-12", "input": 2, "output": 20, "cache_read": 0.2,
+    {"model": "gpt-5.4", "effective_from": "2026-08-12", "input": 2, "output": 30, "cache_read": 0.2,
      "cache_write": 2},
 ]
 
@@ -166,7 +166,8 @@ def test_a_users_dated_pattern_wins_from_its_date_the_defaults_before(store):
                          ("gpt-5.4", parse_rfc3339_ms("2026-03-01T00:00:00Z"), 4.0, 4.0, 0.0, 0.0, None)])
     pricing = Pricing(store)
     before, january, march = (parse_rfc3339_ms(f"2026-{m}-15T00:00:00Z") for m in ("01", "02", "03"))
-    assert pricing.lookup("gpt-5.4", before - 40 * 86_400_000) == (DEFAULT_PRICES["gpt-5*"], "default", "gpt-5*")
+    assert pricing.lookup("gpt-5.4", before - 40 * 86_400_000) == (default_prices().prices["gpt-5.4"][0][1], "default",
+                                                                        "gpt-5.4")
     assert pricing.lookup("gpt-5.4", january) == (Price(9.0, 9.0, 0.0, 0.0), "user", "gpt-*")
     assert pricing.lookup("gpt-5.4", march) == (Price(4.0, 4.0, 0.0, 0.0), "user", "gpt-5.4")
     assert [row[:3] for row in pricing.rows(["gpt-5.4"])] == [
@@ -192,3 +193,65 @@ def test_schema_14_keeps_the_prices_of_before_in_force_since_always(new_database
         assert [row[:2] for row in upgraded.load_prices()] == [("mine-*", 0), ("mine-*", 1_767_225_600_000)]
     finally:
         upgraded.close()
+
+
+# The cost split by the kind of token it pays for: two models, each with a price change inside the range.
+SPLIT_PRICES = [
+    {"model": "split-a", "input": 1, "output": 10, "cache_read": 0.1, "cache_write": 2},
+    {"model": "split-a", "effective_from": "2026-08-10T12:35:00Z", "input": 2, "output": 20, "cache_read": 0.2,
+     "cache_write": 4, "reasoning": 40},  # inside a 15-minute bucket, and reasoning priced apart from then
+    {"model": "split-b", "input": 3, "output": 6, "cache_read": 0.3, "cache_write": 3.75},
+    {"model": "split-b", "effective_from": "2026-08-15", "input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1},
+]
+# time, model, new input, cache read, cache write, output (reasoning inside), reasoning
+SPLIT_EVENTS = [
+    ("2026-08-05T10:00:00Z", "split-a", 1000, 500, 200, 300, 100),  # 1000, 50, 400, 200 x 10, 100 x 10 (as output)
+    ("2026-08-10T12:32:00Z", "split-a", 1000, 0, 0, 100, 0),        # 1000, 0, 0, 1000, 0
+    ("2026-08-10T12:40:00Z", "split-a", 2000, 0, 0, 500, 200),      # 2000 x 2, 0, 0, 300 x 20, 200 x 40
+    ("2026-08-12T00:00:00Z", "split-b", 3000, 1000, 400, 1000, 400),  # 9000, 300, 1500, 600 x 6, 400 x 6
+    ("2026-08-16T00:00:00Z", "split-b", 1000, 0, 0, 100, 0),        # 1000 x 1, 0, 0, 100 x 2, 0
+    ("2026-08-16T00:00:00Z", "split-none", 1000, 0, 0, 100, 0),     # no price
+]
+
+
+def split_event(ts, model, new_input, cache_read, cache_write, output, reasoning):
+    return event(ts, model=model, api_key=KEY)._replace(
+        input_tokens=new_input, cache_read_tokens=cache_read, cache_write_tokens=cache_write, output_tokens=output,
+        reasoning_tokens=reasoning, total_tokens=new_input + cache_read + cache_write + output)
+
+
+def test_the_cost_of_each_model_is_split_by_kind_of_token_at_the_price_of_each_events_time(new_database,
+                                                                                        service_factory):
+    service = service_factory(start=False, plain=True, TZ="UTC", **database_env(new_database()))
+    service.analytics.clock = lambda: parse_rfc3339_ms(NOW)
+    events = [split_event(*row) for row in SPLIT_EVENTS]
+    service.store.write_batch(events, [], received=len(events))
+    call(service, "PUT", "/pricing", SPLIT_PRICES)
+
+    def split(query):
+        items = call(service, "GET", f"/models/used?{query}").json()["items"]
+        return {item["model"]: item["cost"] for item in items}
+
+    assert split("range=30d") == {
+        "split-a": {"usd": pytest.approx(0.02445), "unpriced_requests": 0, "by_kind": {
+            "input": pytest.approx(0.006), "cache_read": pytest.approx(0.00005), "cache_write": pytest.approx(0.0004),
+            "output": pytest.approx(0.009), "reasoning": pytest.approx(0.009)}},
+        "split-b": {"usd": pytest.approx(0.018), "unpriced_requests": 0, "by_kind": {  # reasoning inside output
+            "input": pytest.approx(0.01), "cache_read": pytest.approx(0.0003), "cache_write": pytest.approx(0.0015),
+            "output": pytest.approx(0.0062), "reasoning": None}},
+        "split-none": {"usd": 0.0, "unpriced_requests": 1, "by_kind": {
+            "input": 0.0, "cache_read": 0.0, "cache_write": 0.0, "output": 0.0, "reasoning": None}}}
+    # the same totals as the analysis
+    analysis = {item["model"]: item["cost"]["usd"] for item in
+                call(service, "GET", "/usage/analysis?range=30d&group=model").json()["items"]}
+    assert analysis == {"split-a": pytest.approx(0.02445), "split-b": pytest.approx(0.018), "split-none": 0.0}
+    # before split-a's change: reasoning is output there (its price then has none of its own)
+    before = split("range=custom&start=2026-08-01T00:00:00Z&end=2026-08-10T12:35:00Z")
+    assert before["split-a"]["by_kind"] == {"input": pytest.approx(0.002), "cache_read": pytest.approx(0.00005),
+                                            "cache_write": pytest.approx(0.0004), "output": pytest.approx(0.004),
+                                            "reasoning": None}
+    after = split("range=custom&start=2026-08-15T00:00:00Z&end=2026-08-25T00:00:00Z")
+    assert set(after) == {"split-b", "split-none"} and after["split-b"] == {
+        "usd": pytest.approx(0.0012), "unpriced_requests": 0, "by_kind": {
+            "input": pytest.approx(0.001), "cache_read": 0.0, "cache_write": 0.0, "output": pytest.approx(0.0002),
+            "reasoning": None}}

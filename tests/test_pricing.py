@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import encode, payload_lines, record, wsgi_call
-from cpa_usage import DEFAULT_PRICES, Pricing, decode_payload, pattern_matches, specificity
+from cpa_usage import Pricing, decode_payload, default_prices, pattern_matches, specificity
 
 NOW = "2026-08-22T12:00:00Z"
 RECEIVED = 1_790_000_000_000
@@ -42,21 +42,21 @@ def cost_of(service, model):
 
 def test_openai_style_cost_by_hand(service):
     store_records(service, 0)  # gpt-5.4: new input 4348, cache read 19968, output 1822 (reasoning 1216 inside)
-    # default gpt-5*: input 1.25, cache read 0.125, output 10 (USD per 1M)
-    expected = (4348 * 1.25 + 19968 * 0.125 + 1822 * 10) / 1e6
-    assert cost_of(service, "gpt-5.4")["usd"] == pytest.approx(expected) == pytest.approx(0.026151)
+    # default gpt-5.4: input 2.5, cache read 0.25, output 15 (USD per 1M)
+    expected = (4348 * 2.5 + 19968 * 0.25 + 1822 * 15) / 1e6
+    assert cost_of(service, "gpt-5.4")["usd"] == pytest.approx(expected) == pytest.approx(0.043192)
 
 
 def test_claude_style_cost_by_hand(service):
     store_records(service, 1)  # new 412, cache read 48211, cache write 3105, output 2380
-    expected = (412 * 3 + 48211 * 0.30 + 3105 * 3.75 + 2380 * 15) / 1e6  # claude-sonnet-4*
+    expected = (412 * 3 + 48211 * 0.30 + 3105 * 3.75 + 2380 * 15) / 1e6  # claude-sonnet-4-5*
     assert cost_of(service, "claude-sonnet-4-5-20250929")["usd"] == pytest.approx(expected) == pytest.approx(0.06304305)
 
 
 def test_gemini_style_cost_by_hand_and_a_reasoning_price(service):
     store_records(service, 2)  # new 5234, cache read 4096, output 2128 = 640 + reasoning 1488
-    expected = (5234 * 1.25 + 4096 * 0.31 + 2128 * 10) / 1e6
-    assert cost_of(service, "gemini-2.5-pro")["usd"] == pytest.approx(expected) == pytest.approx(0.02909226)
+    expected = (5234 * 1.25 + 4096 * 0.125 + 2128 * 10) / 1e6  # gemini-2.5-pro*
+    assert cost_of(service, "gemini-2.5-pro")["usd"] == pytest.approx(expected) == pytest.approx(0.0283345)
     call(service, "PUT", "/pricing/gemini-2.5-pro",
          {"input": 1.25, "output": 10, "cache_read": 0.31, "cache_write": 1.25, "reasoning": 3.5})
     repriced = (5234 * 1.25 + 4096 * 0.31 + 640 * 10 + 1488 * 3.5) / 1e6  # history re-priced at once
@@ -83,15 +83,15 @@ def test_models_without_a_price_are_unpriced_not_free(service):
 
 def test_event_cost(service):
     store_records(service, 0)
-    assert call(service, "GET", "/usage/events")["items"][0]["cost_usd"] == pytest.approx(0.026151)
+    assert call(service, "GET", "/usage/events")["items"][0]["cost_usd"] == pytest.approx(0.043192)
 
 
 def test_most_specific_pattern_wins(service):
     pricing = Pricing(service.store)
-    assert pricing.lookup("gpt-5.4-mini", RECEIVED)[2] == "gpt-5*-mini*"
-    assert pricing.lookup("gpt-5.4", RECEIVED)[2] == "gpt-5*"
-    assert pricing.lookup("claude-opus-4-5-20251101", RECEIVED)[2] == "claude-opus-4-5*"
-    assert pricing.lookup("claude-opus-4-1-20250805", RECEIVED)[2] == "claude-opus-4*"
+    assert pricing.lookup("gpt-5.4-mini", RECEIVED)[2] == "gpt-5.4-mini"
+    assert pricing.lookup("gpt-5.4", RECEIVED)[2] == "gpt-5.4"
+    assert pricing.lookup("claude-opus-4-5-20251101", RECEIVED)[2] == "claude-opus-4-5*"  # not *claude-opus-4-5*
+    assert pricing.lookup("claude-opus-4-1-20250805", RECEIVED)[2] == "claude-opus-4-1*"
     assert pricing.lookup("llama-3", RECEIVED) is None
     call(service, "PUT", "/pricing", [{"model": "gpt-5.4", "input": 9, "output": 9, "cache_read": 9,
                                        "cache_write": 9}, {"model": "*", "input": 1, "output": 1,
@@ -101,6 +101,7 @@ def test_most_specific_pattern_wins(service):
     assert pricing.lookup("gpt-5.4-mini", RECEIVED)[1:] == ("user", "*")    # the user's prices beat the defaults
     assert pattern_matches("moonshotai/*:free", "moonshotai/kimi-k2:free")
     assert specificity("gpt-5*-mini*") > specificity("gpt-5*") and specificity("a") > specificity("a*")
+    assert specificity("claude-opus-4-5*") > specificity("*claude-opus-4-5*")
 
 
 def test_put_get_delete_with_model_names_holding_slashes_colons_and_dots(service):
@@ -110,7 +111,11 @@ def test_put_get_delete_with_model_names_holding_slashes_colons_and_dots(service
     call(service, "PUT", "/pricing/z-ai/glm-4.6", body)
     listed = call(service, "GET", "/pricing")
     assert [p["model"] for p in listed["items"]] == ["moonshotai/kimi-k2:free", "z-ai/glm-4.6"]
-    assert listed["defaults"]["date"] and len(listed["defaults"]["items"]) == len(DEFAULT_PRICES)
+    defaults = default_prices()
+    assert {key: listed["defaults"][key] for key in ("source", "version", "date", "models", "error")} == {
+        "source": "genai-prices", "version": defaults.about["version"], "date": defaults.about["date"],
+        "models": len(defaults.models), "error": None}
+    assert len(listed["defaults"]["items"]) == sum(len(model["prices"]) for model in defaults.models)
     assert call(service, "DELETE", "/pricing/z-ai/glm-4.6", content_type=None) == {"deleted": ["z-ai/glm-4.6"]}
     call(service, "DELETE", "/pricing/z-ai/glm-4.6", status=404, content_type=None)
     assert call(service, "DELETE", "/pricing", ["moonshotai/kimi-k2:free", "nope"]) == {

@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 
+import cpa_usage
 from backends import wait_for
 from conftest import ROOT, record
 
@@ -138,6 +139,8 @@ class Publisher:
 def test_zipapp_runs_with_nothing_but_python(zipapp, tmp_path, fake_cpa):
     proc = Running(zipapp, tmp_path, fake_cpa)
     assert proc.get("/usage/api/v1/ping")["ok"] is True
+    packed = proc.status()["default_prices"]  # default_prices.json, read from inside the archive
+    assert packed == cpa_usage.default_prices_about(cpa_usage.default_prices()) and packed["error"] is None
     wait_for(lambda: proc.status()["mode"] == "subscribe", what="subscribe mode")
     fake_cpa.publish(payload(1))
     wait_for(lambda: proc.status()["totals"]["inserted"] == 1, what="one record stored")

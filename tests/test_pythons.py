@@ -121,6 +121,8 @@ def test_pip_installs_a_cpa_usage_command(installed, tmp_path, fake_cpa):
     assert (version.returncode, version.stdout) == (0, f"cpa-usage {cpa_usage.__version__}\n")
     proc = Running(None, tmp_path, fake_cpa, command=[str(installed)], ENV_FILE="")
     base = f"http://127.0.0.1:{proc.port}/usage"
+    packed = proc.status()["default_prices"]  # default_prices.json, installed beside the module
+    assert packed == cpa_usage.default_prices_about(cpa_usage.default_prices()) and packed["error"] is None
     with urllib.request.urlopen(f"{base}/", timeout=5) as response:
         assert response.headers["Content-Type"].startswith("text/html")
         assert response.read() == (ROOT / "static" / "index.html").read_bytes()

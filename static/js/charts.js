@@ -196,7 +196,8 @@ export function categoryBars(element, { labels, series, format, axisFormat = for
     cursor: { points: { show: false }, drag: { x: false, y: false } },
     select: { show: false },
     scales: { x: { time: false, ori: 1, dir: -1, range: () => [-0.5, labels.length - 0.5] },
-      y: { ori: 0, range: (u, min, max) => [0, Math.max(max, 1)] } },
+      // a count's axis reaches 1 at least; an amount's (cents of USD) only its largest bar
+      y: { ori: 0, range: (u, min, max) => [0, Math.max(max, integer ? 1 : 1e-9)] } },
     axes: [axis((u, splits) => splits.map((i) => names[i] ?? ""), { side: 3, splits: () => xs, grid: { show: false },
       size: Math.min(textWidth(names) + 14, element.clientWidth * 0.45) }),
     valueAxis(axisFormat, integer, { side: 2, size: 36, space: 70 })],

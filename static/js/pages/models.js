@@ -2,12 +2,16 @@
 // with each model's price history (a price is in force from its date until the next).
 
 import { act, api, modelPath } from "../api.js";
+import { categoryBars, color } from "../charts.js";
 import { card, confirmButton, dataTable, h, note, notify, pill } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { apiParams } from "../state.js";
 
 const PRICE_FIELDS = ["input", "output", "cache_read", "cache_write", "reasoning"];
+// The kinds of token a cost is split into (the API's cost.by_kind), bottom of a bar first.
+const COST_KINDS = ["input", "cache_read", "cache_write", "output", "reasoning"];
+const TOP = 12; // the chart's bars: the costliest models (the table lists them all)
 
 export default {
   range: "all",
@@ -20,19 +24,66 @@ export default {
   render(root, data, { reload }) {
     const editor = priceEditor(reload);
     const unpriced = data.used.filter((model) => !model.priced);
+    const costly = data.used.filter((model) => model.cost.usd > 0).sort((a, b) => b.cost.usd - a.cost.usd);
+    const chart = h("div", { class: "chart", id: "cost-kinds-chart" });
     root.append(
       card(t("models_in_use"), [
         unpriced.length ? h("p", { class: "note warn", id: "unpriced-note" }, t("n_unpriced", { n: unpriced.length, count: unpriced.length })) : null,
         usedTable(data.used, editor)], { wide: true }),
+      card(t("cost_by_kind"), costly.length ? [note(t("cost_by_kind_help")), chart, costTable(costly)] : note(t("no_cost")),
+        { wide: true, id: "cost-kinds" }),
       card(t("your_prices"), [note(t("prices_help")), editor.element,
         data.prices.length ? priceTable(data.prices, editor, reload, "prices") : note(t("no_prices"))],
       { wide: true, id: "prices-card" }),
-      card(t("default_prices", { date: data.defaults.date }),
-        h("details", {}, h("summary", {}, t("show_defaults", { n: data.defaults.items.length })),
-          priceTable(data.defaults.items, editor, reload, "defaults")), { wide: true }),
+      defaultsCard(data.defaults, editor, reload),
     );
+    if (costly.length) costChart(chart, costly.slice(0, TOP));
   },
 };
+
+/** The kinds a split of these models shows: reasoning only where a price bills it apart. */
+function kindsOf(models) {
+  return COST_KINDS.filter((kind) => kind !== "reasoning" || models.some((model) => model.cost.by_kind.reasoning != null));
+}
+
+/** Each model's cost as a bar of its kinds of token (the costliest first); its text
+ * alternative names every model's split. */
+function costChart(element, models) {
+  const colors = { reasoning: color("chart-5") };
+  categoryBars(element, { labels: models.map((model) => model.model), label: t("cost_by_kind"), format: fmt.usd,
+    axisFormat: fmt.usdCompact, series: kindsOf(models).map((kind) => ({ label: t(`price_${kind}`),
+      values: models.map((model) => model.cost.by_kind[kind] ?? 0), color: colors[kind] || color(`k-${kind}`) })) });
+}
+
+/** The split in figures: each kind's USD and its share of the model's cost. */
+function costTable(models) {
+  const share = (model, kind) => {
+    const usd = model.cost.by_kind[kind];
+    if (usd == null) return h("span", { class: "muted" }, t("in_output"));
+    return [fmt.usd(usd), h("span", { class: "muted small" }, ` ${fmt.percent(usd / model.cost.usd)}`)];
+  };
+  const columns = [
+    { label: t("model"), value: (model) => h("code", {}, model.model) },
+    { label: t("cost"), num: true, value: (model) => [fmt.usd(model.cost.usd), model.cost.unpriced_requests
+      ? h("span", { class: "muted small" }, ` ${t("n_unpriced_requests", { n: fmt.int(model.cost.unpriced_requests) })}`) : null] },
+    ...kindsOf(models).map((kind) => ({ label: t(`price_${kind}`), num: true, value: (model) => share(model, kind) })),
+  ];
+  return dataTable(columns, models, { id: "cost-split", cards: true, caption: t("cost_by_kind") });
+}
+
+/** The built-in prices: where they come from (source, version, date), or why there are none. */
+function defaultsCard(defaults, editor, reload) {
+  if (defaults.error) {
+    return card(t("built_in_prices"), h("p", { class: "note warn", id: "defaults-error" },
+      t("no_defaults", { error: defaults.error })), { wide: true, id: "defaults-card" });
+  }
+  return card(t("default_prices", defaults), [
+    h("p", { class: "note muted", id: "defaults-source" }, t("defaults_from"), " ",
+      h("a", { href: defaults.url, rel: "noopener noreferrer", target: "_blank" }, `${defaults.source} ${defaults.version}`),
+      ` ${t("defaults_help")}`),
+    h("details", {}, h("summary", {}, t("show_defaults", { n: defaults.models })),
+      priceTable(defaults.items, editor, reload, "defaults"))], { wide: true, id: "defaults-card" });
+}
 
 function usedTable(models, editor) {
   const columns = [
@@ -61,15 +112,20 @@ function effectiveFrom(iso) {
 function priceTable(prices, editor, reload, id) {
   const mine = id === "prices";
   // a model's later prices under its first one: its history, oldest first
-  const later = new Set(prices.filter((price, index) => mine && index > 0 && prices[index - 1].model === price.model));
+  const later = new Set(prices.filter((price, index) => index > 0 && prices[index - 1].model === price.model));
+  // a built-in price names the source's model and the names it matches; overriding it prices the first
+  const names = (price) => (mine ? [price.model] : price.match);
   const columns = [
-    { label: t("model_or_pattern"), value: (price) => (later.has(price)
-      ? h("span", { class: "muted", title: price.model }, "↳ ", h("code", {}, price.model)) : h("code", {}, price.model)) },
-    mine ? { label: t("price_from"), value: (price) => effectiveFrom(price.effective_from) } : null,
+    { label: t("model_or_pattern"), wrap: true, value: (price) => (later.has(price)
+      ? h("span", { class: "muted", title: names(price).join(" ") }, "↳ ", h("code", {}, names(price)[0]))
+      : h("span", {}, names(price).map((name) => [h("code", {}, name), " "]),
+        mine ? null : h("span", { class: "muted small" }, price.provider))) },
+    { label: t("price_from"), value: (price) => effectiveFrom(price.effective_from) },
     ...PRICE_FIELDS.map((field) => ({ label: t(`price_${field}`), num: true,
       value: (price) => (price[field] == null ? "—" : fmt.decimal(price[field], 4)) })),
     { label: t("actions"), value: (price) => h("span", { class: "actions" },
-      h("button", { type: "button", class: "small", onclick: () => editor.fill(price) }, t(mine ? "edit" : "override")),
+      h("button", { type: "button", class: "small", onclick: () => editor.fill({ ...price, model: names(price)[0] }) },
+        t(mine ? "edit" : "override")),
       mine ? h("button", { type: "button", class: "small",
         onclick: () => editor.fill({ ...price, effective_from: null }, true) }, t("price_from_date")) : null,
       mine ? confirmButton(t("delete"), t("confirm_delete"), () => act(async () => {

@@ -31,11 +31,18 @@ export default {
         [t("started"), fmt.whenAndAgo(status.started_at)],
         [t("time_zone"), fmt.serverZoneName()],
         [t("api"), h("a", { href: "api/v1/openapi.json" }, "openapi.json")],
+        defaultPricesFact(status.default_prices),
       ], "about-facts"), { id: "about" }),
       card(t("dead_letters_title", { n: fmt.int(deadLetters.total) }), deadLetterList(deadLetters), { wide: true, id: "dead-letters" }),
     );
   },
 };
+
+/** Which snapshot of the built-in prices is in use, or why there is none. */
+function defaultPricesFact(defaults) {
+  return defaults.error ? [t("built_in_prices"), defaults.error, "bad"]
+    : [t("built_in_prices"), `${defaults.source} ${defaults.version} (${defaults.date})`];
+}
 
 export function modeText(mode) {
   return t(`mode_${mode}`);
