@@ -473,7 +473,8 @@ def test_an_event_reads_in_words_with_its_fields_below(browser, site):
     assert facts_of("Credential") == {"Credential": ALICE[0], "auth_index": ALICE[1], "Auth type": "oauth"}
     assert facts_of("Outcome") == {"Result": "ok", "Latency": "2s", "TTFT": "500ms", "Output speed": "533.3 tokens/s"}
     assert facts_of("Tokens") == {"Input": "8,000", "Cache read": "4,000", "Cache write": "0", "Output": "800", "Reasoning": "0",
-                                  "Total tokens": "12,800", "Token counts": "worked out from CPA's counts", "Cost": "$0.0185"}
+                                  "Total tokens": "12,800", "Token counts": "worked out from CPA's counts",
+                                  "Cost": f"${(8_000 * 2.50 + 4_000 * 0.25 + 800 * 15) / 1e6:.4f}"}  # gpt-5.4's default price
     assert "Z" not in summary.inner_text().replace("Tokens", "")  # no UTC ISO time among the words
     assert not page.locator("#all-fields").evaluate("(details) => details.open")
     page.screenshot(path=str(ARTIFACTS / "event-dialog-light-1280.png"))
