@@ -4,7 +4,7 @@
 // own CPA client key) gets the usage pages only, limited to their key.
 
 import { act, api, SignInNeeded } from "./js/api.js";
-import { destroyCharts } from "./js/charts.js";
+import { destroyCharts, readThemeColors } from "./js/charts.js";
 import { multiSelect, rangePicker, segmented } from "./js/controls.js";
 import { activeAlerts } from "./js/budget.js";
 import { dialogOpen, errorNote, errorView, h, hideTip, skeleton } from "./js/dom.js";
@@ -269,6 +269,7 @@ function paint() {
   view.replaceChildren();
   view.classList.remove("stale");
   view.removeAttribute("aria-busy");
+  readThemeColors(); // while the view is empty: the one style recalculation it costs is short
   PAGES[page].render(view, data, {
     params,
     reload: () => show(true),

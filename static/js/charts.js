@@ -11,9 +11,30 @@ export function destroyCharts() {
   for (const chart of [...live]) chart.destroy();
 }
 
+const themes = new Map(); // theme: {name: colour}
+
+/** Every custom property of the stylesheets as the current theme sets it, read in one go:
+ * a read of the computed style after the page changed recalculates every style, which a
+ * read per colour did dozens of times while a view was being built (50-75 ms a month's
+ * Overview). The shell reads them before it builds a view (paint). */
+export function readThemeColors() {
+  const theme = document.documentElement.dataset.theme;
+  if (themes.has(theme)) return themes.get(theme);
+  const names = new Set();
+  for (const sheet of document.styleSheets) {
+    for (const rule of sheet.cssRules) {
+      for (const property of rule.style || []) if (property.startsWith("--")) names.add(property);
+    }
+  }
+  const style = getComputedStyle(document.documentElement);
+  const colors = Object.fromEntries([...names].map((name) => [name.slice(2), style.getPropertyValue(name).trim()]));
+  themes.set(theme, colors);
+  return colors;
+}
+
 /** A colour of the current theme (a CSS custom property of :root). */
 export function color(name) {
-  return getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
+  return readThemeColors()[name] ?? getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
 }
 
 function translucent(hex, alpha) {

@@ -170,19 +170,45 @@ export function whenAndAgo(when) {
   return missing(when) ? t("never") : `${dateTime(when)} (${ago(when)})`;
 }
 
-/** The wall-clock fields of an instant in the zone times are shown in. */
+/** The wall-clock fields of an instant in the zone times are shown in. A month's grid asks
+ * for thousands: within six hours whose ends have the same UTC offset (no zone changes its
+ * offset twice in six hours) they come from that offset, without Intl. */
 export function localParts(when) {
+  const ms = asMs(when);
+  const window = Math.floor(ms / SIX_HOURS);
+  const key = `${zoneName()}|${window}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    const start = offsetOf(intlParts(window * SIX_HOURS), window * SIX_HOURS);
+    const end = offsetOf(intlParts((window + 1) * SIX_HOURS - 1000), (window + 1) * SIX_HOURS - 1000);
+    offset = start === end ? start : null;
+    if (offsets.size > 10_000) offsets.clear();
+    offsets.set(key, offset);
+  }
+  if (offset === null) return intlParts(ms);
+  const wall = new Date(ms - (ms % 1000) + offset);
+  return { year: wall.getUTCFullYear(), month: wall.getUTCMonth() + 1, day: wall.getUTCDate(), hour: wall.getUTCHours(),
+    minute: wall.getUTCMinutes(), second: wall.getUTCSeconds() };
+}
+
+const SIX_HOURS = 6 * 3_600_000;
+const offsets = new Map(); // "zone|six-hour window": its UTC offset in ms, null where it changes
+
+function intlParts(ms) {
   const parts = {};
   for (const { type, value } of cached("date", { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
-    minute: "2-digit", second: "2-digit", hourCycle: "h23" }).formatToParts(asMs(when))) {
+    minute: "2-digit", second: "2-digit", hourCycle: "h23" }).formatToParts(ms)) {
     if (type !== "literal") parts[type] = Number(value);
   }
   return parts;
 }
 
-function offsetAt(ms) {
-  const p = localParts(ms);
+function offsetOf(p, ms) {
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - (ms - (ms % 1000));
+}
+
+function offsetAt(ms) {
+  return offsetOf(localParts(ms), ms);
 }
 
 /** "YYYY-MM-DDTHH:MM" in the zone times are shown in (a datetime-local value) as epoch ms. */
