@@ -1778,18 +1778,21 @@ TOTAL_COUNTERS = ("received", "inserted", "duplicates", "dead_letters", "control
 FLAGGED_QUALITIES = frozenset({"unclassified", "inconsistent", "ambiguous"})
 
 # Latency histograms: how many events took how long, per UTC hour and day, per credential
-# and model and per client key and model, for latency and TTFT: percentiles over any
-# range, also after the raw events aged out (sums and counts give only averages). One
-# row per (bucket, dimensions, metric, bin) with one count, ``events``: a narrow table
-# adds counts with the same upsert as the rollups and holds only the bins that occur;
-# a row of every bin (225 columns) or a packed list would be read and rewritten whole at
-# every batch. Families as the rollups' (Store.plan picks one the same way): credentials
-# for the owner's questions, client keys for a member's; with the CPA host in both (a
-# credential of one CPA, a key of a few: few extra rows), so the instance filter is
-# answered too. Hourly is the finest grain: the edges of a range inside an hour come
-# from raw events, as the rollups' edges inside 5 minutes do.
+# and model, per client key and model, and over time alone, for latency and TTFT:
+# percentiles over any range, also after the raw events aged out (sums and counts give
+# only averages). One row per (bucket, dimensions, metric, bin) with one count,
+# ``events``: a narrow table adds counts with the same upsert as the rollups and holds
+# only the bins that occur; a row of every bin (225 columns) or a packed list would be
+# read and rewritten whole at every batch. Families as the rollups' (Store.plan picks
+# the narrowest that holds a question): credentials for the owner's questions, client
+# keys for a member's, the timeline for series; with the CPA host in each (a credential
+# of one CPA, a key of a few: few extra rows), so the instance filter is answered too.
+# Hourly is the finest grain: the edges of a range inside an hour come from raw events,
+# as the rollups' edges inside 5 minutes do. What they cost: README, Performance.
 HISTOGRAM_FAMILIES = (("usage_latency_credentials", ("source", "auth_index", "model", "instance", "failed")),
-                      ("usage_latency_keys", ("api_key", "model", "instance", "failed")))
+                      ("usage_latency_keys", ("api_key", "model", "instance", "failed")),
+                      # over time without models: a month of hours is ~90 rows an hour, not ~1,900
+                      ("usage_latency_timeline", ("instance", "failed")))
 HISTOGRAMS = tuple(Rollup(table + suffix, bucket_ms, (*dimensions, "metric", "bin"))
                    for table, dimensions in HISTOGRAM_FAMILIES
                    for suffix, bucket_ms in (("_hourly", HOUR_MS), ("_daily", DAY_MS)))
@@ -1889,7 +1892,8 @@ _V16_DIMENSION_COLUMNS = {
     "source, auth_index, model, instance, failed": "source TEXT NOT NULL, auth_index TEXT NOT NULL, "
     "model TEXT NOT NULL, instance TEXT NOT NULL, failed INTEGER NOT NULL",
     "api_key, model, instance, failed": "api_key TEXT NOT NULL, model TEXT NOT NULL, instance TEXT NOT NULL, "
-    "failed INTEGER NOT NULL"}
+    "failed INTEGER NOT NULL",
+    "instance, failed": "instance TEXT NOT NULL, failed INTEGER NOT NULL"}
 _V16_BIN_OF = "COALESCE((SELECT bin FROM histogram_bins WHERE lo <= {value} ORDER BY lo DESC LIMIT 1), 0)"
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -2238,7 +2242,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 _v16_bin_edges(), _v16_bin_edges()[1:], fillvalue="NULL"))),
         *(statement for table, dimensions in (
             ("usage_latency_credentials", "source, auth_index, model, instance, failed"),
-            ("usage_latency_keys", "api_key, model, instance, failed")) for statement in (
+            ("usage_latency_keys", "api_key, model, instance, failed"),
+            ("usage_latency_timeline", "instance, failed")) for statement in (
             f"CREATE TABLE {table}_hourly (bucket_ms BIGINT NOT NULL, {_V16_DIMENSION_COLUMNS[dimensions]}, "
             f"metric TEXT NOT NULL, bin INTEGER NOT NULL, events BIGINT NOT NULL, PRIMARY KEY (bucket_ms, "
             f"{dimensions}, metric, bin)) WITHOUT ROWID",
@@ -2288,7 +2293,9 @@ def _insert_events_sql(rows: int) -> str:
 def rollup_columns(rollup: Rollup) -> tuple[str, ...]:
     """The columns of a rollup's rows, or of a histogram's (HISTOGRAMS: one count)."""
     keys = ("bucket_ms", *rollup.dimensions)
-    return (*keys, "events") if rollup in HISTOGRAMS else (*keys, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status")
+    if rollup in HISTOGRAMS:
+        return (*keys, "events")
+    return (*keys, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status")
 
 
 @functools.lru_cache(maxsize=2 * (len(ROLLUPS) + len(HISTOGRAMS)))
@@ -7557,20 +7564,22 @@ class Analytics:
                 for (source, auth_index), histogram in sorted(
                     self.store.histograms(query, ("source", "auth_index")).items(), key=_by_events)]
         window = query._replace(start_ms=max(query.start_ms, query.end_ms - SERIES_WINDOW_MS))
-        hours = {start: histogram for (start,), histogram in self.store.histograms(window, (), HOUR_MS).items()}
         if query.end_ms - query.start_ms < DAILY_LATENCY_FROM_MS:
+            hours = {start: histogram for (start,), histogram in self.store.histograms(window, (), HOUR_MS).items()}
             first = window.start_ms - window.start_ms % HOUR_MS
             answer["series"] = {"step": "hour", "points": [
                 {"start": self.time.label(h), "start_ms": h, **latency_json(hours.get(h, {}))}
                 for h in range(first, window.end_ms, HOUR_MS)]}
             return answer
-        days: dict[int, list] = {}
-        for start, histogram in hours.items():
-            days.setdefault(self.time.day_start(start), []).append(histogram)
+        # Day by day, each its own question: its pieces' rows are its bins, kept by RollupCache
+        # (a month of hours by bin is ~70,000 rows, more than it keeps); a day is exact in
+        # every zone (a half-hour offset's midnight inside an hour: raw events, or the whole hour).
+        days = self.time.days(window.start_ms, window.end_ms)
         answer["series"] = {"step": "day", "points": [
-            {"start": self.time.local(d).date().isoformat(), "start_ms": d,
-             **latency_json(merged_histograms(days.get(d, ())))}
-            for d in self.time.days(window.start_ms, window.end_ms)]}
+            {"start": self.time.local(day).date().isoformat(), "start_ms": day, **latency_json(self.store.histograms(
+                window._replace(start_ms=max(day, window.start_ms), end_ms=min(end, window.end_ms),
+                                open_end=window.open_end and end >= window.end_ms)).get((), {}))}
+            for day, end in zip(days, [*days[1:], window.end_ms])]}
         return answer
 
     def analysis(self, query: Query, group: str, sort: str, descending: bool, page: int, page_size: int) -> dict:
