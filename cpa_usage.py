@@ -1805,8 +1805,8 @@ def _v16_bin_edges() -> list[int]:
     migration of their own): 0, then ceil(2^(i/8)) for i = 0 .. 240 without repeats,
     computed in integers (the same on every machine). Bin b holds the values in
     [edge b, edge b+1), the last one [2^30, ...): every value from 0 to 16 ms a bin of
-    its own, then 8 bins per doubling up to 2^30 ms (12 days: MAX_DURATION_MS), above
-    which only an imported export can go."""
+    its own, then 8 bins per doubling up to 2^30 ms (12.4 days, above MAX_DURATION_MS:
+    only an imported export goes beyond)."""
     edges = [0]
     for i in range(241):
         root = math.isqrt(math.isqrt(math.isqrt(2**i)))  # the 8th root, rounded down
@@ -1844,6 +1844,7 @@ def histogram_percentile(bins: dict[int, int], percent: int) -> int | None:
     low = HISTOGRAM_EDGES[b]
     top = HISTOGRAM_EDGES[b + 1] - 1 if b + 1 < len(HISTOGRAM_EDGES) else low
     return round(low + (top - low) * (wanted - before) / (100 * bins[b]))
+
 
 _EVENT_COLUMN_TYPES = {
     "event_key": "TEXT NOT NULL", "ts_ms": "BIGINT NOT NULL", "ts_raw": "TEXT NOT NULL",
@@ -2446,8 +2447,8 @@ def _regroup(groups: dict[tuple, list], source: Rollup, rollup: Rollup) -> dict[
 
 def histogram_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
     """The rows every histogram gains from these events: (bucket, dimensions, metric,
-    bin, events). Each event is binned once, in its hour with every dimension of both
-    families; each family's hours are summed from those, its days from its hours."""
+    bin, events). Each event is binned once, in its hour with the dimensions of every
+    family; each family's hours are summed from those, its days from its hours."""
     every = ("source", "auth_index", "api_key", "model", "instance", "failed")
     dimensions = operator.attrgetter(*every)
     binned: collections.Counter = collections.Counter()
