@@ -1777,6 +1777,75 @@ TOTAL_COUNTERS = ("received", "inserted", "duplicates", "dead_letters", "control
                   "credential_errors")
 FLAGGED_QUALITIES = frozenset({"unclassified", "inconsistent", "ambiguous"})
 
+# Latency histograms: how many events took how long, per UTC hour and day, per credential
+# and model, per client key and model, and over time alone, for latency and TTFT:
+# percentiles over any range, also after the raw events aged out (sums and counts give
+# only averages). One row per (bucket, dimensions, metric, bin) with one count,
+# ``events``: a narrow table adds counts with the same upsert as the rollups and holds
+# only the bins that occur; a row of every bin (225 columns) or a packed list would be
+# read and rewritten whole at every batch. Families as the rollups' (Store.plan picks
+# the narrowest that holds a question): credentials for the owner's questions, client
+# keys for a member's, the timeline for series; with the CPA host in each (a credential
+# of one CPA, a key of a few: few extra rows), so the instance filter is answered too.
+# Hourly is the finest grain: the edges of a range inside an hour come from raw events,
+# as the rollups' edges inside 5 minutes do. What they cost: README, Performance.
+HISTOGRAM_FAMILIES = (("usage_latency_credentials", ("source", "auth_index", "model", "instance", "failed")),
+                      ("usage_latency_keys", ("api_key", "model", "instance", "failed")),
+                      # over time without models: a month of hours is ~90 rows an hour, not ~1,900
+                      ("usage_latency_timeline", ("instance", "failed")))
+HISTOGRAMS = tuple(Rollup(table + suffix, bucket_ms, (*dimensions, "metric", "bin"))
+                   for table, dimensions in HISTOGRAM_FAMILIES
+                   for suffix, bucket_ms in (("_hourly", HOUR_MS), ("_daily", DAY_MS)))
+HISTOGRAM_METRICS = ("latency", "ttft")  # an event's latency_ms; its ttft_ms when above 0 (as ttft_count counts)
+HISTOGRAM_PERCENTILES = (50, 95, 99)
+
+
+def _v16_bin_edges() -> list[int]:
+    """The lower bounds of the histogram bins (schema 16; frozen: other bins would be a
+    migration of their own): 0, then ceil(2^(i/8)) for i = 0 .. 240 without repeats,
+    computed in integers (the same on every machine). Bin b holds the values in
+    [edge b, edge b+1), the last one [2^30, ...): every value from 0 to 16 ms a bin of
+    its own, then 8 bins per doubling up to 2^30 ms (12.4 days, above MAX_DURATION_MS:
+    only an imported export goes beyond)."""
+    edges = [0]
+    for i in range(241):
+        root = math.isqrt(math.isqrt(math.isqrt(2**i)))  # the 8th root, rounded down
+        root += root**8 < 2**i
+        if root != edges[-1]:
+            edges.append(root)
+    return edges
+
+
+HISTOGRAM_EDGES = tuple(_v16_bin_edges())
+
+
+def histogram_bin(value: int) -> int:
+    """The bin of a latency or TTFT in ms (a negative one, which only an import can
+    bring, in the first)."""
+    return max(0, bisect.bisect_right(HISTOGRAM_EDGES, value) - 1)
+
+
+def histogram_percentile(bins: dict[int, int], percent: int) -> int | None:
+    """The ``percent``-th percentile of the values counted in ``bins`` ({bin: events}),
+    interpolated linearly within its bin; None when it counts nothing.
+
+    The bound: the exact percentile (the nearest rank, the ceil(percent/100 * n)-th
+    smallest value) lies in the bin where the counts reach that rank, and so does the
+    estimate. Values are whole milliseconds, so a bin [lo, hi) holds lo .. hi - 1, and
+    hi - 1 < 2^(1/8) * lo (hi = ceil(2^((i+1)/8)), lo >= 2^(i/8)): the estimate is within
+    2^(1/8) - 1 = 9.05% of the exact value, and exact up to 16 ms (a bin per value)."""
+    order = sorted(bins)
+    reached = list(itertools.accumulate(100 * bins[b] for b in order))  # ranks x 100: exact integers
+    if not order or not reached[-1]:
+        return None
+    wanted = percent * reached[-1] // 100  # percent/100 of the count, x 100 (0.95 * 20 is 19, not 18.99...)
+    i = bisect.bisect_left(reached, wanted)
+    b, before = order[i], reached[i] - 100 * bins[order[i]]
+    low = HISTOGRAM_EDGES[b]
+    top = HISTOGRAM_EDGES[b + 1] - 1 if b + 1 < len(HISTOGRAM_EDGES) else low
+    return round(low + (top - low) * (wanted - before) / (100 * bins[b]))
+
+
 _EVENT_COLUMN_TYPES = {
     "event_key": "TEXT NOT NULL", "ts_ms": "BIGINT NOT NULL", "ts_raw": "TEXT NOT NULL",
     "ts_estimated": "INTEGER NOT NULL", "received_ms": "BIGINT NOT NULL", "failed": "INTEGER NOT NULL",
@@ -1817,6 +1886,16 @@ _V1_MEASURES = (
     "unclassified_tokens, total_tokens, latency_ms_sum, latency_count, ttft_ms_sum, ttft_count, flagged, "
     "first_ms, last_ms"
 )
+
+# Schema 16's histogram columns and the bin of a raw value in SQL (histogram_bins: the
+# last bin that begins at or below it; a negative value, only ever imported, in the first).
+_V16_DIMENSION_COLUMNS = {
+    "source, auth_index, model, instance, failed": "source TEXT NOT NULL, auth_index TEXT NOT NULL, "
+    "model TEXT NOT NULL, instance TEXT NOT NULL, failed INTEGER NOT NULL",
+    "api_key, model, instance, failed": "api_key TEXT NOT NULL, model TEXT NOT NULL, instance TEXT NOT NULL, "
+    "failed INTEGER NOT NULL",
+    "instance, failed": "instance TEXT NOT NULL, failed INTEGER NOT NULL"}
+_V16_BIN_OF = "COALESCE((SELECT bin FROM histogram_bins WHERE lo <= {value} ORDER BY lo DESC LIMIT 1), 0)"
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the foundation schema
@@ -2156,6 +2235,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 15: an event found by its request_id (the request-log viewer)
         "CREATE INDEX usage_events_request_id ON usage_events (request_id)",
     ),
+    (  # 16: latency histograms (HISTOGRAM_FAMILIES): the bins, and the hours and days of the
+       # raw events still kept (rollups hold sums, which cannot be split into bins)
+        "CREATE TABLE histogram_bins (bin INTEGER NOT NULL PRIMARY KEY, lo BIGINT NOT NULL UNIQUE, hi BIGINT)",
+        "INSERT INTO histogram_bins (bin, lo, hi) VALUES " + ", ".join(
+            f"({b}, {lo}, {hi})" for b, (lo, hi) in enumerate(itertools.zip_longest(
+                _v16_bin_edges(), _v16_bin_edges()[1:], fillvalue="NULL"))),
+        *(statement for table, dimensions in (
+            ("usage_latency_credentials", "source, auth_index, model, instance, failed"),
+            ("usage_latency_keys", "api_key, model, instance, failed"),
+            ("usage_latency_timeline", "instance, failed")) for statement in (
+            f"CREATE TABLE {table}_hourly (bucket_ms BIGINT NOT NULL, {_V16_DIMENSION_COLUMNS[dimensions]}, "
+            f"metric TEXT NOT NULL, bin INTEGER NOT NULL, events BIGINT NOT NULL, PRIMARY KEY (bucket_ms, "
+            f"{dimensions}, metric, bin)) WITHOUT ROWID",
+            *(f"INSERT INTO {table}_hourly SELECT bucket_ms, {dimensions}, metric, bin, COUNT(*) FROM (SELECT "
+              f"ts_ms - ts_ms % 3600000 AS bucket_ms, {dimensions}, '{metric}' AS metric, "
+              f"{_V16_BIN_OF.format(value=column)} AS bin FROM usage_events WHERE {column} {present}) binned "
+              f"GROUP BY bucket_ms, {dimensions}, metric, bin"
+              for metric, column, present in (("latency", "latency_ms", "IS NOT NULL"), ("ttft", "ttft_ms", "> 0"))),
+            f"CREATE TABLE {table}_daily (bucket_ms BIGINT NOT NULL, {_V16_DIMENSION_COLUMNS[dimensions]}, "
+            f"metric TEXT NOT NULL, bin INTEGER NOT NULL, events BIGINT NOT NULL, PRIMARY KEY (bucket_ms, "
+            f"{dimensions}, metric, bin)) WITHOUT ROWID",
+            f"INSERT INTO {table}_daily SELECT bucket_ms - bucket_ms % 86400000, {dimensions}, metric, bin, "
+            f"SUM(events) FROM {table}_hourly GROUP BY bucket_ms - bucket_ms % 86400000, {dimensions}, metric, bin"
+        )),
+    ),
 )
 
 
@@ -2187,16 +2291,27 @@ def _insert_events_sql(rows: int) -> str:
             + ", ".join([values] * rows) + " ON CONFLICT (ts_ms, event_key) DO NOTHING")
 
 
-@functools.lru_cache(maxsize=2 * len(ROLLUPS))
-def _upsert_rollup_sql(rollup: Rollup, arrays: bool = False) -> str:
-    """Add rows to a rollup: one row of values per execution, or (``arrays``, for
-    PostgreSQL) every row at once as one array per column, unnested: one statement
-    instead of a round trip per row."""
+def rollup_columns(rollup: Rollup) -> tuple[str, ...]:
+    """The columns of a rollup's rows, or of a histogram's (HISTOGRAMS: one count)."""
     keys = ("bucket_ms", *rollup.dimensions)
-    columns = (*keys, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status")
+    if rollup in HISTOGRAMS:
+        return (*keys, "events")
+    return (*keys, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status")
+
+
+@functools.lru_cache(maxsize=2 * (len(ROLLUPS) + len(HISTOGRAMS)))
+def _upsert_rollup_sql(rollup: Rollup, arrays: bool = False) -> str:
+    """Add rows to a rollup or a histogram: one row of values per execution, or
+    (``arrays``, for PostgreSQL) every row at once as one array per column, unnested:
+    one statement instead of a round trip per row."""
+    keys = ("bucket_ms", *rollup.dimensions)
+    columns = rollup_columns(rollup)
     t = rollup.table
     values = (f"SELECT * FROM unnest({', '.join(f'?::{_pg_array_type(c)}' for c in columns)})" if arrays
               else f"VALUES ({', '.join('?' * len(columns))})")
+    if rollup in HISTOGRAMS:
+        return (f"INSERT INTO {t} ({', '.join(columns)}) {values} "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET events = {t}.events + excluded.events")
     return (f"INSERT INTO {t} ({', '.join(columns)}) {values} "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
             + ", ".join(f"{m} = {t}.{m} + excluded.{m}" for m in ROLLUP_MEASURES)
@@ -2211,8 +2326,8 @@ def _pg_array_type(column: str) -> str:
     if column in UsageEvent._fields:
         kind = _event_column(column).split(" ", 1)[1]
     else:
-        kind = "INTEGER" if column in ("failed", "last_status") else "BIGINT" if column.endswith("_ms") \
-            or column in ROLLUP_MEASURES else "TEXT"
+        kind = "INTEGER" if column in ("failed", "last_status", "bin") else "BIGINT" if column.endswith("_ms") \
+            or column in (*ROLLUP_MEASURES, "events") else "TEXT"
     return "bigint[]" if "INT" in kind else "text[]"
 
 
@@ -2328,6 +2443,32 @@ def _regroup(groups: dict[tuple, list], source: Rollup, rollup: Rollup) -> dict[
         if acc[measures + 1] >= target[measures + 1]:
             target[measures + 1], target[measures + 2] = acc[measures + 1], acc[measures + 2]
     return coarse
+
+
+def histogram_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
+    """The rows every histogram gains from these events: (bucket, dimensions, metric,
+    bin, events). Each event is binned once, in its hour with the dimensions of every
+    family; each family's hours are summed from those, its days from its hours."""
+    every = ("source", "auth_index", "api_key", "model", "instance", "failed")
+    dimensions = operator.attrgetter(*every)
+    binned: collections.Counter = collections.Counter()
+    for ev in events:
+        key = (ev.ts_ms - ev.ts_ms % HOUR_MS, *dimensions(ev))
+        if ev.latency_ms is not None:
+            binned[(*key, "latency", histogram_bin(ev.latency_ms))] += 1
+        if ev.ttft_ms:
+            binned[(*key, "ttft", histogram_bin(ev.ttft_ms))] += 1
+    rows: dict[Rollup, list[tuple]] = {}
+    for hourly, daily in zip(HISTOGRAMS[::2], HISTOGRAMS[1::2]):
+        keep = operator.itemgetter(0, *(1 + every.index(d) for d in hourly.dimensions[:-2]), -2, -1)
+        hours: collections.Counter = collections.Counter()
+        for key, count in binned.items():
+            hours[keep(key)] += count
+        days: collections.Counter = collections.Counter()
+        for key, count in hours.items():
+            days[(key[0] - key[0] % DAY_MS, *key[1:])] += count
+        rows[hourly], rows[daily] = [(*k, n) for k, n in hours.items()], [(*k, n) for k, n in days.items()]
+    return rows
 
 
 # -- reading: queries, measures, read plans ----------------------------------------------
@@ -2447,6 +2588,15 @@ for _position, _name in enumerate(MEASURE_FIELDS + PRICED_FIELDS):  # acc.reques
     setattr(Measures, _name, property(operator.itemgetter(_position)))
 del _position, _name
 _COST_AT = len(MEASURE_FIELDS)  # where a priced read's cost_usd is
+
+
+# Raw events as histogram rows, one per event and metric with its bin (histogram_bins, as
+# schema 16 binned them): what a histogram read takes from raw events, under the same
+# conditions (the filters' columns, the time) as from a histogram.
+_RAW_BINNED = "(" + " UNION ALL ".join(
+    f"SELECT ts_ms, model, source, auth_index, api_key, instance, failed, stream, '{metric}' AS metric, "
+    f"{_V16_BIN_OF.format(value=column)} AS bin FROM usage_events WHERE {column} {present}"
+    for metric, column, present in (("latency", "latency_ms", "IS NOT NULL"), ("ttft", "ttft_ms", "> 0"))) + ") binned"
 
 
 class Piece(NamedTuple):
@@ -2911,8 +3061,9 @@ class Store:
         return result
 
     def _add_to_rollups(self, new_events: list[UsageEvent]) -> None:
-        """Add the new events of a batch to every rollup, and note the time span they changed."""
-        for rollup, rows in rollup_rows(new_events).items():
+        """Add the new events of a batch to every rollup and histogram, and note the time
+        span they changed."""
+        for rollup, rows in itertools.chain(rollup_rows(new_events).items(), histogram_rows(new_events).items()):
             self.dialect.add_to_rollup(self._writer, rollup, rows)
         times = [ev.ts_ms for ev in new_events]
         self._note_rollup_change(min(times), max(times) + 1)
@@ -3028,8 +3179,8 @@ class Store:
                 self._delete_before("credential_errors", "ts_ms", cutoff_ms))
 
     def delete_rollups_before(self, cutoff_ms: int) -> int:
-        """Remove rollup buckets older than cutoff_ms from every rollup (ROLLUP_RETENTION_DAYS)."""
-        removed = sum(self._delete_before(rollup.table, "bucket_ms", cutoff_ms) for rollup in ROLLUPS)
+        """Remove rollup buckets older than cutoff_ms from every rollup and histogram (ROLLUP_RETENTION_DAYS)."""
+        removed = sum(self._delete_before(rollup.table, "bucket_ms", cutoff_ms) for rollup in ROLLUPS + HISTOGRAMS)
         if removed:
             with self.write_lock:
                 self._note_rollup_change(0, cutoff_ms)
@@ -3132,6 +3283,24 @@ class Store:
                         cost_only=True, costs=COST_BY_KIND_SQL)
         return result
 
+    def histograms(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None
+                   ) -> dict[tuple, dict[str, dict[int, int]]]:
+        """The latency and TTFT histograms of the events of ``query`` per ``group``
+        dimensions (and per UTC time bucket of ``step_ms``, whole hours): {key: {metric:
+        {bin: events}}} (HISTOGRAM_EDGES), for histogram_percentile. Covered as
+        aggregate covers a range, from HISTOGRAMS: the edges inside an hour from raw
+        events binned the same way (or, before raw retention and in the open hour of a
+        range that ends now, the whole hour)."""
+        keys = (*group, "metric", "bin")
+        reads = self._reads(self.plan(query, keys, step_ms, tables=HISTOGRAMS), query, keys, step_ms,
+                            lambda rollup: ["SUM(events)" if rollup else "COUNT(*)"], raw=_RAW_BINNED)
+        width = len(group) + (1 if step_ms else 0)
+        result: dict[tuple, dict[str, dict[int, int]]] = {}
+        for row in itertools.chain.from_iterable(self._read(reads)):
+            bins = result.setdefault(row[:width], {}).setdefault(row[width], {})
+            bins[row[width + 1]] = bins.get(row[width + 1], 0) + row[width + 2]
+        return result
+
     def count(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None,
               failures: bool = False) -> dict[tuple, Any]:
         """Like aggregate, but only the number of events: {key: requests}, or with
@@ -3157,9 +3326,10 @@ class Store:
         return result
 
     def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None,
-             cuts: Iterable[int] = ()) -> list[Piece]:
-        """Cut [start, end) into pieces, each read from one rollup (None: raw events),
-        none of them across an instant of ``cuts`` (the price changes of a priced read).
+             cuts: Iterable[int] = (), tables: tuple[Rollup, ...] = ROLLUPS) -> list[Piece]:
+        """Cut [start, end) into pieces, each read from one rollup of ``tables`` (or one
+        of HISTOGRAMS; None: raw events), none of them across an instant of ``cuts`` (the
+        price changes of a priced read).
 
         Raw events fill only the unaligned edges, and not even those where rollups say
         the same: before raw retention began, and at the end of a range that ends now
@@ -3167,26 +3337,26 @@ class Store:
         after 5 minutes at 1,000 events/s, a second and a half to sum). A filter no
         rollup holds (``stream``) is answered from raw events alone, within their retention."""
         needed = set(group) | query.filtered_dimensions
-        usable = [r for r in ROLLUPS
+        usable = [r for r in tables
                   if needed <= set(r.dimensions) and (step_ms is None or step_ms % r.bucket_ms == 0)]
         if not usable:
             start = max(query.start_ms, self.raw_events_since())
             return [Piece(None, start, query.end_ms)] if start < query.end_ms else []
         pieces: list[Piece] = []
-        grains = _plan_grains(usable)
+        grains = _plan_grains(usable, ROLLUPS[0] if tables is ROLLUPS else None)
         bounds = [query.start_ms, *sorted(c for c in set(cuts) if query.start_ms < c < query.end_ms), query.end_ms]
         for lo, hi in zip(bounds, bounds[1:]):
             _cover(pieces, grains, lo, hi)
         if self.cache is not None:
             pieces = _cut_at_days(pieces)
-        return self._edges_from_rollup(pieces, query)
+        return self._edges_from_rollup(pieces, query, grains[-1])
 
-    def _edges_from_rollup(self, pieces: list[Piece], query: "Query") -> list[Piece]:
-        """The pieces of a plan, with each raw edge that the 5-minute rollup answers the
-        same read from it, whole buckets: an edge before raw retention began, or the open
-        bucket at the end of a range that ends now."""
-        since, base = self.raw_events_since(), ROLLUPS[0]
-        size = base.bucket_ms
+    def _edges_from_rollup(self, pieces: list[Piece], query: "Query", base: Rollup) -> list[Piece]:
+        """The pieces of a plan, with each raw edge that its finest grain ``base`` (the
+        5-minute rollup; a histogram's hours) answers the same read from, whole buckets:
+        an edge before raw retention began, or the open bucket at the end of a range that
+        ends now."""
+        since, size = self.raw_events_since(), base.bucket_ms
         planned = []
         for rollup, lo, hi in pieces:
             if rollup is None and (lo < since or (query.open_end and hi == query.end_ms and lo % size == 0)):
@@ -3196,11 +3366,12 @@ class Store:
 
     @staticmethod
     def _reads(pieces: list[Piece], query: "Query", group: tuple[str, ...], step_ms: int | None,
-               sums: Callable[[Rollup | None], list[str]], extra: tuple[list[str], str, str, list] = ([], "", "", [])
-               ) -> list[Read]:
+               sums: Callable[[Rollup | None], list[str]], extra: tuple[list[str], str, str, list] = ([], "", "", []),
+               raw: str = "usage_events") -> list[Read]:
         """The statement of each piece: ``sums(rollup)`` per time bucket of ``step_ms``
         and ``group``, under the query's conditions; ``extra`` is (more conditions, a
-        head before SELECT, a join after FROM, the head's parameters)."""
+        head before SELECT, a join after FROM, the head's parameters); ``raw``: what the
+        raw pieces read (the histograms: raw events binned, _RAW_BINNED)."""
         more, head, join, head_params = extra
         clauses, params = query.conditions()
         reads = []
@@ -3209,7 +3380,7 @@ class Store:
             time_column = "bucket_ms" if rollup else "ts_ms"
             keys = ([time_column if rollup and step_ms == rollup.bucket_ms  # already the bucket: index order
                      else f"{time_column} - {time_column} % {step_ms}"] if step_ms else []) + list(group)
-            sql = (f"{head}SELECT {', '.join(keys + sums(rollup))} FROM {rollup.table if rollup else 'usage_events'}"
+            sql = (f"{head}SELECT {', '.join(keys + sums(rollup))} FROM {rollup.table if rollup else raw}"
                    f"{join.format(time=time_column)} "
                    f"WHERE {' AND '.join([f'{time_column} >= ?', f'{time_column} < ?', *clauses, *more])}"
                    + (f" GROUP BY {', '.join(keys)}" if keys else ""))
@@ -3683,12 +3854,12 @@ class _StoreCopy:
         return added
 
     def rollups(self) -> dict[str, int]:
-        """Every rollup not copied yet, added to the target's rows, each in one transaction."""
+        """Every rollup and histogram not copied yet, added to the target's rows, each in one transaction."""
         report = {}
-        for rollup in ROLLUPS:
+        for rollup in ROLLUPS + HISTOGRAMS:
             if rollup.table in self.done:
                 continue
-            columns = ["bucket_ms", *rollup.dimensions, *ROLLUP_MEASURES, "first_ms", "last_ms", "last_status"]
+            columns = rollup_columns(rollup)
             rows = self.source.reader.execute(f"SELECT {', '.join(columns)} FROM {rollup.table}").fetchall()
             with self.target.write_lock:
                 with self.target.transaction() as conn:
@@ -3731,13 +3902,13 @@ def _batch_parts(items: list[tuple[Any, DeadLetter]]) -> tuple[list[UsageEvent],
             [v for v, _ in items if isinstance(v, CredentialError)])
 
 
-def _plan_grains(usable: list[Rollup]) -> list[Rollup]:
+def _plan_grains(usable: list[Rollup], base: Rollup | None) -> list[Rollup]:
     """The rollups a plan covers a range with, coarsest first: the grains of the usable
-    family with the fewest dimensions, then the 5-minute base. Fewer rows per bucket
-    beats everything (of two families alike, the one listed first: the timeline's
-    instance adds few rows)."""
+    family with the fewest dimensions, then ``base`` (the rollups' 5-minute one; the
+    histograms have none). Fewer rows per bucket beats everything (of two families
+    alike, the one listed first: the timeline's instance adds few rows)."""
     narrowest = min(usable, key=lambda r: len(r.dimensions)).dimensions
-    return sorted({r for r in usable if r.dimensions == narrowest} | {ROLLUPS[0]},
+    return sorted({r for r in usable if r.dimensions == narrowest} | ({base} if base else set()),
                   key=lambda r: (-r.bucket_ms, len(r.dimensions)))
 
 
@@ -7025,6 +7196,7 @@ ROLLING_RANGES = {"4h": 4 * HOUR_MS, "8h": 8 * HOUR_MS, "12h": 12 * HOUR_MS, "24
 RANGE_NAMES = ("all", "today", *ROLLING_RANGES, "custom")
 OPEN_END_SLACK_MS = 10_000  # a custom range that ends within this of now ends at the present (Query.open_end)
 SERIES_WINDOW_MS = 31 * DAY_MS  # hourly series and the 15-minute grid cover at most this much
+DAILY_LATENCY_FROM_MS = 3 * DAY_MS  # a latency series of a range this long is by day (the overview's daily chart too)
 DAILY_WINDOW_MS = 3660 * DAY_MS  # the daily series, at most ten years (a range of millennia is one request)
 # Query instants are held to [0, this] (year 5138): a local calendar can still be
 # computed at either end, and no event lies outside it.
@@ -7117,6 +7289,30 @@ class Totals:
             "flagged_requests": m.flagged,
             "first_seen": iso_ms(self.first_ms), "last_seen": iso_ms(self.last_ms),
         }
+
+
+def merged_histograms(histograms: Iterable[dict[str, dict[int, int]]]) -> dict[str, dict[int, int]]:
+    """Histograms ({metric: {bin: events}}) added together."""
+    merged: dict[str, dict[int, int]] = {}
+    for histogram in histograms:
+        for metric, bins in histogram.items():
+            into = merged.setdefault(metric, {})
+            for b, events in bins.items():
+                into[b] = into.get(b, 0) + events
+    return merged
+
+
+def latency_json(histogram: dict[str, dict[int, int]]) -> dict:
+    """Each metric's percentiles (ms, within 9.05%: histogram_percentile) and the number
+    of events they come from; null percentiles of none."""
+    return {metric: {**{f"p{p}": histogram_percentile(histogram.get(metric, {}), p) for p in HISTOGRAM_PERCENTILES},
+                     "count": sum(histogram.get(metric, {}).values())} for metric in HISTOGRAM_METRICS}
+
+
+def _by_events(item: tuple[tuple, dict[str, dict[int, int]]]) -> tuple:
+    """The order of latency rows: most events measured first, then by name."""
+    key, histogram = item
+    return -sum(histogram.get("latency", {}).values()), key
 
 
 def csv_line(values: Iterable[Any]) -> str:
@@ -7438,6 +7634,41 @@ class Analytics:
             cells = self.store.count(query._replace(start_ms=start, end_ms=end), (), step, failures=True)
             answer["day"] = {"date": day.isoformat(), "start_ms": start, "end_ms": end,
                              "cells": [grid_cell(t, *cells.get((t,), (0, 0))) for t in range(start, end, step)]}
+        return answer
+
+    def latency(self, query: Query, credentials: bool) -> dict:
+        """Percentiles of latency and TTFT (latency_json) over the range, per model, per
+        credential (``credentials``: the owner's question), and over time: per UTC hour
+        (a local hour where the offset is whole hours), or per local day for a range of
+        DAILY_LATENCY_FROM_MS or more, over the last SERIES_WINDOW_MS of it."""
+        models = self.store.histograms(query, ("model",))
+        answer: dict[str, Any] = {
+            "summary": latency_json(merged_histograms(models.values())),
+            "models": [{"model": model, **latency_json(histogram)}
+                       for (model,), histogram in sorted(models.items(), key=_by_events)],
+            "credentials": None}
+        if credentials:
+            answer["credentials"] = [
+                {**self.named("source", source), "auth_index": auth_index, **latency_json(histogram)}
+                for (source, auth_index), histogram in sorted(
+                    self.store.histograms(query, ("source", "auth_index")).items(), key=_by_events)]
+        window = query._replace(start_ms=max(query.start_ms, query.end_ms - SERIES_WINDOW_MS))
+        if query.end_ms - query.start_ms < DAILY_LATENCY_FROM_MS:
+            hours = {start: histogram for (start,), histogram in self.store.histograms(window, (), HOUR_MS).items()}
+            first = window.start_ms - window.start_ms % HOUR_MS
+            answer["series"] = {"step": "hour", "points": [
+                {"start": self.time.label(h), "start_ms": h, **latency_json(hours.get(h, {}))}
+                for h in range(first, window.end_ms, HOUR_MS)]}
+            return answer
+        # Day by day, each its own question: its pieces' rows are its bins, kept by RollupCache
+        # (a month of hours by bin is ~70,000 rows, more than it keeps); a day is exact in
+        # every zone (a half-hour offset's midnight inside an hour: raw events, or the whole hour).
+        days = self.time.days(window.start_ms, window.end_ms)
+        answer["series"] = {"step": "day", "points": [
+            {"start": self.time.local(day).date().isoformat(), "start_ms": day, **latency_json(self.store.histograms(
+                window._replace(start_ms=max(day, window.start_ms), end_ms=min(end, window.end_ms),
+                                open_end=window.open_end and end >= window.end_ms)).get((), {}))}
+            for day, end in zip(days, [*days[1:], window.end_ms])]}
         return answer
 
     def analysis(self, query: Query, group: str, sort: str, descending: bool, page: int, page_size: int) -> dict:
@@ -8476,6 +8707,9 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
         "avg_latency_ms": {"type": "integer", "nullable": True}, "avg_ttft_ms": {"type": "integer", "nullable": True},
         "flagged_requests": _INT, "first_seen": _TIME, "last_seen": _TIME}),
     "Cell": _schema_object({"start": _TIME, "start_ms": _INT, "requests": _INT, "failed": _INT}),
+    "Percentiles": _schema_object({**{f"p{p}": {"type": "integer", "nullable": True, "description": "ms"}
+                                      for p in HISTOGRAM_PERCENTILES}, "count": _INT}),
+    "Latency": _schema_object({metric: _ref("Percentiles") for metric in HISTOGRAM_METRICS}),
     "Event": _schema_object({
         "id": _INT, "event_key": _STR, "timestamp": _TIME, "ts_ms": _INT, "model": _STR, "alias": _STR,
         "provider": _STR, "endpoint": _STR, "source": {**_NULLABLE_STR, "description": "null for a member"},
@@ -8787,6 +9021,22 @@ def usage_health(service: Service) -> dict:
     except ValueError:
         raise bad_parameter("day", day_text, "a date YYYY-MM-DD") from None
     return {"tz": analytics.time.zone.key, **analytics.health(query, day)}
+
+
+@route("GET", API + "/usage/latency", MEMBER, doc=_operation(
+    "latency and TTFT percentiles (p50, p95, p99, within 9.05%) with their counts: over the range, per model, "
+    "per credential (null for a member) and per hour (per local day from 3 days; the last 31 days)",
+    _schema_object({**_WITH_RANGE, "summary": _ref("Latency"),
+                    "models": {"type": "array", "items": _ref("Latency")},
+                    "credentials": {"type": "array", "items": _ref("Latency"), "nullable": True},
+                    "series": _schema_object({"step": {"type": "string", "enum": ["hour", "day"]},
+                                              "points": {"type": "array", "items": _ref("Latency")}})}),
+    FILTER_DOCS))
+def usage_latency(service: Service) -> dict:
+    analytics = service.analytics
+    query, name = parse_query(analytics, "24h")
+    query = member_scoped(query)
+    return {"range": range_json(query, name), **analytics.latency(query, credentials=member_key() is None)}
 
 
 @route("GET", API + "/usage/analysis", MEMBER, doc=_operation(

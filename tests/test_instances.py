@@ -262,6 +262,7 @@ def snapshot(store) -> dict:
                                        "ORDER BY event_key").fetchall(),
         "rollups": rollup_totals(store), "totals": store.load_totals(),
         "by_model": store.aggregate(query, ("model", "failed"), 3_600_000),
+        "histograms": store.histograms(query, ("source", "auth_index", "model"), 3_600_000),
         "dead": sorted(store.list_dead_letters()), "prices": [row[:7] for row in store.load_prices()],
         "aliases": store.aliases(), "budgets": store.budgets(),
         "alerts": [(a["api_key"], a["condition"]) for a in store.alerts()],

@@ -11,7 +11,7 @@ import pytest
 
 from backends import wait_for
 from conftest import base_env, encode, record
-from cpa_usage import (DAY_MS, ROLLUPS, ConfigError, DeadLetter, Maintenance, Query, Store, decode_payload,
+from cpa_usage import (DAY_MS, HISTOGRAMS, ROLLUPS, ConfigError, DeadLetter, Maintenance, Query, Store, decode_payload,
                        load_config, main, setup_logging)
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -89,8 +89,9 @@ def test_rollup_retention_removes_old_buckets_of_every_rollup(store):
     everything = Query(0, 2**62)
     assert store.count(everything) == {(): 2}  # asked before: the answer is kept ...
     report = Maintenance(store, NEW_YORK, 30, rollup_retention_days=90).sweep(at)
-    assert report["events"] == 1 and report["rollup_rows"] == len(ROLLUPS)
-    for rollup in ROLLUPS:
+    # a row of each rollup, and of each histogram a latency and a TTFT row
+    assert report["events"] == 1 and report["rollup_rows"] == len(ROLLUPS) + 2 * len(HISTOGRAMS)
+    for rollup in ROLLUPS + HISTOGRAMS:
         oldest = store.reader.execute(f"SELECT MIN(bucket_ms) FROM {rollup.table}").fetchone()[0]
         assert oldest >= at - 90 * DAY_MS - rollup.bucket_ms, rollup.table
     assert store.count(everything) == {(): 1}  # ... and dropped when the sweep removed its buckets

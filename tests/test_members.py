@@ -135,6 +135,9 @@ def test_every_usage_answer_is_the_members_own_whatever_is_asked(shared, asked):
     filters = get(service, f"/usage/events/filters?range=24h{asked}", cookie)
     assert [k["alias"] for k in filters["api_keys"]] == (["alice"] if expected else [])
     assert filters["sources"] == [] and filters["auth_indexes"] == []
+    latency = get(service, f"/usage/latency?range=24h{asked}", cookie)
+    assert latency["summary"]["latency"]["count"] == expected and latency["credentials"] is None
+    assert [m["model"] for m in latency["models"]] == (["budget-model"] if expected else [])
     year = get(service, f"/usage/health?{asked.lstrip('&')}", cookie)["year"]
     assert sum(cell["requests"] for cell in year) == expected
     exported = request(service, "GET", f"/usage/events/export?range=24h&format=csv{asked}", cookie=cookie)
@@ -142,12 +145,13 @@ def test_every_usage_answer_is_the_members_own_whatever_is_asked(shared, asked):
     assert len(rows) == expected and {r["source"] for r in rows} <= {""} and {r["auth_index"] for r in rows} <= {""}
     analysis = request(service, "GET", f"/usage/analysis/export?range=24h&group=api{asked}", cookie=cookie)
     assert sum(int(r["requests"]) for r in csv.DictReader(io.StringIO(analysis.body.decode()))) == expected
-    text = json.dumps([overview, events, filters]) + exported.body.decode() + analysis.body.decode()
+    text = json.dumps([overview, events, filters, latency]) + exported.body.decode() + analysis.body.decode()
     for secret in ("bob", BETA, "sk-upstream-secret", "alice@example.com", "bob@example.com"):
         assert secret not in text
 
 
 @pytest.mark.parametrize("path", ["/usage/overview?source=bob@example.com", "/usage/events?auth_index=x",
+                                  "/usage/latency?source=bob@example.com",
                                   "/usage/events/export?format=jsonl"])
 def test_credential_filters_and_the_lossless_export_are_refused(shared, path):
     service = shared()

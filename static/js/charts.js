@@ -177,6 +177,44 @@ export function timeBars(element, { xs, step, series, format, axisFormat = forma
   }, [seconds, ...drawn.map((one) => one.drawn), ...(compare ? [compare.values] : [])]);
 }
 
+/**
+ * Lines over time, for values that do not add up (percentiles): xs: bucket starts in epoch
+ * ms; step: bucket width in seconds; series: [{label, values, color}], a missing value a
+ * gap; each value is drawn in the middle of its bucket.
+ */
+export function timeLines(element, { xs, step, series, format, axisFormat = format, height = 220, label }) {
+  const seconds = xs.map((x) => x / 1000);
+  const { values, splits } = timeAxis(seconds, step);
+  describeLines(element, label, xs, step, series, format);
+  const when = (v) => (step >= DAY_S ? fmt.shortDate((v - step / 2) * 1000) : fmt.dateTime((v - step / 2) * 1000, false));
+  return mount(element, {
+    height,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), fmt.zoneName()),
+    cursor: { drag: { x: false, y: false }, dataIdx: (u, si, closest, x) => bucketAt(seconds, x - step / 2) },
+    select: { show: false },
+    scales: { x: { time: true, range: (u, min, max) => [min - step / 2, max + step / 2] },
+      y: { range: (u, min, max) => [0, Math.max(max ?? 0, 1)] } },
+    axes: [axis(values, splits ? { splits } : {}), valueAxis(axisFormat, false)],
+    hooks: idleLegend,
+    series: [{ label: t("time"), value: (u, v) => (v == null ? "—" : when(v)) },
+      ...series.map((one) => ({ label: one.label, stroke: one.color, width: 2, points: { show: true, size: 5, fill: one.color },
+        value: (u, v) => (v == null ? "—" : format(v)) }))],
+  }, [seconds.map((s) => s + step / 2), ...series.map((one) => one.values)]);
+}
+
+/** A line chart's text alternative: its buckets, and each series' lowest and highest value. */
+function describeLines(element, label, xs, step, series, format) {
+  const when = (ms) => (step >= DAY_S ? fmt.shortDate(ms) : `${fmt.shortDate(ms)} ${fmt.time(ms)}`);
+  const ranges = series.map((one) => {
+    const known = one.values.filter((value) => value != null);
+    return known.length ? t("line_range", { label: one.label, low: format(Math.min(...known)), high: format(Math.max(...known)) })
+      : t("line_none", { label: one.label });
+  });
+  element.setAttribute("role", "img");
+  element.setAttribute("aria-label", t("lines_alt", { chart: label, n: xs.length, first: xs.length ? when(xs[0]) : "—",
+    last: xs.length ? when(xs[xs.length - 1]) : "—", ranges: ranges.join(", ") }));
+}
+
 /** The chart's text alternative (a canvas says nothing to a screen reader): what it
  * shows, over which buckets, each series' total and the busiest bucket. */
 function describeChart(element, label, xs, step, series, format) {

@@ -1,21 +1,26 @@
-// Health: a year of days as a heatmap; a picked day opens as 5-minute cells.
+// Health: a year of days as a heatmap; a picked day opens as 5-minute cells. Then speed:
+// latency and TTFT percentiles over time, and per model and per credential, in the range.
 
 import { api } from "../api.js";
-import { metricSeries, timeBars } from "../charts.js";
-import { card, h, note } from "../dom.js";
+import { color, metricSeries, timeBars, timeLines } from "../charts.js";
+import { card, dataTable, h, note } from "../dom.js";
 import * as fmt from "../format.js";
 import { cellGrid, cellTip, healthClass, legend } from "../grid.js";
 import { t } from "../i18n.js";
 import { apiParams } from "../state.js";
 
 const FIVE_MINUTES_MS = 300_000;
+const PERCENTILES = ["p50", "p95", "p99"];
 let pickedDay = null; // the day just picked: the new heatmap takes the focus back on it
 
 export default {
-  range: null,
+  range: "24h", // the latency's; the year and the day are what they say
   filters: true,
-  load(params) {
-    return api.get("usage/health", apiParams(params, this, { day: params.get("day") }));
+  async load(params) {
+    const [health, latency] = await Promise.all([
+      api.get("usage/health", apiParams(params, { filters: true }, { day: params.get("day") })),
+      api.get("usage/latency", apiParams(params, this))]);
+    return { ...health, latency };
   },
   render(root, data, { go }) {
     const pick = (date) => {
@@ -29,20 +34,62 @@ export default {
       heatmap.querySelector(".cellgrid").focus({ preventScroll: true });
       pickedDay = null;
     }
-    if (!data.day) {
-      root.append(note(t("pick_a_day")));
-      return;
-    }
-    const chart = h("div", { class: "chart", id: "day-chart" });
-    const close = h("button", { type: "button", class: "link", onclick: () => go({ day: null }, true) }, t("close_day"));
-    root.append(card(fmt.calendarDate(data.day.date), [daySummary(data.day.cells), dayGrid(data.day.cells), legend(), chart],
-      { wide: true, id: "day", actions: close }));
-    const cells = data.day.cells.map((cell) => ({ ...cell, success: cell.requests - cell.failed }));
-    timeBars(chart, { xs: cells.map((cell) => cell.start_ms), step: 300, height: 180,
-      label: `${fmt.calendarDate(data.day.date)}: ${t("requests")}`, ...metricSeries("requests", cells) });
-    document.getElementById("day").scrollIntoView({ block: "nearest" });
+    if (data.day) dayCard(root, data.day, go);
+    else root.append(note(t("pick_a_day")));
+    latencyCards(root, data.latency);
   },
 };
+
+function dayCard(root, day, go) {
+  const chart = h("div", { class: "chart", id: "day-chart" });
+  const close = h("button", { type: "button", class: "link", onclick: () => go({ day: null }, true) }, t("close_day"));
+  root.append(card(fmt.calendarDate(day.date), [daySummary(day.cells), dayGrid(day.cells), legend(), chart],
+    { wide: true, id: "day", actions: close }));
+  const cells = day.cells.map((cell) => ({ ...cell, success: cell.requests - cell.failed }));
+  timeBars(chart, { xs: cells.map((cell) => cell.start_ms), step: 300, height: 180,
+    label: `${fmt.calendarDate(day.date)}: ${t("requests")}`, ...metricSeries("requests", cells) });
+  document.getElementById("day").scrollIntoView({ block: "nearest" });
+}
+
+/** Latency and TTFT: p50, p95 and p99 over time (a chart each), then per model and per
+ * credential (the owner's: a member's answer has none). */
+function latencyCards(root, latency) {
+  const { summary, series } = latency;
+  const step = series.step === "day" ? 86400 : 3600;
+  const charts = ["latency", "ttft"].map((metric) => {
+    const chart = h("div", { class: "chart", id: `${metric}-chart` });
+    root.append(card(t(`${metric}_percentiles`), [percentileSummary(summary[metric]),
+      summary[metric].count ? chart : note(t("no_latency"))], { wide: true, id: metric }));
+    return { metric, chart };
+  });
+  root.append(card(t("latency_by_model"), latencyTable(latency.models, t("model"), (row) => h("code", {}, row.model),
+    "latency-models"), { wide: true, id: "latency-by-model" }));
+  if (latency.credentials) {
+    root.append(card(t("latency_by_credential"), latencyTable(latency.credentials, t("credential"),
+      (row) => h("span", { title: row.auth_index }, row.source), "latency-credentials"), { wide: true, id: "latency-by-credential" }));
+  }
+  for (const { metric, chart } of charts.filter((one) => summary[one.metric].count)) {
+    timeLines(chart, { xs: series.points.map((point) => point.start_ms), step, height: 200, format: fmt.duration,
+      label: t(`${metric}_percentiles`), series: PERCENTILES.map((p, i) => ({ label: p,
+        values: series.points.map((point) => point[metric][p]), color: color(["chart-1", "warn", "bad"][i]) })) });
+  }
+}
+
+function percentileSummary(percentiles) {
+  if (!percentiles.count) return null;
+  return h("p", { class: "summary" }, t("percentiles_of", { p50: fmt.duration(percentiles.p50),
+    p95: fmt.duration(percentiles.p95), p99: fmt.duration(percentiles.p99), n: fmt.int(percentiles.count),
+    count: percentiles.count }), h("span", { class: "muted" }, ` ${t("percentiles_bound")}`));
+}
+
+function latencyTable(rows, nameLabel, name, id) {
+  if (!rows.length) return note(t("no_latency"));
+  const columns = [{ label: nameLabel, value: name, wrap: true },
+    ...["latency", "ttft"].flatMap((metric) => [
+      { label: t(`${metric}_measured`), num: true, value: (row) => fmt.int(row[metric].count) },
+      ...PERCENTILES.map((p) => ({ label: t(`${metric}_p`, { p }), num: true, value: (row) => fmt.duration(row[metric][p]) }))])];
+  return dataTable(columns, rows, { id, cards: true, caption: nameLabel });
+}
 
 function sum(cells, field) {
   return cells.reduce((total, cell) => total + cell[field], 0);
