@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/capacity.py [--rates 5000 10000 20000] [--paths redis-publish cpa-lpop ...]
                                        [--duration 300] [--quick] [--out DIR]
+                                       [--service-cpus 0 --load-cpus 1]   (a one-core point)
 
 The method follows the capacity report the most complete peer publishes
 (Willxup/cpa-usage-keeper, internal/benchmark/REPORT.md, suite capacity-v1):
@@ -737,6 +738,8 @@ class Service:
 
     program = ROOT / "cpa_usage.py"
 
+    cpus: set[int] | None = None  # --service-cpus: the cores the process (and every thread of it) may run on
+
     def __init__(self, directory: pathlib.Path, db: pathlib.Path, path: str, cpa_port: int, key: str, channel: str):
         self.port = free_port()
         self.log_path = directory / "service.log"
@@ -749,8 +752,10 @@ class Service:
             env.update(REDIS_QUEUE_ADDR=f"{REDIS_HOST}:{REDIS_PORT}", REDIS_QUEUE_KEY=channel)
         if path == "cpa-lpop":  # auto would take this CPA's HTTP usage queue: the LPOP loop is measured
             env.update(REDIS_QUEUE_TRANSPORT="lpop")
+        cpus = self.cpus
         self.process = subprocess.Popen([sys.executable, str(self.program)], cwd=directory, env=env,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+                                        stdout=self.log, stderr=subprocess.STDOUT,
+                                        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         self.pid = self.process.pid
 
     def get(self, path: str, timeout: float = 10.0) -> dict:
@@ -821,6 +826,17 @@ def protect_redis(key: str) -> None:
     raise RuntimeError(f"cannot set the password of Redis on {REDIS_HOST}:{REDIS_PORT}")
 
 
+def cpu_list(text: str) -> set[int]:
+    """A list of cores as taskset writes it: 0, 0,1, 0-3."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    if not cpus <= os.sched_getaffinity(0):
+        raise argparse.ArgumentTypeError(f"{text}: this machine has cores {sorted(os.sched_getaffinity(0))}")
+    return cpus
+
+
 def run_point(path: str, rate: int, duration: float, dataset: pathlib.Path, spec: Spec, key: str,
               workdir: pathlib.Path, redis_admin, p99_gate_ms: float, redis_pid: int | None,
               dashboard_on: bool = True) -> dict:
@@ -857,6 +873,7 @@ def run_point(path: str, rate: int, duration: float, dataset: pathlib.Path, spec
         result["warmup_ms"] = warm
         result["events_30d_at_start"] = service.get(f"{BASE}/usage/overview?range=30d", 120)["summary"]["requests"]
         result["rss_after_warmup_mb"] = round(process_memory(service.pid).get("VmRSS", 0), 1)
+        result["service_cpus"] = sorted(os.sched_getaffinity(service.pid))  # as the kernel holds it
         totals = Totals(db)
         before = totals.read()
 
@@ -1062,7 +1079,9 @@ def markdown(report: dict) -> str:
     lines += [f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['memory_gib']} GiB, Linux {m['kernel']}, "
               f"Python {m['python']}, SQLite {m['sqlite']}, Redis {m['redis']}.",
               f"Duration per point: {report['duration_s']:g} s; latency gate: aggregate p99 <= "
-              f"{report['p99_gate_ms']:g} ms.", ""]
+              f"{report['p99_gate_ms']:g} ms.",
+              f"Service pinned to cores: {', '.join(map(str, report.get('service_cpus') or [])) or 'no (all)'}; "
+              f"load generator: {', '.join(map(str, report.get('load_cpus') or [])) or 'no (all)'}.", ""]
     d = report["dataset"]
     lines += ["| Dataset | Value |", "| --- | ---: |",
               f"| events | {fmt(d['events'])} |", f"| in the 30 days before the anchor | {fmt(d['events_30d_at_anchor'])} |",
@@ -1197,6 +1216,10 @@ def main() -> int:
     parser.add_argument("--build-only", action="store_true", help="build (or check) the dataset and exit")
     parser.add_argument("--max-dataset-age-days", type=float, default=7.0)
     parser.add_argument("--p99-gate-ms", type=float, default=150.0)
+    parser.add_argument("--service-cpus", type=cpu_list, help="pin the service to these cores (taskset's list: 0 or "
+                        "0,1); a one-core point: --service-cpus 0 --load-cpus 1")
+    parser.add_argument("--load-cpus", type=cpu_list, help="pin this program (the load it makes, the fake CPA, the "
+                        "dashboard requests) to these cores")
     parser.add_argument("--out", type=pathlib.Path, default=DATA / "results")
     parser.add_argument("--no-dashboard", action="store_true",
                         help="diagnostics only: no dashboard requests during the points (ingest alone)")
@@ -1208,6 +1231,9 @@ def main() -> int:
     parser.add_argument("--render", type=pathlib.Path, nargs="+", metavar="JSON",
                         help="print the tables of earlier runs' results (their points together) and exit")
     args = parser.parse_args()
+    Service.cpus = args.service_cpus
+    if args.load_cpus:
+        os.sched_setaffinity(0, args.load_cpus)
     if args.render:
         runs = [json.loads(path.read_text()) for path in args.render]
         points = [p for run in runs for p in run["points"]]
@@ -1250,6 +1276,8 @@ def main() -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     report = {"started": stamp, "quick": args.quick, "duration_s": duration, "p99_gate_ms": args.p99_gate_ms,
               "dashboard": not args.no_dashboard,
+              "service_cpus": sorted(args.service_cpus) if args.service_cpus else None,
+              "load_cpus": sorted(args.load_cpus) if args.load_cpus else None,
               "rates": rates, "paths": paths, "machine": machine_description(key), "dataset": info,
               "loadavg_at_start": [round(v, 2) for v in os.getloadavg()], "points": []}
     out_json, out_md = args.out / f"capacity-{stamp}.json", args.out / f"capacity-{stamp}.md"

@@ -6,6 +6,7 @@ and visible through the rollups, with no HTTP error."""
 
 import importlib.util
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -27,10 +28,16 @@ def load_capacity():
     return module
 
 
+# the one-core method: the service on the first core, the load on the last (the same core
+# on a one-core machine)
+CORES = sorted(os.sched_getaffinity(0))
+PINNED = ["--service-cpus", str(CORES[0]), "--load-cpus", str(CORES[-1])]
+
+
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("capacity")
-    run = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out)], cwd=ROOT,
+    run = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out), *PINNED], cwd=ROOT,
                          capture_output=True, text=True, timeout=280)
     assert run.returncode == 0, f"stdout:\n{run.stdout[-4000:]}\nstderr:\n{run.stderr[-4000:]}"
     reports = sorted(out.glob("capacity-*.json"))
@@ -100,6 +107,7 @@ def test_quick_points_measure_the_dashboard_and_the_process(quick_report):
         assert rss["vmhwm_mb"] > 0 and rss["max_sampled_mb"] > 0 and point["rss_after_warmup_mb"] > 0, (where, rss)
         assert rss["peak_mb"] == max(rss["vmhwm_mb"], rss["max_sampled_mb"], point["rss_after_warmup_mb"]), (where, rss)
         assert point["timeline"] and all("inserted" in s for s in point["timeline"]), where
+        assert point["service_cpus"] == [CORES[0]], where  # the service's affinity, as the kernel holds it
 
 
 @pytest.mark.timeout(300)
@@ -113,6 +121,8 @@ def test_quick_report_tables(quick_report):
     for path in PATHS:
         assert f"| {path} | 200 |" in markdown and path in stdout
     assert f"{report['machine']['logical_cpus']} logical CPUs" in markdown
+    assert (report["service_cpus"], report["load_cpus"]) == ([CORES[0]], [CORES[-1]])
+    assert f"Service pinned to cores: {CORES[0]}; load generator: {CORES[-1]}." in markdown
 
 
 def test_the_dataset_is_reproducible(tmp_path):
