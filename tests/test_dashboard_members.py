@@ -415,7 +415,7 @@ def test_several_cpas_filter_events_status_and_exports(browser, shared):
     column = page.locator("#events thead th").all_inner_texts().index("Instance")
     assert {row.locator("td").nth(column).inner_text() for row in page.locator("#events tbody tr").all()} == {"west"}
     page.locator("#events tbody tr").first.click()
-    assert "instance\nwest" in text(page, "#event-detail")
+    assert "Instance\nwest" in text(page, "#event-summary")  # in words, among the request's facts
     page.keyboard.press("Escape")
 
     href = page.get_attribute("#events-csv", "href")
