@@ -7151,7 +7151,8 @@ def plan_month_json(plan: dict, acc: Measures | None) -> dict:
     price_usd = plan["monthly_price"] * (plan["usd_rate"] or 1.0)
     spent = round(acc.cost_usd, 6) if acc else 0.0
     return {"plan": plan_json(plan), "price_usd": round(price_usd, 6), "api_equivalent_usd": spent,
-            "ratio": round(spent / price_usd, 4), "requests": acc.requests if acc else 0,
+            "ratio": round(spent / price_usd, 4) if price_usd else None,  # None: a price too small to divide by
+            "requests": acc.requests if acc else 0,
             "tokens": acc.total_tokens if acc else 0, "unpriced_requests": acc.unpriced_requests if acc else 0}
 
 
@@ -8563,7 +8564,7 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
         "months": {"type": "array", "items": _schema_object({
             "month": _STR, "start": _TIME, "end": _TIME, "start_ms": _INT, "end_ms": _INT, "current": _BOOL,
             "plan": {"type": "object"}, "price_usd": _NUM, "api_equivalent_usd": _NUM,
-            "ratio": {**_NUM, "description": "API-equivalent spend / price"}, "requests": _INT, "tokens": _INT,
+            "ratio": {**_NUM, "nullable": True, "description": "API-equivalent spend / price"}, "requests": _INT, "tokens": _INT,
             "unpriced_requests": _INT})}}),
     "KeyBilling": _schema_object({
         "api_key": _STR, "api_key_id": _STR, "alias": _NULLABLE_STR, "markup": {**_NUM, "nullable": True},
@@ -9413,13 +9414,17 @@ def plans_list(service: Service) -> dict:
 
 @route("PUT", API + "/plans", OWNER, ignores_query=True, doc=_operation(
     "set a credential's plan from a month on (replacing one from the same month)", _ref("CredentialPlans"),
-    body=_schema_object({
+    body={**_schema_object({
         "auth_index": {**_NONBLANK, "maxLength": 200, "description": "CPA's credential id"},
         "name": {**_NONBLANK, "maxLength": 100}, "monthly_price": {**_POSITIVE, "maximum": MAX_PLAN_PRICE},
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217; default USD"},
         "usd_rate": {**_POSITIVE, "maximum": MAX_PLAN_PRICE, "nullable": True,
                      "description": "USD per unit of the currency: required unless USD, refused for USD"},
-        "from_month": _MONTH}, ("auth_index", "name", "monthly_price", "from_month"), closed=True)))
+        "from_month": _MONTH}, ("auth_index", "name", "monthly_price", "from_month"), closed=True),
+        "anyOf": [_schema_object({"currency": {"type": "string", "enum": ["USD"]},
+                                  "usd_rate": {"type": "number", "nullable": True, "enum": [None]}}),
+                  _schema_object({"currency": {"type": "string", "not": {"enum": ["USD"]}},
+                                  "usd_rate": {**_POSITIVE, "maximum": MAX_PLAN_PRICE}}, ("currency", "usd_rate"))]}))
 def plans_put(service: Service) -> dict:
     auth_index, plan = parse_plan(read_json_body())
     service.store.set_plan(auth_index, plan)
