@@ -2,8 +2,9 @@
 with its clock at test_plans.NOW: the Credentials page's plan column, the "API-equivalent"
 label of an OAuth login's cost, each month's comparison in words with the figures of
 test_plans (computed by hand there), the plan editor (a refusal on its field, then a
-save); the Overview's plans of this month; English and Chinese, light and dark, desktop
-and phone screenshots."""
+save); the Overview's plans of this month; the Budgets page's billing of client keys (a
+markup and a rate per 1M tokens, month by month); English and Chinese, light and dark,
+desktop and phone screenshots."""
 
 import pytest
 
@@ -11,7 +12,7 @@ from conftest import ARTIFACTS, open_page, painted, serve
 from cpa_usage import Service, parse_rfc3339_ms
 from test_analytics import event
 from test_dashboard_pages import text
-from test_plans import APIKEY, EVENTS, NOW, OAUTH, PLANS, PRICE, RANGE
+from test_plans import ALPHA, APIKEY, BETA, EVENTS, NOW, OAUTH, PLANS, PRICE, RANGE
 
 
 @pytest.fixture
@@ -87,23 +88,46 @@ def test_the_overview_shows_this_months_plans(browser, site):
     page.context.close()
 
 
+def test_the_budgets_page_bills_keys_by_markup_or_rate(browser, site):
+    service, url = site
+    service.store.set_key_billing(BETA, {"markup": None, "usd_per_million_tokens": 3.0})
+    page, errors = open_page(browser, url + "#/budgets", timezone_id="America/New_York")
+    painted(page, "budgets")
+    page.select_option("#billing-api_key", service.analytics.named("api_key", ALPHA)["api_key_id"])
+    page.click("#billing-form button[type=submit]")  # no value: refused in the API's words
+    page.wait_for_selector("#billing-message:has-text('key billing takes one of markup or usd_per_million_tokens')")
+    page.fill("#billing-value", "1.5")
+    page.click("#billing-form button[type=submit]")
+    page.wait_for_function("() => document.querySelectorAll('#billing tbody tr').length === 4")
+    rows = [[cell.strip() for cell in row.split("\t")] for row in page.locator("#billing tbody tr").all_inner_texts()]
+    # the default range, 30 days, overlaps December and November (local); figures of test_plans
+    assert [row[1:] for row in rows] == [
+        ["× 1.5", "December 2026", "550,000", "$1.50", "$2.25"], ["", "November 2026", "1,100,000", "$3.00", "$4.50"],
+        ["$3.00 / 1M tokens", "December 2026", "0", "$0.00", "$0.00"],
+        ["", "November 2026", "110,000", "$0.3000", "$0.3300"]]
+    assert rows[0][0].startswith("sk-te…0001") and rows[2][0].startswith("sk-te…0002")
+    assert errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    page.context.close()
+
+
 @pytest.mark.parametrize("scheme, width, language", [("light", 1440, "en"), ("dark", 1440, "zh-CN"),
                                                      ("light", 390, "zh-CN"), ("dark", 390, "en")])
 def test_plans_screenshots(browser, site, scheme, width, language):
-    _, url = site
+    service, url = site
+    service.store.set_key_billing(ALPHA, {"markup": 1.5, "usd_per_million_tokens": None})
     page, errors = open_page(browser, url, width=width, height=900 if width > 400 else 844, scheme=scheme,
                              timezone_id="America/New_York", locale=language)
     page.evaluate(f"() => localStorage.setItem('cpa-usage-lang', '{language}')")
-    for name, path in (("overview", ""), ("credentials", "#/credentials?" + RANGE)):
+    for name, path in (("overview", ""), ("credentials", "#/credentials?" + RANGE), ("budgets", "#/budgets")):
         page.goto(url + path)
         page.reload()
         painted(page, name)
         assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, page.evaluate(
             "() => [...document.querySelectorAll('#view *')].filter(e => !e.closest('table') && e.getBoundingClientRect().right > innerWidth)"
             ".slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + e.getBoundingClientRect().right)"))
+        target = page.locator({"overview": "#plans", "credentials": "#plans-card", "budgets": "#billing-card"}[name])
         if language == "zh-CN":
-            assert "API 用量" in text(page, "#plans")
-        target = page.locator("#plans-card" if name == "credentials" else "#plans")
+            assert ("应收" if name == "budgets" else "API 用量") in target.inner_text()
         target.screenshot(path=str(ARTIFACTS / f"plans-{name}-{scheme}-{width}-{language}.png"))
     assert errors == []
     page.context.close()

@@ -134,7 +134,7 @@ export default {
   plan_did: "這個 {price} 的套餐（{plan}）在 {month} 完成了 {spent} 的 API 用量：{ratio}",
   plan_did_so_far: "這個 {price} 的套餐（{plan}）在 {month} 至今完成了 {spent} 的 API 用量：{ratio}",
   key_billing: "客戶端金鑰計費", key_billing_help: "向客戶端金鑰收取的費用：其 API 花費乘以加價倍數，或按每 1M Token 的固定價格計算，按 {zone} 的月份統計。",
-  billing_rule: "規則", billing_markup: "加價倍數（× API 花費）", billing_rate: "每 1M Token 美元", billing_value: "數值",
+  billing_rule: "規則", billing_markup: "加價倍數（×）", billing_rate: "每 1M Token 美元", billing_value: "數值",
   save_billing: "儲存計費", billing_saved: "已儲存 {key} 的計費。", billing_deleted: "已刪除 {key} 的計費。",
   no_billing: "還沒有計費的金鑰。", markup_is: "× {n}", rate_is: "{usd} / 1M Token", api_cost: "API 花費", billed: "應收",
   month: "月份",
