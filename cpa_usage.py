@@ -25,7 +25,8 @@ Contents, in the order data flows through the program:
   5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Watchdog,
                             Importer, Alerts
   6. Pricing .............. Price, DEFAULT_PRICES, Pricing
-  7. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, exports), Prometheus
+  7. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, plans, key billing, exports),
+                            Prometheus
   8. Auth ................. Auth (owner and member sessions, login limit), security headers
   9. HTTP routes .......... query parsing, OpenAPI pieces, the route table (ROUTES, route) and its
                             handlers, openapi_document, build_app, PrefixMount, HTTP limits
@@ -3672,7 +3673,7 @@ def _columns(store: Store, table: str) -> list[str]:
 
 def copy_store(source: Store, target: Store, progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Copy everything of ``source`` into ``target`` (any driver to any driver):
-    events, rollups, dead letters, totals, prices, aliases, budgets, alerts and CPA
+    events, rollups, dead letters, totals, prices, aliases, budgets, plans, key billing, alerts and CPA
     metadata. Returns what each table gained.
 
     Safe to run again, and to run into a database other instances already write to:
@@ -3755,7 +3756,7 @@ class _StoreCopy:
         return len(letters)
 
     def settings(self) -> dict[str, int]:
-        """Prices, aliases, budgets, alerts and CPA metadata: what the target has already wins."""
+        """Prices, aliases, budgets, plans, key billing, alerts and CPA metadata: what the target has already wins."""
         report = {}
         for table, keys in _SETTINGS_TABLES.items():
             columns = [c for c in _columns(self.source, table) if c != "id"]
@@ -8564,7 +8565,8 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
         "months": {"type": "array", "items": _schema_object({
             "month": _STR, "start": _TIME, "end": _TIME, "start_ms": _INT, "end_ms": _INT, "current": _BOOL,
             "plan": {"type": "object"}, "price_usd": _NUM, "api_equivalent_usd": _NUM,
-            "ratio": {**_NUM, "nullable": True, "description": "API-equivalent spend / price"}, "requests": _INT, "tokens": _INT,
+            "ratio": {**_NUM, "nullable": True, "description": "API-equivalent spend / price"},
+            "requests": _INT, "tokens": _INT,
             "unpriced_requests": _INT})}}),
     "KeyBilling": _schema_object({
         "api_key": _STR, "api_key_id": _STR, "alias": _NULLABLE_STR, "markup": {**_NUM, "nullable": True},
@@ -10549,8 +10551,8 @@ def command_line_parser() -> argparse.ArgumentParser:
                     "indexed. Safe while the service runs, and to run again.")
     migrate_command = commands.add_parser(
         "migrate", help="copy a whole database into another (SQLite to PostgreSQL, or back)",
-        description="Copy events, rollups, dead letters, totals, prices, aliases, budgets, alerts and CPA "
-                    "metadata. Safe to run again (nothing is copied twice) and into a PostgreSQL database "
+        description="Copy events, rollups, dead letters, totals, prices, aliases, budgets, plans, key billing, alerts "
+                    "and CPA metadata. Safe to run again (nothing is copied twice) and into a PostgreSQL database "
                     "that other instances already write to.")
     migrate_command.add_argument("--from", dest="source", required=True, metavar="sqlite:PATH|postgres:URL")
     migrate_command.add_argument("--to", dest="target", required=True, metavar="sqlite:PATH|postgres:URL")
