@@ -7588,6 +7588,8 @@ class Analytics:
         newest first, each local month overlapping [start, end) that one of its plans
         holds: the API-equivalent spend of the whole month (to now) against the price."""
         plans = self.store.plans()
+        if not plans:  # the owner's every overview asks: then no list of auth files is read
+            return []
         files = {entry.get("auth_index"): entry for entry in (self.store.get_metadata("auth-files") or (None, []))[1]
                  if isinstance(entry, dict)}
         months = self._months_so_far(start, end)

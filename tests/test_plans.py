@@ -5,13 +5,12 @@ TZ, a plan changed mid-range, an OAuth and an API-key credential, a plan in EUR;
 bodies; the schema's migration. (A member is refused every owner route:
 test_members.test_every_owner_route_answers_403_to_a_member.)"""
 
-import json
-
 import pytest
 
-from conftest import database_env, wsgi_call
+from conftest import database_env
 from cpa_usage import MIGRATIONS, Store, parse_rfc3339_ms
 from test_analytics import event
+from test_dated_prices import call as request
 
 NOW = "2026-12-07T04:00:00Z"  # 12:00 in Asia/Shanghai; December began at 2026-11-30T16:00Z
 OAUTH, APIKEY = "aaaa000000000001", "bbbb000000000002"
@@ -34,11 +33,7 @@ RANGE = "range=custom&start=2026-09-30T16:00:00Z&end=" + NOW  # from October 1st
 
 
 def call(service, method, path, body=None, status=200):
-    data = b"" if body is None else json.dumps(body).encode()
-    response = wsgi_call(service.app, method, "/usage/api/v1" + path, data,
-                         {"Content-Type": "application/json"} if body is not None else {})
-    assert response.status == status, response.body[:500]
-    return response.json()
+    return request(service, method, path, body, status).json()
 
 
 @pytest.fixture
