@@ -25,7 +25,8 @@ Contents, in the order data flows through the program:
   5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Watchdog,
                             Importer, Alerts
   6. Pricing .............. Price, DefaultPrices (default_prices.json), Pricing
-  7. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, exports), Prometheus
+  7. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, plans, key billing, exports),
+                            Prometheus
   8. Auth ................. Auth (owner and member sessions, login limit), security headers
   9. HTTP routes .......... query parsing, OpenAPI pieces, the route table (ROUTES, route) and its
                             handlers, openapi_document, build_app, PrefixMount, HTTP limits
@@ -2260,6 +2261,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             f"SUM(events) FROM {table}_hourly GROUP BY bucket_ms - bucket_ms % 86400000, {dimensions}, metric, bin"
         )),
     ),
+    (  # 17: subscriptions: a plan per credential (CPA's auth_index), held from a local month
+       # (YYYY-MM) until its next one; what the owner bills each client key
+        "CREATE TABLE credential_plans (auth_index TEXT NOT NULL, from_month TEXT NOT NULL, name TEXT NOT NULL, "
+        "monthly_price REAL NOT NULL, currency TEXT NOT NULL, usd_rate REAL, updated_ms BIGINT NOT NULL, "
+        "PRIMARY KEY (auth_index, from_month))",
+        "CREATE TABLE key_billing (api_key TEXT PRIMARY KEY, markup REAL, usd_per_million_tokens REAL, "
+        "updated_ms BIGINT NOT NULL)",
+    ),
 )
 
 
@@ -3608,6 +3617,56 @@ class Store:
         with self.write_lock:
             return self._writer.execute("DELETE FROM budgets WHERE api_key = ?", (api_key,)).rowcount > 0
 
+    # -- subscriptions: credential plans and client key billing -----------------
+
+    PLAN_FIELDS = ("from_month", "name", "monthly_price", "currency", "usd_rate", "updated_ms")
+
+    def plans(self) -> dict[str, list[dict]]:
+        """{auth_index: its plans, oldest first (from_month '' is since always)}."""
+        rows = self.reader.execute(f"SELECT auth_index, {', '.join(self.PLAN_FIELDS)} FROM credential_plans "
+                                   "ORDER BY auth_index, from_month").fetchall()
+        plans: dict[str, list[dict]] = {}
+        for auth_index, *fields in rows:
+            plans.setdefault(auth_index, []).append(dict(zip(self.PLAN_FIELDS, fields)))
+        return plans
+
+    def set_plan(self, auth_index: str, plan: dict) -> None:
+        """Hold ``plan`` (PLAN_FIELDS but updated_ms) from its month on, replacing one from the same month."""
+        fields = self.PLAN_FIELDS
+        with self.write_lock:
+            self._writer.execute(
+                f"INSERT INTO credential_plans (auth_index, {', '.join(fields)}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (auth_index, from_month) DO UPDATE SET "
+                + ", ".join(f"{name} = excluded.{name}" for name in fields[1:]),
+                (auth_index, *(plan[name] for name in fields[:-1]), now_ms()))
+
+    def delete_plans(self, auth_index: str, from_month: str | None = None) -> int:
+        """Remove a credential's plans, or the one held from ``from_month``; how many went."""
+        sql, params = "DELETE FROM credential_plans WHERE auth_index = ?", [auth_index]
+        if from_month is not None:
+            sql, params = sql + " AND from_month = ?", [auth_index, from_month]
+        with self.write_lock:
+            return self._writer.execute(sql, params).rowcount
+
+    BILLING_RULES = ("markup", "usd_per_million_tokens")
+
+    def key_billing(self) -> dict[str, dict]:
+        """{api_key: {markup, usd_per_million_tokens}} (one of the two set)."""
+        rows = self.reader.execute(f"SELECT api_key, {', '.join(self.BILLING_RULES)} FROM key_billing").fetchall()
+        return {row[0]: dict(zip(self.BILLING_RULES, row[1:])) for row in rows}
+
+    def set_key_billing(self, api_key: str, rule: dict) -> None:
+        with self.write_lock:
+            self._writer.execute(
+                f"INSERT INTO key_billing (api_key, {', '.join(self.BILLING_RULES)}, updated_ms) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (api_key) DO UPDATE SET markup = excluded.markup, "
+                "usd_per_million_tokens = excluded.usd_per_million_tokens, updated_ms = excluded.updated_ms",
+                (api_key, *(rule.get(name) for name in self.BILLING_RULES), now_ms()))
+
+    def delete_key_billing(self, api_key: str) -> bool:
+        with self.write_lock:
+            return self._writer.execute("DELETE FROM key_billing WHERE api_key = ?", (api_key,)).rowcount > 0
+
     ALERT_COLUMNS = ("id", "api_key", "kind", "period", "condition", "value", "threshold", "unit", "created_ms",
                      "delivered_ms", "attempts", "next_attempt_ms", "last_error")
 
@@ -3789,7 +3848,8 @@ class Store:
 # Tables copied row by row, by their keys: a row the target already has (a newer setting
 # there, a credential error both hold) is kept.
 _SETTINGS_TABLES = {"model_prices": ("model", "effective_from_ms"), "api_key_aliases": ("api_key",),
-                    "budgets": ("api_key",),
+                    "budgets": ("api_key",), "credential_plans": ("auth_index", "from_month"),
+                    "key_billing": ("api_key",),
                     "cpa_metadata": ("instance", "name"), "alerts": ("api_key", "period", "condition"),
                     "credential_errors": ("ts_ms", "event_key")}
 
@@ -3801,7 +3861,7 @@ def _columns(store: Store, table: str) -> list[str]:
 
 def copy_store(source: Store, target: Store, progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Copy everything of ``source`` into ``target`` (any driver to any driver):
-    events, rollups, dead letters, totals, prices, aliases, budgets, alerts and CPA
+    events, rollups, dead letters, totals, prices, aliases, budgets, plans, key billing, alerts and CPA
     metadata. Returns what each table gained.
 
     Safe to run again, and to run into a database other instances already write to:
@@ -3884,7 +3944,7 @@ class _StoreCopy:
         return len(letters)
 
     def settings(self) -> dict[str, int]:
-        """Prices, aliases, budgets, alerts and CPA metadata: what the target has already wins."""
+        """Prices, aliases, budgets, plans, key billing, alerts and CPA metadata: what the target has already wins."""
         report = {}
         for table, keys in _SETTINGS_TABLES.items():
             columns = [c for c in _columns(self.source, table) if c != "id"]
@@ -7333,6 +7393,31 @@ def shown_source(row: dict) -> str:
     return mask_key(source) if row["auth_type"] == "apikey" or looks_like_secret(source) else source
 
 
+def plan_json(plan: dict) -> dict:
+    """A credential's plan as the API shows it; usd_rate null: priced in USD."""
+    return {**{name: plan[name] for name in Store.PLAN_FIELDS[:-1]}, "updated_at": iso_ms(plan["updated_ms"])}
+
+
+def plan_month_json(plan: dict, acc: Measures | None) -> dict:
+    """One month of a plan: its price in USD (at the owner's rate for another currency)
+    against the credential's API-equivalent spend, and how many times the price that is."""
+    price_usd = plan["monthly_price"] * (plan["usd_rate"] or 1.0)
+    spent = round(acc.cost_usd, 6) if acc else 0.0
+    return {"plan": plan_json(plan), "price_usd": round(price_usd, 6), "api_equivalent_usd": spent,
+            "ratio": round(spent / price_usd, 4) if price_usd else None,  # None: a price too small to divide by
+            "requests": acc.requests if acc else 0,
+            "tokens": acc.total_tokens if acc else 0, "unpriced_requests": acc.unpriced_requests if acc else 0}
+
+
+def billed_month_json(rule: dict, acc: Measures | None) -> dict:
+    """One month of a billed client key: its API cost, and what it is billed: the cost
+    times ``markup``, or its total tokens at ``usd_per_million_tokens``."""
+    cost, tokens = (acc.cost_usd, acc.total_tokens) if acc else (0.0, 0)
+    billed = cost * rule["markup"] if rule["markup"] is not None else tokens / 1e6 * rule["usd_per_million_tokens"]
+    return {"requests": acc.requests if acc else 0, "tokens": tokens, "cost_usd": round(cost, 6),
+            "billed_usd": round(billed, 6), "unpriced_requests": acc.unpriced_requests if acc else 0}
+
+
 def grid_cell(start_ms: int, requests: int, failed: int) -> dict:
     """The small form of the grids: start, requests, failed."""
     return {"start": iso_ms(start_ms), "start_ms": start_ms, "requests": requests, "failed": failed}
@@ -7381,6 +7466,17 @@ class LocalTime:
         if self.hourly_step(start_ms, end_ms) == HOUR_MS:  # every local hour is a UTC hour
             return list(range(first, end_ms, HOUR_MS))
         return sorted(set(map(self.hour_start, range(first, end_ms, QUARTER_MS))))
+
+    def months(self, start_ms: int, end_ms: int) -> list[tuple[str, int, int]]:
+        """Every local calendar month that overlaps [start, end), in order: (YYYY-MM, its
+        first instant, the next month's)."""
+        month, last = self.local(start_ms).date().replace(day=1), self.local(end_ms - 1).date().replace(day=1)
+        result = []
+        while month <= last:
+            following = (month + dt.timedelta(days=32)).replace(day=1)
+            result.append((month.strftime("%Y-%m"), self.midnight(month), self.midnight(following)))
+            month = following
+        return result
 
     def days(self, start_ms: int, end_ms: int) -> list[int]:
         day, last = self.local(start_ms).date(), self.local(end_ms - 1).date()
@@ -7447,10 +7543,11 @@ class Analytics:
     def key_ids(self, column: str) -> dict[str, str]:
         """Every value of api_key or source known, by its id (a salted hash the API shows
         instead of the secret, and accepts back): seen in events, or for client keys
-        also listed by CPA, given a budget or an alias before any use."""
+        also listed by CPA, given a budget, an alias or a billing rule before any use."""
         values = set(self.store.distinct_values(column))
         if column == "api_key":
-            values |= set(cpa_client_keys(self.store)) | set(self.store.budgets()) | set(self.store.aliases())
+            values |= (set(cpa_client_keys(self.store)) | set(self.store.budgets()) | set(self.store.aliases())
+                       | set(self.store.key_billing()))
         return {self.store.fingerprint(value): value for value in values}
 
     def resolve_keys(self, wanted: str) -> list[str]:
@@ -7757,11 +7854,10 @@ class Analytics:
     def periods(self, now: int) -> dict[str, tuple[int, int, str]]:
         """This local day and month (in TZ, DST days included): {name: (start, end, label)}."""
         today = self.time.local(now).date()
-        month = today.replace(day=1)
-        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        month, start, end = self.time.months(now, now + 1)[0]
         return {"daily": (self.time.midnight(today), self.time.midnight(today + dt.timedelta(days=1)),
                           today.isoformat()),
-                "monthly": (self.time.midnight(month), self.time.midnight(next_month), month.strftime("%Y-%m"))}
+                "monthly": (start, end, month)}
 
     def spend(self, api_key: str, start: int, end: int) -> tuple[float, int]:
         """(USD, tokens) one client key spent in [start, end)."""
@@ -7802,6 +7898,65 @@ class Analytics:
         idle = [(last_used.get(key), key) for key in set(last_used) | set(configured)
                 if (last_used.get(key) or 0) < cutoff]
         return sorted(idle, key=lambda item: (item[0] is not None, item[0] or 0))
+
+    # -- subscriptions: plans per credential, billing per client key ----------
+
+    def plans(self, start: int, end: int) -> list[dict]:
+        """Every credential with a plan (named as CPA's auth files name it; ``oauth``: an
+        OAuth login, whose cost is what its use would have cost through the API) and,
+        newest first, each local month overlapping [start, end) that one of its plans
+        holds: the API-equivalent spend of the whole month (to now) against the price."""
+        plans = self.store.plans()
+        if not plans:  # the owner's every overview asks: then no list of auth files is read
+            return []
+        files = {entry.get("auth_index"): entry for entry in (self.store.get_metadata("auth-files") or (None, []))[1]
+                 if isinstance(entry, dict)}
+        months = self._months_so_far(start, end)
+        spent = self._by_month(months, "auth_index", tuple(plans))
+        items = []
+        for auth_index, held in sorted(plans.items()):
+            file = files.get(auth_index, {})
+            compared = []
+            for head in months:
+                plan = next((plan for plan in reversed(held) if plan["from_month"] <= head["month"]), None)
+                if plan is not None:
+                    compared.append({**head, **plan_month_json(plan, spent.get((head["month"], auth_index)))})
+            items.append({"auth_index": auth_index, "label": file.get("label") or file.get("email") or file.get("name"),
+                          "oauth": file.get("account_type") == "oauth", "plans": [plan_json(plan) for plan in held],
+                          "months": compared})
+        return items
+
+    def key_billing(self, start: int, end: int, only: str | None = None) -> list[dict]:
+        """Every client key the owner bills (or ``only`` that one), with each local month
+        overlapping [start, end), newest first: its API cost and what it is billed (the
+        cost times the markup, or its tokens at the fixed rate)."""
+        rules = {key: rule for key, rule in self.store.key_billing().items() if only is None or key == only}
+        months = self._months_so_far(start, end)
+        spent = self._by_month(months, "api_key", tuple(rules))
+        aliases = self.store.aliases()
+        return [{**self.named("api_key", key, aliases), **rule,
+                 "months": [{**head, **billed_month_json(rule, spent.get((head["month"], key)))} for head in months]}
+                for key, rule in sorted(rules.items())]
+
+    def _months_so_far(self, start: int, end: int) -> list[dict]:
+        """The local months overlapping [start, end) that have begun, newest first."""
+        now = self.clock()
+        return [{"month": label, "start": iso_ms(lo), "end": iso_ms(hi), "start_ms": lo, "end_ms": hi,
+                 "current": now < hi} for label, lo, hi in reversed(self.time.months(start, end)) if lo < now]
+
+    def _by_month(self, months: list[dict], column: str, values: tuple[str, ...]) -> dict[tuple[str, str], Measures]:
+        """{(month, value): priced sums} of each of ``values`` of ``column`` (auth_index or
+        api_key) in each of ``months``, the month whole up to now."""
+        if not values:
+            return {}
+        now, prices = self.clock(), self.prices_of_seen_models()
+        filters = {"auth_index": "auth_indexes", "api_key": "api_keys"}[column]
+        found = {}
+        for head in months:
+            query = Query(head["start_ms"], min(head["end_ms"], now), open_end=head["current"], **{filters: values})
+            for (value,), acc in self.with_cost(query, (column,), prices=prices).items():
+                found[(head["month"], value)] = acc
+        return found
 
     # -- exports -------------------------------------------------------------
 
@@ -8426,6 +8581,7 @@ def visible_text(value: Any, most: int) -> bool:
 # The dearest models cost hundreds of USD per 1M tokens; more than this is a typo (and 1e308
 # made every cost Infinity, which is no JSON). NaN fails the range check too.
 MAX_PRICE = 10_000
+MAX_PLAN_PRICE, MAX_MARKUP = 10**7, 1000  # a month of a plan (in its currency, or a rate); a key's markup
 MAX_BUDGET_USD, MAX_BUDGET_TOKENS = 10**9, 10**15
 # What a budget limit takes, by the unit its name ends in: (types, the most, what a refusal says is expected).
 BUDGET_UNITS = {"usd": ((int, float), MAX_BUDGET_USD, f"an amount of USD above 0, at most {MAX_BUDGET_USD:,}"),
@@ -8661,6 +8817,7 @@ def _schema_object(properties: dict, required: tuple[str, ...] = (), closed: boo
 
 
 _INT, _NUM, _STR, _BOOL = {"type": "integer"}, {"type": "number"}, {"type": "string"}, {"type": "boolean"}
+_POSITIVE = {"type": "number", "minimum": 0, "exclusiveMinimum": True}
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
 _NULLABLE_STR = {"type": "string", "nullable": True}
 # Free-form text in a query or a body: empty or blank values are refused (in a query
@@ -8735,6 +8892,23 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
             unit: _schema_object({"spent": _NUM, "limit": {"type": "number", "nullable": True},
                                   "ratio": {"type": "number", "nullable": True}}) for unit in ("usd", "tokens")}})
            for period in ("daily", "monthly")}}),
+    "CredentialPlans": _schema_object({
+        "auth_index": _STR, "label": _NULLABLE_STR, "oauth": {
+            **_BOOL, "description": "an OAuth login (CPA's auth files): its cost is API-equivalent"},
+        "plans": {"type": "array", "items": _schema_object({
+            "from_month": _STR, "name": _STR, "monthly_price": _NUM, "currency": _STR,
+            "usd_rate": {**_NUM, "nullable": True}, "updated_at": _TIME})},
+        "months": {"type": "array", "items": _schema_object({
+            "month": _STR, "start": _TIME, "end": _TIME, "start_ms": _INT, "end_ms": _INT, "current": _BOOL,
+            "plan": {"type": "object"}, "price_usd": _NUM, "api_equivalent_usd": _NUM,
+            "ratio": {**_NUM, "nullable": True, "description": "API-equivalent spend / price"},
+            "requests": _INT, "tokens": _INT,
+            "unpriced_requests": _INT})}}),
+    "KeyBilling": _schema_object({
+        "api_key": _STR, "api_key_id": _STR, "alias": _NULLABLE_STR, "markup": {**_NUM, "nullable": True},
+        "usd_per_million_tokens": {**_NUM, "nullable": True}, "months": {"type": "array", "items": _schema_object({
+            "month": _STR, "start": _TIME, "end": _TIME, "start_ms": _INT, "end_ms": _INT, "current": _BOOL,
+            "requests": _INT, "tokens": _INT, "cost_usd": _NUM, "billed_usd": _NUM, "unpriced_requests": _INT})}}),
     "Alert": _schema_object({
         "id": _INT, "kind": {"type": "string", "enum": ["budget", "anomaly"]}, "period": _STR, "condition": _STR,
         "value": _NUM, "threshold": _NUM, "unit": {"type": "string", "enum": ["usd", "tokens"]}, "api_key": _STR,
@@ -8982,16 +9156,21 @@ def metrics_allowed(service: Service) -> bool:
         **_WITH_RANGE, "summary": _ref("Totals"),
         "hourly": {"type": "array", "items": _ref("Totals")},
         "daily": {"type": "array", "items": _ref("Totals")},
-        "health_grid": {"type": "array", "items": _ref("Cell")}}), FILTER_DOCS))
+        "health_grid": {"type": "array", "items": _ref("Cell")},
+        "plans": {"type": "array", "nullable": True, "items": _ref("CredentialPlans"), "description":
+                  "the owner's: this month of every credential with a plan (the filters do not apply)"}}),
+    FILTER_DOCS))
 def usage_overview(service: Service) -> dict:
     analytics = viewer_analytics(service)
     query, name = parse_query(analytics, "24h")
     query = member_scoped(query)
     budgets = service.store.budgets()
     one_key = query.api_keys[0] if len(query.api_keys) == 1 else None
+    now = analytics.clock()
     return {"range": range_json(query, name), **analytics.overview(query, name == "all"),
-            "budget": service.analytics.budget_status(one_key, budgets[one_key], analytics.clock())
-            if one_key in budgets else None}
+            "budget": service.analytics.budget_status(one_key, budgets[one_key], now) if one_key in budgets else None,
+            "plans": None if member_key() is not None  # months of TZ, as budgets
+            else [item for item in service.analytics.plans(now, now + 1) if item["months"]]}
 
 
 @route("GET", API + "/usage/realtime", MEMBER, doc=_operation(
@@ -9589,6 +9768,150 @@ def alerts_list(service: Service) -> dict:
     _schema_object({"days": _INT, "items": {"type": "array", "items": {"type": "object"}}})))
 def idle_keys(service: Service) -> dict:
     return {"days": service.config.idle_key_days, "items": service.analytics.idle_keys(service.config.idle_key_days)}
+
+
+# -- Subscriptions: plans per credential, billing per client key ---------------------------
+
+_MONTH = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "description": "a local month (TZ), YYYY-MM"}
+_MONTHS_OF_RANGE = "; every local month the range overlaps, newest first, each whole up to now"
+
+
+@route("GET", API + "/plans", OWNER, doc=_operation(
+    "credentials' plans, and per month their API-equivalent spend against the plan's price" + _MONTHS_OF_RANGE,
+    _list_of(_ref("CredentialPlans"), **_WITH_RANGE, tz=_STR), FILTER_DOCS[:3]))
+def plans_list(service: Service) -> dict:
+    query, name = parse_query(service.analytics, "30d")
+    return {"range": range_json(query, name), "tz": service.config.tz,
+            "items": service.analytics.plans(query.start_ms, query.end_ms)}
+
+
+@route("PUT", API + "/plans", OWNER, ignores_query=True, doc=_operation(
+    "set a credential's plan from a month on (replacing one from the same month)", _ref("CredentialPlans"),
+    body={**_schema_object({
+        "auth_index": {**_NONBLANK, "maxLength": 200, "description": "CPA's credential id"},
+        "name": {**_NONBLANK, "maxLength": 100}, "monthly_price": {**_POSITIVE, "maximum": MAX_PLAN_PRICE},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217; default USD"},
+        "usd_rate": {**_POSITIVE, "maximum": MAX_PLAN_PRICE, "nullable": True,
+                     "description": "USD per unit of the currency: required unless USD, refused for USD"},
+        "from_month": _MONTH}, ("auth_index", "name", "monthly_price", "from_month"), closed=True),
+        "anyOf": [_schema_object({"currency": {"type": "string", "enum": ["USD"]},
+                                  "usd_rate": {"type": "number", "nullable": True, "enum": [None]}}),
+                  _schema_object({"currency": {"type": "string", "not": {"enum": ["USD"]}},
+                                  "usd_rate": {**_POSITIVE, "maximum": MAX_PLAN_PRICE}}, ("currency", "usd_rate"))]}))
+def plans_put(service: Service) -> dict:
+    auth_index, plan = parse_plan(read_json_body())
+    service.store.set_plan(auth_index, plan)
+    now = service.analytics.clock()
+    return next(item for item in service.analytics.plans(now, now + 1) if item["auth_index"] == auth_index)
+
+
+@route("DELETE", API + "/plans", OWNER, doc=_operation(
+    "remove a credential's plans, or with from_month the one held from then",
+    _schema_object({"deleted": _INT}),
+    [_required(_parameter("auth_index", "CPA's credential id")), _parameter("from_month", "YYYY-MM", _MONTH)]))
+def plans_delete(service: Service) -> dict:
+    auth_index, from_month = bottle.request.query.get("auth_index"), bottle.request.query.get("from_month")
+    if not visible_text(auth_index, 200):
+        raise bad_parameter("auth_index", auth_index, "CPA's credential id")
+    if from_month is not None and not PLAN_MONTH.fullmatch(from_month):
+        raise bad_parameter("from_month", from_month, "a month YYYY-MM")
+    deleted = service.store.delete_plans(auth_index, from_month)
+    if not deleted:
+        raise ApiError(404, "this credential has no plan" + (" from then" if from_month else ""),
+                       {"auth_index": auth_index, **({"from_month": from_month} if from_month else {})})
+    return {"deleted": deleted}
+
+
+PLAN_INPUT_FIELDS = ("auth_index", "name", "monthly_price", "currency", "usd_rate", "from_month")
+PLAN_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+PLAN_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def parse_plan(body: Any) -> tuple[str, dict]:
+    """(auth_index, plan) from PUT /plans. A plan is priced in its currency; one not in USD
+    carries the owner's usd_rate (USD per unit: what their card was charged), because the
+    spend it is compared with is in USD."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
+    reject_unknown_fields(body, PLAN_INPUT_FIELDS, "plan", list(PLAN_INPUT_FIELDS))
+    auth_index, name, month = body.get("auth_index"), body.get("name"), body.get("from_month")
+    for field, value, most, expected in (("auth_index", auth_index, 200, "CPA's credential id (auth_index)"),
+                                         ("name", name, 100, "1-100 characters")):
+        if not visible_text(value, most):
+            raise ApiError(400, f"invalid plan field {field}", {"field": field, "value": value, "expected": expected})
+    if not isinstance(month, str) or not PLAN_MONTH.fullmatch(month):
+        raise ApiError(400, "invalid plan field from_month", {"field": "from_month", "value": month,
+                                                              "expected": "a month YYYY-MM (in TZ)"})
+    currency, rate = body.get("currency", "USD"), body.get("usd_rate")
+    if not isinstance(currency, str) or not PLAN_CURRENCY.fullmatch(currency):
+        raise ApiError(400, "invalid plan field currency", {"field": "currency", "value": currency,
+                                                            "expected": "an ISO 4217 code in capitals (USD, EUR, CNY)"})
+    if currency == "USD" and rate is not None:
+        raise ApiError(400, "a plan in USD takes no usd_rate", {"field": "usd_rate", "value": rate,
+                                                                "expected": "null or absent"})
+    return auth_index, {
+        "from_month": month, "name": name.strip(),
+        "monthly_price": positive_amount("plan", "monthly_price", body.get("monthly_price"), MAX_PLAN_PRICE,
+                                         f"an amount in {currency}"),
+        "currency": currency,
+        "usd_rate": None if currency == "USD" else positive_amount(
+            "plan", "usd_rate", rate, MAX_PLAN_PRICE, f"the USD one {currency} is worth")}
+
+
+def positive_amount(what: str, field: str, value: Any, most: float, unit: str) -> float:
+    """A number above 0, at most ``most``, from a body (not a boolean, not NaN), or a 400 naming its field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= most:
+        raise ApiError(400, f"invalid {what} field {field}", {"field": field, "value": value,
+                                                              "expected": f"{unit}, above 0, at most {most:,}"})
+    return float(value)
+
+
+@route("GET", API + "/key-billing", OWNER, doc=_operation(
+    "what the owner bills client keys (a markup on the API cost, or a rate per 1M tokens), per month beside "
+    "the API cost" + _MONTHS_OF_RANGE, _list_of(_ref("KeyBilling"), **_WITH_RANGE, tz=_STR), FILTER_DOCS[:3]))
+def key_billing_list(service: Service) -> dict:
+    query, name = parse_query(service.analytics, "30d")
+    return {"range": range_json(query, name), "tz": service.config.tz,
+            "items": service.analytics.key_billing(query.start_ms, query.end_ms)}
+
+
+@route("PUT", API + "/key-billing", OWNER, ignores_query=True, doc=_operation(
+    "bill a client key: markup (times its API cost) or usd_per_million_tokens (its total tokens), one of them",
+    _ref("KeyBilling"), body={**_schema_object({
+        "api_key": _NONBLANK, "markup": {**_POSITIVE, "maximum": MAX_MARKUP, "nullable": True},
+        "usd_per_million_tokens": {**_POSITIVE, "maximum": MAX_PRICE, "nullable": True}}, ("api_key",), closed=True),
+        "oneOf": [_schema_object({"markup": {**_POSITIVE, "maximum": MAX_MARKUP}}, ("markup",)),
+                  _schema_object({"usd_per_million_tokens": {**_POSITIVE, "maximum": MAX_PRICE}},
+                                 ("usd_per_million_tokens",))]}))
+def key_billing_put(service: Service) -> dict:
+    body = read_json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
+    fields = ["api_key", *Store.BILLING_RULES]
+    reject_unknown_fields(body, fields, "key billing", fields)
+    key = one_client_key(service, body.get("api_key"))
+    given = [name for name in Store.BILLING_RULES if body.get(name) is not None]
+    if len(given) != 1:
+        raise ApiError(400, "key billing takes one of markup or usd_per_million_tokens",
+                       {"fields": list(Store.BILLING_RULES)})
+    rule = dict.fromkeys(Store.BILLING_RULES)
+    rule[given[0]] = (positive_amount("key billing", "markup", body["markup"], MAX_MARKUP, "a factor")
+                      if given[0] == "markup" else positive_amount(
+                          "key billing", "usd_per_million_tokens", body["usd_per_million_tokens"], MAX_PRICE,
+                          "USD per 1M tokens"))
+    service.store.set_key_billing(key, rule)
+    now = service.analytics.clock()
+    return service.analytics.key_billing(now, now + 1, only=key)[0]
+
+
+@route("DELETE", API + "/key-billing", OWNER, doc=_operation(
+    "stop billing a client key", _schema_object({"deleted": {"type": "object"}}),
+    [_required(_parameter("api_key", "the key, its alias or its api_key_id"))]))
+def key_billing_delete(service: Service) -> dict:
+    key = one_client_key(service, bottle.request.query.get("api_key"))
+    if not service.store.delete_key_billing(key):
+        raise ApiError(404, "this key is not billed", service.analytics.named("api_key", key))
+    return {"deleted": service.analytics.named("api_key", key)}
 
 
 # -- Prices --------------------------------------------------------------------------------
@@ -10614,8 +10937,8 @@ def command_line_parser() -> argparse.ArgumentParser:
                     "indexed. Safe while the service runs, and to run again.")
     migrate_command = commands.add_parser(
         "migrate", help="copy a whole database into another (SQLite to PostgreSQL, or back)",
-        description="Copy events, rollups, dead letters, totals, prices, aliases, budgets, alerts and CPA "
-                    "metadata. Safe to run again (nothing is copied twice) and into a PostgreSQL database "
+        description="Copy events, rollups, dead letters, totals, prices, aliases, budgets, plans, key billing, alerts "
+                    "and CPA metadata. Safe to run again (nothing is copied twice) and into a PostgreSQL database "
                     "that other instances already write to.")
     migrate_command.add_argument("--from", dest="source", required=True, metavar="sqlite:PATH|postgres:URL")
     migrate_command.add_argument("--to", dest="target", required=True, metavar="sqlite:PATH|postgres:URL")

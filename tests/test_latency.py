@@ -113,7 +113,7 @@ def test_schema_16_bins_the_raw_events_still_kept_as_ingest_does(new_database):
               event("2026-03-02T01:00:00Z", latency=16, ttft=17, api_key="sk-team-beta-99"),
               event("2026-03-02T02:00:00Z", latency=999_999_999, ttft=1, source="bob@example.com"),
               event("2026-03-02T03:00:00Z", failed=True)._replace(latency_ms=-5, ttft_ms=2**40)]  # imported
-    old = store_at_schema(target, len(MIGRATIONS) - 1)
+    old = store_at_schema(target, 15)
     with old.write_lock:
         old._writer.execute(_insert_events_sql(len(events)), [value for ev in events for value in ev])
     old.close()

@@ -102,6 +102,20 @@ export function usd(value) {
     .format(value);
 }
 
+/** An amount in any ISO 4217 currency (a plan's price). */
+export function money(value, currency) {
+  if (missing(value)) return DASH;
+  return cached("number", { style: "currency", currency, minimumFractionDigits: Number.isInteger(value) ? 0 : 2,
+    maximumFractionDigits: 2 }).format(value);
+}
+
+/** A month YYYY-MM as words ("November 2026"). */
+export function month(text) {
+  const [year, number] = text.split("-").map(Number);
+  return new Intl.DateTimeFormat(locale(), { timeZone: "UTC", year: "numeric", month: "long" })
+    .format(new Date(Date.UTC(year, number - 1, 15)));
+}
+
 export function usdCompact(value) {
   if (missing(value)) return DASH;
   if (Math.abs(value) < 1000) return usd(value);

@@ -50,3 +50,12 @@ export function sumTotals(rows) {
   total.success_rate = total.requests ? total.success / total.requests : null;
   return total;
 }
+
+/** One month of a credential's plan in words: "this $200 plan did $1,430 of API work in
+ * November 2026: 7.2×" (so far, in the current month; a price not in USD also in USD). */
+export function planSentence(month) {
+  const plan = month.plan;
+  const price = fmt.money(plan.monthly_price, plan.currency) + (plan.currency === "USD" ? "" : ` (${fmt.usd(month.price_usd)})`);
+  return t(month.current ? "plan_did_so_far" : "plan_did", { plan: plan.name, price, spent: fmt.usd(month.api_equivalent_usd),
+    month: fmt.month(month.month), ratio: `${fmt.decimal(month.ratio, month.ratio < 0.1 ? 3 : 1)}×` });
+}

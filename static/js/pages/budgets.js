@@ -1,5 +1,6 @@
 // Budgets and alerts: a budget per client key (daily and monthly, in USD and tokens) with
-// this local day's and month's spend, its editor, the alerts raised, and the idle keys.
+// this local day's and month's spend, its editor, the alerts raised, the idle keys, and what
+// the owner bills keys (a markup on the API cost, or a rate per 1M tokens) month by month.
 
 import { act, api } from "../api.js";
 import { alertTable, budgetMeters, LIMITS } from "../budget.js";
@@ -12,9 +13,10 @@ export default {
   filters: false,
   owner: true,
   async load() {
-    const [budgets, alerts, idle, seen] = await Promise.all([api.get("budgets"), api.get("alerts"), api.get("keys/idle"),
-      api.get("usage/events/filters", new URLSearchParams({ range: "all" }))]);
-    return { budgets: budgets.items, alerts, idle, keys: knownKeys([...budgets.items, ...seen.api_keys]) };
+    const [budgets, alerts, idle, seen, billing] = await Promise.all([api.get("budgets"), api.get("alerts"),
+      api.get("keys/idle"), api.get("usage/events/filters", new URLSearchParams({ range: "all" })), api.get("key-billing")]);
+    return { budgets: budgets.items, alerts, idle, billing: billing.items,
+      keys: knownKeys([...budgets.items, ...seen.api_keys, ...billing.items]) };
   },
   render(root, data, { reload }) {
     const editor = budgetEditor(data.keys, reload);
@@ -26,6 +28,8 @@ export default {
         { wide: true, id: "alerts-card" }),
       card(t("idle_keys", { n: data.idle.days, count: data.idle.days }), idleTable(data.idle),
         { wide: true, id: "idle-card" }),
+      card(t("key_billing"), [note(t("key_billing_help", { zone: fmt.zoneName() })), billingEditor(data.keys, reload),
+        billingTable(data.billing, reload)], { wide: true, id: "billing-card" }),
     );
   },
 };
@@ -123,4 +127,57 @@ function idleTable({ days, items }) {
     { label: t("in_cpa_list"), value: (item) => t(item.configured_in_cpa ? "yes" : "no") },
   ];
   return dataTable(columns, items, { id: "idle-keys", caption: t("idle_keys", { n: days, count: days }) });
+}
+
+/** The rule that bills a key, in words. */
+function billingRule(item) {
+  return item.markup != null ? t("markup_is", { n: fmt.decimal(item.markup, 4) })
+    : t("rate_is", { usd: fmt.usd(item.usd_per_million_tokens) });
+}
+
+/** Each billed key's months, newest first: its API cost beside what it is billed. */
+function billingTable(items, reload) {
+  if (!items.length) return note(t("no_billing"));
+  const rows = items.flatMap((item) => item.months.map((month, index) => ({ ...month, item, first: index === 0 })));
+  const columns = [
+    { label: t("api_key"), value: (row) => (row.first ? h("span", { class: "stack" }, h("strong", {}, fmt.keyLabel(row.item)),
+      confirmButton(t("delete"), t("confirm_delete"), () => act(async () => {
+        await api.del("key-billing", new URLSearchParams({ api_key: row.item.api_key_id }));
+        notify(t("billing_deleted", { key: fmt.keyLabel(row.item) }));
+        reload();
+      }, (error) => notify(error.message, "bad")), { class: "small danger" })) : "") },
+    { label: t("billing_rule"), value: (row) => (row.first ? billingRule(row.item) : "") },
+    { label: t("month"), value: (row) => fmt.month(row.month) },
+    { label: t("total_tokens"), num: true, value: (row) => fmt.int(row.tokens) },
+    { label: t("api_cost"), num: true, value: (row) => fmt.usd(row.cost_usd) },
+    { label: t("billed"), num: true, value: (row) => h("strong", {}, fmt.usd(row.billed_usd)) },
+  ];
+  return dataTable(columns, rows, { id: "billing", caption: t("key_billing") });
+}
+
+/** The form that bills one key by a markup or a rate; the API's refusal is said below it. */
+function billingEditor(keys, reload) {
+  const key = h("select", { id: "billing-api_key" }, h("option", { value: "" }, t("choose_key")),
+    keys.map((item) => h("option", { value: item.api_key_id }, fmt.keyLabel(item))));
+  const rule = h("select", { id: "billing-rule" }, h("option", { value: "markup" }, t("billing_markup")),
+    h("option", { value: "usd_per_million_tokens" }, t("billing_rate")));
+  const value = h("input", { id: "billing-value", type: "number", min: "0", step: "any", inputmode: "decimal" });
+  const message = h("p", { id: "billing-message", class: "note bad", role: "alert" });
+  const field = (text, input) => h("label", { class: "field" }, h("span", {}, text), input);
+  const form = h("form", { class: "budget-form", id: "billing-form", novalidate: true },
+    field(t("limit_api_key"), key), field(t("billing_rule"), rule), field(t("billing_value"), value),
+    h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, t("save_billing"))), message);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    message.textContent = "";
+    const name = key.selectedOptions[0].textContent;
+    return act(async () => {
+      await api.put("key-billing", { api_key: key.value, [rule.value]: value.value.trim() === "" ? null : Number(value.value) });
+      notify(t("billing_saved", { key: name }));
+      reload();
+    }, (error) => {
+      message.textContent = error.detail?.expected ? `${error.message}: ${error.detail.expected}` : error.message;
+    });
+  });
+  return form;
 }

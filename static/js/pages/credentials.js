@@ -1,14 +1,16 @@
 // Credentials: success and failure per credential (source, auth_index), joined with CPA's
 // auth files (disabled, unavailable, status), config keys, and the state CPA reported with
-// each credential's errors (its errors channel: quota exhausted until when, and so on).
+// each credential's errors (its errors channel: quota exhausted until when, and so on);
+// subscriptions: each credential's plan, its editor, and per month the plan's price against
+// the API-equivalent spend (what an OAuth login's use would have cost through the API).
 
-import { api } from "../api.js";
+import { act, api } from "../api.js";
 import { categoryBars, metricSeries } from "../charts.js";
-import { card, dataTable, h, note, pill } from "../dom.js";
+import { card, confirmButton, dataTable, h, note, notify, pill } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
 import { apiParams, hrefFor, withChanges } from "../state.js";
-import { sumTotals, usageColumns } from "../usage.js";
+import { planSentence, sumTotals, usageColumns } from "../usage.js";
 
 const SHOWN = ["requests", "success_rate", "failed", "tokens", "cost"];
 const ERRORS_SHOWN = 50; // the newest credential errors listed below the table
@@ -19,19 +21,26 @@ export default {
   owner: true,
   async load(params) {
     const range = apiParams(params, { range: this.range });
-    const [usage, files, metadata, errors] = await Promise.all([
+    const [usage, files, metadata, errors, plans] = await Promise.all([
       api.get("usage/credentials", apiParams(params, this)),
       api.get("auth-files", apiParams(params, this)),
       api.get("provider-metadata"),
-      api.get("credential-errors", new URLSearchParams([...range, ["page_size", "500"]]))]);
+      api.get("credential-errors", new URLSearchParams([...range, ["page_size", "500"]])),
+      api.get("plans", range)]);
     const rows = joined(usage.items, files.items, configKeys(metadata.providers), usage.states, errorsOf(errors.items));
-    return { rows, fetchedAt: files.fetched_at, errors };
+    const planOf = new Map(plans.items.map((item) => [item.auth_index, item]));
+    for (const row of rows) row.plan = planOf.get(row.auth_index);
+    return { rows, fetchedAt: files.fetched_at, errors, plans: plans.items };
   },
-  render(root, data, { params }) {
+  render(root, data, { params, reload }) {
+    const editor = planEditor(data.rows, reload);
     const columns = [
       { label: t("credential"), wrap: true, value: (row) => credentialName(row, params) },
       { label: t("state"), wrap: true, value: state },
-      ...usageColumns().filter((column) => SHOWN.includes(column.sort)),
+      ...usageColumns().filter((column) => SHOWN.includes(column.sort)).map((column) => (column.sort === "cost"
+        ? { ...column, value: (row) => (isOAuth(row) ? h("div", { class: "stack" }, column.value(row),
+          h("span", { class: "muted small" }, t("api_equivalent"))) : column.value(row)) } : column)),
+      { label: t("plan"), wrap: true, value: (row) => planCell(row, editor) },
       { label: t("last_success"), value: (row) => (row.last_success_at ? fmt.ago(row.last_success_at) : "—") },
       { label: t("last_failure"), value: lastFailure, cls: (row) => (row.last_failure_at ? "bad" : "") },
       { label: t("provider"), value: (row) => row.provider || row.file?.provider || row.config?.kind || "—" },
@@ -46,6 +55,8 @@ export default {
           rowClass: (row) => (row.file?.disabled || row.file?.unavailable ? "dim" : "") }),
         note(t("auth_files_fetched", { when: fmt.whenAndAgo(data.fetchedAt) })),
       ], { wide: true }),
+      card(t("plans"), [note(t("plans_help", { zone: fmt.zoneName() })), editor.element, planList(data.plans, data.rows, reload)],
+        { wide: true, id: "plans-card" }),
       card(t("requests_by_credential"), used.length ? chart : note(t("no_data")), { wide: true }),
       card(t("credential_errors_title", { n: fmt.int(data.errors.total) }), errorTable(data.errors, data.rows),
         { wide: true, id: "credential-errors" }),
@@ -56,6 +67,88 @@ export default {
     }
   },
 };
+
+/** An OAuth login (CPA's auth files): its cost is what its use would have cost through the API. */
+function isOAuth(row) {
+  return row.plan ? row.plan.oauth : row.file?.account_type === "oauth";
+}
+
+/** The plan a credential holds this month (or its latest), and the button that edits it. */
+function planCell(row, editor) {
+  const held = row.plan?.plans.at(-1);
+  const button = h("button", { type: "button", class: "small", onclick: () => editor.fill(row) }, t(held ? "edit" : "set_plan"));
+  if (!held) return button;
+  const now = row.plan.months.find((month) => month.current);
+  return h("div", { class: "stack" }, h("span", { class: "nowrap" }, `${held.name} · ${fmt.money(held.monthly_price, held.currency)}`),
+    now ? h("span", { class: "muted small" }, `${fmt.decimal(now.ratio, now.ratio < 0.1 ? 3 : 1)}× ${t("this_month")}`) : null, button);
+}
+
+/** Per credential with a plan: its months, newest first, in words, and its plans to remove. */
+function planList(items, rows, reload) {
+  if (!items.length) return note(t("no_plans"));
+  const nameOf = new Map(rows.map((row) => [row.auth_index, label(row)]));
+  return h("ul", { class: "budget-list", id: "plans" }, items.map((item) => h("li", { class: "budget", dataset: { auth: item.auth_index } },
+    h("div", { class: "budget-head" }, h("strong", {}, item.label || nameOf.get(item.auth_index) || item.auth_index),
+      item.oauth ? pill(t("api_equivalent"), "muted") : null),
+    h("ul", { class: "plan-months" }, item.months.map((month) => h("li", { dataset: { month: month.month } }, planSentence(month)))),
+    h("p", { class: "muted small plan-history" }, item.plans.map((plan) => h("span", {},
+      `${t("plan_from", { name: plan.name, price: fmt.money(plan.monthly_price, plan.currency), month: fmt.month(plan.from_month) })} `,
+      confirmButton(t("delete"), t("confirm_delete"), () => act(async () => {
+        await api.del("plans", new URLSearchParams({ auth_index: item.auth_index, from_month: plan.from_month }));
+        notify(t("plan_deleted", { plan: plan.name }));
+        reload();
+      }, (error) => notify(error.message, "bad")), { class: "small danger" }), " "))))));
+}
+
+/** The form that sets a credential's plan from a month on; the API's refusal names its field. */
+function planEditor(rows, reload) {
+  const today = new Date();
+  const fields = {
+    auth_index: h("select", { id: "plan-auth_index" }, h("option", { value: "" }, t("choose_credential")),
+      rows.map((row) => h("option", { value: row.auth_index }, label(row)))),
+    name: h("input", { id: "plan-name", placeholder: "Max" }),
+    monthly_price: h("input", { id: "plan-monthly_price", type: "number", min: "0", step: "any", inputmode: "decimal" }),
+    currency: h("input", { id: "plan-currency", value: "USD", maxlength: "3", size: "4" }),
+    usd_rate: h("input", { id: "plan-usd_rate", type: "number", min: "0", step: "any", inputmode: "decimal", placeholder: "—" }),
+    from_month: h("input", { id: "plan-from_month", type: "month",
+      value: `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, "0")}` }),
+  };
+  const message = h("p", { id: "plan-message", class: "note bad", role: "alert" });
+  const form = h("form", { class: "budget-form", id: "plan-form", novalidate: true },
+    Object.entries(fields).map(([name, input]) => h("label", { class: "field" }, h("span", {}, t(`plan_${name}`)), input)),
+    h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, t("save_plan"))), message);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    message.textContent = "";
+    for (const input of Object.values(fields)) input.removeAttribute("aria-invalid");
+    const currency = fields.currency.value.trim().toUpperCase();
+    const number = (input) => (input.value.trim() === "" ? null : Number(input.value));
+    const body = { auth_index: fields.auth_index.value, name: fields.name.value, monthly_price: number(fields.monthly_price),
+      currency, usd_rate: currency === "USD" ? null : number(fields.usd_rate), from_month: fields.from_month.value };
+    return act(async () => {
+      await api.put("plans", body);
+      notify(t("plan_saved", { plan: body.name }));
+      reload();
+    }, (error) => {
+      const field = fields[error.detail?.field] || fields.auth_index;
+      field.setAttribute("aria-invalid", "true");
+      message.textContent = error.detail?.expected ? `${error.message}: ${error.detail.expected}` : error.message;
+      field.focus();
+    });
+  });
+  return {
+    element: form,
+    fill(row) {
+      const held = row.plan?.plans.at(-1);
+      fields.auth_index.value = row.auth_index;
+      if (held) {
+        for (const name of ["name", "monthly_price", "currency", "usd_rate"]) fields[name].value = held[name] ?? "";
+      }
+      form.scrollIntoView({ block: "nearest" });
+      fields.name.focus();
+    },
+  };
+}
 
 /** The credentials in CPA's config (API keys) as {kind, key, disabled}, by auth_index and
  * by their key as the API masks it. An OpenAI-compatible provider without key entries

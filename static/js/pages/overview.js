@@ -11,6 +11,7 @@ import { cellGrid, cellTip, healthClass, legend } from "../grid.js";
 import { t } from "../i18n.js";
 import { isMember } from "../session.js";
 import { apiParams, hrefFor } from "../state.js";
+import { planSentence } from "../usage.js";
 
 const HOUR = 3600;
 const DAY = 86400;
@@ -55,6 +56,10 @@ export default {
       ...(data.alerts.items.length ? [isMember() ? card(t("your_alerts"), alertTable(data.alerts), { wide: true, id: "your-alerts" })
         : card(t("active_alerts"), alertTable(data.alerts), { wide: true, id: "active-alerts",
           actions: h("a", { href: hrefFor("budgets", params) }, t("all_alerts")) })] : []),
+      ...(data.plans?.length ? [card(t("plans_this_month"), h("ul", { class: "plan-months" }, data.plans.map((item) =>
+        h("li", { dataset: { auth: item.auth_index } }, h("strong", {}, item.label || item.auth_index), ": ",
+          planSentence(item.months[0])))), { wide: true, id: "plans",
+        actions: h("a", { href: hrefFor("credentials", params) }, t("page_credentials")) })] : []),
       live.element,
       ...(series ? series.cards : [card(t("hourly"), note(t("no_data")), { wide: true })]),
       card(t("health_grid"), healthGrid(data.health_grid), { wide: true, id: "health-grid" }));
