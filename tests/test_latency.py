@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cpa_usage import (HISTOGRAM_EDGES, HISTOGRAMS, MIGRATIONS, Store, _insert_events_sql,
+from cpa_usage import (HISTOGRAM_EDGES, HISTOGRAMS, Store, _insert_events_sql,
                        histogram_bin, histogram_percentile, histogram_rows, rollup_columns)
 from test_analytics import event, get, make_service, ms  # noqa: F401 - make_service is a fixture
 from test_instances import store_at_schema
