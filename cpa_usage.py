@@ -3602,16 +3602,24 @@ class Store:
 
     def budgets(self) -> dict[str, dict]:
         """{api_key: {limit: value or None}}."""
-        rows = self.reader.execute(f"SELECT api_key, {', '.join(self.BUDGET_LIMITS)} FROM budgets").fetchall()
-        return {row[0]: dict(zip(self.BUDGET_LIMITS, row[1:])) for row in rows}
+        return self._per_key("budgets", self.BUDGET_LIMITS)
 
     def set_budget(self, api_key: str, limits: dict) -> None:
+        self._set_per_key("budgets", self.BUDGET_LIMITS, api_key, limits)
+
+    def _per_key(self, table: str, fields: tuple[str, ...]) -> dict[str, dict]:
+        """{api_key: {field: value or None}} of a table of the owner's settings per client key."""
+        rows = self.reader.execute(f"SELECT api_key, {', '.join(fields)} FROM {table}").fetchall()
+        return {row[0]: dict(zip(fields, row[1:])) for row in rows}
+
+    def _set_per_key(self, table: str, fields: tuple[str, ...], api_key: str, values: dict) -> None:
+        """A key's settings in ``table``, all of ``fields`` (absent: NULL), replacing what it had."""
+        columns = (*fields, "updated_ms")
         with self.write_lock:
             self._writer.execute(
-                f"INSERT INTO budgets (api_key, {', '.join(self.BUDGET_LIMITS)}, updated_ms) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (api_key) DO UPDATE SET "
-                + ", ".join(f"{name} = excluded.{name}" for name in (*self.BUDGET_LIMITS, "updated_ms")),
-                (api_key, *(limits.get(name) for name in self.BUDGET_LIMITS), now_ms()))
+                f"INSERT INTO {table} (api_key, {', '.join(columns)}) VALUES ({', '.join('?' * (len(columns) + 1))}) "
+                "ON CONFLICT (api_key) DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in columns),
+                (api_key, *(values.get(name) for name in fields), now_ms()))
 
     def delete_budget(self, api_key: str) -> bool:
         with self.write_lock:
@@ -3652,16 +3660,10 @@ class Store:
 
     def key_billing(self) -> dict[str, dict]:
         """{api_key: {markup, usd_per_million_tokens}} (one of the two set)."""
-        rows = self.reader.execute(f"SELECT api_key, {', '.join(self.BILLING_RULES)} FROM key_billing").fetchall()
-        return {row[0]: dict(zip(self.BILLING_RULES, row[1:])) for row in rows}
+        return self._per_key("key_billing", self.BILLING_RULES)
 
     def set_key_billing(self, api_key: str, rule: dict) -> None:
-        with self.write_lock:
-            self._writer.execute(
-                f"INSERT INTO key_billing (api_key, {', '.join(self.BILLING_RULES)}, updated_ms) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (api_key) DO UPDATE SET markup = excluded.markup, "
-                "usd_per_million_tokens = excluded.usd_per_million_tokens, updated_ms = excluded.updated_ms",
-                (api_key, *(rule.get(name) for name in self.BILLING_RULES), now_ms()))
+        self._set_per_key("key_billing", self.BILLING_RULES, api_key, rule)
 
     def delete_key_billing(self, api_key: str) -> bool:
         with self.write_lock:
