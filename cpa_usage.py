@@ -8598,6 +8598,15 @@ def valid_model_name(name: Any) -> bool:
     return isinstance(name, str) and _MODEL_NAME_TEXT.fullmatch(name) is not None
 
 
+def object_body(body: Any, fields: Sequence[str], what: str) -> dict:
+    """A request body that must be an object of ``fields`` only: the 400 says what it is
+    instead, or which field is not one."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
+    reject_unknown_fields(body, fields, what, list(fields))
+    return body
+
+
 def reject_unknown_fields(body: dict, allowed: Iterable[str], what: str, known: list[str]) -> None:
     """A body field not ``allowed`` is a 400 naming the first of them and the ``known`` ones."""
     unknown = sorted(set(body) - set(allowed))
@@ -9705,11 +9714,7 @@ def budgets_list(service: Service) -> dict:
     "set a key's budget (USD and/or tokens, daily and/or monthly; at least one limit)",
     _ref("Budget"), body=_budget_input()))
 def budgets_put(service: Service) -> dict:
-    body = read_json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
-    fields = ["api_key", *Store.BUDGET_LIMITS]
-    reject_unknown_fields(body, fields, "budget", fields)
+    body = object_body(read_json_body(), ["api_key", *Store.BUDGET_LIMITS], "budget")
     key = one_client_key(service, body.get("api_key"))
     limits = {name: budget_limit(name, body.get(name)) for name in Store.BUDGET_LIMITS}
     if not any(limits.values()):
@@ -9833,9 +9838,7 @@ def parse_plan(body: Any) -> tuple[str, dict]:
     """(auth_index, plan) from PUT /plans. A plan is priced in its currency; one not in USD
     carries the owner's usd_rate (USD per unit: what their card was charged), because the
     spend it is compared with is in USD."""
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
-    reject_unknown_fields(body, PLAN_INPUT_FIELDS, "plan", list(PLAN_INPUT_FIELDS))
+    object_body(body, PLAN_INPUT_FIELDS, "plan")
     auth_index, name, month = body.get("auth_index"), body.get("name"), body.get("from_month")
     for field, value, most, expected in (("auth_index", auth_index, 200, "CPA's credential id (auth_index)"),
                                          ("name", name, 100, "1-100 characters")):
@@ -9886,11 +9889,7 @@ def key_billing_list(service: Service) -> dict:
                   _schema_object({"usd_per_million_tokens": {**_POSITIVE, "maximum": MAX_PRICE}},
                                  ("usd_per_million_tokens",))]}))
 def key_billing_put(service: Service) -> dict:
-    body = read_json_body()
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be an object", {"got": type(body).__name__})
-    fields = ["api_key", *Store.BILLING_RULES]
-    reject_unknown_fields(body, fields, "key billing", fields)
+    body = object_body(read_json_body(), ["api_key", *Store.BILLING_RULES], "key billing")
     key = one_client_key(service, body.get("api_key"))
     given = [name for name in Store.BILLING_RULES if body.get(name) is not None]
     if len(given) != 1:
