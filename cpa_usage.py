@@ -9223,7 +9223,7 @@ def usage_health(service: Service) -> dict:
                                               "points": {"type": "array", "items": _ref("Latency")}})}),
     FILTER_DOCS))
 def usage_latency(service: Service) -> dict:
-    analytics = service.analytics
+    analytics = viewer_analytics(service)
     query, name = parse_query(analytics, "24h")
     query = member_scoped(query)
     return {"range": range_json(query, name), **analytics.latency(query, credentials=member_key() is None)}
@@ -9785,9 +9785,9 @@ _MONTHS_OF_RANGE = "; every local month the range overlaps, newest first, each w
 
 @route("GET", API + "/plans", OWNER, doc=_operation(
     "credentials' plans, and per month their API-equivalent spend against the plan's price" + _MONTHS_OF_RANGE,
-    _list_of(_ref("CredentialPlans"), **_WITH_RANGE, tz=_STR), FILTER_DOCS[:3]))
+    _list_of(_ref("CredentialPlans"), **_WITH_RANGE, tz=_STR), [*FILTER_DOCS[:3], ZONE_DOC]))
 def plans_list(service: Service) -> dict:
-    query, name = parse_query(service.analytics, "30d")
+    query, name = parse_query(viewer_analytics(service), "30d")  # the range in the viewer's zone, the months in TZ
     return {"range": range_json(query, name), "tz": service.config.tz,
             "items": service.analytics.plans(query.start_ms, query.end_ms)}
 

@@ -127,6 +127,12 @@ def test_a_viewer_zone_gives_its_own_hours_and_days_and_keeps_budgets_in_tz(make
         error = get(service, f"/usage/overview?tz={bad}", 400)
         assert error["detail"]["parameter"] == "tz" and "IANA" in error["detail"]["expected"]
     assert get(service, "/usage/overview?tz=", 400)["detail"]["parameter"] == "tz"
+    # every route the dashboard sends it to takes it
+    assert get(service, "/usage/realtime?tz=America/New_York")["minutes"]
+    for path in ("/usage/latency", "/plans", "/credential-errors", "/usage/events/filters", "/auth-files",
+                 "/models/used", "/usage/credentials", "/usage/analysis", "/usage/events"):
+        assert get(service, f"{path}?range=today&tz=America/New_York")["range"]["start"] == "2026-03-01T05:00:00.000Z", path
+    assert get(service, "/usage/latency?range=today&tz=America/New_York")["range"]["start"] == "2026-03-01T05:00:00.000Z"
 
 
 def test_failures_per_hour_and_day_in_a_range_longer_than_the_grid(make_service):

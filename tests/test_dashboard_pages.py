@@ -1020,6 +1020,10 @@ def test_the_viewer_may_see_times_in_their_own_zone(browser, site):
     page.goto(f"{site.url}#/budgets")
     painted(page, "budgets")
     assert "over the days and months of Asia/Shanghai" in text(page, "#view")
+    for name in ("overview", "health", "analysis", "credentials", "models", "import"):  # every answer takes the zone
+        page.goto(f"{site.url}#/{name}")
+        painted(page, name)
+    assert all("tz=America%2FNew_York" in url for url in asked), [url for url in asked if "tz=" not in url]
 
     page.click("#zone-switch")
     wait_text(page, "#zone", "Times in Asia/Shanghai, UTC+8")

@@ -7,6 +7,7 @@ import { alertTable, budgetMeters, LIMITS } from "../budget.js";
 import { card, confirmButton, dataTable, h, note, notify } from "../dom.js";
 import * as fmt from "../format.js";
 import { t } from "../i18n.js";
+import { apiParams } from "../state.js";
 
 export default {
   range: null,
@@ -14,7 +15,7 @@ export default {
   owner: true,
   async load() {
     const [budgets, alerts, idle, seen, billing] = await Promise.all([api.get("budgets"), api.get("alerts"),
-      api.get("keys/idle"), api.get("usage/events/filters", new URLSearchParams({ range: "all" })), api.get("key-billing")]);
+      api.get("keys/idle"), api.get("usage/events/filters", apiParams(new URLSearchParams(), { range: "all" })), api.get("key-billing")]);
     return { budgets: budgets.items, alerts, idle, billing: billing.items,
       keys: knownKeys([...budgets.items, ...seen.api_keys, ...billing.items]) };
   },
