@@ -16,17 +16,17 @@ Contents, in the order data flows through the program:
   1. Configuration ........ Setting, Config, CpaInstance, load_config, parse_duration
   2. Decoding ............. decode_payload, UsageEvent, parse_rfc3339_ms, normalize_tokens,
                             legacy exports and our own export rows
-  3. Storage .............. the schema (Rollup families, MIGRATIONS), writing, reading (Query,
-                            Measures, Piece, Read), SqliteDialect and PostgresDialect, Store
-                            and its RollupCache, copy_store (the migrate command)
+  3. Storage .............. the schema (Rollup families, latency histograms, MIGRATIONS), writing,
+                            reading (Query, Measures, Piece, Read), SqliteDialect and
+                            PostgresDialect, Store and its RollupCache, copy_store (migrate)
   4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP), CpaHttp; CPA's request
                             logs (RequestLogParser, LogBody, RequestLogs: CPA_LOG_DIR or the API;
                             backfill_request_ids for imported history)
   5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Watchdog,
                             Importer, Alerts
   6. Pricing .............. Price, DefaultPrices (default_prices.json), Pricing
-  7. Analytics ............ Totals, LocalTime, Analytics (answers, budgets, plans, key billing, exports),
-                            Prometheus
+  7. Analytics ............ Totals, LocalTime, Analytics (answers in TZ or a viewer's zone, latency
+                            percentiles, budgets, plans, key billing, exports), Prometheus
   8. Auth ................. Auth (owner and member sessions, login limit), security headers
   9. HTTP routes .......... query parsing, OpenAPI pieces, the route table (ROUTES, route) and its
                             handlers, openapi_document, build_app, PrefixMount, HTTP limits
