@@ -132,6 +132,9 @@ def broken(**change):
      "invalid price field effective_from"),
     (broken(match=["late-model"]), None, "late-model: pattern 'late-model' is no name, or another model's"),
     (broken(match=["two words"]), None, "pattern 'two words' is no name"),
+    (broken(prices=[{"from": None, "input": 1, "output": 2, "cache_read": 0, "cache_write": 0,
+                     "tiers": {"input": [[128000, 2]], "output": [[200000, 4]]}}]), None,
+     "hand-model: its tiers are not one long-context threshold"),
 ])
 def test_a_broken_snapshot_is_no_defaults_and_says_why(snapshot_file, table, text, reason):
     path = snapshot_file(table, text)
@@ -171,6 +174,10 @@ def test_the_shipped_snapshot_loads_and_is_the_pinned_release(service_factory):
             call(service, "GET", "/models/used")["items"]}
     assert used == {"gpt-5.4": (True, "gpt-5.4"), "claude-sonnet-4-5-20250929": (True, "claude-sonnet-4-5*"),
                     "qwen3-coder-plus": (False, None), "iflow-rome-30ba3b": (False, None)}
+    # long context as the makers bill it: Claude Sonnet 4.5 above 200k, GPT-5.4 above 272k (its cache
+    # writes, which the source leaves at the input price, at the long input price)
+    assert defaults.prices["claude-sonnet-4-5*"][0][1].long_context == LongContext(200000, Price(6, 22.5, 0.6, 7.5))
+    assert defaults.prices["gpt-5.4"][0][1].long_context == LongContext(272000, Price(5, 22.5, 0.5, 5))
 
 
 # The tool, on a source made by hand in the shape of genai_prices/data.py's literals.
