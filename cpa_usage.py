@@ -7065,13 +7065,36 @@ class Price(NamedTuple):
     cache_read: float
     cache_write: float
     reasoning: float | None = None  # None: reasoning is billed as output
+    long_context: LongContext | None = None  # the built-in prices' long-context tier, if any
 
     def rate(self, field: str) -> float:
         """The price of one field, reasoning at the output price when it has none."""
         return self.output if field == "reasoning" and self.reasoning is None else getattr(self, field)
 
+    def figures(self) -> dict[str, float | None]:
+        """The price per kind of token (PRICE_FIELDS), as the API shows it."""
+        return {field: getattr(self, field) for field in PRICE_FIELDS}
 
-PRICE_FIELDS = Price._fields
+    def for_prompt(self, prompt_tokens: int) -> Price:
+        """The price that bills every token of a request that sent ``prompt_tokens``."""
+        long = self.long_context
+        return long.price if long is not None and prompt_tokens > long.above else self
+
+
+class LongContext(NamedTuple):
+    """A long-context tier, as providers bill it (Anthropic's and Google's "over 200k
+    tokens", OpenAI's "over 272k"): a request whose prompt (input, cache reads, cache
+    writes and unclassified tokens: all it sent) has MORE than ``above`` tokens pays
+    ``price`` for ALL its tokens, output too. The snapshot's "tiers" (tools/price_snapshot.py)
+    give it, a kind without a tier of its own keeping its base price."""
+
+    above: int
+    price: Price
+
+
+PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+# The input side of a request, which decides its long-context tier (LongContext).
+PROMPT_TOKENS = ("input_tokens", "unclassified_tokens", "cache_read_tokens", "cache_write_tokens")
 # The columns of a price segment as a priced read joins it (PRICE_JOIN_ON).
 PRICE_ROW = ("price_model", "price_from", "price_to", *(f"p_{field}" for field in PRICE_FIELDS))
 PRICE_FOREVER_MS = 2**62  # the end of the segment of a price in force now
@@ -7104,8 +7127,7 @@ def load_default_prices(path: str) -> DefaultPrices:
         prices: dict[str, list[tuple[int, Price]]] = {}
         for model in table["models"]:
             dated = [(parse_effective_from(entry["from"] and f"{entry['from']}T00:00:00Z"),
-                      Price(*(price_value(model["id"], field, entry.get(field)) for field in PRICE_FIELDS)))
-                     for entry in model["prices"]]
+                      snapshot_price(model["id"], entry)) for entry in model["prices"]]
             if not dated or [start for start, _ in dated] != sorted({start for start, _ in dated}):
                 raise ValueError(f"{model['id']}: its prices are not in the order they took effect")
             for pattern in model["match"]:
@@ -7118,6 +7140,26 @@ def load_default_prices(path: str) -> DefaultPrices:
     except (OSError, ValueError, LookupError, TypeError) as error:
         return DefaultPrices({}, {}, [], f"no default prices: {path}: {error!r}")
     return DefaultPrices(about, prices, table["models"])
+
+
+def snapshot_price(model: str, entry: dict) -> Price:
+    """One dated price of the snapshot, checked as the owner's are (price_value), with its
+    long-context tier: the snapshot's "tiers" have one threshold per price (every model of
+    genai-prices has one: 100k, 128k, 200k, 272k or 512k), which all its kinds share."""
+    base = Price(*(price_value(model, field, entry.get(field)) for field in PRICE_FIELDS))
+    tiers = entry.get("tiers") or {}
+    if not tiers:
+        return base
+    thresholds = {threshold for steps in tiers.values() for threshold, _ in steps}
+    if len(thresholds) != 1 or any(len(steps) != 1 for steps in tiers.values()) or not set(tiers) <= set(PRICE_FIELDS):
+        raise ValueError(f"{model}: its tiers are not one long-context threshold: {tiers!r}")
+    above = int(thresholds.pop())
+    long = base._replace(**{field: price_value(model, field, steps[0][1]) for field, steps in tiers.items()})
+    # A cache kind the source leaves unpriced is billed as input (the snapshot gives it
+    # the input price): above the threshold, at the long input price.
+    long = long._replace(**{field: long.input for field in ("cache_read", "cache_write")
+                            if field not in tiers and getattr(base, field) == base.input})
+    return base._replace(long_context=LongContext(above, long))
 
 
 @functools.cache
@@ -7238,7 +7280,10 @@ class Pricing:
         """USD of one raw event (COST_TERMS over its token columns) at the price in force
         at its time, or None unpriced."""
         found = self.lookup(row["model"], row["ts_ms"])
-        return None if found is None else round(tokens_cost(row.__getitem__, found[0]), 8)
+        if found is None:
+            return None
+        price = found[0].for_prompt(sum(row[field] for field in PROMPT_TOKENS))
+        return round(tokens_cost(row.__getitem__, price), 8)
 
 
 ###############################################################################
@@ -8667,7 +8712,7 @@ def price_value(model: str, field: str, value: Any) -> float | None:
 def price_json(model: str, price: Price, source: str, updated_ms: int | None = None,
                effective_from_ms: int = 0) -> dict:
     """A price as the API shows it; effective_from null: in force since always."""
-    return {"model": model, "effective_from": iso_ms(effective_from_ms or None), **price._asdict(),
+    return {"model": model, "effective_from": iso_ms(effective_from_ms or None), **price.figures(),
             "source": source, "updated_at": iso_ms(updated_ms)}
 
 
@@ -9515,11 +9560,11 @@ def models_used(service: Service) -> dict:
     items = []
     for model in sorted(set(offered) | set(seen)):
         price = service.pricing.lookup(model, service.analytics.clock())  # the price in force now
-        figures, price_source, price_pattern = price or (None, None, None)
+        in_force, price_source, price_pattern = price or (None, None, None)
         items.append({"model": model, "in_cpa": model in offered, "in_events": model in seen,
                       "owned_by": offered.get(model, {}).get("owned_by"), "requests": seen.get(model, 0),
                       "priced": price is not None, "price_source": price_source, "price_pattern": price_pattern,
-                      "price": figures._asdict() if figures else None, "cost": costs.get(model, nothing)})
+                      "price": in_force.figures() if in_force else None, "cost": costs.get(model, nothing)})
     return {"range": range_json(query, name), "cpa_models_fetched_at": iso_ms(fetched_ms), "items": items}
 
 

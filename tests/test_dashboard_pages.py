@@ -770,7 +770,8 @@ def test_the_built_in_prices_say_where_they_come_from(browser, site):
     link = page.locator("#defaults-source a")
     assert (link.inner_text(), link.get_attribute("href")) == (f"genai-prices {about['version']}",
                                                                "https://github.com/pydantic/genai-prices")
-    assert "MIT licence" in text(page, "#defaults-source") and "not applied yet" in text(page, "#defaults-source")
+    assert "MIT licence" in text(page, "#defaults-source") and "totals over a range still use the base price" in text(
+        page, "#defaults-source")
     page.click("#defaults-card summary")
     rows = page.locator("#defaults tbody tr")
     assert rows.count() == sum(len(model["prices"]) for model in site.service.pricing.defaults.models)

@@ -12,7 +12,7 @@ import pytest
 
 import cpa_usage
 from conftest import ROOT, database_env
-from cpa_usage import Price, load_default_prices, parse_rfc3339_ms
+from cpa_usage import LongContext, Price, load_default_prices, parse_rfc3339_ms
 from test_analytics import event
 from test_metadata import api as call
 
@@ -75,8 +75,27 @@ def test_the_defaults_history_prices_each_event_at_its_time_and_the_owners_price
                                                      pytest.approx(0.0012)]
     lookup = service.pricing.lookup
     assert lookup("hm", parse_rfc3339_ms("2026-08-09T23:59:59.999Z")) == (Price(1, 2, 0.1, 1), "default", "hm")
-    assert lookup("hm", parse_rfc3339_ms("2026-08-10T00:00:00Z")) == (Price(3, 6, 0.3, 3), "default", "hm")
+    long_context = LongContext(200000, Price(6, 6, 0.3, 6))  # cache writes at the source's input price follow it
+    assert lookup("hm", parse_rfc3339_ms("2026-08-10T00:00:00Z")) == (Price(3, 6, 0.3, 3, long_context=long_context),
+                                                                      "default", "hm")
     assert lookup("late-model", parse_rfc3339_ms(NOW)) == (Price(10, 20, 1, 10, 40), "default", "late-model")
+
+
+def test_an_event_whose_prompt_passes_the_long_context_threshold_pays_the_long_price_for_all_its_tokens(
+        with_defaults):
+    # hand-model from 2026-08-10: 3 / 6 / 0.3 / 3, above 200,000 prompt tokens input 6 (cache writes too,
+    # priced as input by the source), output and cache reads keep their 6 and 0.3.
+    service = with_defaults(events=[
+        event("2026-08-15T00:01:00Z", model="hm", input_tokens=200_000, output_tokens=100),  # at it: 0.6 + 0.0006
+        event("2026-08-15T00:02:00Z", model="hm", input_tokens=200_001, output_tokens=100),  # 1.200006 + 0.0006
+        # 150,000 input and 100,000 cache reads: a prompt of 250,000, over it: 0.9 + 0.03 + 0.0006
+        event("2026-08-15T00:03:00Z", model="hm", input_tokens=250_000, cached=100_000, output_tokens=100),
+        event("2026-08-05T00:00:00Z", model="hm", input_tokens=200_001, output_tokens=100)])  # no tier yet: 0.2002
+    events = call(service, "GET", "/usage/events?range=30d")["items"]
+    assert [item["cost_usd"] for item in events] == [pytest.approx(0.9306), pytest.approx(1.200606),
+                                                     pytest.approx(0.6006), pytest.approx(0.200201)]
+    models = call(service, "GET", "/models/used?range=30d")["items"]
+    assert models[0]["price"] == {"input": 3, "output": 6, "cache_read": 0.3, "cache_write": 3, "reasoning": None}
 
 
 def test_the_price_list_and_status_say_where_the_defaults_come_from(with_defaults):
@@ -113,6 +132,9 @@ def broken(**change):
      "invalid price field effective_from"),
     (broken(match=["late-model"]), None, "late-model: pattern 'late-model' is no name, or another model's"),
     (broken(match=["two words"]), None, "pattern 'two words' is no name"),
+    (broken(prices=[{"from": None, "input": 1, "output": 2, "cache_read": 0, "cache_write": 0,
+                     "tiers": {"input": [[128000, 2]], "output": [[200000, 4]]}}]), None,
+     "hand-model: its tiers are not one long-context threshold"),
 ])
 def test_a_broken_snapshot_is_no_defaults_and_says_why(snapshot_file, table, text, reason):
     path = snapshot_file(table, text)
@@ -152,6 +174,10 @@ def test_the_shipped_snapshot_loads_and_is_the_pinned_release(service_factory):
             call(service, "GET", "/models/used")["items"]}
     assert used == {"gpt-5.4": (True, "gpt-5.4"), "claude-sonnet-4-5-20250929": (True, "claude-sonnet-4-5*"),
                     "qwen3-coder-plus": (False, None), "iflow-rome-30ba3b": (False, None)}
+    # long context as the makers bill it: Claude Sonnet 4.5 above 200k, GPT-5.4 above 272k (its cache
+    # writes, which the source leaves at the input price, at the long input price)
+    assert defaults.prices["claude-sonnet-4-5*"][0][1].long_context == LongContext(200000, Price(6, 22.5, 0.6, 7.5))
+    assert defaults.prices["gpt-5.4"][0][1].long_context == LongContext(272000, Price(5, 22.5, 0.5, 5))
 
 
 # The tool, on a source made by hand in the shape of genai_prices/data.py's literals.

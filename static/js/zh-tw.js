@@ -112,7 +112,7 @@ export default {
   cost_by_kind_help: "此範圍內每個模型的費用花在哪裡，每個請求按其當時的價格計：新輸入（含未分類 Token）、快取讀取、快取寫入、輸出，以及單獨定價的推理（否則計入輸出）。",
   n_unpriced_requests: "+ {n} 個未定價請求",
   defaults_from: "標價來自",
-  defaults_help: "（MIT 許可）。帶日期的價格自該 UTC 日起生效。長上下文價格（提示超過一定長度）尚未採用：這類請求在此按基礎價格計費。你的價格優先。",
+  defaults_help: "（MIT 許可）。帶日期的價格自該 UTC 日起生效。長上下文價格（提示超過一定長度）用於每個請求的費用；區間合計仍按基礎價格計費。你的價格優先。",
   no_defaults: "沒有內建價格（{error}）：你沒有定價的模型都是未定價，而不是免費。",
   price_from: "生效日期", since_always: "一直", price_effective_from: "生效日（UTC）",
   price_replace_history: "重新計價全部歷史（刪除它的其他價格）", price_from_date: "從某日起的新價格…",
