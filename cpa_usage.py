@@ -8979,6 +8979,8 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
         "source": _NULLABLE_STR, "version": _NULLABLE_STR, "url": _NULLABLE_STR,
         "date": {**_NULLABLE_STR, "description": "when the snapshot was taken (YYYY-MM-DD)"}, "models": _INT,
         "error": {**_NULLABLE_STR, "description": "why there are no default prices (a missing or broken snapshot)"}}),
+    # the zones this host knows (its tzdata): the tz parameter's values
+    "TimeZone": {"type": "string", "enum": sorted(zoneinfo.available_timezones()), "example": "America/New_York"},
     "PriceInput": _schema_object(_PRICE_INPUT, ("model", "input", "output", "cache_read", "cache_write"),
                                  closed=True),
 }
@@ -9009,7 +9011,7 @@ FILTER_DOCS = [
 # The zone of an answer's local hours and days (today, the hourly and daily series, the
 # year of days): the viewer's own when the dashboard is set to it. Budgets keep TZ.
 ZONE_DOC = _parameter("tz", "an IANA time zone for the answer's local hours and days (today, hourly, daily); "
-                            "default TZ", {"type": "string", "example": "America/New_York"})
+                            "default TZ", _ref("TimeZone"))
 FILTER_DOCS.append(ZONE_DOC)
 PAGE_DOCS = [_parameter("page", "from 1", {"type": "integer", "minimum": 1, "maximum": 10**9}),
              _parameter("page_size", "1-500, default 50", {"type": "integer", "minimum": 1, "maximum": 500})]
