@@ -6059,7 +6059,9 @@ class Drainer(Worker):
         transport, reason = self._choose()
         self.status.set(transport_reason=reason)
         if transport == "http":
-            self._http_session(reason)
+            # RESP did not answer the probe: CPA may have been down (a restart), so RESP is
+            # asked again at the queue's first answer, not resubscribe_every later
+            self._http_session(reason, resp_soon=reason.endswith(self.NO_RESP_ANSWER))
         else:
             self._resp_session(subscribe=transport == "subscribe")
 
@@ -6086,6 +6088,8 @@ class Drainer(Worker):
         self.status.set(mode="down", connected=False, subscribed_since=None, errors_subscribed=False)
         self._gap_open = True
 
+    NO_RESP_ANSWER = "; CPA's HTTP usage queue is used"  # the end of the reason when RESP did not answer
+
     def _choose(self) -> tuple[str, str]:
         """(transport, why) for the next session."""
         if self.transport != "auto":
@@ -6099,7 +6103,7 @@ class Drainer(Worker):
         probe = probe_resp(self.endpoint, self.probe_timeout)
         if probe.speaks_resp:
             return "subscribe", probe.detail
-        return "http", f"{probe.detail}; CPA's HTTP usage queue is used"
+        return "http", f"{probe.detail}{self.NO_RESP_ANSWER}"
 
     # -- contact with CPA ----------------------------------------------------------
 
@@ -6358,10 +6362,15 @@ class Drainer(Worker):
 
     # -- the HTTP usage queue ----------------------------------------------------------
 
-    def _http_session(self, reason: str) -> None:
+    def _http_session(self, reason: str, resp_soon: bool = False) -> None:
         """Poll CPA's HTTP usage queue until stopped, or (auto) until RESP answers again
-        (told once the queue answers: a CPA that is down is told by _connection_lost)."""
+        (told once the queue answers: a CPA that is down is told by _connection_lost).
+        ``resp_soon``: RESP did not answer, perhaps because CPA was down; it is asked
+        again at the queue's first answer, so that a restarted CPA is back on SUBSCRIBE at
+        once, not resubscribe_every later."""
         next_probe, told = self._next_resp_probe(), False
+        if resp_soon:
+            next_probe = min(next_probe, time.monotonic())
         while not self._stop.is_set():
             self.writer.wait_for_room(self.batch_size, self._stop)
             if self._stop.is_set():

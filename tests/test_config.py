@@ -261,38 +261,43 @@ def test_postgres_needs_a_database_url(tmp_path):
     assert ("DATABASE_URL", "pos…st:5432/x") not in config.describe() and "pw" not in str(config.describe())
 
 
+# 60,000 rows as an overview's (tracked dicts and lists), built in a fresh interpreter at the
+# thresholds given: how many full collections ran meanwhile. Fresh, because Python runs a
+# full collection only when the objects new since the last one exceed a quarter of those
+# it keeps, which depends on what a long test session has piled up, not on the thresholds.
+FULL_COLLECTIONS_WHILE_BUILDING = """
+import gc, sys
+gc.set_threshold(*map(int, sys.argv[1:]))
+gc.collect()
+seen = []
+gc.callbacks.append(lambda phase, info: phase == "start" and info["generation"] == 2 and seen.append(1))
+kept = [{"start_ms": i, "tokens": [i]} for i in range(60_000)]
+print(len(seen))
+"""
+
+
+def full_collections_while_building(thresholds: tuple[int, ...]) -> int:
+    run = subprocess.run([sys.executable, "-c", FULL_COLLECTIONS_WHILE_BUILDING, *map(str, thresholds)],
+                         capture_output=True, text=True, check=True)
+    return int(run.stdout)
+
+
 def test_serving_collects_cycles_seldom_enough_for_an_overview_not_to_wait(tmp_path, monkeypatch):
     """A 30-day overview builds tens of thousands of objects; at Python's default
     thresholds full collections run in the middle of it (a p95 spike), at the service's not."""
     import gc
 
-    import cpa_usage
-
-    def full_collections_while_building(count=60_000):
-        seen = []
-        callback = lambda phase, info: phase == "start" and info["generation"] == 2 and seen.append(1)  # noqa: E731
-        gc.callbacks.append(callback)
-        try:
-            kept = [{"start_ms": i, "tokens": [i]} for i in range(count)]  # tracked, like an overview's rows
-        finally:
-            gc.callbacks.remove(callback)
-        assert len(kept) == count
-        return len(seen)
-
+    assert full_collections_while_building((700, 10, 10)) > 0  # Python's default
     before = gc.get_threshold()
     try:
-        gc.set_threshold(700, 10, 10)  # Python's default
-        gc.collect()
-        assert full_collections_while_building() > 0
         directory = tmp_path / "not-a-database"
         directory.mkdir()  # SQLITE_PATH is a directory: serve stops at once, thresholds already set
         monkeypatch.setattr(cpa_usage.signal, "signal", lambda *args: None)  # pytest keeps its own handlers
         assert cpa_usage.serve(load_config(base_env(tmp_path, SQLITE_PATH=str(directory)))) == 1
         assert gc.get_threshold() == cpa_usage.GC_THRESHOLDS
-        gc.collect()
-        assert full_collections_while_building() == 0
     finally:
         gc.set_threshold(*before)
+    assert full_collections_while_building(cpa_usage.GC_THRESHOLDS) == 0
 
 
 def test_readme_and_env_example_name_every_setting():

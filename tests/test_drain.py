@@ -217,6 +217,8 @@ def test_cpa_not_running_at_start(fake_cpa, make_service):
     cpa.start()
     cpa.publish(records(1)[0])
     wait_for(lambda: stored(service) == 1, what="the record once CPA is up")
+    # CPA was down, not without RESP: once it is up, the drain subscribes (not the HTTP queue)
+    wait_for(lambda: service.status.mode == "subscribe", what="SUBSCRIBE once CPA is up")
 
 
 def test_half_open_subscription_is_detected_by_ping(fake_cpa, make_service):
