@@ -6056,12 +6056,12 @@ class Drainer(Worker):
 
     def _session(self) -> None:
         """One session with CPA, over the transport chosen for it, until it ends."""
-        transport, reason = self._choose()
+        transport, reason, resp_refused = self._choose()
         self.status.set(transport_reason=reason)
         if transport == "http":
             # RESP did not answer the probe: CPA may have been down (a restart), so RESP is
             # asked again at the queue's first answer, not resubscribe_every later
-            self._http_session(reason, resp_soon=reason.endswith(self.NO_RESP_ANSWER))
+            self._http_session(reason, resp_soon=resp_refused)
         else:
             self._resp_session(subscribe=transport == "subscribe")
 
@@ -6088,22 +6088,20 @@ class Drainer(Worker):
         self.status.set(mode="down", connected=False, subscribed_since=None, errors_subscribed=False)
         self._gap_open = True
 
-    NO_RESP_ANSWER = "; CPA's HTTP usage queue is used"  # the end of the reason when RESP did not answer
-
-    def _choose(self) -> tuple[str, str]:
-        """(transport, why) for the next session."""
+    def _choose(self) -> tuple[str, str, bool]:
+        """(transport, why, whether RESP was probed and did not answer) for the next session."""
         if self.transport != "auto":
-            return self.transport, f"REDIS_QUEUE_TRANSPORT={self.transport}"
+            return self.transport, f"REDIS_QUEUE_TRANSPORT={self.transport}", False
         if self._next_choice is not None:
-            choice, self._next_choice = self._next_choice, None
-            return choice
+            (choice, reason), self._next_choice = self._next_choice, None
+            return choice, reason, False
         if self.endpoint is None:
             return "http", ("CPA_BASE_URL has a path (a reverse proxy, which passes HTTP only), so RESP is not "
-                            "tried; REDIS_QUEUE_ADDR would name an address for it")
+                            "tried; REDIS_QUEUE_ADDR would name an address for it"), False
         probe = probe_resp(self.endpoint, self.probe_timeout)
         if probe.speaks_resp:
-            return "subscribe", probe.detail
-        return "http", f"{probe.detail}{self.NO_RESP_ANSWER}"
+            return "subscribe", probe.detail, False
+        return "http", f"{probe.detail}; CPA's HTTP usage queue is used", True
 
     # -- contact with CPA ----------------------------------------------------------
 
