@@ -4,7 +4,7 @@
 // own CPA client key) gets the usage pages only, limited to their key.
 
 import { act, api, SignInNeeded } from "./js/api.js";
-import { destroyCharts, readThemeColors } from "./js/charts.js";
+import { chartsReady, destroyCharts, readThemeColors, withCharts } from "./js/charts.js";
 import { multiSelect, rangePicker, segmented } from "./js/controls.js";
 import { activeAlerts } from "./js/budget.js";
 import { dialogOpen, errorNote, errorView, h, hideTip, skeleton } from "./js/dom.js";
@@ -270,11 +270,11 @@ function paint() {
   view.classList.remove("stale");
   view.removeAttribute("aria-busy");
   readThemeColors(); // while the view is empty: the one style recalculation it costs is short
-  PAGES[page].render(view, data, {
+  withCharts(() => PAGES[page].render(view, data, {
     params,
     reload: () => show(true),
     go: (changes, keepPage) => navigate(page, withChanges(params, changes, keepPage)),
-  });
+  }));
   document.title = [t(`page_${page}`), isMember() ? memberName() : null, "cpa-usage"].filter(Boolean).join(" · ");
   document.body.dataset.page = page;
   document.body.dataset.loaded = "true";
@@ -295,7 +295,7 @@ async function show(quiet = false) {
   }
   syncShell();
   try {
-    const [data] = await Promise.all([PAGES[page].load(params), statusReady]);
+    const [data] = await Promise.all([PAGES[page].load(params), statusReady, chartsReady]);
     if (ticket !== shown) return;
     current = { page, params, data };
     paint();
@@ -430,6 +430,7 @@ function setupSignIn() {
 }
 
 async function start() {
+  const asked = api.get("auth/session"); // on its way while the shell is set up
   translateStatic();
   document.querySelector(".skip").addEventListener("click", (event) => {
     event.preventDefault(); // the hash is the route: move the focus instead
@@ -441,7 +442,7 @@ async function start() {
   window.addEventListener("hashchange", () => show());
   setInterval(pollStatus, STATUS_EVERY_MS);
   try {
-    const answer = await api.get("auth/session");
+    const answer = await asked;
     keyLogin = answer.key_login_enabled;
     if (answer.signed_in) enter(answer);
     else showLogin();

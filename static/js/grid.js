@@ -45,13 +45,17 @@ export function cellGrid({ label, rows, columns, cells, colLabels = [], onPick, 
     grid.append(element);
   });
   const byPlace = new Map();
-  cells.forEach((cell, index) => {
-    const element = h("span", { class: `cell ${cell.cls}`, dataset: { index } });
+  // Made without h() and added in one call: a month's 2,976 cells took 20-35 ms through
+  // h() one by one, 5-10 ms so.
+  grid.append(...cells.map((cell, index) => {
+    const element = document.createElement("span");
+    element.className = `cell ${cell.cls}`;
+    element.dataset.index = index;
     element.style.gridArea = `${cell.row + 2} / ${cell.col + 2}`;
     cell.element = element;
     byPlace.set(`${cell.row}:${cell.col}`, cell);
-    grid.append(element);
-  });
+    return element;
+  }));
 
   let active = null;
   const activate = (cell) => {
