@@ -1303,46 +1303,6 @@ def test_every_page_screenshot(browser, site, scheme, width):
     page.context.close()
 
 
-# The time from navigation start to the first paint with data (body[data-loaded=true]).
-FIRST_PAINT = """new MutationObserver((changes, observer) => {
-    if (document.body?.dataset.loaded === "true") { window.firstPaintMs = performance.now(); observer.disconnect(); }
-}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-loaded"] });"""
-
-
-def test_first_render_of_a_month_is_measured(browser, config_factory, fake_cpa, capsys):
-    """From navigation start to the Overview painted, with 30 days of 20,000 events on
-    loopback, cold (a new browser context: nothing cached). Printed, not asserted: a
-    timing depends on the machine (the goal is 400 ms)."""
-    cpa = fake_cpa()
-    service = Service(config_factory(CPA_BASE_URL=cpa.url, APP_HOST="127.0.0.1"))
-    now = now_ms()
-    models = ["gpt-5.4", "claude-sonnet-4-5-20250929", "gemini-2.5-pro"]
-    rows = [(i * 30 * DAY_MINUTES // 20_000, models[i % 3], (ALPHA, BETA)[i % 2], (ALICE, BOB)[i % 2], i % 17 == 0,
-             1_000 + i % 5_000, i % 700, 100 + i % 900, 500 + i % 4_000) for i in range(20_000)]
-    events = [event(now, i, *row) for i, row in enumerate(rows)]
-    service.store.write_batch(events, [], received=len(events))
-    server, url = serve(service)
-    try:
-        timings = []
-        for _ in range(5):
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=BROWSER_ZONE)
-            context.add_init_script(FIRST_PAINT)
-            page = context.new_page()
-            page.goto(url + "#/overview?range=30d")
-            painted(page, "overview")
-            timings.append(page.evaluate("window.firstPaintMs"))
-            modules = page.evaluate("performance.getEntriesByType('resource').filter((e) => e.name.endsWith('.js')).length")
-            assert text(page, "#card-requests .value") != "0"
-            context.close()
-        with capsys.disabled():
-            print(f"\n  first render of Overview 30d (20,000 events), 5 cold loads: "
-                  f"{', '.join(f'{t:.0f}' for t in timings)} ms; {modules} scripts")
-    finally:
-        server.close()
-        service.store.close()
-
-
-
 def test_an_event_opens_cpas_log_of_its_request(browser, config_factory, fake_cpa, tmp_path):
     """From an event's dialog to CPA's log: tabs, every attempt, an inline image from the
     asset route, and a prompt's <script> and <img onerror> shown as the text they are."""

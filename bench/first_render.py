@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""The dashboard's first render: from navigation start to a month's Overview painted
+(body[data-loaded=true]), in Debian's chromium, cold (a new browser context each load:
+nothing cached), from zipapps run as processes of their own on loopback.
+
+    .venv/bin/python bench/first_render.py [--zipapp A.pyz [--zipapp B.pyz]] [--rounds 12]
+                                           [--events 20000] [--service-cpus 0]
+
+Without --zipapp it builds this checkout's. With two, the loads alternate A, B, B, A, ...
+in one sitting, so that the machine's drift falls on both alike (compare before and after
+a change this way: build the old commit's zipapp with its build.py). Each side gets its
+own copy of one database: 30 days of --events events (3 models, 2 keys, 2 credentials).
+Printed per side: median and quartiles of the first render, and where it went: when
+the page asked for its session and for the overview, when the overview's answer was in,
+and the render after it. The goal is 400 ms (issue 21); the figure depends on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import cpa_usage  # noqa: E402
+
+FIRST_PAINT = """new MutationObserver((changes, observer) => {
+    if (document.body?.dataset.loaded === "true") { window.firstPaintMs = performance.now(); observer.disconnect(); }
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-loaded"] });"""
+# performance.now() of: the session asked for, the overview asked for, its answer in.
+MILESTONES = """() => { const entries = performance.getEntriesByType("resource");
+  const find = (part) => entries.find((entry) => entry.name.includes(part));
+  return [find("auth/session").startTime, find("usage/overview?range=30d").startTime,
+          find("usage/overview?range=30d").responseEnd]; }"""
+PHASES = ("session asked", "overview asked", "overview answered", "render after it")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def build_database(path: pathlib.Path, events: int, cpa) -> None:
+    """30 days of ``events`` events through the product's writer."""
+    from test_dashboard_pages import ALICE, ALPHA, BETA, BOB, DAY_MINUTES, event
+
+    config = cpa_usage.load_config({"ENV_FILE": "", "SQLITE_PATH": str(path), "CPA_BASE_URL": cpa.url,
+                                    "CPA_MANAGEMENT_KEY": cpa.key, "LOG_FILE_ENABLED": "false",
+                                    "USAGE_RETENTION_DAYS": "0"})
+    service = cpa_usage.Service(config)
+    now = cpa_usage.now_ms()
+    models = ["gpt-5.4", "claude-sonnet-4-5-20250929", "gemini-2.5-pro"]
+    batch = [event(now, i, i * 30 * DAY_MINUTES // events, models[i % 3], (ALPHA, BETA)[i % 2], (ALICE, BOB)[i % 2],
+                   i % 17 == 0, 1_000 + i % 5_000, i % 700, 100 + i % 900, 500 + i % 4_000) for i in range(events)]
+    service.store.write_batch(batch, [], received=len(batch))
+    service.store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(zipapp: pathlib.Path, database: pathlib.Path, cpa, cpus: str | None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], "ENV_FILE": "", "CPA_BASE_URL": cpa.url, "CPA_MANAGEMENT_KEY": cpa.key,
+           "APP_HOST": "127.0.0.1", "APP_PORT": str(port), "SQLITE_PATH": str(database), "LOG_FILE_ENABLED": "false",
+           "USAGE_RETENTION_DAYS": "0"}
+    command = [sys.executable, "-I", "-S", str(zipapp)]
+    process = subprocess.Popen(["taskset", "-c", cpus, *command] if cpus else command, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            return process, f"http://127.0.0.1:{port}/usage/"
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{zipapp}: the service did not start")
+            time.sleep(0.1)
+
+
+def load(browser, url: str) -> tuple[float, ...]:
+    """One cold load: (first render, *the milestones, the render after the answer) in ms."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="America/New_York")
+    context.add_init_script(FIRST_PAINT)
+    page = context.new_page()
+    page.goto(url + "#/overview?range=30d")
+    page.wait_for_function("() => document.body.dataset.loaded === 'true' && document.body.dataset.page === 'overview'",
+                           timeout=30_000)
+    first = page.evaluate("window.firstPaintMs")
+    session, asked, answered = page.evaluate(MILESTONES)
+    context.close()
+    return first, session, asked, answered, first - answered
+
+
+def spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    n = len(ordered)
+    return f"median {statistics.median(ordered):4.0f}, quartiles {ordered[n // 4]:4.0f}-{ordered[(3 * n) // 4]:4.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--zipapp", type=pathlib.Path, action="append", help="a zipapp to measure (twice: A and B)")
+    parser.add_argument("--rounds", type=int, default=12, help="loads of each side, after one untimed")
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--service-cpus", help="taskset's CPU list for the services (e.g. 0); the browser is not pinned")
+    args = parser.parse_args()
+    from fake_cpa import FakeCPA
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = pathlib.Path(tmp)
+        zipapps = args.zipapp or []
+        if not zipapps:
+            subprocess.run([sys.executable, str(ROOT / "build.py"), "--output", str(work / "this.pyz")], check=True,
+                           stdout=subprocess.DEVNULL)
+            zipapps = [work / "this.pyz"]
+        if len(zipapps) > 2:
+            parser.error("at most two zipapps (A and B)")
+        cpa = FakeCPA().start()
+        services = []
+        try:
+            build_database(work / "month.db", args.events, cpa)
+            for i, zipapp in enumerate(zipapps):
+                shutil.copy(work / "month.db", work / f"{i}.db")
+                services.append(start(zipapp, work / f"{i}.db", cpa, args.service_cpus))
+            results: list[list[tuple[float, ...]]] = [[] for _ in zipapps]
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+                for round_ in range(args.rounds + 1):
+                    order = list(range(len(zipapps)))
+                    for side in order if round_ % 2 else order[::-1]:
+                        timing = load(browser, services[side][1])
+                        if round_:  # the first round warms the services' caches and the page cache
+                            results[side].append(timing)
+                browser.close()
+        finally:
+            for process, _ in services:
+                process.terminate()
+                process.wait()
+            cpa.stop()
+    print(f"first render of Overview 30d ({args.events:,} events), {args.rounds} cold loads a side, "
+          f"services on CPUs {args.service_cpus or 'any'}, {os.cpu_count()} CPUs")
+    for name, zipapp, timings in zip("AB", zipapps, results):
+        print(f"{name} {zipapp.name}: first render {spread([t[0] for t in timings])} ms "
+              f"(all {', '.join(f'{t[0]:.0f}' for t in sorted(timings))})")
+        for index, phase in enumerate(PHASES, start=1):
+            print(f"    {phase:18} {spread([t[index] for t in timings])} ms")
+
+
+if __name__ == "__main__":
+    main()
