@@ -433,6 +433,7 @@ def test_events_columns_are_chosen_and_kept(browser, site):
     assert headers() == [h for h in DEFAULT_EVENT_COLUMNS if h != "Credential"] + ["Output speed"]
     assert first_row.locator("td").last.inner_text() == "533.3 tokens/s"  # 800 output tokens in 1.5 s after the first
     assert page.evaluate("document.activeElement.value") == "credential"  # the panel stays where the viewer was
+    page.screenshot(path=str(ARTIFACTS / "event-columns-light-1280.png"))
     page.reload()
     painted(page, "events")
     assert headers() == [h for h in DEFAULT_EVENT_COLUMNS if h != "Credential"] + ["Output speed"]
@@ -440,6 +441,12 @@ def test_events_columns_are_chosen_and_kept(browser, site):
     page.click("#event-columns + .ms-panel button.link")  # Reset
     assert headers() == DEFAULT_EVENT_COLUMNS and text(page, "#event-columns .ms-count") == "11 of 20"
     assert page.evaluate("localStorage.getItem('cpa-usage-event-columns')") is None
+    phone, _ = site.open(browser, "#/events", width=390, height=844, scheme="dark")
+    painted(phone, "events")
+    phone.click("#event-columns")
+    assert phone.evaluate("document.querySelector('#event-columns + .ms-panel').getBoundingClientRect().right") <= 390
+    phone.screenshot(path=str(ARTIFACTS / "event-columns-dark-390.png"))
+    phone.context.close()
 
     record = {"timestamp": iso_ms(site.now - MINUTE), "model": "gpt-5.4", "provider": "codex", "executor_type": "CodexExecutor",
               "api_key": ALPHA, "source": ALICE[0], "auth_index": ALICE[1], "latency_ms": 900, "failed": False,
