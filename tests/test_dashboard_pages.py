@@ -1296,6 +1296,11 @@ def test_every_page_screenshot(browser, site, scheme, width):
         page.evaluate("() => window.scrollTo(0, 0)")
         assert page.evaluate("document.documentElement.scrollWidth") <= width, name
         page.screenshot(path=str(ARTIFACTS / f"{name}-{scheme}-{width}.png"), full_page=True)
+        if name == "overview":  # laid out once near the screen (content-visibility), where it clips what overflows
+            page.locator("#health-grid").scroll_into_view_if_needed()
+            assert page.evaluate("document.querySelector('#health-grid .cellgrid').scrollWidth <= "
+                                 "document.querySelector('#health-grid').clientWidth - 24")
+            assert page.evaluate("document.querySelector('#health-grid .cellgrid').getBoundingClientRect().height") > 20
         if name == "events":
             page.locator("#events tbody tr").nth(2).click()
             page.screenshot(path=str(ARTIFACTS / f"event-detail-{scheme}-{width}.png"))

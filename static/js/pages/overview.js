@@ -62,7 +62,7 @@ export default {
         actions: h("a", { href: hrefFor("credentials", params) }, t("page_credentials")) })] : []),
       live.element,
       ...(series ? series.cards : [card(t("hourly"), note(t("no_data")), { wide: true })]),
-      card(t("health_grid"), healthGrid(data.health_grid), { wide: true, id: "health-grid" }));
+      gridCard(data.health_grid));
     for (const one of cards) sparkline(one.spark, xs.map((x) => x / 1000), one.values, color(one.color));
     series?.draw(METRICS[0]);
     live.start();
@@ -247,8 +247,17 @@ function costNote(summary, params) {
   return [isMember() ? h("span", { class: "warn" }, text) : h("a", { class: "warn", href: hrefFor("models", params) }, text)];
 }
 
+/** The 15-minute grid's card: a row a local day. Its height is estimated (a 14-px row a
+ * day, its head and legend) for as long as it is not laid out (content-visibility in app.css). */
+function gridCard(cells) {
+  const grid = cells.length ? healthGrid(cells) : { element: note(t("no_data")), rows: 0 };
+  const element = card(t("health_grid"), grid.element, { wide: true, id: "health-grid" });
+  element.style.containIntrinsicSize = `auto ${110 + 14 * grid.rows}px`;
+  return element;
+}
+
+/** The grid of ``cells`` (at least one) and its legend: {element, rows}. */
 function healthGrid(cells) {
-  if (!cells.length) return note(t("no_data"));
   const busiest = Math.max(...cells.map((cell) => cell.requests));
   const rows = [];
   const rowOfDay = new Map();
@@ -265,5 +274,6 @@ function healthGrid(cells) {
       cls: healthClass(cell.requests, cell.failed, busiest), tip: () => cellTip(when(), cell.requests, cell.failed) };
   });
   const colLabels = [0, 3, 6, 9, 12, 15, 18, 21].map((hour) => ({ col: hour * 4, span: 12, text: String(hour).padStart(2, "0") }));
-  return h("div", {}, cellGrid({ label: t("health_grid"), rows, columns: 96, cells: placed, colLabels }), legend());
+  return { element: h("div", {}, cellGrid({ label: t("health_grid"), rows, columns: 96, cells: placed, colLabels }), legend()),
+    rows: rows.length };
 }
