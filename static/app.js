@@ -29,6 +29,7 @@ const STATUS_EVERY_MS = 10_000;
 const NO_INSTANCE = "~"; // the filter's value for events without an instance (the API's NO_INSTANCE)
 const THEME_KEY = "cpa-usage-theme";
 const LOGIN_MODE_KEY = "cpa-usage-login";
+const OWNER_KEY = "cpa-usage-owner"; // "yes": this browser was signed in as the owner (askEarly)
 const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
 const $ = (id) => document.getElementById(id);
 
@@ -40,6 +41,7 @@ let statusReady = Promise.resolve();
 let filterBar = null;
 let keyLogin = false; // members may sign in with their CPA client key (KEY_LOGIN_ENABLED)
 let activeAlertCount = 0; // the owner's alerts of today and this month
+let early = null; // the first page's data, asked for beside the session (askEarly)
 
 // -- theme and language ----------------------------------------------------------------------
 
@@ -280,6 +282,25 @@ function paint() {
   document.body.dataset.loaded = "true";
 }
 
+/** The page in the address asked for at once, beside the session, where this browser was
+ * the owner's when it last looked (a signed-out one would log the 401s as errors): the
+ * page's answer then need not wait for the session's (60 ms of a cold first render on
+ * loopback). The first show() takes it where the address is still the same and the viewer
+ * still the owner. */
+function askEarly() {
+  const { page, params } = route();
+  if (!PAGES[page] || localStorage.getItem(OWNER_KEY) !== "yes") return null;
+  const data = PAGES[page].load(params);
+  data.catch(() => {}); // signed out, or a member's 403: the session's answer tells, and the page is asked again
+  return { hash: location.hash, data };
+}
+
+function takeEarly(page, params) {
+  const taken = early;
+  early = null;
+  return taken && taken.hash === location.hash && !isMember() ? taken.data : PAGES[page].load(params);
+}
+
 async function show(quiet = false) {
   clearTimeout(refreshTimer);
   if (!signedIn) return;
@@ -295,7 +316,7 @@ async function show(quiet = false) {
   }
   syncShell();
   try {
-    const [data] = await Promise.all([PAGES[page].load(params), statusReady, chartsReady]);
+    const [data] = await Promise.all([takeEarly(page, params), statusReady, chartsReady]);
     if (ticket !== shown) return;
     current = { page, params, data };
     paint();
@@ -350,6 +371,8 @@ function scheduleRefresh(params) {
 
 function showLogin() {
   signedIn = false;
+  early = null; // asked for without a session: after the sign-in the page is asked again
+  localStorage.removeItem(OWNER_KEY);
   clearTimeout(refreshTimer);
   current = null;
   destroyCharts();
@@ -380,6 +403,8 @@ function setLoginMode(mode) {
 
 function enter({ auth_enabled: authEnabled, member }) {
   signedIn = true;
+  if (member) localStorage.removeItem(OWNER_KEY);
+  else localStorage.setItem(OWNER_KEY, "yes");
   session.member = member;
   document.body.classList.remove("signed-out");
   $("login").hidden = true;
@@ -431,6 +456,7 @@ function setupSignIn() {
 
 async function start() {
   const asked = api.get("auth/session"); // on its way while the shell is set up
+  early = askEarly();
   translateStatic();
   document.querySelector(".skip").addEventListener("click", (event) => {
     event.preventDefault(); // the hash is the route: move the focus instead

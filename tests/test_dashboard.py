@@ -68,6 +68,29 @@ def test_theme_choice_is_remembered(browser, served):
     page.context.close()
 
 
+# Each request of the page's data ("usage/overview") and whether it started before the session's answer was in.
+ASKED = """() => { const entries = performance.getEntriesByType("resource");
+  const session = entries.find((entry) => entry.name.includes("auth/session"));
+  return entries.filter((entry) => entry.name.includes("usage/overview"))
+    .map((entry) => entry.startTime < session.responseEnd); }"""
+
+
+def test_a_returning_owners_page_is_asked_for_beside_the_session(browser, served):
+    """The first visit asks for the page once the session says who is there; a browser
+    the owner used asks for it at once, beside the session, and the page uses that answer
+    (no second request). Signed out, nothing is asked early (no 401 in the console)."""
+    _, url = served
+    page, errors = open_page(browser, url + "#/overview")
+    painted(page, "overview")
+    first = page.evaluate(ASKED)
+    page.reload()
+    painted(page, "overview")
+    assert (first[0], page.evaluate(ASKED)[0]) == (False, True)
+    assert len(page.evaluate(ASKED)) == len(first)  # the early answer painted the page: nothing asked twice
+    assert errors == []
+    page.context.close()
+
+
 def test_rejected_key_is_shown_plainly(browser, served):
     service, url = served
     from cpa_usage import AuthRejected

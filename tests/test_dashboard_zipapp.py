@@ -82,7 +82,8 @@ def month(tmp_path, config_factory, fake_cpa, zipapp):
     events = [event(now, i, *row) for i, row in enumerate(rows)]
     service.store.write_batch(events, [], received=len(events))
     service.store.close()
-    process = Running(zipapp, tmp_path, cpa, USAGE_RETENTION_DAYS="0")
+    # the drain at its default pace (Running's 50 ms is for tests that wait on it)
+    process = Running(zipapp, tmp_path, cpa, USAGE_RETENTION_DAYS="0", REDIS_QUEUE_IDLE_INTERVAL="1s")
     return f"http://127.0.0.1:{process.port}/usage/"
 
 
