@@ -209,11 +209,16 @@ function unreachable(error) {
   $("conn").hidden = true;
 }
 
+function askStatus() {
+  return Promise.all([api.get("status"), api.get("alerts", new URLSearchParams({ limit: "1000" }))]);
+}
+
 /** /status feeds the header (live) and the banners; the first answer also gives the zone.
- * The alerts of today and this month are counted on the navigation's budgets link. */
-async function refreshStatus() {
+ * The alerts of today and this month are counted on the navigation's budgets link.
+ * ``answers``: of askStatus, asked early (askEarly) or now. */
+async function refreshStatus(answers = askStatus()) {
   try {
-    const [report, alerts] = await Promise.all([api.get("status"), api.get("alerts", new URLSearchParams({ limit: "1000" }))]);
+    const [report, alerts] = await answers;
     if (!fmt.zoneKnown()) fmt.setZone(report.tz);
     paintConnection(report);
     paintBanners(report);
@@ -247,10 +252,15 @@ async function memberHeader() {
   }
 }
 
-/** The CPAs the events came from: the instance filter is offered when there are several. */
-async function loadInstances() {
+function askInstances() {
+  return api.get("usage/events/filters", apiParams(new URLSearchParams(), { range: "all" }));
+}
+
+/** The CPAs the events came from: the instance filter is offered when there are several.
+ * ``asked``: askInstances' answer, asked early (askEarly) or now. */
+async function loadInstances(asked = askInstances()) {
   await act(async () => {
-    const answer = await api.get("usage/events/filters", apiParams(new URLSearchParams(), { range: "all" }));
+    const answer = await asked;
     session.instances = answer.instances.map((item) => item.instance);
   }, () => {}); // without them the filter is just not offered; the page says what is wrong
 }
@@ -282,17 +292,20 @@ function paint() {
   document.body.dataset.loaded = "true";
 }
 
-/** The page in the address asked for at once, beside the session, where this browser was
- * the owner's when it last looked (a signed-out one would log the 401s as errors): the
- * page's answer then need not wait for the session's (60 ms of a cold first render on
- * loopback). The first show() takes it where the address is still the same and the viewer
- * still the owner. */
+/** What the owner's first view waits for (the page in the address, the header's status,
+ * the instances), asked for at once, beside the session, where this browser was the
+ * owner's when it last looked (a signed-out one would log the 401s as errors): none of
+ * it then waits for the session's answer (about 100 ms of a returning owner's first
+ * render on loopback). enter() and the first show() take them where the viewer is still
+ * the owner and the address the same. */
 function askEarly() {
   const { page, params } = route();
   if (!PAGES[page] || localStorage.getItem(OWNER_KEY) !== "yes") return null;
-  const data = PAGES[page].load(params);
-  data.catch(() => {}); // signed out, or a member's 403: the session's answer tells, and the page is asked again
-  return { hash: location.hash, data };
+  const asked = { hash: location.hash, data: PAGES[page].load(params), status: askStatus(), instances: askInstances() };
+  for (const answer of [asked.data, asked.status, asked.instances]) {
+    answer.catch(() => {}); // signed out after all: the session's answer tells, and all is asked again
+  }
+  return asked;
 }
 
 function takeEarly(page, params) {
@@ -410,7 +423,8 @@ function enter({ auth_enabled: authEnabled, member }) {
   $("login").hidden = true;
   $("logout").hidden = !authEnabled;
   if (member) for (const id of ["conn", "warnings", "recording", "drain-banner"]) $(id).hidden = true;
-  statusReady = Promise.all([member ? memberHeader() : refreshStatus(), loadInstances()]);
+  const ahead = member ? null : early; // the owner's, asked early
+  statusReady = Promise.all([member ? memberHeader() : refreshStatus(ahead?.status), loadInstances(ahead?.instances)]);
   show();
 }
 

@@ -68,25 +68,27 @@ def test_theme_choice_is_remembered(browser, served):
     page.context.close()
 
 
-# Each request of the page's data ("usage/overview") and whether it started before the session's answer was in.
-ASKED = """() => { const entries = performance.getEntriesByType("resource");
+# Each request whose address holds ``part``: whether it started before the session's answer was in.
+ASKED = """(part) => { const entries = performance.getEntriesByType("resource");
   const session = entries.find((entry) => entry.name.includes("auth/session"));
-  return entries.filter((entry) => entry.name.includes("usage/overview"))
-    .map((entry) => entry.startTime < session.responseEnd); }"""
+  return entries.filter((entry) => entry.name.includes(part)).map((entry) => entry.startTime < session.responseEnd); }"""
 
 
 def test_a_returning_owners_page_is_asked_for_beside_the_session(browser, served):
-    """The first visit asks for the page once the session says who is there; a browser
-    the owner used asks for it at once, beside the session, and the page uses that answer
-    (no second request). Signed out, nothing is asked early (no 401 in the console)."""
+    """The first visit asks for the page, the header's status and the instances once the
+    session says who is there; a browser the owner used asks for them at once, beside the
+    session, and uses those answers (nothing asked twice). Signed out, nothing is asked
+    early (test_login_flow)."""
     _, url = served
     page, errors = open_page(browser, url + "#/overview")
     painted(page, "overview")
-    first = page.evaluate(ASKED)
+    parts = ("usage/overview", "api/v1/status", "events/filters")
+    first = {part: page.evaluate(ASKED, part) for part in parts}
     page.reload()
     painted(page, "overview")
-    assert (first[0], page.evaluate(ASKED)[0]) == (False, True)
-    assert len(page.evaluate(ASKED)) == len(first)  # the early answer painted the page: nothing asked twice
+    again = {part: page.evaluate(ASKED, part) for part in parts}
+    assert [(first[part][0], again[part][0]) for part in parts] == [(False, True)] * 3
+    assert {part: len(asked) for part, asked in again.items()} == {part: len(asked) for part, asked in first.items()}
     assert errors == []
     page.context.close()
 
@@ -141,6 +143,7 @@ def test_login_flow(browser, config_factory):
         assert not page.locator("#view").is_visible()
         page.reload()
         page.wait_for_selector("body[data-loaded=login]")  # the cookie is gone for good
+        assert page.evaluate(ASKED, "api/v1/usage") == []  # signed out: nothing asked beside the session
         assert [e for e in errors if "401" not in e] == []  # the 401s are expected, nothing else
         page.context.close()
     finally:
