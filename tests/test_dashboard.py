@@ -4,6 +4,7 @@ sign-in and sign-out, the one-click recording fix, base paths. The other pages a
 test_dashboard_pages.py. Screenshots land in tests/artifacts/."""
 
 import threading
+import time
 
 import pytest
 
@@ -74,23 +75,43 @@ ASKED = """(part) => { const entries = performance.getEntriesByType("resource");
   return entries.filter((entry) => entry.name.includes(part)).map((entry) => entry.startTime < session.responseEnd); }"""
 
 
-def test_a_returning_owners_page_is_asked_for_beside_the_session(browser, served):
+# The previous period's overview (asked for once the page is painted) is in.
+COMPARED = "() => document.querySelector('#card-requests .delta').textContent !== ''"
+
+
+def slow_session(app, seconds):
+    """The app, its session answered ``seconds`` late: what is asked beside the session
+    starts before that answer, what waits for it after."""
+    def call(environ, start_response):
+        if environ["PATH_INFO"].endswith("/auth/session"):
+            time.sleep(seconds)
+        return app(environ, start_response)
+    return call
+
+
+def test_a_returning_owners_page_is_asked_for_beside_the_session(browser, config_factory):
     """The first visit asks for the page, the header's status and the instances once the
     session says who is there; a browser the owner used asks for them at once, beside the
     session, and uses those answers (nothing asked twice). Signed out, nothing is asked
     early (test_login_flow)."""
-    _, url = served
+    service = Service(config_factory())
+    service.app = slow_session(service.app, 0.3)
+    server, url = serve(service)
     page, errors = open_page(browser, url + "#/overview")
     painted(page, "overview")
+    page.wait_for_function(COMPARED)
     parts = ("usage/overview", "api/v1/status", "events/filters")
     first = {part: page.evaluate(ASKED, part) for part in parts}
     page.reload()
     painted(page, "overview")
+    page.wait_for_function(COMPARED)
     again = {part: page.evaluate(ASKED, part) for part in parts}
     assert [(first[part][0], again[part][0]) for part in parts] == [(False, True)] * 3
     assert {part: len(asked) for part, asked in again.items()} == {part: len(asked) for part, asked in first.items()}
     assert errors == []
     page.context.close()
+    server.close()
+    service.store.close()
 
 
 def test_rejected_key_is_shown_plainly(browser, served):
