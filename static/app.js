@@ -7,7 +7,7 @@ import { act, api, SignInNeeded } from "./js/api.js";
 import { chartsReady, destroyCharts, readThemeColors, withCharts } from "./js/charts.js";
 import { multiSelect, rangePicker, segmented } from "./js/controls.js";
 import { activeAlerts } from "./js/budget.js";
-import { dialogOpen, errorNote, errorView, h, hideTip, skeleton } from "./js/dom.js";
+import { dialogOpen, errorView, h, hideTip, skeleton } from "./js/dom.js";
 import * as fmt from "./js/format.js";
 import { language, setLanguage, t, translateStatic } from "./js/i18n.js";
 import analysis from "./js/pages/analysis.js";
@@ -29,7 +29,6 @@ const STATUS_EVERY_MS = 10_000;
 const NO_INSTANCE = "~"; // the filter's value for events without an instance (the API's NO_INSTANCE)
 const THEME_KEY = "cpa-usage-theme";
 const LOGIN_MODE_KEY = "cpa-usage-login";
-const OWNER_KEY = "cpa-usage-owner"; // "yes": this browser was signed in as the owner (askEarly)
 const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
 const $ = (id) => document.getElementById(id);
 
@@ -41,7 +40,6 @@ let statusReady = Promise.resolve();
 let filterBar = null;
 let keyLogin = false; // members may sign in with their CPA client key (KEY_LOGIN_ENABLED)
 let activeAlertCount = 0; // the owner's alerts of today and this month
-let early = null; // the first page's data, asked for beside the session (askEarly)
 
 // -- theme and language ----------------------------------------------------------------------
 
@@ -209,16 +207,11 @@ function unreachable(error) {
   $("conn").hidden = true;
 }
 
-function askStatus() {
-  return Promise.all([api.get("status"), api.get("alerts", new URLSearchParams({ limit: "1000" }))]);
-}
-
 /** /status feeds the header (live) and the banners; the first answer also gives the zone.
- * The alerts of today and this month are counted on the navigation's budgets link.
- * ``answers``: of askStatus, asked early (askEarly) or now. */
-async function refreshStatus(answers = askStatus()) {
+ * The alerts of today and this month are counted on the navigation's budgets link. */
+async function refreshStatus() {
   try {
-    const [report, alerts] = await answers;
+    const [report, alerts] = await Promise.all([api.get("status"), api.get("alerts", new URLSearchParams({ limit: "1000" }))]);
     if (!fmt.zoneKnown()) fmt.setZone(report.tz);
     paintConnection(report);
     paintBanners(report);
@@ -252,15 +245,10 @@ async function memberHeader() {
   }
 }
 
-function askInstances() {
-  return api.get("usage/events/filters", apiParams(new URLSearchParams(), { range: "all" }));
-}
-
-/** The CPAs the events came from: the instance filter is offered when there are several.
- * ``asked``: askInstances' answer, asked early (askEarly) or now. */
-async function loadInstances(asked = askInstances()) {
+/** The CPAs the events came from: the instance filter is offered when there are several. */
+async function loadInstances() {
   await act(async () => {
-    const answer = await asked;
+    const answer = await api.get("usage/events/filters", apiParams(new URLSearchParams(), { range: "all" }));
     session.instances = answer.instances.map((item) => item.instance);
   }, () => {}); // without them the filter is just not offered; the page says what is wrong
 }
@@ -292,28 +280,6 @@ function paint() {
   document.body.dataset.loaded = "true";
 }
 
-/** What the owner's first view waits for (the page in the address, the header's status,
- * the instances), asked for at once, beside the session, where this browser was the
- * owner's when it last looked (a signed-out one would log the 401s as errors): none of
- * it then waits for the session's answer (about 100 ms of a returning owner's first
- * render on loopback). enter() and the first show() take them where the viewer is still
- * the owner and the address the same. */
-function askEarly() {
-  const { page, params } = route();
-  if (!PAGES[page] || localStorage.getItem(OWNER_KEY) !== "yes") return null;
-  const asked = { hash: location.hash, data: PAGES[page].load(params), status: askStatus(), instances: askInstances() };
-  for (const answer of [asked.data, asked.status, asked.instances]) {
-    answer.catch(() => {}); // signed out after all: the session's answer tells, and all is asked again
-  }
-  return asked;
-}
-
-function takeEarly(page, params) {
-  const taken = early;
-  early = null;
-  return taken && taken.hash === location.hash && !isMember() ? taken.data : PAGES[page].load(params);
-}
-
 async function show(quiet = false) {
   clearTimeout(refreshTimer);
   if (!signedIn) return;
@@ -323,13 +289,14 @@ async function show(quiet = false) {
     return;
   }
   const ticket = ++shown;
+  const loading = PAGES[page].load(params); // asked for first, the shell painted meanwhile
   if (!quiet) {
     document.body.dataset.loaded = "false";
     waitingFor(page);
   }
   syncShell();
   try {
-    const [data] = await Promise.all([takeEarly(page, params), statusReady, chartsReady]);
+    const [data] = await Promise.all([loading, statusReady, chartsReady]);
     if (ticket !== shown) return;
     current = { page, params, data };
     paint();
@@ -384,8 +351,6 @@ function scheduleRefresh(params) {
 
 function showLogin() {
   signedIn = false;
-  early = null; // asked for without a session: after the sign-in the page is asked again
-  localStorage.removeItem(OWNER_KEY);
   clearTimeout(refreshTimer);
   current = null;
   destroyCharts();
@@ -416,15 +381,12 @@ function setLoginMode(mode) {
 
 function enter({ auth_enabled: authEnabled, member }) {
   signedIn = true;
-  if (member) localStorage.removeItem(OWNER_KEY);
-  else localStorage.setItem(OWNER_KEY, "yes");
   session.member = member;
   document.body.classList.remove("signed-out");
   $("login").hidden = true;
   $("logout").hidden = !authEnabled;
   if (member) for (const id of ["conn", "warnings", "recording", "drain-banner"]) $(id).hidden = true;
-  const ahead = member ? null : early; // the owner's, asked early
-  statusReady = Promise.all([member ? memberHeader() : refreshStatus(ahead?.status), loadInstances(ahead?.instances)]);
+  statusReady = Promise.all([member ? memberHeader() : refreshStatus(), loadInstances()]);
   show();
 }
 
@@ -468,9 +430,10 @@ function setupSignIn() {
   });
 }
 
-async function start() {
-  const asked = api.get("auth/session"); // on its way while the shell is set up
-  early = askEarly();
+/** The session's answer (GET auth/session: who is here) is in the page, filled in by the
+ * server, so the view's data is asked for at once. */
+function start() {
+  const answer = JSON.parse(document.querySelector("meta[name=cpa-usage-session]").content);
   translateStatic();
   document.querySelector(".skip").addEventListener("click", (event) => {
     event.preventDefault(); // the hash is the route: move the focus instead
@@ -481,15 +444,9 @@ async function start() {
   filterBar = buildFilterBar();
   window.addEventListener("hashchange", () => show());
   setInterval(pollStatus, STATUS_EVERY_MS);
-  try {
-    const answer = await asked;
-    keyLogin = answer.key_login_enabled;
-    if (answer.signed_in) enter(answer);
-    else showLogin();
-  } catch (error) {
-    $("view").replaceChildren(errorNote(error));
-    document.body.dataset.loaded = "error";
-  }
+  keyLogin = answer.key_login_enabled;
+  if (answer.signed_in) enter(answer);
+  else showLogin();
 }
 
 start();

@@ -1,7 +1,9 @@
 """Login, protection, browser safety, secrets and aliases."""
 
+import html
 import json
 import logging
+import re
 
 import jwt
 import pytest
@@ -83,6 +85,24 @@ def test_login_sets_a_strict_cookie_and_opens_the_api(secured):
     assert request(secured, "GET", "/status", cookie=token).status == 200
     session = request(secured, "GET", "/auth/session", cookie=token).json()
     assert session["auth_enabled"] and session["signed_in"] and session["expires_at"]
+
+
+def session_in_page(service, cookie=None):
+    """The session's answer the dashboard's page carries, and the page's Cache-Control."""
+    page = wsgi_call(service.app, "GET", "/usage/", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"} if cookie else {})
+    [content] = re.findall(r'<meta name="cpa-usage-session" content="([^"]*)">', page.body.decode())
+    return json.loads(html.unescape(content)), page.headers["cache-control"]
+
+
+def test_the_dashboards_page_carries_its_viewers_session(secured):
+    """The page knows who is there without asking: the answer of /auth/session for the same
+    cookie, escaped for the attribute, and the page private to that viewer."""
+    assert session_in_page(secured) == (request(secured, "GET", "/auth/session").json(), "private, no-cache")
+    assert session_in_page(secured)[0]["signed_in"] is False
+    token = cookie_of(login(secured))
+    answer, _ = session_in_page(secured, token)
+    assert answer == request(secured, "GET", "/auth/session", cookie=token).json() and answer["signed_in"] is True
+    assert answer["tz"] == "Asia/Shanghai"  # "/" and "+" and the like survive the attribute's escaping
 
 
 def test_secure_cookie_behind_a_trusted_https_proxy(make_service):
