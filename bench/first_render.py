@@ -10,7 +10,8 @@ Without --zipapp it builds this checkout's. With two, the loads alternate A, B, 
 in one sitting, so that the machine's drift falls on both alike (compare before and after
 a change this way: build the old commit's zipapp with its build.py). Each side gets its
 own copy of one database: 30 days of --events events (3 models, 2 keys, 2 credentials).
-Printed per side: median and quartiles of the first render, and where it went: when
+Printed: the CPU check of bench/queries.py before and after (this machine's speed drifts),
+and per side: median and quartiles of the first render, and where it went: when
 the page made its first API request and asked for the overview, when the overview's and the status's
 answers were in, and the render after the later of them. The goal is 400 ms (issue 21); the figure depends on the machine.
 """
@@ -33,6 +34,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import cpa_usage  # noqa: E402
+from queries import cpu_check  # noqa: E402
 
 FIRST_PAINT = """new MutationObserver((changes, observer) => {
     if (document.body?.dataset.loaded === "true") { window.firstPaintMs = performance.now(); observer.disconnect(); }
@@ -149,6 +151,7 @@ def main() -> None:
                 shutil.copy(work / "month.db", work / f"{i}.db")
                 services.append(start(zipapp, work / f"{i}.db", cpa, args.service_cpus))
             results: list[list[tuple[float, ...]]] = [[] for _ in zipapps]
+            speed = [cpu_check()]
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
                 contexts = [new_context(browser) if args.warm else None for _ in zipapps]
@@ -159,13 +162,15 @@ def main() -> None:
                         if round_:  # the first round warms the services' caches and the page cache
                             results[side].append(timing)
                 browser.close()
+            speed.append(cpu_check())
         finally:
             for process, _ in services:
                 process.terminate()
                 process.wait()
             cpa.stop()
     print(f"first render of Overview 30d ({args.events:,} events), {args.rounds} {'warm' if args.warm else 'cold'} loads a side, "
-          f"services on CPUs {args.service_cpus or 'any'}, {os.cpu_count()} CPUs")
+          f"services on CPUs {args.service_cpus or 'any'}, {os.cpu_count()} CPUs; "
+          f"CPU check (bench/queries.py) {speed[0]:.0f} ms before, {speed[1]:.0f} ms after")
     for name, zipapp, timings in zip("AB", zipapps, results):
         print(f"{name} {zipapp.name}: first render {spread([t[0] for t in timings])} ms "
               f"(all {', '.join(f'{t[0]:.0f}' for t in sorted(timings))})")
