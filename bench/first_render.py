@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """The dashboard's first render: from navigation start to a month's Overview painted
 (body[data-loaded=true]), in Debian's chromium, cold (a new browser context each load:
-nothing cached), from zipapps run as processes of their own on loopback.
+nothing cached; --warm: one context a side, a returning viewer), from zipapps run as
+processes of their own on loopback.
 
     .venv/bin/python bench/first_render.py [--zipapp A.pyz [--zipapp B.pyz]] [--rounds 12]
-                                           [--events 20000] [--service-cpus 0]
+                                           [--events 20000] [--range 30d] [--service-cpus 0] [--warm]
 
 Without --zipapp it builds this checkout's. With two, the loads alternate A, B, B, A, ...
 in one sitting, so that the machine's drift falls on both alike (compare before and after
 a change this way: build the old commit's zipapp with its build.py). Each side gets its
 own copy of one database: 30 days of --events events (3 models, 2 keys, 2 credentials).
-Printed: the CPU check of bench/queries.py before and after (this machine's speed drifts),
-and per side: median and quartiles of the first render, and where it went: when
-the page made its first API request and asked for the overview, when the overview's and the status's
-answers were in, and the render after the later of them. The goal is 400 ms (issue 21); the figure depends on the machine.
+Printed: the CPU check of bench/queries.py before and after (this machine's speed
+drifts), and per side: median and quartiles of the first render, and where it went: when
+the page made its first API request and asked for the overview, when the overview's and
+the status's answers were in, and the render after the later of them. The goal is 400 ms
+for a month (issue 21); the figure depends on the machine.
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ FIRST_PAINT = """new MutationObserver((changes, observer) => {
 # performance.now() of: the first API request (the session's, before the page carried it),
 # the overview asked for, its answer in, the status's answer in (the header's, which the
 # page waits for too).
-MILESTONES = """() => { const entries = performance.getEntriesByType("resource");
+MILESTONES = """(range) => { const entries = performance.getEntriesByType("resource");
   const find = (part) => entries.find((entry) => entry.name.includes(part));
   return [Math.min(...entries.filter((entry) => entry.name.includes("/api/v1/")).map((entry) => entry.startTime)),
-          find("usage/overview?range=30d").startTime,
-          find("usage/overview?range=30d").responseEnd, find("api/v1/status").responseEnd]; }"""
+          find(`usage/overview?range=${range}`).startTime,
+          find(`usage/overview?range=${range}`).responseEnd, find("api/v1/status").responseEnd]; }"""
 PHASES = ("first API request", "overview asked", "overview answered", "status answered", "render after it")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -99,18 +101,18 @@ def new_context(browser):
     return context
 
 
-def load(browser, url: str, context=None) -> tuple[float, ...]:
+def load(browser, url: str, range_: str, context=None) -> tuple[float, ...]:
     """One load: (first render, *the milestones, the render after the last answer) in ms.
     Cold in a context of its own; else in ``context``, which the side used before (its
     storage kept, its cache revalidated: the files come as 304s)."""
     cold = context is None
     context = new_context(browser) if cold else context
     page = context.new_page()
-    page.goto(url + "#/overview?range=30d")
+    page.goto(url + f"#/overview?range={range_}")
     page.wait_for_function("() => document.body.dataset.loaded === 'true' && document.body.dataset.page === 'overview'",
                            timeout=30_000)
     first = page.evaluate("window.firstPaintMs")
-    session, asked, answered, status = page.evaluate(MILESTONES)
+    session, asked, answered, status = page.evaluate(MILESTONES, range_)
     page.close()
     if cold:
         context.close()
@@ -128,6 +130,7 @@ def main() -> None:
     parser.add_argument("--zipapp", type=pathlib.Path, action="append", help="a zipapp to measure (twice: A and B)")
     parser.add_argument("--rounds", type=int, default=12, help="loads of each side, after one untimed")
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--range", default="30d", help="the Overview's range (24h, 7d, 30d...)")
     parser.add_argument("--service-cpus", help="taskset's CPU list for the services (e.g. 0); the browser is not pinned")
     parser.add_argument("--warm", action="store_true", help="each side's loads in one browser context (a returning viewer)")
     args = parser.parse_args()
@@ -158,7 +161,7 @@ def main() -> None:
                 for round_ in range(args.rounds + 1):
                     order = list(range(len(zipapps)))
                     for side in order if round_ % 2 else order[::-1]:
-                        timing = load(browser, services[side][1], contexts[side])
+                        timing = load(browser, services[side][1], args.range, contexts[side])
                         if round_:  # the first round warms the services' caches and the page cache
                             results[side].append(timing)
                 browser.close()
@@ -168,7 +171,7 @@ def main() -> None:
                 process.terminate()
                 process.wait()
             cpa.stop()
-    print(f"first render of Overview 30d ({args.events:,} events), {args.rounds} {'warm' if args.warm else 'cold'} loads a side, "
+    print(f"first render of Overview {args.range} ({args.events:,} events in 30 days), {args.rounds} {'warm' if args.warm else 'cold'} loads a side, "
           f"services on CPUs {args.service_cpus or 'any'}, {os.cpu_count()} CPUs; "
           f"CPU check (bench/queries.py) {speed[0]:.0f} ms before, {speed[1]:.0f} ms after")
     for name, zipapp, timings in zip("AB", zipapps, results):
