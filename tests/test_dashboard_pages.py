@@ -700,6 +700,21 @@ def test_price_editor(browser, site):
     page.wait_for_selector("#prices tbody tr:has-text('mystery-*')", state="detached")
     assert "mystery-*" not in site.service.pricing.user.get("", {})
 
+    # a price of the priority tier beside the standard one; removing it leaves the standard one
+    for field, value in (("model", "mystery-model-x"), ("tier", "priority"), ("input", "5"), ("output", "6"),
+                         ("cache_read", "0"), ("cache_write", "5")):
+        page.fill(f"#price-{field}", value)
+    page.click("#price-form button[type=submit]")
+    priority = page.locator("#prices tbody tr", has=page.locator("code", has_text=re.compile("^priority$")))
+    priority.wait_for()
+    assert [dated.price.input for dated in site.service.pricing.user["priority"]["mystery-model-x"]] == [5]
+    page.locator("#prices-card").screenshot(path=str(ARTIFACTS / "models-prices-tiers-light-1280.png"))
+    delete = priority.locator("button", has_text="Delete")
+    delete.click()
+    delete.click()
+    priority.wait_for(state="detached")
+    assert "priority" not in site.service.pricing.user and "mystery-model-x" in site.service.pricing.user[""]
+
     # a new price from a date to come: the model's history shows both, the past keeps its price
     later = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     page.locator("#prices tbody tr", has_text="mystery-model-x").locator("button", has_text="New price from").click()
@@ -770,8 +785,8 @@ def test_the_built_in_prices_say_where_they_come_from(browser, site):
     link = page.locator("#defaults-source a")
     assert (link.inner_text(), link.get_attribute("href")) == (f"genai-prices {about['version']}",
                                                                "https://github.com/pydantic/genai-prices")
-    assert "MIT licence" in text(page, "#defaults-source") and "totals over a range still use the base price" in text(
-        page, "#defaults-source")
+    assert "MIT licence" in text(page, "#defaults-source") and "long-context price for all its tokens, in every total" \
+        in text(page, "#defaults-source")
     page.click("#defaults-card summary")
     rows = page.locator("#defaults tbody tr")
     assert rows.count() == sum(len(model["prices"]) for model in site.service.pricing.defaults.models)
