@@ -1120,7 +1120,8 @@ class Tokens(NamedTuple):
 # - its prompt band: providers bill a request whose prompt (PROMPT_TOKENS) has MORE than
 #   a threshold of tokens at a long-context price for ALL its tokens (LongContext), so a
 #   range's cost needs its tokens summed apart on each side of every threshold. The band
-#   is how many of PROMPT_BAND_EDGES the prompt passes (0: at most 100k). The edges are
+#   is how many of PROMPT_BAND_EDGES the prompt passes (0: at most 100k); the rollups keep
+#   it only as far as the model's prices tell bands apart (as_rolled_up). The edges are
 #   every threshold of the built-in prices (genai-prices: Claude Haiku 100k, Gemini 1.5
 #   128k, Grok 4.x "199,999", Claude Sonnet/Opus and Gemini Pro 200k, GPT-5.x 272k,
 #   MiniMax 512k), frozen like the histogram bins: a price with another threshold would
@@ -1972,11 +1973,20 @@ def _v18_statements() -> list[str]:
     band 0 and the standard tier: its long-context and priority requests stay priced at
     the base and standard prices, as before this schema, since nothing tells them apart
     any more. Rows are never lost: every bucket is either copied or summed again whole.
+    Summed again here, a band is the raw event's (ingest keeps fewer: as_rolled_up),
+    priced the same.
 
-    What it costs (bench/queries.py's mix, a tail of long prompts and priority requests:
-    see that file): ingest and queries in README, Performance; rows per event in the
-    rollups with the model 1.00 -> 1.00 where no request passes 100k tokens or leaves
-    the standard tier (the families without the model do not change)."""
+    The decision, dimensions rather than measures per tier and band: a row more only
+    where a bucket has such requests, where measures would be five token sums per band
+    and tier on every row. What it costs (2026-12-07, the 2-core machine, before and after
+    in turns; bench/queries.py's team with one prompt in 16 of 100k-400k tokens and 7% of
+    the Codex requests at priority or flex): rollup rows per event 4.51 -> 4.77 at 200k
+    events, 2.29 -> 2.52 at 1M (the daily rows of the families with the model 1.5-2
+    times, the 5-minute ones 1.01-1.1 times; the others unchanged); the cold 30-day
+    overview 37-39 -> 49-56 ms at 1M, the analysis by key and model 31-33 -> 50-59 ms,
+    warm reads about the same; ingest within the machine's noise (bench/ingest.py
+    16,300-17,500 records/s before, 15,500-17,200 after). Traffic without long prompts
+    or other tiers gains no row. This upgrade: 63 s at 1M events."""
     band = ("CASE WHEN {p} > 512000 THEN 6 WHEN {p} > 272000 THEN 5 WHEN {p} > 200000 THEN 4 "
             "WHEN {p} > 199999 THEN 3 WHEN {p} > 128000 THEN 2 WHEN {p} > 100000 THEN 1 ELSE 0 END")
     prompt = "input_tokens + unclassified_tokens + cache_read_tokens + cache_write_tokens"
@@ -2541,6 +2551,19 @@ class BatchResult(NamedTuple):
     inserted: int
     duplicates: int
     dead_letters: int
+
+
+def as_rolled_up(events: list[UsageEvent]) -> list[UsageEvent]:
+    """The events as the rollups keep them: each prompt band only as far as a long-context
+    price of its model tells it apart (DefaultPrices.long_context_band); the raw event
+    keeps its own. A band is a dimension, and every band in a bucket is a row more in each
+    family with the model, in days as in 5 minutes: every band of PROMPT_BAND_EDGES made
+    2.3 times the daily rows of the keys family of bench/queries.py's team, where one
+    prompt in 16 has 100k-400k tokens; as the models' prices tell them apart, 1.5 times
+    (the figures: _v18_statements)."""
+    defaults = default_prices()
+    return [ev._replace(prompt_band=defaults.long_context_band(ev.model, ev.prompt_band)) if ev.prompt_band else ev
+            for ev in events]
 
 
 def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
@@ -3248,7 +3271,8 @@ class Store:
     def _add_to_rollups(self, new_events: list[UsageEvent]) -> None:
         """Add the new events of a batch to every rollup and histogram, and note the time
         span they changed."""
-        for rollup, rows in itertools.chain(rollup_rows(new_events).items(), histogram_rows(new_events).items()):
+        for rollup, rows in itertools.chain(rollup_rows(as_rolled_up(new_events)).items(),
+                                            histogram_rows(new_events).items()):
             self.dialect.add_to_rollup(self._writer, rollup, rows)
         times = [ev.ts_ms for ev in new_events]
         self._note_rollup_change(min(times), max(times) + 1)
@@ -7318,14 +7342,36 @@ class DefaultPrices(NamedTuple):
     tools/price_snapshot.py and shipped beside this module (in the zipapp too).
 
     ``prices``: each pattern's dated prices [(from_ms, Price)], oldest first; ``models``:
-    the source's models as the API lists them; ``error``: why there are none (a missing or
-    broken file: the service runs on, every model without a price of the owner's
-    unpriced, never free)."""
+    the source's models as the API lists them; ``first_bands``: each model's bands where a
+    long-context price of its pattern begins, filled as models are asked for
+    (long_context_band); ``error``: why there are none (a missing or broken file: the
+    service runs on, every model without a price of the owner's unpriced, never free)."""
 
     about: dict  # source, version, url, date
     prices: dict[str, list[tuple[int, Price]]]
     models: list[dict]
+    first_bands: dict[str, tuple[int, ...]]
     error: str | None = None
+
+    def pattern_for(self, model: str) -> str | None:
+        """The most specific of the patterns that match a model, or None."""
+        matching = [pattern for pattern in self.prices if pattern_matches(pattern, model)]
+        return max(matching, key=specificity) if matching else None
+
+    def long_context_band(self, model: str, band: int) -> int:
+        """The prompt band the rollups keep of a request of ``model`` in ``band``: the
+        highest band at which one of the model's long-context prices begins
+        (LongContext.first_band) that ``band`` reaches, else 0. Bands no price of the model
+        tells apart are one, so they do not multiply rollup rows for nothing (a Claude
+        Sonnet prompt of 100k-200k tokens would be three bands, all at the base price:
+        see as_rolled_up); a band kept either way is priced the same (PRICE_JOIN_ON). The
+        owner's prices have no long-context price, so the built-in table's are all."""
+        firsts = self.first_bands.get(model)
+        if firsts is None:
+            dated = self.prices.get(self.pattern_for(model) or "", [])
+            firsts = self.first_bands[model] = tuple(sorted({price.long_context.first_band for _, price in dated
+                                                              if price.long_context is not None}))
+        return max((first for first in firsts if first <= band), default=0)
 
 
 def load_default_prices(path: str) -> DefaultPrices:
@@ -7346,10 +7392,10 @@ def load_default_prices(path: str) -> DefaultPrices:
                 prices[pattern] = dated
         about = {key: table[key] for key in ("source", "version", "url", "date")}
     except ApiError as error:
-        return DefaultPrices({}, {}, [], f"no default prices: {path}: {error.message}: {error.detail}")
+        return DefaultPrices({}, {}, [], {}, f"no default prices: {path}: {error.message}: {error.detail}")
     except (OSError, ValueError, LookupError, TypeError) as error:
-        return DefaultPrices({}, {}, [], f"no default prices: {path}: {error!r}")
-    return DefaultPrices(about, prices, table["models"])
+        return DefaultPrices({}, {}, [], {}, f"no default prices: {path}: {error!r}")
+    return DefaultPrices(about, prices, table["models"], {})
 
 
 def snapshot_price(model: str, entry: dict) -> Price:
@@ -7450,8 +7496,7 @@ class Pricing:
         if cached is not None:
             return cached
         mine = {pattern: dated for pattern, dated in self.user.get(tier, {}).items() if pattern_matches(pattern, model)}
-        defaults = [pattern for pattern in self.defaults.prices if pattern_matches(pattern, model)] if not tier else []
-        default_pattern = max(defaults, key=specificity) if defaults else None
+        default_pattern = self.defaults.pattern_for(model) if not tier else None
         default_dated = self.defaults.prices[default_pattern] if default_pattern else []
         segments: list[tuple[int, tuple[Price, str, str] | None]] = []
         for start in sorted({0} | {d.effective_from_ms for dated in mine.values() for d in dated}

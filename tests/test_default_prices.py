@@ -137,6 +137,9 @@ def broken(**change):
     (broken(prices=[{"from": None, "input": 1, "output": 2, "cache_read": 0, "cache_write": 0,
                      "tiers": {"input": [[128000, 2]], "output": [[200000, 4]]}}]), None,
      "hand-model: its tiers are not one long-context threshold"),
+    (broken(prices=[{"from": None, "input": 1, "output": 2, "cache_read": 0, "cache_write": 0,
+                     "tiers": {"input": [[150000, 2]]}}]), None,  # the stored prompt bands cannot tell it
+     "hand-model: its long-context threshold 150000 is none of the prompt bands' edges"),
 ])
 def test_a_broken_snapshot_is_no_defaults_and_says_why(snapshot_file, table, text, reason):
     path = snapshot_file(table, text)

@@ -166,6 +166,19 @@ def test_a_tier_price_is_the_owners_to_set_list_and_remove(priced):
     assert refused["error"] == "invalid query parameter tier"
 
 
+def test_the_rollups_keep_a_band_only_where_a_price_of_its_model_tells_it_apart(store):
+    events = [tiered("2026-08-20T10:00:00Z", SONNET, 150_000),  # band 2: below Sonnet's 200k, as band 0
+              tiered("2026-08-20T10:01:00Z", SONNET, 600_000),  # band 6: above 200k (band 4 on)
+              tiered("2026-08-20T10:02:00Z", "gpt-5.4", 300_000),  # band 5: above GPT-5.4's 272k (band 5 on)
+              tiered("2026-08-20T10:03:00Z", "gpt-5.4-mini", 300_000),  # no long-context price: band 0
+              tiered("2026-08-20T10:04:00Z", "mystery-model", 300_000)]  # no price at all: band 0
+    store.write_batch(events, [], received=len(events))
+    raw = store.reader.execute("SELECT model, prompt_band FROM usage_events ORDER BY ts_ms").fetchall()
+    assert [band for _, band in raw] == [2, 6, 5, 5, 5]  # the raw event keeps its own
+    assert sorted(store.reader.execute("SELECT model, prompt_band, requests FROM usage_series_daily")) == [
+        (SONNET, 0, 1), (SONNET, 4, 1), ("gpt-5.4", 5, 1), ("gpt-5.4-mini", 0, 1), ("mystery-model", 0, 1)]
+
+
 @pytest.mark.parametrize(("prompt", "band"), [(0, 0), (100_000, 0), (100_001, 1), (128_000, 1), (128_001, 2),
                                               (199_999, 2), (200_000, 3), (200_001, 4), (272_000, 4), (272_001, 5),
                                               (512_000, 5), (512_001, 6)])
@@ -229,7 +242,8 @@ def test_schema_18_sums_the_kept_raw_events_again_and_keeps_the_rest_as_standard
         assert [tiers[kept[name].request_id] for name in ("priority", "older_cpa", "empty_answer")] == [
             "priority", "priority", "flex"]
         assert {r.table: new.reader.execute(f"SELECT {sums} FROM {r.table}").fetchone() for r in ROLLUPS} == before
-        # the days kept whole (08-20, 08-21) are what ingest sums today, at every grain
+        # the days kept whole (08-20, 08-21) are their raw events summed, at every grain, each with the band
+        # its raw event has (ingest keeps only the bands a price of the model tells apart: priced the same)
         ingest = rollup_rows([e for e in kept.values() if e.ts_ms >= parse_rfc3339_ms("2026-08-20T00:00:00Z")])
         for rollup in ROLLUPS:
             stored = new.reader.execute(f"SELECT * FROM {rollup.table} WHERE bucket_ms >= ?",
