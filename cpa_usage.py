@@ -7530,10 +7530,10 @@ class Pricing:
                 segments.append(segment)
         return segments
 
-    def lookup(self, model: str, at_ms: int, tier: str = "") -> tuple[Price, str, str] | None:
-        """(price, "user" or "default", the pattern that matched) of a tier in force at
-        ``at_ms``, or None."""
-        return _in_force(self.history(model, tier), at_ms)
+    def lookup(self, model: str, at_ms: int) -> tuple[Price, str, str] | None:
+        """(price, "user" or "default", the pattern that matched) of the standard tier in
+        force at ``at_ms``, or None."""
+        return _in_force(self.history(model), at_ms)
 
     def bills_reasoning_apart(self, model: str, start_ms: int, end_ms: int) -> bool:
         """Whether a price of the model (of any tier) in force in [start_ms, end_ms) has a
