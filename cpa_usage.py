@@ -1014,6 +1014,10 @@ class UsageEvent(NamedTuple):
     stream: int | None = None
     execution_id: str | None = None
     truncated: str | None = None  # the fields cut to their limit, comma-separated (schema 13)
+    # What it is billed at besides its tokens (schema 18): prompt_band() of its prompt,
+    # served_tier() of its tiers. Derived from the fields above, always set with them.
+    prompt_band: int = 0
+    served_tier: str = ""
 
 
 def parse_rfc3339_ms(text: str) -> int | None:
@@ -1104,6 +1108,47 @@ class Tokens(NamedTuple):
     @property
     def total(self) -> int:
         return self.new_input + self.cache_read + self.cache_write + self.output + self.unclassified
+
+    @property
+    def prompt(self) -> int:
+        """All the request sent (PROMPT_TOKENS): what decides its long-context price."""
+        return self.new_input + self.cache_read + self.cache_write + self.unclassified
+
+
+# What a request is billed at besides its tokens, decided at ingest and kept on the event
+# and in the rollups that price (schema 18), because a sum of tokens no longer tells it:
+#
+# - its prompt band: providers bill a request whose prompt (PROMPT_TOKENS) has MORE than
+#   a threshold of tokens at a long-context price for ALL its tokens (LongContext), so a
+#   range's cost needs its tokens summed apart on each side of every threshold. The band
+#   is how many of PROMPT_BAND_EDGES the prompt passes (0: at most 100k); the rollups keep
+#   it only as far as the model's prices tell bands apart (as_rolled_up). The edges are
+#   every threshold of the built-in prices (genai-prices: Claude Haiku 100k, Gemini 1.5
+#   128k, Grok 4.x "199,999", Claude Sonnet/Opus and Gemini Pro 200k, GPT-5.x 272k,
+#   MiniMax 512k), frozen like the histogram bins: a price with another threshold would
+#   need the bands of stored events again (a migration of its own), so the snapshot and
+#   the owner's prices take no other (snapshot_price).
+# - its served tier: the service tier that served it (``response_service_tier``, what the
+#   upstream reported; else ``service_tier``, what the client asked for: CPA before
+#   v7.2.65 sends nothing else), "" for the standard tier whatever its name. OpenAI bills
+#   ``priority`` and ``flex`` at other prices than standard; a tier is priced by the
+#   owner's prices of that tier, else at the standard price, counted apart (Pricing).
+PROMPT_TOKENS = ("input_tokens", "unclassified_tokens", "cache_read_tokens", "cache_write_tokens")
+PROMPT_BAND_EDGES = (100_000, 128_000, 199_999, 200_000, 272_000, 512_000)
+PROMPT_BANDS = len(PROMPT_BAND_EDGES) + 1
+STANDARD_TIER_NAMES = frozenset({"", "default", "auto", "standard"})  # OpenAI's, Anthropic's, CPA's "auto"
+
+
+def prompt_band(prompt_tokens: int) -> int:
+    """The band of a prompt: how many of PROMPT_BAND_EDGES it has more tokens than."""
+    return bisect.bisect_left(PROMPT_BAND_EDGES, prompt_tokens)
+
+
+def served_tier(requested: str | None, responded: str | None) -> str:
+    """The tier that served a request, as sent ("" the standard one): what the upstream
+    reported, else what the client asked for."""
+    tier = responded or requested or ""
+    return "" if tier in STANDARD_TIER_NAMES else tier
 
 
 def _breakdown_tokens(breakdown: dict) -> Tokens | None:
@@ -1481,7 +1526,8 @@ def decode_payload(payload: bytes, received_ms: int, instance: str = "") -> Usag
         generate, strings["reasoning_effort"], strings["service_tier"], strings["response_service_tier"],
         strings["client_ip"], strings["x_forwarded_for"], strings["user_agent"], strings["access_token_sha256"],
         accounting_version, kept_headers, kept_extra, instance,
-        strings["resolved_client_ip"], stream, strings["execution_id"], ",".join(truncated) or None))
+        strings["resolved_client_ip"], stream, strings["execution_id"], ",".join(truncated) or None,
+        prompt_band(normalized.prompt), served_tier(strings["service_tier"], strings["response_service_tier"])))
 
 
 # -- credential errors: CPA's errors channel ---------------------------------------------
@@ -1654,6 +1700,7 @@ def _legacy_details(apis: dict) -> Iterable[tuple[str, str, int, Any]]:
 
 
 _FIELDS_SINCE_V13 = frozenset({"resolved_client_ip", "stream", "execution_id", "truncated"})
+_DERIVED_FIELDS = ("prompt_band", "served_tier")  # UsageEvent's last fields
 
 
 def _export_value(name: str, value: Any) -> Any:
@@ -1676,16 +1723,19 @@ def _export_value(name: str, value: Any) -> Any:
 
 def event_from_export_row(row: dict) -> UsageEvent:
     """One line of our JSONL export (every stored column by name) back into the
-    event it was, identity included: an export imports back losslessly."""
+    event it was, identity included: an export imports back losslessly. What is derived
+    from the other columns (prompt band, served tier) is derived again, not read."""
     values = []
-    for name in UsageEvent._fields:
+    for name in UsageEvent._fields[:-len(_DERIVED_FIELDS)]:
         if name not in row and name in _FIELDS_SINCE_V13:
             values.append(None)  # an export of an older release
         elif name not in row:
             raise DecodeError(f"an exported event without {name}")
         else:
             values.append(_export_value(name, row[name]))
-    return _check_export_tokens(UsageEvent._make(values))
+    event = _check_export_tokens(UsageEvent(*values))
+    return event._replace(prompt_band=prompt_band(sum(getattr(event, name) for name in PROMPT_TOKENS)),
+                          served_tier=served_tier(event.service_tier, event.response_service_tier))
 
 
 def _check_export_tokens(event: UsageEvent) -> UsageEvent:
@@ -1733,15 +1783,17 @@ class Rollup(NamedTuple):
 ROLLUP_FAMILIES = (
     # Every dimension, from 5-minute buckets (which divide every real time zone offset,
     # +05:45 and +09:30 included) up. The base: exact for any question.
-    ("usage_rollup", ("model", "source", "auth_index", "api_key", "provider", "failed", "instance")),
+    ("usage_rollup", ("model", "source", "auth_index", "api_key", "provider", "failed", "instance",
+                      "prompt_band", "served_tier")),
     # All dimensions together make many combinations per bucket (keys x credentials x
     # models), so each kind of question also has a narrow family with few rows per
     # bucket: counts over time (grids, totals; per CPA host too, of which there are one
-    # or a few), by model (series with their cost), by client key, by credential.
+    # or a few), by model (series with their cost), by client key, by credential. Every
+    # family with the model has what else prices it (PRICED_DIMENSIONS).
     ("usage_timeline", ("failed", "instance")),
-    ("usage_series", ("model", "failed")),
-    ("usage_keys", ("api_key", "model", "failed")),
-    ("usage_credentials", ("source", "auth_index", "provider", "model", "failed")),
+    ("usage_series", ("model", "failed", "prompt_band", "served_tier")),
+    ("usage_keys", ("api_key", "model", "failed", "prompt_band", "served_tier")),
+    ("usage_credentials", ("source", "auth_index", "provider", "model", "failed", "prompt_band", "served_tier")),
     # One client key over time without its models (a member's overview: its grid and the
     # measures of its hours, a tenth of the rows of usage_keys); the cost, which needs
     # the models, still comes from usage_keys. Listed last: of two families alike in
@@ -1765,9 +1817,18 @@ ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write
                    "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
                    "ttft_ms_sum", "ttft_count", "flagged")
 # What a read sums per key, by name (Measures): the rollup measures and first and last
-# seen; in a priced read also the cost and the requests of models without a price.
+# seen; in a priced read also the cost, the requests of models without a price (that had
+# tokens: unpriced, never free), the requests of a service tier without a price of its
+# own (priced at the standard tier's: Pricing.billed_history), and the cache writes
+# priced at the 5-minute rate because CPA does not say which they were: Anthropic bills
+# a 1-hour write at 2x input, a 5-minute one at 1.25x, and CPA sends one count of both
+# (tokens, not requests: the rollups sum them already, and they say how much of the
+# cost is in doubt).
 MEASURE_FIELDS = (*ROLLUP_MEASURES, "first_ms", "last_ms")
-PRICED_FIELDS = ("cost_usd", "unpriced_requests")
+PRICED_FIELDS = ("cost_usd", "unpriced_requests", "tier_fallback_requests", "assumed_cache_write_tokens")
+# What a priced read joins each row to its price by, beside its time (PRICE_JOIN_ON):
+# every rollup family with the model has the others.
+PRICED_DIMENSIONS = ("model", "prompt_band", "served_tier")
 # Cost is linear in the token sums, so it is exact for rollups too: each term is
 # (tokens added, tokens taken away, the price that bills them, per 1M tokens). Output
 # is billed with reasoning inside, reasoning at its own price; unclassified tokens at
@@ -1852,7 +1913,7 @@ _EVENT_COLUMN_TYPES = {
     "event_key": "TEXT NOT NULL", "ts_ms": "BIGINT NOT NULL", "ts_raw": "TEXT NOT NULL",
     "ts_estimated": "INTEGER NOT NULL", "received_ms": "BIGINT NOT NULL", "failed": "INTEGER NOT NULL",
     "status_code": "INTEGER", "latency_ms": "BIGINT", "ttft_ms": "BIGINT", "generate": "INTEGER",
-    "accounting_version": "INTEGER", "stream": "INTEGER",
+    "accounting_version": "INTEGER", "stream": "INTEGER", "prompt_band": "INTEGER NOT NULL",
 }
 def _event_column(name: str) -> str:
     if name in _EVENT_COLUMN_TYPES:
@@ -1860,7 +1921,7 @@ def _event_column(name: str) -> str:
     elif name.endswith("_tokens"):
         kind = "BIGINT" if name.startswith("raw_cache_") else "BIGINT NOT NULL"
     elif name in ("request_id", "model", "alias", "provider", "executor_type", "endpoint", "auth_type",
-                  "source", "auth_index", "api_key", "token_family", "token_quality", "instance"):
+                  "source", "auth_index", "api_key", "token_family", "token_quality", "instance", "served_tier"):
         kind = "TEXT NOT NULL"
     else:
         kind = "TEXT"
@@ -1898,6 +1959,113 @@ _V16_DIMENSION_COLUMNS = {
     "failed INTEGER NOT NULL",
     "instance, failed": "instance TEXT NOT NULL, failed INTEGER NOT NULL"}
 _V16_BIN_OF = "COALESCE((SELECT bin FROM histogram_bins WHERE lo <= {value} ORDER BY lo DESC LIMIT 1), 0)"
+
+
+def _v18_statements() -> list[str]:
+    """Schema 18: what prices a request besides its tokens (prompt_band, served_tier; see
+    PROMPT_BAND_EDGES), on every raw event and in every rollup family with the model,
+    and the owner's prices per service tier.
+
+    The events get both columns, worked out in SQL as ingest works them out in Python.
+    Each rollup of the four families is made again with the two dimensions: a bucket
+    whose raw events are all still kept (they count as many requests as the rollup
+    does) is summed again from them, as ingest would have summed it; any other (before
+    raw retention began, or a bucket it cut through) keeps its rows as they were, as
+    band 0 and the standard tier: its long-context and priority requests stay priced at
+    the base and standard prices, as before this schema, since nothing tells them apart
+    any more. Rows are never lost: every bucket is either copied or summed again whole.
+    Summed again here, a band is the raw event's (ingest keeps fewer: as_rolled_up),
+    priced the same.
+
+    The decision, dimensions rather than measures per tier and band: a row more only
+    where a bucket has such requests, where measures would be five token sums per band
+    and tier on every row. What it costs (2026-12-07, the 2-core machine, before and after
+    in turns; bench/queries.py's team with one prompt in 16 of 100k-400k tokens and 7% of
+    the Codex requests at priority or flex): rollup rows per event 4.51 -> 4.77 at 200k
+    events, 2.29 -> 2.52 at 1M (the daily rows of the families with the model 1.5-2
+    times, the 5-minute ones 1.01-1.1 times; the others unchanged); the cold 30-day
+    overview 37-39 -> 49-56 ms at 1M, the analysis by key and model 31-33 -> 50-59 ms,
+    warm reads about the same; ingest within the machine's noise (bench/ingest.py
+    16,300-17,500 records/s before, 15,500-17,200 after). Traffic without long prompts
+    or other tiers gains no row. This upgrade: 63 s at 1M events."""
+    band = ("CASE WHEN {p} > 512000 THEN 6 WHEN {p} > 272000 THEN 5 WHEN {p} > 200000 THEN 4 "
+            "WHEN {p} > 199999 THEN 3 WHEN {p} > 128000 THEN 2 WHEN {p} > 100000 THEN 1 ELSE 0 END")
+    prompt = "input_tokens + unclassified_tokens + cache_read_tokens + cache_write_tokens"
+    tier = "COALESCE(NULLIF(response_service_tier, ''), service_tier, '')"
+    measures = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
+                "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
+                "ttft_ms_sum", "ttft_count", "flagged")
+    every = ("model", "source", "auth_index", "api_key", "provider", "failed", "instance")
+    typed = {name: f"{name} {'INTEGER' if name == 'failed' else 'TEXT'} NOT NULL" for name in every}
+    statements = [
+        "ALTER TABLE usage_events ADD COLUMN prompt_band INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE usage_events ADD COLUMN served_tier TEXT NOT NULL DEFAULT ''",
+        f"UPDATE usage_events SET prompt_band = {band.format(p=f'({prompt})')} WHERE {prompt} > 100000",
+        f"UPDATE usage_events SET served_tier = {tier} WHERE {tier} NOT IN ('', 'default', 'auto', 'standard')",
+        "ALTER TABLE model_prices RENAME TO model_prices_v17",
+        "CREATE TABLE model_prices (model TEXT NOT NULL, tier TEXT NOT NULL, effective_from_ms BIGINT NOT NULL, "
+        "input REAL NOT NULL, output REAL NOT NULL, cache_read REAL NOT NULL, cache_write REAL NOT NULL, "
+        "reasoning REAL, updated_ms BIGINT NOT NULL, PRIMARY KEY (model, tier, effective_from_ms))",
+        "INSERT INTO model_prices (model, tier, effective_from_ms, input, output, cache_read, cache_write, "
+        "reasoning, updated_ms) SELECT model, '', effective_from_ms, input, output, cache_read, cache_write, "
+        "reasoning, updated_ms FROM model_prices_v17",
+        "DROP TABLE model_prices_v17",
+        # The raw events summed once, in 5-minute buckets with every dimension; and how
+        # many events each bucket of each grain holds, to tell the buckets kept whole.
+        f"CREATE TABLE v18_raw (bucket_ms BIGINT NOT NULL, {', '.join(typed.values())}, "
+        f"prompt_band INTEGER NOT NULL, served_tier TEXT NOT NULL, {_V1_MEASURE_COLUMNS})",
+        f"INSERT INTO v18_raw SELECT ts_ms - ts_ms % 300000, {', '.join(every)}, prompt_band, served_tier, "
+        "COUNT(*), SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(output_tokens), "
+        "SUM(reasoning_tokens), SUM(unclassified_tokens), SUM(total_tokens), COALESCE(SUM(latency_ms), 0), "
+        "COUNT(latency_ms), SUM(CASE WHEN ttft_ms > 0 THEN ttft_ms ELSE 0 END), "
+        "SUM(CASE WHEN ttft_ms > 0 THEN 1 ELSE 0 END), SUM(CASE WHEN token_quality IN ('ambiguous', "
+        "'inconsistent', 'unclassified') OR ts_estimated = 1 THEN 1 ELSE 0 END), MIN(ts_ms), MAX(ts_ms) "
+        f"FROM usage_events GROUP BY ts_ms - ts_ms % 300000, {', '.join(every)}, prompt_band, served_tier",
+        "CREATE TABLE v18_raw_buckets (grain BIGINT NOT NULL, bucket_ms BIGINT NOT NULL, events BIGINT NOT NULL, "
+        "PRIMARY KEY (grain, bucket_ms))",
+        *(f"INSERT INTO v18_raw_buckets SELECT {grain}, bucket_ms - bucket_ms % {grain}, SUM(requests) "
+          f"FROM v18_raw GROUP BY bucket_ms - bucket_ms % {grain}" for grain in (300000, 900000, 3600000, 86400000)),
+        "CREATE TABLE v18_whole (bucket_ms BIGINT NOT NULL PRIMARY KEY)",
+    ]
+    indexes = {  # the indexes of before (name suffix, columns); a key's hours read from its index alone, priced too
+        "usage_keys": [("api_key", "api_key, bucket_ms, failed, requests")],
+        "usage_keys_hourly": [("api_key", "api_key, bucket_ms, model, failed, prompt_band, served_tier, "
+                                          f"{', '.join(measures)}, first_ms, last_ms")],
+        "usage_keys_daily": [("api_key", "api_key, bucket_ms, failed, requests")],
+        **{f"usage_credentials{suffix}": [("source", "source, bucket_ms"), ("auth_index", "auth_index, bucket_ms")]
+           for suffix in ("", "_hourly", "_daily")}}
+    families = (("usage_rollup", every, 300000, False), ("usage_series", ("model", "failed"), 900000, True),
+                ("usage_keys", ("api_key", "model", "failed"), 900000, False),
+                ("usage_credentials", ("source", "auth_index", "provider", "model", "failed"), 900000, False))
+    for family, dimensions, finest, clustered in families:  # clustered: WITHOUT ROWID (schema 11)
+        keys = ", ".join(dimensions)
+        for suffix, grain in (("", finest), ("_hourly", 3600000), ("_daily", 86400000)):
+            table = family + suffix
+            same = " AND ".join(f"e.{name} = summed.{name}" for name in (*dimensions, "prompt_band", "served_tier"))
+            statements += [
+                f"ALTER TABLE {table} RENAME TO {table}_v17",
+                f"CREATE TABLE {table} (bucket_ms BIGINT NOT NULL, {', '.join(typed[d] for d in dimensions)}, "
+                f"prompt_band INTEGER NOT NULL, served_tier TEXT NOT NULL, {_V1_MEASURE_COLUMNS}, "
+                f"last_status INTEGER, PRIMARY KEY (bucket_ms, {keys}, prompt_band, served_tier))"
+                + (" WITHOUT ROWID" if clustered else ""),
+                "DELETE FROM v18_whole",
+                "INSERT INTO v18_whole SELECT kept.bucket_ms FROM (SELECT bucket_ms, SUM(requests) AS requests "
+                f"FROM {table}_v17 GROUP BY bucket_ms) kept JOIN v18_raw_buckets raw ON raw.grain = {grain} "
+                "AND raw.bucket_ms = kept.bucket_ms AND raw.events = kept.requests",
+                f"INSERT INTO {table} SELECT bucket_ms, {keys}, 0, '', {_V1_MEASURES}, last_status FROM {table}_v17 "
+                "WHERE bucket_ms NOT IN (SELECT bucket_ms FROM v18_whole)",
+                # the status of the last event of each row, as ingest keeps it (of events
+                # at the same millisecond, the highest)
+                f"INSERT INTO {table} SELECT summed.*, (SELECT MAX(status_code) FROM usage_events e "
+                f"WHERE e.ts_ms = summed.last_ms AND {same}) FROM (SELECT bucket_ms - bucket_ms % {grain} "
+                f"AS bucket_ms, {keys}, prompt_band, served_tier, {', '.join(f'SUM({m})' for m in measures)}, "
+                "MIN(first_ms) AS first_ms, MAX(last_ms) AS last_ms FROM v18_raw "
+                f"WHERE bucket_ms - bucket_ms % {grain} IN (SELECT bucket_ms FROM v18_whole) "
+                f"GROUP BY bucket_ms - bucket_ms % {grain}, {keys}, prompt_band, served_tier) summed",
+                f"DROP TABLE {table}_v17",
+                *(f"CREATE INDEX {table}_{name} ON {table} ({columns})" for name, columns in indexes.get(table, ())),
+            ]
+    return statements + ["DROP TABLE v18_whole", "DROP TABLE v18_raw_buckets", "DROP TABLE v18_raw"]
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the foundation schema
@@ -2270,6 +2438,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE key_billing (api_key TEXT PRIMARY KEY, markup REAL, usd_per_million_tokens REAL, "
         "updated_ms BIGINT NOT NULL)",
     ),
+    tuple(_v18_statements()),  # 18: prompt bands and served tiers, and prices per tier
 )
 
 
@@ -2383,6 +2552,19 @@ class BatchResult(NamedTuple):
     inserted: int
     duplicates: int
     dead_letters: int
+
+
+def as_rolled_up(events: list[UsageEvent]) -> list[UsageEvent]:
+    """The events as the rollups keep them: each prompt band only as far as a long-context
+    price of its model tells it apart (DefaultPrices.long_context_band); the raw event
+    keeps its own. A band is a dimension, and every band in a bucket is a row more in each
+    family with the model, in days as in 5 minutes: every band of PROMPT_BAND_EDGES made
+    2.3 times the daily rows of the keys family of bench/queries.py's team, where one
+    prompt in 16 has 100k-400k tokens; as the models' prices tell them apart, 1.5 times
+    (the figures: _v18_statements)."""
+    defaults = default_prices()
+    return [ev._replace(prompt_band=defaults.long_context_band(ev.model, ev.prompt_band)) if ev.prompt_band else ev
+            for ev in events]
 
 
 def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
@@ -2565,7 +2747,22 @@ COST_KINDS = tuple(rate for *_, rate in COST_TERMS)
 # and model): 23 ms without dated prices, as before them; 25 ms with 4 dated prices per
 # model at midnights; 38 ms when one of the 4 is at 12:35 (that day read in hours, 15
 # and 5 minutes, for every key and model: twice the rows).
-PRICE_JOIN_ON = "price_model = model AND price_from <= {time} AND {time} < price_to"
+# Long context and service tiers the same way: a price segment is a row per tier served
+# with the model (price_tier; a tier without a price of its own has the standard one,
+# marked price_tier_fallback) and per range of prompt bands [price_band_from,
+# price_band_to) its long-context threshold cuts the bands into, so each row of a rollup
+# (or raw event) meets the one price of its time, tier and band, and COST_SQL is the same.
+PRICE_JOIN_ON = ("price_model = model AND price_tier = served_tier AND price_band_from <= prompt_band "
+                 "AND prompt_band < price_band_to AND price_from <= {time} AND {time} < price_to")
+
+
+def priced_counts_sql(requests: str) -> list[str]:
+    """The sums of PRICED_FIELDS after the cost, over joined rows that count ``requests``
+    each (a rollup row its ``requests``, a raw event 1): rows without tokens cost nothing,
+    so they are neither unpriced nor at the standard tier's price."""
+    return [f"SUM(CASE WHEN price_model IS NULL AND total_tokens > 0 THEN {requests} ELSE 0 END)",
+            f"SUM(CASE WHEN price_tier_fallback = 1 AND total_tokens > 0 THEN {requests} ELSE 0 END)",
+            "SUM(CASE WHEN price_model IS NULL THEN 0 ELSE cache_write_tokens END)"]
 
 
 def tokens_cost(tokens: Callable[[str], int], price: "Price") -> float:
@@ -2782,8 +2979,9 @@ class SqliteDialect:
         local = self._local
         if getattr(local, "prices", None) != (conn, rows):
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS usage_prices (price_model TEXT, price_from BIGINT, "
-                         f"price_to BIGINT, {', '.join(f'p_{field} REAL' for field in PRICE_FIELDS)}, "
-                         "PRIMARY KEY (price_model, price_from)) WITHOUT ROWID")
+                         "price_to BIGINT, price_tier TEXT, price_band_from INTEGER, price_band_to INTEGER, "
+                         f"price_tier_fallback INTEGER, {', '.join(f'p_{field} REAL' for field in PRICE_FIELDS)}, "
+                         "PRIMARY KEY (price_model, price_tier, price_from, price_band_from)) WITHOUT ROWID")
             conn.execute("DELETE FROM temp.usage_prices")
             conn.executemany(f"INSERT OR REPLACE INTO temp.usage_prices VALUES ({', '.join('?' * len(PRICE_ROW))})",
                              rows)
@@ -2848,8 +3046,9 @@ class PostgresDialect:
         a change: with all of them, 24 hours' overview took 19 ms instead of 12 (1M events,
         10 models of 5 segments each; 12 ms with the overlapping ones)."""
         rows = [row for row in prices if row[1] < span[1] and row[2] > span[0]]
-        rows = rows or [(None, 0, 0, *[0] * len(PRICE_FIELDS))]  # PostgreSQL joins a list of values by hash
-        typed = ("(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), "
+        rows = rows or [(None, 0, 0, "", 0, 0, 0, *[0] * len(PRICE_FIELDS))]  # PostgreSQL joins values by hash
+        typed = ("(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS INTEGER), "
+                 "CAST(? AS INTEGER), CAST(? AS INTEGER), "
                  + ", ".join(["CAST(? AS DOUBLE PRECISION)"] * len(PRICE_FIELDS)) + ")")
         head = (f"WITH prices ({', '.join(PRICE_ROW)}) AS (VALUES {', '.join([typed] * len(rows))}) ")
         return head, f" LEFT JOIN prices ON {PRICE_JOIN_ON}", [value for row in rows for value in row]
@@ -3073,7 +3272,8 @@ class Store:
     def _add_to_rollups(self, new_events: list[UsageEvent]) -> None:
         """Add the new events of a batch to every rollup and histogram, and note the time
         span they changed."""
-        for rollup, rows in itertools.chain(rollup_rows(new_events).items(), histogram_rows(new_events).items()):
+        for rollup, rows in itertools.chain(rollup_rows(as_rolled_up(new_events)).items(),
+                                            histogram_rows(new_events).items()):
             self.dialect.add_to_rollup(self._writer, rollup, rows)
         times = [ev.ts_ms for ev in new_events]
         self._note_rollup_change(min(times), max(times) + 1)
@@ -3260,36 +3460,37 @@ class Store:
                   prices: list[tuple] | None = None) -> dict[tuple, Measures]:
         """Sum the events of ``query`` per ``group`` dimensions (and per UTC time bucket
         of ``step_ms``, a multiple of 5 minutes): {key: Measures}, with ``prices``
-        ((model, *PRICE_FIELDS) USD per 1M tokens) also the cost and the requests of
-        unpriced models that had tokens. The range is covered by the coarsest fitting
-        rollups; only its unaligned edges (under 5 minutes each) are read from raw
-        events, so the answer is exact and fast for any range."""
+        (PRICE_ROW rows, Pricing.rows) also PRICED_FIELDS: the cost and what of it is
+        unpriced or assumed. The range is covered by the coarsest fitting rollups; only
+        its unaligned edges (under 5 minutes each) are read from raw events, so the
+        answer is exact and fast for any range."""
         result: dict[tuple, Measures] = {}
         measured = self.plan(query, group, step_ms)
         # Price changes that a bucket may straddle (see PRICE_JOIN_ON): not at a UTC midnight.
         changes = () if prices is None else {instant for row in prices for instant in row[1:3] if instant % DAY_MS}
-        if prices is not None and any(piece.rollup and "model" not in piece.rollup.dimensions for piece in measured):
+        if prices is not None and any(piece.rollup and not set(PRICED_DIMENSIONS) <= set(piece.rollup.dimensions)
+                                      for piece in measured):
             # The cost needs the model, the measures do not: summing the measures from
             # a rollup without models and only the cost per model is three times
             # faster than summing everything per model (30 days of hours at 50 models).
             self._aggregate(measured, query, group, step_ms, None, result)
             costs: dict[tuple, list] = {}
-            self._aggregate(self.plan(query, group + ("model",), step_ms, changes), query, group, step_ms, prices,
-                            costs, cost_only=True)
+            self._aggregate(self.plan(query, group + PRICED_DIMENSIONS, step_ms, changes), query, group, step_ms,
+                            prices, costs, cost_only=True)
             for key, acc in result.items():
-                acc.extend(costs.get(key, (0.0, 0)))
+                acc.extend(costs.get(key, (0.0, *[0] * (len(PRICED_FIELDS) - 1))))
             return result
-        self._aggregate(self.plan(query, group + (("model",) if prices is not None else ()), step_ms, changes), query,
-                        group, step_ms, prices, result)
+        self._aggregate(self.plan(query, group + (PRICED_DIMENSIONS if prices is not None else ()), step_ms, changes),
+                        query, group, step_ms, prices, result)
         return result
 
     def cost_by_kind(self, query: "Query", group: tuple[str, ...], prices: list[tuple]) -> dict[tuple, list]:
         """The cost of ``query`` per ``group``, split by COST_TERMS, each event at the price
         in force at its time (``prices`` as aggregate takes them): {key: [USD of each of
-        COST_KINDS..., requests of unpriced models that had tokens]}."""
+        COST_KINDS..., then PRICED_FIELDS after the cost]}."""
         result: dict[tuple, list] = {}
         changes = {instant for row in prices for instant in row[1:3] if instant % DAY_MS}
-        self._aggregate(self.plan(query, group + ("model",), None, changes), query, group, None, prices, result,
+        self._aggregate(self.plan(query, group + PRICED_DIMENSIONS, None, changes), query, group, None, prices, result,
                         cost_only=True, costs=COST_BY_KIND_SQL)
         return result
 
@@ -3407,7 +3608,7 @@ class Store:
                    prices: list[tuple] | None, into: dict[tuple, Any], cost_only: bool = False,
                    costs: tuple[str, ...] = (COST_SQL,)) -> None:
         """Add the pieces of a plan to ``into``: {key: Measures (priced with ``prices``)},
-        or with ``cost_only`` {key: [each of ``costs``, unpriced requests]}."""
+        or with ``cost_only`` {key: [each of ``costs``, then PRICED_FIELDS after the cost]}."""
         more = ["total_tokens > 0"] if cost_only else []  # rows without tokens cost nothing and are not
         extra = (more, "", "", [])  # unpriced: skip their join (half the rows: failures mostly have none)
         if prices is not None:
@@ -3417,9 +3618,7 @@ class Store:
         def sums(rollup: Rollup | None) -> list[str]:
             measures = [] if cost_only else list(_ROLLUP_SUMS if rollup else _RAW_SUMS)
             if prices is not None:
-                requests = "requests" if rollup else "1"
-                measures += [*costs,
-                             f"SUM(CASE WHEN price_model IS NULL AND total_tokens > 0 THEN {requests} ELSE 0 END)"]
+                measures += [*costs, *priced_counts_sql("requests" if rollup else "1")]
             return measures
 
         width = len(group) + (1 if step_ms else 0)
@@ -3431,14 +3630,17 @@ class Store:
 
     @staticmethod
     def _add_costs(rows: Iterable[tuple], width: int, into: dict[tuple, list]) -> None:
-        """Add rows of (key..., costs..., unpriced requests) to {key: [costs..., unpriced requests]}."""
+        """Add rows of (key..., costs..., the counts of PRICED_FIELDS) to {key: [costs..., counts...]}."""
+        counts = len(PRICED_FIELDS) - 1
         for row in rows:
             acc = into.get(row[:width])
             if acc is None:
-                acc = into[row[:width]] = [0.0] * (len(row) - width - 1) + [0]
-            if len(acc) == 2:  # one cost, the overview's: unrolled (a loop was 60% slower on 200,000 rows)
-                acc[0] += row[width] or 0.0
+                acc = into[row[:width]] = [0.0] * (len(row) - width - counts) + [0] * counts
+            if len(acc) == len(PRICED_FIELDS):  # one cost, the overview's: unrolled (a loop took 60% longer)
+                acc[0] += row[width] or 0.0  # an ungrouped sum of nothing is one row of NULLs
                 acc[1] += row[width + 1] or 0
+                acc[2] += row[width + 2] or 0
+                acc[3] += row[width + 3] or 0
             else:
                 for i, value in enumerate(row[width:]):
                     acc[i] += value or 0
@@ -3582,19 +3784,24 @@ class Store:
         return row[0]
 
     @staticmethod
-    def _smallest_rollup(column: str) -> str:
-        """The table with the fewest rows that holds every value of a dimension: the
+    def _smallest_rollup(columns: tuple[str, ...]) -> str:
+        """The table with the fewest rows that holds every value of these dimensions: the
         narrowest family, in days."""
-        return min((r for r in ROLLUPS if column in r.dimensions),
+        return min((r for r in ROLLUPS if set(columns) <= set(r.dimensions)),
                    key=lambda r: (len(r.dimensions), -r.bucket_ms)).table
 
     def distinct_values(self, column: str) -> list[str]:
         """Every value a dimension ever took."""
-        return [row[0] for row in self.reader.execute(f"SELECT DISTINCT {column} FROM {self._smallest_rollup(column)}")]
+        return [value for value, in self.distinct_combinations((column,))]
+
+    def distinct_combinations(self, columns: tuple[str, ...]) -> list[tuple]:
+        """Every combination of values these dimensions ever took together."""
+        return self.reader.execute(f"SELECT DISTINCT {', '.join(columns)} FROM {self._smallest_rollup(columns)}"
+                                   ).fetchall()
 
     def keys_last_used(self) -> dict[str, int]:
         """Every client key any rollup remembers, with the time of its last use."""
-        return dict(self.reader.execute(f"SELECT api_key, MAX(last_ms) FROM {self._smallest_rollup('api_key')} "
+        return dict(self.reader.execute(f"SELECT api_key, MAX(last_ms) FROM {self._smallest_rollup(('api_key',))} "
                                         "GROUP BY api_key"))
 
     # -- budgets and alerts ----------------------------------------------------
@@ -3807,32 +4014,36 @@ class Store:
 
     def load_prices(self) -> list[tuple]:
         """(model, effective_from_ms, input, output, cache_read, cache_write, reasoning,
-        updated_ms) rows, each model's in the order they took effect."""
+        tier, updated_ms) rows, each model's and tier's in the order they took effect."""
         return self.reader.execute("SELECT model, effective_from_ms, input, output, cache_read, cache_write, "
-                                   "reasoning, updated_ms FROM model_prices ORDER BY model, effective_from_ms"
-                                   ).fetchall()
+                                   "reasoning, tier, updated_ms FROM model_prices "
+                                   "ORDER BY model, tier, effective_from_ms").fetchall()
 
-    def upsert_prices(self, rows: list[tuple], replace_history: Iterable[str] = ()) -> None:
-        """(model, effective_from_ms, input, output, cache_read, cache_write, reasoning)
-        rows, all or none; the models of ``replace_history`` lose their other prices
-        first (re-priced since always)."""
+    def upsert_prices(self, rows: list[tuple], replace_history: Iterable[tuple[str, str]] = ()) -> None:
+        """(model, effective_from_ms, input, output, cache_read, cache_write, reasoning,
+        tier) rows, all or none; the (model, tier) pairs of ``replace_history`` lose their
+        other prices first (re-priced since always)."""
         stamp = now_ms()
         with self.write_lock:
             with self.transaction():
-                for model in replace_history:
-                    self._writer.execute("DELETE FROM model_prices WHERE model = ?", (model,))
+                for model, tier in replace_history:
+                    self._writer.execute("DELETE FROM model_prices WHERE model = ? AND tier = ?", (model, tier))
                 self._writer.executemany(
                     "INSERT INTO model_prices (model, effective_from_ms, input, output, cache_read, cache_write, "
-                    "reasoning, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, effective_from_ms) "
-                    "DO UPDATE SET input = excluded.input, output = excluded.output, "
-                    "cache_read = excluded.cache_read, cache_write = excluded.cache_write, "
+                    "reasoning, tier, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (model, tier, effective_from_ms) DO UPDATE SET input = excluded.input, "
+                    "output = excluded.output, cache_read = excluded.cache_read, cache_write = excluded.cache_write, "
                     "reasoning = excluded.reasoning, updated_ms = excluded.updated_ms",
                     [(*row, stamp) for row in rows])
 
-    def delete_prices(self, models: list[str], effective_from_ms: int | None = None) -> list[str]:
+    def delete_prices(self, models: list[str], effective_from_ms: int | None = None,
+                      tier: str | None = None) -> list[str]:
         """Remove these models' prices (with ``effective_from_ms``: only the one from
-        then), all or none; returns the models that had one."""
-        where, extra = ("", ()) if effective_from_ms is None else (" AND effective_from_ms = ?", (effective_from_ms,))
+        then; with ``tier``: only that tier's), all or none; returns the models that had one."""
+        where, extra = "", []
+        for column, value in (("effective_from_ms", effective_from_ms), ("tier", tier)):
+            if value is not None:
+                where, extra = f"{where} AND {column} = ?", [*extra, value]
         with self.write_lock:
             with self.transaction():
                 deleted = [m for m in models
@@ -3850,7 +4061,7 @@ class Store:
 
 # Tables copied row by row, by their keys: a row the target already has (a newer setting
 # there, a credential error both hold) is kept.
-_SETTINGS_TABLES = {"model_prices": ("model", "effective_from_ms"), "api_key_aliases": ("api_key",),
+_SETTINGS_TABLES = {"model_prices": ("model", "tier", "effective_from_ms"), "api_key_aliases": ("api_key",),
                     "budgets": ("api_key",), "credential_plans": ("auth_index", "from_month"),
                     "key_billing": ("api_key",),
                     "cpa_metadata": ("instance", "name"), "alerts": ("api_key", "period", "condition"),
@@ -7083,28 +7294,44 @@ class Price(NamedTuple):
         """The price per kind of token (PRICE_FIELDS), as the API shows it."""
         return {field: getattr(self, field) for field in PRICE_FIELDS}
 
-    def for_prompt(self, prompt_tokens: int) -> Price:
-        """The price that bills every token of a request that sent ``prompt_tokens``."""
+    def for_band(self, band: int) -> Price:
+        """The price that bills every token of a request of this prompt band (prompt_band)."""
         long = self.long_context
-        return long.price if long is not None and prompt_tokens > long.above else self
+        return long.price if long is not None and band >= long.first_band else self
+
+    def band_ranges(self) -> list[tuple[int, int, Price]]:
+        """[(first band, band after the last, the price that bills them)]: every band at
+        one price, or the bands up to the long-context threshold and those above it."""
+        long = self.long_context
+        if long is None:
+            return [(0, PROMPT_BANDS, self)]
+        return [(0, long.first_band, self), (long.first_band, PROMPT_BANDS, long.price)]
 
 
 class LongContext(NamedTuple):
     """A long-context tier, as providers bill it (Anthropic's and Google's "over 200k
-    tokens", OpenAI's "over 272k"): a request whose prompt (input, cache reads, cache
-    writes and unclassified tokens: all it sent) has MORE than ``above`` tokens pays
-    ``price`` for ALL its tokens, output too. The snapshot's "tiers" (tools/price_snapshot.py)
-    give it, a kind without a tier of its own keeping its base price."""
+    tokens", OpenAI's "over 272k"): a request whose prompt (PROMPT_TOKENS: input, cache
+    reads, cache writes and unclassified tokens, all it sent) has MORE than ``above``
+    tokens pays ``price`` for ALL its tokens, output too. The snapshot's "tiers"
+    (tools/price_snapshot.py) give it, a kind without a tier of its own keeping its base
+    price; ``above`` is one of PROMPT_BAND_EDGES."""
 
     above: int
     price: Price
 
+    @property
+    def first_band(self) -> int:
+        """The first prompt band above the threshold."""
+        return prompt_band(self.above) + 1
+
 
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "reasoning")
-# The input side of a request, which decides its long-context tier (LongContext).
-PROMPT_TOKENS = ("input_tokens", "unclassified_tokens", "cache_read_tokens", "cache_write_tokens")
-# The columns of a price segment as a priced read joins it (PRICE_JOIN_ON).
-PRICE_ROW = ("price_model", "price_from", "price_to", *(f"p_{field}" for field in PRICE_FIELDS))
+# The columns of a price segment as a priced read joins it (PRICE_JOIN_ON): of a model,
+# in force in [from, to), for the requests of a served tier and of a range of prompt
+# bands, whether it is the standard tier's price standing in for the tier's own, and the
+# price of each kind of token.
+PRICE_ROW = ("price_model", "price_from", "price_to", "price_tier", "price_band_from", "price_band_to",
+             "price_tier_fallback", *(f"p_{field}" for field in PRICE_FIELDS))
 PRICE_FOREVER_MS = 2**62  # the end of the segment of a price in force now
 
 
@@ -7116,14 +7343,36 @@ class DefaultPrices(NamedTuple):
     tools/price_snapshot.py and shipped beside this module (in the zipapp too).
 
     ``prices``: each pattern's dated prices [(from_ms, Price)], oldest first; ``models``:
-    the source's models as the API lists them; ``error``: why there are none (a missing or
-    broken file: the service runs on, every model without a price of the owner's
-    unpriced, never free)."""
+    the source's models as the API lists them; ``first_bands``: each model's bands where a
+    long-context price of its pattern begins, filled as models are asked for
+    (long_context_band); ``error``: why there are none (a missing or broken file: the
+    service runs on, every model without a price of the owner's unpriced, never free)."""
 
     about: dict  # source, version, url, date
     prices: dict[str, list[tuple[int, Price]]]
     models: list[dict]
+    first_bands: dict[str, tuple[int, ...]]
     error: str | None = None
+
+    def pattern_for(self, model: str) -> str | None:
+        """The most specific of the patterns that match a model, or None."""
+        matching = [pattern for pattern in self.prices if pattern_matches(pattern, model)]
+        return max(matching, key=specificity) if matching else None
+
+    def long_context_band(self, model: str, band: int) -> int:
+        """The prompt band the rollups keep of a request of ``model`` in ``band``: the
+        highest band at which one of the model's long-context prices begins
+        (LongContext.first_band) that ``band`` reaches, else 0. Bands no price of the model
+        tells apart are one, so they do not multiply rollup rows for nothing (a Claude
+        Sonnet prompt of 100k-200k tokens would be three bands, all at the base price:
+        see as_rolled_up); a band kept either way is priced the same (PRICE_JOIN_ON). The
+        owner's prices have no long-context price, so the built-in table's are all."""
+        firsts = self.first_bands.get(model)
+        if firsts is None:
+            dated = self.prices.get(self.pattern_for(model) or "", [])
+            firsts = self.first_bands[model] = tuple(sorted({price.long_context.first_band for _, price in dated
+                                                              if price.long_context is not None}))
+        return max((first for first in firsts if first <= band), default=0)
 
 
 def load_default_prices(path: str) -> DefaultPrices:
@@ -7144,10 +7393,10 @@ def load_default_prices(path: str) -> DefaultPrices:
                 prices[pattern] = dated
         about = {key: table[key] for key in ("source", "version", "url", "date")}
     except ApiError as error:
-        return DefaultPrices({}, {}, [], f"no default prices: {path}: {error.message}: {error.detail}")
+        return DefaultPrices({}, {}, [], {}, f"no default prices: {path}: {error.message}: {error.detail}")
     except (OSError, ValueError, LookupError, TypeError) as error:
-        return DefaultPrices({}, {}, [], f"no default prices: {path}: {error!r}")
-    return DefaultPrices(about, prices, table["models"])
+        return DefaultPrices({}, {}, [], {}, f"no default prices: {path}: {error!r}")
+    return DefaultPrices(about, prices, table["models"], {})
 
 
 def snapshot_price(model: str, entry: dict) -> Price:
@@ -7162,6 +7411,9 @@ def snapshot_price(model: str, entry: dict) -> Price:
     if len(thresholds) != 1 or any(len(steps) != 1 for steps in tiers.values()) or not set(tiers) <= set(PRICE_FIELDS):
         raise ValueError(f"{model}: its tiers are not one long-context threshold: {tiers!r}")
     above = int(thresholds.pop())
+    if above not in PROMPT_BAND_EDGES:
+        raise ValueError(f"{model}: its long-context threshold {above} is none of the prompt bands' edges "
+                         f"{PROMPT_BAND_EDGES} (another needs the bands of the stored events again)")
     long = base._replace(**{field: price_value(model, field, steps[0][1]) for field, steps in tiers.items()})
     # A cache kind the source leaves unpriced is billed as input (the snapshot gives it
     # the input price): above the threshold, at the long input price.
@@ -7205,39 +7457,47 @@ class DatedPrice(NamedTuple):
 
 
 class Pricing:
-    """The effective price table: the user's dated prices over the built-in defaults.
+    """The effective price table: the user's dated prices over the built-in defaults, for
+    each service tier.
 
     At an instant, a model is priced by the most specific of the user's patterns that
     match it and have a price in force then (one from that instant or before), else by
     the most specific default pattern's price in force then: before a pattern's first
     dated price, the defaults (or a less specific pattern of the user's) still price its
-    models."""
+    models. That is the standard tier's price. A request served at another tier
+    (priority, flex, ...) is priced by the user's prices of that tier the same way (the
+    built-in table has none); without one in force, at the standard tier's price, and
+    the answers count it (tier_fallback_requests): providers bill those tiers at other
+    prices (OpenAI: priority about twice standard, flex half), which this program does
+    not make up."""
 
     def __init__(self, store: Store, defaults: DefaultPrices | None = None):
         self.store = store
         self.defaults = defaults or default_prices()
-        self.user: dict[str, list[DatedPrice]] = {}  # pattern: its prices, in the order they took effect
+        # tier ("" the standard one): {pattern: its prices, in the order they took effect}
+        self.user: dict[str, dict[str, list[DatedPrice]]] = {}
         self._lock = threading.Lock()
-        self._cache: dict[str, list[tuple[int, tuple[Price, str, str] | None]]] = {}
+        self._cache: dict[tuple[str, str], list[tuple[int, tuple[Price, str, str] | None]]] = {}
         self.reload()
 
     def reload(self) -> None:
         with self._lock:
-            user: dict[str, list[DatedPrice]] = {}
-            for model, effective_from_ms, *fields, updated_ms in self.store.load_prices():
-                user.setdefault(model, []).append(DatedPrice(effective_from_ms, Price(*fields), updated_ms))
+            user: dict[str, dict[str, list[DatedPrice]]] = {}
+            for model, effective_from_ms, *fields, tier, updated_ms in self.store.load_prices():
+                user.setdefault(tier, {}).setdefault(model, []).append(
+                    DatedPrice(effective_from_ms, Price(*fields), updated_ms))
             self.user = user
             self._cache = {}
 
-    def history(self, model: str) -> list[tuple[int, tuple[Price, str, str] | None]]:
-        """The segments of a model's price: [(from_ms, (price, "user" or "default",
-        the pattern) or None unpriced)], the first from 0, each until the next."""
-        cached = self._cache.get(model)
+    def history(self, model: str, tier: str = "") -> list[tuple[int, tuple[Price, str, str] | None]]:
+        """The segments of a model's price of a tier: [(from_ms, (price, "user" or
+        "default", the pattern) or None unpriced)], the first from 0, each until the next.
+        Another tier than the standard one has the user's prices of it only."""
+        cached = self._cache.get((model, tier))
         if cached is not None:
             return cached
-        mine = {pattern: dated for pattern, dated in self.user.items() if pattern_matches(pattern, model)}
-        defaults = [pattern for pattern in self.defaults.prices if pattern_matches(pattern, model)]
-        default_pattern = max(defaults, key=specificity) if defaults else None
+        mine = {pattern: dated for pattern, dated in self.user.get(tier, {}).items() if pattern_matches(pattern, model)}
+        default_pattern = self.defaults.pattern_for(model) if not tier else None
         default_dated = self.defaults.prices[default_pattern] if default_pattern else []
         segments: list[tuple[int, tuple[Price, str, str] | None]] = []
         for start in sorted({0} | {d.effective_from_ms for dated in mine.values() for d in dated}
@@ -7252,46 +7512,73 @@ class Pricing:
                 found = (default[-1], "default", default_pattern) if default else None
             if not segments or segments[-1][1] != found:
                 segments.append((start, found))
-        self._cache[model] = segments
+        self._cache[(model, tier)] = segments
+        return segments
+
+    def billed_history(self, model: str, tier: str) -> list[tuple[int, tuple[Price, str, str] | None, bool]]:
+        """What bills a model's requests of a served tier: history's segments, each with
+        whether it is the standard tier's price standing in for the tier's own."""
+        standard = self.history(model)
+        if not tier:
+            return [(start, found, False) for start, found in standard]
+        own = self.history(model, tier)
+        segments: list[tuple[int, tuple[Price, str, str] | None, bool]] = []
+        for start in sorted({start for start, _ in standard} | {start for start, _ in own}):
+            own_price, standard_price = _in_force(own, start), _in_force(standard, start)
+            segment = ((start, own_price, False) if own_price is not None
+                       else (start, standard_price, standard_price is not None))
+            if not segments or segments[-1][1:] != segment[1:]:
+                segments.append(segment)
         return segments
 
     def lookup(self, model: str, at_ms: int) -> tuple[Price, str, str] | None:
-        """(price, "user" or "default", the pattern that matched) in force at ``at_ms``, or None."""
-        found = None
-        for start, segment in self.history(model):
-            if start > at_ms:
-                break
-            found = segment
-        return found
+        """(price, "user" or "default", the pattern that matched) of the standard tier in
+        force at ``at_ms``, or None."""
+        return _in_force(self.history(model), at_ms)
 
     def bills_reasoning_apart(self, model: str, start_ms: int, end_ms: int) -> bool:
-        """Whether a price of the model in force in [start_ms, end_ms) has a reasoning price
-        of its own (else reasoning tokens are output at the output price)."""
-        segments = self.history(model)
-        ends = [start for start, _ in segments[1:]] + [PRICE_FOREVER_MS]
-        return any(found is not None and found[0].reasoning is not None and start < end_ms and start_ms < end
-                   for (start, found), end in zip(segments, ends))
+        """Whether a price of the model (of any tier) in force in [start_ms, end_ms) has a
+        reasoning price of its own (else reasoning tokens are output at the output price)."""
+        for tier in {"", *self.user}:
+            segments = self.history(model, tier)
+            ends = [start for start, _ in segments[1:]] + [PRICE_FOREVER_MS]
+            if any(found is not None and found[0].reasoning is not None and start < end_ms and start_ms < end
+                   for (start, found), end in zip(segments, ends)):
+                return True
+        return False
 
-    def rows(self, models: Iterable[str]) -> list[tuple]:
-        """(model, from_ms, until_ms, *PRICE_FIELDS) of each price segment of the models
-        (PRICE_ROW), for the SQL that computes cost (COST_SQL, PRICE_JOIN_ON); a time
-        without a price has no row."""
+    def rows(self, served: Iterable[tuple[str, str]]) -> list[tuple]:
+        """The price segments (PRICE_ROW) of each (model, served tier) pair, for the SQL
+        that computes cost (COST_SQL, PRICE_JOIN_ON): a row per segment of billed_history
+        and per range of prompt bands of its price; a time without a price has no row."""
         rows = []
-        for model in models:
-            segments = self.history(model)
-            for (start, found), (until, _) in zip(segments, [*segments[1:], (PRICE_FOREVER_MS, None)]):
-                if found is not None:
-                    rows.append((model, start, until, *map(found[0].rate, PRICE_FIELDS)))
+        for model, tier in served:
+            segments = self.billed_history(model, tier)
+            for (start, found, fallback), (until, *_) in zip(segments, [*segments[1:], (PRICE_FOREVER_MS,)]):
+                if found is None:
+                    continue
+                rows.extend((model, start, until, tier, band_from, band_to, int(fallback),
+                             *map(price.rate, PRICE_FIELDS)) for band_from, band_to, price in found[0].band_ranges())
         return rows
 
     def event_cost(self, row: dict) -> float | None:
         """USD of one raw event (COST_TERMS over its token columns) at the price in force
-        at its time, or None unpriced."""
-        found = self.lookup(row["model"], row["ts_ms"])
+        at its time for its served tier and prompt band, or None unpriced."""
+        billed = self.billed_history(row["model"], row["served_tier"])
+        found = _in_force([(start, found) for start, found, _ in billed], row["ts_ms"])
         if found is None:
             return None
-        price = found[0].for_prompt(sum(row[field] for field in PROMPT_TOKENS))
-        return round(tokens_cost(row.__getitem__, price), 8)
+        return round(tokens_cost(row.__getitem__, found[0].for_band(row["prompt_band"])), 8)
+
+
+def _in_force(segments: list[tuple[int, Any]], at_ms: int) -> Any:
+    """What the segment in force at ``at_ms`` holds: [(from_ms, what)], each until the next."""
+    found = None
+    for start, segment in segments:
+        if start > at_ms:
+            break
+        found = segment
+    return found
 
 
 ###############################################################################
@@ -7333,7 +7620,8 @@ def looks_like_secret(value: str) -> bool:
 class Totals:
     """Events summed, with their cost: what every analytics row and summary reports."""
 
-    __slots__ = ("measures", "failed", "first_ms", "last_ms", "cost", "unpriced_requests", "unpriced_models")
+    __slots__ = ("measures", "failed", "first_ms", "last_ms", "cost", "unpriced_requests", "unpriced_models",
+                 "tier_fallback_requests", "assumed_cache_write_tokens")
 
     def __init__(self) -> None:
         self.measures = Measures([0] * len(ROLLUP_MEASURES))  # the sums only: first and last seen apart
@@ -7343,6 +7631,8 @@ class Totals:
         self.cost = 0.0
         self.unpriced_requests = 0
         self.unpriced_models: set[str] = set()
+        self.tier_fallback_requests = 0
+        self.assumed_cache_write_tokens = 0
 
     def add(self, failed: int, acc: Measures, model: str | None = None) -> None:
         """Add one aggregate row (Store.aggregate; priced: with its cost and unpriced
@@ -7357,6 +7647,8 @@ class Totals:
             self.unpriced_requests += acc.unpriced_requests
             if acc.unpriced_requests and model is not None:
                 self.unpriced_models.add(model)
+            self.tier_fallback_requests += acc.tier_fallback_requests
+            self.assumed_cache_write_tokens += acc.assumed_cache_write_tokens
 
     def merge(self, other: "Totals") -> None:
         """Add another Totals of the same answer (a row into the sum over every row)."""
@@ -7367,6 +7659,8 @@ class Totals:
         self.cost += other.cost
         self.unpriced_requests += other.unpriced_requests
         self.unpriced_models |= other.unpriced_models
+        self.tier_fallback_requests += other.tier_fallback_requests
+        self.assumed_cache_write_tokens += other.assumed_cache_write_tokens
 
     def _seen(self, first_ms: int, last_ms: int) -> None:
         """Widen first and last seen to hold events seen from ``first_ms`` to ``last_ms``."""
@@ -7397,7 +7691,9 @@ class Totals:
                        "output": m.output_tokens, "reasoning": m.reasoning_tokens,
                        "unclassified": m.unclassified_tokens, "total": m.total_tokens},
             "cost": {"usd": round(self.cost, 8), "unpriced_requests": self.unpriced_requests,
-                     "unpriced_models": sorted(self.unpriced_models)},
+                     "unpriced_models": sorted(self.unpriced_models),
+                     "tier_fallback_requests": self.tier_fallback_requests,
+                     "assumed_cache_write_tokens": self.assumed_cache_write_tokens},
             "cache_hit_rate": round(m.cache_read_tokens / inputs, 4) if inputs else None,
             "avg_latency_ms": round(m.latency_ms_sum / m.latency_count) if m.latency_count else None,
             "avg_ttft_ms": round(m.ttft_ms_sum / m.ttft_count) if m.ttft_count else None,
@@ -7460,8 +7756,8 @@ def plan_month_json(plan: dict, acc: Measures | None) -> dict:
     spent = round(acc.cost_usd, 6) if acc else 0.0
     return {"plan": plan_json(plan), "price_usd": round(price_usd, 6), "api_equivalent_usd": spent,
             "ratio": round(spent / price_usd, 4) if price_usd else None,  # None: a price too small to divide by
-            "requests": acc.requests if acc else 0,
-            "tokens": acc.total_tokens if acc else 0, "unpriced_requests": acc.unpriced_requests if acc else 0}
+            "requests": acc.requests if acc else 0, "tokens": acc.total_tokens if acc else 0,
+            **priced_counts_json(acc)}
 
 
 def billed_month_json(rule: dict, acc: Measures | None) -> dict:
@@ -7470,7 +7766,13 @@ def billed_month_json(rule: dict, acc: Measures | None) -> dict:
     cost, tokens = (acc.cost_usd, acc.total_tokens) if acc else (0.0, 0)
     billed = cost * rule["markup"] if rule["markup"] is not None else tokens / 1e6 * rule["usd_per_million_tokens"]
     return {"requests": acc.requests if acc else 0, "tokens": tokens, "cost_usd": round(cost, 6),
-            "billed_usd": round(billed, 6), "unpriced_requests": acc.unpriced_requests if acc else 0}
+            "billed_usd": round(billed, 6), **priced_counts_json(acc)}
+
+
+def priced_counts_json(acc: Sequence | None) -> dict:
+    """What of a cost is unpriced or assumed (PRICED_FIELDS after the cost, in order
+    after it in ``acc``) as the answers show it: 0 of each without events."""
+    return {name: acc[_COST_AT + i] if acc else 0 for i, name in enumerate(PRICED_FIELDS[1:], start=1)}
 
 
 def grid_cell(start_ms: int, requests: int, failed: int) -> dict:
@@ -7630,9 +7932,10 @@ class Analytics:
     # -- the endpoints ---------------------------------------------------------
 
     def prices_of_seen_models(self) -> list[tuple]:
-        """The price of every model ever seen: the same list for every question, which
-        SQLite loads into a connection once (SqliteDialect.price_join)."""
-        return self.pricing.rows(self.store.distinct_values("model"))
+        """The price of every model ever seen, for each tier it was served at: the same
+        list for every question, which SQLite loads into a connection once
+        (SqliteDialect.price_join)."""
+        return self.pricing.rows(self.store.distinct_combinations(("model", "served_tier")))
 
     def with_cost(self, query: Query, group: tuple[str, ...], step_ms: int | None = None,
                   prices: list[tuple] | None = None) -> dict[tuple, Measures]:
@@ -7643,18 +7946,18 @@ class Analytics:
 
     def cost_by_kind(self, query: Query) -> dict[str, dict]:
         """Each model's cost in ``query``, each event at the price of its time, split by
-        the kind of token it pays for: {model: {"usd", "unpriced_requests", "by_kind":
-        {kind of COST_KINDS: USD}}}. Input includes the unclassified tokens; reasoning is a
-        kind of its own (else null, inside output) where a price in force in the range
-        bills it apart."""
+        the kind of token it pays for: {model: {"usd", the counts of PRICED_FIELDS after it,
+        "by_kind": {kind of COST_KINDS: USD}}}. Input includes the unclassified tokens;
+        reasoning is a kind of its own (else null, inside output) where a price in force in
+        the range bills it apart."""
         answer = {}
-        for (model,), (*costs, unpriced) in self.store.cost_by_kind(query, ("model",),
-                                                                  self.prices_of_seen_models()).items():
+        for (model,), row in self.store.cost_by_kind(query, ("model",), self.prices_of_seen_models()).items():
+            costs, counts = row[:len(COST_KINDS)], row[len(COST_KINDS):]
             by_kind = dict(zip(COST_KINDS, costs))
             if not self.pricing.bills_reasoning_apart(model, query.start_ms, query.end_ms):
                 by_kind["output"] += by_kind["reasoning"]
                 by_kind["reasoning"] = None
-            answer[model] = {"usd": round(sum(costs), 8), "unpriced_requests": unpriced,
+            answer[model] = {"usd": round(sum(costs), 8), **dict(zip(PRICED_FIELDS[1:], counts)),
                              "by_kind": {kind: None if usd is None else round(usd, 8) for kind, usd in by_kind.items()}}
         return answer
 
@@ -8669,11 +8972,11 @@ def reject_unknown_fields(body: dict, allowed: Iterable[str], what: str, known: 
 
 def parse_price(entry: Any, model: str | None = None) -> tuple[tuple, bool]:
     """One price from the API: ((model, effective_from_ms, input, output, cache_read,
-    cache_write, reasoning), whether it replaces the model's other prices)."""
+    cache_write, reasoning, tier), whether it replaces the model's other prices of the tier)."""
     if not isinstance(entry, dict):
         raise ApiError(400, "a price must be an object", {"got": type(entry).__name__})
-    reject_unknown_fields(entry, {*PRICE_FIELDS, "model", "effective_from", "replace_history"}, "price",
-                          [*PRICE_FIELDS, "effective_from", "replace_history"])
+    reject_unknown_fields(entry, {*PRICE_FIELDS, "model", "tier", "effective_from", "replace_history"}, "price",
+                          [*PRICE_FIELDS, "tier", "effective_from", "replace_history"])
     name = entry.get("model", model)
     if model is not None and name != model:
         raise ApiError(400, "the model in the body differs from the one in the path",
@@ -8686,7 +8989,22 @@ def parse_price(entry: Any, model: str | None = None) -> tuple[tuple, bool]:
         raise ApiError(400, "invalid price field replace_history", {"model": name, "field": "replace_history",
                                                                     "value": replace, "expected": "true or false"})
     return (name, parse_effective_from(entry.get("effective_from")),
-            *(price_value(name, field, entry.get(field)) for field in PRICE_FIELDS)), replace
+            *(price_value(name, field, entry.get(field)) for field in PRICE_FIELDS),
+            parse_tier(entry.get("tier"), lambda: ApiError(400, "invalid price field tier", {
+                "model": name, "field": "tier", "value": entry.get("tier"), "expected": _TIER_EXPECTED}))), replace
+
+
+_TIER_EXPECTED = "a service tier as CPA reports it (priority, flex, ...), 1-200 characters without spaces"
+
+
+def parse_tier(value: Any, refusal: Callable[[], ApiError]) -> str:
+    """The tier a price is for ("" the standard one: absent, null, or its names in
+    STANDARD_TIER_NAMES), as served_tier names the tier of a request; else ``refusal()``."""
+    if value is None or (isinstance(value, str) and value in STANDARD_TIER_NAMES):
+        return ""
+    if not valid_model_name(value):
+        raise refusal()
+    return value
 
 
 def parse_effective_from(value: Any) -> int:
@@ -8718,10 +9036,11 @@ def price_value(model: str, field: str, value: Any) -> float | None:
 
 
 def price_json(model: str, price: Price, source: str, updated_ms: int | None = None,
-               effective_from_ms: int = 0) -> dict:
-    """A price as the API shows it; effective_from null: in force since always."""
-    return {"model": model, "effective_from": iso_ms(effective_from_ms or None), **price.figures(),
-            "source": source, "updated_at": iso_ms(updated_ms)}
+               effective_from_ms: int = 0, tier: str = "") -> dict:
+    """A price as the API shows it; effective_from null: in force since always; tier
+    null: the standard tier's."""
+    return {"model": model, "tier": tier or None, "effective_from": iso_ms(effective_from_ms or None),
+            **price.figures(), "source": source, "updated_at": iso_ms(updated_ms)}
 
 
 def _json_column(text: str | None) -> Any:
@@ -8889,8 +9208,8 @@ _NULLABLE_STR = {"type": "string", "nullable": True}
 _NONBLANK = {"type": "string", "minLength": 1, "pattern": _VISIBLE.pattern}
 _INSTANT = {"anyOf": [{"type": "string", "format": "date-time"},
                       {"type": "string", "pattern": r"^[0-9]{1,14}$", "description": "epoch milliseconds"}]}
-_MODEL_NAME = {"type": "string", "pattern": f"^{_MODEL_NAME_TEXT.pattern}$",
-               "description": "may contain / : . and *"}
+_MODEL_NAME_TEXT_SCHEMA = {"type": "string", "pattern": f"^{_MODEL_NAME_TEXT.pattern}$"}
+_MODEL_NAME = {**_MODEL_NAME_TEXT_SCHEMA, "description": "may contain / : . and *"}
 _EMPTY_BODY = _schema_object({}, closed=True)
 _ALIAS_INPUT = _schema_object({"api_key": {**_NONBLANK, "maxLength": 500},
                                "alias": {**_NONBLANK, "maxLength": 100}}, ("api_key", "alias"), closed=True)
@@ -8906,13 +9225,25 @@ def _list_of(schema: dict, **extra: dict) -> dict:
 
 # A price to set: in a list it names its model; PUT /pricing/{model} may leave it out.
 _EFFECTIVE_FROM = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
-_PRICE_INPUT = {"model": _MODEL_NAME, **{
+_TIER = {"type": "string", "pattern": f"^(?:{_MODEL_NAME_TEXT.pattern})?$", "nullable": True, "description":
+         "the service tier that served the requests a price is for, as CPA reports it (priority, flex, ...); "
+         f"null, empty or one of {', '.join(sorted(name for name in STANDARD_TIER_NAMES if name))}: the standard "
+         "tier"}
+# What of a cost is unpriced or assumed (PRICED_FIELDS after the cost).
+_PRICED_COUNTS = {
+    "unpriced_requests": {**_INT, "description": "requests with tokens of a model without a price: not in usd"},
+    "tier_fallback_requests": {**_INT, "description": "requests served at a tier (priority, flex, ...) without a "
+                                                      "price of its own, priced at the standard tier's price"},
+    "assumed_cache_write_tokens": {**_INT, "description": "cache-write tokens priced at the model's cache_write "
+                                                          "(5-minute) price: CPA does not say whether a write was "
+                                                          "a 5-minute or a 1-hour one (Anthropic: 1.25x or 2x input)"}}
+_PRICE_INPUT = {"model": _MODEL_NAME, "tier": _TIER, **{
     f: {"type": "number", "minimum": 0, "maximum": MAX_PRICE, "nullable": f == "reasoning",
         "description": "USD per 1M tokens"} for f in PRICE_FIELDS},
     "effective_from": {**_EFFECTIVE_FROM, "nullable": True, "description":
                        "a date (from its UTC midnight) or an RFC 3339 time (from the start of its 5 minutes); "
                        "absent or null: since always"},
-    "replace_history": {"type": "boolean", "description": "remove the model's other prices first"}}
+    "replace_history": {"type": "boolean", "description": "remove the model's other prices of the tier first"}}
 
 OPENAPI_SCHEMAS: dict[str, dict] = {
     "Error": _schema_object({"error": _STR, "detail": {}}, ("error",)),
@@ -8920,8 +9251,7 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
                              "start_ms": _INT, "end_ms": _INT}),
     "Tokens": _schema_object({k: _INT for k in ("input", "cache_read", "cache_write", "output", "reasoning",
                                                 "unclassified", "total")}),
-    "Cost": _schema_object({"usd": _NUM, "unpriced_requests": _INT,
-                            "unpriced_models": {"type": "array", "items": _STR}}),
+    "Cost": _schema_object({"usd": _NUM, **_PRICED_COUNTS, "unpriced_models": {"type": "array", "items": _STR}}),
     "Totals": _schema_object({
         "requests": _INT, "success": _INT, "failed": _INT, "success_rate": {"type": "number", "nullable": True},
         "tokens": _ref("Tokens"), "cost": _ref("Cost"), "cache_hit_rate": {"type": "number", "nullable": True},
@@ -8966,20 +9296,20 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
             "month": _STR, "start": _TIME, "end": _TIME, "start_ms": _INT, "end_ms": _INT, "current": _BOOL,
             "plan": {"type": "object"}, "price_usd": _NUM, "api_equivalent_usd": _NUM,
             "ratio": {**_NUM, "nullable": True, "description": "API-equivalent spend / price"},
-            "requests": _INT, "tokens": _INT,
-            "unpriced_requests": _INT})}}),
+            "requests": _INT, "tokens": _INT, **_PRICED_COUNTS})}}),
     "KeyBilling": _schema_object({
         "api_key": _STR, "api_key_id": _STR, "alias": _NULLABLE_STR, "markup": {**_NUM, "nullable": True},
         "usd_per_million_tokens": {**_NUM, "nullable": True}, "months": {"type": "array", "items": _schema_object({
             "month": _STR, "start": _TIME, "end": _TIME, "start_ms": _INT, "end_ms": _INT, "current": _BOOL,
-            "requests": _INT, "tokens": _INT, "cost_usd": _NUM, "billed_usd": _NUM, "unpriced_requests": _INT})}}),
+            "requests": _INT, "tokens": _INT, "cost_usd": _NUM, "billed_usd": _NUM, **_PRICED_COUNTS})}}),
     "Alert": _schema_object({
         "id": _INT, "kind": {"type": "string", "enum": ["budget", "anomaly"]}, "period": _STR, "condition": _STR,
         "value": _NUM, "threshold": _NUM, "unit": {"type": "string", "enum": ["usd", "tokens"]}, "api_key": _STR,
         "api_key_id": _STR, "alias": {"type": "string", "nullable": True}, "created_at": _TIME,
         "delivered_at": _TIME, "attempts": _INT, "last_error": {"type": "string", "nullable": True}}),
-    "Price": _schema_object({"model": _STR, "effective_from": {
-        **_TIME, "description": "from when the price is in force, until the model's next one; null: since always"},
+    "Price": _schema_object({"model": _STR, "tier": _TIER, "effective_from": {
+        **_TIME, "description": "from when the price is in force, until the model's next one of the tier; null: "
+                                "since always"},
         **{f: _NUM for f in PRICE_FIELDS}, "reasoning": {
         **_NUM, "nullable": True, "description": "null: reasoning tokens cost the output price"},
         "source": _STR, "updated_at": _TIME}),
@@ -9554,7 +9884,7 @@ def provider_metadata(service: Service) -> dict:
                              "price": {**_schema_object({f: {**_NUM, "nullable": True} for f in PRICE_FIELDS}),
                                        "nullable": True, "description": "USD per 1M tokens, in force now"},
                              "cost": _schema_object({
-                                 "usd": _NUM, "unpriced_requests": _INT, "by_kind": {**_schema_object(
+                                 "usd": _NUM, **_PRICED_COUNTS, "by_kind": {**_schema_object(
                                      {kind: {**_NUM, "nullable": True} for kind in COST_KINDS}), "description":
                                      "USD of each kind of token, each event at the price of its time: input with "
                                      "the unclassified tokens; reasoning null (inside output) unless a price in "
@@ -9566,7 +9896,8 @@ def models_used(service: Service) -> dict:
     offered = {m.get("id"): m for m in listed if isinstance(m, dict)}
     seen = {key[0]: requests for key, requests in service.store.count(query, ("model",)).items()}
     costs = service.analytics.cost_by_kind(query)
-    nothing = {"usd": 0.0, "unpriced_requests": 0, "by_kind": {**dict.fromkeys(COST_KINDS, 0.0), "reasoning": None}}
+    nothing = {"usd": 0.0, **dict.fromkeys(PRICED_FIELDS[1:], 0),
+               "by_kind": {**dict.fromkeys(COST_KINDS, 0.0), "reasoning": None}}
     items = []
     for model in sorted(set(offered) | set(seen)):
         price = service.pricing.lookup(model, service.analytics.clock())  # the price in force now
@@ -9978,8 +10309,9 @@ def key_billing_delete(service: Service) -> dict:
         "items": {"type": "array", "items": {"allOf": [_ref("Price"), _schema_object({
             "provider": _STR, "match": {"type": "array", "items": _STR}})]}}})]})))
 def pricing_list(service: Service) -> dict:
-    return {"items": [price_json(model, dated.price, "user", dated.updated_ms, dated.effective_from_ms)
-                      for model, history in sorted(service.pricing.user.items()) for dated in history],
+    return {"items": [price_json(model, dated.price, "user", dated.updated_ms, dated.effective_from_ms, tier)
+                      for tier, patterns in sorted(service.pricing.user.items())
+                      for model, history in sorted(patterns.items()) for dated in history],
             "defaults": {**default_prices_about(service.pricing.defaults), "items": [
                 {**price_json(model["id"], price, "default", None, since), "provider": model["provider"],
                  "match": model["match"]}
@@ -10007,7 +10339,7 @@ def pricing_put_many(service: Service) -> dict:
             row, replace = parse_price(entry)
         rows.append(row)
         if replace:
-            replaced.add(row[0])
+            replaced.add((row[0], row[-1]))
     service.store.upsert_prices(rows, replaced)
     service.pricing.reload()
     return {"saved": [row[0] for row in rows]}
@@ -10024,10 +10356,11 @@ def listed_in_body(body: Any, field: str) -> Any:
         _PRICE_INPUT, ("input", "output", "cache_read", "cache_write"), closed=True)))
 def pricing_put_one(service: Service, model: str) -> dict:
     row, replace = parse_price(read_json_body(), model)
-    service.store.upsert_prices([row], [model] if replace else [])
+    tier = row[-1]
+    service.store.upsert_prices([row], [(model, tier)] if replace else [])
     service.pricing.reload()
-    saved = next(dated for dated in service.pricing.user[model] if dated.effective_from_ms == row[1])
-    return price_json(model, saved.price, "user", saved.updated_ms, saved.effective_from_ms)
+    saved = next(dated for dated in service.pricing.user[tier][model] if dated.effective_from_ms == row[1])
+    return price_json(model, saved.price, "user", saved.updated_ms, saved.effective_from_ms, tier)
 
 
 @route("DELETE", API + "/pricing", OWNER, ignores_query=True, doc=_operation(
@@ -10045,20 +10378,27 @@ def pricing_delete_many(service: Service) -> dict:
 
 
 @route("DELETE", API + "/pricing/<model:path>", OWNER, doc=_operation(
-    "remove a model's prices, or with effective_from only the one from then",
-    _schema_object({"deleted": {"type": "array", "items": _STR}}),
-    [*_MODEL_PATH, _parameter("effective_from", "the date or time of the one price to remove", _EFFECTIVE_FROM)]))
+    "remove a model's prices (of every tier), or with effective_from only the one from then, with tier only "
+    "that tier's", _schema_object({"deleted": {"type": "array", "items": _STR}}),
+    [*_MODEL_PATH, _parameter("effective_from", "the date or time of the one price to remove", _EFFECTIVE_FROM),
+     _parameter("tier", "only the prices of this service tier (default, standard or auto: the standard tier's)",
+                _MODEL_NAME_TEXT_SCHEMA)]))
 def pricing_delete_one(service: Service, model: str) -> dict:
-    text = bottle.request.query.get("effective_from")
+    text, tier_text = bottle.request.query.get("effective_from"), query_single("tier")
+    if tier_text is not None:  # Bottle gives the bytes as Latin-1; a tier is UTF-8 text, as in a price's body
+        tier_text = tier_text.encode("latin-1").decode("utf-8", "replace")
     effective_from_ms = None
     if text is not None:
         try:
             effective_from_ms = parse_effective_from(text)
         except ApiError:
             raise bad_parameter("effective_from", text, "a date (YYYY-MM-DD) or an RFC 3339 time") from None
-    if not service.store.delete_prices([model], effective_from_ms):
-        raise ApiError(404, "no price set for this model" + (" from then" if text is not None else ""),
-                       {"model": model, **({"effective_from": text} if text is not None else {})})
+    tier = None if tier_text is None else parse_tier(tier_text, lambda: bad_parameter("tier", tier_text,
+                                                                                       _TIER_EXPECTED))
+    if not service.store.delete_prices([model], effective_from_ms, tier):
+        given = {name: value for name, value in (("effective_from", text), ("tier", tier_text)) if value is not None}
+        raise ApiError(404, "no price set for this model" + (" from then" if text is not None else "")
+                       + (" of this tier" if tier_text is not None else ""), {"model": model, **given})
     service.pricing.reload()
     return {"deleted": [model]}
 

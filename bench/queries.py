@@ -7,11 +7,14 @@
 
 Events are spread evenly over the 30 days before "now" (so range=30d holds all of
 them), with a skewed, realistic mix: 12 client API keys, 25 credentials of three
-provider families with 3-4 models each, 4% failures. Databases are built once into
-bench/.data/ (through Store.write_batch, so rollups are built as in production) and
-reused. Endpoints are called in-process through the WSGI app, JSON encoding included,
-twice over: cold (the rollup cache emptied before every call: a first look, or new
-filters) and warm (the same question again: auto-refresh, coming back to a page).
+provider families with 3-4 models each, 4% failures; one prompt in 16 a long one (100k
+to 400k tokens: every long-context band but the last), and of the Codex requests 5%
+served at the priority tier and 2% at flex (what the rollups with the model split by).
+Databases are built once into bench/.data/ (through Store.write_batch, so rollups are
+built as in production) and reused. Endpoints are called in-process through the WSGI
+app, JSON encoding included, twice over: cold (the rollup cache emptied before every
+call: a first look, or new filters) and warm (the same question again: auto-refresh,
+coming back to a page).
 With --price-changes N, every model gets N dated prices of the owner's inside the 30
 days (at UTC midnights, the last at 12:35 of a day: inside a 15-minute bucket), so
 that priced reads cut their plans there (PRICE_JOIN_ON); they are removed at the end.
@@ -57,9 +60,12 @@ def synthetic_events(count: int, seed: int = 7, end_ms: int = NOW, span_ms: int 
         source, auth_index, provider = rnd.choices(credentials, credential_weights)[0]
         model = rnd.choice(FAMILIES[provider])
         failed = rnd.random() < 0.04
-        inp = 0 if failed else rnd.randrange(100, 50_000)
+        long_prompt, tier_draw = rnd.random() < 1 / 16, rnd.random()
+        inp = 0 if failed else rnd.randrange(100_000, 400_000) if long_prompt else rnd.randrange(100, 50_000)
         read = inp * rnd.randrange(0, 90) // 100
         out = 0 if failed else rnd.randrange(10, 4000)
+        responded = ("priority" if tier_draw < 0.05 else "flex" if tier_draw < 0.07 else "default"
+                     ) if provider == "codex" else None
         yield cpa_usage.UsageEvent(
             event_key=f"{i:032x}", ts_ms=ts, ts_raw="", ts_estimated=0, received_ms=ts, request_id=f"{i:08x}",
             model=model, alias=model, provider=provider, executor_type="", endpoint="POST /v1/responses",
@@ -70,9 +76,10 @@ def synthetic_events(count: int, seed: int = 7, end_ms: int = NOW, span_ms: int 
             unclassified_tokens=0, total_tokens=inp + out, token_family="openai", token_quality="complete",
             raw_input_tokens=inp, raw_output_tokens=out, raw_reasoning_tokens=out // 3, raw_cached_tokens=read,
             raw_cache_read_tokens=read, raw_cache_creation_tokens=0, raw_total_tokens=inp + out, token_breakdown=None,
-            generate=1, reasoning_effort="high", service_tier="auto", response_service_tier=None,
+            generate=1, reasoning_effort="high", service_tier="auto", response_service_tier=responded,
             client_ip="127.0.0.1", x_forwarded_for="", user_agent="codex_cli_rs/0.114.0", access_token_sha256=None,
-            accounting_version=2, response_headers=None, extra=None, instance="bench")
+            accounting_version=2, response_headers=None, extra=None, instance="bench",
+            prompt_band=cpa_usage.prompt_band(inp), served_tier=cpa_usage.served_tier("auto", responded))
 
 
 def write_in_batches(store: cpa_usage.Store, events, size: int = 10_000) -> None:
@@ -204,7 +211,8 @@ def main() -> None:
 
 def dated_prices(models: list[str], changes: int) -> list[tuple]:
     """``changes`` prices per model (model, effective_from_ms, input, output, cache_read,
-    cache_write, reasoning) inside the 30 days before NOW, the last at 12:35 of its day."""
+    cache_write, reasoning, tier: the standard one) inside the 30 days before NOW, the
+    last at 12:35 of its day."""
     day = 86_400_000
     first_day = NOW - NOW % day - SPAN + day
     rows = []
@@ -213,7 +221,7 @@ def dated_prices(models: list[str], changes: int) -> list[tuple]:
             at = first_day + change * (SPAN // changes) // day * day
             if change == changes - 1:
                 at += 12 * 3_600_000 + 35 * 60_000
-            rows.append((model, at, 1.0 + index + change, 4.0 + change, 0.1, 1.25, None))
+            rows.append((model, at, 1.0 + index + change, 4.0 + change, 0.1, 1.25, None, ""))
     return rows
 
 

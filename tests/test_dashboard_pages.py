@@ -683,13 +683,13 @@ def test_price_editor(browser, site):
     page.wait_for_selector("#price-message:has-text('invalid price field input')")
     assert "a number from 0 to 10,000" in text(page, "#price-message")  # the API's own words
     assert page.get_attribute("#price-input", "aria-invalid") == "true"
-    assert "mystery-model-x" not in site.service.pricing.user
+    assert "mystery-model-x" not in site.service.pricing.user.get("", {})
 
     page.fill("#price-input", "1")
     page.click("#price-form button[type=submit]")
     page.wait_for_selector("#notice:has-text('Price saved for mystery-model-x.')")
     page.wait_for_selector("#prices tbody tr:has-text('mystery-model-x')")
-    [(_, saved, _)] = site.service.pricing.user["mystery-model-x"]
+    [(_, saved, _)] = site.service.pricing.user[""]["mystery-model-x"]
     assert (saved.input, saved.output, saved.cache_read, saved.cache_write, saved.reasoning) == (1, 2, 0.1, 1, None)
     mystery = page.locator("#models-used tbody tr", has_text="mystery-model-x")
     assert "unpriced" not in mystery.get_attribute("class") and "yours" in mystery.inner_text()
@@ -705,7 +705,22 @@ def test_price_editor(browser, site):
     delete.click()
     page.wait_for_selector("#notice:has-text('Price removed for mystery-*.')")
     page.wait_for_selector("#prices tbody tr:has-text('mystery-*')", state="detached")
-    assert "mystery-*" not in site.service.pricing.user
+    assert "mystery-*" not in site.service.pricing.user.get("", {})
+
+    # a price of the priority tier beside the standard one; removing it leaves the standard one
+    for field, value in (("model", "mystery-model-x"), ("tier", "priority"), ("input", "5"), ("output", "6"),
+                         ("cache_read", "0"), ("cache_write", "5")):
+        page.fill(f"#price-{field}", value)
+    page.click("#price-form button[type=submit]")
+    priority = page.locator("#prices tbody tr", has=page.locator("code", has_text=re.compile("^priority$")))
+    priority.wait_for()
+    assert [dated.price.input for dated in site.service.pricing.user["priority"]["mystery-model-x"]] == [5]
+    page.locator("#prices-card").screenshot(path=str(ARTIFACTS / "models-prices-tiers-light-1280.png"))
+    delete = priority.locator("button", has_text="Delete")
+    delete.click()
+    delete.click()
+    priority.wait_for(state="detached")
+    assert "priority" not in site.service.pricing.user and "mystery-model-x" in site.service.pricing.user[""]
 
     # a new price from a date to come: the model's history shows both, the past keeps its price
     later = (dt.date.today() + dt.timedelta(days=30)).isoformat()
@@ -717,13 +732,13 @@ def test_price_editor(browser, site):
     page.wait_for_selector(f"#prices tbody tr:has-text('{later}')")
     history = page.locator("#prices tbody tr", has_text="mystery-model-x")
     assert history.count() == 2 and "always" in history.nth(0).inner_text() and "↳" in history.nth(1).inner_text()
-    assert [dated.price.input for dated in site.service.pricing.user["mystery-model-x"]] == [1, 7]
+    assert [dated.price.input for dated in site.service.pricing.user[""]["mystery-model-x"]] == [1, 7]
     # and back to one price for all history
     history.nth(0).locator("button", has_text="Edit").click()
     page.check("#price-replace")
     page.click("#price-form button[type=submit]")
     page.wait_for_selector(f"#prices tbody tr:has-text('{later}')", state="detached")
-    assert [dated.effective_from_ms for dated in site.service.pricing.user["mystery-model-x"]] == [0]
+    assert [dated.effective_from_ms for dated in site.service.pricing.user[""]["mystery-model-x"]] == [0]
 
     page.click("#nav a[href^='#/overview']")  # a new price re-prices history
     painted(page, "overview")
@@ -737,8 +752,8 @@ def test_the_cost_of_each_model_by_kind_of_token(browser, site):
     """The owner's gpt-5.4 prices change two days ago (the event of three days ago keeps the old
     ones); claude-sonnet-4-5 has the default's; the unpriced model has no bar."""
     change = iso_ms(site.now - 2 * DAY_MINUTES * MINUTE)
-    site.service.store.upsert_prices([("gpt-5.4", 0, 2.0, 10.0, 0.5, 2.0, None),
-                                      ("gpt-5.4", parse_effective_from(change), 4.0, 20.0, 1.0, 4.0, 30.0)])
+    site.service.store.upsert_prices([("gpt-5.4", 0, 2.0, 10.0, 0.5, 2.0, None, ""),
+                                      ("gpt-5.4", parse_effective_from(change), 4.0, 20.0, 1.0, 4.0, 30.0, "")])
     site.service.pricing.reload()
     page, errors = site.open(browser, "#/models", width=1440)
     painted(page, "models")
@@ -777,8 +792,8 @@ def test_the_built_in_prices_say_where_they_come_from(browser, site):
     link = page.locator("#defaults-source a")
     assert (link.inner_text(), link.get_attribute("href")) == (f"genai-prices {about['version']}",
                                                                "https://github.com/pydantic/genai-prices")
-    assert "MIT licence" in text(page, "#defaults-source") and "totals over a range still use the base price" in text(
-        page, "#defaults-source")
+    assert "MIT licence" in text(page, "#defaults-source") and "long-context price for all its tokens, in every total" \
+        in text(page, "#defaults-source")
     page.click("#defaults-card summary")
     rows = page.locator("#defaults tbody tr")
     assert rows.count() == sum(len(model["prices"]) for model in site.service.pricing.defaults.models)

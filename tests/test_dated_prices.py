@@ -30,6 +30,7 @@ EVENTS = {
 }
 COST = {"A": 0.0012, "B": 0.0072, "H": 0.0036, "C": 0.0024, "D": None, "E": 0.0012, "F": 0.004, "G": 0.005}
 TOTAL = 0.0246  # A + B + H + C + E + F + G
+NOTHING_ASSUMED = {"tier_fallback_requests": 0, "assumed_cache_write_tokens": 0}  # no tier, no cache write
 PRICES = [
     {"model": "hand-model", "input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1},
     {"model": "hand-model", "effective_from": "2026-08-10", "input": 3, "output": 6, "cache_read": 0.3,
@@ -76,7 +77,7 @@ def test_every_answer_prices_each_event_at_the_price_of_its_time(priced):
     models = {item["model"]: item["cost"] for item in
               call(priced, "GET", "/usage/analysis?range=30d&group=model").json()["items"]}
     assert models["hand-model"]["usd"] == pytest.approx(COST["A"] + COST["B"] + COST["H"] + COST["C"])
-    assert models["late-model"] == {"usd": pytest.approx(COST["E"]), "unpriced_requests": 1,
+    assert models["late-model"] == {"usd": pytest.approx(COST["E"]), "unpriced_requests": 1, **NOTHING_ASSUMED,
                                     "unpriced_models": ["late-model"]}
     assert models["gpt-5.4"]["usd"] == pytest.approx(COST["F"] + COST["G"])
 
@@ -107,6 +108,7 @@ def test_a_range_that_starts_after_a_change_prices_only_what_it_holds(priced):
     cost = call(priced, "GET", "/usage/overview?range=custom&start=2026-08-12T00:00:00Z"
                 "&end=2026-08-20T12:45:00Z").json()["summary"]["cost"]
     assert cost == {"usd": pytest.approx(COST["G"] + COST["E"] + COST["H"] + COST["C"]), "unpriced_requests": 0,
+                    **NOTHING_ASSUMED,
                     "unpriced_models": []}
     # unaligned ends: 12:33 .. 12:41 holds C alone
     cost = call(priced, "GET", "/usage/overview?range=custom&start=2026-08-20T12:33:00Z"
@@ -162,19 +164,20 @@ def test_an_effective_date_that_is_no_date_or_time_is_refused(service_factory, b
 
 
 def test_a_users_dated_pattern_wins_from_its_date_the_defaults_before(store):
-    store.upsert_prices([("gpt-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 9.0, 9.0, 0.0, 0.0, None),
-                         ("gpt-5.4", parse_rfc3339_ms("2026-03-01T00:00:00Z"), 4.0, 4.0, 0.0, 0.0, None)])
+    store.upsert_prices([("gpt-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 9.0, 9.0, 0.0, 0.0, None, ""),
+                         ("gpt-5.4", parse_rfc3339_ms("2026-03-01T00:00:00Z"), 4.0, 4.0, 0.0, 0.0, None, "")])
     pricing = Pricing(store)
     before, january, march = (parse_rfc3339_ms(f"2026-{m}-15T00:00:00Z") for m in ("01", "02", "03"))
     assert pricing.lookup("gpt-5.4", before - 40 * 86_400_000) == (default_prices().prices["gpt-5.4"][0][1], "default",
                                                                         "gpt-5.4")
     assert pricing.lookup("gpt-5.4", january) == (Price(9.0, 9.0, 0.0, 0.0), "user", "gpt-*")
     assert pricing.lookup("gpt-5.4", march) == (Price(4.0, 4.0, 0.0, 0.0), "user", "gpt-5.4")
-    assert [row[:3] for row in pricing.rows(["gpt-5.4"])] == [
-        ("gpt-5.4", 0, parse_rfc3339_ms("2026-01-01T00:00:00Z")),
-        ("gpt-5.4", parse_rfc3339_ms("2026-01-01T00:00:00Z"), parse_rfc3339_ms("2026-03-01T00:00:00Z")),
-        ("gpt-5.4", parse_rfc3339_ms("2026-03-01T00:00:00Z"), 2**62)]
-    assert pricing.rows(["never-priced"]) == []
+    jan, mar = parse_rfc3339_ms("2026-01-01T00:00:00Z"), parse_rfc3339_ms("2026-03-01T00:00:00Z")
+    # (model, from, until, tier, bands from, bands until): the default's long-context price above 272k (band 5)
+    assert [row[:6] for row in pricing.rows([("gpt-5.4", "")])] == [
+        ("gpt-5.4", 0, jan, "", 0, 5), ("gpt-5.4", 0, jan, "", 5, 7), ("gpt-5.4", jan, mar, "", 0, 7),
+        ("gpt-5.4", mar, 2**62, "", 0, 7)]
+    assert pricing.rows([("never-priced", "")]) == []
 
 
 def test_schema_14_keeps_the_prices_of_before_in_force_since_always(new_database):
@@ -188,8 +191,8 @@ def test_schema_14_keeps_the_prices_of_before_in_force_since_always(new_database
     old.close()
     upgraded = Store(target)
     try:
-        assert upgraded.load_prices() == [("mine-*", 0, 1.5, 2.5, 0.5, 0.75, None, 1234)]
-        upgraded.upsert_prices([("mine-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 3.0, 4.0, 0.0, 0.0, None)])
+        assert upgraded.load_prices() == [("mine-*", 0, 1.5, 2.5, 0.5, 0.75, None, "", 1234)]
+        upgraded.upsert_prices([("mine-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 3.0, 4.0, 0.0, 0.0, None, "")])
         assert [row[:2] for row in upgraded.load_prices()] == [("mine-*", 0), ("mine-*", 1_767_225_600_000)]
     finally:
         upgraded.close()
@@ -233,13 +236,15 @@ def test_the_cost_of_each_model_is_split_by_kind_of_token_at_the_price_of_each_e
         return {item["model"]: item["cost"] for item in items}
 
     assert split("range=30d") == {
-        "split-a": {"usd": pytest.approx(0.02445), "unpriced_requests": 0, "by_kind": {
+        "split-a": {"usd": pytest.approx(0.02445), "unpriced_requests": 0, "tier_fallback_requests": 0,
+                    "assumed_cache_write_tokens": 200, "by_kind": {
             "input": pytest.approx(0.006), "cache_read": pytest.approx(0.00005), "cache_write": pytest.approx(0.0004),
             "output": pytest.approx(0.009), "reasoning": pytest.approx(0.009)}},
-        "split-b": {"usd": pytest.approx(0.018), "unpriced_requests": 0, "by_kind": {  # reasoning inside output
+        "split-b": {"usd": pytest.approx(0.018), "unpriced_requests": 0, "tier_fallback_requests": 0,
+                    "assumed_cache_write_tokens": 400, "by_kind": {  # reasoning inside output
             "input": pytest.approx(0.01), "cache_read": pytest.approx(0.0003), "cache_write": pytest.approx(0.0015),
             "output": pytest.approx(0.0062), "reasoning": None}},
-        "split-none": {"usd": 0.0, "unpriced_requests": 1, "by_kind": {
+        "split-none": {"usd": 0.0, "unpriced_requests": 1, **NOTHING_ASSUMED, "by_kind": {
             "input": 0.0, "cache_read": 0.0, "cache_write": 0.0, "output": 0.0, "reasoning": None}}}
     # the same totals as the analysis
     analysis = {item["model"]: item["cost"]["usd"] for item in
@@ -252,6 +257,6 @@ def test_the_cost_of_each_model_is_split_by_kind_of_token_at_the_price_of_each_e
                                             "reasoning": None}
     after = split("range=custom&start=2026-08-15T00:00:00Z&end=2026-08-25T00:00:00Z")
     assert set(after) == {"split-b", "split-none"} and after["split-b"] == {
-        "usd": pytest.approx(0.0012), "unpriced_requests": 0, "by_kind": {
+        "usd": pytest.approx(0.0012), "unpriced_requests": 0, **NOTHING_ASSUMED, "by_kind": {
             "input": pytest.approx(0.001), "cache_read": 0.0, "cache_write": 0.0, "output": pytest.approx(0.0002),
             "reasoning": None}}

@@ -300,4 +300,5 @@ def test_every_field_lands_in_its_column():
         "service_tier": "st", "response_service_tier": "rst", "client_ip": "ip", "x_forwarded_for": "xff",
         "user_agent": "ua", "access_token_sha256": "sha", "accounting_version": 2,
         "response_headers": '{"H":["v"]}', "extra": '{"unknown_field":1}', "instance": "cpa-east",
-        "resolved_client_ip": "rip", "stream": 1, "execution_id": "exe", "truncated": None}
+        "resolved_client_ip": "rip", "stream": 1, "execution_id": "exe", "truncated": None,
+        "prompt_band": 0, "served_tier": "rst"}

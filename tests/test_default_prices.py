@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import price_snapshot  # noqa: E402 (the tool, beside the tests' path)
 
 NOW = "2026-08-30T00:00:00Z"
+NOTHING_ASSUMED = {"tier_fallback_requests": 0, "assumed_cache_write_tokens": 0}
 TABLE = {"source": "genai-prices", "version": "9.9.9", "url": "https://example.invalid/prices", "date": "2026-08-01",
          "license": "MIT", "providers": ["hand"], "models": [
              {"id": "hand-model", "provider": "hand", "match": ["hand-model*", "hm"], "prices": [
@@ -65,10 +66,11 @@ def test_the_defaults_history_prices_each_event_at_its_time_and_the_owners_price
                                                    "cache_read": 1, "cache_write": 10})
     models = {item["model"]: item["cost"] for item in
               call(service, "GET", "/usage/analysis?range=30d&group=model")["items"]}
-    assert models["hand-model-1"] == {"usd": pytest.approx(0.0168), "unpriced_requests": 0, "unpriced_models": []}
-    assert models["late-model"] == {"usd": pytest.approx(0.012), "unpriced_requests": 1,
+    assert models["hand-model-1"] == {"usd": pytest.approx(0.0168), "unpriced_requests": 0, "unpriced_models": [],
+                                      **NOTHING_ASSUMED}
+    assert models["late-model"] == {"usd": pytest.approx(0.012), "unpriced_requests": 1, **NOTHING_ASSUMED,
                                     "unpriced_models": ["late-model"]}
-    assert models["not-in-the-snapshot"] == {"usd": 0.0, "unpriced_requests": 1,
+    assert models["not-in-the-snapshot"] == {"usd": 0.0, "unpriced_requests": 1, **NOTHING_ASSUMED,
                                              "unpriced_models": ["not-in-the-snapshot"]}
     events = call(service, "GET", "/usage/events?range=30d&model=hand-model-1")["items"]
     assert [item["cost_usd"] for item in events] == [pytest.approx(0.012), pytest.approx(0.0036),
@@ -135,6 +137,9 @@ def broken(**change):
     (broken(prices=[{"from": None, "input": 1, "output": 2, "cache_read": 0, "cache_write": 0,
                      "tiers": {"input": [[128000, 2]], "output": [[200000, 4]]}}]), None,
      "hand-model: its tiers are not one long-context threshold"),
+    (broken(prices=[{"from": None, "input": 1, "output": 2, "cache_read": 0, "cache_write": 0,
+                     "tiers": {"input": [[150000, 2]]}}]), None,  # the stored prompt bands cannot tell it
+     "hand-model: its long-context threshold 150000 is none of the prompt bands' edges"),
 ])
 def test_a_broken_snapshot_is_no_defaults_and_says_why(snapshot_file, table, text, reason):
     path = snapshot_file(table, text)
@@ -155,7 +160,8 @@ def test_without_a_snapshot_the_service_runs_every_model_unpriced_and_says_so(wi
                                                          "models": 0, "error": error}
     assert call(service, "GET", "/pricing")["defaults"]["error"] == error
     cost = call(service, "GET", "/usage/overview?range=7d")["summary"]["cost"]
-    assert cost == {"usd": 0.0, "unpriced_requests": 1, "unpriced_models": ["gpt-5.4"]}  # unpriced, not free
+    assert cost == {"usd": 0.0, "unpriced_requests": 1, "unpriced_models": ["gpt-5.4"],  # unpriced, not free
+                    **NOTHING_ASSUMED}
 
 
 def test_the_shipped_snapshot_loads_and_is_the_pinned_release(service_factory):

@@ -10,7 +10,7 @@ import pytest
 from backends import wait_for
 from conftest import FAST, base_env, database_env, encode, payload_lines, record, wsgi_call
 from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ConfigError, Query, Service,
-                       Store, decode_payload, default_instance_name, load_config)
+                       Store, UsageEvent, decode_payload, default_instance_name, load_config, rollup_rows)
 from test_drain import stored
 
 RECEIVED = 1_790_000_000_000
@@ -68,6 +68,29 @@ def store_at_schema(target: str, version: int) -> Store:
         return Store(target)
     finally:
         cpa_usage.MIGRATIONS = MIGRATIONS
+
+
+SINCE_SCHEMA_18 = ("prompt_band", "served_tier")  # event fields and rollup dimensions
+
+
+def insert_events_before_schema_18(store: Store, events: list) -> None:
+    """Write ``events`` into the usage_events of a schema before 18: the columns it had."""
+    columns = [name for name in UsageEvent._fields if name not in SINCE_SCHEMA_18]
+    with store.write_lock:
+        store._writer.executemany(f"INSERT INTO usage_events ({', '.join(columns)}) VALUES "
+                                  f"({', '.join('?' * len(columns))})",
+                                  [[getattr(event, name) for name in columns] for event in events])
+
+
+def rollup_rows_before_schema_18(events: list) -> dict:
+    """The rows every rollup of a schema before 18 gained from ``events``: summed without
+    a prompt band and a served tier, rows without those columns."""
+    rows = rollup_rows([event._replace(prompt_band=0, served_tier="") for event in events])
+    before = {}
+    for rollup, added in rows.items():
+        gone = {1 + i for i, name in enumerate(rollup.dimensions) if name in SINCE_SCHEMA_18}  # after bucket_ms
+        before[rollup] = [tuple(value for i, value in enumerate(row) if i not in gone) for row in added]
+    return before
 
 
 def test_schema_7_names_the_cpa_of_what_was_stored_before(new_database):
@@ -278,7 +301,7 @@ def filled_sqlite(path, instance: str, count: int) -> None:
     batch += events(instance, count)
     store.write_batch(batch, [DeadLetter(RECEIVED, "lpop", f"bad {instance}", b"\x00")], received=len(batch) + 1)
     store.delete_events_before(min(ev.ts_ms for ev in batch) + 3_600_000)  # rollups outlive some raw events
-    store.upsert_prices([("mystery-model-x", 0, 1.0, 2.0, 0.1, 0.2, None)])
+    store.upsert_prices([("mystery-model-x", 0, 1.0, 2.0, 0.1, 0.2, None, "")])
     store.set_aliases({"sk-team-alpha-7f3c": f"alpha-{instance}"}, replace=False)
     store.set_budget("sk-team-alpha-7f3c", {"daily_usd": 5.0})
     store.add_alert("sk-team-alpha-7f3c", "budget", "daily:2026-08-01", "usd_80", 4.0, 4.0, "usd", RECEIVED)

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cpa_usage import (HISTOGRAM_EDGES, HISTOGRAMS, Store, _insert_events_sql,
+from cpa_usage import (HISTOGRAM_EDGES, HISTOGRAMS, Store,
                        histogram_bin, histogram_percentile, histogram_rows, rollup_columns)
 from test_analytics import event, get, make_service, ms  # noqa: F401 - make_service is a fixture
-from test_instances import store_at_schema
+from test_instances import insert_events_before_schema_18, store_at_schema
 
 # -- the bins and the bound -----------------------------------------------------------------
 
@@ -114,8 +114,7 @@ def test_schema_16_bins_the_raw_events_still_kept_as_ingest_does(new_database):
               event("2026-03-02T02:00:00Z", latency=999_999_999, ttft=1, source="bob@example.com"),
               event("2026-03-02T03:00:00Z", failed=True)._replace(latency_ms=-5, ttft_ms=2**40)]  # imported
     old = store_at_schema(target, 15)
-    with old.write_lock:
-        old._writer.execute(_insert_events_sql(len(events)), [value for ev in events for value in ev])
+    insert_events_before_schema_18(old, events)
     old.close()
     new = Store(target)
     try:

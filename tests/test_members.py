@@ -52,7 +52,7 @@ def shared(tmp_path, monkeypatch):
         services.append(service)
         service.analytics.clock = lambda: ms(now)
         service.store.put_metadata("api-keys", [ALPHA, BETA, IDLE])
-        service.store.upsert_prices([("budget-model", 0, 1.0, 2.0, 0.0, 0.0, None)])
+        service.store.upsert_prices([("budget-model", 0, 1.0, 2.0, 0.0, 0.0, None, "")])
         service.pricing.reload()
         service.store.write_batch([
             usage("2026-03-08T10:00:00Z", ALPHA), usage("2026-03-08T11:00:00Z", ALPHA, failed=True),

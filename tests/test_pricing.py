@@ -75,7 +75,8 @@ def test_unclassified_tokens_are_priced_as_input_and_flagged(service):
 def test_models_without_a_price_are_unpriced_not_free(service):
     store_records(service, 3, 16)  # moonshotai/kimi-k2:free and fake-upstream-model: no default price
     summary = call(service, "GET", "/usage/overview?range=24h")["summary"]
-    assert summary["cost"] == {"usd": 0.0, "unpriced_requests": 2,
+    assert summary["cost"] == {"usd": 0.0, "unpriced_requests": 2, "tier_fallback_requests": 0,
+                               "assumed_cache_write_tokens": 0,
                                "unpriced_models": ["fake-upstream-model", "moonshotai/kimi-k2:free"]}
     event = call(service, "GET", "/usage/events?range=24h")["items"][0]
     assert event["cost_usd"] is None
@@ -193,4 +194,5 @@ def test_hours_and_days_are_priced_by_their_models_and_failures_without_tokens_c
     assert len(day) == 1 and day[0]["cost"]["usd"] == pytest.approx(0.022)
     assert day[0]["cost"]["unpriced_requests"] == 1
     assert overview["summary"]["cost"] == {"usd": pytest.approx(0.022), "unpriced_requests": 1,
-                                           "unpriced_models": ["llama-x"]}
+                                           "unpriced_models": ["llama-x"], "tier_fallback_requests": 0,
+                                           "assumed_cache_write_tokens": 0}

@@ -6,10 +6,10 @@ import sqlite3
 import pytest
 
 from conftest import encode, payload_lines, record, sqlite_only
-from cpa_usage import (HOUR_MS, MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Piece, Query,
+from cpa_usage import (HOUR_MS, MIGRATIONS, PROMPT_BANDS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Piece, Query,
                        Read, RollupCache, Store, UsageEvent, decode_error_event, decode_payload, is_transient_db_error,
-                       iso_ms, rollup_rows)
-from test_instances import store_at_schema
+                       iso_ms, rollup_columns)
+from test_instances import SINCE_SCHEMA_18, rollup_rows_before_schema_18, store_at_schema
 
 RECEIVED = 1_790_000_000_000
 
@@ -79,7 +79,7 @@ def store_with_rollup_rows(target: str, version: int, tables: list) -> Store:
     """A store at schema ``version`` whose ``tables`` (Rollups) hold what two eras of
     fixtures sum to, written as that version would have."""
     old = store_at_schema(target, version)
-    rows = rollup_rows(fixture_events("v7.1") + fixture_events("v7.2"))
+    rows = rollup_rows_before_schema_18(fixture_events("v7.1") + fixture_events("v7.2"))
     with old.write_lock:
         for rollup in tables:
             old._writer.executemany(f"INSERT INTO {rollup.table} VALUES ({', '.join('?' * len(rows[rollup][0]))})",
@@ -94,9 +94,12 @@ def test_schema_11_keeps_every_timeline_and_series_row_and_adds_to_them(new_data
     clustered = [r for r in ROLLUPS if r.table.startswith(("usage_timeline", "usage_series"))]
     assert len(clustered) == 7
 
+    def columns(rollup):  # of schema 10 (of 18 the series have a prompt band and a served tier more)
+        return [column for column in rollup_columns(rollup) if column not in SINCE_SCHEMA_18]
+
     def rows(store):
-        return {r.table: store.reader.execute(f"SELECT * FROM {r.table} ORDER BY 1, 2, 3").fetchall()
-                for r in clustered}
+        return {r.table: store.reader.execute(f"SELECT {', '.join(columns(r))} FROM {r.table} ORDER BY 1, 2, 3"
+                                              ).fetchall() for r in clustered}
 
     old = store_with_rollup_rows(target, 10, clustered)
     before = rows(old)
@@ -113,7 +116,8 @@ def test_schema_11_keeps_every_timeline_and_series_row_and_adds_to_them(new_data
         new.write_batch(added, [], received=0)
         for rollup in clustered:
             requests = new.reader.execute(f"SELECT SUM(requests) FROM {rollup.table}").fetchone()[0]
-            assert requests == sum(row[len(rollup.dimensions) + 1] for row in before[rollup.table]) + len(added)
+            position = columns(rollup).index("requests")
+            assert requests == sum(row[position] for row in before[rollup.table]) + len(added)
     finally:
         new.close()
 
@@ -123,14 +127,14 @@ def test_schema_12_sums_the_key_timeline_from_the_keys_rollups(new_database):
     (but the status of the last event, which only the full rollup keeps); a key's
     questions read it from then on."""
     target = new_database()
-    keys = [r for r in ROLLUPS if r.dimensions == ("api_key", "model", "failed")]
+    keys = [r for r in ROLLUPS if r.table.startswith("usage_keys")]
     key_timeline = [r for r in ROLLUPS if r.dimensions == ("api_key", "failed")]
     assert len(keys) == len(key_timeline) == 3
     old = store_with_rollup_rows(target, 11, keys)
     old.close()
     new = Store(target)
     try:
-        expected = rollup_rows(fixture_events("v7.1") + fixture_events("v7.2"))
+        expected = rollup_rows_before_schema_18(fixture_events("v7.1") + fixture_events("v7.2"))
         for rollup in key_timeline:
             stored = new.reader.execute(f"SELECT * FROM {rollup.table} ORDER BY 1, 2, 3").fetchall()
             assert [row[:-1] for row in stored] == sorted(row[:-1] for row in expected[rollup]), rollup.table
@@ -336,8 +340,9 @@ def test_a_range_that_ends_now_reads_its_open_bucket_from_the_rollup(store):
     assert store.count(Query(start + 3_600_000 + 60_000, end, open_end=True)) == {(): 1}
 
 
-PRICES = [("gpt-5.4", 0, 2**62, 1.25, 10.0, 0.125, 0.0, 10.0),  # (model, from, until, USD per 1M of each kind)
-          ("claude-sonnet-4-5", 0, 2**62, 3.0, 15.0, 0.3, 3.75, 15.0)]
+# (model, from, until, tier, bands from, bands until, standing in for the tier's, USD per 1M of each kind)
+PRICES = [("gpt-5.4", 0, 2**62, "", 0, PROMPT_BANDS, 0, 1.25, 10.0, 0.125, 0.0, 10.0),
+          ("claude-sonnet-4-5", 0, 2**62, "", 0, PROMPT_BANDS, 0, 3.0, 15.0, 0.3, 3.75, 15.0)]
 
 
 def test_a_priced_series_without_models_costs_what_its_models_cost(store):
@@ -349,12 +354,12 @@ def test_a_priced_series_without_models_costs_what_its_models_cost(store):
     expected: dict = {}
     for (hour, failed, _), acc in per_model.items():
         cost, unpriced = expected.get((hour, failed), (0.0, 0))
-        expected[(hour, failed)] = (cost + acc[-2], unpriced + acc[-1])
+        expected[(hour, failed)] = (cost + acc.cost_usd, unpriced + acc.unpriced_requests)
     series = store.aggregate(query, ("failed",), 3_600_000, PRICES)
-    assert {key: (pytest.approx(acc[-2]), acc[-1]) for key, acc in series.items()} == expected
-    assert sum(acc[-1] for acc in series.values()) == 1  # the unpriced model's request, counted apart
+    assert {key: (pytest.approx(acc.cost_usd), acc.unpriced_requests) for key, acc in series.items()} == expected
+    assert sum(acc.unpriced_requests for acc in series.values()) == 1  # the unpriced model's request, counted apart
     assert sum(acc[0] for acc in series.values()) == 18  # 19 events, one before the range starts
-    assert sum(acc[-2] for acc in series.values()) > 0
+    assert sum(acc.cost_usd for acc in series.values()) > 0
 
 
 @sqlite_only  # PostgreSQL keeps no rollup reads (see Store)
@@ -386,7 +391,7 @@ def test_one_keys_counts_and_hours_are_read_from_indexes_alone(store):
                                                              (1_777_803_300_000,): [1, 0]}
     assert store.count(query) == {(): 2}
     hours = store.aggregate(query, (), 3_600_000, PRICES)  # a key's hourly series, with its cost
-    assert sorted(hours) == [(1_777_629_600_000,), (1_777_802_400_000,)] and hours[(1_777_629_600_000,)][-2] > 0
+    assert sorted(hours) == [(1_777_629_600_000,), (1_777_802_400_000,)] and hours[(1_777_629_600_000,)].cost_usd > 0
     reads = [s for s in statements if "FROM usage_key" in s]
     # counts and measures from the key timeline (no models), the cost of the hours per model
     assert {re.search(r"FROM (usage_key\w*)", s).group(1) for s in reads} == {

@@ -28,8 +28,9 @@ What the table keeps of a model, and what it leaves:
     its minutes.
   - tiers: a price that changes once a request's input passes a threshold (the source's
     "cliff" tiers, applied to all of that request's tokens) keeps its base price and, in
-    "tiers", each threshold and price. cpa-usage applies them to single events (LongContext);
-    its sums over rollups price the base.
+    "tiers", each threshold and price. cpa-usage applies them to single events and to its
+    sums over rollups alike (LongContext, PROMPT_BAND_EDGES: a threshold none of those
+    edges is refused when the file is read).
   - patterns: equals -> the name; starts_with -> "x*"; ends_with -> "*x"; contains ->
     "*x*"; a regex of literal text, anchors and classes -> literal text with ``*`` for
     each class (``^gpt-6-sol-\\d{4}-\\d{2}-\\d{2}$`` -> "gpt-6-sol-*-*-*"); "and" joins

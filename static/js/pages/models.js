@@ -64,11 +64,17 @@ function costTable(models) {
   };
   const columns = [
     { label: t("model"), value: (model) => h("code", {}, model.model) },
-    { label: t("cost"), num: true, value: (model) => [fmt.usd(model.cost.usd), model.cost.unpriced_requests
-      ? h("span", { class: "muted small" }, ` ${t("n_unpriced_requests", { n: fmt.int(model.cost.unpriced_requests) })}`) : null] },
+    { label: t("cost"), num: true, value: (model) => [fmt.usd(model.cost.usd), ...costNotes(model.cost)] },
     ...kindsOf(models).map((kind) => ({ label: t(`price_${kind}`), num: true, value: (model) => share(model, kind) })),
   ];
   return dataTable(columns, models, { id: "cost-split", cards: true, caption: t("cost_by_kind") });
+}
+
+/** What of a cost is unpriced or assumed, each a small note when there is any. */
+function costNotes(cost) {
+  return [["n_unpriced_requests", cost.unpriced_requests], ["n_tier_fallback_requests", cost.tier_fallback_requests],
+    ["n_assumed_cache_writes", cost.assumed_cache_write_tokens]]
+    .map(([key, n]) => (n ? h("span", { class: "muted small" }, ` ${t(key, { n: fmt.int(n) })}`) : null));
 }
 
 /** The built-in prices: where they come from (source, version, date), or why there are none. */
@@ -111,8 +117,9 @@ function effectiveFrom(iso) {
 
 function priceTable(prices, editor, reload, id) {
   const mine = id === "prices";
-  // a model's later prices under its first one: its history, oldest first
-  const later = new Set(prices.filter((price, index) => index > 0 && prices[index - 1].model === price.model));
+  // a model's later prices of a tier under its first one: its history, oldest first
+  const later = new Set(prices.filter((price, index) => index > 0 && prices[index - 1].model === price.model
+    && prices[index - 1].tier === price.tier));
   // a built-in price names the source's model and the names it matches; overriding it prices the first
   const names = (price) => (mine ? [price.model] : price.match);
   const columns = [
@@ -120,6 +127,9 @@ function priceTable(prices, editor, reload, id) {
       ? h("span", { class: "muted", title: names(price).join(" ") }, "↳ ", h("code", {}, names(price)[0]))
       : h("span", {}, names(price).map((name) => [h("code", {}, name), " "]),
         mine ? null : h("span", { class: "muted small" }, price.provider))) },
+    // the built-in prices are all the standard tier's: only the owner's have a tier to show
+    mine ? { label: t("price_tier"), value: (price) => (price.tier ? h("code", {}, price.tier)
+      : h("span", { class: "muted" }, t("tier_standard"))) } : null,
     { label: t("price_from"), value: (price) => effectiveFrom(price.effective_from) },
     ...PRICE_FIELDS.map((field) => ({ label: t(`price_${field}`), num: true,
       value: (price) => (price[field] == null ? "—" : fmt.decimal(price[field], 4)) })),
@@ -129,9 +139,9 @@ function priceTable(prices, editor, reload, id) {
       mine ? h("button", { type: "button", class: "small",
         onclick: () => editor.fill({ ...price, effective_from: null }, true) }, t("price_from_date")) : null,
       mine ? confirmButton(t("delete"), t("confirm_delete"), () => act(async () => {
-        // since always is from the epoch's date
+        // since always is from the epoch's date; the standard tier's is named, or every tier's would go
         const from = price.effective_from || "1970-01-01";
-        await api.del(modelPath(price.model), new URLSearchParams({ effective_from: from }));
+        await api.del(modelPath(price.model), new URLSearchParams({ effective_from: from, tier: price.tier || "default" }));
         notify(t("price_deleted", { model: price.model }));
         reload();
       }, (error) => notify(error.message, "bad")), { class: "small danger" }) : null) },
@@ -145,16 +155,19 @@ function priceEditor(reload) {
   const inputs = Object.fromEntries(PRICE_FIELDS.map((field) => [field,
     h("input", { id: `price-${field}`, type: "number", step: "any", inputmode: "decimal",
       placeholder: field === "reasoning" ? t("as_output") : "" })]));
+  const tier = h("input", { id: "price-tier", autocomplete: "off", spellcheck: "false", list: "price-tiers",
+    placeholder: t("tier_standard") });
+  const tiers = h("datalist", { id: "price-tiers" }, ["priority", "flex"].map((name) => h("option", { value: name })));
   const from = h("input", { id: "price-from", type: "date" });
   const replace = h("input", { id: "price-replace", type: "checkbox" });
   const message = h("p", { id: "price-message", class: "note", role: "alert" });
   const field = (id, text, input) => h("label", { class: "field", for: id }, h("span", {}, text), input);
   const clearMarks = () => {
-    for (const input of [model, from, ...Object.values(inputs)]) input.removeAttribute("aria-invalid");
+    for (const input of [model, tier, from, ...Object.values(inputs)]) input.removeAttribute("aria-invalid");
     message.textContent = "";
   };
   const fail = (error) => {
-    const fields = { ...inputs, effective_from: from, replace_history: replace };
+    const fields = { ...inputs, tier, effective_from: from, replace_history: replace };
     const bad = error.detail?.field ? fields[error.detail.field] : model;
     bad?.setAttribute("aria-invalid", "true");
     message.className = "note bad";
@@ -163,6 +176,7 @@ function priceEditor(reload) {
   };
   const form = h("form", { class: "price-form", id: "price-form", novalidate: true },
     field("price-model", t("model_or_pattern"), model),
+    field("price-tier", t("price_tier"), tier), tiers,
     PRICE_FIELDS.map((name) => field(`price-${name}`, t(`price_${name}`), inputs[name])),
     field("price-from", t("price_effective_from"), from),
     h("label", { class: "check", for: "price-replace" }, replace, h("span", {}, t("price_replace_history"))),
@@ -175,7 +189,7 @@ function priceEditor(reload) {
     clearMarks();
     const name = model.value.trim();
     if (!name) return fail({ message: t("model_required") });
-    const body = { effective_from: from.value || null, replace_history: replace.checked };
+    const body = { tier: tier.value.trim() || null, effective_from: from.value || null, replace_history: replace.checked };
     for (const [key, input] of Object.entries(inputs)) {
       if (input.value.trim() !== "" || key !== "reasoning") body[key] = input.value.trim() === "" ? null : Number(input.value);
     }
@@ -191,6 +205,7 @@ function priceEditor(reload) {
     fill(price, newDate = false) {
       clearMarks();
       model.value = price.model;
+      tier.value = price.tier ?? "";
       for (const [key, input] of Object.entries(inputs)) input.value = price[key] ?? "";
       from.value = price.effective_from ? price.effective_from.slice(0, 10) : "";
       replace.checked = false;

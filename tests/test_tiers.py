@@ -1,0 +1,281 @@
+"""Tiers (issue 22, part 2): long-context prices and service tiers priced right in every
+sum over a range, not only per event. By hand, on SQLite and PostgreSQL: a request just at
+and one just over a 200k threshold; a priority request with the owner's priority price,
+one without any (the standard price, counted), a request that asked for priority and was
+served at the standard tier; an unpriced model stays unpriced (never free); cache writes
+priced at the 5-minute rate are counted; schema 18 comes to a database of schema 17."""
+
+import itertools
+
+import pytest
+
+from conftest import database_env, encode, record, wsgi_call
+from cpa_usage import (PROMPT_TOKENS, ROLLUP_MEASURES, ROLLUPS, Store, decode_payload, parse_rfc3339_ms, prompt_band,
+                       rollup_rows, served_tier)
+from test_dated_prices import call
+from test_instances import insert_events_before_schema_18, rollup_rows_before_schema_18, store_at_schema
+
+NOW = "2026-08-25T00:00:00Z"
+KEY = "sk-team-alpha-7f3c"
+SONNET = "claude-sonnet-4-5-20250929"  # built-in: 3 in / 15 out / 0.3 cache read / 3.75 cache write; over 200k
+# prompt tokens 6 / 22.5 / 0.6 / 7.5 for all the request's tokens
+_ids = itertools.count()
+
+
+def tiered(ts, model, new_input, cache_read=0, cache_write=0, output=100, requested="auto", responded=None,
+           claude=False):
+    """A v7.2 record of CPA's, decoded: its token breakdown complete, its tiers as given
+    (``responded`` None: a CPA before v7.2.65, which sends none)."""
+    fields = {"timestamp": ts, "model": model, "api_key": KEY, "request_id": f"tier-{next(_ids)}",
+              "service_tier": requested, "provider": "claude" if claude else "codex",
+              "executor_type": "ClaudeExecutor" if claude else "CodexExecutor",
+              "tokens": {"input_tokens": new_input if claude else new_input + cache_read + cache_write,
+                         "output_tokens": output, "reasoning_tokens": 0, "cached_tokens": cache_read,
+                         "cache_read_tokens": cache_read, "cache_creation_tokens": cache_write,
+                         "total_tokens": new_input + cache_read + cache_write + output},
+              "token_breakdown": {"schema_version": 2, "quality": "complete",
+                                  "total_tokens": new_input + cache_read + cache_write + output,
+                                  "input": {"total_tokens": new_input + cache_read + cache_write,
+                                            "uncached_tokens": new_input, "cache_read_tokens": cache_read,
+                                            "cache_write_tokens": cache_write},
+                                  "output": {"total_tokens": output, "non_reasoning_tokens": output,
+                                             "reasoning_tokens": 0}, "unclassified_tokens": 0}}
+    payload = record(**fields)
+    if responded is None:
+        payload.pop("response_service_tier", None)
+    else:
+        payload["response_service_tier"] = responded
+    return decode_payload(encode(payload), parse_rfc3339_ms(NOW))
+
+
+# Each event and its cost by hand (USD per 1M tokens).
+EVENTS = {
+    # prompt 150,000 + 40,000 + 10,000 = 200,000: not MORE than 200k, the base price:
+    # 150,000 x 3 + 40,000 x 0.3 + 10,000 x 3.75 + 1,000 x 15 = 0.5145
+    "at": tiered("2026-08-20T10:02:00Z", SONNET, 150_000, 40_000, 10_000, 1_000, claude=True),
+    # one token more, 200,001: every token at the long price:
+    # 150,001 x 6 + 40,000 x 0.6 + 10,000 x 7.5 + 1,000 x 22.5 = 1.021506
+    "over": tiered("2026-08-20T10:07:00Z", SONNET, 150_001, 40_000, 10_000, 1_000, claude=True),
+    # tier-model: the owner's 1 / 2 / 0.1 / 1, and for priority 2 / 4 / 0.2 / 2; 1,000 in, 100 out
+    "standard": tiered("2026-08-20T11:00:00Z", "tier-model", 1_000, responded="default"),   # 0.0012
+    "priority": tiered("2026-08-20T11:05:00Z", "tier-model", 1_000, requested="priority",
+                       responded="priority"),                                               # 0.0024
+    # asked for priority, served at the standard tier (what the upstream reported): 0.0012
+    "asked": tiered("2026-08-20T11:10:00Z", "tier-model", 1_000, requested="priority", responded="default"),
+    # a CPA before v7.2.65 tells only what was asked: priority, 0.0024
+    "older_cpa": tiered("2026-08-20T11:15:00Z", "tier-model", 1_000, requested="priority"),
+    # flex, which has no price of its own: the standard price, 0.0012, counted
+    "flex": tiered("2026-08-20T11:20:00Z", "tier-model", 1_000, requested="flex", responded="flex"),
+    # gpt-5.4 at priority, priced by nobody at that tier: the built-in standard 2.5 / 15: 0.004, counted
+    "gpt_priority": tiered("2026-08-20T11:25:00Z", "gpt-5.4", 1_000, requested="priority", responded="priority"),
+    # no price at all, over 200k and at priority: unpriced (not free, not "standard"), its cache writes not counted
+    "unpriced": tiered("2026-08-20T11:30:00Z", "mystery-model", 200_000, 45_000, 5_000, claude=True,
+                       requested="priority", responded="priority"),
+}
+COST = {"at": 0.5145, "over": 1.021506, "standard": 0.0012, "priority": 0.0024, "asked": 0.0012,
+        "older_cpa": 0.0024, "flex": 0.0012, "gpt_priority": 0.004, "unpriced": None}
+TOTAL = 1.548406
+TIER_PRICES = [{"model": "tier-model", "input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1},
+               {"model": "tier-model", "tier": "priority", "input": 2, "output": 4, "cache_read": 0.2,
+                "cache_write": 2}]
+
+
+@pytest.fixture
+def priced(new_database, service_factory):
+    """A service (SQLite, then PostgreSQL) holding EVENTS and TIER_PRICES, its clock at NOW."""
+    service = service_factory(start=False, plain=True, TZ="UTC", **database_env(new_database()))
+    service.analytics.clock = lambda: parse_rfc3339_ms(NOW)
+    service.store.write_batch(list(EVENTS.values()), [], received=len(EVENTS))
+    call(service, "PUT", "/pricing", TIER_PRICES)
+    return service
+
+
+def costs_by_model(service, query="range=30d"):
+    return {item["model"]: item["cost"] for item in
+            call(service, "GET", f"/usage/analysis?{query}&group=model").json()["items"]}
+
+
+def test_every_sum_prices_each_request_at_its_long_context_price_and_its_tier(priced):
+    summary = call(priced, "GET", "/usage/overview?range=30d").json()["summary"]
+    assert summary["cost"] == {"usd": pytest.approx(TOTAL), "unpriced_requests": 1,
+                               "unpriced_models": ["mystery-model"], "tier_fallback_requests": 2,  # flex, and gpt-5.4 at priority
+                               "assumed_cache_write_tokens": 20_000}  # at and over; not the unpriced model's
+    assert costs_by_model(priced) == {
+        SONNET: {"usd": pytest.approx(COST["at"] + COST["over"]), "unpriced_requests": 0, "unpriced_models": [],
+                 "tier_fallback_requests": 0, "assumed_cache_write_tokens": 20_000},
+        "tier-model": {"usd": pytest.approx(0.0084), "unpriced_requests": 0, "unpriced_models": [],
+                       "tier_fallback_requests": 1, "assumed_cache_write_tokens": 0},
+        "gpt-5.4": {"usd": pytest.approx(0.004), "unpriced_requests": 0, "unpriced_models": [],
+                    "tier_fallback_requests": 1, "assumed_cache_write_tokens": 0},
+        "mystery-model": {"usd": 0.0, "unpriced_requests": 1, "unpriced_models": ["mystery-model"],
+                          "tier_fallback_requests": 0, "assumed_cache_write_tokens": 0}}
+    day = [d for d in call(priced, "GET", "/usage/overview?range=30d").json()["daily"] if d["requests"]]
+    assert [d["date"] for d in day] == ["2026-08-20"] and day[0]["cost"]["usd"] == pytest.approx(TOTAL)
+    credentials = call(priced, "GET", "/usage/credentials?range=30d").json()["items"]
+    assert sum(item["cost"]["usd"] for item in credentials) == pytest.approx(TOTAL)
+    metrics = wsgi_call(priced.app, "GET", "/usage/metrics").body.decode()
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith("cpa_usage_cost_usd_total{")) == pytest.approx(TOTAL)
+    # the single events, as before
+    items = call(priced, "GET", "/usage/events?range=30d&page_size=100").json()["items"]
+    by_request = {item["request_id"]: item["cost_usd"] for item in items}
+    assert {name: by_request[event.request_id] for name, event in EVENTS.items()} == {
+        name: None if cost is None else pytest.approx(cost) for name, cost in COST.items()}
+
+
+def test_the_long_context_price_is_split_by_kind_and_holds_at_unaligned_edges(priced):
+    used = {item["model"]: item["cost"] for item in call(priced, "GET", "/models/used?range=30d").json()["items"]}
+    assert used[SONNET] == {"usd": pytest.approx(1.536006), "unpriced_requests": 0, "tier_fallback_requests": 0,
+                            "assumed_cache_write_tokens": 20_000, "by_kind": {
+                                "input": pytest.approx(0.45 + 0.900006), "cache_read": pytest.approx(0.012 + 0.024),
+                                "cache_write": pytest.approx(0.0375 + 0.075), "output": pytest.approx(0.015 + 0.0225),
+                                "reasoning": None}}
+    # 10:01 .. 10:09: both events from raw events (edges inside 5 minutes), each at its price
+    edges = costs_by_model(priced, "range=custom&start=2026-08-20T10:01:00Z&end=2026-08-20T10:09:00Z")
+    assert edges[SONNET]["usd"] == pytest.approx(COST["at"] + COST["over"])
+    # 11:01 .. 11:24: priority, asked and older_cpa from the 5-minute rollup, flex from raw events
+    mixed = costs_by_model(priced, "range=custom&start=2026-08-20T11:01:00Z&end=2026-08-20T11:24:00Z")
+    assert mixed["tier-model"] == {"usd": pytest.approx(0.0072), "unpriced_requests": 0, "unpriced_models": [],
+                                   "tier_fallback_requests": 1, "assumed_cache_write_tokens": 0}
+
+
+def test_a_tier_price_is_the_owners_to_set_list_and_remove(priced):
+    items = [item for item in call(priced, "GET", "/pricing").json()["items"] if item["model"] == "tier-model"]
+    assert [(item["tier"], item["input"]) for item in items] == [(None, 1), ("priority", 2)]
+    saved = call(priced, "PUT", "/pricing/tier-model", {"tier": "flex", "input": 0.5, "output": 1, "cache_read": 0.05,
+                                                        "cache_write": 0.5}).json()
+    assert (saved["tier"], saved["input"]) == ("flex", 0.5)
+    assert costs_by_model(priced)["tier-model"] == {"usd": pytest.approx(0.0084 - 0.0006), "unpriced_requests": 0,
+                                                    "unpriced_models": [], "tier_fallback_requests": 0,
+                                                    "assumed_cache_write_tokens": 0}
+    # without its priority price, the two requests served at priority take the standard one, counted
+    call(priced, "DELETE", "/pricing/tier-model?tier=priority")
+    call(priced, "DELETE", "/pricing/tier-model?tier=priority", status=404)
+    assert [item["tier"] for item in call(priced, "GET", "/pricing").json()["items"]
+            if item["model"] == "tier-model"] == [None, "flex"]
+    cost = costs_by_model(priced)["tier-model"]
+    assert (cost["usd"], cost["tier_fallback_requests"]) == (pytest.approx(0.0078 - 0.0024), 2)
+    # "default" (and "standard", "auto") is the standard tier; a name with a space is none
+    standard = call(priced, "PUT", "/pricing/tier-model", {"tier": "default", "input": 1, "output": 2,
+                                                           "cache_read": 0.1, "cache_write": 1}).json()
+    assert standard["tier"] is None
+    refused = call(priced, "PUT", "/pricing", [{"model": "tier-model", "tier": "very fast", "input": 1, "output": 2,
+                                                "cache_read": 0, "cache_write": 0}], status=400).json()
+    assert refused["error"] == "invalid price field tier" and refused["detail"]["value"] == "very fast"
+    refused = call(priced, "DELETE", "/pricing/tier-model?tier=very%20fast", status=400).json()
+    assert refused["error"] == "invalid query parameter tier"
+
+
+def test_the_rollups_keep_a_band_only_where_a_price_of_its_model_tells_it_apart(store):
+    events = [tiered("2026-08-20T10:00:00Z", SONNET, 150_000),  # band 2: below Sonnet's 200k, as band 0
+              tiered("2026-08-20T10:01:00Z", SONNET, 600_000),  # band 6: above 200k (band 4 on)
+              tiered("2026-08-20T10:02:00Z", "gpt-5.4", 300_000),  # band 5: above GPT-5.4's 272k (band 5 on)
+              tiered("2026-08-20T10:03:00Z", "gpt-5.4-mini", 300_000),  # no long-context price: band 0
+              tiered("2026-08-20T10:04:00Z", "mystery-model", 300_000)]  # no price at all: band 0
+    store.write_batch(events, [], received=len(events))
+    raw = store.reader.execute("SELECT model, prompt_band FROM usage_events ORDER BY ts_ms").fetchall()
+    assert [band for _, band in raw] == [2, 6, 5, 5, 5]  # the raw event keeps its own
+    assert sorted(store.reader.execute("SELECT model, prompt_band, requests FROM usage_series_daily")) == [
+        (SONNET, 0, 1), (SONNET, 4, 1), ("gpt-5.4", 5, 1), ("gpt-5.4-mini", 0, 1), ("mystery-model", 0, 1)]
+
+
+@pytest.mark.parametrize(("prompt", "band"), [(0, 0), (100_000, 0), (100_001, 1), (128_000, 1), (128_001, 2),
+                                              (199_999, 2), (200_000, 3), (200_001, 4), (272_000, 4), (272_001, 5),
+                                              (512_000, 5), (512_001, 6)])
+def test_a_prompts_band_is_how_many_thresholds_it_passes(prompt, band):
+    assert prompt_band(prompt) == band
+
+
+@pytest.mark.parametrize(("requested", "responded", "served"), [
+    ("auto", None, ""), ("default", None, ""), ("priority", None, "priority"), ("priority", "default", ""),
+    ("auto", "flex", "flex"), ("priority", "", "priority"), ("standard", None, ""), (None, None, ""),
+    ("auto", "scale", "scale")])
+def test_the_served_tier_is_what_the_upstream_reported_else_what_was_asked(requested, responded, served):
+    assert served_tier(requested, responded) == served
+
+
+# -- schema 18 ------------------------------------------------------------------------------
+
+RAW_SINCE = "2026-08-10T03:00:00Z"  # the retention sweep's cut: the raw events before it are gone
+
+
+def test_schema_18_sums_the_kept_raw_events_again_and_keeps_the_rest_as_standard(new_database, service_factory):
+    """Buckets whose raw events are all kept are summed again from them, with their bands
+    and tiers, exactly as ingest sums them; the others keep their rows, as band 0 and the
+    standard tier; no row is lost; the owner's prices become the standard tier's."""
+    target = new_database()
+    kept = {  # raw events still kept, at the long-context edges too (the migration's SQL bands them)
+        "over": tiered("2026-08-20T10:07:00Z", SONNET, 150_001, 40_000, 10_000, 1_000, claude=True),
+        "plain": tiered("2026-08-20T10:20:00Z", SONNET, 1_000, claude=True),  # 0.003 + 0.0015
+        "priority": tiered("2026-08-20T11:05:00Z", "tier-model", 1_000, requested="priority", responded="priority"),
+        "older_cpa": tiered("2026-08-20T11:15:00Z", "tier-model", 1_000, requested="priority"),
+        "empty_answer": tiered("2026-08-21T12:00:00Z", "edge-model", 1_000, requested="flex", responded=""),
+        **{f"edge_{prompt}": tiered(f"2026-08-21T{i:02d}:00:00Z", "edge-model", prompt)
+           for i, prompt in enumerate((100_000, 100_001, 199_999, 200_000, 272_001, 512_001))},
+        "after_cut": tiered("2026-08-10T05:00:00Z", SONNET, 150_001, 40_000, 10_000, 1_000, claude=True),
+    }
+    gone = {  # in the rollups only: before the cut
+        "old": tiered("2026-08-01T10:00:00Z", SONNET, 150_001, 40_000, 10_000, 1_000, claude=True),
+        "before_cut": tiered("2026-08-10T02:00:00Z", SONNET, 1_000, claude=True),
+    }
+    old = store_at_schema(target, 17)
+    insert_events_before_schema_18(old, list(kept.values()))
+    with old.write_lock:
+        for rollup, rows in rollup_rows_before_schema_18([*kept.values(), *gone.values()]).items():
+            old._writer.executemany(f"INSERT INTO {rollup.table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+        old._writer.execute("INSERT INTO model_prices (model, effective_from_ms, input, output, cache_read, "
+                            "cache_write, reasoning, updated_ms) VALUES ('tier-model', 0, 1, 2, 0.1, 1, NULL, 1234)")
+    old.set_meta("raw_events_since", str(parse_rfc3339_ms(RAW_SINCE)))
+    sums = ", ".join(f"SUM({m})" for m in ROLLUP_MEASURES)
+    before = {r.table: old.reader.execute(f"SELECT {sums} FROM {r.table}").fetchone() for r in ROLLUPS}
+    old.close()
+
+    new = Store(target)
+    try:
+        bands = dict(new.reader.execute("SELECT request_id, prompt_band FROM usage_events").fetchall())
+        tiers = dict(new.reader.execute("SELECT request_id, served_tier FROM usage_events").fetchall())
+        assert bands == {e.request_id: prompt_band(sum(getattr(e, name) for name in PROMPT_TOKENS))
+                         for e in kept.values()}
+        assert [bands[kept[f"edge_{p}"].request_id] for p in (100_000, 100_001, 199_999, 200_000, 272_001, 512_001)
+                ] == [0, 1, 2, 3, 5, 6]
+        assert tiers == {e.request_id: e.served_tier for e in kept.values()}
+        assert [tiers[kept[name].request_id] for name in ("priority", "older_cpa", "empty_answer")] == [
+            "priority", "priority", "flex"]
+        assert {r.table: new.reader.execute(f"SELECT {sums} FROM {r.table}").fetchone() for r in ROLLUPS} == before
+        # the days kept whole (08-20, 08-21) are their raw events summed, at every grain, each with the band
+        # its raw event has (ingest keeps only the bands a price of the model tells apart: priced the same)
+        ingest = rollup_rows([e for e in kept.values() if e.ts_ms >= parse_rfc3339_ms("2026-08-20T00:00:00Z")])
+        for rollup in ROLLUPS:
+            stored = new.reader.execute(f"SELECT * FROM {rollup.table} WHERE bucket_ms >= ?",
+                                        (parse_rfc3339_ms("2026-08-20T00:00:00Z"),)).fetchall()
+            assert sorted(stored) == sorted(ingest[rollup]), rollup.table
+        # 08-01 has no raw events: as it was, band 0 (the long request's price will be the base one)
+        full = [r for r in ROLLUPS if r.table.startswith("usage_rollup")]
+        for rollup in full:
+            rows = new.reader.execute(f"SELECT prompt_band, served_tier, requests FROM {rollup.table} "
+                                      "WHERE bucket_ms < ?", (parse_rfc3339_ms("2026-08-02T00:00:00Z"),)).fetchall()
+            assert rows == [(0, "", 1)], rollup.table
+        # 08-10: its 05:00 hour is whole (summed again: band 4), the day is not (the cut went through it)
+        day = parse_rfc3339_ms("2026-08-10T00:00:00Z")
+        assert sorted(new.reader.execute("SELECT bucket_ms, prompt_band, requests FROM usage_rollup_hourly "
+                                         "WHERE bucket_ms >= ? AND bucket_ms < ?", (day, day + 86_400_000))) == [
+            (day + 2 * 3_600_000, 0, 1), (day + 5 * 3_600_000, 4, 1)]
+        assert new.reader.execute("SELECT prompt_band, requests FROM usage_rollup_daily WHERE bucket_ms = ?",
+                                  (day,)).fetchall() == [(0, 2)]
+        assert new.load_prices() == [("tier-model", 0, 1.0, 2.0, 0.1, 1.0, None, "", 1234)]
+    finally:
+        new.close()
+
+    service = service_factory(start=False, plain=True, TZ="UTC", **database_env(target))
+    service.analytics.clock = lambda: parse_rfc3339_ms(NOW)
+    call(service, "PUT", "/pricing/tier-model", {"tier": "priority", "input": 2, "output": 4, "cache_read": 0.2,
+                                                 "cache_write": 2})
+    models = costs_by_model(service)
+    # over at the long price (1.021506), plain 0.0045, after_cut at the base price in the whole-day sum
+    # (0.514503, its day read from the daily rollup), old at the base price (0.514503), before_cut 0.0045
+    assert models[SONNET]["usd"] == pytest.approx(1.021506 + 0.0045 + 0.514503 + 0.514503 + 0.0045)
+    assert models["tier-model"] == {"usd": pytest.approx(0.0048), "unpriced_requests": 0, "unpriced_models": [],
+                                    "tier_fallback_requests": 0, "assumed_cache_write_tokens": 0}
+    # the hours around the cut's 05:00 are read from hours: the long price there
+    hours = costs_by_model(service, "range=custom&start=2026-08-10T04:00:00Z&end=2026-08-10T06:00:00Z")
+    assert hours[SONNET]["usd"] == pytest.approx(1.021506)
