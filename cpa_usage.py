@@ -8738,8 +8738,24 @@ def mask_key(key: str | None) -> str | None:
     return "…"
 
 
+def request_query() -> bottle.MultiDict:
+    """The query's parameters as text. WSGI hands them over as Latin-1 (PEP 3333), and
+    browsers and curl send UTF-8: read so, a model, an alias or a tier of other characters
+    than ASCII matches. Bytes that are not UTF-8 are a 400. Read once per request."""
+    environ = bottle.request.environ
+    if "cpa_usage.query" not in environ:
+        query = bottle.MultiDict()
+        for key, value in bottle.request.query.allitems():
+            try:
+                query.append(key.encode("latin-1").decode(), value.encode("latin-1").decode())
+            except UnicodeError:
+                raise ApiError(400, "the query is not UTF-8", {"parameter": key}) from None
+        environ["cpa_usage.query"] = query
+    return environ["cpa_usage.query"]
+
+
 def query_int(name: str, default: int, low: int, high: int) -> int:
-    text = bottle.request.query.get(name)
+    text = request_query().get(name)
     if text is None:
         return default
     try:
@@ -8753,7 +8769,7 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
 
 
 def reject_unknown_query(known: frozenset[str]) -> None:
-    unknown = sorted(set(bottle.request.query.keys()) - known)
+    unknown = sorted(set(request_query().keys()) - known)
     if unknown:
         raise ApiError(400, f"unknown query parameter {unknown[0]}",
                        {"parameter": unknown[0], "known": sorted(known)})
@@ -8780,7 +8796,7 @@ def blank(text: str) -> bool:
 
 def query_values(name: str) -> list[str]:
     """Every value of a repeatable parameter; an empty one is an error, not "all"."""
-    values = bottle.request.query.getall(name)
+    values = request_query().getall(name)
     for value in values:
         if blank(value):
             raise bad_parameter(name, value, "a non-empty value")
@@ -10114,7 +10130,7 @@ def budgets_put(service: Service) -> dict:
     [_required(_parameter("api_key", "the key, its alias or its api_key_id"))]))
 def budgets_delete(service: Service) -> dict:
     analytics = service.analytics
-    key = one_client_key(service, bottle.request.query.get("api_key"))
+    key = one_client_key(service, request_query().get("api_key"))
     if not service.store.delete_budget(key):
         raise ApiError(404, "this key has no budget", analytics.named("api_key", key))
     return {"deleted": analytics.named("api_key", key)}
@@ -10203,7 +10219,7 @@ def plans_put(service: Service) -> dict:
     _schema_object({"deleted": _INT}),
     [_required(_parameter("auth_index", "CPA's credential id")), _parameter("from_month", "YYYY-MM", _MONTH)]))
 def plans_delete(service: Service) -> dict:
-    auth_index, from_month = bottle.request.query.get("auth_index"), bottle.request.query.get("from_month")
+    auth_index, from_month = request_query().get("auth_index"), request_query().get("from_month")
     if not visible_text(auth_index, 200):
         raise bad_parameter("auth_index", auth_index, "CPA's credential id")
     if from_month is not None and not PLAN_MONTH.fullmatch(from_month):
@@ -10295,7 +10311,7 @@ def key_billing_put(service: Service) -> dict:
     "stop billing a client key", _schema_object({"deleted": {"type": "object"}}),
     [_required(_parameter("api_key", "the key, its alias or its api_key_id"))]))
 def key_billing_delete(service: Service) -> dict:
-    key = one_client_key(service, bottle.request.query.get("api_key"))
+    key = one_client_key(service, request_query().get("api_key"))
     if not service.store.delete_key_billing(key):
         raise ApiError(404, "this key is not billed", service.analytics.named("api_key", key))
     return {"deleted": service.analytics.named("api_key", key)}
@@ -10384,9 +10400,7 @@ def pricing_delete_many(service: Service) -> dict:
      _parameter("tier", "only the prices of this service tier (default, standard or auto: the standard tier's)",
                 _MODEL_NAME_TEXT_SCHEMA)]))
 def pricing_delete_one(service: Service, model: str) -> dict:
-    text, tier_text = bottle.request.query.get("effective_from"), query_single("tier")
-    if tier_text is not None:  # Bottle gives the bytes as Latin-1; a tier is UTF-8 text, as in a price's body
-        tier_text = tier_text.encode("latin-1").decode("utf-8", "replace")
+    text, tier_text = request_query().get("effective_from"), query_single("tier")
     effective_from_ms = None
     if text is not None:
         try:

@@ -4,6 +4,7 @@ import html
 import json
 import logging
 import re
+import urllib.parse
 
 import jwt
 import pytest
@@ -272,6 +273,17 @@ def test_put_and_delete_an_alias_and_see_it_everywhere(with_events):
     assert request(with_events, "DELETE", "/aliases?api_key=sk-team-alpha-7f3c").status == 404
     assert request(with_events, "PUT", "/aliases", {"api_key": "k", "alias": ""}).status == 400
     assert request(with_events, "PUT", "/aliases", {"api_key": "k"}).status == 400
+
+
+def test_a_filter_of_other_characters_than_ascii_matches(with_events):
+    """Query values are read as the UTF-8 that browsers and curl send (WSGI hands them
+    over as Latin-1): a Chinese alias filters by its key; bytes that are no UTF-8 are a 400."""
+    request(with_events, "PUT", "/aliases", {"api_key": "sk-team-alpha-7f3c", "alias": "阿尔法组"})
+    answer = request(with_events, "GET", f"/usage/events?api_key={urllib.parse.quote('阿尔法组')}&page_size=1").json()
+    assert answer["total"] == 10 and answer["items"][0]["api_key_alias"] == "阿尔法组"
+    refused = request(with_events, "GET", "/usage/events?api_key=%FF")
+    assert (refused.status, refused.json()["error"], refused.json()["detail"]) == (
+        400, "the query is not UTF-8", {"parameter": "api_key"})
 
 
 def test_export_and_import(with_events):
