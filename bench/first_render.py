@@ -10,7 +10,9 @@ processes of their own on loopback.
 Without --zipapp it builds this checkout's. With two, the loads alternate A, B, B, A, ...
 in one sitting, so that the machine's drift falls on both alike (compare before and after
 a change this way: build the old commit's zipapp with its build.py). Each side gets its
-own copy of one database: 30 days of --events events (3 models, 2 keys, 2 credentials).
+own copy of one database: 30 days of --events events (3 models, 2 keys, 2 credentials),
+written by this checkout, so both zipapps must read its schema (an older one refuses a
+newer database: measure across a schema change one side at a time).
 Printed: the CPU check of bench/queries.py before and after (this machine's speed
 drifts), and per side: median and quartiles of the first render, and where it went: when
 the page made its first API request and asked for the overview, when the overview's and
