@@ -26,7 +26,6 @@ import argparse
 import os
 import pathlib
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,11 +37,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import cpa_usage  # noqa: E402
+from capacity import free_port  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, FIRST_PAINT  # noqa: E402
 from queries import cpu_check  # noqa: E402
 
-FIRST_PAINT = """new MutationObserver((changes, observer) => {
-    if (document.body?.dataset.loaded === "true") { window.firstPaintMs = performance.now(); observer.disconnect(); }
-}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-loaded"] });"""
 # performance.now() of: the first API request (the session's, before the page carried it),
 # the overview asked for, its answer in, the status's answer in (the header's, which the
 # page waits for too).
@@ -52,30 +50,18 @@ MILESTONES = """(range) => { const entries = performance.getEntriesByType("resou
           find(`usage/overview?range=${range}`).startTime,
           find(`usage/overview?range=${range}`).responseEnd, find("api/v1/status").responseEnd]; }"""
 PHASES = ("first API request", "overview asked", "overview answered", "status answered", "render after it")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
 
 def build_database(path: pathlib.Path, events: int, cpa) -> None:
     """30 days of ``events`` events through the product's writer."""
-    from test_dashboard_pages import ALICE, ALPHA, BETA, BOB, DAY_MINUTES, event
+    from test_dashboard_pages import month_of_events
 
     config = cpa_usage.load_config({"ENV_FILE": "", "SQLITE_PATH": str(path), "CPA_BASE_URL": cpa.url,
                                     "CPA_MANAGEMENT_KEY": cpa.key, "LOG_FILE_ENABLED": "false",
                                     "USAGE_RETENTION_DAYS": "0"})
     service = cpa_usage.Service(config)
-    now = cpa_usage.now_ms()
-    models = ["gpt-5.4", "claude-sonnet-4-5-20250929", "gemini-2.5-pro"]
-    batch = [event(now, i, i * 30 * DAY_MINUTES // events, models[i % 3], (ALPHA, BETA)[i % 2], (ALICE, BOB)[i % 2],
-                   i % 17 == 0, 1_000 + i % 5_000, i % 700, 100 + i % 900, 500 + i % 4_000) for i in range(events)]
+    batch = month_of_events(cpa_usage.now_ms(), events)
     service.store.write_batch(batch, [], received=len(batch))
     service.store.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(zipapp: pathlib.Path, database: pathlib.Path, cpa, cpus: str | None) -> tuple[subprocess.Popen, str]:
@@ -158,7 +144,7 @@ def main() -> None:
             results: list[list[tuple[float, ...]]] = [[] for _ in zipapps]
             speed = [cpu_check()]
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 contexts = [new_context(browser) if args.warm else None for _ in zipapps]
                 for round_ in range(args.rounds + 1):
                     order = list(range(len(zipapps)))

@@ -233,6 +233,13 @@ def wsgi_call(app, method: str, path: str, body: bytes = b"", headers: dict | No
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"  # the dashboard tests' screenshots
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# An init script: window.firstPaintMs, the time from navigation start to the first paint
+# with data (body[data-loaded=true]). For the first-render measures (tests and bench/).
+FIRST_PAINT = """new MutationObserver((changes, observer) => {
+    if (document.body?.dataset.loaded === "true") { window.firstPaintMs = performance.now(); observer.disconnect(); }
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-loaded"] });"""
 
 
 @pytest.fixture(scope="session")
@@ -243,10 +250,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
 

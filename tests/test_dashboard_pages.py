@@ -59,6 +59,14 @@ def event(now, index, minutes_ago, model, api_key, credential, failed, tokens_in
     return decode_payload(json.dumps(record).encode(), now)
 
 
+def month_of_events(now, count=20_000):
+    """``count`` events spread over the 30 days before ``now``: 3 models, 2 keys, 2
+    credentials, one in 17 failed (the first-render measures' month)."""
+    models = ["gpt-5.4", "claude-sonnet-4-5-20250929", "gemini-2.5-pro"]
+    return [event(now, i, i * 30 * DAY_MINUTES // count, models[i % 3], (ALPHA, BETA)[i % 2], (ALICE, BOB)[i % 2],
+                  i % 17 == 0, 1_000 + i % 5_000, i % 700, 100 + i % 900, 500 + i % 4_000) for i in range(count)]
+
+
 class Site:
     def __init__(self, service, url, now, events):
         self.service, self.url, self.now, self.events = service, url, now, events

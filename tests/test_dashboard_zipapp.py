@@ -8,16 +8,12 @@ import re
 import pytest
 
 import build
-from conftest import ROOT, open_page, painted
+from conftest import FIRST_PAINT, ROOT, open_page, painted
 from cpa_usage import Service, now_ms
-from test_dashboard_pages import ALICE, ALPHA, BETA, BOB, BROWSER_ZONE, DAY_MINUTES, event, text
+from test_dashboard_pages import BROWSER_ZONE, month_of_events, text
 from test_process import Running, no_leftover_processes  # noqa: F401 - the fixture stops what a test started
 
 STATIC = ROOT / "static"
-# The time from navigation start to the first paint with data (body[data-loaded=true]).
-FIRST_PAINT = """new MutationObserver((changes, observer) => {
-    if (document.body?.dataset.loaded === "true") { window.firstPaintMs = performance.now(); observer.disconnect(); }
-}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-loaded"] });"""
 PAGES = ("overview", "health", "analysis", "events", "credentials", "models", "aliases", "budgets", "import", "status")
 
 
@@ -75,11 +71,7 @@ def month(tmp_path, config_factory, fake_cpa, zipapp):
     """The zipapp as a process on a database of 30 days of 20,000 events: its dashboard's URL."""
     cpa = fake_cpa()
     service = Service(config_factory(CPA_BASE_URL=cpa.url, SQLITE_PATH=str(tmp_path / "app.db")))
-    now = now_ms()
-    models = ["gpt-5.4", "claude-sonnet-4-5-20250929", "gemini-2.5-pro"]
-    rows = [(i * 30 * DAY_MINUTES // 20_000, models[i % 3], (ALPHA, BETA)[i % 2], (ALICE, BOB)[i % 2], i % 17 == 0,
-             1_000 + i % 5_000, i % 700, 100 + i % 900, 500 + i % 4_000) for i in range(20_000)]
-    events = [event(now, i, *row) for i, row in enumerate(rows)]
+    events = month_of_events(now_ms())
     service.store.write_batch(events, [], received=len(events))
     service.store.close()
     # the drain at its default pace (Running's 50 ms is for tests that wait on it)
