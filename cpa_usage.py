@@ -22,8 +22,8 @@ Contents, in the order data flows through the program:
   4. CPA clients .......... KeyGate (ban safety), QueueConnection (RESP), CpaHttp; CPA's request
                             logs (RequestLogParser, LogBody, RequestLogs: CPA_LOG_DIR or the API;
                             backfill_request_ids for imported history)
-  5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Watchdog,
-                            Importer, Alerts
+  5. Background workers ... Worker, IngestWriter, Drainer, MetadataSync, Maintenance, Rebanding,
+                            Watchdog, Importer, Alerts
   6. Pricing .............. Price, DefaultPrices (default_prices.json), Pricing
   7. Analytics ............ Totals, LocalTime, Analytics (answers in TZ or a viewer's zone, latency
                             percentiles, budgets, plans, key billing, exports), Prometheus
@@ -1813,6 +1813,7 @@ def _rollups(families: tuple) -> tuple[Rollup, ...]:
 
 
 ROLLUPS = _rollups(ROLLUP_FAMILIES)
+BANDED_ROLLUPS = tuple(rollup for rollup in ROLLUPS if "prompt_band" in rollup.dimensions)
 ROLLUP_MEASURES = ("requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens",
                    "reasoning_tokens", "unclassified_tokens", "total_tokens", "latency_ms_sum", "latency_count",
                    "ttft_ms_sum", "ttft_count", "flagged")
@@ -2439,6 +2440,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "updated_ms BIGINT NOT NULL)",
     ),
     tuple(_v18_statements()),  # 18: prompt bands and served tiers, and prices per tier
+    (  # 19: the owner's long-context prices (LongContext): the threshold, and each kind's rate above it
+        "ALTER TABLE model_prices ADD COLUMN long_above BIGINT",
+        *(f"ALTER TABLE model_prices ADD COLUMN long_{field} REAL"
+          for field in ("input", "output", "cache_read", "cache_write", "reasoning")),
+    ),
 )
 
 
@@ -2554,17 +2560,20 @@ class BatchResult(NamedTuple):
     dead_letters: int
 
 
-def as_rolled_up(events: list[UsageEvent]) -> list[UsageEvent]:
+def as_rolled_up(events: list[UsageEvent], kept_first_bands: Callable[[str], tuple[int, ...]]
+                 ) -> list[UsageEvent]:
     """The events as the rollups keep them: each prompt band only as far as a long-context
-    price of its model tells it apart (DefaultPrices.long_context_band); the raw event
-    keeps its own. A band is a dimension, and every band in a bucket is a row more in each
-    family with the model, in days as in 5 minutes: every band of PROMPT_BAND_EDGES made
-    2.3 times the daily rows of the keys family of bench/queries.py's team, where one
-    prompt in 16 has 100k-400k tokens; as the models' prices tell them apart, 1.5 times
-    (the figures: _v18_statements)."""
-    defaults = default_prices()
-    return [ev._replace(prompt_band=defaults.long_context_band(ev.model, ev.prompt_band)) if ev.prompt_band else ev
-            for ev in events]
+    price of its model tells it apart (``kept_first_bands``: Store.kept_first_bands), as
+    the highest band where one begins that it reaches, else 0; the raw event keeps its
+    own. A band kept either way is priced the same (PRICE_JOIN_ON). A band is a
+    dimension, and every band in a bucket is a row more in each family with the model,
+    in days as in 5 minutes: every band of PROMPT_BAND_EDGES made 2.3 times the daily
+    rows of the keys family of bench/queries.py's team, where one prompt in 16 has
+    100k-400k tokens; as the models' prices tell them apart, 1.5 times (the figures:
+    _v18_statements). A Claude Sonnet prompt of 100k-200k tokens would be three bands,
+    all at the base price."""
+    return [ev._replace(prompt_band=max((first for first in kept_first_bands(ev.model) if first <= ev.prompt_band),
+                                        default=0)) if ev.prompt_band else ev for ev in events]
 
 
 def rollup_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
@@ -3195,6 +3204,10 @@ class Store:
         self._salt: str | None = None
         self.write_lock = threading.Lock()
         self.cache = RollupCache() if self.dialect.keeps_reads else None
+        # The owner's long-context prices: {pattern: the bands where one begins}, and each
+        # model's kept bands (kept_first_bands); None, {}: read again (a price changed).
+        self._owner_first_bands: dict[str, set[int]] | None = None
+        self._kept_bands: dict[str, tuple[int, ...]] = {}
         self._writer = self.dialect.connect()
         self._migrate()
 
@@ -3272,7 +3285,7 @@ class Store:
     def _add_to_rollups(self, new_events: list[UsageEvent]) -> None:
         """Add the new events of a batch to every rollup and histogram, and note the time
         span they changed."""
-        for rollup, rows in itertools.chain(rollup_rows(as_rolled_up(new_events)).items(),
+        for rollup, rows in itertools.chain(rollup_rows(as_rolled_up(new_events, self.kept_first_bands)).items(),
                                             histogram_rows(new_events).items()):
             self.dialect.add_to_rollup(self._writer, rollup, rows)
         times = [ev.ts_ms for ev in new_events]
@@ -4012,29 +4025,37 @@ class Store:
 
     # -- prices ------------------------------------------------------------
 
+    # A stored price (parse_price's row): its model or pattern, from when, its rates, the
+    # long-context threshold (NULL: none) and the rates above it, its tier.
+    PRICE_COLUMNS = ("model", "effective_from_ms", "input", "output", "cache_read", "cache_write", "reasoning",
+                     "long_above", "long_input", "long_output", "long_cache_read", "long_cache_write",
+                     "long_reasoning", "tier")
+
     def load_prices(self) -> list[tuple]:
-        """(model, effective_from_ms, input, output, cache_read, cache_write, reasoning,
-        tier, updated_ms) rows, each model's and tier's in the order they took effect."""
-        return self.reader.execute("SELECT model, effective_from_ms, input, output, cache_read, cache_write, "
-                                   "reasoning, tier, updated_ms FROM model_prices "
+        """PRICE_COLUMNS and updated_ms, each model's and tier's rows in the order they took effect."""
+        return self.reader.execute(f"SELECT {', '.join(self.PRICE_COLUMNS)}, updated_ms FROM model_prices "
                                    "ORDER BY model, tier, effective_from_ms").fetchall()
 
     def upsert_prices(self, rows: list[tuple], replace_history: Iterable[tuple[str, str]] = ()) -> None:
-        """(model, effective_from_ms, input, output, cache_read, cache_write, reasoning,
-        tier) rows, all or none; the (model, tier) pairs of ``replace_history`` lose their
-        other prices first (re-priced since always)."""
+        """PRICE_COLUMNS rows, all or none; the (model, tier) pairs of ``replace_history``
+        lose their other prices first (re-priced since always). A long-context threshold
+        the rollups of a model stored so far do not tell apart has them banded again
+        (rebanding_models)."""
         stamp = now_ms()
+        keys = ("model", "tier", "effective_from_ms")
         with self.write_lock:
             with self.transaction():
+                kept_before = self._kept_bands_of_stored_models()
                 for model, tier in replace_history:
                     self._writer.execute("DELETE FROM model_prices WHERE model = ? AND tier = ?", (model, tier))
                 self._writer.executemany(
-                    "INSERT INTO model_prices (model, effective_from_ms, input, output, cache_read, cache_write, "
-                    "reasoning, tier, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (model, tier, effective_from_ms) DO UPDATE SET input = excluded.input, "
-                    "output = excluded.output, cache_read = excluded.cache_read, cache_write = excluded.cache_write, "
-                    "reasoning = excluded.reasoning, updated_ms = excluded.updated_ms",
+                    f"INSERT INTO model_prices ({', '.join(self.PRICE_COLUMNS)}, updated_ms) "
+                    f"VALUES ({', '.join('?' * (len(self.PRICE_COLUMNS) + 1))}) ON CONFLICT ({', '.join(keys)}) "
+                    "DO UPDATE SET " + ", ".join(f"{column} = excluded.{column}" for column in
+                                                 (*self.PRICE_COLUMNS, "updated_ms") if column not in keys),
                     [(*row, stamp) for row in rows])
+                self._owner_first_bands = None
+                self._start_rebanding(kept_before)
 
     def delete_prices(self, models: list[str], effective_from_ms: int | None = None,
                       tier: str | None = None) -> list[str]:
@@ -4049,7 +4070,110 @@ class Store:
                 deleted = [m for m in models
                            if self._writer.execute(f"DELETE FROM model_prices WHERE model = ?{where}",
                                                    (m, *extra)).rowcount]
+                self._owner_first_bands = None  # a band no price needs any more costs rows, not money
         return deleted
+
+    # -- the prompt bands the rollups keep, and banding them again -------------
+
+    def kept_first_bands(self, model: str) -> tuple[int, ...]:
+        """The prompt bands where a long-context price of ``model`` begins (LongContext.
+        first_band), the built-in table's and the owner's (any tier, any date): the bands
+        its rollups tell apart (as_rolled_up). Called with the write lock held."""
+        owner = self._owner_first_bands
+        if owner is None:
+            owner = self._owner_first_bands = {}
+            for pattern, above in self._writer.execute(
+                    "SELECT model, long_above FROM model_prices WHERE long_above IS NOT NULL").fetchall():
+                owner.setdefault(pattern, set()).add(prompt_band(above) + 1)
+            self._kept_bands = {}
+        kept = self._kept_bands.get(model)
+        if kept is None:
+            mine = {band for pattern, bands in owner.items() if pattern_matches(pattern, model) for band in bands}
+            kept = self._kept_bands[model] = tuple(sorted({*default_prices().first_bands_of(model), *mine}))
+        return kept
+
+    def _kept_bands_of_stored_models(self) -> dict[str, tuple[int, ...]]:
+        """Each model the rollups hold, with the bands they keep of it now."""
+        return {model: self.kept_first_bands(model)
+                for (model,) in self._writer.execute("SELECT DISTINCT model FROM usage_series_daily").fetchall()}
+
+    REBANDING_META = "rebanding"
+
+    def _start_rebanding(self, kept_before: dict[str, tuple[int, ...]]) -> None:
+        """Note a rebanding job (in the price change's transaction) for the stored models
+        whose rollups now keep a band they did not: their rollups lumped those requests
+        with shorter ones, so a long-context price from that band could not bill them.
+        The job bands the buckets whose raw events are all kept again (reband_step);
+        before raw retention's cut nothing tells those requests apart, and they stay at
+        the band they were kept at (the README says so). A job under way takes the new
+        models and starts again from the first kept raw event."""
+        gained = {model for model, before in kept_before.items() if set(self.kept_first_bands(model)) - set(before)}
+        if not gained:
+            return
+        row = self._writer.execute("SELECT value FROM meta WHERE key = ?", (self.REBANDING_META,)).fetchone()
+        under_way = json.loads(row[0])["models"] if row else []
+        last = self._writer.execute("SELECT MAX(ts_ms) FROM usage_events").fetchone()[0]
+        job = {"models": sorted({*gained, *under_way}), "next_ms": self.raw_events_since(),
+               "end_ms": max(now_ms(), (last or 0) + 1)}
+        self._writer.execute(_UPSERT_META, (self.REBANDING_META, json.dumps(job)))
+        log.info("pricing: the rollups of %s will be banded again from the kept raw events (%s on)",
+                 ", ".join(job["models"]), iso_ms(job["next_ms"]))
+
+    def rebanding(self) -> dict | None:
+        """The rebanding job under way ({models, next_ms, end_ms}), or None."""
+        text = self.get_meta(self.REBANDING_META)
+        return None if text is None else json.loads(text)
+
+    REBAND_PIECE = 20_000  # raw events summed at a time (memory), within one day's transaction
+
+    def reband_step(self) -> dict | None:
+        """Band one more UTC day of the rebanding job again, in one transaction: the job's
+        models' rows of every rollup with the band (BANDED_ROLLUPS) in the buckets that
+        day holds whole are removed and summed again from the raw events, as ingest sums
+        them (as_rolled_up with the bands kept now). A bucket the raw retention cut
+        through is left as it is. Returns the job after the step (``done`` once its end
+        is reached, when it is also forgotten), None without a job."""
+        with self.write_lock:
+            with self.transaction():
+                row = self._writer.execute("SELECT value FROM meta WHERE key = ?", (self.REBANDING_META,)).fetchone()
+                if row is None:
+                    return None
+                job = json.loads(row[0])
+                models = job["models"]
+                marks = ", ".join("?" * len(models))
+                lo = max(job["next_ms"], self.raw_events_since())
+                first = self._writer.execute(f"SELECT MIN(ts_ms) FROM usage_events WHERE ts_ms >= ? "
+                                             f"AND model IN ({marks})", (lo, *models)).fetchone()[0]
+                if first is None or first >= job["end_ms"]:  # nothing (more) of them is kept raw
+                    self._writer.execute("DELETE FROM meta WHERE key = ?", (self.REBANDING_META,))
+                    return {**job, "next_ms": job["end_ms"], "done": True}
+                lo = max(lo, first - first % DAY_MS)  # days without their events have nothing to band
+                hi = lo - lo % DAY_MS + DAY_MS
+                starts = {rollup: -(-lo // rollup.bucket_ms) * rollup.bucket_ms for rollup in BANDED_ROLLUPS}
+                for rollup, start in starts.items():
+                    self._writer.execute(f"DELETE FROM {rollup.table} WHERE bucket_ms >= ? AND bucket_ms < ? "
+                                         f"AND model IN ({marks})", (start, hi, *models))
+                after: tuple[int, str] = (min(starts.values()) - 1, "")
+                while True:
+                    rows = self._writer.execute(
+                        f"SELECT {', '.join(UsageEvent._fields)} FROM usage_events WHERE ts_ms < ? "
+                        f"AND (ts_ms, event_key) > (?, ?) AND model IN ({marks}) ORDER BY ts_ms, event_key LIMIT ?",
+                        (hi, *after, *models, self.REBAND_PIECE)).fetchall()
+                    events = [UsageEvent(*values) for values in rows]
+                    for rollup, summed in rollup_rows(as_rolled_up(events, self.kept_first_bands)).items():
+                        whole = [values for values in summed if values[0] >= starts.get(rollup, hi)]
+                        if whole:
+                            self.dialect.add_to_rollup(self._writer, rollup, whole)
+                    if len(rows) < self.REBAND_PIECE:
+                        break
+                    after = (events[-1].ts_ms, events[-1].event_key)
+                self._note_rollup_change(lo, hi)
+                job = {**job, "next_ms": hi}
+                if hi >= job["end_ms"]:
+                    self._writer.execute("DELETE FROM meta WHERE key = ?", (self.REBANDING_META,))
+                    return {**job, "done": True}
+                self._writer.execute(_UPSERT_META, (self.REBANDING_META, json.dumps(job)))
+                return {**job, "done": False}
 
     def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         rows = self.reader.execute("SELECT received_ms, via, reason, payload, size FROM dead_letters "
@@ -5523,6 +5647,7 @@ class RequestLogs:
 #   IngestWriter  decodes and commits them in batches (size N or ~250 ms);
 #   MetadataSync  refreshes each CPA's lists (credentials, keys, models, settings);
 #   Maintenance   the daily 03:00 retention sweep;
+#   Rebanding     bands the rollups again after a long-context price they did not tell apart;
 #   Alerts        budget and anomaly alerts, delivered to ALERT_WEBHOOK_URL;
 #   Watchdog      tells /status and readiness when one of them is down or stuck.
 # All share one shape (Worker). The Importer brings files of records in the same way,
@@ -5534,7 +5659,7 @@ class RequestLogs:
 
 class Worker:
     """The shape of every background thread: IngestWriter, Drainer, MetadataSync,
-    Maintenance, Alerts and the Watchdog. ``start``, ``stop`` (ask the loop to end),
+    Maintenance, Rebanding, Alerts and the Watchdog. ``start``, ``stop`` (ask the loop to end),
     ``wake`` (do it now), and ``worker_status`` for /status; ``run`` is the loop, and
     ends when ``_stop`` is set.
 
@@ -6870,6 +6995,34 @@ class Maintenance(Worker):
             due = self.next_run_after(self.clock())
 
 
+class Rebanding(Worker):
+    """Works off the rebanding job a price change notes (Store._start_rebanding): a
+    day's buckets at a time (Store.reband_step), each in a transaction of its own, so
+    ingest waits at most one day's sums and readers see every day either as it was or
+    banded again, never half. The job is in the database: a restart goes on with it.
+    Woken by the price routes; asleep without a job."""
+
+    def __init__(self, store: Store):
+        super().__init__("rebanding")
+        self.store = store
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            job = self.store.reband_step()
+            if job is None:
+                self._wake.wait()
+                self._wake.clear()
+            elif job["done"]:
+                log.info("pricing: the rollups of %s are banded again up to %s", ", ".join(job["models"]),
+                         iso_ms(job["next_ms"]))
+
+    def snapshot(self) -> dict:
+        """/status: the job under way, or null."""
+        job = self.store.rebanding()
+        return {"rebanding": None if job is None else {
+            "models": job["models"], "done_until": iso_ms(job["next_ms"]), "until": iso_ms(job["end_ms"])}}
+
+
 class Watchdog(Worker):
     """Watches the others: a worker that died (and is being started again), ingest that
     does not move, a database or spool that refuses writes, records dropped, a CPA not
@@ -7284,7 +7437,7 @@ class Price(NamedTuple):
     cache_read: float
     cache_write: float
     reasoning: float | None = None  # None: reasoning is billed as output
-    long_context: LongContext | None = None  # the built-in prices' long-context tier, if any
+    long_context: LongContext | None = None  # its long-context tier, if it has one
 
     def rate(self, field: str) -> float:
         """The price of one field, reasoning at the output price when it has none."""
@@ -7314,7 +7467,7 @@ class LongContext(NamedTuple):
     reads, cache writes and unclassified tokens, all it sent) has MORE than ``above``
     tokens pays ``price`` for ALL its tokens, output too. The snapshot's "tiers"
     (tools/price_snapshot.py) give it, a kind without a tier of its own keeping its base
-    price; ``above`` is one of PROMPT_BAND_EDGES."""
+    price, or the owner's price (parse_long_context); ``above`` is one of PROMPT_BAND_EDGES."""
 
     above: int
     price: Price
@@ -7345,7 +7498,7 @@ class DefaultPrices(NamedTuple):
     ``prices``: each pattern's dated prices [(from_ms, Price)], oldest first; ``models``:
     the source's models as the API lists them; ``first_bands``: each model's bands where a
     long-context price of its pattern begins, filled as models are asked for
-    (long_context_band); ``error``: why there are none (a missing or broken file: the
+    (first_bands_of); ``error``: why there are none (a missing or broken file: the
     service runs on, every model without a price of the owner's unpriced, never free)."""
 
     about: dict  # source, version, url, date
@@ -7359,20 +7512,15 @@ class DefaultPrices(NamedTuple):
         matching = [pattern for pattern in self.prices if pattern_matches(pattern, model)]
         return max(matching, key=specificity) if matching else None
 
-    def long_context_band(self, model: str, band: int) -> int:
-        """The prompt band the rollups keep of a request of ``model`` in ``band``: the
-        highest band at which one of the model's long-context prices begins
-        (LongContext.first_band) that ``band`` reaches, else 0. Bands no price of the model
-        tells apart are one, so they do not multiply rollup rows for nothing (a Claude
-        Sonnet prompt of 100k-200k tokens would be three bands, all at the base price:
-        see as_rolled_up); a band kept either way is priced the same (PRICE_JOIN_ON). The
-        owner's prices have no long-context price, so the built-in table's are all."""
+    def first_bands_of(self, model: str) -> tuple[int, ...]:
+        """The prompt bands at which one of the model's built-in long-context prices
+        begins (LongContext.first_band): what the rollups keep of it (Store.kept_first_bands)."""
         firsts = self.first_bands.get(model)
         if firsts is None:
             dated = self.prices.get(self.pattern_for(model) or "", [])
             firsts = self.first_bands[model] = tuple(sorted({price.long_context.first_band for _, price in dated
                                                               if price.long_context is not None}))
-        return max((first for first in firsts if first <= band), default=0)
+        return firsts
 
 
 def load_default_prices(path: str) -> DefaultPrices:
@@ -7483,9 +7631,9 @@ class Pricing:
     def reload(self) -> None:
         with self._lock:
             user: dict[str, dict[str, list[DatedPrice]]] = {}
-            for model, effective_from_ms, *fields, tier, updated_ms in self.store.load_prices():
+            for model, effective_from_ms, *rates, tier, updated_ms in self.store.load_prices():
                 user.setdefault(tier, {}).setdefault(model, []).append(
-                    DatedPrice(effective_from_ms, Price(*fields), updated_ms))
+                    DatedPrice(effective_from_ms, stored_price(rates), updated_ms))
             self.user = user
             self._cache = {}
 
@@ -7569,6 +7717,12 @@ class Pricing:
         if found is None:
             return None
         return round(tokens_cost(row.__getitem__, found[0].for_band(row["prompt_band"])), 8)
+
+
+def stored_price(rates: Sequence[float | None]) -> Price:
+    """A price as the store keeps it: Store.PRICE_COLUMNS from input to long_reasoning."""
+    base, above, long = Price(*rates[:5]), rates[5], rates[6:11]
+    return base if above is None else base._replace(long_context=LongContext(int(above), Price(*long)))
 
 
 def _in_force(segments: list[tuple[int, Any]], at_ms: int) -> Any:
@@ -8987,12 +9141,12 @@ def reject_unknown_fields(body: dict, allowed: Iterable[str], what: str, known: 
 
 
 def parse_price(entry: Any, model: str | None = None) -> tuple[tuple, bool]:
-    """One price from the API: ((model, effective_from_ms, input, output, cache_read,
-    cache_write, reasoning, tier), whether it replaces the model's other prices of the tier)."""
+    """One price from the API: (its row of Store.PRICE_COLUMNS, whether it replaces the
+    model's other prices of the tier)."""
     if not isinstance(entry, dict):
         raise ApiError(400, "a price must be an object", {"got": type(entry).__name__})
-    reject_unknown_fields(entry, {*PRICE_FIELDS, "model", "tier", "effective_from", "replace_history"}, "price",
-                          [*PRICE_FIELDS, "tier", "effective_from", "replace_history"])
+    known = [*PRICE_FIELDS, "long_context", "tier", "effective_from", "replace_history"]
+    reject_unknown_fields(entry, {*known, "model"}, "price", known)
     name = entry.get("model", model)
     if model is not None and name != model:
         raise ApiError(400, "the model in the body differs from the one in the path",
@@ -9006,8 +9160,36 @@ def parse_price(entry: Any, model: str | None = None) -> tuple[tuple, bool]:
                                                                     "value": replace, "expected": "true or false"})
     return (name, parse_effective_from(entry.get("effective_from")),
             *(price_value(name, field, entry.get(field)) for field in PRICE_FIELDS),
+            *parse_long_context(name, entry.get("long_context")),
             parse_tier(entry.get("tier"), lambda: ApiError(400, "invalid price field tier", {
                 "model": name, "field": "tier", "value": entry.get("tier"), "expected": _TIER_EXPECTED}))), replace
+
+
+def parse_long_context(model: str, value: Any) -> tuple:
+    """A price's long-context tier from the API: (above, its rates of PRICE_FIELDS), or
+    Nones without one. ``above`` must be one of PROMPT_BAND_EDGES, where the stored
+    events' bands can tell requests apart (every threshold of the built-in table is one);
+    the rates are required as the base price's are, reasoning as output when left out."""
+    if value is None:
+        return (None,) * (1 + len(PRICE_FIELDS))
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid price field long_context", {
+            "model": model, "field": "long_context", "value": value,
+            "expected": "an object: above (tokens) and the prices of all the tokens of a longer request"})
+    reject_unknown_fields(value, {"above", *PRICE_FIELDS}, "long_context", ["above", *PRICE_FIELDS])
+    above = value.get("above")
+    if isinstance(above, bool) or above not in PROMPT_BAND_EDGES:
+        raise ApiError(400, "invalid price field long_context.above", {
+            "model": model, "field": "long_context.above", "value": above,
+            "expected": f"one of {', '.join(map(str, PROMPT_BAND_EDGES))} (prompt tokens)"})
+    rates = []
+    for field in PRICE_FIELDS:
+        try:
+            rates.append(price_value(model, field, value.get(field)))
+        except ApiError as error:
+            raise ApiError(400, f"invalid price field long_context.{field}",
+                           {**error.detail, "field": f"long_context.{field}"}) from None
+    return (above, *rates)
 
 
 _TIER_EXPECTED = "a service tier as CPA reports it (priority, flex, ...), 1-200 characters without spaces"
@@ -9055,8 +9237,10 @@ def price_json(model: str, price: Price, source: str, updated_ms: int | None = N
                effective_from_ms: int = 0, tier: str = "") -> dict:
     """A price as the API shows it; effective_from null: in force since always; tier
     null: the standard tier's."""
+    long = price.long_context
     return {"model": model, "tier": tier or None, "effective_from": iso_ms(effective_from_ms or None),
-            **price.figures(), "source": source, "updated_at": iso_ms(updated_ms)}
+            **price.figures(), "long_context": None if long is None else {"above": long.above, **long.price.figures()},
+            "source": source, "updated_at": iso_ms(updated_ms)}
 
 
 def _json_column(text: str | None) -> Any:
@@ -9253,9 +9437,15 @@ _PRICED_COUNTS = {
     "assumed_cache_write_tokens": {**_INT, "description": "cache-write tokens priced at the model's cache_write "
                                                           "(5-minute) price: CPA does not say whether a write was "
                                                           "a 5-minute or a 1-hour one (Anthropic: 1.25x or 2x input)"}}
-_PRICE_INPUT = {"model": _MODEL_NAME, "tier": _TIER, **{
-    f: {"type": "number", "minimum": 0, "maximum": MAX_PRICE, "nullable": f == "reasoning",
-        "description": "USD per 1M tokens"} for f in PRICE_FIELDS},
+_PRICE_RATES = {f: {"type": "number", "minimum": 0, "maximum": MAX_PRICE, "nullable": f == "reasoning",
+                    "description": "USD per 1M tokens"} for f in PRICE_FIELDS}
+_LONG_CONTEXT_ABOVE = {"type": "integer", "enum": list(PROMPT_BAND_EDGES), "description":
+                       "a request whose prompt (input, cache reads and writes) has more tokens than this is priced "
+                       "at these rates for all its tokens, output too"}
+_PRICE_INPUT = {"model": _MODEL_NAME, "tier": _TIER, **_PRICE_RATES,
+    "long_context": {**_schema_object({"above": _LONG_CONTEXT_ABOVE, **_PRICE_RATES},
+                                      ("above", "input", "output", "cache_read", "cache_write"), closed=True),
+                     "nullable": True, "description": "the price's long-context tier; null: none"},
     "effective_from": {**_EFFECTIVE_FROM, "nullable": True, "description":
                        "a date (from its UTC midnight) or an RFC 3339 time (from the start of its 5 minutes); "
                        "absent or null: since always"},
@@ -9328,6 +9518,9 @@ OPENAPI_SCHEMAS: dict[str, dict] = {
                                 "since always"},
         **{f: _NUM for f in PRICE_FIELDS}, "reasoning": {
         **_NUM, "nullable": True, "description": "null: reasoning tokens cost the output price"},
+        "long_context": {**_schema_object({"above": _LONG_CONTEXT_ABOVE, **{f: _NUM for f in PRICE_FIELDS},
+                                           "reasoning": {**_NUM, "nullable": True}}),
+                         "nullable": True, "description": "the rates of every token of a longer request; null: none"},
         "source": _STR, "updated_at": _TIME}),
     "DefaultPrices": _schema_object({
         "source": _NULLABLE_STR, "version": _NULLABLE_STR, "url": _NULLABLE_STR,
@@ -10358,6 +10551,7 @@ def pricing_put_many(service: Service) -> dict:
             replaced.add((row[0], row[-1]))
     service.store.upsert_prices(rows, replaced)
     service.pricing.reload()
+    service.rebanding.wake()
     return {"saved": [row[0] for row in rows]}
 
 
@@ -10375,6 +10569,7 @@ def pricing_put_one(service: Service, model: str) -> dict:
     tier = row[-1]
     service.store.upsert_prices([row], [(model, tier)] if replace else [])
     service.pricing.reload()
+    service.rebanding.wake()
     saved = next(dated for dated in service.pricing.user[tier][model] if dated.effective_from_ms == row[1])
     return price_json(model, saved.price, "user", saved.updated_ms, saved.effective_from_ms, tier)
 
@@ -10844,7 +11039,9 @@ class Service:
         self.maintenance = Maintenance(self.store, config.zone, config.usage_retention_days,
                                        config.rollup_retention_days)
         self.alerts = Alerts(self.analytics, config.alert_webhook_url, config.alert_anomaly_factor)
-        self.workers: list[Worker] = [self.writer, *self.drainers, *self.metadatas, self.maintenance, self.alerts]
+        self.rebanding = Rebanding(self.store)
+        self.workers: list[Worker] = [self.writer, *self.drainers, *self.metadatas, self.maintenance,
+                                      self.rebanding, self.alerts]
         self.watchdog = Watchdog(self.writer, self.workers,
                                  [(instance.name, status) for instance, status in zip(config.cpas, self.statuses)])
 
@@ -10855,6 +11052,7 @@ class Service:
         for metadata in self.metadatas:
             metadata.start()
         self.maintenance.start()
+        self.rebanding.start()
         self.alerts.start()
         self.watchdog.start()
 
@@ -10868,6 +11066,7 @@ class Service:
         for metadata in self.metadatas:
             metadata.stop()
         self.maintenance.stop()
+        self.rebanding.stop()
         self.alerts.stop()
         self.watchdog.stop()
         flushed = self.writer.stop(1.5)
@@ -10900,7 +11099,7 @@ class Service:
             "ingest_stalled_since": iso_ms(self.writer.stalled_since()),
             "health": self.health(), "workers": [worker.worker_status() for worker in self.workers],
             "totals": self.store.load_totals(), "default_prices": default_prices_about(self.pricing.defaults),
-            **self.maintenance.snapshot(),
+            **self.maintenance.snapshot(), **self.rebanding.snapshot(),
         }
 
 

@@ -17,7 +17,7 @@ import zoneinfo
 import pytest
 
 from backends import wait_for
-from conftest import ARTIFACTS, FIXTURES, ROOT, open_page, painted, serve
+from conftest import ARTIFACTS, FIXTURES, NO_LONG_CONTEXT, ROOT, open_page, painted, serve
 from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms, parse_effective_from
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")

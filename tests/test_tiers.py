@@ -6,10 +6,11 @@ served at the standard tier; an unpriced model stays unpriced (never free); cach
 priced at the 5-minute rate are counted; schema 18 comes to a database of schema 17."""
 
 import itertools
+import time
 
 import pytest
 
-from conftest import database_env, encode, record, wsgi_call
+from conftest import NO_LONG_CONTEXT, database_env, encode, record, wsgi_call
 from cpa_usage import (PROMPT_TOKENS, ROLLUP_MEASURES, ROLLUPS, Store, decode_payload, parse_rfc3339_ms, prompt_band,
                        rollup_rows, served_tier)
 from test_dated_prices import call
@@ -262,7 +263,7 @@ def test_schema_18_sums_the_kept_raw_events_again_and_keeps_the_rest_as_standard
             (day + 2 * 3_600_000, 0, 1), (day + 5 * 3_600_000, 4, 1)]
         assert new.reader.execute("SELECT prompt_band, requests FROM usage_rollup_daily WHERE bucket_ms = ?",
                                   (day,)).fetchall() == [(0, 2)]
-        assert new.load_prices() == [("tier-model", 0, 1.0, 2.0, 0.1, 1.0, None, "", 1234)]
+        assert new.load_prices() == [("tier-model", 0, 1.0, 2.0, 0.1, 1.0, None, *NO_LONG_CONTEXT, "", 1234)]
     finally:
         new.close()
 
@@ -279,3 +280,128 @@ def test_schema_18_sums_the_kept_raw_events_again_and_keeps_the_rest_as_standard
     # the hours around the cut's 05:00 are read from hours: the long price there
     hours = costs_by_model(service, "range=custom&start=2026-08-10T04:00:00Z&end=2026-08-10T06:00:00Z")
     assert hours[SONNET]["usd"] == pytest.approx(1.021506)
+
+
+# -- the owner's long-context prices --------------------------------------------------------
+
+LONG_PRICE = {"input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1,
+              "long_context": {"above": 128_000, "input": 2, "output": 4, "cache_read": 0.2, "cache_write": 2}}
+# long-model has no price of the built-in table: the owner's 1 / 2 / 0.1 / 1, above 128k prompt tokens 2 / 4 / 0.2 / 2
+LONG_EVENTS = {
+    # before raw retention's cut (2026-08-19): only its rollups are left, at band 0: the base price,
+    # 128,001 x 1 + 100 x 2 = 0.128201
+    "gone": tiered("2026-08-18T10:00:00Z", "long-model", 128_001),
+    # 128,000 + 100 out: not more than 128k, the base price: 0.1282
+    "at": tiered("2026-08-21T09:00:00Z", "long-model", 128_000),
+    # one token more, 100,001 new + 28,000 cache reads: all at the long price, 100,001 x 2 + 28,000 x 0.2
+    # + 100 x 4 = 0.206002 (at the base price 0.103001)
+    "over": tiered("2026-08-22T09:00:00Z", "long-model", 100_001, cache_read=28_000),
+}
+
+
+def sums_of(service, model):
+    """A model's cost in every sum over 30 days: (overview, analysis, credentials, /metrics)."""
+    overview = call(service, "GET", f"/usage/overview?range=30d&model={model}").json()["summary"]["cost"]["usd"]
+    credentials = sum(item["cost"]["usd"] for item in
+                      call(service, "GET", f"/usage/credentials?range=30d&model={model}").json()["items"])
+    metrics = wsgi_call(service.app, "GET", "/usage/metrics").body.decode()
+    exported = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                   if line.startswith("cpa_usage_cost_usd_total{") and f'model="{model}"' in line)
+    return overview, costs_by_model(service)[model]["usd"], credentials, exported
+
+
+def test_an_owners_long_context_price_bills_every_sum_and_bands_the_kept_history_again(priced):
+    store = priced.store
+    store.write_batch(list(LONG_EVENTS.values()), [], received=len(LONG_EVENTS))
+    store.delete_events_before(parse_rfc3339_ms("2026-08-19T00:00:00Z"))
+    assert sums_of(priced, "long-model") == (0, 0, 0, 0)  # unpriced so far
+    saved = call(priced, "PUT", "/pricing/long-model", LONG_PRICE).json()
+    assert saved["long_context"] == {"above": 128_000, "input": 2, "output": 4, "cache_read": 0.2,
+                                     "cache_write": 2, "reasoning": None}
+    # the rollups lumped 128,001 with shorter prompts: until they are banded again, the base price
+    assert sums_of(priced, "long-model") == tuple([pytest.approx(0.128201 + 0.1282 + 0.103001)] * 4)
+    job = call(priced, "GET", "/status").json()["rebanding"]
+    assert job["models"] == ["long-model"] and job["done_until"] == "2026-08-19T00:00:00.000Z"
+    steps = list(iter(store.reband_step, None))
+    # 08-21, 08-22, then nothing more of it: the days between without its events are skipped
+    assert [(step["next_ms"], step["done"]) for step in steps] == [
+        (parse_rfc3339_ms("2026-08-22T00:00:00Z"), False), (parse_rfc3339_ms("2026-08-23T00:00:00Z"), False),
+        (steps[0]["end_ms"], True)]
+    assert call(priced, "GET", "/status").json()["rebanding"] is None
+    assert sums_of(priced, "long-model") == tuple([pytest.approx(0.128201 + 0.1282 + 0.206002)] * 4)
+    bands = sorted(store.reader.execute("SELECT bucket_ms, prompt_band, requests FROM usage_series_daily "
+                                        "WHERE model = 'long-model'"))
+    assert [(band, requests) for _, band, requests in bands] == [(0, 1), (0, 1), (2, 1)]
+    # what is stored after the price is banded as it comes: 272,001 reaches band 2 (kept), long price:
+    # 272,001 x 2 + 100 x 4 = 0.544402
+    late = tiered("2026-08-23T09:00:00Z", "long-model", 272_001)
+    store.write_batch([late], [], received=1)
+    assert store.rebanding() is None
+    assert sums_of(priced, "long-model") == tuple([pytest.approx(0.128201 + 0.1282 + 0.206002 + 0.544402)] * 4)
+    # every other model's rows as they were: the job touched long-model only
+    assert costs_by_model(priced)[SONNET]["usd"] == pytest.approx(COST["at"] + COST["over"])
+    events = {item["request_id"]: item["cost_usd"] for item in
+              call(priced, "GET", "/usage/events?range=30d&model=long-model").json()["items"]}
+    assert events == {LONG_EVENTS["at"].request_id: pytest.approx(0.1282),
+                      LONG_EVENTS["over"].request_id: pytest.approx(0.206002),
+                      late.request_id: pytest.approx(0.544402)}
+
+
+def test_a_long_context_price_the_rollups_tell_apart_already_needs_no_rebanding(priced):
+    # Sonnet's built-in tier begins above 200k: the owner's own at 200k keeps the same bands
+    call(priced, "PUT", "/pricing", [{"model": SONNET, "input": 1, "output": 1, "cache_read": 0, "cache_write": 0,
+                                      "long_context": {"above": 200_000, "input": 10, "output": 10, "cache_read": 0,
+                                                       "cache_write": 0}}])
+    assert priced.store.rebanding() is None
+    # at: 150,000 x 1 + 1,000 x 1 = 0.151; over: 150,001 x 10 + 1,000 x 10 = 1.51001 (the cache at 0)
+    assert costs_by_model(priced)[SONNET]["usd"] == pytest.approx(0.151 + 1.51001)
+
+
+@pytest.mark.parametrize(("long_context", "field", "expected"), [
+    ({"above": 150_000, "input": 1, "output": 1, "cache_read": 1, "cache_write": 1}, "long_context.above",
+     "one of 100000, 128000, 199999, 200000, 272000, 512000 (prompt tokens)"),
+    ({"above": True, "input": 1, "output": 1, "cache_read": 1, "cache_write": 1}, "long_context.above", None),
+    ({"above": 200_000, "output": 1, "cache_read": 1, "cache_write": 1}, "long_context.input", None),
+    ({"above": 200_000, "input": -1, "output": 1, "cache_read": 1, "cache_write": 1}, "long_context.input", None),
+    ({"above": 200_000, "input": 1, "output": 1, "cache_read": 1, "cache_write": 1, "batch": 1}, "batch", None),
+    ("twice", "long_context", None)])
+def test_a_long_context_price_is_checked_field_by_field(priced, long_context, field, expected):
+    refused = call(priced, "PUT", "/pricing/long-model", {**LONG_PRICE, "long_context": long_context},
+                   status=400).json()
+    assert refused["detail"]["field"] == field, refused
+    if expected:
+        assert refused["detail"]["expected"] == expected
+    assert not [item for item in call(priced, "GET", "/pricing").json()["items"] if item["model"] == "long-model"]
+
+
+def test_prices_list_their_long_context_tier_the_owners_and_the_built_in(priced):
+    call(priced, "PUT", "/pricing/long-model", {**LONG_PRICE, "long_context": {**LONG_PRICE["long_context"],
+                                                                                 "reasoning": 5}})
+    pricing = call(priced, "GET", "/pricing").json()
+    mine = {item["model"]: item["long_context"] for item in pricing["items"]}
+    assert mine == {"tier-model": None, "long-model": {"above": 128_000, "input": 2, "output": 4, "cache_read": 0.2,
+                                                        "cache_write": 2, "reasoning": 5}}
+    sonnet = [item for item in pricing["defaults"]["items"] if "claude-sonnet-4-5*" in item["match"]][-1]
+    assert sonnet["long_context"] == {"above": 200_000, "input": 6, "output": 22.5, "cache_read": 0.6,
+                                      "cache_write": 7.5, "reasoning": None}
+    # without it again (a price of the same date replaced): none, and the rollups keep their rows
+    call(priced, "PUT", "/pricing/long-model", {**LONG_PRICE, "long_context": None})
+    assert {item["model"]: item["long_context"] for item in call(priced, "GET", "/pricing").json()["items"]
+            }["long-model"] is None
+
+
+def test_the_rebanding_worker_works_the_job_off_when_woken(new_database, service_factory):
+    service = service_factory(start=False, plain=True, TZ="UTC", **database_env(new_database()))
+    service.store.write_batch([LONG_EVENTS["over"]], [], received=1)
+    service.rebanding.start()
+    try:
+        call(service, "PUT", "/pricing/long-model", LONG_PRICE)
+        for _ in range(200):  # the worker's one step; at most 10 s
+            if service.store.rebanding() is None:
+                break
+            time.sleep(0.05)
+        assert service.store.rebanding() is None
+        assert service.store.reader.execute("SELECT prompt_band FROM usage_series_daily").fetchall() == [(2,)]
+    finally:
+        service.rebanding.stop()
+        service.rebanding.join(5)
