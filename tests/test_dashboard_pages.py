@@ -730,6 +730,30 @@ def test_price_editor(browser, site):
     priority.wait_for(state="detached")
     assert "priority" not in site.service.pricing.user and "mystery-model-x" in site.service.pricing.user[""]
 
+    # a long-context tier: its rates are asked only with a threshold; a missing one is the API's refusal
+    row = page.locator("#prices tbody tr", has_text="mystery-model-x")
+    row.locator("button", has_text="Edit").click()
+    assert page.is_disabled("#price-long-input")
+    page.select_option("#price-long-above", "128000")
+    assert not page.is_disabled("#price-long-input")
+    page.click("#price-form button[type=submit]")
+    page.wait_for_selector("#price-message:has-text('invalid price field long_context.input')")
+    assert page.get_attribute("#price-long-input", "aria-invalid") == "true"
+    for field, value in (("input", "2"), ("output", "4"), ("cache_read", "0.2"), ("cache_write", "2")):
+        page.fill(f"#price-long-{field}", value)
+    page.click("#price-form button[type=submit]")
+    page.wait_for_selector("#prices tbody tr:has-text('> 128,000: 2 / 4')")
+    [(_, saved, _)] = site.service.pricing.user[""]["mystery-model-x"]
+    assert saved.long_context == (128_000, (2, 4, 0.2, 2, None, None))
+    assert page.locator("#defaults-card .long-context", has_text="> 200,000: 6 / 22.5").count() > 0
+    page.locator("#prices-card").screenshot(path=str(ARTIFACTS / "models-prices-long-context-light-1280.png"))
+    page.locator("#prices tbody tr", has_text="mystery-model-x").locator("button", has_text="Edit").click()
+    assert page.input_value("#price-long-above") == "128000" and page.input_value("#price-long-output") == "4"
+    page.select_option("#price-long-above", "")  # and without it again
+    page.click("#price-form button[type=submit]")
+    page.wait_for_selector("#prices tbody tr:has-text('> 128,000')", state="detached")
+    assert site.service.pricing.user[""]["mystery-model-x"][0].price.long_context is None
+
     # a new price from a date to come: the model's history shows both, the past keeps its price
     later = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     page.locator("#prices tbody tr", has_text="mystery-model-x").locator("button", has_text="New price from").click()
@@ -760,8 +784,9 @@ def test_the_cost_of_each_model_by_kind_of_token(browser, site):
     """The owner's gpt-5.4 prices change two days ago (the event of three days ago keeps the old
     ones); claude-sonnet-4-5 has the default's; the unpriced model has no bar."""
     change = iso_ms(site.now - 2 * DAY_MINUTES * MINUTE)
-    site.service.store.upsert_prices([("gpt-5.4", 0, 2.0, 10.0, 0.5, 2.0, None, ""),
-                                      ("gpt-5.4", parse_effective_from(change), 4.0, 20.0, 1.0, 4.0, 30.0, "")])
+    site.service.store.upsert_prices([
+        ("gpt-5.4", 0, 2.0, 10.0, 0.5, 2.0, None, *NO_LONG_CONTEXT, ""),
+        ("gpt-5.4", parse_effective_from(change), 4.0, 20.0, 1.0, 4.0, 30.0, *NO_LONG_CONTEXT, "")])
     site.service.pricing.reload()
     page, errors = site.open(browser, "#/models", width=1440)
     painted(page, "models")

@@ -9,6 +9,8 @@ import { t } from "../i18n.js";
 import { apiParams } from "../state.js";
 
 const PRICE_FIELDS = ["input", "output", "cache_read", "cache_write", "reasoning"];
+// The thresholds a long-context price may have (the API's PROMPT_BAND_EDGES): prompt tokens.
+const LONG_CONTEXT_ABOVE = [100000, 128000, 199999, 200000, 272000, 512000];
 // The kinds of token a cost is split into (the API's cost.by_kind), bottom of a bar first.
 const COST_KINDS = ["input", "cache_read", "cache_write", "output", "reasoning"];
 const TOP = 12; // the chart's bars: the costliest models (the table lists them all)
@@ -115,6 +117,15 @@ function effectiveFrom(iso) {
   return time.startsWith("00:00:00") ? date : `${date} ${time.slice(0, 5)} UTC`;
 }
 
+/** A long-context tier in short ("> 200,000: 6 / 22.5", input / output), every rate in its title. */
+function longContext(long) {
+  if (!long) return h("span", { class: "muted" }, "—");
+  const rates = PRICE_FIELDS.filter((field) => long[field] != null)
+    .map((field) => `${t(`price_${field}`)} ${fmt.decimal(long[field], 4)}`).join(", ");
+  return h("span", { class: "long-context", title: rates }, t("long_context_short", {
+    above: fmt.int(long.above), input: fmt.decimal(long.input, 4), output: fmt.decimal(long.output, 4) }));
+}
+
 function priceTable(prices, editor, reload, id) {
   const mine = id === "prices";
   // a model's later prices of a tier under its first one: its history, oldest first
@@ -133,6 +144,7 @@ function priceTable(prices, editor, reload, id) {
     { label: t("price_from"), value: (price) => effectiveFrom(price.effective_from) },
     ...PRICE_FIELDS.map((field) => ({ label: t(`price_${field}`), num: true,
       value: (price) => (price[field] == null ? "—" : fmt.decimal(price[field], 4)) })),
+    { label: t("price_long_context"), value: (price) => longContext(price.long_context) },
     { label: t("actions"), value: (price) => h("span", { class: "actions" },
       h("button", { type: "button", class: "small", onclick: () => editor.fill({ ...price, model: names(price)[0] }) },
         t(mine ? "edit" : "override")),
@@ -158,16 +170,30 @@ function priceEditor(reload) {
   const tier = h("input", { id: "price-tier", autocomplete: "off", spellcheck: "false", list: "price-tiers",
     placeholder: t("tier_standard") });
   const tiers = h("datalist", { id: "price-tiers" }, ["priority", "flex"].map((name) => h("option", { value: name })));
+  // the long-context tier: a threshold (none: the price has no such tier) and the rates above it
+  const longAbove = h("select", { id: "price-long-above" }, h("option", { value: "" }, t("long_context_none")),
+    LONG_CONTEXT_ABOVE.map((above) => h("option", { value: String(above) }, t("long_context_above", { above: fmt.int(above) }))));
+  const longInputs = Object.fromEntries(PRICE_FIELDS.map((field) => [field,
+    h("input", { id: `price-long-${field}`, type: "number", step: "any", inputmode: "decimal",
+      placeholder: field === "reasoning" ? t("as_output") : "" })]));
+  const showLong = () => {
+    for (const input of Object.values(longInputs)) input.disabled = !longAbove.value;
+  };
+  longAbove.addEventListener("change", showLong);
   const from = h("input", { id: "price-from", type: "date" });
   const replace = h("input", { id: "price-replace", type: "checkbox" });
   const message = h("p", { id: "price-message", class: "note", role: "alert" });
   const field = (id, text, input) => h("label", { class: "field", for: id }, h("span", {}, text), input);
   const clearMarks = () => {
-    for (const input of [model, tier, from, ...Object.values(inputs)]) input.removeAttribute("aria-invalid");
+    for (const input of [model, tier, from, longAbove, ...Object.values(inputs), ...Object.values(longInputs)]) {
+      input.removeAttribute("aria-invalid");
+    }
     message.textContent = "";
   };
   const fail = (error) => {
-    const fields = { ...inputs, tier, effective_from: from, replace_history: replace };
+    const fields = { ...inputs, tier, effective_from: from, replace_history: replace, long_context: longAbove,
+      "long_context.above": longAbove,
+      ...Object.fromEntries(Object.entries(longInputs).map(([key, input]) => [`long_context.${key}`, input])) };
     const bad = error.detail?.field ? fields[error.detail.field] : model;
     bad?.setAttribute("aria-invalid", "true");
     message.className = "note bad";
@@ -178,21 +204,35 @@ function priceEditor(reload) {
     field("price-model", t("model_or_pattern"), model),
     field("price-tier", t("price_tier"), tier), tiers,
     PRICE_FIELDS.map((name) => field(`price-${name}`, t(`price_${name}`), inputs[name])),
+    h("fieldset", { class: "long-context-fields", id: "price-long-context" },
+      h("legend", {}, t("price_long_context")), h("p", { class: "muted small" }, t("long_context_help")),
+      field("price-long-above", t("long_context_threshold"), longAbove),
+      PRICE_FIELDS.map((name) => field(`price-long-${name}`, t(`price_${name}`), longInputs[name]))),
     field("price-from", t("price_effective_from"), from),
     h("label", { class: "check", for: "price-replace" }, replace, h("span", {}, t("price_replace_history"))),
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "primary" }, t("save_price")),
       h("button", { type: "reset" }, t("clear"))),
     message);
-  form.addEventListener("reset", clearMarks);
+  form.addEventListener("reset", () => {
+    clearMarks();
+    setTimeout(showLong); // after the form has put its fields back
+  });
+  showLong();
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     clearMarks();
     const name = model.value.trim();
     if (!name) return fail({ message: t("model_required") });
     const body = { tier: tier.value.trim() || null, effective_from: from.value || null, replace_history: replace.checked };
-    for (const [key, input] of Object.entries(inputs)) {
-      if (input.value.trim() !== "" || key !== "reasoning") body[key] = input.value.trim() === "" ? null : Number(input.value);
-    }
+    const rates = (fields) => {
+      const given = {};
+      for (const [key, input] of Object.entries(fields)) {
+        if (input.value.trim() !== "" || key !== "reasoning") given[key] = input.value.trim() === "" ? null : Number(input.value);
+      }
+      return given;
+    };
+    Object.assign(body, rates(inputs));
+    body.long_context = longAbove.value ? { above: Number(longAbove.value), ...rates(longInputs) } : null;
     return act(async () => {
       await api.put(modelPath(name), body);
       notify(t("price_saved", { model: name }));
@@ -207,6 +247,9 @@ function priceEditor(reload) {
       model.value = price.model;
       tier.value = price.tier ?? "";
       for (const [key, input] of Object.entries(inputs)) input.value = price[key] ?? "";
+      longAbove.value = price.long_context ? String(price.long_context.above) : "";
+      for (const [key, input] of Object.entries(longInputs)) input.value = price.long_context?.[key] ?? "";
+      showLong();
       from.value = price.effective_from ? price.effective_from.slice(0, 10) : "";
       replace.checked = false;
       form.scrollIntoView({ block: "nearest" });
