@@ -4031,6 +4031,8 @@ class Store:
                      "long_above", "long_input", "long_output", "long_cache_read", "long_cache_write",
                      "long_reasoning", "tier")
 
+    NO_LONG_CONTEXT = (None,) * 6  # the long_above and the rates above it of a price without that tier
+
     def load_prices(self) -> list[tuple]:
         """PRICE_COLUMNS and updated_ms, each model's and tier's rows in the order they took effect."""
         return self.reader.execute(f"SELECT {', '.join(self.PRICE_COLUMNS)}, updated_ms FROM model_prices "
@@ -9171,7 +9173,7 @@ def parse_long_context(model: str, value: Any) -> tuple:
     events' bands can tell requests apart (every threshold of the built-in table is one);
     the rates are required as the base price's are, reasoning as output when left out."""
     if value is None:
-        return (None,) * (1 + len(PRICE_FIELDS))
+        return Store.NO_LONG_CONTEXT
     if not isinstance(value, dict):
         raise ApiError(400, "invalid price field long_context", {
             "model": model, "field": "long_context", "value": value,

@@ -172,9 +172,10 @@ class Population:
         self.pool_size = max(1, spec.identities // spec.api_keys)
 
     def prices(self) -> list[tuple]:
-        """(model, effective_from_ms, input, output, cache_read, cache_write, reasoning, tier):
-        USD per 1M tokens, since always, of the standard tier."""
-        return [(m, 0, 1 + i % 7 / 10, 4 + i % 11 / 10, 0.1, 1.25, None, "") for i, m in enumerate(self.models)]
+        """Rows of Store.PRICE_COLUMNS: USD per 1M tokens, since always, of the standard tier,
+        without a long-context tier."""
+        return [(m, 0, 1 + i % 7 / 10, 4 + i % 11 / 10, 0.1, 1.25, None, *cpa_usage.Store.NO_LONG_CONTEXT, "")
+                for i, m in enumerate(self.models)]
 
     def draw(self, rnd: random.Random, index: int | None = None) -> tuple[int, int, int]:
         """(key, identity, model) indexes. ``index`` < identities covers every identity,

@@ -210,9 +210,8 @@ def main() -> None:
 
 
 def dated_prices(models: list[str], changes: int) -> list[tuple]:
-    """``changes`` prices per model (model, effective_from_ms, input, output, cache_read,
-    cache_write, reasoning, tier: the standard one) inside the 30 days before NOW, the
-    last at 12:35 of its day."""
+    """``changes`` prices per model (rows of Store.PRICE_COLUMNS: the standard tier's,
+    without a long-context tier) inside the 30 days before NOW, the last at 12:35 of its day."""
     day = 86_400_000
     first_day = NOW - NOW % day - SPAN + day
     rows = []
@@ -221,7 +220,8 @@ def dated_prices(models: list[str], changes: int) -> list[tuple]:
             at = first_day + change * (SPAN // changes) // day * day
             if change == changes - 1:
                 at += 12 * 3_600_000 + 35 * 60_000
-            rows.append((model, at, 1.0 + index + change, 4.0 + change, 0.1, 1.25, None, ""))
+            rows.append((model, at, 1.0 + index + change, 4.0 + change, 0.1, 1.25, None,
+                         *cpa_usage.Store.NO_LONG_CONTEXT, ""))
     return rows
 
 

@@ -53,10 +53,6 @@ def base_env(tmp_path: pathlib.Path, **extra: str) -> dict[str, str]:
     return env
 
 
-# A stored price without a long-context tier: Store.PRICE_COLUMNS' long_above and the
-# rates above it, unset (a row is model, from, the five rates, these, the tier).
-NO_LONG_CONTEXT = (None,) * 6
-
 # Drainer timings for tests: the backlog drained often, nothing else sooner than CPA needs.
 FAST = {"ping_after": 30.0, "pong_timeout": 10.0, "backlog_every": 0.2, "resubscribe_every": 300.0,
         "socket_timeout": 5.0}

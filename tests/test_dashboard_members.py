@@ -14,8 +14,8 @@ import zoneinfo
 
 import pytest
 
-from conftest import ARTIFACTS, FIXTURES, NO_LONG_CONTEXT, encode, open_page, painted, payload_lines, record, serve
-from cpa_usage import Service, decode_payload, iso_ms, now_ms
+from conftest import ARTIFACTS, FIXTURES, encode, open_page, painted, payload_lines, record, serve
+from cpa_usage import Service, Store, decode_payload, iso_ms, now_ms
 from test_dashboard_pages import BROWSER_ZONE, local, text
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")  # the service's TZ (its default)
@@ -79,7 +79,7 @@ def shared(config_factory):
                                      APP_HOST="127.0.0.1",
                                      CPA_INSTANCES="east=http://127.0.0.1:1,west=http://127.0.0.1:2"))
     service.store.put_metadata("api-keys", [ALPHA, BETA, IDLE])  # member logins are checked against it
-    service.store.upsert_prices([(model, 0, inp, out, 0.0, 0.0, None, *NO_LONG_CONTEXT, "") for model, (inp, out) in PRICES.items()])
+    service.store.upsert_prices([(model, 0, inp, out, 0.0, 0.0, None, *Store.NO_LONG_CONTEXT, "") for model, (inp, out) in PRICES.items()])
     service.pricing.reload()
     service.store.set_aliases({ALPHA: "alice"}, replace=False)
     now = now_ms()

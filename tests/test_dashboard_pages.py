@@ -17,8 +17,8 @@ import zoneinfo
 import pytest
 
 from backends import wait_for
-from conftest import ARTIFACTS, FIXTURES, NO_LONG_CONTEXT, ROOT, open_page, painted, serve
-from cpa_usage import Service, decode_error_event, decode_payload, iso_ms, now_ms, parse_effective_from
+from conftest import ARTIFACTS, FIXTURES, ROOT, open_page, painted, serve
+from cpa_usage import Service, Store, decode_error_event, decode_payload, iso_ms, now_ms, parse_effective_from
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 BROWSER_ZONE = "America/New_York"
@@ -785,8 +785,8 @@ def test_the_cost_of_each_model_by_kind_of_token(browser, site):
     ones); claude-sonnet-4-5 has the default's; the unpriced model has no bar."""
     change = iso_ms(site.now - 2 * DAY_MINUTES * MINUTE)
     site.service.store.upsert_prices([
-        ("gpt-5.4", 0, 2.0, 10.0, 0.5, 2.0, None, *NO_LONG_CONTEXT, ""),
-        ("gpt-5.4", parse_effective_from(change), 4.0, 20.0, 1.0, 4.0, 30.0, *NO_LONG_CONTEXT, "")])
+        ("gpt-5.4", 0, 2.0, 10.0, 0.5, 2.0, None, *Store.NO_LONG_CONTEXT, ""),
+        ("gpt-5.4", parse_effective_from(change), 4.0, 20.0, 1.0, 4.0, 30.0, *Store.NO_LONG_CONTEXT, "")])
     site.service.pricing.reload()
     page, errors = site.open(browser, "#/models", width=1440)
     painted(page, "models")

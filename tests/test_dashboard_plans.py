@@ -8,8 +8,8 @@ desktop and phone screenshots."""
 
 import pytest
 
-from conftest import ARTIFACTS, NO_LONG_CONTEXT, open_page, painted, serve
-from cpa_usage import Service, parse_rfc3339_ms
+from conftest import ARTIFACTS, open_page, painted, serve
+from cpa_usage import Service, Store, parse_rfc3339_ms
 from test_analytics import event
 from test_dashboard_pages import text
 from test_plans import ALPHA, APIKEY, BETA, EVENTS, NOW, OAUTH, PLANS, PRICE, RANGE
@@ -24,7 +24,7 @@ def site(config_factory):
     service.store.write_batch(events, [], received=len(events))
     service.store.put_metadata("auth-files", [{"auth_index": OAUTH, "label": "alice@example.com", "name": "alice.json",
                                                "account_type": "oauth", "provider": "codex", "status": "active"}])
-    service.store.upsert_prices([(PRICE["model"], 0, PRICE["input"], PRICE["output"], 0.2, 2.0, None, *NO_LONG_CONTEXT, "")])
+    service.store.upsert_prices([(PRICE["model"], 0, PRICE["input"], PRICE["output"], 0.2, 2.0, None, *Store.NO_LONG_CONTEXT, "")])
     service.pricing.reload()
     for plan in PLANS:
         service.store.set_plan(plan["auth_index"], {"currency": "USD", "usd_rate": None,

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import NO_LONG_CONTEXT, database_env, wsgi_call
+from conftest import database_env, wsgi_call
 from cpa_usage import Price, Pricing, Store, default_prices, parse_rfc3339_ms
 from test_analytics import event
 
@@ -164,8 +164,8 @@ def test_an_effective_date_that_is_no_date_or_time_is_refused(service_factory, b
 
 
 def test_a_users_dated_pattern_wins_from_its_date_the_defaults_before(store):
-    store.upsert_prices([("gpt-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 9.0, 9.0, 0.0, 0.0, None, *NO_LONG_CONTEXT, ""),
-                         ("gpt-5.4", parse_rfc3339_ms("2026-03-01T00:00:00Z"), 4.0, 4.0, 0.0, 0.0, None, *NO_LONG_CONTEXT, "")])
+    store.upsert_prices([("gpt-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 9.0, 9.0, 0.0, 0.0, None, *Store.NO_LONG_CONTEXT, ""),
+                         ("gpt-5.4", parse_rfc3339_ms("2026-03-01T00:00:00Z"), 4.0, 4.0, 0.0, 0.0, None, *Store.NO_LONG_CONTEXT, "")])
     pricing = Pricing(store)
     before, january, march = (parse_rfc3339_ms(f"2026-{m}-15T00:00:00Z") for m in ("01", "02", "03"))
     assert pricing.lookup("gpt-5.4", before - 40 * 86_400_000) == (default_prices().prices["gpt-5.4"][0][1], "default",
@@ -191,8 +191,8 @@ def test_schema_14_keeps_the_prices_of_before_in_force_since_always(new_database
     old.close()
     upgraded = Store(target)
     try:
-        assert upgraded.load_prices() == [("mine-*", 0, 1.5, 2.5, 0.5, 0.75, None, *NO_LONG_CONTEXT, "", 1234)]
-        upgraded.upsert_prices([("mine-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 3.0, 4.0, 0.0, 0.0, None, *NO_LONG_CONTEXT, "")])
+        assert upgraded.load_prices() == [("mine-*", 0, 1.5, 2.5, 0.5, 0.75, None, *Store.NO_LONG_CONTEXT, "", 1234)]
+        upgraded.upsert_prices([("mine-*", parse_rfc3339_ms("2026-01-01T00:00:00Z"), 3.0, 4.0, 0.0, 0.0, None, *Store.NO_LONG_CONTEXT, "")])
         assert [row[:2] for row in upgraded.load_prices()] == [("mine-*", 0), ("mine-*", 1_767_225_600_000)]
     finally:
         upgraded.close()

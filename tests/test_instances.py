@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from backends import wait_for
-from conftest import FAST, NO_LONG_CONTEXT, base_env, database_env, encode, payload_lines, record, wsgi_call
+from conftest import FAST, base_env, database_env, encode, payload_lines, record, wsgi_call
 from cpa_usage import (MIGRATIONS, ROLLUP_MEASURES, ROLLUPS, ConfigError, Query, Service,
                        Store, UsageEvent, decode_payload, default_instance_name, load_config, rollup_rows)
 from test_drain import stored
@@ -301,7 +301,7 @@ def filled_sqlite(path, instance: str, count: int) -> None:
     batch += events(instance, count)
     store.write_batch(batch, [DeadLetter(RECEIVED, "lpop", f"bad {instance}", b"\x00")], received=len(batch) + 1)
     store.delete_events_before(min(ev.ts_ms for ev in batch) + 3_600_000)  # rollups outlive some raw events
-    store.upsert_prices([("mystery-model-x", 0, 1.0, 2.0, 0.1, 0.2, None, *NO_LONG_CONTEXT, "")])
+    store.upsert_prices([("mystery-model-x", 0, 1.0, 2.0, 0.1, 0.2, None, *Store.NO_LONG_CONTEXT, "")])
     store.set_aliases({"sk-team-alpha-7f3c": f"alpha-{instance}"}, replace=False)
     store.set_budget("sk-team-alpha-7f3c", {"daily_usd": 5.0})
     store.add_alert("sk-team-alpha-7f3c", "budget", "daily:2026-08-01", "usd_80", 4.0, 4.0, "usd", RECEIVED)

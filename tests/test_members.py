@@ -14,8 +14,8 @@ import threading
 import jwt
 import pytest
 
-from conftest import NO_LONG_CONTEXT, base_env, encode, record, wsgi_call
-from cpa_usage import (DAY_MS, HOUR_MS, OWNER, SESSION_COOKIE, Alerts, ConfigError, Service,
+from conftest import base_env, encode, record, wsgi_call
+from cpa_usage import (DAY_MS, HOUR_MS, OWNER, SESSION_COOKIE, Alerts, ConfigError, Service, Store,
                        decode_payload, load_config)
 from test_auth import PASSWORD, cookie_of, request
 
@@ -52,7 +52,7 @@ def shared(tmp_path, monkeypatch):
         services.append(service)
         service.analytics.clock = lambda: ms(now)
         service.store.put_metadata("api-keys", [ALPHA, BETA, IDLE])
-        service.store.upsert_prices([("budget-model", 0, 1.0, 2.0, 0.0, 0.0, None, *NO_LONG_CONTEXT, "")])
+        service.store.upsert_prices([("budget-model", 0, 1.0, 2.0, 0.0, 0.0, None, *Store.NO_LONG_CONTEXT, "")])
         service.pricing.reload()
         service.store.write_batch([
             usage("2026-03-08T10:00:00Z", ALPHA), usage("2026-03-08T11:00:00Z", ALPHA, failed=True),

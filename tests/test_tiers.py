@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import NO_LONG_CONTEXT, database_env, encode, record, wsgi_call
+from conftest import database_env, encode, record, wsgi_call
 from cpa_usage import (PROMPT_TOKENS, ROLLUP_MEASURES, ROLLUPS, Store, decode_payload, parse_rfc3339_ms, prompt_band,
                        rollup_rows, served_tier)
 from test_dated_prices import call
@@ -263,7 +263,7 @@ def test_schema_18_sums_the_kept_raw_events_again_and_keeps_the_rest_as_standard
             (day + 2 * 3_600_000, 0, 1), (day + 5 * 3_600_000, 4, 1)]
         assert new.reader.execute("SELECT prompt_band, requests FROM usage_rollup_daily WHERE bucket_ms = ?",
                                   (day,)).fetchall() == [(0, 2)]
-        assert new.load_prices() == [("tier-model", 0, 1.0, 2.0, 0.1, 1.0, None, *NO_LONG_CONTEXT, "", 1234)]
+        assert new.load_prices() == [("tier-model", 0, 1.0, 2.0, 0.1, 1.0, None, *Store.NO_LONG_CONTEXT, "", 1234)]
     finally:
         new.close()
 
