@@ -37,8 +37,9 @@ PINNED = ["--service-cpus", str(CORES[0]), "--load-cpus", str(CORES[-1])]
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("capacity")
-    run = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out), *PINNED], cwd=ROOT,
-                         capture_output=True, text=True, timeout=280)
+    # 3-second points (the --quick default is 6): 600 records a path at 200/s
+    run = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--duration", "3", "--out", str(out), *PINNED],
+                         cwd=ROOT, capture_output=True, text=True, timeout=280)
     assert run.returncode == 0, f"stdout:\n{run.stdout[-4000:]}\nstderr:\n{run.stderr[-4000:]}"
     reports = sorted(out.glob("capacity-*.json"))
     assert len(reports) == 1, list(out.iterdir())
