@@ -390,18 +390,26 @@ def test_prices_list_their_long_context_tier_the_owners_and_the_built_in(priced)
             }["long-model"] is None
 
 
-def test_the_rebanding_worker_works_the_job_off_when_woken(new_database, service_factory):
+def test_the_rebanding_worker_goes_on_with_a_job_at_start_and_takes_new_ones_when_woken(new_database,
+                                                                                          service_factory):
     service = service_factory(start=False, plain=True, TZ="UTC", **database_env(new_database()))
-    service.store.write_batch([LONG_EVENTS["over"]], [], received=1)
-    service.rebanding.start()
-    try:
-        call(service, "PUT", "/pricing/long-model", LONG_PRICE)
-        for _ in range(200):  # the worker's one step; at most 10 s
+    other = LONG_EVENTS["over"]._replace(model="other-model", event_key="other", request_id="other")
+    service.store.write_batch([LONG_EVENTS["over"], other], [], received=2)
+
+    def banded():
+        for _ in range(200):  # the worker's few steps; at most 10 s
             if service.store.rebanding() is None:
                 break
             time.sleep(0.05)
-        assert service.store.rebanding() is None
-        assert service.store.reader.execute("SELECT prompt_band FROM usage_series_daily").fetchall() == [(2,)]
+        return sorted(service.store.reader.execute("SELECT model, prompt_band FROM usage_series_daily"))
+
+    call(service, "PUT", "/pricing/long-model", LONG_PRICE)  # noted while no worker runs (a stop, say)
+    assert service.store.rebanding()["models"] == ["long-model"]
+    service.rebanding.start()
+    try:
+        assert banded() == [("long-model", 2), ("other-model", 0)]
+        call(service, "PUT", "/pricing/other-model", LONG_PRICE)
+        assert banded() == [("long-model", 2), ("other-model", 2)]
     finally:
         service.rebanding.stop()
         service.rebanding.join(5)
