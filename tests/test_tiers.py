@@ -288,15 +288,18 @@ LONG_PRICE = {"input": 1, "output": 2, "cache_read": 0.1, "cache_write": 1,
               "long_context": {"above": 128_000, "input": 2, "output": 4, "cache_read": 0.2, "cache_write": 2}}
 # long-model has no price of the built-in table: the owner's 1 / 2 / 0.1 / 1, above 128k prompt tokens 2 / 4 / 0.2 / 2
 LONG_EVENTS = {
-    # before raw retention's cut (2026-08-19): only its rollups are left, at band 0: the base price,
+    # before raw retention's cut (CUT): only its rollups are left, at band 0: the base price,
     # 128,001 x 1 + 100 x 2 = 0.128201
     "gone": tiered("2026-08-18T10:00:00Z", "long-model", 128_001),
-    # 128,000 + 100 out: not more than 128k, the base price: 0.1282
+    # 128,000 + 100 out: not more than 128k, the base price: 0.1282 (its raw event gone too)
     "at": tiered("2026-08-21T09:00:00Z", "long-model", 128_000),
-    # one token more, 100,001 new + 28,000 cache reads: all at the long price, 100,001 x 2 + 28,000 x 0.2
-    # + 100 x 4 = 0.206002 (at the base price 0.103001)
+    # one token more, 100,001 new + 28,000 cache reads, on the day the cut went through: all at the long
+    # price, 100,001 x 2 + 28,000 x 0.2 + 100 x 4 = 0.206002 (at the base price 0.103001)
     "over": tiered("2026-08-22T09:00:00Z", "long-model", 100_001, cache_read=28_000),
+    # the next day, 150,000 x 2 + 100 x 4 = 0.3004 (at the base price 0.1502)
+    "next_day": tiered("2026-08-23T03:00:00Z", "long-model", 150_000),
 }
+CUT = "2026-08-22T08:00:00Z"
 
 
 def sums_of(service, model):
@@ -313,36 +316,39 @@ def sums_of(service, model):
 def test_an_owners_long_context_price_bills_every_sum_and_bands_the_kept_history_again(priced):
     store = priced.store
     store.write_batch(list(LONG_EVENTS.values()), [], received=len(LONG_EVENTS))
-    store.delete_events_before(parse_rfc3339_ms("2026-08-19T00:00:00Z"))
+    store.delete_events_before(parse_rfc3339_ms(CUT))
     assert sums_of(priced, "long-model") == (0, 0, 0, 0)  # unpriced so far
     saved = call(priced, "PUT", "/pricing/long-model", LONG_PRICE).json()
     assert saved["long_context"] == {"above": 128_000, "input": 2, "output": 4, "cache_read": 0.2,
                                      "cache_write": 2, "reasoning": None}
     # the rollups lumped 128,001 with shorter prompts: until they are banded again, the base price
-    assert sums_of(priced, "long-model") == tuple([pytest.approx(0.128201 + 0.1282 + 0.103001)] * 4)
+    assert sums_of(priced, "long-model") == tuple([pytest.approx(0.128201 + 0.1282 + 0.103001 + 0.1502)] * 4)
     job = call(priced, "GET", "/status").json()["rebanding"]
-    assert job["models"] == ["long-model"] and job["done_until"] == "2026-08-19T00:00:00.000Z"
+    assert job["models"] == ["long-model"] and job["done_until"] == "2026-08-22T08:00:00.000Z"
     steps = list(iter(store.reband_step, None))
-    # 08-21, 08-22, then nothing more of it: the days between without its events are skipped
+    # the hours of 08-22 09:00 and 08-23 03:00, the hours between without its events skipped
     assert [(step["next_ms"], step["done"]) for step in steps] == [
-        (parse_rfc3339_ms("2026-08-22T00:00:00Z"), False), (parse_rfc3339_ms("2026-08-23T00:00:00Z"), False),
-        (steps[0]["end_ms"], True)]
+        (parse_rfc3339_ms("2026-08-23T03:00:00Z"), False), (steps[0]["end_ms"], True)]
     assert call(priced, "GET", "/status").json()["rebanding"] is None
-    assert sums_of(priced, "long-model") == tuple([pytest.approx(0.128201 + 0.1282 + 0.206002)] * 4)
-    bands = sorted(store.reader.execute("SELECT bucket_ms, prompt_band, requests FROM usage_series_daily "
-                                        "WHERE model = 'long-model'"))
-    assert [(band, requests) for _, band, requests in bands] == [(0, 1), (0, 1), (2, 1)]
+    assert sums_of(priced, "long-model") == tuple([pytest.approx(0.128201 + 0.1282 + 0.206002 + 0.3004)] * 4)
+    # every grain: the days (the one the cut went through too) are their finest rows summed again
+    for table in ("usage_series", "usage_series_hourly", "usage_series_daily", "usage_keys_daily",
+                  "usage_credentials_daily", "usage_rollup_daily"):
+        bands = store.reader.execute(f"SELECT prompt_band, requests FROM {table} WHERE model = 'long-model' "
+                                     "ORDER BY bucket_ms").fetchall()
+        assert bands == [(0, 1), (0, 1), (2, 1), (2, 1)], table
     # what is stored after the price is banded as it comes: 272,001 reaches band 2 (kept), long price:
     # 272,001 x 2 + 100 x 4 = 0.544402
     late = tiered("2026-08-23T09:00:00Z", "long-model", 272_001)
     store.write_batch([late], [], received=1)
     assert store.rebanding() is None
-    assert sums_of(priced, "long-model") == tuple([pytest.approx(0.128201 + 0.1282 + 0.206002 + 0.544402)] * 4)
+    assert sums_of(priced, "long-model") == tuple([pytest.approx(0.128201 + 0.1282 + 0.206002 + 0.3004
+                                                                 + 0.544402)] * 4)
     # every other model's rows as they were: the job touched long-model only
     assert costs_by_model(priced)[SONNET]["usd"] == pytest.approx(COST["at"] + COST["over"])
     events = {item["request_id"]: item["cost_usd"] for item in
               call(priced, "GET", "/usage/events?range=30d&model=long-model").json()["items"]}
-    assert events == {LONG_EVENTS["at"].request_id: pytest.approx(0.1282),
+    assert events == {LONG_EVENTS["next_day"].request_id: pytest.approx(0.3004),
                       LONG_EVENTS["over"].request_id: pytest.approx(0.206002),
                       late.request_id: pytest.approx(0.544402)}
 
