@@ -156,7 +156,8 @@ def footprint(path: pathlib.Path, report: dict, months: int) -> None:
     days = months * MONTH_MS / DAY_MS
     print(f"build: {report['events']:,} events in {report['seconds']:,.0f} s ({report['events_per_s']:,} events/s; "
           f"writing {report['write_seconds']:,.0f} s, a retention sweep after each of {report['days']} days "
-          f"{report['sweep_seconds']:,.0f} s), built {report['built_at']} at {report['commit']}, builder peak RSS {report['peak_rss_mb']} MB")
+          f"{report['sweep_seconds']:,.0f} s), built {report['built_at']} at {report['commit']}, "
+          f"builder peak RSS {report['peak_rss_mb']} MB")
     print(f"database: {size:,} bytes ({size / 2**20:,.0f} MB), {size / report['events']:,.1f} bytes per event, "
           f"{size / days / 2**20:,.2f} MB per day of history ({days:,.0f} days)")
     print(tables(path))
