@@ -134,7 +134,7 @@ const en = {
   price_from: "In force from", since_always: "always", price_effective_from: "From (UTC day)",
   price_replace_history: "Re-price all history (removes its other prices of the tier)", price_from_date: "New price from…",
   price_tier: "Service tier", tier_standard: "standard",
-  price_long_context: "Long context", long_context_none: "none", long_context_above: "over {above} tokens",
+  price_long_context: "Long context", long_context_none: "none",
   long_context_threshold: "Prompt over", long_context_short: "> {above}: {input} / {output}",
   long_context_help: "A request whose prompt (input, cache reads and writes) has more tokens than this is billed at these prices for all its tokens, output too.",
   // aliases
@@ -334,7 +334,7 @@ const zh = {
   price_from: "生效日期", since_always: "一直", price_effective_from: "生效日（UTC）",
   price_replace_history: "重新计价全部历史（删除该服务等级的其他价格）", price_from_date: "从某日起的新价格…",
   price_tier: "服务等级", tier_standard: "标准",
-  price_long_context: "长上下文", long_context_none: "无", long_context_above: "超过 {above} tokens",
+  price_long_context: "长上下文", long_context_none: "无",
   long_context_threshold: "提示超过", long_context_short: "> {above}：{input} / {output}",
   long_context_help: "提示（输入、缓存读取与写入）超过此 token 数的请求，其全部 token（包括输出）按这些价格计费。",
   alias: "别名", alias_for: "{key} 的别名", no_alias: "无别名", save: "保存", first_seen: "首次出现",

@@ -119,7 +119,7 @@ export default {
   price_from: "生效日期", since_always: "一直", price_effective_from: "生效日（UTC）",
   price_replace_history: "重新計價全部歷史（刪除該服務等級的其他價格）", price_from_date: "從某日起的新價格…",
   price_tier: "服務等級", tier_standard: "標準",
-  price_long_context: "長上下文", long_context_none: "無", long_context_above: "超過 {above} tokens",
+  price_long_context: "長上下文", long_context_none: "無",
   long_context_threshold: "提示超過", long_context_short: "> {above}：{input} / {output}",
   long_context_help: "提示（輸入、快取讀取與寫入）超過此 token 數的請求，其全部 token（包括輸出）按這些價格計費。",
   alias: "別名", alias_for: "{key} 的別名", no_alias: "無別名", save: "儲存", first_seen: "首次出現",

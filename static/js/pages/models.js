@@ -172,7 +172,7 @@ function priceEditor(reload) {
   const tiers = h("datalist", { id: "price-tiers" }, ["priority", "flex"].map((name) => h("option", { value: name })));
   // the long-context tier: a threshold (none: the price has no such tier) and the rates above it
   const longAbove = h("select", { id: "price-long-above" }, h("option", { value: "" }, t("long_context_none")),
-    LONG_CONTEXT_ABOVE.map((above) => h("option", { value: String(above) }, t("long_context_above", { above: fmt.int(above) }))));
+    LONG_CONTEXT_ABOVE.map((above) => h("option", { value: String(above) }, fmt.int(above))));
   const longInputs = Object.fromEntries(PRICE_FIELDS.map((field) => [field,
     h("input", { id: `price-long-${field}`, type: "number", step: "any", inputmode: "decimal",
       placeholder: field === "reasoning" ? t("as_output") : "" })]));
