@@ -7033,7 +7033,7 @@ class Maintenance(Worker):
 class Rebanding(Worker):
     """Works off the rebanding job a price change notes (Store._start_rebanding): an
     hour of raw events at a time (Store.reband_step), each in a transaction of its own,
-    so ingest waits at most one hour's sums (measured: 10,500-12,000 events/s on one
+    so ingest waits at most one hour's sums (measured: 10,500-12,100 events/s on one
     core, README) and readers see every hour either as it was or banded again, never half. The job is in the database: a restart goes on with it.
     Woken by the price routes; asleep without a job."""
 
