@@ -4044,7 +4044,7 @@ class Store:
         """PRICE_COLUMNS rows, all or none; the (model, tier) pairs of ``replace_history``
         lose their other prices first (re-priced since always). A long-context threshold
         the rollups of a model stored so far do not tell apart has them banded again
-        (rebanding_models)."""
+        (_start_rebanding)."""
         stamp = now_ms()
         keys = ("model", "tier", "effective_from_ms")
         with self.write_lock:
@@ -4107,10 +4107,10 @@ class Store:
         """Note a rebanding job (in the price change's transaction) for the stored models
         whose rollups now keep a band they did not: their rollups lumped those requests
         with shorter ones, so a long-context price from that band could not bill them.
-        The job bands the buckets whose raw events are all kept again (reband_step);
-        before raw retention's cut nothing tells those requests apart, and they stay at
-        the band they were kept at, in the rollups' days too (the README says so). A job under way takes the new
-        models and starts again from the first kept raw event."""
+        The job bands them again from the kept raw events (reband_step); before raw
+        retention's cut nothing tells those requests apart, and they stay at the band
+        they were kept at (the README says so). A job under way takes the new models and
+        starts again from the first kept raw event."""
         gained = {model for model, before in kept_before.items() if set(self.kept_first_bands(model)) - set(before)}
         if not gained:
             return
@@ -7034,8 +7034,9 @@ class Rebanding(Worker):
     """Works off the rebanding job a price change notes (Store._start_rebanding): an
     hour of raw events at a time (Store.reband_step), each in a transaction of its own,
     so ingest waits at most one hour's sums (measured: 10,500-12,100 events/s on one
-    core, README) and readers see every hour either as it was or banded again, never half. The job is in the database: a restart goes on with it.
-    Woken by the price routes; asleep without a job."""
+    core, README) and readers see every hour either as it was or banded again, never
+    half. The job is in the database: a restart goes on with it. Woken by the price
+    routes; asleep without a job."""
 
     def __init__(self, store: Store):
         super().__init__("rebanding")
