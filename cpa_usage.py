@@ -4181,20 +4181,14 @@ class Store:
         for finest, start in starts.items():
             self._writer.execute(f"DELETE FROM {finest.table} WHERE bucket_ms >= ? AND bucket_ms < ? "
                                  f"AND model IN ({marks})", (start, hi, *models))
-        after: tuple[int, str] = (min(starts.values()) - 1, "")
-        while True:
-            rows = self._writer.execute(
-                f"SELECT {', '.join(UsageEvent._fields)} FROM usage_events WHERE ts_ms < ? "
-                f"AND (ts_ms, event_key) > (?, ?) AND model IN ({marks}) ORDER BY ts_ms, event_key LIMIT ?",
-                (hi, *after, *models, self.REBAND_PIECE)).fetchall()
-            events = [UsageEvent(*values) for values in rows]
+        # the raw events as every reader sees them: the write lock held, nothing else writes
+        kept = self.iter_events(Query(min(starts.values()), hi, models=tuple(models)), chunk=self.REBAND_PIECE)
+        for rows in _chunks(kept, self.REBAND_PIECE):
+            events = [UsageEvent(**row) for row in rows]
             for rollup, summed in rollup_rows(as_rolled_up(events, self.kept_first_bands)).items():
                 whole = [values for values in summed if values[0] >= starts.get(rollup, hi)]
                 if whole:
                     self.dialect.add_to_rollup(self._writer, rollup, whole)
-            if len(rows) < self.REBAND_PIECE:
-                return
-            after = (events[-1].ts_ms, events[-1].event_key)
 
     def _sum_finest_again(self, finest: Rollup, coarse: Rollup, bucket_ms: int, models: list[str]) -> None:
         """The models' rows of one bucket of a coarser rollup of a family, summed again
