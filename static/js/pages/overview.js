@@ -21,13 +21,15 @@ export default {
   range: "24h",
   filters: true,
   async load(params) {
-    // A member sees their own alerts here, the owner the active ones (all on the budgets page).
     const [overview, alerts] = await Promise.all([api.get("usage/overview", apiParams(params, this)),
       api.get("alerts", new URLSearchParams({ limit: isMember() ? "20" : "1000" }))]);
-    return { ...overview, alerts: isMember() ? alerts : { ...alerts, items: activeAlerts(alerts.items) } };
+    return { ...overview, alerts };
   },
   render(root, data, { params }) {
     const { summary, hourly } = data;
+    // A member sees their own alerts here, the owner the active ones (all on the budgets page):
+    // today's and this month's in the server's zone, known by now (not always when loaded).
+    const alerts = isMember() ? data.alerts : { ...data.alerts, items: activeAlerts(data.alerts.items) };
     const xs = hourly.map((hour) => hour.start_ms);
     const perMinute = (value) => value / 60;
     const cards = [
@@ -53,8 +55,8 @@ export default {
     root.append(h("div", { class: "stats" }, cards.map((one) => one.element)),
       ...(data.budget ? [card(t(isMember() ? "your_budget" : "key_budget"), budgetMeters(data.budget),
         { wide: true, id: "budget" })] : []),
-      ...(data.alerts.items.length ? [isMember() ? card(t("your_alerts"), alertTable(data.alerts), { wide: true, id: "your-alerts" })
-        : card(t("active_alerts"), alertTable(data.alerts), { wide: true, id: "active-alerts",
+      ...(alerts.items.length ? [isMember() ? card(t("your_alerts"), alertTable(alerts), { wide: true, id: "your-alerts" })
+        : card(t("active_alerts"), alertTable(alerts), { wide: true, id: "active-alerts",
           actions: h("a", { href: hrefFor("budgets", params) }, t("all_alerts")) })] : []),
       ...(data.plans?.length ? [card(t("plans_this_month"), h("ul", { class: "plan-months" }, data.plans.map((item) =>
         h("li", { dataset: { auth: item.auth_index } }, h("strong", {}, item.label || item.auth_index), ": ",
