@@ -1800,16 +1800,30 @@ ROLLUP_FAMILIES = (
     # width, the timeline serves a question without a key.
     ("usage_key_timeline", ("api_key", "failed")),
 )
+# The grains of each family (table suffix, bucket), finest first. Every narrow family
+# also has four weeks (FOUR_WEEKS_MS, schema 20): at a team's cardinality even a day's
+# bucket holds nearly a row per event (bench/HISTORY.md: 500 keys, 50 models, 50
+# credentials; 0.56-0.62 rows per event in the credentials' and keys' days, 0.89 in
+# the wide family's), and a year read in days is about as many rows as events; in four
+# weeks the same history is 3.4 (keys), 8.3 (credentials), 10.6 (a key's timeline) and
+# 15 (models) times fewer rows, for 7-29% more rows of each family. Not the base: the
+# wide family answers only questions the narrow ones cannot, where four weeks saved 1.7
+# times the rows for 58% more of them.
+# Four weeks and not calendar months: a bucket of fixed size keeps every plan one
+# integer rule (aligned runs of a grain, buckets dividing buckets); the questions that
+# read them have no time step, so where a bucket begins does not matter. Buckets begin
+# at multiples of 28 days from the epoch (a Thursday, 00:00 UTC).
+FOUR_WEEKS_MS = 28 * DAY_MS
 ROLLUP_GRAINS = {"usage_rollup": (("", 300_000), ("_hourly", HOUR_MS), ("_daily", DAY_MS)),
                  "usage_timeline": (("", 300_000), ("_quarterly", 900_000), ("_hourly", HOUR_MS),
-                                    ("_daily", DAY_MS))}
+                                    ("_daily", DAY_MS), ("_4weekly", FOUR_WEEKS_MS))}
+NARROW_GRAINS = (("", 900_000), ("_hourly", HOUR_MS), ("_daily", DAY_MS), ("_4weekly", FOUR_WEEKS_MS))
 
 
 def _rollups(families: tuple) -> tuple[Rollup, ...]:
     return tuple(Rollup(table + suffix, bucket_ms, dimensions)
                  for table, dimensions in families
-                 for suffix, bucket_ms in ROLLUP_GRAINS.get(table, (("", 900_000), ("_hourly", HOUR_MS),
-                                                                    ("_daily", DAY_MS))))
+                 for suffix, bucket_ms in ROLLUP_GRAINS.get(table, NARROW_GRAINS))
 
 
 ROLLUPS = _rollups(ROLLUP_FAMILIES)
@@ -1854,7 +1868,9 @@ FLAGGED_QUALITIES = frozenset({"unclassified", "inconsistent", "ambiguous"})
 # keys for a member's, the timeline for series; with the CPA host in each (a credential
 # of one CPA, a key of a few: few extra rows), so the instance filter is answered too.
 # Hourly is the finest grain: the edges of a range inside an hour come from raw events,
-# as the rollups' edges inside 5 minutes do. What they cost: README, Performance.
+# as the rollups' edges inside 5 minutes do. What they cost: README, Performance. No four
+# weeks (as the rollups have): a bin is a dimension, and four weeks of a team's days
+# held 1.4-1.5 times fewer rows (bench/HISTORY.md), 73% more rows for a little speed.
 HISTOGRAM_FAMILIES = (("usage_latency_credentials", ("source", "auth_index", "model", "instance", "failed")),
                       ("usage_latency_keys", ("api_key", "model", "instance", "failed")),
                       # over time without models: a month of hours is ~90 rows an hour, not ~1,900
@@ -2069,6 +2085,36 @@ def _v18_statements() -> list[str]:
                 *(f"CREATE INDEX {table}_{name} ON {table} ({columns})" for name, columns in indexes.get(table, ())),
             ]
     return statements + ["DROP TABLE v18_whole", "DROP TABLE v18_raw_buckets", "DROP TABLE v18_raw"]
+
+
+def _v20_statements() -> list[str]:
+    """Schema 20: four weeks (FOUR_WEEKS_MS) for every narrow rollup family, summed from
+    its days, with the indexes its days have. The status of a row's last event is left
+    NULL here, as the first coarser grains were (schema 1): only the 5-minute base's is
+    read (Store.last_status). Measured on bench/history.py's 1M events (36 months,
+    500 keys; one core): 5.4 s, the file 3,546 -> 3,611 MB (+1.8%)."""
+    statements = []
+    families = (  # (family, dimensions, WITHOUT ROWID (schema 11), the indexes of its days: name, columns)
+        ("usage_timeline", ("failed", "instance"), True, ()),
+        ("usage_series", ("model", "failed", "prompt_band", "served_tier"), True, ()),
+        ("usage_keys", ("api_key", "model", "failed", "prompt_band", "served_tier"), False,
+         (("api_key", "api_key, bucket_ms, failed, requests"),)),
+        ("usage_credentials", ("source", "auth_index", "provider", "model", "failed", "prompt_band", "served_tier"),
+         False, (("source", "source, bucket_ms"), ("auth_index", "auth_index, bucket_ms"))),
+        ("usage_key_timeline", ("api_key", "failed"), True,
+         (("api_key", f"api_key, bucket_ms, failed, {_V1_MEASURES}"),)))
+    for family, dimensions, clustered, indexes in families:
+        table, keys = f"{family}_4weekly", ", ".join(dimensions)
+        typed = ", ".join(f"{name} {'INTEGER' if name in ('failed', 'prompt_band') else 'TEXT'} NOT NULL"
+                          for name in dimensions)
+        statements += [
+            f"CREATE TABLE {table} (bucket_ms BIGINT NOT NULL, {typed}, {_V1_MEASURE_COLUMNS}, last_status INTEGER, "
+            f"PRIMARY KEY (bucket_ms, {keys}))" + (" WITHOUT ROWID" if clustered else ""),
+            f"INSERT INTO {table} SELECT bucket_ms - bucket_ms % 2419200000, {keys}, {_V1_MEASURE_SUMS}, NULL "
+            f"FROM {family}_daily GROUP BY bucket_ms - bucket_ms % 2419200000, {keys}",
+            *(f"CREATE INDEX {table}_{name} ON {table} ({columns})" for name, columns in indexes)]
+    return statements
+
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the foundation schema
@@ -2447,6 +2493,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         *(f"ALTER TABLE model_prices ADD COLUMN long_{field} REAL"
           for field in ("input", "output", "cache_read", "cache_write", "reasoning")),
     ),
+    tuple(_v20_statements()),  # 20: four weeks for the narrow rollup families (FOUR_WEEKS_MS)
 )
 
 
@@ -2750,9 +2797,10 @@ COST_KINDS = tuple(rate for *_, rate in COST_TERMS)
 # start of its bucket (or at the event's time), from one row per model and price segment
 # [price_from, price_to) (PRICE_ROW, Pricing.rows), so one statement sums rows of several
 # prices and the rollups stay as they are (no price in them). That is exact while no
-# bucket straddles a price change. Buckets of every grain (a day at most) begin at UTC
-# midnights, so a change at one (a dated price) needs nothing more; a plan is cut at any
-# other change inside its range (Store.aggregate), which falls on whole 5 minutes
+# bucket straddles a price change: a plan is cut at every change inside its range
+# that is not where a bucket of every grain begins (price_cuts; the four weeks' begin
+# at multiples of 28 days, so a dated price at another midnight cuts them, and the
+# days around it are read from days), which falls on whole 5 minutes
 # (parse_effective_from), where the 5-minute base's buckets begin and raw edges round
 # out to. Measured (1M events, bench/queries.py; cold p50 of 30 days' analysis by key
 # and model): 23 ms without dated prices, as before them; 25 ms with 4 dated prices per
@@ -2765,6 +2813,12 @@ COST_KINDS = tuple(rate for *_, rate in COST_TERMS)
 # (or raw event) meets the one price of its time, tier and band, and COST_SQL is the same.
 PRICE_JOIN_ON = ("price_model = model AND price_tier = served_tier AND price_band_from <= prompt_band "
                  "AND prompt_band < price_band_to AND price_from <= {time} AND {time} < price_to")
+
+
+def price_cuts(prices: list[tuple]) -> set[int]:
+    """The price changes of PRICE_ROW rows a plan is cut at (Store.plan's ``cuts``): those
+    a bucket of some grain would straddle."""
+    return {instant for row in prices for instant in row[1:3] if instant % FOUR_WEEKS_MS}
 
 
 def priced_counts_sql(requests: str) -> list[str]:
@@ -3404,8 +3458,12 @@ class Store:
                 self._delete_before("credential_errors", "ts_ms", cutoff_ms))
 
     def delete_rollups_before(self, cutoff_ms: int) -> int:
-        """Remove rollup buckets older than cutoff_ms from every rollup and histogram (ROLLUP_RETENTION_DAYS)."""
-        removed = sum(self._delete_before(rollup.table, "bucket_ms", cutoff_ms) for rollup in ROLLUPS + HISTOGRAMS)
+        """Remove the rollup buckets that end before cutoff_ms from every rollup and
+        histogram (ROLLUP_RETENTION_DAYS). A bucket the cut goes through is kept whole:
+        without it, a range holding that bucket would miss the part of it after the cut,
+        which finer grains still hold (up to four weeks)."""
+        removed = sum(self._delete_before(rollup.table, "bucket_ms", cutoff_ms - cutoff_ms % rollup.bucket_ms)
+                      for rollup in ROLLUPS + HISTOGRAMS)
         if removed:
             with self.write_lock:
                 self._note_rollup_change(0, cutoff_ms)
@@ -3481,8 +3539,8 @@ class Store:
         answer is exact and fast for any range."""
         result: dict[tuple, Measures] = {}
         measured = self.plan(query, group, step_ms)
-        # Price changes that a bucket may straddle (see PRICE_JOIN_ON): not at a UTC midnight.
-        changes = () if prices is None else {instant for row in prices for instant in row[1:3] if instant % DAY_MS}
+        # Price changes that a bucket may straddle (see PRICE_JOIN_ON).
+        changes = () if prices is None else price_cuts(prices)
         if prices is not None and any(piece.rollup and not set(PRICED_DIMENSIONS) <= set(piece.rollup.dimensions)
                                       for piece in measured):
             # The cost needs the model, the measures do not: summing the measures from
@@ -3504,7 +3562,7 @@ class Store:
         in force at its time (``prices`` as aggregate takes them): {key: [USD of each of
         COST_KINDS..., then PRICED_FIELDS after the cost]}."""
         result: dict[tuple, list] = {}
-        changes = {instant for row in prices for instant in row[1:3] if instant % DAY_MS}
+        changes = price_cuts(prices)
         self._aggregate(self.plan(query, group + PRICED_DIMENSIONS, None, changes), query, group, None, prices, result,
                         cost_only=True, costs=COST_BY_KIND_SQL)
         return result
@@ -4135,11 +4193,13 @@ class Store:
         family with the band (BANDED_FAMILIES), the job's models' rows of the finest rollup
         in the buckets the hour holds whole since raw retention's cut are removed and
         summed again from the raw events, as ingest sums them (as_rolled_up with the
-        bands kept now); the family's hour, and once the job is past the day its day,
-        are then summed again from the finest rows, which they always equal. Only a
-        finest bucket (5 or 15 minutes) the cut went through stays as it was. Hours and
-        days without the models' raw events are skipped. Returns the job after the step
-        (``done`` once past its end, when it is also forgotten), None without a job."""
+        bands kept now); the family's hour is then summed again from those finest rows,
+        and once the job is past its day (its four weeks) that day (those four weeks)
+        from the hours (the days): each grain always equals the sum of the finer. Only a
+        finest bucket (5 or 15 minutes) the cut went through stays as it was. Hours,
+        days and four weeks without the models' raw events are skipped. Returns the job
+        after the step (``done`` once past its end, when it is also forgotten), None
+        without a job."""
         with self.write_lock:
             with self.transaction():
                 row = self._writer.execute("SELECT value FROM meta WHERE key = ?", (self.REBANDING_META,)).fetchone()
@@ -4154,12 +4214,11 @@ class Store:
                     hi = lo - lo % HOUR_MS + HOUR_MS
                     self._sum_raw_events_again(models, lo, hi)
                     first = self._first_raw_event(models, hi)
-                    past_the_day = first is None or first >= job["end_ms"] or first // DAY_MS != (hi - 1) // DAY_MS
                     for family in BANDED_FAMILIES:
-                        for coarse in family[1:]:
-                            if coarse.bucket_ms <= HOUR_MS or past_the_day:
-                                self._sum_finest_again(family[0], coarse, (hi - 1) - (hi - 1) % coarse.bucket_ms,
-                                                       models)
+                        for finer, coarse in zip(family, family[1:]):
+                            bucket = (hi - 1) - (hi - 1) % coarse.bucket_ms
+                            if first is None or first >= job["end_ms"] or first >= bucket + coarse.bucket_ms:
+                                self._sum_again_from(finer, coarse, bucket, models)
                     self._note_rollup_change(lo - lo % DAY_MS, hi)
                 if first is None or first >= job["end_ms"]:
                     self._writer.execute("DELETE FROM meta WHERE key = ?", (self.REBANDING_META,))
@@ -4190,17 +4249,17 @@ class Store:
                 if whole:
                     self.dialect.add_to_rollup(self._writer, rollup, whole)
 
-    def _sum_finest_again(self, finest: Rollup, coarse: Rollup, bucket_ms: int, models: list[str]) -> None:
+    def _sum_again_from(self, finer: Rollup, coarse: Rollup, bucket_ms: int, models: list[str]) -> None:
         """The models' rows of one bucket of a coarser rollup of a family, summed again
-        from the family's finest rollup (_regroup, as rollup_rows sums them)."""
+        from the family's next finer rollup (_regroup, as rollup_rows sums them)."""
         marks = ", ".join("?" * len(models))
-        keys = 1 + len(finest.dimensions)
-        rows = self._writer.execute(f"SELECT {', '.join(rollup_columns(finest))} FROM {finest.table} "
+        keys = 1 + len(finer.dimensions)
+        rows = self._writer.execute(f"SELECT {', '.join(rollup_columns(finer))} FROM {finer.table} "
                                     f"WHERE bucket_ms >= ? AND bucket_ms < ? AND model IN ({marks})",
                                     (bucket_ms, bucket_ms + coarse.bucket_ms, *models)).fetchall()
         self._writer.execute(f"DELETE FROM {coarse.table} WHERE bucket_ms = ? AND model IN ({marks})",
                              (bucket_ms, *models))
-        summed = _regroup({tuple(values[:keys]): list(values[keys:]) for values in rows}, finest, coarse)
+        summed = _regroup({tuple(values[:keys]): list(values[keys:]) for values in rows}, finer, coarse)
         if summed:
             self.dialect.add_to_rollup(self._writer, coarse, [key + tuple(acc) for key, acc in summed.items()])
 

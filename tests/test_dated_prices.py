@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import database_env, wsgi_call
-from cpa_usage import Price, Pricing, Store, default_prices, parse_rfc3339_ms
+from cpa_usage import Price, Pricing, Query, Store, default_prices, parse_rfc3339_ms
 from test_analytics import event
 
 NOW = "2026-08-25T00:00:00Z"
@@ -114,6 +114,25 @@ def test_a_range_that_starts_after_a_change_prices_only_what_it_holds(priced):
     cost = call(priced, "GET", "/usage/overview?range=custom&start=2026-08-20T12:33:00Z"
                 "&end=2026-08-20T12:41:00Z").json()["summary"]["cost"]
     assert cost["usd"] == pytest.approx(COST["C"])
+
+
+def test_a_range_holding_four_weeks_whole_prices_each_side_of_a_change_inside_them(service_factory):
+    """A dated price at a midnight inside four weeks (FOUR_WEEKS_MS from the epoch: 07-30 ..
+    08-27) cuts them: the plan reads the days on each side, each at its own price."""
+    service = service_factory(start=False, plain=True, TZ="UTC")
+    service.store.write_batch([event("2026-08-05T10:00:00Z", model="hand-model", input_tokens=1000, output_tokens=100),
+                               event("2026-08-15T10:00:00Z", model="hand-model", input_tokens=1000, output_tokens=100)],
+                              [], received=2)
+    start, end = "2026-07-30T00:00:00Z", "2026-08-27T00:00:00Z"
+    whole = Query(parse_rfc3339_ms(start), parse_rfc3339_ms(end))
+    assert {piece.rollup.table for piece in service.store.plan(whole, ("model",), None)} == {"usage_series_4weekly"}
+    call(service, "PUT", "/pricing", PRICES[:2])  # 1 / 2 since always, 3 / 6 from 08-10
+    expected = (1000 * 1 + 100 * 2 + 1000 * 3 + 100 * 6) / 1e6
+    query = f"range=custom&start={start}&end={end}"
+    assert call(service, "GET", f"/usage/overview?{query}").json()["summary"]["cost"]["usd"] == pytest.approx(expected)
+    models = {item["model"]: item["cost"]["usd"] for item in
+              call(service, "GET", f"/usage/analysis?{query}&group=model").json()["items"]}
+    assert models == {"hand-model": pytest.approx(expected)}
 
 
 def test_the_price_list_shows_each_models_history_and_one_price_can_go(priced):

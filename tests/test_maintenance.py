@@ -11,8 +11,8 @@ import pytest
 
 from backends import wait_for
 from conftest import base_env, encode, record
-from cpa_usage import (DAY_MS, HISTOGRAMS, ROLLUPS, ConfigError, DeadLetter, Maintenance, Query, Store, decode_payload,
-                       load_config, main, setup_logging)
+from cpa_usage import (DAY_MS, FOUR_WEEKS_MS, HISTOGRAMS, HOUR_MS, ROLLUPS, ConfigError, DeadLetter, Maintenance, Query,
+                       Store, decode_payload, iso_ms, load_config, main, setup_logging)
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
@@ -95,6 +95,22 @@ def test_rollup_retention_removes_old_buckets_of_every_rollup(store):
         oldest = store.reader.execute(f"SELECT MIN(bucket_ms) FROM {rollup.table}").fetchone()[0]
         assert oldest >= at - 90 * DAY_MS - rollup.bucket_ms, rollup.table
     assert store.count(everything) == {(): 1}  # ... and dropped when the sweep removed its buckets
+
+
+def test_rollup_retention_keeps_a_bucket_its_cut_goes_through_whole(store):
+    """Four weeks that the cut goes through stay whole: a range holding them still counts
+    what their days after the cut hold (the days before it go)."""
+    at = ms("2026-06-30T07:00:00Z")
+    cut = at - 30 * DAY_MS
+    start = cut - cut % FOUR_WEEKS_MS
+    assert start + DAY_MS < cut < start + FOUR_WEEKS_MS - 2 * DAY_MS  # the cut goes through four weeks
+    before, after = iso_ms(start + HOUR_MS), iso_ms(cut + DAY_MS)
+    store.write_batch(events_at(before, after), [], received=2)
+    Maintenance(store, NEW_YORK, 10, rollup_retention_days=30).sweep(at)
+    assert store.reader.execute("SELECT SUM(requests) FROM usage_series_4weekly").fetchone()[0] == 2
+    assert store.reader.execute("SELECT SUM(requests) FROM usage_series_daily").fetchone()[0] == 1
+    assert store.count(Query(start, start + FOUR_WEEKS_MS)) == {(): 2}
+    assert store.count(Query(cut - cut % DAY_MS + DAY_MS, start + FOUR_WEEKS_MS)) == {(): 1}
 
 
 @pytest.mark.parametrize("usage, rollup", [("30", "29"), ("0", "365")])

@@ -6,10 +6,10 @@ import sqlite3
 import pytest
 
 from conftest import encode, payload_lines, record, sqlite_only
-from cpa_usage import (HOUR_MS, MIGRATIONS, PROMPT_BANDS, ROLLUP_MEASURES, ROLLUPS, DeadLetter, Piece, Query,
-                       Read, RollupCache, Store, UsageEvent, decode_error_event, decode_payload, is_transient_db_error,
-                       iso_ms, rollup_columns)
-from test_instances import SINCE_SCHEMA_18, rollup_rows_before_schema_18, store_at_schema
+from cpa_usage import (DAY_MS, FOUR_WEEKS_MS, HOUR_MS, MIGRATIONS, PROMPT_BANDS, ROLLUP_MEASURES, ROLLUPS, DeadLetter,
+                       Piece, Query, Read, RollupCache, Store, UsageEvent, decode_error_event, decode_payload,
+                       is_transient_db_error, iso_ms, rollup_columns, rollup_rows)
+from test_instances import ROLLUPS_BEFORE_SCHEMA_20, SINCE_SCHEMA_18, rollup_rows_before_schema_18, store_at_schema
 
 RECEIVED = 1_790_000_000_000
 
@@ -91,7 +91,7 @@ def test_schema_11_keeps_every_timeline_and_series_row_and_adds_to_them(new_data
     """Schema 11 rebuilds the clustered families (SQLite: WITHOUT ROWID) with every row
     they had; the ingest then adds to them as before."""
     target = new_database()
-    clustered = [r for r in ROLLUPS if r.table.startswith(("usage_timeline", "usage_series"))]
+    clustered = [r for r in ROLLUPS_BEFORE_SCHEMA_20 if r.table.startswith(("usage_timeline", "usage_series"))]
     assert len(clustered) == 7
 
     def columns(rollup):  # of schema 10 (of 18 the series have a prompt band and a served tier more)
@@ -127,8 +127,8 @@ def test_schema_12_sums_the_key_timeline_from_the_keys_rollups(new_database):
     (but the status of the last event, which only the full rollup keeps); a key's
     questions read it from then on."""
     target = new_database()
-    keys = [r for r in ROLLUPS if r.table.startswith("usage_keys")]
-    key_timeline = [r for r in ROLLUPS if r.dimensions == ("api_key", "failed")]
+    keys = [r for r in ROLLUPS_BEFORE_SCHEMA_20 if r.table.startswith("usage_keys")]
+    key_timeline = [r for r in ROLLUPS_BEFORE_SCHEMA_20 if r.dimensions == ("api_key", "failed")]
     assert len(keys) == len(key_timeline) == 3
     old = store_with_rollup_rows(target, 11, keys)
     old.close()
@@ -143,6 +143,48 @@ def test_schema_12_sums_the_key_timeline_from_the_keys_rollups(new_database):
         assert {rollup.table for rollup, _, _ in new.plan(query, (), HOUR_MS)} <= {r.table for r in key_timeline}
         daily = [(failed, requests) for _, api_key, _, failed, requests, *_ in expected[keys[2]] if api_key == key]
         assert new.count(query, (), failures=True) == {(): [sum(n for _, n in daily), sum(n for f, n in daily if f)]}
+    finally:
+        new.close()
+
+
+def test_schema_20_sums_four_weeks_from_the_days_and_a_long_range_reads_them(new_database):
+    """Schema 20 gives every narrow family four weeks, summed from its days as the ingest
+    sums them (the status of the last event left out: only the 5-minute base's is read);
+    a long range without a time step reads those, and the ingest adds to them."""
+    target = new_database()
+    events = [event._replace(ts_ms=event.ts_ms + i * 9 * DAY_MS)  # ~17 events over five months
+              for i, event in enumerate(fixture_events("v7.1") + fixture_events("v7.2"))]
+    coarse = [r for r in ROLLUPS if r.bucket_ms == FOUR_WEEKS_MS]
+    days = {r.table.replace("_4weekly", "_daily"): r for r in coarse}
+    assert len(coarse) == 5 and not any(r.table.startswith("usage_rollup") for r in coarse)
+    old = store_at_schema(target, 19)
+    rows = rollup_rows(events)
+    with old.write_lock:
+        for rollup in ROLLUPS:
+            if rollup.table in days:
+                old._writer.executemany(f"INSERT INTO {rollup.table} VALUES ({', '.join('?' * len(rows[rollup][0]))})",
+                                        rows[rollup])
+    old.close()
+    new = Store(target)
+    try:
+        for rollup in coarse:
+            stored = new.reader.execute(f"SELECT * FROM {rollup.table}").fetchall()
+            assert sorted(row[:-1] for row in stored) == sorted(row[:-1] for row in rows[rollup]), rollup.table
+            assert len({row[0] for row in stored}) > 4, rollup.table  # the events span several four weeks
+        first, last = min(e.ts_ms for e in events), max(e.ts_ms for e in events)
+        whole = Query(first - first % FOUR_WEEKS_MS, last - last % FOUR_WEEKS_MS + FOUR_WEEKS_MS)
+        assert {piece.rollup.table for piece in new.plan(whole, ("model",), None)} == {"usage_series_4weekly"}
+        assert {piece.rollup.table for piece in new.plan(whole, ("api_key",), None)} == {"usage_key_timeline_4weekly"}
+        expected = {}
+        for event in events:
+            expected[(event.model,)] = expected.get((event.model,), 0) + 1
+        assert new.count(whole, ("model",)) == expected
+        added = fixture_events("v7.0")
+        new.write_batch(added, [], received=len(added))
+        assert new.count(Query(0, 2**62)) == {(): len(events) + len(added)}
+        for rollup in coarse:
+            requests = new.reader.execute(f"SELECT SUM(requests) FROM {rollup.table}").fetchone()[0]
+            assert requests == len(events) + len(added), rollup.table
     finally:
         new.close()
 

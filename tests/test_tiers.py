@@ -11,10 +11,11 @@ import time
 import pytest
 
 from conftest import database_env, encode, record, wsgi_call
-from cpa_usage import (PROMPT_TOKENS, ROLLUP_MEASURES, ROLLUPS, Store, decode_payload, parse_rfc3339_ms, prompt_band,
+from cpa_usage import (PROMPT_TOKENS, ROLLUP_MEASURES, Store, decode_payload, parse_rfc3339_ms, prompt_band,
                        rollup_rows, served_tier)
 from test_dated_prices import call
-from test_instances import insert_events_before_schema_18, rollup_rows_before_schema_18, store_at_schema
+from test_instances import (ROLLUPS_BEFORE_SCHEMA_20, insert_events_before_schema_18, rollup_rows_before_schema_18,
+                            store_at_schema)
 
 NOW = "2026-08-25T00:00:00Z"
 KEY = "sk-team-alpha-7f3c"
@@ -228,7 +229,7 @@ def test_schema_18_sums_the_kept_raw_events_again_and_keeps_the_rest_as_standard
                             "cache_write, reasoning, updated_ms) VALUES ('tier-model', 0, 1, 2, 0.1, 1, NULL, 1234)")
     old.set_meta("raw_events_since", str(parse_rfc3339_ms(RAW_SINCE)))
     sums = ", ".join(f"SUM({m})" for m in ROLLUP_MEASURES)
-    before = {r.table: old.reader.execute(f"SELECT {sums} FROM {r.table}").fetchone() for r in ROLLUPS}
+    before = {r.table: old.reader.execute(f"SELECT {sums} FROM {r.table}").fetchone() for r in ROLLUPS_BEFORE_SCHEMA_20}
     old.close()
 
     new = Store(target)
@@ -242,16 +243,17 @@ def test_schema_18_sums_the_kept_raw_events_again_and_keeps_the_rest_as_standard
         assert tiers == {e.request_id: e.served_tier for e in kept.values()}
         assert [tiers[kept[name].request_id] for name in ("priority", "older_cpa", "empty_answer")] == [
             "priority", "priority", "flex"]
-        assert {r.table: new.reader.execute(f"SELECT {sums} FROM {r.table}").fetchone() for r in ROLLUPS} == before
+        assert {r.table: new.reader.execute(f"SELECT {sums} FROM {r.table}").fetchone()
+                for r in ROLLUPS_BEFORE_SCHEMA_20} == before
         # the days kept whole (08-20, 08-21) are their raw events summed, at every grain, each with the band
         # its raw event has (ingest keeps only the bands a price of the model tells apart: priced the same)
         ingest = rollup_rows([e for e in kept.values() if e.ts_ms >= parse_rfc3339_ms("2026-08-20T00:00:00Z")])
-        for rollup in ROLLUPS:
+        for rollup in ROLLUPS_BEFORE_SCHEMA_20:
             stored = new.reader.execute(f"SELECT * FROM {rollup.table} WHERE bucket_ms >= ?",
                                         (parse_rfc3339_ms("2026-08-20T00:00:00Z"),)).fetchall()
             assert sorted(stored) == sorted(ingest[rollup]), rollup.table
         # 08-01 has no raw events: as it was, band 0 (the long request's price will be the base one)
-        full = [r for r in ROLLUPS if r.table.startswith("usage_rollup")]
+        full = [r for r in ROLLUPS_BEFORE_SCHEMA_20 if r.table.startswith("usage_rollup")]
         for rollup in full:
             rows = new.reader.execute(f"SELECT prompt_band, served_tier, requests FROM {rollup.table} "
                                       "WHERE bucket_ms < ?", (parse_rfc3339_ms("2026-08-02T00:00:00Z"),)).fetchall()
@@ -337,6 +339,10 @@ def test_an_owners_long_context_price_bills_every_sum_and_bands_the_kept_history
         bands = store.reader.execute(f"SELECT prompt_band, requests FROM {table} WHERE model = 'long-model' "
                                      "ORDER BY bucket_ms").fetchall()
         assert bands == [(0, 1), (0, 1), (2, 1), (2, 1)], table
+    for table in ("usage_series_4weekly", "usage_keys_4weekly", "usage_credentials_4weekly"):  # from the days
+        bands = store.reader.execute(f"SELECT prompt_band, SUM(requests) FROM {table} WHERE model = 'long-model' "
+                                     "GROUP BY prompt_band ORDER BY prompt_band").fetchall()
+        assert bands == [(0, 2), (2, 2)], table
     # what is stored after the price is banded as it comes: 272,001 reaches band 2 (kept), long price:
     # 272,001 x 2 + 100 x 4 = 0.544402
     late = tiered("2026-08-23T09:00:00Z", "long-model", 272_001)
