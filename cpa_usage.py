@@ -2863,6 +2863,16 @@ for _position, _name in enumerate(MEASURE_FIELDS + PRICED_FIELDS):  # acc.reques
     setattr(Measures, _name, property(operator.itemgetter(_position)))
 del _position, _name
 _COST_AT = len(MEASURE_FIELDS)  # where a priced read's cost_usd is
+_FIRST_AT = len(ROLLUP_MEASURES)  # where first_ms is (last_ms after it)
+# What of a priced read's Measures are sums (first and last seen are not): what subtracts.
+_SUMMED_AT = (*range(len(ROLLUP_MEASURES)), *range(_COST_AT, _COST_AT + len(PRICED_FIELDS)))
+
+
+def _add_sums(into: Measures, acc: Sequence | None, sign: int) -> None:
+    """Add ``sign`` (1 or -1) times the sums of a priced read's ``acc`` (if any) to ``into``."""
+    if acc is not None:
+        for i in _SUMMED_AT:
+            into[i] += sign * acc[i]
 
 
 # Raw events as histogram rows, one per event and metric with its bin (histogram_bins, as
@@ -3533,31 +3543,42 @@ class Store:
         return int(self.get_meta("raw_events_since", "0"))
 
     def aggregate(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None,
-                  prices: list[tuple] | None = None) -> dict[tuple, Measures]:
+                  prices: list[tuple] | None = None, spans: Sequence[tuple[int, int]] | None = None
+                  ) -> dict[tuple, Measures]:
         """Sum the events of ``query`` per ``group`` dimensions (and per UTC time bucket
         of ``step_ms``, a multiple of 5 minutes): {key: Measures}, with ``prices``
         (PRICE_ROW rows, Pricing.rows) also PRICED_FIELDS: the cost and what of it is
         unpriced or assumed. The range is covered by the coarsest fitting rollups; only
         its unaligned edges (under 5 minutes each) are read from raw events, so the
-        answer is exact and fast for any range."""
+        answer is exact and fast for any range. With ``spans`` ([lo, hi) each, instead
+        of the query's range; no step), each span is summed apart, all in one plan:
+        {(index of the span, *group): Measures}."""
         result: dict[tuple, Measures] = {}
-        measured = self.plan(query, group, step_ms)
         # Price changes that a bucket may straddle (see PRICE_JOIN_ON).
         changes = () if prices is None else price_cuts(prices)
+
+        def planned(dimensions: tuple[str, ...], cuts: Iterable[int] = ()) -> tuple[list[Piece], list[int] | None]:
+            """The plan's pieces and, with ``spans``, the span each piece is of."""
+            if spans is None:
+                return self.plan(query, dimensions, step_ms, cuts), None
+            parts = self._plan_ranges(query, dimensions, None, cuts, ROLLUPS, spans)
+            return [piece for part in parts for piece in part], [i for i, part in enumerate(parts) for _ in part]
+
+        measured, tags = planned(group)
         if prices is not None and any(piece.rollup and not set(PRICED_DIMENSIONS) <= set(piece.rollup.dimensions)
                                       for piece in measured):
             # The cost needs the model, the measures do not: summing the measures from
             # a rollup without models and only the cost per model is three times
             # faster than summing everything per model (30 days of hours at 50 models).
-            self._aggregate(measured, query, group, step_ms, None, result)
+            self._aggregate(measured, query, group, step_ms, None, result, tags=tags)
             costs: dict[tuple, list] = {}
-            self._aggregate(self.plan(query, group + PRICED_DIMENSIONS, step_ms, changes), query, group, step_ms,
-                            prices, costs, cost_only=True)
+            pieces, tags = planned(group + PRICED_DIMENSIONS, changes)
+            self._aggregate(pieces, query, group, step_ms, prices, costs, cost_only=True, tags=tags)
             for key, acc in result.items():
                 acc.extend(costs.get(key, (0.0, *[0] * (len(PRICED_FIELDS) - 1))))
             return result
-        self._aggregate(self.plan(query, group + (PRICED_DIMENSIONS if prices is not None else ()), step_ms, changes),
-                        query, group, step_ms, prices, result)
+        pieces, tags = planned(group + (PRICED_DIMENSIONS if prices is not None else ()), changes)
+        self._aggregate(pieces, query, group, step_ms, prices, result, tags=tags)
         return result
 
     def cost_by_kind(self, query: "Query", group: tuple[str, ...], prices: list[tuple]) -> dict[tuple, list]:
@@ -3589,27 +3610,32 @@ class Store:
         return result
 
     def count(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None,
-              failures: bool = False) -> dict[tuple, Any]:
+              failures: bool = False, seen: bool = False) -> dict[tuple, Any]:
         """Like aggregate, but only the number of events: {key: requests}, or with
-        ``failures`` {key: [requests, failed]}. Cheaper, for grids, totals and the
+        ``failures`` {key: [requests, failed]}, with ``seen`` also first and last seen
+        {key: [requests, failed, first_ms, last_ms]}. Cheaper, for grids, totals and the
         values of filters."""
         result: dict[tuple, Any] = {}
-        sums = (["SUM(requests)", "SUM(failed * requests)"], ["COUNT(*)", "SUM(failed)"])
-        width = 2 if failures else 1
+        sums = (["SUM(requests)", "SUM(failed * requests)", "MIN(first_ms)", "MAX(last_ms)"],
+                ["COUNT(*)", "SUM(failed)", "MIN(ts_ms)", "MAX(ts_ms)"])
+        values = 4 if seen else 2 if failures else 1
         reads = self._reads(self.plan(query, group, step_ms), query, group, step_ms,
-                            lambda rollup: sums[rollup is None][:width])
+                            lambda rollup: sums[rollup is None][:values])
         width = len(group) + (1 if step_ms else 0)
         for row in itertools.chain.from_iterable(self._read(reads)):
             if not row[width]:
                 continue
             key = row[:width]
-            if not failures:
-                result[key] = result.get(key, 0) + row[width]
-            elif key in result:
-                result[key][0] += row[width]
-                result[key][1] += row[width + 1]
+            acc = result.get(key)
+            if values == 1:
+                result[key] = (acc or 0) + row[width]
+            elif acc is None:
+                result[key] = list(row[width:])
             else:
-                result[key] = [row[width], row[width + 1]]
+                acc[0] += row[width]
+                acc[1] += row[width + 1]
+                if seen:
+                    acc[2], acc[3] = min(acc[2], row[width + 2]), max(acc[3], row[width + 3])
         return result
 
     def plan(self, query: "Query", group: tuple[str, ...], step_ms: int | None,
@@ -3623,27 +3649,39 @@ class Store:
         (the open bucket, whose raw rows grow with the ingest rate: 300,000 of them
         after 5 minutes at 1,000 events/s, a second and a half to sum). A filter no
         rollup holds (``stream``) is answered from raw events alone, within their retention."""
+        return self._plan_ranges(query, group, step_ms, cuts, tables, [(query.start_ms, query.end_ms)])[0]
+
+    def _plan_ranges(self, query: "Query", group: tuple[str, ...], step_ms: int | None, cuts: Iterable[int],
+                     tables: tuple[Rollup, ...], ranges: Sequence[tuple[int, int]]) -> list[list[Piece]]:
+        """plan's pieces for each of ``ranges`` ([lo, hi), each instead of the query's
+        range), the rollups chosen once for all (aggregate's spans are a thousand)."""
         needed = set(group) | query.filtered_dimensions
         usable = [r for r in tables
                   if needed <= set(r.dimensions) and (step_ms is None or step_ms % r.bucket_ms == 0)]
+        since = self.raw_events_since()
         if not usable:
-            start = max(query.start_ms, self.raw_events_since())
-            return [Piece(None, start, query.end_ms)] if start < query.end_ms else []
-        pieces: list[Piece] = []
+            return [[Piece(None, max(lo, since), hi)] if max(lo, since) < hi else [] for lo, hi in ranges]
         grains = _plan_grains(usable, ROLLUPS[0] if tables is ROLLUPS else None)
-        bounds = [query.start_ms, *sorted(c for c in set(cuts) if query.start_ms < c < query.end_ms), query.end_ms]
-        for lo, hi in zip(bounds, bounds[1:]):
-            _cover(pieces, grains, lo, hi)
-        if self.cache is not None:
-            pieces = _cut_at_days(pieces)
-        return self._edges_from_rollup(pieces, query, grains[-1])
+        instants = sorted(set(cuts))
+        planned = []
+        for start, end in ranges:
+            pieces: list[Piece] = []
+            inside = instants[bisect.bisect_right(instants, start):bisect.bisect_left(instants, end)]
+            bounds = [start, *inside, end]
+            for lo, hi in zip(bounds, bounds[1:]):
+                _cover(pieces, grains, lo, hi)
+            if self.cache is not None:
+                pieces = _cut_at_days(pieces)
+            planned.append(self._edges_from_rollup(pieces, query, grains[-1], since))
+        return planned
 
-    def _edges_from_rollup(self, pieces: list[Piece], query: "Query", base: Rollup) -> list[Piece]:
+    @staticmethod
+    def _edges_from_rollup(pieces: list[Piece], query: "Query", base: Rollup, since: int) -> list[Piece]:
         """The pieces of a plan, with each raw edge that its finest grain ``base`` (the
         5-minute rollup; a histogram's hours) answers the same read from, whole buckets:
-        an edge before raw retention began, or the open bucket at the end of a range that
-        ends now."""
-        since, size = self.raw_events_since(), base.bucket_ms
+        an edge before raw retention began (``since``), or the open bucket at the end of
+        a range that ends now."""
+        size = base.bucket_ms
         planned = []
         for rollup, lo, hi in pieces:
             if rollup is None and (lo < since or (query.open_end and hi == query.end_ms and lo % size == 0)):
@@ -3682,9 +3720,10 @@ class Store:
 
     def _aggregate(self, pieces: list[Piece], query: "Query", group: tuple[str, ...], step_ms: int | None,
                    prices: list[tuple] | None, into: dict[tuple, Any], cost_only: bool = False,
-                   costs: tuple[str, ...] = (COST_SQL,)) -> None:
+                   costs: tuple[str, ...] = (COST_SQL,), tags: list[int] | None = None) -> None:
         """Add the pieces of a plan to ``into``: {key: Measures (priced with ``prices``)},
-        or with ``cost_only`` {key: [each of ``costs``, then PRICED_FIELDS after the cost]}."""
+        or with ``cost_only`` {key: [each of ``costs``, then PRICED_FIELDS after the cost]};
+        with ``tags`` (one a piece: aggregate's spans), each key starts with its piece's tag."""
         more = ["total_tokens > 0"] if cost_only else []  # rows without tokens cost nothing and are not
         extra = (more, "", "", [])  # unpriced: skip their join (half the rows: failures mostly have none)
         if prices is not None:
@@ -3697,8 +3736,10 @@ class Store:
                 measures += [*costs, *priced_counts_sql("requests" if rollup else "1")]
             return measures
 
-        width = len(group) + (1 if step_ms else 0)
-        rows = itertools.chain.from_iterable(self._read(self._reads(pieces, query, group, step_ms, sums, extra)))
+        width = len(group) + (1 if step_ms or tags is not None else 0)
+        read = self._read(self._reads(pieces, query, group, step_ms, sums, extra))
+        rows = itertools.chain.from_iterable(read if tags is None else (
+            [(tag, *row) for row in rows] for tag, rows in zip(tags, read)))
         if cost_only:
             self._add_costs(rows, width, into)
         else:
@@ -8219,8 +8260,7 @@ class Analytics:
         # The grid is read before the hourly sums: their failures may come from it, and
         # the sums read after it then hold at least those events.
         quarters = self.store.count(recent, (), QUARTER_MS, failures=True)
-        hours = self._hours(series, recent, quarters, prices)
-        days = self._days(hours)
+        hours, days = self._hours_and_days(series, recent, quarters, prices)
         nothing = Totals().json()  # the hours and days without events: one answer, shared
         return {
             "summary": self._summary_json(summary, query, since_first_event),
@@ -8260,23 +8300,97 @@ class Analytics:
             max(query.start_ms, query.end_ms - DAILY_WINDOW_MS))))
         return window, recent, series
 
-    def _hours(self, series: Query, recent: Query, quarters: dict[tuple, tuple[int, int]],
-               prices: list[tuple]) -> dict[int, Totals]:
-        """The local hours of ``series``, summed whole, not per (hour, failed): in index
-        order, with no sort, which halves the cost of a month's hours. Their failures come
-        from the grid's ``quarters`` when it spans the series (else from a count), read
-        before the sums."""
-        step = self.time.hourly_step(series.start_ms, series.end_ms)
-        failures = quarters if recent.start_ms == series.start_ms else self.store.count(series, (), step, failures=True)
-        failed_by_hour = self._failed_by_hour(failures)
+    def _hours_and_days(self, series: Query, recent: Query, quarters: dict[tuple, tuple[int, int]],
+                        prices: list[tuple]) -> tuple[dict[int, Totals], dict[int, Totals]]:
+        """The local hours of ``recent`` and the local days of ``series``. The whole local
+        days before the hours' window come from UTC days where the zone's midnights are
+        whole hours (_days_from_utc_days); the rest from the series' hours (_hours_into)."""
+        first_hour = self.time.hour_start(recent.start_ms)
+        old_lo = self.time.day_start(series.start_ms)
+        old_lo = old_lo if old_lo == series.start_ms else self.time.day_start(old_lo + 26 * HOUR_MS)
+        old_hi = self.time.day_start(first_hour)
         hours: dict[int, Totals] = {}
-        for (start,), acc in self.with_cost(series, (), step, prices).items():
+        if old_lo < old_hi and self.time.hourly_step(old_lo, old_hi) == HOUR_MS:
+            days = self._days_from_utc_days(series._replace(start_ms=old_lo, end_ms=old_hi, open_end=False), prices)
+            parts = [series._replace(start_ms=old_hi)]
+            if series.start_ms < old_lo:  # a range from within a day: that day's hours
+                parts.insert(0, series._replace(end_ms=old_lo, open_end=False))
+        else:
+            days, parts = {}, [series]
+        for part in parts:
+            self._hours_into(hours, days, part, first_hour, recent, quarters, prices)
+        return hours, days
+
+    def _hours_into(self, hours: dict[int, Totals], days: dict[int, Totals], part: Query, first_hour: int,
+                    recent: Query, quarters: dict[tuple, tuple[int, int]], prices: list[tuple]) -> None:
+        """Add the local hours of ``part`` from ``first_hour`` to ``hours`` and its local
+        days to ``days``, from one read of its hours, summed whole, not per (hour,
+        failed): in index order, with no sort, which halves the cost of a month's hours.
+        An hour before ``first_hour`` goes into its day's sums as it is read, without
+        Totals of its own (26,000 hours of three years, made and merged, were a third of
+        the answer). The failures come from the grid's ``quarters`` when it spans the part
+        (else from a count), read before the sums."""
+        step = self.time.hourly_step(part.start_ms, part.end_ms)
+        failures = quarters if recent.start_ms == part.start_ms else self.store.count(part, (), step, failures=True)
+        failed_by_hour = self._failed_by_hour(failures)
+        day_sums: dict[int, Measures] = {}
+        for (start,), acc in self.with_cost(part, (), step, prices).items():
             hour = self.time.hour_start(start)
-            if hour not in hours:
-                hours[hour] = Totals()
-                hours[hour].failed = failed_by_hour.get(hour, 0)
-            hours[hour].add(0, acc)
-        return hours
+            if hour >= first_hour:
+                totals = hours.get(hour)
+                if totals is None:
+                    totals = hours[hour] = Totals()
+                    totals.failed = failed_by_hour.get(hour, 0)
+                totals.add(0, acc)
+            day = self.time.day_start(hour)
+            if day in day_sums:
+                day_sums[day].merge(acc)
+            else:
+                day_sums[day] = Measures(acc)
+        failed_by_day: dict[int, int] = {}
+        for hour, failed in failed_by_hour.items():
+            day = self.time.day_start(hour)
+            failed_by_day[day] = failed_by_day.get(day, 0) + failed
+        for day, acc in day_sums.items():
+            totals = days.setdefault(day, Totals())
+            totals.failed += failed_by_day.get(day, 0)
+            totals.add(0, acc)
+
+    def _days_from_utc_days(self, old: Query, prices: list[tuple]) -> dict[int, Totals]:
+        """The local days of ``old`` (from midnight to midnight, each a whole hour) from the
+        UTC days' sums, each corrected by the hours between its midnights and the local
+        ones: a local day [m, m') is the UTC days from u (the UTC midnight nearest m) to
+        u', plus the hours from m to u, less those from m' to u' (signed: hours after u
+        are taken away). A day in Shanghai is a UTC day and 8 hours, not 24 hours: three
+        years of the overview's daily series read a third of the hourly rows. First and
+        last seen do not subtract: they come, with the failures, from a count of the
+        narrowest rollup by the hour."""
+        midnights = [*self.time.days(old.start_ms, old.end_ms), old.end_ms]
+        nearest = [(m + DAY_MS // 2) // DAY_MS * DAY_MS for m in midnights]
+        edges = self.store.aggregate(old, (), None, prices, spans=[(min(m, u), max(m, u))
+                                                                   for m, u in zip(midnights, nearest)])
+        utc_days = self.with_cost(old._replace(start_ms=nearest[0], end_ms=nearest[-1]), (), DAY_MS, prices)
+        seen: dict[int, list[int]] = {}  # local day: [failed, first seen, last seen]
+        for (hour,), (_, failed, first_ms, last_ms) in self.store.count(old, (), HOUR_MS, seen=True).items():
+            day = self.time.day_start(hour)
+            known = seen.get(day)
+            if known is None:
+                seen[day] = [failed, first_ms, last_ms]
+            else:
+                known[0], known[1], known[2] = known[0] + failed, min(known[1], first_ms), max(known[2], last_ms)
+        days: dict[int, Totals] = {}
+        for i, day in enumerate(midnights[:-1]):
+            acc = Measures([0] * len(MEASURE_FIELDS) + [0.0] + [0] * (len(PRICED_FIELDS) - 1))
+            for utc_day in range(nearest[i], nearest[i + 1], DAY_MS):
+                _add_sums(acc, utc_days.get((utc_day,)), 1)
+            _add_sums(acc, edges.get((i,)), 1 if day < nearest[i] else -1)
+            _add_sums(acc, edges.get((i + 1,)), -1 if midnights[i + 1] < nearest[i + 1] else 1)
+            if acc.requests and day in seen:
+                acc[_COST_AT] = max(0.0, acc[_COST_AT])  # a difference of sums: no -0.0 of rounding
+                totals = days[day] = Totals()
+                totals.failed, acc[_FIRST_AT], acc[_FIRST_AT + 1] = seen[day]
+                totals.add(0, acc)
+        return days
 
     def _failed_by_hour(self, counts: dict[tuple, tuple[int, int]]) -> dict[int, int]:
         """Failed requests by local hour, from counts of any step."""
@@ -8286,16 +8400,6 @@ class Analytics:
                 hour = self.time.hour_start(start)
                 failed_by_hour[hour] = failed_by_hour.get(hour, 0) + failed
         return failed_by_hour
-
-    def _days(self, hours: dict[int, Totals]) -> dict[int, Totals]:
-        """The local days the hours fall in, each the sum of its hours."""
-        days: dict[int, Totals] = {}
-        for start, totals in hours.items():
-            day = self.time.day_start(start)
-            if day not in days:
-                days[day] = Totals()
-            days[day].merge(totals)
-        return days
 
     REALTIME_MINUTES = 60
 

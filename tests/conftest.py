@@ -186,6 +186,20 @@ def database_env(target: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def make_service(new_database, service_factory):
+    """Services on a fresh database each, not started; every test using it runs on SQLite
+    and PostgreSQL. (new_database first: its schemas are dropped after the stores close.)"""
+    def make(tz: str, now: str, events=()):
+        service = service_factory(start=False, plain=True, TZ=tz, **database_env(new_database()))
+        service.analytics.clock = lambda: cpa_usage.parse_rfc3339_ms(now)
+        if events:
+            service.store.write_batch(list(events), [], received=len(events))
+        return service
+
+    return make
+
+
+@pytest.fixture
 def store(tmp_path):
     s = cpa_usage.Store(str(tmp_path / "store.db"))
     yield s

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import database_env, wsgi_call
+from conftest import wsgi_call
 from cpa_usage import (ROLLUPS, Query, Store, decode_payload, iso_ms, parse_rfc3339_ms)
 
 RECEIVED = 1_900_000_000_000  # after every timestamp used here
@@ -31,20 +31,6 @@ def event(ts: str, model="gpt-5.4", api_key="sk-team-alpha-7f3c", source="alice@
               "endpoint": "POST /v1/responses", "auth_type": "oauth", "api_key": api_key,
               "request_id": f"{next(_ids):08x}"}
     return decode_payload(json.dumps(record).encode(), RECEIVED)
-
-
-@pytest.fixture
-def make_service(new_database, service_factory):
-    """Services on a fresh database each, not started; every test using it runs on SQLite
-    and PostgreSQL. (new_database first: its schemas are dropped after the stores close.)"""
-    def make(tz: str, now: str, events=()):
-        service = service_factory(start=False, plain=True, TZ=tz, **database_env(new_database()))
-        service.analytics.clock = lambda: parse_rfc3339_ms(now)
-        if events:
-            service.store.write_batch(list(events), [], received=len(events))
-        return service
-
-    return make
 
 
 def get(service, path, status=200):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cpa_usage import (HISTOGRAM_EDGES, HISTOGRAMS, Store,
                        histogram_bin, histogram_percentile, histogram_rows, rollup_columns)
-from test_analytics import event, get, make_service, ms  # noqa: F401 - make_service is a fixture
+from test_analytics import event, get, ms
 from test_instances import insert_events_before_schema_18, store_at_schema
 
 # -- the bins and the bound -----------------------------------------------------------------
