@@ -3279,6 +3279,7 @@ class Store:
         self._kept_bands: dict[str, tuple[int, ...]] = {}
         self._writer = self.dialect.connect()
         self._migrate()
+        self._no_skip_scans()
 
     def _migrate(self) -> None:
         """Bring the schema to the newest version, each step in one transaction."""
@@ -3534,7 +3535,31 @@ class Store:
         with self.write_lock:
             self._writer.execute("PRAGMA analysis_limit = 1000")
             self._writer.execute("ANALYZE")
+        self._no_skip_scans()
         return freed
+
+    def _no_skip_scans(self) -> None:
+        """Tell SQLite's planner never to skip-scan a rollup's index by client key or
+        credential (``noskipscan`` in sqlite_stat1, which every ANALYZE writes anew). A
+        read of every key over months (Analysis by key, Credentials) has no key to seek:
+        from ANALYZE's sample the planner took the key's index, walked once per key within
+        the time range, for about twice the time of the time index (740-840 ms against
+        410 for three years of usage_keys_4weekly at 500 keys). A connection reads the
+        statistics as it opens: this one now, the readers as they open. Nothing is
+        written where nothing is missing (a database opened only to be read)."""
+        if self.dialect.postgres or not self._writer.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+            return
+        tables = sorted({rollup.table for rollup in ROLLUPS})
+        unmarked = (f"FROM sqlite_stat1 WHERE tbl IN ({', '.join('?' * len(tables))}) "
+                    "AND idx NOT LIKE 'sqlite_autoindex_%' AND stat NOT LIKE '%noskipscan%'")
+        if not self._writer.execute(f"SELECT 1 {unmarked}", tables).fetchone():
+            return
+        with self.write_lock:
+            with self.transaction():
+                self._writer.execute(f"UPDATE sqlite_stat1 SET stat = stat || ' noskipscan' WHERE rowid IN "
+                                     f"(SELECT rowid {unmarked})", tables)
+            self._writer.execute("ANALYZE sqlite_schema")
 
     # -- reading -----------------------------------------------------------
 

@@ -452,3 +452,44 @@ def test_more_reads_than_one_compound_select_may_hold_are_read_in_parts():
     reads = [Read(Piece(None, 0, 0), "SELECT ? AS a, ? AS b", [i, i * 2]) for i in range(600)]
     assert RollupCache._fetch(conn, reads) == [[(i, i * 2)] for i in range(600)]
     conn.close()
+
+
+@sqlite_only  # PostgreSQL's planner has no skip-scan
+def test_a_read_of_every_key_seeks_the_time_not_each_key(store):
+    """After the sweep's sampled ANALYZE, a read of every client key over a range walks the
+    range (the primary key begins with the time), not the key index once per key (a
+    skip-scan: twice as slow over years of 500 keys); the statistics say so to every
+    connection opened later, and a store that opens a database ANALYZEd before says so too."""
+    day = 1_777_593_600_000  # 2026-05-01
+    events = [decode_payload(encode(record(timestamp=iso_ms(day + d * DAY + k * 60_000), request_id=f"r-{d}-{k}",
+                                           api_key=f"sk-key-{k:03d}", model="gpt-5.4")), RECEIVED)
+              for d in range(60) for k in range(60)]
+    store.write_batch(events, [], received=len(events))
+    sql = ("SELECT api_key, SUM(requests) FROM usage_keys_daily WHERE bucket_ms >= ? AND bucket_ms < ? "
+           "GROUP BY api_key")
+
+    def plan(conn):
+        return " ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, (day, day + 60 * DAY)))
+
+    store.compact()
+    tables = {rollup.table for rollup in ROLLUPS}
+    marked = {idx: stat for table, idx, stat in store.reader.execute("SELECT tbl, idx, stat FROM sqlite_stat1")
+              if table in tables}
+    secondary = {name for name in marked if not name.startswith("sqlite_autoindex")}
+    assert "usage_keys_daily_api_key" in secondary and "usage_credentials_source" in secondary
+    assert all(marked[name].endswith(" noskipscan") for name in secondary), marked
+    assert all("noskipscan" not in marked[name] for name in set(marked) - secondary)
+    fresh = sqlite3.connect(store.path)
+    try:
+        assert "ANY(api_key)" not in plan(fresh) and "sqlite_autoindex_usage_keys_daily_1" in plan(fresh)
+        # without the word, the same statistics make the planner skip-scan the key index
+        store._writer.execute("UPDATE sqlite_stat1 SET stat = replace(stat, ' noskipscan', '')")
+        store._writer.execute("ANALYZE sqlite_schema")
+        assert "ANY(api_key)" in plan(store._writer)
+        reopened = Store(store.path)  # a store opened on such statistics marks them again
+        reopened.close()
+        again = sqlite3.connect(store.path)
+        assert "ANY(api_key)" not in plan(again)
+        again.close()
+    finally:
+        fresh.close()
