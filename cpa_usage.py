@@ -1868,16 +1868,25 @@ FLAGGED_QUALITIES = frozenset({"unclassified", "inconsistent", "ambiguous"})
 # keys for a member's, the timeline for series; with the CPA host in each (a credential
 # of one CPA, a key of a few: few extra rows), so the instance filter is answered too.
 # Hourly is the finest grain: the edges of a range inside an hour come from raw events,
-# as the rollups' edges inside 5 minutes do. What they cost: README, Performance. No four
-# weeks (as the rollups have): a bin is a dimension, and four weeks of a team's days
-# held 1.4-1.5 times fewer rows (bench/HISTORY.md), 73% more rows for a little speed.
-HISTOGRAM_FAMILIES = (("usage_latency_credentials", ("source", "auth_index", "model", "instance", "failed")),
-                      ("usage_latency_keys", ("api_key", "model", "instance", "failed")),
+# as the rollups' edges inside 5 minutes do. What they cost: README, Performance. The
+# families by credential and key have no four weeks: a bin is a dimension, and four
+# weeks of a team's days held 1.4-1.5 times fewer rows (bench/HISTORY.md).
+HISTOGRAM_GRAINS = (("_hourly", HOUR_MS), ("_daily", DAY_MS))
+HISTOGRAM_FAMILIES = (("usage_latency_credentials", ("source", "auth_index", "model", "instance", "failed"),
+                       HISTOGRAM_GRAINS),
+                      ("usage_latency_keys", ("api_key", "model", "instance", "failed"), HISTOGRAM_GRAINS),
                       # over time without models: a month of hours is ~90 rows an hour, not ~1,900
-                      ("usage_latency_timeline", ("instance", "failed")))
-HISTOGRAMS = tuple(Rollup(table + suffix, bucket_ms, (*dimensions, "metric", "bin"))
-                   for table, dimensions in HISTOGRAM_FAMILIES
-                   for suffix, bucket_ms in (("_hourly", HOUR_MS), ("_daily", DAY_MS)))
+                      ("usage_latency_timeline", ("instance", "failed"), HISTOGRAM_GRAINS),
+                      # Health's latency by model and by credential over months and years (schema 21):
+                      # four weeks only, the ends of their runs read from the days and hours of the
+                      # families above (_plan_grains). Three years of a team (bench/HISTORY.md, 500
+                      # keys): 167,651 rows by model instead of 1,866,478 rows of the keys' days.
+                      ("usage_latency_models", ("model",), (("_4weekly", FOUR_WEEKS_MS),)),
+                      ("usage_latency_sources", ("source", "auth_index"), (("_4weekly", FOUR_WEEKS_MS),)))
+HISTOGRAM_GROUPS = tuple(tuple(Rollup(table + suffix, bucket_ms, (*dimensions, "metric", "bin"))
+                               for suffix, bucket_ms in grains)
+                         for table, dimensions, grains in HISTOGRAM_FAMILIES)  # each family's, finest first
+HISTOGRAMS = tuple(itertools.chain.from_iterable(HISTOGRAM_GROUPS))
 HISTOGRAM_METRICS = ("latency", "ttft")  # an event's latency_ms; its ttft_ms when above 0 (as ttft_count counts)
 HISTOGRAM_PERCENTILES = (50, 95, 99)
 
@@ -2497,6 +2506,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
           for field in ("input", "output", "cache_read", "cache_write", "reasoning")),
     ),
     tuple(_v20_statements()),  # 20: four weeks for the narrow rollup families (FOUR_WEEKS_MS)
+    (  # 21: latency histograms by model and by credential alone, in four weeks, from the days
+       # of the families by key and by credential (written out: not read from HISTOGRAM_FAMILIES)
+        *(statement for table, columns, keys, source in (
+            ("usage_latency_models_4weekly", "model TEXT NOT NULL", "model", "usage_latency_keys_daily"),
+            ("usage_latency_sources_4weekly", "source TEXT NOT NULL, auth_index TEXT NOT NULL", "source, auth_index",
+             "usage_latency_credentials_daily")) for statement in (
+            f"CREATE TABLE {table} (bucket_ms BIGINT NOT NULL, {columns}, metric TEXT NOT NULL, bin INTEGER NOT NULL, "
+            f"events BIGINT NOT NULL, PRIMARY KEY (bucket_ms, {keys}, metric, bin)) WITHOUT ROWID",
+            f"INSERT INTO {table} SELECT bucket_ms - bucket_ms % 2419200000, {keys}, metric, bin, SUM(events) "
+            f"FROM {source} GROUP BY bucket_ms - bucket_ms % 2419200000, {keys}, metric, bin"
+        )),
+    ),
 )
 
 
@@ -2701,7 +2722,7 @@ def _regroup(groups: dict[tuple, list], source: Rollup, rollup: Rollup) -> dict[
 def histogram_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
     """The rows every histogram gains from these events: (bucket, dimensions, metric,
     bin, events). Each event is binned once, in its hour with the dimensions of every
-    family; each family's hours are summed from those, its days from its hours."""
+    family; each family's hours are summed from those, its coarser grains from its hours."""
     every = ("source", "auth_index", "api_key", "model", "instance", "failed")
     dimensions = operator.attrgetter(*every)
     binned: collections.Counter = collections.Counter()
@@ -2712,15 +2733,19 @@ def histogram_rows(events: Iterable[UsageEvent]) -> dict[Rollup, list[tuple]]:
         if ev.ttft_ms:
             binned[(*key, "ttft", histogram_bin(ev.ttft_ms))] += 1
     rows: dict[Rollup, list[tuple]] = {}
-    for hourly, daily in zip(HISTOGRAMS[::2], HISTOGRAMS[1::2]):
-        keep = operator.itemgetter(0, *(1 + every.index(d) for d in hourly.dimensions[:-2]), -2, -1)
+    for family in HISTOGRAM_GROUPS:
+        keep = operator.itemgetter(0, *(1 + every.index(d) for d in family[0].dimensions[:-2]), -2, -1)
         hours: collections.Counter = collections.Counter()
         for key, count in binned.items():
             hours[keep(key)] += count
-        days: collections.Counter = collections.Counter()
-        for key, count in hours.items():
-            days[(key[0] - key[0] % DAY_MS, *key[1:])] += count
-        rows[hourly], rows[daily] = [(*k, n) for k, n in hours.items()], [(*k, n) for k, n in days.items()]
+        for histogram in family:
+            if histogram.bucket_ms == HOUR_MS:
+                rows[histogram] = [(*k, n) for k, n in hours.items()]
+                continue
+            sums: collections.Counter = collections.Counter()
+            for key, count in hours.items():
+                sums[(key[0] - key[0] % histogram.bucket_ms, *key[1:])] += count
+            rows[histogram] = [(*k, n) for k, n in sums.items()]
     return rows
 
 
@@ -4459,12 +4484,20 @@ def _batch_parts(items: list[tuple[Any, DeadLetter]]) -> tuple[list[UsageEvent],
 
 def _plan_grains(usable: list[Rollup], base: Rollup | None) -> list[Rollup]:
     """The rollups a plan covers a range with, coarsest first: the grains of the usable
-    family with the fewest dimensions, then ``base`` (the rollups' 5-minute one; the
-    histograms have none). Fewer rows per bucket beats everything (of two families
-    alike, the one listed first: the timeline's instance adds few rows)."""
-    narrowest = min(usable, key=lambda r: len(r.dimensions)).dimensions
-    return sorted({r for r in usable if r.dimensions == narrowest} | ({base} if base else set()),
-                  key=lambda r: (-r.bucket_ms, len(r.dimensions)))
+    family with the fewest dimensions; below the finest of them, those of the narrowest
+    family with finer grains (the histograms by model or credential alone keep only four
+    weeks); then ``base`` (the rollups' 5-minute one; the histograms have none). Fewer
+    rows per bucket beats everything (of two families alike, the one listed first: the
+    timeline's instance adds few rows)."""
+    width = lambda r: len(r.dimensions)  # noqa: E731
+    narrowest = min(usable, key=width).dimensions
+    chosen = {r for r in usable if r.dimensions == narrowest}
+    finest = min(r.bucket_ms for r in chosen)
+    finer = [r for r in usable if r.bucket_ms < finest and r != base]
+    if finer:
+        edging = min(finer, key=width).dimensions
+        chosen |= {r for r in finer if r.dimensions == edging}
+    return sorted(chosen | ({base} if base else set()), key=lambda r: (-r.bucket_ms, width(r)))
 
 
 def _cover(pieces: list[Piece], grains: list[Rollup], lo: int, hi: int, level: int = 0) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cpa_usage import (HISTOGRAM_EDGES, HISTOGRAMS, Store,
+from cpa_usage import (FOUR_WEEKS_MS, HISTOGRAM_EDGES, HISTOGRAMS, Store,
                        histogram_bin, histogram_percentile, histogram_rows, rollup_columns)
 from test_analytics import event, get, ms
 from test_instances import insert_events_before_schema_18, store_at_schema
@@ -100,7 +100,11 @@ def test_retention_keeps_the_histograms(store):
     before = [histogram_table(store, h.table) for h in HISTOGRAMS]
     store.delete_events_before(ms("2026-03-02T00:00:00Z"))
     assert [histogram_table(store, h.table) for h in HISTOGRAMS] == before and all(before)
-    store.delete_rollups_before(ms("2026-03-02T00:00:00Z"))  # ROLLUP_RETENTION_DAYS removes them with the rollups
+    store.delete_rollups_before(ms("2026-03-02T00:00:00Z"))  # ROLLUP_RETENTION_DAYS removes them with the rollups,
+    assert [h.table for h in HISTOGRAMS if histogram_table(store, h.table)] == [  # each bucket once wholly before
+        "usage_latency_models_4weekly", "usage_latency_sources_4weekly"]
+    end = ms("2026-03-01T15:10:00Z") // FOUR_WEEKS_MS * FOUR_WEEKS_MS + FOUR_WEEKS_MS  # the four weeks' end
+    store.delete_rollups_before(end)
     assert not any(histogram_table(store, h.table) for h in HISTOGRAMS)
 
 
@@ -127,6 +131,51 @@ def test_schema_16_bins_the_raw_events_still_kept_as_ingest_does(new_database):
                                                                                         ("ttft", 224, 1)]
     finally:
         new.close()
+
+
+def test_a_long_range_reads_four_weeks_by_model_and_credential_with_edges_from_the_wider_families(store):
+    """Over months, the latency by model and by credential comes from the four weeks of
+    schema 21, the ends of their run from the days and hours of the families by key and
+    by credential, the edges inside an hour from raw events: the same bins as the events'
+    own, each counted once; a filter those four weeks do not hold reads the wider ones."""
+    import random
+    from cpa_usage import Query, iso_ms
+    rnd = random.Random(5)
+    first = ms("2026-01-03T07:00:00Z")
+    events = [event(iso_ms(first + i * 3_517_000 + rnd.randrange(3_000_000)), model=rnd.choice(("m-a", "m-b")),
+                    source=rnd.choice(("alice@example.com", "bob@example.com")), failed=rnd.random() < 0.2,
+                    latency=rnd.randrange(0, 60_000), ttft=rnd.randrange(0, 3_000)) for i in range(3_000)]
+    store.write_batch(events, [], received=len(events))
+    start, end = ms("2026-01-09T13:27:00Z"), ms("2026-04-21T16:41:00Z")  # 102 days: three four weeks and more
+    inside = [ev for ev in events if start <= ev.ts_ms < end]
+    statements = []
+    if not store.dialect.postgres:
+        store.reader.set_trace_callback(lambda sql: statements.extend(sql.split(" UNION ALL ")))
+
+    def expected(*dimensions, failed=None):
+        bins = {}
+        for ev in inside:
+            if failed is not None and ev.failed != failed:
+                continue
+            key = tuple(getattr(ev, d) for d in dimensions)
+            for metric, value in (("latency", ev.latency_ms), ("ttft", ev.ttft_ms or None)):
+                if value is not None:
+                    into = bins.setdefault(key, {}).setdefault(metric, {})
+                    into[histogram_bin(value)] = into.get(histogram_bin(value), 0) + 1
+        return bins
+
+    assert store.histograms(Query(start, end), ("model",)) == expected("model")
+    assert store.histograms(Query(start, end), ("source", "auth_index")) == expected("source", "auth_index")
+    assert store.histograms(Query(start, end, failed=0), ("model",)) == expected("model", failed=0)
+    if statements:
+        tables = {word for sql in statements for word in sql.split() if word.startswith("usage_latency_")}
+        assert {"usage_latency_models_4weekly", "usage_latency_sources_4weekly", "usage_latency_keys_daily",
+                "usage_latency_keys_hourly", "usage_latency_credentials_daily"} <= tables, tables
+    # without raw events, whole hours from the rollups alone: the same bins
+    start, end = ms("2026-01-09T13:00:00Z"), ms("2026-04-21T16:00:00Z")
+    inside = [ev for ev in events if start <= ev.ts_ms < end]
+    store.delete_events_before(end + 1)
+    assert store.histograms(Query(start, end), ("model",)) == expected("model")
 
 
 def test_events_without_latency_add_nothing():
