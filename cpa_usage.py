@@ -3789,7 +3789,7 @@ class Store:
         width = len(group) + (1 if step_ms or tags is not None else 0)
         read = self._read(self._reads(pieces, query, group, step_ms, sums, extra))
         rows = itertools.chain.from_iterable(read if tags is None else (
-            [(tag, *row) for row in rows] for tag, rows in zip(tags, read)))
+            [(tag, *row) for row in piece_rows] for tag, piece_rows in zip(tags, read)))
         if cost_only:
             self._add_costs(rows, width, into)
         else:
@@ -8422,7 +8422,7 @@ class Analytics:
         are taken away). A day in Shanghai is a UTC day and 8 hours, not 24 hours: three
         years of the overview's daily series read a third of the hourly rows. First and
         last seen do not subtract: they come, with the failures, from a count of the
-        narrowest rollup by the hour."""
+        narrowest rollup by the hour, read after the sums (so it holds at least their days)."""
         midnights = [*self.time.days(old.start_ms, old.end_ms), old.end_ms]
         nearest = [(m + DAY_MS // 2) // DAY_MS * DAY_MS for m in midnights]
         edges = self.store.aggregate(old, (), None, prices, spans=[(min(m, u), max(m, u))
@@ -8443,10 +8443,10 @@ class Analytics:
                 _add_sums(acc, utc_days.get((utc_day,)), 1)
             _add_sums(acc, edges.get((i,)), 1 if day < nearest[i] else -1)
             _add_sums(acc, edges.get((i + 1,)), -1 if midnights[i + 1] < nearest[i + 1] else 1)
-            if acc.requests and day in seen:
+            if acc.requests:
                 acc[_COST_AT] = max(0.0, acc[_COST_AT])  # a difference of sums: no -0.0 of rounding
                 totals = days[day] = Totals()
-                totals.failed, acc[_FIRST_AT], acc[_FIRST_AT + 1] = seen[day]
+                totals.failed, acc[_FIRST_AT], acc[_FIRST_AT + 1] = seen.get(day, (0, None, None))
                 totals.add(0, acc)
         return days
 
