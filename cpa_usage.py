@@ -4489,7 +4489,9 @@ def _plan_grains(usable: list[Rollup], base: Rollup | None) -> list[Rollup]:
     weeks); then ``base`` (the rollups' 5-minute one; the histograms have none). Fewer
     rows per bucket beats everything (of two families alike, the one listed first: the
     timeline's instance adds few rows)."""
-    width = lambda r: len(r.dimensions)  # noqa: E731
+    def width(rollup: Rollup) -> int:
+        return len(rollup.dimensions)
+
     narrowest = min(usable, key=width).dimensions
     chosen = {r for r in usable if r.dimensions == narrowest}
     finest = min(r.bucket_ms for r in chosen)
@@ -8365,13 +8367,14 @@ class Analytics:
         whole hours (_days_from_utc_days); the rest from the series' hours (_hours_into)."""
         first_hour = self.time.hour_start(recent.start_ms)
         old_lo = self.time.day_start(series.start_ms)
-        old_lo = old_lo if old_lo == series.start_ms else self.time.day_start(old_lo + 26 * HOUR_MS)
+        if old_lo < series.start_ms:  # a range from within a day: its whole days begin at the next midnight
+            old_lo = self.time.midnight(self.time.local(old_lo).date() + dt.timedelta(days=1))
         old_hi = self.time.day_start(first_hour)
         hours: dict[int, Totals] = {}
         if old_lo < old_hi and self.time.hourly_step(old_lo, old_hi) == HOUR_MS:
             days = self._days_from_utc_days(series._replace(start_ms=old_lo, end_ms=old_hi, open_end=False), prices)
             parts = [series._replace(start_ms=old_hi)]
-            if series.start_ms < old_lo:  # a range from within a day: that day's hours
+            if series.start_ms < old_lo:  # that first day's hours
                 parts.insert(0, series._replace(end_ms=old_lo, open_end=False))
         else:
             days, parts = {}, [series]

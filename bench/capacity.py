@@ -929,12 +929,12 @@ def run_point(path: str, rate: int, duration: float, dataset: pathlib.Path, spec
         # running totals only say when to look; this point's own rows, counted, decide.
         published = done.get("published", 0)
         stopped = time.monotonic()
-        catch_up, last_durable, last_change = None, -1, stopped
+        catch_up, last_committed, last_change = None, -1, stopped
         while time.monotonic() - stopped < DRAIN_WINDOW_S and service.alive():
             in_flight = driver.stats()["queue"] != 0 or service.brief().get("pending") != 0
             committed = totals.read()["inserted"] - before["inserted"]
-            if committed != last_durable:
-                last_durable, last_change = committed, time.monotonic()
+            if committed != last_committed:
+                last_committed, last_change = committed, time.monotonic()
             if committed >= published and own_rows(totals.conn, publish_began_ms, run) >= published:
                 catch_up = time.monotonic() - stopped
                 break

@@ -5,13 +5,14 @@ events, a filter, a range with raw edges, one before the raw events' cut-off, an
 hourly and daily series."""
 
 import math
+import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cpa_usage import (FOUR_WEEKS_MS, HISTOGRAM_EDGES, HISTOGRAMS, Store,
-                       histogram_bin, histogram_percentile, histogram_rows, rollup_columns)
+from cpa_usage import (FOUR_WEEKS_MS, HISTOGRAM_EDGES, HISTOGRAMS, Query, Store, histogram_bin,
+                       histogram_percentile, histogram_rows, iso_ms, rollup_columns)
 from test_analytics import event, get, ms
 from test_instances import insert_events_before_schema_18, store_at_schema
 
@@ -138,8 +139,6 @@ def test_a_long_range_reads_four_weeks_by_model_and_credential_with_edges_from_t
     schema 21, the ends of their run from the days and hours of the families by key and
     by credential, the edges inside an hour from raw events: the same bins as the events'
     own, each counted once; a filter those four weeks do not hold reads the wider ones."""
-    import random
-    from cpa_usage import Query, iso_ms
     rnd = random.Random(5)
     first = ms("2026-01-03T07:00:00Z")
     events = [event(iso_ms(first + i * 3_517_000 + rnd.randrange(3_000_000)), model=rnd.choice(("m-a", "m-b")),

@@ -57,13 +57,12 @@ def days_equal_their_own_summaries(service, path: str) -> int:
     body = get(service, path)
     start_ms, end_ms = body["range"]["start_ms"], body["range"]["end_ms"]
     points = body["daily"]
+    filters = [p for p in path.split("?", 1)[1].split("&") if not p.startswith(("range=", "start=", "end="))]
     compared = 0
     for point, following in zip(points, [*points[1:], None]):
         lo = max(point["start_ms"], start_ms)
         hi = end_ms if following is None else following["start_ms"]
-        query = path.split("?", 1)[1].split("&")
-        query = [p for p in query if not p.startswith(("range=", "start=", "end="))]
-        alone = get(service, "/usage/overview?" + "&".join(["range=custom", f"start={lo}", f"end={hi}", *query]))
+        alone = get(service, "/usage/overview?" + "&".join(["range=custom", f"start={lo}", f"end={hi}", *filters]))
         summary = alone["summary"]
         where = (point["date"], service.analytics.time.zone.key)
         assert {f: point[f] for f in FIELDS} == {f: summary[f] for f in FIELDS}, where
