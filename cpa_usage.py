@@ -3635,10 +3635,21 @@ class Store:
         """The cost of ``query`` per ``group``, split by COST_TERMS, each event at the price
         in force at its time (``prices`` as aggregate takes them): {key: [USD of each of
         COST_KINDS..., then PRICED_FIELDS after the cost]}."""
+        return self._costs(query, group, prices, COST_BY_KIND_SQL)
+
+    def unpriced_requests(self, query: "Query", group: tuple[str, ...], prices: list[tuple]) -> dict[tuple, int]:
+        """The requests of ``query`` per ``group`` that had tokens and no price at their
+        time, where there were any: cost_by_kind's read without the costs (which rows
+        name a model as unpriced)."""
+        return {key: counts[0] for key, counts in self._costs(query, group, prices, ()).items() if counts[0]}
+
+    def _costs(self, query: "Query", group: tuple[str, ...], prices: list[tuple], costs: tuple[str, ...]
+               ) -> dict[tuple, list]:
+        """{key: [each of ``costs``, then the counts of PRICED_FIELDS after the cost]} of ``query`` per ``group``."""
         result: dict[tuple, list] = {}
         changes = price_cuts(prices)
         self._aggregate(self.plan(query, group + PRICED_DIMENSIONS, None, changes), query, group, None, prices, result,
-                        cost_only=True, costs=COST_BY_KIND_SQL)
+                        cost_only=True, costs=costs)
         return result
 
     def histograms(self, query: "Query", group: tuple[str, ...] = (), step_ms: int | None = None
@@ -8284,6 +8295,27 @@ class Analytics:
         (SqliteDialect.price_join)."""
         return self.pricing.rows(self.store.distinct_combinations(("model", "served_tier")))
 
+    def models_maybe_unpriced(self, query: Query, prices: list[tuple]) -> tuple[str, ...]:
+        """The models seen (of the query's, if it names any) with a tier served whose
+        price segments (``prices``: prices_of_seen_models()) leave a time of the range
+        without a price: none at all, or one in force only from a date inside it. Only
+        their requests can be unpriced, and most owners' prices leave none."""
+        covered: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for model, start, until, tier, *_ in prices:
+            covered.setdefault((model, tier), []).append((start, until))
+        models = set()
+        for model, tier in self.store.distinct_combinations(("model", "served_tier")):
+            if query.models and model not in query.models:
+                continue
+            reach = query.start_ms  # how far from the start of the range prices reach without a gap
+            for start, until in sorted(covered.get((model, tier), ())):
+                if start > reach:
+                    break
+                reach = max(reach, until)
+            if reach < query.end_ms:
+                models.add(model)
+        return tuple(sorted(models))
+
     def with_cost(self, query: Query, group: tuple[str, ...], step_ms: int | None = None,
                   prices: list[tuple] | None = None) -> dict[tuple, Measures]:
         """Store.aggregate with the cost of every row; ``prices``: prices_of_seen_models(),
@@ -8553,13 +8585,22 @@ class Analytics:
                 "total": len(rows), "totals": totals.json(), "page": page, "page_size": page_size}
 
     def _analysis_rows(self, query: Query, dimensions: tuple[str, ...]) -> dict[tuple, Totals]:
-        """The range summed by the values of ``dimensions``, read by model as well (so
-        that unpriced models are named) and by failed."""
-        grouping = tuple(dict.fromkeys(dimensions + ("model", "failed")))
+        """The range summed by the values of ``dimensions``, read by failed. Without the
+        model among them, a row's models that had requests without a price are named by a
+        second read, of only the models that may lack one (models_maybe_unpriced): read
+        by model as well, three years of 500 keys were 24,000 rows to sum in Python
+        instead of 1,000 (bench/HISTORY.md, part 8)."""
+        prices = self.prices_of_seen_models()
+        model_at = dimensions.index("model") if "model" in dimensions else None
         rows: dict[tuple, Totals] = {}
-        for key, acc in self.with_cost(query, grouping).items():
-            values = dict(zip(grouping, key))
-            rows.setdefault(tuple(values[d] for d in dimensions), Totals()).add(values["failed"], acc, values["model"])
+        for (*key, failed), acc in self.with_cost(query, dimensions + ("failed",), prices=prices).items():
+            rows.setdefault(tuple(key), Totals()).add(failed, acc, None if model_at is None else key[model_at])
+        unpriced = self.models_maybe_unpriced(query, prices) if model_at is None else ()
+        if unpriced:
+            for *key, model in self.store.unpriced_requests(query._replace(models=unpriced), dimensions + ("model",),
+                                                            prices):
+                if tuple(key) in rows:  # else a key first used between the two reads
+                    rows[tuple(key)].unpriced_models.add(model)
         return rows
 
     @staticmethod

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import database_env, wsgi_call
-from cpa_usage import Price, Pricing, Query, Store, default_prices, parse_rfc3339_ms
+from cpa_usage import Price, Pricing, Query, Store, default_prices, mask_key, parse_rfc3339_ms
 from test_analytics import event
 
 NOW = "2026-08-25T00:00:00Z"
@@ -114,6 +114,36 @@ def test_a_range_that_starts_after_a_change_prices_only_what_it_holds(priced):
     cost = call(priced, "GET", "/usage/overview?range=custom&start=2026-08-20T12:33:00Z"
                 "&end=2026-08-20T12:41:00Z").json()["summary"]["cost"]
     assert cost["usd"] == pytest.approx(COST["C"])
+
+
+def test_the_analysis_by_key_names_the_models_each_key_used_without_a_price(priced):
+    """By key, the rows are summed by failed, not by model, and a second read of the
+    models whose prices leave a gap in the range names the unpriced ones: the same names
+    the rows by key and model give, with the requests, for any range and model filter."""
+    other = "sk-team-beta-0b1d"
+    priced.store.write_batch([
+        event("2026-08-06T00:00:00Z", model="mystery-model", input_tokens=5, output_tokens=1, api_key=other),
+        event("2026-08-06T01:00:00Z", model="late-model", input_tokens=0, output_tokens=0, api_key=other,
+              failed=True),  # no tokens: it costs nothing, so not unpriced
+        event("2026-08-14T00:00:00Z", model="late-model", input_tokens=100, output_tokens=10, api_key=other)],
+        [], received=3)
+    ranges = {"30d": "range=30d", "from 08-12": "range=custom&start=2026-08-12T00:00:00Z&end=2026-08-25T00:00:00Z",
+              "late-model": "range=30d&model=late-model", "hand-model": "range=30d&model=hand-model"}
+    alpha, beta = mask_key(KEY), mask_key(other)  # as the API shows them
+    expected = {"30d": {alpha: ["late-model"], beta: ["mystery-model"]},
+                "from 08-12": {alpha: [], beta: []},
+                "late-model": {alpha: ["late-model"], beta: []},
+                "hand-model": {alpha: []}}
+    for name, query in ranges.items():
+        by_key = {item["api_key"]: item["cost"] for item in
+                  call(priced, "GET", f"/usage/analysis?{query}&group=api").json()["items"]}
+        assert {key: cost["unpriced_models"] for key, cost in by_key.items()} == expected[name], name
+        by_both: dict = {}
+        for item in call(priced, "GET", f"/usage/analysis?{query}&group=both").json()["items"]:
+            by_both.setdefault(item["api_key"], [0, []])[0] += item["cost"]["unpriced_requests"]
+            by_both[item["api_key"]][1] += item["cost"]["unpriced_models"]
+        assert {key: [cost["unpriced_requests"], cost["unpriced_models"]] for key, cost in by_key.items()} == \
+            by_both, name
 
 
 def test_a_range_holding_four_weeks_whole_prices_each_side_of_a_change_inside_them(service_factory):
