@@ -8465,7 +8465,7 @@ class Analytics:
         utc_days = self.with_cost(old._replace(start_ms=nearest[0], end_ms=nearest[-1]), (), DAY_MS, prices)
         seen: dict[int, list[int]] = {}  # local day: [failed, first seen, last seen]
         for (hour,), (_, failed, first_ms, last_ms) in self.store.count(old, (), HOUR_MS, seen=True).items():
-            day = self.time.day_start(hour)
+            day = midnights[bisect.bisect_right(midnights, hour) - 1]  # a third of day_start's time
             known = seen.get(day)
             if known is None:
                 seen[day] = [failed, first_ms, last_ms]
