@@ -8573,35 +8573,46 @@ class Analytics:
         """Totals by client key, model or both (``group``): one page of the rows in the
         order asked for, and the totals over every row."""
         dimensions = ANALYSIS_GROUPS[group]
-        rows = self._analysis_rows(query, dimensions)
+        prices = self.prices_of_seen_models()
+        rows = self._analysis_rows(query, dimensions, prices)
         aliases = self.store.aliases()
         ordered = self._analysis_order(rows, dimensions, aliases, sort, descending)
-        items = [{**self._analysis_names(dimensions, key, aliases), **totals.json()}
-                 for key, totals in ordered[(page - 1) * page_size:page * page_size]]
+        shown = ordered[(page - 1) * page_size:page * page_size]
         totals = Totals()
         for row in rows.values():
             totals.merge(row)
+        if "model" not in dimensions:
+            self._name_unpriced_models(query, {(): totals}, prices)
+            self._name_unpriced_models(query, dict(shown), prices)
+        items = [{**self._analysis_names(dimensions, key, aliases), **totals.json()} for key, totals in shown]
         return {"group": group, "sort": sort, "order": "desc" if descending else "asc", "items": items,
                 "total": len(rows), "totals": totals.json(), "page": page, "page_size": page_size}
 
-    def _analysis_rows(self, query: Query, dimensions: tuple[str, ...]) -> dict[tuple, Totals]:
-        """The range summed by the values of ``dimensions``, read by failed. Without the
-        model among them, a row's models that had requests without a price are named by a
-        second read, of only the models that may lack one (models_maybe_unpriced): read
-        by model as well, three years of 500 keys were 24,000 rows to sum in Python
-        instead of 1,000 (bench/HISTORY.md, part 8)."""
-        prices = self.prices_of_seen_models()
+    def _analysis_rows(self, query: Query, dimensions: tuple[str, ...], prices: list[tuple]) -> dict[tuple, Totals]:
+        """The range summed by the values of ``dimensions``, read by failed, not by model
+        as well: three years of 500 keys were 24,000 rows to sum in Python instead of
+        1,000 (bench/HISTORY.md, part 8). Without the model among the dimensions, the
+        unpriced models are not named yet (_name_unpriced_models)."""
         model_at = dimensions.index("model") if "model" in dimensions else None
         rows: dict[tuple, Totals] = {}
         for (*key, failed), acc in self.with_cost(query, dimensions + ("failed",), prices=prices).items():
             rows.setdefault(tuple(key), Totals()).add(failed, acc, None if model_at is None else key[model_at])
-        unpriced = self.models_maybe_unpriced(query, prices) if model_at is None else ()
-        if unpriced:
-            for *key, model in self.store.unpriced_requests(query._replace(models=unpriced), dimensions + ("model",),
-                                                            prices):
-                if tuple(key) in rows:  # else a key first used between the two reads
-                    rows[tuple(key)].unpriced_models.add(model)
         return rows
+
+    def _name_unpriced_models(self, query: Query, rows: dict[tuple, Totals], prices: list[tuple]) -> None:
+        """Name in ``rows`` (the totals of client keys, {(api_key,): Totals}, or of the
+        whole query, {(): Totals}) the models whose requests had no price, by one read of
+        those keys and of only the models that may lack a price in the range
+        (models_maybe_unpriced): a page of the analysis names its own rows only (of all
+        10,000 keys of a relay, three years named 55,000 pairs, more than RollupCache keeps)."""
+        unpriced = self.models_maybe_unpriced(query, prices)
+        if not unpriced or not rows:
+            return
+        whole = () in rows
+        keys = query.api_keys if whole else tuple(api_key for api_key, in rows)
+        for *key, model in self.store.unpriced_requests(query._replace(models=unpriced, api_keys=keys),
+                                                        ("model",) if whole else ("api_key", "model"), prices):
+            rows[tuple(key)].unpriced_models.add(model)
 
     @staticmethod
     def _analysis_order(rows: dict[tuple, Totals], dimensions: tuple[str, ...], aliases: dict[str, str], sort: str,

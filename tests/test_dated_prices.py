@@ -118,8 +118,9 @@ def test_a_range_that_starts_after_a_change_prices_only_what_it_holds(priced):
 
 def test_the_analysis_by_key_names_the_models_each_key_used_without_a_price(priced):
     """By key, the rows are summed by failed, not by model, and a second read of the
-    models whose prices leave a gap in the range names the unpriced ones: the same names
-    the rows by key and model give, with the requests, for any range and model filter."""
+    models whose prices leave a gap in the range names the unpriced ones, for the keys of
+    the page asked and for the totals: the same names the rows by key and model give,
+    with the requests, for any range and model filter."""
     other = "sk-team-beta-0b1d"
     priced.store.write_batch([
         event("2026-08-06T00:00:00Z", model="mystery-model", input_tokens=5, output_tokens=1, api_key=other),
@@ -135,9 +136,14 @@ def test_the_analysis_by_key_names_the_models_each_key_used_without_a_price(pric
                 "late-model": {alpha: ["late-model"], beta: []},
                 "hand-model": {alpha: []}}
     for name, query in ranges.items():
-        by_key = {item["api_key"]: item["cost"] for item in
-                  call(priced, "GET", f"/usage/analysis?{query}&group=api").json()["items"]}
+        answer = call(priced, "GET", f"/usage/analysis?{query}&group=api").json()
+        by_key = {item["api_key"]: item["cost"] for item in answer["items"]}
         assert {key: cost["unpriced_models"] for key, cost in by_key.items()} == expected[name], name
+        assert answer["totals"]["cost"]["unpriced_models"] == sorted(set().union(*expected[name].values())), name
+        pages = [call(priced, "GET", f"/usage/analysis?{query}&group=api&page_size=1&page={page}").json()["items"]
+                 for page in (1, 2)]  # each page names its own rows
+        assert {item["api_key"]: item["cost"]["unpriced_models"] for items in pages for item in items} == \
+            expected[name], name
         by_both: dict = {}
         for item in call(priced, "GET", f"/usage/analysis?{query}&group=both").json()["items"]:
             by_both.setdefault(item["api_key"], [0, []])[0] += item["cost"]["unpriced_requests"]
