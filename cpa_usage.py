@@ -8293,7 +8293,13 @@ class Analytics:
         """The price of every model ever seen, for each tier it was served at: the same
         list for every question, which SQLite loads into a connection once
         (SqliteDialect.price_join)."""
-        return self.pricing.rows(self.store.distinct_combinations(("model", "served_tier")))
+        return self.served_and_prices()[1]
+
+    def served_and_prices(self) -> tuple[list[tuple], list[tuple]]:
+        """Every (model, tier) seen and prices_of_seen_models() of them, from one read of
+        the pairs (10 ms at 500 models: an analysis needs both)."""
+        served = self.store.distinct_combinations(("model", "served_tier"))
+        return served, self.pricing.rows(served)
 
     @staticmethod
     def models_maybe_unpriced(query: Query, served: list[tuple], prices: list[tuple]) -> tuple[str, ...]:
@@ -8467,7 +8473,7 @@ class Analytics:
         utc_days = self.with_cost(old._replace(start_ms=nearest[0], end_ms=nearest[-1]), (), DAY_MS, prices)
         seen: dict[int, list[int]] = {}  # local day: [failed, first seen, last seen]
         for (hour,), (_, failed, first_ms, last_ms) in self.store.count(old, (), HOUR_MS, seen=True).items():
-            day = midnights[bisect.bisect_right(midnights, hour) - 1]  # a third of day_start's time
+            day = midnights[bisect.bisect_right(midnights, hour) - 1]  # the days are at hand: no LocalTime lookup
             known = seen.get(day)
             if known is None:
                 seen[day] = [failed, first_ms, last_ms]
@@ -8575,8 +8581,7 @@ class Analytics:
         """Totals by client key, model or both (``group``): one page of the rows in the
         order asked for, and the totals over every row."""
         dimensions = ANALYSIS_GROUPS[group]
-        served = self.store.distinct_combinations(("model", "served_tier"))  # read once: 10 ms at 500 models
-        prices = self.pricing.rows(served)
+        served, prices = self.served_and_prices()
         rows = self._analysis_rows(query, dimensions, prices)
         aliases = self.store.aliases()
         ordered = self._analysis_order(rows, dimensions, aliases, sort, descending)
